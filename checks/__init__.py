@@ -1,0 +1,1 @@
+"""Built-in checks, one module per resource family. Importing a module registers its checks."""

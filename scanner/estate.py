@@ -1,0 +1,283 @@
+"""The estate: an inventory indexed once, so every lookup a check makes is a dict hit.
+
+Relations checks and the posture need: parent/child (workspace -> computes, site -> config),
+private endpoint -> target, ML workspace -> Key Vault / Storage / ACR / App Insights,
+deployment -> endpoint -> workspace, AKS attached as a workspace compute, Defender
+assessments per resource, Defender plans and security contacts per subscription, key
+metadata per vault and per key identifier, app-setting facts per app, and source coverage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scanner import kinds, props
+from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
+from scanner.models import Gap, Resource, SourceCoverage
+
+_PROVIDERS = re.compile(r"/providers/", re.IGNORECASE)
+
+ML_WORKSPACE_DEPENDENCIES = {
+    "keyVault": "key-vault",
+    "storageAccount": "storage",
+    "containerRegistry": "registry",
+    "applicationInsights": "app-insights",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateLink:
+    """One private endpoint connection to a target resource."""
+
+    endpoint_id: str | None
+    status: str
+    group_ids: tuple[str, ...] = ()
+
+    @property
+    def approved(self) -> bool:
+        return self.status.lower() == "approved"
+
+
+def parent_id(resource_id: str) -> str | None:
+    """`.../workspaces/w/onlineEndpoints/e` -> `.../workspaces/w`; extension resources -> their target."""
+    parts = _PROVIDERS.split(resource_id.rstrip("/"))
+    if len(parts) < 2:
+        return None
+    segments = parts[-1].split("/")
+    if len(segments) > 3:
+        return resource_id.rstrip("/").rsplit("/", 2)[0]
+    if len(parts) > 2:
+        return "/providers/".join(parts[:-1])
+    return None
+
+
+def versionless_key_id(key_id: str) -> str:
+    """`https://v.vault.azure.net/keys/k/abc123` -> `https://v.vault.azure.net/keys/k` (lower-cased)."""
+    split = urlsplit(key_id.strip())
+    segments = [s for s in split.path.split("/") if s]
+    host = (split.hostname or "").lower()
+    if len(segments) >= 2 and segments[0].lower() == "keys":
+        return f"https://{host}/keys/{segments[1].lower()}"
+    return key_id.strip().lower().rstrip("/")
+
+
+def vault_host(uri: str) -> str:
+    return (urlsplit(uri.strip()).hostname or "").lower()
+
+
+class Estate:
+    """Read-only indexes over one inventory. Build once per scan."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.header = inventory.header
+        self.resources: list[Resource] = list(inventory.resources)
+        self._add_missing_subscriptions()
+        self.by_id: dict[str, Resource] = {}
+        self.by_type: dict[str, list[Resource]] = defaultdict(list)
+        self.by_kind: dict[str, list[Resource]] = defaultdict(list)
+        self.kind_of: dict[str, str | None] = {}
+        self._children: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+        self._kinds_per_subscription: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._private_links: dict[str, dict[str | None, PrivateLink]] = defaultdict(dict)
+        self._assessments: dict[str, list[Resource]] = defaultdict(list)
+        self._plans: dict[str, dict[str, Resource]] = defaultdict(dict)
+        self._contacts: dict[str, list[Resource]] = defaultdict(list)
+        self._aks_computes: dict[str, list[Resource]] = defaultdict(list)
+        self._vaults_by_host: dict[str, Resource] = {}
+        for resource in self.resources:
+            self._index(resource)
+        self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
+        self.keys_by_kid: dict[str, KeyMetadata] = {}
+        for key in inventory.keys:
+            self.keys_by_vault[key.vault_id.lower()].append(key)
+            self.keys_by_kid[versionless_key_id(key.kid)] = key
+        self.app_settings: dict[str, AppSettingsFacts] = {
+            facts.resource_id.lower(): facts for facts in inventory.app_settings
+        }
+        self.coverage: dict[str, SourceCoverage] = {source.name: source for source in self.header.sources}
+
+    # -- construction -------------------------------------------------------------------
+    def _add_missing_subscriptions(self) -> None:
+        """Subscriptions are check subjects (Defender plans); synthesise rows the source lacked."""
+        known = {r.id_key for r in self.resources if r.type_key == "microsoft.resources/subscriptions"}
+        seen: set[str] = set()
+        for resource in list(self.resources):
+            sub = resource.subscription_id
+            if sub and f"/subscriptions/{sub.lower()}" not in known and sub.lower() not in seen:
+                seen.add(sub.lower())
+                self.resources.append(
+                    Resource(
+                        id=f"/subscriptions/{sub}",
+                        name=sub,
+                        type="microsoft.resources/subscriptions",
+                        subscriptionId=sub,
+                        properties={"synthesized": True},
+                    )
+                )
+
+    def _index(self, resource: Resource) -> None:
+        key = resource.id_key
+        self.by_id[key] = resource
+        self.by_type[resource.type_key].append(resource)
+        kind = kinds.kind_of(resource)
+        self.kind_of[key] = kind
+        if kind:
+            self.by_kind[kind].append(resource)
+            if resource.subscription_id:
+                self._kinds_per_subscription[resource.subscription_id.lower()][kind] += 1
+        parent = parent_id(resource.id)
+        if parent:
+            self._children[(parent.lower(), resource.type_key)].append(resource)
+        type_key = resource.type_key
+        if type_key == "microsoft.network/privateendpoints":
+            self._index_private_endpoint(resource)
+        elif type_key == "microsoft.security/assessments":
+            target = (
+                props.text(resource, "properties.resourceDetails.Id")
+                or props.text(resource, "properties.resourceDetails.ResourceId")
+                or parent
+            )
+            if target:
+                self._assessments[target.lower()].append(resource)
+        elif type_key == "microsoft.security/pricings" and resource.subscription_id:
+            self._plans[resource.subscription_id.lower()][resource.name.lower()] = resource
+        elif type_key == "microsoft.security/securitycontacts" and resource.subscription_id:
+            self._contacts[resource.subscription_id.lower()].append(resource)
+        elif type_key == "microsoft.machinelearningservices/workspaces/computes":
+            target = props.text(resource, "properties.resourceId")
+            if target and props.equals(resource, "properties.computeType", "Kubernetes", "AKS"):
+                self._aks_computes[target.lower()].append(resource)
+        elif type_key == "microsoft.keyvault/vaults":
+            uri = props.text(resource, "properties.vaultUri")
+            if uri:
+                self._vaults_by_host[vault_host(uri)] = resource
+        for conn in props.items(resource, "properties.privateEndpointConnections"):
+            endpoint = props.text(conn, "properties.privateEndpoint.id")
+            status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
+            links = self._private_links[key]
+            endpoint_key = endpoint.lower() if endpoint else None
+            if endpoint_key not in links or not links[endpoint_key].approved:
+                links[endpoint_key] = PrivateLink(endpoint, status)
+
+    def _index_private_endpoint(self, endpoint: Resource) -> None:
+        for path in ("properties.privateLinkServiceConnections", "properties.manualPrivateLinkServiceConnections"):
+            for conn in props.items(endpoint, path):
+                target = props.text(conn, "properties.privateLinkServiceId")
+                if not target:
+                    continue
+                status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
+                groups = tuple(str(g) for g in props.items(conn, "properties.groupIds"))
+                links = self._private_links[target.lower()]
+                # The target's own connection list and the endpoint's view describe one link;
+                # keep the approved one when they disagree.
+                existing = links.get(endpoint.id_key)
+                if existing is None or not existing.approved:
+                    links[endpoint.id_key] = PrivateLink(endpoint.id, status, groups)
+
+    # -- lookups --------------------------------------------------------------------------
+    def get(self, resource_id: str | None) -> Resource | None:
+        return self.by_id.get(resource_id.lower()) if resource_id else None
+
+    def of_kind(self, kind: str) -> list[Resource]:
+        return self.by_kind.get(kind, [])
+
+    def children(self, resource: Resource | str, child_type: str) -> list[Resource]:
+        parent = resource if isinstance(resource, str) else resource.id
+        return self._children.get((parent.lower(), child_type.lower()), [])
+
+    def parent(self, resource: Resource) -> Resource | None:
+        return self.get(parent_id(resource.id))
+
+    def private_links(self, resource: Resource) -> list[PrivateLink]:
+        return list(self._private_links.get(resource.id_key, {}).values())
+
+    def has_approved_private_endpoint(self, resource: Resource) -> bool:
+        return any(link.approved for link in self.private_links(resource))
+
+    # ML relations
+    def workspace_of(self, resource: Resource) -> Resource | None:
+        """The workspace above an endpoint, deployment or compute."""
+        current: Resource | None = resource
+        while current is not None and current.type_key != "microsoft.machinelearningservices/workspaces":
+            current = self.parent(current)
+        return current
+
+    def workspace_dependencies(self, workspace: Resource) -> dict[str, str]:
+        """role -> ARM id of the workspace's Key Vault, storage, registry and App Insights."""
+        out: dict[str, str] = {}
+        for prop, role in ML_WORKSPACE_DEPENDENCIES.items():
+            value = props.text(workspace, f"properties.{prop}")
+            if value:
+                out[role] = value
+        return out
+
+    def computes_of(self, workspace: Resource) -> list[Resource]:
+        return self.children(workspace, "microsoft.machinelearningservices/workspaces/computes")
+
+    def aks_attachments(self, cluster: Resource) -> list[Resource]:
+        """Workspace computes that attach this AKS cluster (Kubernetes online endpoints run there)."""
+        return self._aks_computes.get(cluster.id_key, [])
+
+    # App Service relations
+    def site_config(self, site: Resource) -> Resource | None:
+        """The site's `config/web` (from `appserviceresources` or the ARM fallback)."""
+        for config in self.children(site, "microsoft.web/sites/config"):
+            if config.name.lower().rsplit("/", 1)[-1] == "web":
+                return config
+        return None
+
+    def publishing_policies(self, site: Resource) -> dict[str, Resource]:
+        """`ftp` and `scm` basicPublishingCredentialsPolicies by name."""
+        children = self.children(site, "microsoft.web/sites/basicpublishingcredentialspolicies")
+        return {child.name.lower().rsplit("/", 1)[-1]: child for child in children}
+
+    def diagnostic_settings(self, resource: Resource) -> list[Resource]:
+        return self.children(resource, "microsoft.insights/diagnosticsettings")
+
+    def settings_of(self, resource: Resource) -> AppSettingsFacts | None:
+        return self.app_settings.get(resource.id_key)
+
+    # Defender
+    def assessments_for(self, resource: Resource) -> list[Resource]:
+        return self._assessments.get(resource.id_key, [])
+
+    def plans(self, subscription_id: str | None) -> dict[str, Resource]:
+        """Defender plan name (lower-case) -> pricing row, for one subscription."""
+        return self._plans.get((subscription_id or "").lower(), {})
+
+    def security_contacts(self, subscription_id: str | None) -> list[Resource]:
+        return self._contacts.get((subscription_id or "").lower(), [])
+
+    def kind_count(self, subscription_id: str | None, kind: str) -> int:
+        """How many resources of a kind a subscription holds (a plan nobody needs is N/A)."""
+        return self._kinds_per_subscription.get((subscription_id or "").lower(), {}).get(kind, 0)
+
+    # Key Vault
+    def vault_for_uri(self, uri: str | None) -> Resource | None:
+        return self._vaults_by_host.get(vault_host(uri)) if uri else None
+
+    def keys_in(self, vault: Resource) -> list[KeyMetadata]:
+        return self.keys_by_vault.get(vault.id_key, [])
+
+    def key(self, key_id: str | None) -> KeyMetadata | None:
+        return self.keys_by_kid.get(versionless_key_id(key_id)) if key_id else None
+
+    # Coverage
+    def gap(self, source: str, resource_id: str) -> Gap | None:
+        """Why `source` has no data for this resource, or None when it was read.
+
+        A source that was never collected, or a gap whose scope contains the resource
+        (a 403 subscription, an unreachable vault), means the check cannot judge.
+        """
+        coverage = self.coverage.get(source)
+        if coverage is None or not coverage.collected:
+            return Gap(source=source, scope="*", reason=f"{source} was not collected")
+        target = resource_id.lower()
+        for gap in coverage.gaps:
+            scope = gap.scope.lower().rstrip("/")
+            if scope == "*" or target == scope or target.startswith(scope + "/"):
+                return gap
+        return None

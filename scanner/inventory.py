@@ -1,0 +1,132 @@
+"""Everything a scan read, as data: the inventory, its records and its coverage.
+
+The same inventory comes from a live collection, a snapshot file or the bundled demo; checks
+never know which. Facts that need more than a Resource Graph row (key metadata, app-setting
+classifications) are records of their own, so every check also runs offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from scanner.models import Frozen, Resource, SourceCoverage
+
+SNAPSHOT_SCHEMA = "mlwarden-snapshot"
+SNAPSHOT_SCHEMA_VERSION = 1
+
+# Source names: what a collection read. A check that needs one that was not collected, or
+# that has a gap covering the resource, reports `unknown` instead of guessing.
+RESOURCES = "resources"
+APPSERVICE_CONFIG = "appservice_config"
+DEFENDER_PLANS = "defender_plans"
+DEFENDER_ASSESSMENTS = "defender_assessments"
+SECURITY_CONTACTS = "security_contacts"
+ML_COMPUTES = "ml_computes"
+PUBLISHING_CREDENTIALS = "publishing_credentials"
+DIAGNOSTIC_SETTINGS = "diagnostic_settings"
+KEY_METADATA = "key_metadata"
+APP_SETTINGS = "app_settings"
+
+ALL_SOURCES = (
+    RESOURCES,
+    APPSERVICE_CONFIG,
+    DEFENDER_PLANS,
+    DEFENDER_ASSESSMENTS,
+    SECURITY_CONTACTS,
+    ML_COMPUTES,
+    PUBLISHING_CREDENTIALS,
+    DIAGNOSTIC_SETTINGS,
+    KEY_METADATA,
+    APP_SETTINGS,
+)
+
+
+class LifetimeAction(Frozen):
+    action: str
+    """`Rotate` or `Notify`."""
+    time_after_create: str | None = None
+    time_before_expiry: str | None = None
+
+
+class RotationPolicy(Frozen):
+    lifetime_actions: tuple[LifetimeAction, ...] = ()
+    expiry_time: str | None = None
+    """ISO-8601 duration the rotated versions live for, e.g. `P2Y`."""
+
+
+class KeyMetadata(Frozen):
+    """A Key Vault key's metadata. Never key material: no modulus, no exponent, no secret."""
+
+    vault_id: str
+    """ARM id of the vault."""
+    vault_uri: str
+    name: str
+    kid: str
+    """Versionless key identifier, `https://{vault}.vault.azure.net/keys/{name}`."""
+    enabled: bool | None = None
+    expires: int | None = None
+    """Unix seconds; None when the key has no expiry."""
+    not_before: int | None = None
+    created: int | None = None
+    updated: int | None = None
+    key_type: str | None = None
+    key_size: int | None = None
+    curve: str | None = None
+    managed: bool = False
+    rotation_policy: RotationPolicy | None = None
+    rotation_policy_readable: bool = True
+    """False when the policy could not be read (no `getrotationpolicy` permission)."""
+    source: Literal["data-plane", "arm"] = "data-plane"
+
+
+SecretClass = Literal[
+    "none", "connection-string", "account-key", "sas-token", "password", "token", "private-key", "secret"
+]
+
+
+class AppSettingFact(Frozen):
+    """What we keep of one app setting or connection string: never its value."""
+
+    name: str
+    source: Literal["app_setting", "connection_string", "environment_variable"] = "app_setting"
+    key_vault_reference: bool = False
+    classification: SecretClass = "none"
+
+
+class AppSettingsFacts(Frozen):
+    resource_id: str
+    """The web app, function app or ML deployment the settings belong to."""
+    settings: tuple[AppSettingFact, ...] = ()
+
+
+class SnapshotScope(Frozen):
+    description: str = ""
+    subscriptions: tuple[str, ...] = ()
+    management_groups: tuple[str, ...] = ()
+    resource_groups: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SnapshotHeader(Frozen):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    record: Literal["header"] = "header"
+    schema_: Literal["mlwarden-snapshot"] = Field(default=SNAPSHOT_SCHEMA, alias="schema")
+    schema_version: int = SNAPSHOT_SCHEMA_VERSION
+    tool_version: str
+    collected_at: datetime
+    cloud: str = "public"
+    scope: SnapshotScope = SnapshotScope()
+    sources: tuple[SourceCoverage, ...] = ()
+
+
+@dataclass(slots=True)
+class Inventory:
+    header: SnapshotHeader
+    resources: list[Resource] = field(default_factory=list)
+    keys: list[KeyMetadata] = field(default_factory=list)
+    app_settings: list[AppSettingsFacts] = field(default_factory=list)

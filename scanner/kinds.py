@@ -1,0 +1,58 @@
+"""Logical resource kinds: what a check targets, beyond the ARM type.
+
+A web app and a function app share `microsoft.web/sites`; only `kind` tells them apart.
+Checks declare kinds, the runner indexes them by kind, and each resource is classified once.
+"""
+
+from __future__ import annotations
+
+from scanner.models import Resource
+
+AKS = "aks"
+WEB_APP = "webapp"
+FUNCTION_APP = "functionapp"
+ML_WORKSPACE = "ml-workspace"
+ML_ONLINE_ENDPOINT = "ml-online-endpoint"
+ML_ONLINE_DEPLOYMENT = "ml-online-deployment"
+ML_COMPUTE = "ml-compute"
+KEY_VAULT = "keyvault"
+STORAGE = "storage"
+REGISTRY = "acr"
+COGNITIVE = "cognitive"
+SUBSCRIPTION = "subscription"
+DEFENDER_ASSESSMENT = "defender-assessment"
+
+DEPLOYMENT_KINDS = (ML_ONLINE_DEPLOYMENT, AKS, WEB_APP, FUNCTION_APP)
+
+_BY_TYPE = {
+    "microsoft.containerservice/managedclusters": AKS,
+    "microsoft.machinelearningservices/workspaces": ML_WORKSPACE,
+    "microsoft.machinelearningservices/workspaces/onlineendpoints": ML_ONLINE_ENDPOINT,
+    "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments": ML_ONLINE_DEPLOYMENT,
+    "microsoft.machinelearningservices/workspaces/computes": ML_COMPUTE,
+    "microsoft.keyvault/vaults": KEY_VAULT,
+    "microsoft.storage/storageaccounts": STORAGE,
+    "microsoft.containerregistry/registries": REGISTRY,
+    "microsoft.cognitiveservices/accounts": COGNITIVE,
+    "microsoft.resources/subscriptions": SUBSCRIPTION,
+    "microsoft.security/assessments": DEFENDER_ASSESSMENT,
+}
+
+ALL_KINDS = (*sorted(set(_BY_TYPE.values())), WEB_APP, FUNCTION_APP)
+
+
+def is_function_app(resource: Resource) -> bool:
+    """PSRule's selector: kind contains `functionapp` and not `workflowapp` (Logic Apps Standard)."""
+    kind = (resource.kind or "").lower()
+    return "functionapp" in kind and "workflowapp" not in kind
+
+
+def kind_of(resource: Resource) -> str | None:
+    """The logical kind of a resource, or None when no check targets it directly."""
+    type_key = resource.type_key
+    if type_key == "microsoft.web/sites":
+        kind = (resource.kind or "").lower()
+        if "workflowapp" in kind:
+            return None
+        return FUNCTION_APP if is_function_app(resource) else WEB_APP
+    return _BY_TYPE.get(type_key)

@@ -1,0 +1,274 @@
+"""The data that flows through a scan: resources in, findings and control results out.
+
+Every model is immutable (frozen) so that each stage of the pipeline is a plain function
+of the previous stage's output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCAN_RESULT_SCHEMA_VERSION = "1.0"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used for --fail-on and sorting."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+
+
+class Resource(BaseModel):
+    """One Resource Graph row. `properties` stays raw JSON; read it through `scanner.props`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    id: str
+    name: str = ""
+    type: str
+    kind: str | None = None
+    location: str | None = None
+    subscription_id: str | None = Field(default=None, alias="subscriptionId")
+    resource_group: str | None = Field(default=None, alias="resourceGroup")
+    tags: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
+    sku: dict[str, Any] | None = None
+    properties: Any = None
+
+    @field_validator("id", "type")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def type_key(self) -> str:
+        return self.type.lower()
+
+    @property
+    def id_key(self) -> str:
+        return self.id.lower()
+
+    def raw(self) -> dict[str, Any]:
+        """The row as Resource Graph shapes it, for paths like `properties.x` and `identity.type`."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class Evidence(Frozen):
+    """A property path a check read and the value it saw (None when absent)."""
+
+    path: str
+    value: Any = None
+
+
+class Remediation(Frozen):
+    text: str
+    az_cli: str | None = None
+    azure_policy: tuple[str, ...] = ()
+    """Built-in Azure Policy definition ids (GUIDs) that enforce or audit the same rule."""
+
+
+class CheckMeta(Frozen):
+    id: str
+    title: str
+    kinds: tuple[str, ...]
+    """Logical resource kinds the check runs on (see `scanner.kinds`)."""
+    severity: Severity
+    tags: tuple[str, ...]
+    pillar: str
+    """One of encryption, private-network, identity, secrets, monitoring: the deployment-posture axis."""
+    rationale: str
+    remediation: Remediation
+    references: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    """Collected sources the check reads beyond the resource row (e.g. `ml_computes`, `key_metadata`)."""
+
+
+class Finding(Frozen):
+    check_id: str
+    resource_id: str
+    resource_type: str
+    resource_name: str
+    subscription_id: str | None = None
+    status: Status
+    severity: Severity
+    title: str
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+    remediation: Remediation | None = None
+    detail_key: str | None = None
+    """Distinguishes several findings of one check on one resource (a key name, an assessment name)."""
+    tags: tuple[str, ...] = ()
+    pillar: str = ""
+    fingerprint: str = ""
+    waived_by: str | None = None
+    baselined: bool = False
+
+    @staticmethod
+    def make_fingerprint(check_id: str, resource_id: str, detail_key: str | None = None) -> str:
+        parts = [check_id.upper(), resource_id.lower()]
+        if detail_key:
+            parts.append(detail_key.lower())
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+ControlStatus = Literal["pass", "fail", "manual", "not_assessed"]
+
+
+class ControlResult(Frozen):
+    framework_id: str
+    control_id: str
+    title: str
+    status: ControlStatus
+    level: str | None = None
+    """HIPAA required/addressable flag, when the catalog has one."""
+    kind: str | None = None
+    strength: str | None = None
+    """`direct` or `supporting`: how strongly the mapped checks evidence the control."""
+    reason: str = ""
+    check_ids: tuple[str, ...] = ()
+    failing: tuple[str, ...] = ()
+    """Fingerprints of failing findings behind the control."""
+    passing_count: int = 0
+    unknown_count: int = 0
+    manual_evidence: str | None = None
+
+
+class FrameworkResult(Frozen):
+    id: str
+    name: str
+    version: str
+    controls: tuple[ControlResult, ...]
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "manual": 0, "not_assessed": 0}
+        for control in self.controls:
+            out[control.status] += 1
+        return out
+
+
+class Gap(Frozen):
+    """A part of the scope a source could not read: a coverage gap, never a pass."""
+
+    source: str
+    scope: str
+    reason: str
+
+
+class SourceCoverage(Frozen):
+    name: str
+    collected: bool
+    records: int = 0
+    gaps: tuple[Gap, ...] = ()
+
+
+class ScanScope(Frozen):
+    origin: Literal["demo", "snapshot", "azure"]
+    description: str
+    cloud: str = "public"
+    subscriptions: tuple[str, ...] = ()
+    collected_at: datetime | None = None
+    tool_version: str = ""
+
+
+class Timings(Frozen):
+    load_seconds: float = 0.0
+    check_seconds: float = 0.0
+    framework_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+
+class Dependency(Frozen):
+    role: str
+    """How the deployment uses it: workspace, key-vault, storage, registry, cmk-vault, private-endpoint, ..."""
+    resource_id: str
+
+
+class PillarVerdict(Frozen):
+    pillar: str
+    status: Literal["pass", "fail", "unknown"]
+    failing: tuple[str, ...] = ()
+    """Fingerprints of the failing findings, on the deployment or on any dependency."""
+    reasons: tuple[str, ...] = ()
+    """One line each, e.g. "not private: its workspace's registry acr-x allows public network access"."""
+
+
+class DeploymentPosture(Frozen):
+    """One ML deployment judged together with everything it depends on."""
+
+    deployment_id: str
+    name: str
+    kind: str
+    subscription_id: str | None = None
+    dependencies: tuple[Dependency, ...] = ()
+    pillars: tuple[PillarVerdict, ...] = ()
+
+
+class ScanResult(Frozen):
+    """Everything a report needs; the JSON report is this model's dump."""
+
+    schema_version: str = SCAN_RESULT_SCHEMA_VERSION
+    tool_version: str
+    generated_at: datetime
+    scope: ScanScope
+    sources: tuple[SourceCoverage, ...]
+    resource_count: int
+    resource_counts_by_kind: dict[str, int]
+    checks: tuple[CheckMeta, ...]
+    findings: tuple[Finding, ...]
+    frameworks: tuple[FrameworkResult, ...]
+    postures: tuple[DeploymentPosture, ...] = ()
+    fail_on: Severity | None = None
+    timings: Timings = Timings()
+
+    @property
+    def gaps(self) -> tuple[Gap, ...]:
+        return tuple(gap for source in self.sources for gap in source.gaps)
+
+    def failed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status is Status.FAIL and not f.waived_by)
+
+    def severity_counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Severity}
+        for finding in self.failed():
+            out[finding.severity.value] += 1
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for finding in self.findings:
+            out[finding.status.value] += 1
+        return out

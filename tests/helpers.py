@@ -1,0 +1,75 @@
+"""Test helpers: build an estate from realistic resource JSON and run one check on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from scanner.estate import Estate
+from scanner.inventory import ALL_SOURCES, AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader
+from scanner.models import Finding, Gap, Resource, SourceCoverage, Status
+from scanner.registry import load_checks
+from scanner.runner import _finding, _verdicts
+
+SUB = "00000000-0000-0000-0000-0000000000a1"
+RG = "rg-test"
+
+
+def rid(provider_type: str, name: str, sub: str = SUB, rg: str = RG) -> str:
+    """An ARM id: rid("Microsoft.KeyVault/vaults", "kv1")."""
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider_type}/{name}"
+
+
+def resource(type_: str, name: str, properties: Mapping[str, Any] | None = None, **extra: Any) -> Resource:
+    """A Resource Graph row. `type_` in ARM casing, e.g. "Microsoft.Storage/storageAccounts"."""
+    row: dict[str, Any] = {
+        "id": extra.pop("id", None) or rid(type_, name),
+        "name": name,
+        "type": type_.lower(),
+        "location": extra.pop("location", "westeurope"),
+        "subscriptionId": extra.pop("subscriptionId", SUB),
+        "resourceGroup": extra.pop("resourceGroup", RG),
+        "properties": dict(properties) if properties is not None else {},
+    }
+    row.update(extra)
+    return Resource.model_validate(row)
+
+
+def estate(
+    resources: Iterable[Resource],
+    *,
+    keys: Sequence[KeyMetadata] = (),
+    app_settings: Sequence[AppSettingsFacts] = (),
+    collected: Iterable[str] = ALL_SOURCES,
+    gaps: Sequence[Gap] = (),
+) -> Estate:
+    """An estate whose header says `collected` sources were read (all, by default)."""
+    collected = set(collected)
+    sources = tuple(
+        SourceCoverage(
+            name=name,
+            collected=name in collected,
+            gaps=tuple(g for g in gaps if g.source == name),
+        )
+        for name in ALL_SOURCES
+    )
+    header = SnapshotHeader(tool_version="test", collected_at=datetime(2026, 11, 1, tzinfo=UTC), sources=sources)
+    return Estate(
+        Inventory(header=header, resources=list(resources), keys=list(keys), app_settings=list(app_settings))
+    )
+
+
+def run(check_id: str, target: Resource, est: Estate | None = None) -> list[Finding]:
+    """Run one registered check on one resource, the way the runner does."""
+    checks = load_checks(plugins=False)
+    item = checks[check_id]
+    est = est if est is not None else estate([target])
+    return [_finding(item, target, est, v) for v in _verdicts(item, target, est)]
+
+
+def status(check_id: str, target: Resource, est: Estate | None = None) -> Status:
+    """The single status of one check on one resource (asserts exactly one verdict)."""
+    findings = run(check_id, target, est)
+    assert len(findings) == 1, findings
+    return findings[0].status
