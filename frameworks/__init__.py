@@ -1,0 +1,1 @@
+"""Control catalogs as data (one YAML file per framework) and their loader."""
