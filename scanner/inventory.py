@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import ConfigDict, Field
 
 from scanner.models import Frozen, Resource, SourceCoverage
 
-SNAPSHOT_SCHEMA = "mlwarden-snapshot"
+SNAPSHOT_SCHEMA: Final = "mlwarden-snapshot"
 SNAPSHOT_SCHEMA_VERSION = 1
 
 # Source names: what a collection read. A check that needs one that was not collected, or

@@ -32,7 +32,7 @@ def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
     try:
         result = item.func(resource, estate)
         verdicts = [result] if isinstance(result, Verdict) else list(result)
-    except Exception as exc:  # noqa: BLE001 - a broken check must not stop the scan
+    except Exception as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         # Only the exception type and where it was raised: its message could quote data.
         where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"

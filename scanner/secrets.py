@@ -15,7 +15,9 @@ from scanner.inventory import AppSettingFact, SecretClass
 REDACTED = "<redacted>"
 
 _KV_REFERENCE = re.compile(
-    r"^@Microsoft\.KeyVault\((SecretUri=https://[^)\s]+|VaultName=[^;)]+;\s*SecretName=[^;)]+(;\s*SecretVersion=[^;)]*)?)\)$",
+    r"^@Microsoft\.KeyVault\("
+    r"(SecretUri=https://[^)\s]+|VaultName=[^;)]+;\s*SecretName=[^;)]+(;\s*SecretVersion=[^;)]*)?)"
+    r"\)$",
     re.IGNORECASE,
 )
 
@@ -25,7 +27,12 @@ _VALUE_PATTERNS: tuple[tuple[SecretClass, re.Pattern[str]], ...] = (
     ("sas-token", re.compile(r"(^|[?&;])sig=[A-Za-z0-9%+/=]{16,}", re.IGNORECASE)),
     ("password", re.compile(r"(Password|Pwd)\s*=\s*[^;\s]+", re.IGNORECASE)),
     ("connection-string", re.compile(r"(Server|Data Source|Endpoint|HostName)\s*=.+;", re.IGNORECASE)),
-    ("token", re.compile(r"^(eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|gh[pousr]_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abp]-)")),
+    (
+        "token",
+        re.compile(
+            r"^(eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|gh[pousr]_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|xox[abp]-)"
+        ),
+    ),
 )
 
 _SECRET_NAME = re.compile(

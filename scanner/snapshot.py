@@ -45,8 +45,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(handle, start=1):
-        yield number, line
+    yield from enumerate(handle, start=1)
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -55,9 +55,7 @@ def estate(
         for name in ALL_SOURCES
     )
     header = SnapshotHeader(tool_version="test", collected_at=datetime(2026, 11, 1, tzinfo=UTC), sources=sources)
-    return Estate(
-        Inventory(header=header, resources=list(resources), keys=list(keys), app_settings=list(app_settings))
-    )
+    return Estate(Inventory(header=header, resources=list(resources), keys=list(keys), app_settings=list(app_settings)))
 
 
 def run(check_id: str, target: Resource, est: Estate | None = None) -> list[Finding]:

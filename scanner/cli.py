@@ -1,0 +1,341 @@
+"""The `mlwarden` command line.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or input
+error; 3 scan incomplete (a source or scope could not be read; --allow-partial makes that a
+warning); 4 internal error (a bug: please report it). Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+
+import click
+
+from scanner import __version__
+from scanner.errors import InputError, MlwardenError
+from scanner.models import ScanResult, Severity
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
+REPORT_BASENAME = "mlwarden-report"
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"mlwarden: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn every failure into one line on stderr and a documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except MlwardenError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            _fail(f"internal error: {type(exc).__name__} (this is a bug in mlwarden; please report it)", EXIT_INTERNAL)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _split_formats(values: Sequence[str]) -> list[str]:
+    from reports import RENDERERS
+
+    formats: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            name = item.strip().lower()
+            if not name:
+                continue
+            if name not in RENDERERS:
+                raise InputError(f"unknown format {name!r} (choose from {', '.join(sorted(RENDERERS))})")
+            if name not in formats:
+                formats.append(name)
+    return formats
+
+
+def _load_checks() -> dict[str, Any]:
+    from scanner.registry import load_checks
+
+    return load_checks()
+
+
+def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: dict[str, Any]) -> list[Any]:
+    from frameworks.catalog import load_all
+
+    from scanner.registry import TAGS
+
+    catalog = load_all(check_ids=set(checks), tags=TAGS, extra=list(extra_files))
+    if not selected:
+        return [fw for fw in catalog.values() if fw.status == "in-force"]
+    out = []
+    for name in selected:
+        for item in name.split(","):
+            key = item.strip()
+            if key not in catalog:
+                raise InputError(f"unknown framework {key!r} (choose from {', '.join(sorted(catalog))})")
+            out.append(catalog[key])
+    return out
+
+
+def _write_reports(result: ScanResult, formats: Sequence[str], out: Path) -> list[Path]:
+    """Render every format in memory first, then write each atomically: no half reports."""
+    from reports import EXTENSIONS, RENDERERS
+    from scanner.atomic import write_bytes
+
+    rendered = [(out / f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", RENDERERS[fmt](result)) for fmt in formats]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    for path, data in rendered:
+        write_bytes(path, data)
+    return [path for path, _ in rendered]
+
+
+def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by `scan` (live) and `collect`."""
+    options = [
+        click.option("--subscription", "subscriptions", multiple=True, help="Subscription id (repeatable)."),
+        click.option("--management-group", "management_groups", multiple=True, help="Management group (repeatable)."),
+        click.option("--resource-group", "resource_groups", multiple=True, help="Only these resource groups."),
+        click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only resources with this tag."),
+        click.option("--cloud", type=click.Choice(["public", "usgov", "china"]), default="public", show_default=True),
+        click.option("--arm-endpoint", help="Override the ARM endpoint (Azure Stack, tests)."),
+        click.option("--authority-host", help="Override the Entra ID authority host."),
+        click.option("--credential-scope", help="Override the ARM token scope."),
+        click.option("--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra CA bundle to trust."),
+        click.option(
+            "--app-settings", is_flag=True, help="Read app settings to classify secrets (needs more than Reader)."
+        ),
+        click.option("--diagnostics", is_flag=True, help="Read diagnostic settings (one call per resource)."),
+        click.option("--no-keyvault", is_flag=True, help="Do not read Key Vault key metadata."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress output."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _collect(params: dict[str, Any]) -> Any:
+    from scanner.azure.collect import collect
+    from scanner.azure.options import CollectOptions
+
+    tags: dict[str, str] = {}
+    for item in params["tags"]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key] = value
+    options = CollectOptions(
+        subscriptions=tuple(params["subscriptions"]),
+        management_groups=tuple(params["management_groups"]),
+        resource_groups=tuple(params["resource_groups"]),
+        tags=tags,
+        cloud=params["cloud"],
+        arm_endpoint=params["arm_endpoint"],
+        authority_host=params["authority_host"],
+        credential_scope=params["credential_scope"],
+        ca_bundle=params["ca_bundle"],
+        app_settings=params["app_settings"],
+        diagnostics=params["diagnostics"],
+        keyvault=not params["no_keyvault"],
+        quiet=params["quiet"],
+    )
+    return collect(options)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlwarden")
+def cli() -> None:
+    """Audit ML deployments on Azure (AKS, App Service, Azure ML, Functions) and map findings to
+    GDPR, HIPAA and more."""
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
+@click.option("--snapshot", type=click.Path(path_type=Path), help="Scan a snapshot written by `mlwarden collect`.")
+@click.option("--framework", "frameworks", multiple=True, help="Framework id (repeatable; default: all in force).")
+@click.option(
+    "--framework-file",
+    "framework_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra framework catalog YAML (repeatable).",
+)
+@click.option("--format", "formats", multiple=True, help="Report format(s): json, html, sarif, junit, markdown, csv.")
+@click.option("--out", type=click.Path(path_type=Path), help="Directory for the reports (default formats: json, html).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="high", show_default=True)
+@click.option("--allow-partial", is_flag=True, help="An incomplete scan exits 0/1 instead of 3.")
+@azure_options
+@_guard
+def scan(
+    demo: bool,
+    snapshot: Path | None,
+    frameworks: tuple[str, ...],
+    framework_files: tuple[Path, ...],
+    formats: tuple[str, ...],
+    out: Path | None,
+    fail_on: str,
+    allow_partial: bool,
+    **azure: Any,
+) -> None:
+    """Scan the demo estate, a snapshot, or (with neither) live Azure."""
+    from reports.terminal import summary
+
+    from scanner.engine import exceeds_threshold
+    from scanner.engine import scan as run_scan
+    from scanner.snapshot import read_demo, read_snapshot
+
+    if demo and snapshot:
+        raise InputError("--demo and --snapshot are mutually exclusive")
+    chosen = _split_formats(formats) if formats else (["json", "html"] if out else [])
+    if len(chosen) > 1 and out is None:
+        raise InputError("several formats need --out DIR")
+    checks = _load_checks()
+    selected = _frameworks(frameworks, framework_files, checks)
+    started = time.perf_counter()
+    origin: Literal["demo", "snapshot", "azure"]
+    if demo:
+        inventory, origin, description = read_demo(), "demo", "bundled demo estate"
+    elif snapshot is not None:
+        inventory, origin, description = read_snapshot(snapshot), "snapshot", f"snapshot {snapshot.name}"
+    else:
+        inventory, origin, description = _collect(azure), "azure", ""
+    threshold = None if fail_on == "none" else Severity(fail_on)
+    result = run_scan(
+        inventory,
+        origin=origin,
+        checks=checks,
+        frameworks=selected,
+        fail_on=threshold,
+        description=description,
+        load_seconds=time.perf_counter() - started,
+    )
+    if out is not None:
+        written = _write_reports(result, chosen, out)
+        if not azure.get("quiet"):
+            click.echo(summary(result), err=False)
+            for path in written:
+                click.echo(f"wrote {path}")
+    elif chosen:
+        from reports import RENDERERS
+
+        sys.stdout.buffer.write(RENDERERS[chosen[0]](result))
+        sys.stdout.flush()
+    elif not azure.get("quiet"):
+        click.echo(summary(result))
+    incomplete = bool(result.gaps)
+    if incomplete:
+        scopes = sorted({f"{g.source}:{g.scope}" for g in result.gaps})
+        shown = ", ".join(scopes[:5]) + (f" and {len(scopes) - 5} more" if len(scopes) > 5 else "")
+        click.echo(f"mlwarden: warning: scan incomplete: {len(scopes)} coverage gap(s): {shown}", err=True)
+        if not allow_partial:
+            sys.exit(EXIT_INCOMPLETE)
+    sys.exit(EXIT_FINDINGS if exceeds_threshold(result, threshold) else EXIT_OK)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot file (.jsonl or .jsonl.gz).")
+@click.option("--allow-partial", is_flag=True, help="Exit 0 even when some scopes could not be read.")
+@azure_options
+@_guard
+def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
+    """Read live Azure and write a snapshot that `scan --snapshot` reads back to the same result."""
+    from scanner.snapshot import write_snapshot
+
+    inventory = _collect(azure)
+    write_snapshot(inventory, out)
+    gaps = [gap for source in inventory.header.sources for gap in source.gaps]
+    if not azure.get("quiet"):
+        click.echo(f"wrote {out}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
+    if gaps and not allow_partial:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+@cli.group()
+def checks() -> None:
+    """The check catalog."""
+
+
+@checks.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_guard
+def checks_list(fmt: str) -> None:
+    """Every registered check (built-in and plugins)."""
+    registered = _load_checks()
+    metas = sorted((c.meta for c in registered.values()), key=lambda m: m.id)
+    if fmt == "json":
+        click.echo(json.dumps([m.model_dump(mode="json") for m in metas], indent=2))
+        return
+    click.echo(f"{'ID':<14} {'SEVERITY':<9} {'PILLAR':<16} {'KINDS':<34} TITLE")
+    for meta in metas:
+        click.echo(f"{meta.id:<14} {meta.severity.value:<9} {meta.pillar:<16} {','.join(meta.kinds):<34} {meta.title}")
+    click.echo(f"{len(metas)} checks")
+
+
+@checks.command("show")
+@click.argument("check_id")
+@_guard
+def checks_show(check_id: str) -> None:
+    """One check's metadata, rationale and remediation."""
+    registered = _load_checks()
+    found = {k.lower(): v for k, v in registered.items()}.get(check_id.lower())
+    if found is None:
+        raise InputError(f"unknown check {check_id!r}")
+    click.echo(json.dumps(found.meta.model_dump(mode="json"), indent=2))
+
+
+@cli.group()
+def frameworks() -> None:
+    """Compliance frameworks (control catalogs)."""
+
+
+@frameworks.command("list")
+@click.option("--framework-file", "framework_files", multiple=True, type=click.Path(path_type=Path))
+@_guard
+def frameworks_list(framework_files: tuple[Path, ...]) -> None:
+    """Every framework catalog, built-in and added."""
+    from frameworks.catalog import load_all
+
+    from scanner.registry import TAGS
+
+    catalog = load_all(check_ids=set(_load_checks()), tags=TAGS, extra=list(framework_files))
+    for fw in sorted(catalog.values(), key=lambda f: f.id):
+        manual = sum(1 for c in fw.controls if not c.mappings)
+        click.echo(f"{fw.id:<22} {len(fw.controls):>3} controls ({manual} manual)  {fw.status:<9} {fw.name}")
+
+
+@frameworks.command("show")
+@click.argument("framework_id")
+@click.option("--framework-file", "framework_files", multiple=True, type=click.Path(path_type=Path))
+@_guard
+def frameworks_show(framework_id: str, framework_files: tuple[Path, ...]) -> None:
+    """A framework's controls and what maps to each."""
+    (fw,) = _frameworks([framework_id], framework_files, _load_checks())
+    click.echo(f"{fw.name} ({fw.id}, {fw.version}, {fw.status})")
+    for control in fw.controls:
+        level = f" [{control.level}]" if control.level else ""
+        if control.mappings:
+            mapped = "; ".join(
+                f"{m.strength}: " + ", ".join([*(f"tag:{t}" for t in m.tags), *m.checks]) for m in control.mappings
+            )
+        else:
+            mapped = "manual: " + (control.manual_evidence or "")
+        click.echo(f"  {control.id:<24} {control.title}{level}\n      {mapped}")
+
+
+def main() -> None:
+    cli(prog_name="mlwarden")

@@ -1,0 +1,102 @@
+"""Turn findings into control results for one framework.
+
+Frameworks are data (`frameworks/*.yaml`); they name checks by tag or id, never import them.
+A control's status, worst first:
+
+- `fail`: a mapped check failed on some resource (waived findings do not count);
+- `not_assessed`: a mapped check could not judge some resource (coverage gap or check error),
+  or no resource in scope was evaluated by any mapped check;
+- `pass`: every evaluated resource passed;
+- `manual`: nothing automated maps to the control; an auditor collects the evidence by hand.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from frameworks.catalog import Control, Framework
+
+from scanner.models import CheckMeta, ControlResult, Finding, FrameworkResult, Status
+
+
+def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> tuple[list[str], str | None]:
+    ids: dict[str, None] = {}
+    strength: str | None = None
+    for mapping in control.mappings:
+        for tag in mapping.tags:
+            ids.update(dict.fromkeys(checks_by_tag.get(tag, ())))
+        ids.update(dict.fromkeys(mapping.checks))
+        if mapping.strength == "direct" or strength is None:
+            strength = mapping.strength
+    return sorted(ids), strength
+
+
+def _control_result(
+    framework: Framework,
+    control: Control,
+    checks_by_tag: Mapping[str, list[str]],
+    findings_by_check: Mapping[str, list[Finding]],
+) -> ControlResult:
+    base = {
+        "framework_id": framework.id,
+        "control_id": control.id,
+        "title": control.title,
+        "level": control.level,
+        "kind": control.kind,
+        "manual_evidence": control.manual_evidence,
+    }
+    if not control.mappings:
+        return ControlResult(status="manual", reason="no automated check maps to this control", **base)
+    check_ids, strength = _mapped_checks(control, checks_by_tag)
+    failing: list[str] = []
+    passing = unknown = 0
+    for check_id in check_ids:
+        for finding in findings_by_check.get(check_id, ()):
+            if finding.status is Status.FAIL and not finding.waived_by:
+                failing.append(finding.fingerprint)
+            elif finding.status in (Status.PASS, Status.FAIL):  # a waived failure is accepted risk
+                passing += 1
+            elif finding.status in (Status.UNKNOWN, Status.ERROR):
+                unknown += 1
+    if failing:
+        status, reason = "fail", f"{len(failing)} failing finding(s)"
+    elif unknown:
+        status, reason = "not_assessed", f"{unknown} resource(s) could not be evaluated (coverage gap or error)"
+    elif passing:
+        status, reason = "pass", f"{passing} evaluated resource(s) passed"
+    else:
+        status, reason = "not_assessed", "no resource in scope was evaluated by the mapped checks"
+    return ControlResult(
+        status=status,  # type: ignore[arg-type]
+        strength=strength,
+        reason=reason,
+        check_ids=tuple(check_ids),
+        failing=tuple(failing),
+        passing_count=passing,
+        unknown_count=unknown,
+        **base,
+    )
+
+
+def evaluate(
+    frameworks: Sequence[Framework], checks: Iterable[CheckMeta], findings: Iterable[Finding]
+) -> tuple[FrameworkResult, ...]:
+    checks_by_tag: dict[str, list[str]] = defaultdict(list)
+    for meta in checks:
+        for tag in meta.tags:
+            checks_by_tag[tag].append(meta.id)
+    findings_by_check: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        findings_by_check[finding.check_id].append(finding)
+    return tuple(
+        FrameworkResult(
+            id=framework.id,
+            name=framework.name,
+            version=framework.version,
+            controls=tuple(
+                _control_result(framework, control, checks_by_tag, findings_by_check) for control in framework.controls
+            ),
+        )
+        for framework in frameworks
+    )

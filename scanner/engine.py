@@ -1,0 +1,78 @@
+"""One way through: inventory -> estate -> checks -> findings -> frameworks -> ScanResult."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from frameworks.catalog import Framework
+
+from scanner import __version__, compliance, posture
+from scanner.estate import Estate
+from scanner.inventory import Inventory
+from scanner.models import ScanResult, ScanScope, Severity, Status, Timings
+from scanner.registry import Check
+from scanner.runner import run_checks
+
+
+def scan(
+    inventory: Inventory,
+    *,
+    origin: Literal["demo", "snapshot", "azure"],
+    checks: Mapping[str, Check],
+    frameworks: Sequence[Framework],
+    fail_on: Severity | None = None,
+    description: str = "",
+    load_seconds: float = 0.0,
+    now: datetime | None = None,
+) -> ScanResult:
+    started = time.perf_counter()
+    estate = Estate(inventory)
+    findings = run_checks(estate, checks)
+    checked = time.perf_counter()
+    metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
+    framework_results = compliance.evaluate(frameworks, metas, findings)
+    deployment_postures = posture.postures(estate, findings)
+    done = time.perf_counter()
+    header = inventory.header
+    counts = Counter(kind for kind in estate.kind_of.values() if kind)
+    return ScanResult(
+        tool_version=__version__,
+        generated_at=now or datetime.now(UTC),
+        scope=ScanScope(
+            origin=origin,
+            description=description or header.scope.description,
+            cloud=header.cloud,
+            subscriptions=header.scope.subscriptions
+            or tuple(sorted({r.subscription_id for r in estate.resources if r.subscription_id})),
+            collected_at=header.collected_at,
+            tool_version=header.tool_version,
+        ),
+        sources=header.sources,
+        resource_count=len(estate.resources),
+        resource_counts_by_kind=dict(sorted(counts.items())),
+        checks=metas,
+        findings=tuple(findings),
+        frameworks=framework_results,
+        postures=deployment_postures,
+        fail_on=fail_on,
+        timings=Timings(
+            load_seconds=round(load_seconds, 4),
+            check_seconds=round(checked - started, 4),
+            framework_seconds=round(done - checked, 4),
+            total_seconds=round(done - started + load_seconds, 4),
+        ),
+    )
+
+
+def exceeds_threshold(result: ScanResult, fail_on: Severity | None) -> bool:
+    """True when an unwaived, non-baselined failing finding is at or above `fail_on`."""
+    if fail_on is None:
+        return False
+    return any(
+        f.status is Status.FAIL and not f.waived_by and not f.baselined and f.severity.rank >= fail_on.rank
+        for f in result.findings
+    )

@@ -1,0 +1,137 @@
+"""Per-deployment posture: each ML deployment judged with everything it depends on.
+
+A deployment (Azure ML online deployment, AKS cluster, web app, function app) fails a pillar
+when any failing finding sits on it or on a dependency (its endpoint, workspace, the
+workspace's Key Vault / storage / registry, the vault holding its CMK, an AKS cluster it runs
+on, its private endpoints). A failing dependency therefore counts against every deployment
+that uses it, and the reason line says which dependency and why.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from scanner import kinds, props
+from scanner.estate import Estate
+from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status
+
+POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
+
+_CMK_PATHS = (
+    "properties.encryption.keyVaultProperties.keyIdentifier",
+    "properties.encryption.keyVaultProperties.keyVaultUri",
+    "properties.encryption.keyvaultproperties.keyvaulturi",
+    "properties.securityProfile.azureKeyVaultKms.keyId",
+)
+
+
+def _cmk_vaults(resource: Resource, estate: Estate) -> list[Resource]:
+    vaults = []
+    for path in _CMK_PATHS:
+        vault = estate.vault_for_uri(props.text(resource, path))
+        if vault is not None and vault not in vaults:
+            vaults.append(vault)
+    arm_id = props.text(resource, "properties.encryption.keyVaultProperties.keyVaultArmId")
+    vault = estate.get(arm_id)
+    if vault is not None and vault not in vaults:
+        vaults.append(vault)
+    return vaults
+
+
+class _Deps:
+    """Collects (role, resource) pairs once each, in discovery order."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.estate = estate
+        self.items: dict[str, Dependency] = {}
+
+    def add(self, role: str, resource_id: str | None) -> Resource | None:
+        if not resource_id or resource_id.lower() in self.items:
+            return self.estate.get(resource_id)
+        self.items[resource_id.lower()] = Dependency(role=role, resource_id=resource_id)
+        found = self.estate.get(resource_id)
+        if found is not None:
+            self.add_surroundings(found, role)
+        return found
+
+    def add_surroundings(self, resource: Resource, role: str) -> None:
+        """Private endpoints and CMK vaults of anything the deployment depends on."""
+        for link in self.estate.private_links(resource):
+            if link.endpoint_id and link.endpoint_id.lower() not in self.items:
+                self.items[link.endpoint_id.lower()] = Dependency(role="private-endpoint", resource_id=link.endpoint_id)
+        for vault in _cmk_vaults(resource, self.estate):
+            self.add(f"cmk-vault ({role})", vault.id)
+
+    def add_workspace(self, workspace: Resource | None) -> None:
+        if workspace is None:
+            return
+        self.add("workspace", workspace.id)
+        for role, dep_id in self.estate.workspace_dependencies(workspace).items():
+            self.add(f"workspace {role}", dep_id)
+
+
+def dependencies(deployment: Resource, kind: str, estate: Estate) -> tuple[Dependency, ...]:
+    deps = _Deps(estate)
+    deps.items[deployment.id_key] = Dependency(role="self", resource_id=deployment.id)
+    deps.add_surroundings(deployment, "self")
+    if kind == kinds.ML_ONLINE_DEPLOYMENT:
+        endpoint = estate.parent(deployment)
+        if endpoint is not None:
+            deps.add("endpoint", endpoint.id)
+            compute = estate.get(props.text(endpoint, "properties.compute"))
+            if compute is not None:
+                deps.add("kubernetes compute", compute.id)
+                deps.add("aks cluster", props.text(compute, "properties.resourceId"))
+        deps.add_workspace(estate.workspace_of(deployment))
+    elif kind == kinds.AKS:
+        for compute in estate.aks_attachments(deployment):
+            deps.add_workspace(estate.workspace_of(compute))
+    for identity_id in props.mapping(deployment, "identity.userAssignedIdentities"):
+        deps.add("identity", identity_id)
+    return tuple(deps.items.values())
+
+
+def _pillar(pillar: str, deps: tuple[Dependency, ...], by_resource: dict[str, list[Finding]]) -> PillarVerdict:
+    failing: list[str] = []
+    reasons: list[str] = []
+    evaluated = unknown = 0
+    for dep in deps:
+        for finding in by_resource.get(dep.resource_id.lower(), ()):
+            if finding.pillar != pillar:
+                continue
+            if finding.status is Status.FAIL and not finding.waived_by:
+                failing.append(finding.fingerprint)
+                where = "" if dep.role == "self" else f"its {dep.role} {finding.resource_name}: "
+                reasons.append(f"{where}{finding.title.rstrip('.')}: {finding.message}")
+            elif finding.status in (Status.UNKNOWN, Status.ERROR):
+                unknown += 1
+            elif finding.status is Status.PASS:
+                evaluated += 1
+    if failing:
+        return PillarVerdict(pillar=pillar, status="fail", failing=tuple(failing), reasons=tuple(reasons))
+    if unknown or not evaluated:
+        why = f"{unknown} check(s) could not judge" if unknown else "no check evaluated this pillar"
+        return PillarVerdict(pillar=pillar, status="unknown", reasons=(why,))
+    return PillarVerdict(pillar=pillar, status="pass")
+
+
+def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPosture, ...]:
+    by_resource: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_resource[finding.resource_id.lower()].append(finding)
+    out = []
+    for kind in kinds.DEPLOYMENT_KINDS:
+        for deployment in estate.of_kind(kind):
+            deps = dependencies(deployment, kind, estate)
+            out.append(
+                DeploymentPosture(
+                    deployment_id=deployment.id,
+                    name=deployment.name,
+                    kind=kind,
+                    subscription_id=deployment.subscription_id,
+                    dependencies=deps,
+                    pillars=tuple(_pillar(p, deps, by_resource) for p in POSTURE_PILLARS),
+                )
+            )
+    return tuple(out)

@@ -1,0 +1,191 @@
+"""Estate relations: every lookup checks and the posture need, on realistic ids."""
+
+from __future__ import annotations
+
+from scanner.estate import Estate, parent_id, versionless_key_id
+from scanner.models import Gap
+from tests.helpers import SUB, estate, resource, rid
+
+WS = rid("Microsoft.MachineLearningServices/workspaces", "mlw-prod")
+KV = rid("Microsoft.KeyVault/vaults", "kv-prod")
+ST = rid("Microsoft.Storage/storageAccounts", "stprod")
+ACR = rid("Microsoft.ContainerRegistry/registries", "acrprod")
+AKS = rid("Microsoft.ContainerService/managedClusters", "aks-prod")
+
+
+def _estate() -> Estate:
+    workspace = resource(
+        "Microsoft.MachineLearningServices/workspaces",
+        "mlw-prod",
+        {"keyVault": KV, "storageAccount": ST, "containerRegistry": ACR, "applicationInsights": None},
+    )
+    endpoint = resource(
+        "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "ep",
+        {"authMode": "AADToken", "compute": f"{WS}/computes/k8s"},
+        id=f"{WS}/onlineEndpoints/ep",
+    )
+    deployment = resource(
+        "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+        "blue",
+        {"endpointComputeType": "Kubernetes"},
+        id=f"{WS}/onlineEndpoints/ep/deployments/blue",
+    )
+    compute = resource(
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "k8s",
+        {"computeType": "Kubernetes", "resourceId": AKS},
+        id=f"{WS}/computes/k8s",
+    )
+    vault = resource(
+        "Microsoft.KeyVault/vaults",
+        "kv-prod",
+        {
+            "vaultUri": "https://kv-prod.vault.azure.net/",
+            "privateEndpointConnections": [
+                {
+                    "properties": {
+                        "privateEndpoint": {"id": rid("Microsoft.Network/privateEndpoints", "pe-kv")},
+                        "privateLinkServiceConnectionState": {"status": "Approved"},
+                    }
+                }
+            ],
+        },
+    )
+    pe_storage = resource(
+        "Microsoft.Network/privateEndpoints",
+        "pe-st",
+        {
+            "privateLinkServiceConnections": [
+                {
+                    "properties": {
+                        "privateLinkServiceId": ST.upper(),
+                        "groupIds": ["blob"],
+                        "privateLinkServiceConnectionState": {"status": "Approved"},
+                    }
+                }
+            ],
+            "manualPrivateLinkServiceConnections": [
+                {
+                    "properties": {
+                        "privateLinkServiceId": ACR,
+                        "privateLinkServiceConnectionState": {"status": "Pending"},
+                    }
+                }
+            ],
+        },
+    )
+    site = resource("Microsoft.Web/sites", "app1", kind="app,linux")
+    config = resource("Microsoft.Web/sites/config", "app1/web", {"MinTlsVersion": "1.2"}, id=f"{site.id}/config/web")
+    ftp = resource(
+        "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
+        "ftp",
+        {"allow": False},
+        id=f"{site.id}/basicPublishingCredentialsPolicies/ftp",
+    )
+    diag = resource(
+        "Microsoft.Insights/diagnosticSettings",
+        "to-law",
+        {"logs": []},
+        id=f"{KV}/providers/microsoft.insights/diagnosticSettings/to-law",
+    )
+    assessment = resource(
+        "Microsoft.Security/assessments",
+        "a1",
+        {"resourceDetails": {"Source": "Azure", "Id": AKS}, "status": {"code": "Unhealthy"}},
+        id=f"{AKS}/providers/Microsoft.Security/assessments/a1",
+    )
+    plan = resource(
+        "Microsoft.Security/pricings",
+        "Containers",
+        {"pricingTier": "Standard"},
+        id=f"/subscriptions/{SUB}/providers/Microsoft.Security/pricings/Containers",
+    )
+    cluster = resource("Microsoft.ContainerService/managedClusters", "aks-prod")
+    storage = resource("Microsoft.Storage/storageAccounts", "stprod")
+    registry = resource("Microsoft.ContainerRegistry/registries", "acrprod")
+    return estate(
+        [
+            workspace,
+            endpoint,
+            deployment,
+            compute,
+            vault,
+            pe_storage,
+            site,
+            config,
+            ftp,
+            diag,
+            assessment,
+            plan,
+            cluster,
+            storage,
+            registry,
+        ],
+        gaps=[Gap(source="key_metadata", scope=KV, reason="vault unreachable")],
+    )
+
+
+def test_parent_ids_for_nested_and_extension_resources() -> None:
+    assert parent_id(f"{WS}/onlineEndpoints/ep/deployments/blue") == f"{WS}/onlineEndpoints/ep"
+    assert parent_id(f"{KV}/providers/microsoft.insights/diagnosticSettings/d") == KV
+    assert parent_id(KV) is None
+
+
+def test_ml_relations() -> None:
+    est = _estate()
+    deployment = est.get(f"{WS}/onlineEndpoints/ep/deployments/blue")
+    assert deployment is not None
+    workspace = est.workspace_of(deployment)
+    assert workspace is not None and workspace.id == WS
+    assert est.workspace_dependencies(workspace) == {"key-vault": KV, "storage": ST, "registry": ACR}
+    cluster = est.get(AKS.upper())
+    assert cluster is not None
+    assert [c.name for c in est.aks_attachments(cluster)] == ["k8s"]
+    assert [c.name for c in est.computes_of(workspace)] == ["k8s"]
+
+
+def test_private_endpoint_links_from_both_sides() -> None:
+    est = _estate()
+    storage, registry, vault = est.get(ST), est.get(ACR), est.get(KV)
+    assert storage and registry and vault
+    assert est.has_approved_private_endpoint(storage)
+    assert est.has_approved_private_endpoint(vault)
+    assert not est.has_approved_private_endpoint(registry)
+    assert [link.status for link in est.private_links(registry)] == ["Pending"]
+
+
+def test_app_service_children_and_diagnostics() -> None:
+    est = _estate()
+    site = est.get(rid("Microsoft.Web/sites", "app1"))
+    vault = est.get(KV)
+    assert site and vault
+    config = est.site_config(site)
+    assert config is not None and config.name == "app1/web"
+    assert set(est.publishing_policies(site)) == {"ftp"}
+    assert [d.name for d in est.diagnostic_settings(vault)] == ["to-law"]
+
+
+def test_defender_indexes_and_synthesised_subscription() -> None:
+    est = _estate()
+    cluster = est.get(AKS)
+    assert cluster
+    assert [a.name for a in est.assessments_for(cluster)] == ["a1"]
+    assert set(est.plans(SUB)) == {"containers"}
+    assert est.kind_count(SUB, "aks") == 1
+    assert [s.id for s in est.of_kind("subscription")] == [f"/subscriptions/{SUB}"]
+
+
+def test_coverage_gaps_scope_by_prefix() -> None:
+    est = _estate()
+    assert est.gap("key_metadata", KV) is not None
+    assert est.gap("key_metadata", KV + "x") is None  # a sibling vault whose name extends this one
+    assert est.gap("ml_computes", KV) is None
+    partial = estate([], collected=["resources"])
+    gap = partial.gap("app_settings", KV)
+    assert gap is not None and "not collected" in gap.reason
+
+
+def test_versionless_key_ids() -> None:
+    assert versionless_key_id("https://KV.vault.azure.net/keys/CMK/0123abc") == "https://kv.vault.azure.net/keys/cmk"
+    assert versionless_key_id("https://kv.vault.azure.net:443/keys/cmk") == "https://kv.vault.azure.net/keys/cmk"

@@ -1,0 +1,144 @@
+"""The runner: one pass by kind, raising checks become error findings, missing data becomes unknown."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner import inventory as sources
+from scanner import registry
+from scanner.errors import InputError
+from scanner.estate import Estate
+from scanner.models import CheckMeta, Remediation, Resource, Severity, Status
+from scanner.registry import Check, Verdict, failed, passed
+from scanner.runner import run_checks
+from tests.helpers import estate, resource
+
+
+def _meta(check_id: str, *, kinds: tuple[str, ...] = ("storage",), needs: tuple[str, ...] = ()) -> CheckMeta:
+    return CheckMeta(
+        id=check_id,
+        title="t",
+        kinds=kinds,
+        severity=Severity.HIGH,
+        tags=("private-network",),
+        pillar="private-network",
+        rationale="r",
+        remediation=Remediation(text="fix"),
+        needs=needs,
+    )
+
+
+def _boom(resource: Resource, estate: Estate) -> Verdict:
+    raise ValueError("secret-value-that-must-not-leak")
+
+
+def test_raising_check_becomes_error_and_scan_goes_on() -> None:
+    est = estate(
+        [resource("Microsoft.Storage/storageAccounts", "st1"), resource("Microsoft.Storage/storageAccounts", "st2")]
+    )
+    checks = {
+        "T-BOOM": Check(_meta("T-BOOM"), _boom),
+        "T-OK": Check(_meta("T-OK"), lambda r, e: passed("fine")),
+    }
+    findings = run_checks(est, checks)
+    by_check = {(f.check_id, f.resource_name): f for f in findings}
+    assert {k for k in by_check} == {("T-BOOM", "st1"), ("T-BOOM", "st2"), ("T-OK", "st1"), ("T-OK", "st2")}
+    error = by_check[("T-BOOM", "st1")]
+    assert error.status is Status.ERROR
+    assert "ValueError" in error.message and "secret-value" not in error.message
+
+
+def test_missing_source_is_unknown_without_calling_the_check() -> None:
+    called: list[str] = []
+
+    def body(r: Resource, e: Estate) -> Verdict:
+        called.append(r.name)
+        return passed("ok")
+
+    est = estate([resource("Microsoft.Storage/storageAccounts", "st1")], collected=[sources.RESOURCES])
+    findings = run_checks(est, {"T-NEEDS": Check(_meta("T-NEEDS", needs=(sources.DIAGNOSTIC_SETTINGS,)), body)})
+    assert [f.status for f in findings] == [Status.UNKNOWN]
+    assert "diagnostic_settings was not collected" in findings[0].message
+    assert called == []
+
+
+def test_checks_only_run_on_their_kinds_and_several_verdicts_get_distinct_fingerprints() -> None:
+    est = estate([resource("Microsoft.Storage/storageAccounts", "st1"), resource("Microsoft.KeyVault/vaults", "kv")])
+
+    def per_key(r: Resource, e: Estate) -> list[Verdict]:
+        return [failed("k1 bad", detail_key="k1"), passed("k2 ok", detail_key="k2")]
+
+    findings = run_checks(est, {"T-KV": Check(_meta("T-KV", kinds=("keyvault",)), per_key)})
+    assert {f.resource_name for f in findings} == {"kv"}
+    assert len({f.fingerprint for f in findings}) == 2
+
+
+def test_non_verdict_return_is_an_error() -> None:
+    est = estate([resource("Microsoft.Storage/storageAccounts", "st1")])
+    findings = run_checks(est, {"T-BAD": Check(_meta("T-BAD"), lambda r, e: "pass")})  # type: ignore[arg-type,return-value]
+    assert findings[0].status is Status.ERROR
+
+
+def test_registration_rejects_unknown_tags_kinds_and_pillars(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    with pytest.raises(InputError, match="unknown tags"):
+        registry.check(
+            id="X-1",
+            title="t",
+            kinds=("storage",),
+            severity="high",
+            tags=("nonsense",),
+            pillar="identity",
+            rationale="r",
+            remediation="f",
+        )(lambda r, e: passed("x"))
+    with pytest.raises(InputError, match="unknown kinds"):
+        registry.check(
+            id="X-2",
+            title="t",
+            kinds=("mainframe",),
+            severity="high",
+            tags=("logging",),
+            pillar="monitoring",
+            rationale="r",
+            remediation="f",
+        )(lambda r, e: passed("x"))
+
+
+@pytest.fixture
+def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A third-party package that registers a check through the `mlwarden.checks` entry point."""
+    (tmp_path / "acme_checks.py").write_text(
+        "from scanner.registry import check, failed\n"
+        "@check(id='ACME-01', title='Acme rule', kinds=('storage',), severity='low', tags=('logging',),\n"
+        "       pillar='monitoring', rationale='r', remediation='f')\n"
+        "def acme(resource, estate):\n"
+        "    return failed('acme says no')\n"
+    )
+    info = tmp_path / "acme_checks-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mlwarden.checks]\nacme = acme_checks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    yield tmp_path
+    sys.modules.pop("acme_checks", None)
+
+
+def test_entry_point_plugins_are_discovered(plugin_dist: Path) -> None:
+    checks = registry.load_checks()
+    assert "ACME-01" in checks
+    findings = run_checks(
+        estate([resource("Microsoft.Storage/storageAccounts", "st1")]), {"ACME-01": checks["ACME-01"]}
+    )
+    assert [(f.check_id, f.status) for f in findings] == [("ACME-01", Status.FAIL)]
+
+
+def test_broken_plugin_is_one_clear_input_error(plugin_dist: Path) -> None:
+    (plugin_dist / "acme_checks.py").write_text("raise RuntimeError('broken at import')\n")
+    with pytest.raises(InputError, match=r"check plugin 'acme' .* failed to load"):
+        registry.load_checks()
