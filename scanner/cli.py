@@ -76,7 +76,6 @@ def _load_checks() -> dict[str, Any]:
 
 def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: dict[str, Any]) -> list[Any]:
     from frameworks.catalog import load_all
-
     from scanner.registry import TAGS
 
     catalog = load_all(check_ids=set(checks), tags=TAGS, extra=list(extra_files))
@@ -179,6 +178,9 @@ def cli() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Directory for the reports (default formats: json, html).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="high", show_default=True)
 @click.option("--allow-partial", is_flag=True, help="An incomplete scan exits 0/1 instead of 3.")
+@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waivers YAML (accepted risk).")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Fail only on findings not in it.")
+@click.option("--write-baseline", type=click.Path(path_type=Path), help="Accept every current failing finding.")
 @azure_options
 @_guard
 def scan(
@@ -190,11 +192,13 @@ def scan(
     out: Path | None,
     fail_on: str,
     allow_partial: bool,
+    waivers_file: Path | None,
+    baseline_file: Path | None,
+    write_baseline: Path | None,
     **azure: Any,
 ) -> None:
     """Scan the demo estate, a snapshot, or (with neither) live Azure."""
     from reports.terminal import summary
-
     from scanner.engine import exceeds_threshold
     from scanner.engine import scan as run_scan
     from scanner.snapshot import read_demo, read_snapshot
@@ -204,8 +208,12 @@ def scan(
     chosen = _split_formats(formats) if formats else (["json", "html"] if out else [])
     if len(chosen) > 1 and out is None:
         raise InputError("several formats need --out DIR")
+    from scanner import policy
+
     checks = _load_checks()
     selected = _frameworks(frameworks, framework_files, checks)
+    waivers = policy.load_waivers(waivers_file, set(checks)) if waivers_file else []
+    baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
     started = time.perf_counter()
     origin: Literal["demo", "snapshot", "azure"]
     if demo:
@@ -221,6 +229,8 @@ def scan(
         checks=checks,
         frameworks=selected,
         fail_on=threshold,
+        waivers=waivers,
+        baseline=baseline,
         description=description,
         load_seconds=time.perf_counter() - started,
     )
@@ -237,6 +247,16 @@ def scan(
         sys.stdout.flush()
     elif not azure.get("quiet"):
         click.echo(summary(result))
+    for use in result.waivers:
+        if use.expired and use.matched:
+            click.echo(
+                f"mlwarden: warning: waiver for {use.check_id} on {use.resource} expired {use.expires} and no longer "
+                f"applies ({use.matched} finding(s))",
+                err=True,
+            )
+    if write_baseline is not None:
+        count = policy.write_baseline(result, write_baseline)
+        click.echo(f"wrote baseline {write_baseline} ({count} accepted finding(s))", err=True)
     incomplete = bool(result.gaps)
     if incomplete:
         scopes = sorted({f"{g.source}:{g.scope}" for g in result.gaps})
@@ -309,7 +329,6 @@ def frameworks() -> None:
 def frameworks_list(framework_files: tuple[Path, ...]) -> None:
     """Every framework catalog, built-in and added."""
     from frameworks.catalog import load_all
-
     from scanner.registry import TAGS
 
     catalog = load_all(check_ids=set(_load_checks()), tags=TAGS, extra=list(framework_files))

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from frameworks.catalog import Control, Framework
-
 from scanner.models import CheckMeta, ControlResult, Finding, FrameworkResult, Status
 
 
@@ -38,7 +38,7 @@ def _control_result(
     checks_by_tag: Mapping[str, list[str]],
     findings_by_check: Mapping[str, list[Finding]],
 ) -> ControlResult:
-    base = {
+    base: dict[str, Any] = {
         "framework_id": framework.id,
         "control_id": control.id,
         "title": control.title,

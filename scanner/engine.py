@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from frameworks.catalog import Framework
-
-from scanner import __version__, compliance, posture
+from scanner import __version__, compliance, policy, posture
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import ScanResult, ScanScope, Severity, Status, Timings
+from scanner.policy import Waiver
 from scanner.registry import Check
 from scanner.runner import run_checks
 
@@ -25,13 +25,16 @@ def scan(
     checks: Mapping[str, Check],
     frameworks: Sequence[Framework],
     fail_on: Severity | None = None,
+    waivers: Sequence[Waiver] = (),
+    baseline: frozenset[str] = frozenset(),
     description: str = "",
     load_seconds: float = 0.0,
     now: datetime | None = None,
 ) -> ScanResult:
     started = time.perf_counter()
     estate = Estate(inventory)
-    findings = run_checks(estate, checks)
+    generated_at = now or datetime.now(UTC)
+    findings, waiver_uses = policy.apply(run_checks(estate, checks), waivers, baseline, generated_at.date())
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
     framework_results = compliance.evaluate(frameworks, metas, findings)
@@ -41,7 +44,7 @@ def scan(
     counts = Counter(kind for kind in estate.kind_of.values() if kind)
     return ScanResult(
         tool_version=__version__,
-        generated_at=now or datetime.now(UTC),
+        generated_at=generated_at,
         scope=ScanScope(
             origin=origin,
             description=description or header.scope.description,
@@ -58,6 +61,7 @@ def scan(
         findings=tuple(findings),
         frameworks=framework_results,
         postures=deployment_postures,
+        waivers=waiver_uses,
         fail_on=fail_on,
         timings=Timings(
             load_seconds=round(load_seconds, 4),

@@ -7,7 +7,7 @@ of the previous stage's output.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -237,6 +237,18 @@ class DeploymentPosture(Frozen):
     pillars: tuple[PillarVerdict, ...] = ()
 
 
+class WaiverUse(Frozen):
+    """A waiver as applied in this scan: how many failing findings it matched, and whether it expired."""
+
+    check_id: str
+    resource: str
+    owner: str
+    justification: str
+    expires: date
+    expired: bool
+    matched: int
+
+
 class ScanResult(Frozen):
     """Everything a report needs; the JSON report is this model's dump."""
 
@@ -251,6 +263,7 @@ class ScanResult(Frozen):
     findings: tuple[Finding, ...]
     frameworks: tuple[FrameworkResult, ...]
     postures: tuple[DeploymentPosture, ...] = ()
+    waivers: tuple[WaiverUse, ...] = ()
     fail_on: Severity | None = None
     timings: Timings = Timings()
 
