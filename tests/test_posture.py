@@ -1,0 +1,121 @@
+"""Deployment posture: a failing dependency counts against every deployment that uses it."""
+
+from __future__ import annotations
+
+from scanner.estate import Estate
+from scanner.models import Finding, Severity, Status
+from scanner.posture import dependencies, postures
+from tests.helpers import estate, resource, rid
+
+WS = rid("Microsoft.MachineLearningServices/workspaces", "mlw")
+ACR = rid("Microsoft.ContainerRegistry/registries", "acrpublic")
+KV = rid("Microsoft.KeyVault/vaults", "kv")
+CMK_KV = rid("Microsoft.KeyVault/vaults", "kv-cmk")
+AKS = rid("Microsoft.ContainerService/managedClusters", "aks")
+
+
+def _estate() -> Estate:
+    return estate(
+        [
+            resource(
+                "Microsoft.MachineLearningServices/workspaces",
+                "mlw",
+                {
+                    "keyVault": KV,
+                    "containerRegistry": ACR,
+                    "encryption": {
+                        "status": "Enabled",
+                        "keyVaultProperties": {
+                            "keyVaultArmId": CMK_KV,
+                            "keyIdentifier": "https://kv-cmk.vault.azure.net/keys/cmk/1",
+                        },
+                    },
+                },
+            ),
+            resource(
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "ep",
+                {"compute": f"{WS}/computes/k8s"},
+                id=f"{WS}/onlineEndpoints/ep",
+            ),
+            resource(
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+                "blue",
+                {},
+                id=f"{WS}/onlineEndpoints/ep/deployments/blue",
+            ),
+            resource(
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+                "green",
+                {},
+                id=f"{WS}/onlineEndpoints/ep/deployments/green",
+            ),
+            resource(
+                "Microsoft.MachineLearningServices/workspaces/computes",
+                "k8s",
+                {"computeType": "Kubernetes", "resourceId": AKS},
+                id=f"{WS}/computes/k8s",
+            ),
+            resource("Microsoft.ContainerRegistry/registries", "acrpublic"),
+            resource("Microsoft.KeyVault/vaults", "kv", {"vaultUri": "https://kv.vault.azure.net/"}),
+            resource("Microsoft.KeyVault/vaults", "kv-cmk", {"vaultUri": "https://kv-cmk.vault.azure.net/"}),
+            resource("Microsoft.ContainerService/managedClusters", "aks"),
+        ]
+    )
+
+
+def _finding(check_id: str, resource_id: str, name: str, pillar: str, status: Status) -> Finding:
+    return Finding(
+        check_id=check_id,
+        resource_id=resource_id,
+        resource_type="t",
+        resource_name=name,
+        status=status,
+        severity=Severity.HIGH,
+        title="Public network access disabled",
+        message="public network access is Enabled",
+        pillar=pillar,
+        fingerprint=Finding.make_fingerprint(check_id, resource_id),
+    )
+
+
+def test_dependencies_of_an_online_deployment() -> None:
+    est = _estate()
+    deployment = est.get(f"{WS}/onlineEndpoints/ep/deployments/blue")
+    assert deployment is not None
+    roles = {d.role: d.resource_id for d in dependencies(deployment, "ml-online-deployment", est)}
+    assert roles["endpoint"] == f"{WS}/onlineEndpoints/ep"
+    assert roles["workspace"] == WS
+    assert roles["workspace registry"] == ACR
+    assert roles["workspace key-vault"] == KV
+    assert roles["aks cluster"] == AKS
+    assert roles["cmk-vault (workspace)"] == CMK_KV
+
+
+def test_failing_registry_fails_every_deployment_that_uses_it() -> None:
+    est = _estate()
+    findings = [
+        _finding("MLW-ACR-03", ACR, "acrpublic", "private-network", Status.FAIL),
+        _finding("MLW-KV-01", KV, "kv", "secrets", Status.PASS),
+        _finding("MLW-MLWS-03", WS, "mlw", "encryption", Status.PASS),
+        _finding("MLW-MLEP-01", f"{WS}/onlineEndpoints/ep", "ep", "identity", Status.UNKNOWN),
+    ]
+    result = {p.name: p for p in postures(est, findings) if p.kind == "ml-online-deployment"}
+    assert set(result) == {"blue", "green"}
+    for posture in result.values():
+        pillars = {p.pillar: p for p in posture.pillars}
+        assert pillars["private-network"].status == "fail"
+        assert pillars["private-network"].reasons == (
+            "its workspace registry acrpublic: Public network access disabled: public network access is Enabled",
+        )
+        assert pillars["encryption"].status == "pass"
+        assert pillars["secrets"].status == "pass"
+        assert pillars["identity"].status == "unknown"
+
+
+def test_aks_cluster_is_a_deployment_with_its_attached_workspace() -> None:
+    est = _estate()
+    findings = [_finding("MLW-ACR-03", ACR, "acrpublic", "private-network", Status.FAIL)]
+    (aks,) = [p for p in postures(est, findings) if p.kind == "aks"]
+    assert {d.resource_id for d in aks.dependencies} >= {AKS, WS, ACR}
+    assert {p.pillar: p.status for p in aks.pillars}["private-network"] == "fail"
