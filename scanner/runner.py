@@ -16,6 +16,9 @@ from scanner.models import Finding, Resource, Status
 from scanner.registry import Check, Verdict, unknown
 
 
+_ACTIONABLE = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
+
+
 def index_by_kind(checks: Iterable[Check]) -> dict[str, list[Check]]:
     by_kind: dict[str, list[Check]] = defaultdict(list)
     for item in sorted(checks, key=lambda c: c.meta.id):
@@ -60,7 +63,8 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
         title=meta.title,
         message=verdict.message,
         evidence=verdict.evidence,
-        remediation=meta.remediation,
+        # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
+        remediation=meta.remediation if verdict.status in _ACTIONABLE else None,
         detail_key=verdict.detail_key,
         tags=meta.tags,
         pillar=meta.pillar,
