@@ -205,7 +205,8 @@ def _load(path: Path, check_ids: Collection[str], tags: Collection[str]) -> tupl
         reader.fail(exc.line, exc.message)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        reader.fail(mark.line + 1 if mark else 1, f"invalid YAML: {exc.problem or exc.context or 'syntax error'}")
+        where = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        reader.fail(mark.line + 1 if mark else 1, f"invalid YAML: {exc.problem or 'syntax error'}{where}")
     except yaml.YAMLError as exc:
         reader.fail(1, f"invalid YAML: {exc}")
     return reader.framework(raw)
