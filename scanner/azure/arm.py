@@ -1,0 +1,106 @@
+"""A small ARM client for the GETs Resource Graph lacks, on azure-core's pipeline.
+
+Same credential, bearer policy, quota gate and retries as the SDK clients; `nextLink` paging;
+rows come back in the Resource Graph shape (lower-case type, subscriptionId, resourceGroup).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core import PipelineClient
+from azure.core.exceptions import DecodeError, HttpResponseError
+from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
+from azure.core.rest import HttpRequest
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+from scanner.azure.options import CollectOptions
+from scanner.azure.throttle import Quota, retry_policy
+from scanner.models import Resource
+
+WEB_API = "2023-12-01"
+ML_API = "2024-04-01"
+KEYVAULT_API = "2023-07-01"
+DIAGNOSTICS_API = "2021-05-01-preview"
+MAX_PAGES = 1000
+
+
+class ArmClient:
+    """GET and POST against ARM; non-2xx raises `HttpResponseError` with the service's error code."""
+
+    def __init__(self, options: CollectOptions, credential: Any, quota: Quota) -> None:
+        self._base = options.arm_url
+        self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
+            base_url=self._base,
+            policies=[
+                HeadersPolicy(),
+                UserAgentPolicy(sdk_moniker="mlwarden"),
+                retry_policy(quota, options.retry_backoff, options.max_retries),
+                ARMChallengeAuthenticationPolicy(credential, options.scope),
+                ARMHttpLoggingPolicy(),
+            ],
+            **options.transport_kwargs(),
+        )
+        self.requests = 0
+
+    def _call(self, method: str, url: str) -> Any:
+        self.requests += 1
+        response = self._client.send_request(HttpRequest(method, url, headers={"Accept": "application/json"}))
+        if response.status_code >= 300:
+            raise HttpResponseError(response=response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise DecodeError(f"{method} response is not JSON") from exc
+
+    def get(self, path: str, api_version: str) -> Any:
+        return self._call("GET", f"{self._base}{path}?api-version={api_version}")
+
+    def post(self, path: str, api_version: str) -> Any:
+        return self._call("POST", f"{self._base}{path}?api-version={api_version}")
+
+    def list(self, path: str, api_version: str) -> list[dict[str, Any]]:
+        """Every item of a `value`/`nextLink` collection."""
+        items: list[dict[str, Any]] = []
+        url: str | None = f"{self._base}{path}?api-version={api_version}"
+        for _ in range(MAX_PAGES):
+            if not url:
+                break
+            body = self._call("GET", url)
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise DecodeError(f"GET {path}: no 'value' list")
+            items.extend(item for item in body["value"] if isinstance(item, dict))
+            link = body.get("nextLink")
+            url = link if isinstance(link, str) and link else None
+        return items
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _segment(resource_id: str, name: str) -> str | None:
+    parts = resource_id.strip("/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part.lower() == name:
+            return parts[index + 1]
+    return None
+
+
+def as_row(item: dict[str, Any], fallback_type: str) -> Resource:
+    """An ARM GET payload in the Resource Graph row shape."""
+    resource_id = str(item.get("id") or "")
+    return Resource.model_validate(
+        {
+            "id": resource_id,
+            "name": item.get("name") or resource_id.rsplit("/", 1)[-1],
+            "type": str(item.get("type") or fallback_type).lower(),
+            "kind": item.get("kind"),
+            "location": item.get("location"),
+            "subscriptionId": _segment(resource_id, "subscriptions"),
+            "resourceGroup": (_segment(resource_id, "resourcegroups") or "").lower() or None,
+            "tags": item.get("tags"),
+            "identity": item.get("identity"),
+            "sku": item.get("sku"),
+            "properties": item.get("properties"),
+        }
+    )

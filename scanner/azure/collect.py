@@ -1,0 +1,225 @@
+"""`collect(options)`: read a live Azure estate into an `Inventory`, coverage gaps and all.
+
+Order: subscriptions in scope, then one Resource Graph query per table (`resources`,
+`appserviceresources`, `securityresources`), then Defender plans where Resource Graph had none
+and security contacts, then the per-resource ARM and Key Vault reads on a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from scanner import __version__
+from scanner import inventory as sources
+from scanner.azure import failures, queries
+from scanner.azure.arm import ArmClient
+from scanner.azure.credentials import credential_for
+from scanner.azure.defender import Defender
+from scanner.azure.keyvault import KeyVaultReader
+from scanner.azure.options import CollectOptions
+from scanner.azure.progress import Progress
+from scanner.azure.resource_graph import ResourceGraph
+from scanner.azure.settings import redact_deployment
+from scanner.azure.tasks import Outcome, Reads
+from scanner.azure.throttle import Quota
+from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader, SnapshotScope
+from scanner.models import Gap, Resource, SourceCoverage
+
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+
+
+def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
+    optional = {
+        sources.KEY_METADATA: options.keyvault,
+        sources.DIAGNOSTIC_SETTINGS: options.diagnostics,
+        sources.APP_SETTINGS: options.app_settings,
+    }
+    return tuple(name for name in sources.ALL_SOURCES if optional.get(name, True))
+
+
+class Collection:
+    """One collection run: the clients, what has been read so far, and the gaps per source."""
+
+    def __init__(self, options: CollectOptions, progress: Progress) -> None:
+        self.options = options
+        self.progress = progress
+        credential = credential_for(options)
+        self.graph_quota, self.arm_quota, self.vault_quota = Quota(), Quota(), Quota()
+        self.graph = ResourceGraph(options, credential, progress, self.graph_quota)
+        self.arm = ArmClient(options, credential, self.arm_quota)
+        self.defender = Defender(options, credential, self.arm_quota)
+        self.vaults = KeyVaultReader(options, credential, self.arm, self.vault_quota)
+        self.sources = enabled_sources(options)
+        self.resources: dict[str, Resource] = {}
+        self.keys: list[KeyMetadata] = []
+        self.app_settings: list[AppSettingsFacts] = []
+        self.gaps: dict[str, list[Gap]] = {name: [] for name in self.sources}
+        self.records: dict[str, int] = dict.fromkeys(self.sources, 0)
+
+    @property
+    def requests(self) -> int:
+        return self.graph.requests + self.arm.requests + self.defender.requests + self.vaults.requests
+
+    def close(self) -> None:
+        self.graph.close()
+        self.arm.close()
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def add_gap(self, gap: Gap) -> None:
+        self.gaps.setdefault(gap.source, []).append(gap)
+        self.progress.gap(gap)
+
+    def add_rows(self, source: str, rows: Iterable[Resource]) -> None:
+        for row in rows:
+            self.resources[row.id_key] = row
+            self.records[source] = self.records.get(source, 0) + 1
+
+    def _graph(self, kql: str, source: str, subscriptions: list[str]) -> list[dict[str, Any]]:
+        rows, gaps = self.graph.query(kql, sources=(source,), subscriptions=subscriptions)
+        for gap in gaps:
+            self.add_gap(gap)
+        return rows
+
+    # -- steps ----------------------------------------------------------------------------
+    def subscriptions(self) -> list[str]:
+        """The readable subscriptions in scope; refused or missing ones become gaps for every source."""
+        options = self.options
+        rows, gaps = self.graph.query(
+            queries.SUBSCRIPTIONS,
+            sources=self.sources,
+            subscriptions=options.subscriptions,
+            management_groups=options.management_groups,
+        )
+        for gap in gaps:
+            self.add_gap(gap)
+        self.add_rows(sources.RESOURCES, (Resource.model_validate({**row, "type": SUBSCRIPTION_TYPE}) for row in rows))
+        found = {str(row.get("subscriptionId", "")).lower(): str(row.get("subscriptionId")) for row in rows}
+        if self.graph.tenant_limit_hit:
+            self.add_gap(Gap(source=sources.RESOURCES, scope="tenant", reason="Resource Graph capped the tenant scope"))
+        if not options.subscriptions:
+            return sorted(found.values())
+        refused = {gap.scope.rsplit("/", 1)[-1].lower() for gap in gaps}
+        for wanted in options.subscriptions:
+            if wanted.lower() not in found and wanted.lower() not in refused:
+                for source in self.sources:
+                    self.add_gap(Gap(source=source, scope=f"/subscriptions/{wanted}", reason="subscription not found"))
+        return [found[s.lower()] for s in options.subscriptions if s.lower() in found]
+
+    def resource_rows(self, subscriptions: list[str]) -> None:
+        kql = queries.resources(self.options.resource_groups, self.options.tags)
+        rows: list[Resource] = []
+        for row in self._graph(kql, sources.RESOURCES, subscriptions):
+            if (
+                str(row.get("type", "")).lower()
+                == "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments"
+            ):
+                facts = redact_deployment(row)
+                if facts is not None:
+                    self.app_settings.append(facts)
+            rows.append(Resource.model_validate(row))
+        self.add_rows(sources.RESOURCES, rows)
+
+    def site_configs(self, subscriptions: list[str]) -> None:
+        rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
+        self.add_rows(sources.APPSERVICE_CONFIG, (Resource.model_validate(row) for row in rows))
+
+    def security(self, subscriptions: list[str]) -> None:
+        rows = [
+            Resource.model_validate(row)
+            for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)
+        ]
+        plans = [row for row in rows if row.type_key == "microsoft.security/pricings"]
+        self.add_rows(
+            sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != "microsoft.security/pricings")
+        )
+        self.add_rows(sources.DEFENDER_PLANS, plans)
+        planned = {(row.subscription_id or "").lower() for row in plans}
+        refused = {gap.scope.lower() for gap in self.gaps.get(sources.DEFENDER_ASSESSMENTS, [])}
+        for subscription in subscriptions:
+            scope = f"/subscriptions/{subscription}"
+            if scope.lower() in refused:
+                self.add_gap(
+                    Gap(source=sources.DEFENDER_PLANS, scope=scope, reason="Resource Graph refused the subscription")
+                )
+                continue
+            if subscription.lower() not in planned:
+                self._per_subscription(sources.DEFENDER_PLANS, subscription, self.defender.pricings)
+            self._per_subscription(sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
+            self.progress.subscription(subscription)
+
+    def _per_subscription(self, source: str, subscription: str, read: Callable[[str], list[Resource]]) -> None:
+        try:
+            self.add_rows(source, read(subscription))
+        except (AzureError, ValueError) as exc:
+            self.add_gap(Gap(source=source, scope=f"/subscriptions/{subscription}", reason=failures.reason(exc)))
+
+    def per_resource(self) -> None:
+        """The ARM and Key Vault reads, one task per resource, on a bounded pool."""
+        reads = Reads(self.options, self.arm, self.vaults)
+        tasks = reads.plan(list(self.resources.values()))
+        with ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrency)) as pool:
+            for outcome in pool.map(lambda task: task(), tasks):
+                self.absorb(outcome)
+
+    def absorb(self, outcome: Outcome) -> None:
+        self.add_rows(outcome.source, outcome.rows)
+        self.keys.extend(outcome.keys)
+        if outcome.keys:
+            self.records[outcome.source] = self.records.get(outcome.source, 0) + len(outcome.keys)
+        if outcome.facts is not None:
+            self.app_settings.append(outcome.facts)
+            self.records[outcome.source] = self.records.get(outcome.source, 0) + 1
+        if outcome.gap is not None:
+            self.add_gap(outcome.gap)
+
+    def inventory(self, subscriptions: list[str]) -> Inventory:
+        options = self.options
+        coverage = tuple(
+            SourceCoverage(
+                name=name, collected=True, records=self.records.get(name, 0), gaps=tuple(self.gaps.get(name, ()))
+            )
+            for name in self.sources
+        )
+        header = SnapshotHeader(
+            tool_version=__version__,
+            collected_at=datetime.now(UTC),
+            cloud=options.cloud,
+            scope=SnapshotScope(
+                description=_describe(options, subscriptions),
+                subscriptions=tuple(subscriptions),
+                management_groups=options.management_groups,
+                resource_groups=options.resource_groups,
+                tags=dict(options.tags),
+            ),
+            sources=coverage,
+        )
+        return Inventory(
+            header=header, resources=list(self.resources.values()), keys=self.keys, app_settings=self.app_settings
+        )
+
+
+def _describe(options: CollectOptions, subscriptions: list[str]) -> str:
+    if options.management_groups:
+        return f"management groups {', '.join(options.management_groups)} ({len(subscriptions)} subscriptions)"
+    return f"{len(subscriptions)} subscription(s)"
+
+
+def collect(options: CollectOptions, progress: Progress | None = None) -> Inventory:
+    """Read everything the checks need from live Azure; unreadable scopes become coverage gaps."""
+    run = Collection(options, progress or Progress(quiet=options.quiet))
+    try:
+        subscriptions = run.subscriptions()
+        if subscriptions:
+            run.resource_rows(subscriptions)
+            run.site_configs(subscriptions)
+            run.security(subscriptions)
+            run.per_resource()
+        run.progress.step(f"collected {len(run.resources)} resources in {run.requests} requests")
+        return run.inventory(subscriptions)
+    finally:
+        run.close()

@@ -1,0 +1,21 @@
+"""Turn SDK exceptions into short, value-free reasons: a status and an error code, nothing quoted."""
+
+from __future__ import annotations
+
+from azure.core.exceptions import AzureError, HttpResponseError
+
+DENIED = (401, 403)
+
+
+def status_of(exc: BaseException) -> int | None:
+    return exc.status_code if isinstance(exc, HttpResponseError) else None
+
+
+def reason(exc: BaseException) -> str:
+    """`HTTP 403 AuthorizationFailed`, `unreachable (ServiceRequestError)`: safe to log and store."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        code = getattr(exc.error, "code", None) if exc.error is not None else None
+        return f"HTTP {exc.status_code} {code}" if code else f"HTTP {exc.status_code}"
+    if isinstance(exc, AzureError):
+        return f"unreachable ({type(exc).__name__})"
+    return type(exc).__name__

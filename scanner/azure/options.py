@@ -1,0 +1,84 @@
+"""What a live collection reads and how it reaches Azure: one immutable options object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Cloud = Literal["public", "usgov", "china"]
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEndpoints:
+    arm: str
+    authority: str
+    scope: str
+
+
+CLOUDS: dict[str, CloudEndpoints] = {
+    "public": CloudEndpoints(
+        "https://management.azure.com", "login.microsoftonline.com", "https://management.azure.com/.default"
+    ),
+    "usgov": CloudEndpoints(
+        "https://management.usgovcloudapi.net",
+        "login.microsoftonline.us",
+        "https://management.usgovcloudapi.net/.default",
+    ),
+    "china": CloudEndpoints(
+        "https://management.chinacloudapi.cn", "login.chinacloudapi.cn", "https://management.chinacloudapi.cn/.default"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CollectOptions:
+    """Scope, endpoints and opt-in sources of one collection.
+
+    An empty scope means every subscription the identity can read. Endpoint overrides exist
+    for Azure Stack and the local test fake; when any is set, Key Vault's challenge resource
+    check is relaxed because vault hosts no longer end in the cloud's vault suffix.
+    """
+
+    subscriptions: tuple[str, ...] = ()
+    management_groups: tuple[str, ...] = ()
+    resource_groups: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    cloud: Cloud = "public"
+    arm_endpoint: str | None = None
+    authority_host: str | None = None
+    credential_scope: str | None = None
+    keyvault_url_template: str | None = None
+    """Reach vault NAME's data plane at this URL (`{name}` is substituted), e.g. Azure Stack or a fake."""
+    ca_bundle: Path | str | None = None
+    app_settings: bool = False
+    diagnostics: bool = False
+    keyvault: bool = True
+    quiet: bool = False
+    max_concurrency: int = 8
+    retry_backoff: float = 0.8
+    """Seconds of the first back-off step when a service answers 429 or 5xx without Retry-After."""
+    max_retries: int = 6
+    credential: Any = None
+    """An azure-core `TokenCredential`; `DefaultAzureCredential` when None."""
+
+    @property
+    def endpoints(self) -> CloudEndpoints:
+        return CLOUDS[self.cloud]
+
+    @property
+    def arm_url(self) -> str:
+        return (self.arm_endpoint or self.endpoints.arm).rstrip("/")
+
+    @property
+    def scope(self) -> str:
+        return self.credential_scope or self.endpoints.scope
+
+    @property
+    def overridden(self) -> bool:
+        """True when any endpoint differs from the cloud's own (Azure Stack, tests)."""
+        return bool(self.arm_endpoint or self.authority_host or self.keyvault_url_template)
+
+    def transport_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments every azure-core client and credential gets (the trusted CA)."""
+        return {"connection_verify": str(self.ca_bundle)} if self.ca_bundle else {}

@@ -1,0 +1,120 @@
+"""Per-resource reads Resource Graph cannot do, planned as independent tasks for a thread pool.
+
+Each task returns an `Outcome` (rows, key metadata or setting facts, or a gap) and never
+raises for a service error: a 404 means nothing to read, anything else is a coverage gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from scanner import inventory as sources
+from scanner.azure import failures
+from scanner.azure.arm import DIAGNOSTICS_API, ML_API, WEB_API, ArmClient, as_row
+from scanner.azure.keyvault import KeyVaultReader
+from scanner.azure.options import CollectOptions
+from scanner.azure.settings import site_facts
+from scanner.inventory import AppSettingsFacts, KeyMetadata
+from scanner.models import Gap, Resource
+
+WORKSPACE = "microsoft.machinelearningservices/workspaces"
+SITE = "microsoft.web/sites"
+SITE_CONFIG = "microsoft.web/sites/config"
+VAULT = "microsoft.keyvault/vaults"
+NO_DIAGNOSTICS = {
+    "microsoft.resources/subscriptions",
+    "microsoft.network/privateendpoints",
+    "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments",
+}
+
+
+def _has_diagnostics(resource: Resource) -> bool:
+    """Top-level resources only: not subscriptions, endpoints' children, config or Defender rows."""
+    type_key = resource.type_key
+    return (
+        type_key not in NO_DIAGNOSTICS
+        and not type_key.startswith("microsoft.security/")
+        and "/config/" not in resource.id_key
+    )
+
+
+@dataclass(slots=True)
+class Outcome:
+    source: str
+    rows: list[Resource] = field(default_factory=list)
+    keys: list[KeyMetadata] = field(default_factory=list)
+    facts: AppSettingsFacts | None = None
+    gap: Gap | None = None
+
+
+Task = Callable[[], Outcome]
+
+
+class Reads:
+    def __init__(self, options: CollectOptions, arm: ArmClient, vaults: KeyVaultReader) -> None:
+        self.options = options
+        self.arm = arm
+        self.vaults = vaults
+
+    def plan(self, resources: list[Resource]) -> list[Task]:
+        """One task per (resource, source) the options and the rows call for."""
+        configured = {r.id_key.rsplit("/config/", 1)[0] for r in resources if r.type_key == SITE_CONFIG}
+        tasks: list[Task] = []
+        for resource in resources:
+            type_key = resource.type_key
+            if type_key == WORKSPACE:
+                tasks.append(self._guard(sources.ML_COMPUTES, resource, self._computes))
+            elif type_key == SITE:
+                tasks.append(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
+                if resource.id_key not in configured:
+                    tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
+                if self.options.app_settings:
+                    tasks.append(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
+            elif type_key == VAULT and self.options.keyvault:
+                tasks.append(partial(self._keys, resource))
+            if self.options.diagnostics and _has_diagnostics(resource):
+                tasks.append(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
+        return tasks
+
+    @staticmethod
+    def _guard(source: str, resource: Resource, read: Callable[[Resource, Outcome], None]) -> Task:
+        def run() -> Outcome:
+            outcome = Outcome(source)
+            try:
+                read(resource, outcome)
+            except HttpResponseError as exc:
+                if exc.status_code != 404:
+                    outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
+            except (AzureError, ValueError) as exc:
+                outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
+            return outcome
+
+        return run
+
+    def _computes(self, workspace: Resource, outcome: Outcome) -> None:
+        items = self.arm.list(f"{workspace.id}/computes", ML_API)
+        outcome.rows.extend(as_row(item, f"{WORKSPACE}/computes") for item in items)
+
+    def _publishing(self, site: Resource, outcome: Outcome) -> None:
+        items = self.arm.list(f"{site.id}/basicPublishingCredentialsPolicies", WEB_API)
+        outcome.rows.extend(as_row(item, f"{SITE}/basicpublishingcredentialspolicies") for item in items)
+
+    def _site_config(self, site: Resource, outcome: Outcome) -> None:
+        body = self.arm.get(f"{site.id}/config/web", WEB_API)
+        if isinstance(body, dict):
+            outcome.rows.append(as_row({"id": f"{site.id}/config/web", **body}, SITE_CONFIG))
+
+    def _app_settings(self, site: Resource, outcome: Outcome) -> None:
+        outcome.facts = site_facts(self.arm, site.id)
+
+    def _diagnostics(self, resource: Resource, outcome: Outcome) -> None:
+        items = self.arm.list(f"{resource.id}/providers/Microsoft.Insights/diagnosticSettings", DIAGNOSTICS_API)
+        outcome.rows.extend(as_row(item, "microsoft.insights/diagnosticsettings") for item in items)
+
+    def _keys(self, vault: Resource) -> Outcome:
+        keys, gap = self.vaults.read(vault)
+        return Outcome(sources.KEY_METADATA, keys=keys, gap=gap)
