@@ -9,6 +9,7 @@ traceback, because catalogs are hand-edited by people who are not reading our so
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Sequence
 from importlib import resources
 from pathlib import Path
@@ -63,6 +64,7 @@ class Framework(_Frozen):
     source: str = ""
 
 
+_FRAMEWORK_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")  # selectable as `--framework a,b`
 _LOADER_FIELDS = {"line", "source"}  # set by the loader, never by a catalog author
 
 
@@ -129,6 +131,10 @@ class _Reader:
             framework = Framework.model_validate(data)
         except ValidationError as exc:
             self.type_error(exc, top)
+        if not _FRAMEWORK_ID.fullmatch(framework.id):
+            self.fail(
+                top.line_of("id"), f"framework id {framework.id!r}: use lower-case letters, digits, '.', '_' or '-'"
+            )
         self.check_controls(framework, raw_controls)
         return framework, top.line_of("id")
 

@@ -448,6 +448,12 @@ BAD_CASES = [
         "controls[0].mappings[0] must be a mapping",
         id="mapping-not-a-mapping",
     ),
+    pytest.param(
+        VALID.replace("id: acme-controls", "id: Acme Controls"),
+        "id: Acme Controls",
+        "framework id 'Acme Controls': use lower-case letters",
+        id="framework-id-not-selectable",
+    ),
     pytest.param("- id: acme\n- name: x\n", "- id: acme", "the framework must be a mapping", id="top-level-list"),
     pytest.param("", "", "the framework must be a mapping", id="empty-file"),
     pytest.param(
