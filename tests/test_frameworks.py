@@ -111,6 +111,7 @@ HIPAA_LEVELS = {  # FRAMEWORKS.md section 1, from Appendix A to Subpart C
     "164.308(a)(7)(ii)(D)": "addressable",
     "164.308(a)(7)(ii)(E)": "addressable",
     "164.308(a)(8)": "required",
+    "164.308(b)(3)": "required",  # FRAMEWORKS.md's "308(b)(1) R": the flag sits on its written-contract spec
     "164.310(d)(2)(iv)": "addressable",
     "164.312(a)(2)(i)": "required",
     "164.312(a)(2)(ii)": "required",
@@ -143,6 +144,8 @@ def test_hipaa_lists_every_standard_and_flags_them_consistently(shipped: dict[st
     }  # fmt: skip
     assert {cid for cid, c in hipaa.items() if c.kind == "standard"} == standards
     with_specs = {c.parent for c in hipaa.values() if c.kind == "spec"}
+    # Appendix A's 36 implementation specifications plus the three of 164.316(b)(2)
+    assert sum(1 for c in hipaa.values() if c.kind == "spec") == 39
     for cid in standards:
         # a standard with specifications has no flag of its own; one without counts as required
         expected = None if cid in with_specs else "required"
