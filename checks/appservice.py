@@ -1,0 +1,540 @@
+"""App Service web app and function app checks: the site row (MLW-APP-*) and its config (MLW-CFG-*).
+
+Model-serving APIs often run as web or function apps. The `microsoft.web/sites` row carries
+HTTPS-only, network access, identity and client certificates; TLS, FTPS, remote debugging and CORS
+live in the site's `config/web` (the `appserviceresources` table, PascalCase property names, read
+case-insensitively). A collected config source without a row for this site is `unknown`, never a
+pass. Publishing-credential policies and app-setting facts are records of their own.
+"""
+
+from __future__ import annotations
+
+from scanner import inventory, kinds, props
+from scanner.estate import Estate
+from scanner.inventory import AppSettingFact
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+
+_SITES = (kinds.WEB_APP, kinds.FUNCTION_APP)
+_DOCS = "https://learn.microsoft.com/azure/app-service"
+_ASE = "properties.hostingEnvironmentProfile.id"
+_PLAN_SKU = "properties.sku"
+_NO_NETWORKING_SKUS = ("Free", "Shared", "Dynamic")
+"""Plans without private endpoints or VNet integration: Free, Shared and the Consumption plan."""
+
+
+def _in_ase(site: Resource) -> bool:
+    return bool(props.text(site, _ASE))
+
+
+def _config_evidence(config: Resource, *paths: str) -> tuple[Evidence, ...]:
+    """Evidence read from `config/web`, labelled so an auditor sees which record it came from."""
+    return tuple(Evidence(path=f"config/web.{e.path}", value=e.value) for e in props.read(config, *paths))
+
+
+def _missing_config() -> Verdict:
+    return unknown("the app service config source was read but holds no config/web record for this app")
+
+
+# -- the site row ---------------------------------------------------------------------------------
+
+
+@check(
+    id="MLW-APP-01",
+    title="App accepts HTTPS only",
+    kinds=_SITES,
+    severity="high",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "With HTTPS only, plain-HTTP requests to the app are redirected to HTTPS, so inference inputs "
+        "and outputs are not sent in clear text. Absent means HTTP is served (the service default) and fails."
+    ),
+    remediation="Turn on HTTPS only.",
+    az_cli="az webapp update -g <rg> -n <name> --https-only true",
+    azure_policy=("a4af4a39-4135-47fb-b175-47fbdf85311d", "6d555dd1-86f2-4f1c-8ed7-5abae7c6cbab"),
+    references=(f"{_DOCS}/configure-ssl-bindings#enforce-https",),
+)
+def app_https_only(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.httpsOnly")
+    if props.flag(resource, "properties.httpsOnly") is True:
+        return passed("only HTTPS is served", *evidence)
+    return failed("the app serves plain HTTP (HTTPS only is off)", *evidence)
+
+
+@check(
+    id="MLW-APP-02",
+    title="App public network access is disabled",
+    kinds=_SITES,
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "publicNetworkAccess 'Disabled' blocks all public inbound traffic, leaving private endpoints. "
+        "Absent fails, as in Azure Policy: since 2023 a private endpoint no longer turns public access "
+        "off by itself, so an absent value cannot be read as private. Apps in an App Service Environment "
+        "are not applicable (Azure Policy skips them too): their exposure is set by the environment's "
+        "internal or external load balancer, which the site row does not show; an explicit 'Disabled' "
+        "there still passes."
+    ),
+    remediation="Set public network access to Disabled and reach the app through a private endpoint.",
+    az_cli="az webapp update -g <rg> -n <name> --set publicNetworkAccess=Disabled",
+    azure_policy=("1b5ef780-c53c-4a64-87f3-bb9c8c8094ba", "969ac98b-88a8-449f-883c-2e9adb123127"),
+    references=(f"{_DOCS}/overview-access-restrictions", "https://github.com/MicrosoftDocs/azure-docs/pull/107167"),
+)
+def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.publicNetworkAccess", _ASE)
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if _in_ase(resource):
+        return not_applicable(
+            "the app runs in an App Service Environment, whose load balancer sets exposure", *evidence
+        )
+    value = props.text(resource, "properties.publicNetworkAccess")
+    if value is None:
+        return failed("public network access is not disabled (absent means Enabled)", *evidence)
+    return failed(f"public network access is {value}", *evidence)
+
+
+@check(
+    id="MLW-APP-03",
+    title="App is reachable through an approved private endpoint",
+    kinds=_SITES,
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A private endpoint gives the app an address inside the virtual network, so clients need not "
+        "cross the internet. Only an Approved connection counts. Free, Shared and Consumption ('Dynamic') "
+        "plans cannot have private endpoints, so the rule is not applicable there. Azure Policy has a "
+        "web-app variant only; function apps are judged too because Premium and Flex plans support it."
+    ),
+    remediation="Create a private endpoint (group id 'sites') for the app and approve it.",
+    az_cli=(
+        "az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
+        "--private-connection-resource-id <app-id> --group-id sites --connection-name <conn>"
+    ),
+    azure_policy=("687aa49d-0982-40f8-bf6b-66d1da97a04b",),
+    references=(f"{_DOCS}/networking/private-endpoint",),
+)
+def app_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
+    links = estate.private_links(resource)
+    evidence = (
+        *props.read(resource, _PLAN_SKU),
+        Evidence(path="privateEndpointConnections[*].status", value=[link.status for link in links]),
+    )
+    if estate.has_approved_private_endpoint(resource):
+        return passed("the app has an approved private endpoint", *evidence)
+    if props.equals(resource, _PLAN_SKU, *_NO_NETWORKING_SKUS):
+        plan = props.text(resource, _PLAN_SKU)
+        return not_applicable(f"the {plan} plan does not support private endpoints", *evidence)
+    if links:
+        return failed("the app's private endpoint connections are not approved", *evidence)
+    return failed("the app has no private endpoint", *evidence)
+
+
+@check(
+    id="MLW-APP-04",
+    title="App uses a managed identity",
+    kinds=_SITES,
+    severity="medium",
+    tags=("managed-identity",),
+    pillar="identity",
+    rationale=(
+        "A managed identity lets the app reach Key Vault, Storage and Azure ML without stored "
+        "credentials. identity.type is read as a set ('SystemAssigned, UserAssigned' passes). Absent or "
+        "'None' fails."
+    ),
+    remediation="Assign a system- or user-assigned managed identity.",
+    az_cli="az webapp identity assign -g <rg> -n <name>",
+    azure_policy=("2b9ad585-36bc-4615-b300-fd4435808332", "0da106f2-4ca3-48e8-bc85-c638fe6aea8f"),
+    references=(f"{_DOCS}/overview-managed-identity",),
+)
+def app_managed_identity(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "identity.type")
+    if props.has_managed_identity(resource):
+        return passed("the app has a managed identity", *evidence)
+    return failed("the app has no managed identity", *evidence)
+
+
+@check(
+    id="MLW-APP-05",
+    title="App has FTP and SCM basic-auth publishing disabled",
+    kinds=_SITES,
+    severity="medium",
+    tags=("local-auth",),
+    pillar="identity",
+    rationale=(
+        "Basic-auth publishing credentials are a username and password that can deploy code to the app, "
+        "outside Entra ID. Both the 'ftp' and 'scm' basicPublishingCredentialsPolicies must have allow "
+        "false. allow absent on a policy means allowed (the default) and fails; a policy record missing "
+        "for a collected app is unknown. Azure Policy's definitions cover web apps; function apps have "
+        "the same credentials and are judged too."
+    ),
+    remediation="Disable basic authentication for FTP and SCM publishing.",
+    az_cli=(
+        "az resource update -g <rg> --namespace Microsoft.Web --resource-type basicPublishingCredentialsPolicies "
+        "--parent sites/<name> -n ftp --set properties.allow=false  (repeat with -n scm)"
+    ),
+    azure_policy=("871b205b-57cf-4e1e-a234-492616998bf7", "aede300b-d67f-480a-ae26-4b3dfb1a1fdc"),
+    references=(f"{_DOCS}/configure-basic-auth-disable",),
+    needs=(inventory.PUBLISHING_CREDENTIALS,),
+)
+def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
+    policies = estate.publishing_policies(resource)
+    evidence: list[Evidence] = []
+    allowed: list[str] = []
+    missing: list[str] = []
+    for name in ("ftp", "scm"):
+        policy = policies.get(name)
+        if policy is None:
+            missing.append(name)
+            evidence.append(Evidence(path=f"basicPublishingCredentialsPolicies/{name}", value=None))
+            continue
+        evidence.extend(
+            Evidence(path=f"basicPublishingCredentialsPolicies/{name}.{e.path}", value=e.value)
+            for e in props.read(policy, "properties.allow")
+        )
+        if props.flag(policy, "properties.allow") is not False:
+            allowed.append(name.upper())
+    if allowed:
+        return failed(f"basic-auth publishing is allowed for {' and '.join(allowed)}", *evidence)
+    if missing:
+        return unknown(f"no {' or '.join(missing)} publishing policy was collected for this app", *evidence)
+    return passed("basic-auth publishing is disabled for FTP and SCM", *evidence)
+
+
+@check(
+    id="MLW-APP-06",
+    title="App routes all outbound traffic through VNet integration",
+    kinds=_SITES,
+    severity="low",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "VNet integration with route-all sends the app's outbound calls (to Key Vault, Storage, ML "
+        "endpoints) through the virtual network, where private endpoints and firewalls apply. Route-all "
+        "is read from outboundVnetRouting.allTraffic, vnetRouteAllEnabled on the site, or "
+        "VnetRouteAllEnabled in config/web when collected. No subnet, or route-all absent (off by "
+        "default), fails. App Service Environment apps already run in a VNet and Free, Shared and "
+        "Consumption plans cannot integrate, so those are not applicable."
+    ),
+    remediation="Integrate the app with a VNet subnet and route all outbound traffic through it.",
+    az_cli=(
+        "az webapp vnet-integration add -g <rg> -n <name> --vnet <vnet> --subnet <subnet> && "
+        "az resource update -g <rg> -n <name> --resource-type Microsoft.Web/sites "
+        "--set properties.vnetRouteAllEnabled=true"
+    ),
+    azure_policy=(
+        "72d04c29-f87d-4575-9731-419ff16a2757",
+        "a691eacb-474d-47e4-b287-b4813ca44222",
+        "32a913ec-5ed7-4b31-a5b0-198450d8fb13",
+    ),
+    references=(f"{_DOCS}/overview-vnet-integration",),
+)
+def app_vnet_route_all(resource: Resource, estate: Estate) -> Verdict:
+    route_paths = (
+        "properties.outboundVnetRouting.allTraffic",
+        "properties.vnetRouteAllEnabled",
+        "properties.siteConfig.vnetRouteAllEnabled",
+    )
+    evidence = props.read(resource, "properties.virtualNetworkSubnetId", *route_paths, _PLAN_SKU)
+    if _in_ase(resource):
+        return not_applicable("the app runs in an App Service Environment, inside a VNet", *evidence)
+    if props.equals(resource, _PLAN_SKU, *_NO_NETWORKING_SKUS):
+        plan = props.text(resource, _PLAN_SKU)
+        return not_applicable(f"the {plan} plan does not support VNet integration", *evidence)
+    if not props.text(resource, "properties.virtualNetworkSubnetId"):
+        return failed("the app is not integrated with a virtual network", *evidence)
+    route_all = any(props.flag(resource, path) is True for path in route_paths)
+    config = estate.site_config(resource)
+    if config is not None:
+        evidence = (*evidence, *_config_evidence(config, "properties.vnetRouteAllEnabled"))
+        route_all = route_all or props.flag(config, "properties.vnetRouteAllEnabled") is True
+    if route_all:
+        return passed("all outbound traffic goes through the integrated VNet", *evidence)
+    return failed("only private-range traffic goes through the VNet; the rest leaves directly", *evidence)
+
+
+@check(
+    id="MLW-APP-07",
+    title="App requires client certificates",
+    kinds=_SITES,
+    severity="low",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "Required client certificates (mutual TLS) reject callers without a certificate before they "
+        "reach the model API. clientCertEnabled absent means off (the default) and fails. Enabled with "
+        "clientCertMode 'Optional' or 'OptionalInteractiveUser' also fails: a request without a "
+        "certificate is still accepted. Mode absent with clientCertEnabled true means Required."
+    ),
+    remediation="Require incoming client certificates.",
+    az_cli="az webapp update -g <rg> -n <name> --set clientCertEnabled=true clientCertMode=Required",
+    azure_policy=("19dd1db6-f442-49cf-a838-b0786b4401ef", "ab6a902f-9493-453b-928d-62c30b11b5a6"),
+    references=(f"{_DOCS}/app-service-web-configure-tls-mutual-auth",),
+)
+def app_client_certificates(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.clientCertEnabled", "properties.clientCertMode")
+    if props.flag(resource, "properties.clientCertEnabled") is not True:
+        return failed("client certificates are not required", *evidence)
+    mode = props.text(resource, "properties.clientCertMode")
+    if mode is not None and mode.lower() != "required":
+        return failed(f"client certificates are {mode}, so callers without one are accepted", *evidence)
+    return passed("client certificates are required", *evidence)
+
+
+@check(
+    id="MLW-APP-08",
+    title="App encrypts traffic from the front ends to the workers",
+    kinds=_SITES,
+    severity="low",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "TLS normally ends at the App Service front ends; end-to-end encryption keeps the hop to the "
+        "worker encrypted as well. Absent means off (the default) and fails."
+    ),
+    remediation="Enable end-to-end TLS encryption.",
+    az_cli="az webapp update -g <rg> -n <name> --set endToEndEncryptionEnabled=true",
+    azure_policy=("af1d7e88-c1c8-4ea8-be1f-87bff0df9101", "387140f1-6da9-4741-bcee-3b5edcdfd9ec"),
+    references=(f"{_DOCS}/overview-tls",),
+)
+def app_end_to_end_encryption(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.endToEndEncryptionEnabled")
+    if props.flag(resource, "properties.endToEndEncryptionEnabled") is True:
+        return passed("traffic is encrypted end to end, up to the workers", *evidence)
+    return failed("traffic between front ends and workers is not encrypted", *evidence)
+
+
+# -- config/web -----------------------------------------------------------------------------------
+
+_TLS_VERSIONS = {"1.0": 10, "1.1": 11, "1.2": 12, "1.3": 13}
+
+
+@check(
+    id="MLW-CFG-01",
+    title="App requires TLS 1.2 or later",
+    kinds=_SITES,
+    severity="high",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "TLS 1.0 and 1.1 have known weaknesses. '1.2' and '1.3' pass (the anchors compare with '1.2' "
+        "only; 1.3 is stricter). An absent MinTlsVersion scores as the service default, 1.2, and passes, "
+        "as Checkov does; Azure Policy would flag it. An unrecognised value fails."
+    ),
+    remediation="Set the minimum inbound TLS version to 1.2 or 1.3.",
+    az_cli="az webapp config set -g <rg> -n <name> --min-tls-version 1.2",
+    azure_policy=("f0e6e85b-9b9f-4a4b-b67b-f730d42f1b0b", "f9d614c5-c173-4d56-95a7-b4437057d193"),
+    references=(f"{_DOCS}/overview-tls",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_min_tls(resource: Resource, estate: Estate) -> Verdict:
+    config = estate.site_config(resource)
+    if config is None:
+        return _missing_config()
+    evidence = _config_evidence(config, "properties.minTlsVersion")
+    version = props.text(config, "properties.minTlsVersion")
+    if version is None:
+        return passed("minimum TLS version is not set (the service default is 1.2)", *evidence)
+    rank = _TLS_VERSIONS.get(version.strip())
+    if rank is None:
+        return failed(f"minimum TLS version {version!r} is not a known TLS version", *evidence)
+    if rank < _TLS_VERSIONS["1.2"]:
+        return failed(f"minimum TLS version is {version}", *evidence)
+    return passed(f"minimum TLS version is {version}", *evidence)
+
+
+@check(
+    id="MLW-CFG-02",
+    title="App allows FTPS only or no FTP at all",
+    kinds=_SITES,
+    severity="medium",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "Plain FTP sends deployment credentials and code in clear text. FtpsState 'FtpsOnly' or "
+        "'Disabled' passes; 'AllAllowed' fails, and so does absent (the service default is AllAllowed). "
+        "PSRule applies this to web apps only; Azure Policy has a function-app variant and function apps "
+        "have the same FTP endpoint, so both kinds are judged."
+    ),
+    remediation="Set FTP state to Disabled (or FtpsOnly if FTP deployment is still needed).",
+    az_cli="az webapp config set -g <rg> -n <name> --ftps-state Disabled",
+    azure_policy=("4d24b6d4-5e53-4a4f-a7f4-618fa573ee4b", "399b2637-a50f-4f95-96f8-3a145476eb15"),
+    references=(f"{_DOCS}/deploy-ftp#enforce-ftps",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_ftps(resource: Resource, estate: Estate) -> Verdict:
+    config = estate.site_config(resource)
+    if config is None:
+        return _missing_config()
+    evidence = _config_evidence(config, "properties.ftpsState")
+    if props.equals(config, "properties.ftpsState", "FtpsOnly", "Disabled"):
+        return passed(f"FTP state is {props.text(config, 'properties.ftpsState')}", *evidence)
+    state = props.text(config, "properties.ftpsState") or "not set (default AllAllowed)"
+    return failed(f"plain FTP is allowed: FTP state is {state}", *evidence)
+
+
+@check(
+    id="MLW-CFG-03",
+    title="App has remote debugging off",
+    kinds=_SITES,
+    severity="medium",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "Remote debugging opens extra inbound ports and lets a debugger attach to the running app. "
+        "Only an explicit true fails: absent means the service default, off."
+    ),
+    remediation="Turn off remote debugging.",
+    az_cli="az webapp config set -g <rg> -n <name> --remote-debugging-enabled false",
+    azure_policy=("cb510bfd-1cba-4d9f-a230-cb0976f4bb71", "0e60b895-3786-45da-8377-9c6b4b6ac5f9"),
+    references=(f"{_DOCS}/configure-common",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_remote_debugging(resource: Resource, estate: Estate) -> Verdict:
+    config = estate.site_config(resource)
+    if config is None:
+        return _missing_config()
+    evidence = _config_evidence(config, "properties.remoteDebuggingEnabled")
+    if props.flag(config, "properties.remoteDebuggingEnabled") is True:
+        return failed("remote debugging is on", *evidence)
+    return passed("remote debugging is off", *evidence)
+
+
+@check(
+    id="MLW-CFG-04",
+    title="App CORS does not allow every origin",
+    kinds=_SITES,
+    severity="low",
+    tags=("access-control",),
+    pillar="private-network",
+    rationale=(
+        "CORS '*' lets script on any website call the app from a user's browser. Absent CORS settings "
+        "mean no cross-origin access (the default) and pass."
+    ),
+    remediation="List the allowed origins explicitly instead of '*'.",
+    az_cli="az webapp cors remove -g <rg> -n <name> --allowed-origins '*'",
+    azure_policy=("5744710e-cc2f-4ee8-8809-3b11e89f4bc9", "0820b7b9-23aa-4725-a1ce-ae4558f718e5"),
+    references=(f"{_DOCS}/app-service-web-tutorial-rest-api",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_cors_wildcard(resource: Resource, estate: Estate) -> Verdict:
+    config = estate.site_config(resource)
+    if config is None:
+        return _missing_config()
+    evidence = _config_evidence(config, "properties.cors.allowedOrigins")
+    origins = [str(origin).strip() for origin in props.items(config, "properties.cors.allowedOrigins")]
+    if "*" in origins:
+        return failed("CORS allows every origin ('*')", *evidence)
+    return passed(f"CORS allows {len(origins)} listed origin(s)", *evidence)
+
+
+@check(
+    id="MLW-CFG-05",
+    title="App has App Service authentication on",
+    kinds=_SITES,
+    severity="low",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "Built-in authentication rejects unauthenticated callers before they reach the model API. It is "
+        "read from config/authsettingsV2 (platform.enabled), or the older config/authsettings (enabled). "
+        "Absent enabled means off (the default) and fails. Neither record collected for the app is "
+        "unknown: these are separate GETs that Resource Graph does not return."
+    ),
+    remediation="Enable App Service authentication with an identity provider (or authenticate in a gateway).",
+    az_cli="az webapp auth update -g <rg> -n <name> --enabled true --action Return401",
+    azure_policy=("95bccee9-a7f8-4bec-9ee9-62c3473701fc", "c75248c1-ea1d-4a9c-8fc9-29a6aabd5da8"),
+    references=(f"{_DOCS}/overview-authentication-authorization",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_authentication(resource: Resource, estate: Estate) -> Verdict:
+    configs = {c.name.lower().rsplit("/", 1)[-1]: c for c in estate.children(resource, "microsoft.web/sites/config")}
+    if (v2 := configs.get("authsettingsv2")) is not None:
+        evidence = tuple(
+            Evidence(path=f"config/authsettingsV2.{e.path}", value=e.value)
+            for e in props.read(v2, "properties.platform.enabled")
+        )
+        enabled = props.flag(v2, "properties.platform.enabled")
+    elif (v1 := configs.get("authsettings")) is not None:
+        evidence = tuple(
+            Evidence(path=f"config/authsettings.{e.path}", value=e.value) for e in props.read(v1, "properties.enabled")
+        )
+        enabled = props.flag(v1, "properties.enabled")
+    else:
+        return unknown("no authsettingsV2 or authsettings record was collected for this app")
+    if enabled is True:
+        return passed("App Service authentication is on", *evidence)
+    return failed("App Service authentication is off", *evidence)
+
+
+_HOST_STORAGE = "AzureWebJobsStorage"
+_IDENTITY_HOST_STORAGE = ("azurewebjobsstorage__accountname", "azurewebjobsstorage__blobserviceuri")
+
+
+def _plaintext_secret(setting: AppSettingFact) -> bool:
+    return setting.classification != "none" and not setting.key_vault_reference
+
+
+def _label(setting: AppSettingFact) -> str:
+    kind = "connection string" if setting.source == "connection_string" else "setting"
+    return f"{kind} {setting.name} ({setting.classification})"
+
+
+@check(
+    id="MLW-CFG-06",
+    title="App keeps secrets only as Key Vault references",
+    kinds=_SITES,
+    severity="critical",
+    tags=("secrets-in-vault",),
+    pillar="secrets",
+    rationale=(
+        "A secret pasted into an app setting or connection string is readable by anyone with "
+        "config/list rights and never rotates with the vault. Each setting's value is classified in "
+        "memory at collection and dropped; only its name and class reach this check. A setting "
+        "classified as a secret that is not an @Microsoft.KeyVault(...) reference fails, naming the "
+        "settings (never their values). For function apps, AzureWebJobsStorage holding an account-key "
+        "connection string fails like any other; identity-based host storage "
+        "(AzureWebJobsStorage__accountName) passes. Settings not collected for this app are unknown."
+    ),
+    remediation=(
+        "Move each secret to Key Vault and reference it (@Microsoft.KeyVault(SecretUri=...)); for "
+        "Functions host storage use AzureWebJobsStorage__accountName with the app's managed identity."
+    ),
+    az_cli=(
+        "az webapp config appsettings set -g <rg> -n <name> "
+        "--settings <NAME>='@Microsoft.KeyVault(SecretUri=https://<vault>.vault.azure.net/secrets/<secret>)'"
+    ),
+    references=(
+        f"{_DOCS}/app-service-key-vault-references",
+        "https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity",
+    ),
+    needs=(inventory.APP_SETTINGS,),
+)
+def cfg_secrets_in_key_vault(resource: Resource, estate: Estate) -> Verdict:
+    facts = estate.settings_of(resource)
+    if facts is None:
+        return unknown("app settings were collected, but none for this app (listing them may have been denied)")
+    plaintext = [s for s in facts.settings if _plaintext_secret(s)]
+    references = sum(1 for s in facts.settings if s.key_vault_reference)
+    summary = Evidence(
+        path="appSettings",
+        value={"settings": len(facts.settings), "keyVaultReferences": references, "plaintextSecrets": len(plaintext)},
+    )
+    evidence = (summary, *(Evidence(path=f"{s.source}:{s.name}", value=s.classification) for s in plaintext))
+    if plaintext:
+        host = [s for s in plaintext if s.name.lower() == _HOST_STORAGE.lower()]
+        hint = "; use identity-based AzureWebJobsStorage__accountName" if host else ""
+        names = ", ".join(_label(s) for s in plaintext)
+        return failed(f"plaintext secrets outside Key Vault: {names}{hint}", *evidence)
+    names_seen = {s.name.lower() for s in facts.settings}
+    if kinds.is_function_app(resource) and names_seen & set(_IDENTITY_HOST_STORAGE):
+        return passed(
+            f"no plaintext secrets; host storage uses the managed identity ({references} Key Vault reference(s))",
+            *evidence,
+        )
+    return passed(
+        f"no plaintext secrets among {len(facts.settings)} setting(s), {references} Key Vault reference(s)", *evidence
+    )
