@@ -1,0 +1,264 @@
+"""Defender for Cloud checks: the plans the subscription's ML estate needs, security contacts, assessments.
+
+Plans are judged only where the subscription runs the service they protect (a Key Vault plan
+for a subscription without vaults is not applicable). Assessments turn Defender's own verdicts
+into findings on the resources they name, so one report carries both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scanner import inventory, kinds, props
+from scanner.estate import Estate
+from scanner.models import Evidence, Resource, Severity
+from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+
+_DOCS = "https://learn.microsoft.com/azure/defender-for-cloud"
+_TAGS = ("threat-protection",)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A Defender plan (pricing name) and the resource kinds that make a subscription need it."""
+
+    name: str
+    label: str
+    needed_by: tuple[str, ...]
+    """Empty: every subscription needs the plan."""
+
+
+def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
+    sub = subscription.subscription_id or subscription.name
+    counts = {kind: estate.kind_count(sub, kind) for kind in plan.needed_by}
+    users = Evidence(path="resourceCounts", value=counts)
+    if plan.needed_by and not any(counts.values()):
+        return not_applicable(f"the subscription has no resources {plan.label} protects", users)
+    row = estate.plans(sub).get(plan.name.lower())
+    if row is None:
+        return unknown(f"no {plan.name} pricing record was collected for the subscription", users)
+    read = props.read(row, "properties.pricingTier", "properties.subPlan", "properties.enforce", "properties.inherited")
+    evidence = (*(Evidence(path=f"pricings/{plan.name}.{e.path}", value=e.value) for e in read), users)
+    if props.equals(row, "properties.pricingTier", "Standard"):
+        return passed(f"{plan.label} is on (Standard tier)", *evidence)
+    tier = props.text(row, "properties.pricingTier") or "Free (not set)"
+    return failed(f"{plan.label} is off ({tier} tier)", *evidence)
+
+
+def _plan_check(
+    *, number: str, plan: Plan, severity: str, rationale: str, policy: tuple[str, ...], reference: str
+) -> Callable[[Resource, Estate], Verdict]:
+    """Register one plan check; each differs only in plan, severity and wording."""
+
+    def judge(resource: Resource, estate: Estate) -> Verdict:
+        return _judge_plan(plan, resource, estate)
+
+    judge.__name__ = f"defender_plan_{plan.name.lower()}"
+    judge.__qualname__ = judge.__name__
+    judge.__doc__ = f"{plan.label} is on where the subscription runs what it protects."
+    check(
+        id=f"MLW-DEF-{number}",
+        title=f"{plan.label} is enabled on the subscription",
+        kinds=(kinds.SUBSCRIPTION,),
+        severity=severity,
+        tags=_TAGS,
+        pillar="monitoring",
+        rationale=rationale
+        + " Reads the subscription's microsoft.security/pricings row; pricingTier Standard passes, Free fails, "
+        "a missing row is unknown.",
+        remediation=f"Turn on {plan.label} for the subscription.",
+        az_cli=f"az security pricing create -n {plan.name} --tier Standard",
+        azure_policy=policy,
+        references=(reference,),
+        needs=(inventory.DEFENDER_PLANS,),
+    )(judge)
+    return judge
+
+
+defender_containers = _plan_check(
+    number="01",
+    plan=Plan("Containers", "Defender for Containers", (kinds.AKS, kinds.REGISTRY)),
+    severity="medium",
+    rationale=(
+        "Defender for Containers scans registry images for vulnerabilities and raises runtime alerts on AKS "
+        "clusters serving models. Applies when the subscription has AKS clusters or container registries "
+        "(the deprecated KubernetesService/ContainerRegistry plans are replaced by Containers)."
+    ),
+    policy=("1c988dd6-ade4-430f-a608-2a3e5b0a6d38",),
+    reference=f"{_DOCS}/defender-for-containers-introduction",
+)
+
+defender_app_service = _plan_check(
+    number="02",
+    plan=Plan("AppServices", "Defender for App Service", (kinds.WEB_APP, kinds.FUNCTION_APP)),
+    severity="medium",
+    rationale=(
+        "Defender for App Service detects attacks on web and function apps that host inference APIs. "
+        "Applies when the subscription has web or function apps."
+    ),
+    policy=("2913021d-f2fd-4f3d-b958-22354e2bdbcb",),
+    reference=f"{_DOCS}/defender-for-app-service-introduction",
+)
+
+defender_key_vault = _plan_check(
+    number="03",
+    plan=Plan("KeyVaults", "Defender for Key Vault", (kinds.KEY_VAULT,)),
+    severity="medium",
+    rationale=(
+        "Defender for Key Vault alerts on unusual access to secrets and keys (e.g. from a Tor exit node or "
+        "an unfamiliar identity). Applies when the subscription has key vaults."
+    ),
+    policy=("0e6763cc-5078-4e64-889d-ff4d9a839047",),
+    reference=f"{_DOCS}/defender-for-key-vault-introduction",
+)
+
+defender_storage = _plan_check(
+    number="04",
+    plan=Plan("StorageAccounts", "Defender for Storage", (kinds.STORAGE,)),
+    severity="medium",
+    rationale=(
+        "Defender for Storage detects unusual access, data exfiltration and malware uploads in the accounts "
+        "holding training data and models. Applies when the subscription has storage accounts; subPlan is "
+        "kept as evidence (DefenderForStorageV2 is the current plan)."
+    ),
+    policy=("640d2586-54d2-465f-877f-9ffc1d2109f4",),
+    reference=f"{_DOCS}/defender-for-storage-introduction",
+)
+
+defender_ai = _plan_check(
+    number="05",
+    plan=Plan("AI", "Defender for AI services", (kinds.COGNITIVE, kinds.ML_WORKSPACE)),
+    severity="medium",
+    rationale=(
+        "Defender for AI services raises alerts on prompt injection, jailbreak attempts and data leakage "
+        "through AI model endpoints. Applies when the subscription has Cognitive Services accounts or ML "
+        "workspaces."
+    ),
+    policy=(),
+    reference=f"{_DOCS}/ai-threat-protection",
+)
+
+defender_cspm = _plan_check(
+    number="06",
+    plan=Plan("CloudPosture", "Defender CSPM", ()),
+    severity="low",
+    rationale=(
+        "Defender CSPM adds attack-path analysis and data-security posture (sensitive data discovery in "
+        "storage) on top of the free foundational posture. Applies to every subscription."
+    ),
+    policy=("1f90fc71-a595-4066-8974-d4d0802e8ef0",),
+    reference=f"{_DOCS}/concept-cloud-security-posture-management",
+)
+
+
+def _contact_emails(contact: Resource) -> str | None:
+    """`emails` (2020+ API, ';'-separated) or `email` (2017 API)."""
+    return props.text(contact, "properties.emails") or props.text(contact, "properties.email")
+
+
+def _alerts_emailed(contact: Resource) -> bool:
+    """Alert notifications are on, in any of the three API shapes."""
+    if props.flag(contact, "properties.isEnabled") is False:
+        return False
+    if props.equals(contact, "properties.alertNotifications.state", "On"):
+        return True
+    if props.equals(contact, "properties.alertNotifications", "On"):
+        return True
+    sources = props.items(contact, "properties.notificationsSources")
+    return any(props.equals(source, "sourceType", "Alert") for source in sources)
+
+
+@check(
+    id="MLW-DEF-07",
+    title="Defender for Cloud emails security alerts to a named contact",
+    kinds=(kinds.SUBSCRIPTION,),
+    severity="medium",
+    tags=("threat-protection", "incident-response"),
+    pillar="monitoring",
+    rationale=(
+        "A breach must reach someone who can act on it: GDPR Art. 33/34 gives 72 hours to notify, and "
+        "HIPAA 164.308(a)(6) requires incident response. Passes when a security contact has email "
+        "addresses and alert notifications on (alertNotifications.state On in the 2020 API, an Alert "
+        "notifications source in the 2023 API, alertNotifications On in the 2017 API). No contact record "
+        "fails: the source was read and the subscription has none."
+    ),
+    remediation="Set security contact emails and turn on alert notifications (minimum severity High or lower).",
+    az_cli=(
+        "az rest --method put --url https://management.azure.com/subscriptions/<sub>/providers/"
+        "Microsoft.Security/securityContacts/default?api-version=2023-12-01-preview --body @contact.json"
+    ),
+    azure_policy=("4f4f78b8-e367-4b10-a341-d9a4ad5cf1c7", "6e2593d9-add6-4083-9c9b-4b7d2188c899"),
+    references=(f"{_DOCS}/configure-email-notifications",),
+    needs=(inventory.SECURITY_CONTACTS,),
+)
+def defender_security_contacts(resource: Resource, estate: Estate) -> Verdict:
+    contacts = estate.security_contacts(resource.subscription_id or resource.name)
+    if not contacts:
+        none = Evidence(path="securityContacts", value=[])
+        return failed("no Defender for Cloud security contact is configured", none)
+    evidence = tuple(
+        ev
+        for contact in contacts
+        for ev in (
+            Evidence(path=f"securityContacts/{contact.name}.emailsSet", value=bool(_contact_emails(contact))),
+            Evidence(path=f"securityContacts/{contact.name}.alertNotifications", value=_alerts_emailed(contact)),
+        )
+    )
+    if any(_contact_emails(c) and _alerts_emailed(c) for c in contacts):
+        return passed("security alerts are emailed to a named contact", *evidence)
+    if not any(_contact_emails(c) for c in contacts):
+        return failed("the security contact has no email address", *evidence)
+    return failed("security alert email notifications are off", *evidence)
+
+
+_SEVERITIES = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity.LOW}
+
+
+def assessment_subject(assessment: Resource) -> str | None:
+    """The resource an assessment is about: resourceDetails.Id (any casing), else ResourceId."""
+    return props.text(assessment, "properties.resourceDetails.Id") or props.text(
+        assessment, "properties.resourceDetails.ResourceId"
+    )
+
+
+@check(
+    id="MLW-DEF-08",
+    title="Defender for Cloud recommendation",
+    kinds=(kinds.DEFENDER_ASSESSMENT,),
+    severity="medium",
+    tags=_TAGS,
+    pillar="monitoring",
+    rationale=(
+        "Defender for Cloud already judges many resources; carrying its assessments into the report puts "
+        "them beside mlwarden's own findings and framework mappings. Each assessment becomes a verdict on "
+        "the resource it names (resourceDetails.Id, PascalCase from the live service; id and ResourceId "
+        "also accepted) with Defender's severity: Unhealthy fails, Healthy passes, NotApplicable is not "
+        "applicable, any other status is unknown."
+    ),
+    remediation="Follow the remediation steps of the Defender for Cloud recommendation (portal link in evidence).",
+    references=(f"{_DOCS}/review-security-recommendations",),
+    needs=(inventory.DEFENDER_ASSESSMENTS,),
+)
+def defender_assessment(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(
+        resource,
+        "properties.status.code",
+        "properties.status.cause",
+        "properties.metadata.severity",
+        "properties.links.azurePortalUri",
+    )
+    extra = {
+        "subject_id": assessment_subject(resource),
+        "detail_key": resource.name,
+        "severity": _SEVERITIES.get((props.text(resource, "properties.metadata.severity") or "").lower()),
+    }
+    name = props.text(resource, "properties.displayName") or resource.name
+    code = (props.text(resource, "properties.status.code") or "").lower()
+    if code == "unhealthy":
+        return failed(f"Defender for Cloud: {name}", *evidence, **extra)
+    if code == "healthy":
+        return passed(f"Defender for Cloud: {name}", *evidence, **extra)
+    if code == "notapplicable":
+        return not_applicable(f"Defender for Cloud: {name} (not applicable)", *evidence, **extra)
+    return unknown(f"Defender for Cloud: {name} has no recognised status", *evidence, **extra)

@@ -1,0 +1,443 @@
+"""Key Vault checks: deletion protection, RBAC, network exposure, audit logs and key lifecycle.
+
+The vault holds the secrets and customer-managed keys every ML deployment depends on, so a
+weakness here is a weakness of each deployment that points at it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator
+
+from scanner import inventory, kinds, props
+from scanner.estate import Estate, versionless_key_id
+from scanner.inventory import KeyMetadata
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+
+_DOCS = "https://learn.microsoft.com/azure/key-vault"
+HSM_KEY_TYPES = frozenset({"rsa-hsm", "ec-hsm", "oct-hsm"})
+AUDIT_CATEGORY = "auditevent"
+AUDIT_GROUPS = frozenset({"audit", "alllogs"})
+
+
+def private_link_evidence(resource: Resource, estate: Estate) -> Evidence:
+    """The private endpoint connections the estate knows for a resource, with their states."""
+    links = [f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in estate.private_links(resource)]
+    return Evidence(path="privateEndpointConnections[*].status", value=links)
+
+
+@check(
+    id="MLW-KV-01",
+    title="Key vault has purge protection enabled",
+    kinds=(kinds.KEY_VAULT,),
+    severity="high",
+    tags=("backup-recovery", "key-lifecycle"),
+    pillar="secrets",
+    rationale=(
+        "Without purge protection anyone with purge rights (or an attacker holding them) can destroy a "
+        "deleted vault, and with it every customer-managed key: data encrypted under those keys becomes "
+        "unreadable for good. Vaults holding CMKs must have it. Absent is scored as a fail (as Azure Policy "
+        "does): the property is only present once someone turns protection on, and it cannot be turned off."
+    ),
+    remediation="Enable purge protection on the vault (it cannot be disabled afterwards).",
+    az_cli="az keyvault update -g <rg> -n <vault> --enable-purge-protection true",
+    azure_policy=("0b60c0b2-2dc2-4e1c-b5c9-abbed971de53",),
+    references=(f"{_DOCS}/general/soft-delete-overview#purge-protection",),
+)
+def vault_purge_protection(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.enablePurgeProtection")
+    if props.flag(resource, "properties.enablePurgeProtection") is True:
+        return passed("purge protection is enabled", *evidence)
+    if props.get(resource, "properties.enablePurgeProtection") is None:
+        return failed("purge protection is not set (off by default)", *evidence)
+    return failed("purge protection is disabled", *evidence)
+
+
+@check(
+    id="MLW-KV-02",
+    title="Key vault has soft delete enabled",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("backup-recovery", "key-lifecycle"),
+    pillar="secrets",
+    rationale=(
+        "Soft delete keeps a deleted vault, key or secret recoverable for its retention period, so an "
+        "accidental or malicious delete does not lose the keys that decrypt training data and models. "
+        "Divergence: Azure Policy fails an absent enableSoftDelete, Checkov passes it. mlwarden passes it, "
+        "because soft delete is on by default for every vault created since September 2019; only an "
+        "explicit false fails."
+    ),
+    remediation="Enable soft delete on the vault.",
+    az_cli="az keyvault update -g <rg> -n <vault> --enable-soft-delete true",
+    azure_policy=("1e66c121-a66a-4b1f-9b83-0fd99bf0fc2d",),
+    references=(f"{_DOCS}/general/soft-delete-overview",),
+)
+def vault_soft_delete(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.enableSoftDelete", "properties.softDeleteRetentionInDays")
+    value = props.flag(resource, "properties.enableSoftDelete")
+    if value is False:
+        return failed("soft delete is disabled", *evidence)
+    if value is None:
+        return passed("soft delete is not reported; it is on by default for vaults since 2019", *evidence)
+    return passed("soft delete is enabled", *evidence)
+
+
+@check(
+    id="MLW-KV-03",
+    title="Key vault uses the Azure RBAC permission model",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "With Azure RBAC, data-plane access to keys and secrets is granted through Entra ID role "
+        "assignments that are audited, reviewable and can be time-bound (PIM); vault access policies are "
+        "a separate, coarser list outside that governance. Absent enableRbacAuthorization means the "
+        "access-policy model, so it fails."
+    ),
+    remediation="Switch the vault to the Azure RBAC permission model after granting equivalent roles.",
+    az_cli="az keyvault update -g <rg> -n <vault> --enable-rbac-authorization true",
+    azure_policy=("12d4fa5e-1f9f-4c21-97a9-b99b3c6611b5",),
+    references=(f"{_DOCS}/general/rbac-guide",),
+)
+def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.enableRbacAuthorization")
+    if props.flag(resource, "properties.enableRbacAuthorization") is True:
+        return passed("the vault uses Azure RBAC", *evidence)
+    return failed("the vault uses access policies, not Azure RBAC", *evidence)
+
+
+@check(
+    id="MLW-KV-04",
+    title="Key vault disables public network access",
+    kinds=(kinds.KEY_VAULT,),
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A vault reachable from the internet exposes its secrets and keys to credential-stuffing and to "
+        "any leaked token. Divergence: an absent publicNetworkAccess means the service default, Enabled; "
+        "mlwarden fails it as Azure Policy does (Checkov's negative checks would pass it)."
+    ),
+    remediation="Disable public network access and reach the vault through a private endpoint.",
+    az_cli="az keyvault update -g <rg> -n <vault> --public-network-access Disabled",
+    azure_policy=("405c5871-3e91-4644-8a63-58e19d68ff5b",),
+    references=(f"{_DOCS}/general/network-security",),
+)
+def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.publicNetworkAccess")
+    value = props.text(resource, "properties.publicNetworkAccess")
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if value is None:
+        return failed("public network access is not set (the default is Enabled)", *evidence)
+    return failed(f"public network access is {value}", *evidence)
+
+
+@check(
+    id="MLW-KV-05",
+    title="Key vault firewall denies by default or public access is disabled",
+    kinds=(kinds.KEY_VAULT,),
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A vault that stays publicly reachable should at least only accept listed networks. Passes when "
+        "public network access is Disabled or networkAcls.defaultAction is Deny. Absent networkAcls means "
+        "the default action Allow, so it fails."
+    ),
+    remediation="Set the vault firewall's default action to Deny and allow only the networks that need it.",
+    az_cli="az keyvault update -g <rg> -n <vault> --default-action Deny",
+    azure_policy=("55615ac9-af46-4a59-874e-391cc3dfb490",),
+    references=(f"{_DOCS}/general/network-security",),
+)
+def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.publicNetworkAccess", "properties.networkAcls.defaultAction")
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if props.equals(resource, "properties.networkAcls.defaultAction", "Deny"):
+        return passed("the firewall denies by default", *evidence)
+    action = props.text(resource, "properties.networkAcls.defaultAction") or "Allow (not set)"
+    return failed(f"public network access is open and the firewall default action is {action}", *evidence)
+
+
+@check(
+    id="MLW-KV-06",
+    title="Key vault is reached through an approved private endpoint",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A private endpoint keeps secret and key traffic on the virtual network. Counts approved "
+        "connections from the vault's own list and from private endpoint resources in the estate; "
+        "pending or rejected connections do not count."
+    ),
+    remediation="Create a private endpoint (group id `vault`) for the vault and approve the connection.",
+    az_cli=(
+        "az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
+        "--private-connection-resource-id <vault-id> --group-id vault --connection-name <name>"
+    ),
+    azure_policy=("a6abeaec-4d90-4a02-805f-6b26c4d3fbe9",),
+    references=(f"{_DOCS}/general/private-link-service",),
+)
+def vault_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
+    evidence = private_link_evidence(resource, estate)
+    if estate.has_approved_private_endpoint(resource):
+        return passed("the vault has an approved private endpoint", evidence)
+    if estate.private_links(resource):
+        return failed("the vault's private endpoint connections are not approved", evidence)
+    return failed("the vault has no private endpoint", evidence)
+
+
+def _key_evidence(key: KeyMetadata, *fields: str) -> tuple[Evidence, ...]:
+    return tuple(Evidence(path=f"keys/{key.name}.{name}", value=getattr(key, name)) for name in fields)
+
+
+def _each_live_key(vault: Resource, estate: Estate) -> Iterator[KeyMetadata | Verdict]:
+    """The vault's enabled keys; a verdict instead when there are none or a key is disabled."""
+    keys = estate.keys_in(vault)
+    if not keys:
+        yield not_applicable("the vault has no keys")
+        return
+    for key in sorted(keys, key=lambda k: k.name.lower()):
+        if key.enabled is False:
+            yield not_applicable(
+                f"key {key.name} is disabled and cannot be used", *_key_evidence(key, "enabled"), detail_key=key.name
+            )
+        else:
+            yield key
+
+
+@check(
+    id="MLW-KV-07",
+    title="Key Vault keys have an expiration date",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("key-lifecycle",),
+    pillar="secrets",
+    rationale=(
+        "A key without an expiry can stay in use forever, so a compromised or weak key is never forced out. "
+        "One verdict per key. Disabled keys are not applicable: they cannot encrypt or decrypt, and "
+        "re-enabling one shows up on the next scan. Read from key metadata (ARM or data plane), never key "
+        "material; a vault whose keys could not be listed is a coverage gap."
+    ),
+    remediation="Set an expiration date on each key, or a rotation policy whose versions expire.",
+    az_cli="az keyvault key set-attributes --vault-name <vault> -n <key> --expires <YYYY-MM-DDThh:mm:ssZ>",
+    azure_policy=("152b15f7-8e1f-4c1f-ab71-8c010ba5dbc0",),
+    references=(f"{_DOCS}/keys/about-keys",),
+    needs=(inventory.KEY_METADATA,),
+)
+def key_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
+    for item in _each_live_key(resource, estate):
+        if isinstance(item, Verdict):
+            yield item
+            continue
+        evidence = _key_evidence(item, "expires")
+        if item.expires is None:
+            yield failed(f"key {item.name} has no expiration date", *evidence, detail_key=item.name)
+        else:
+            yield passed(f"key {item.name} has an expiration date", *evidence, detail_key=item.name)
+
+
+@check(
+    id="MLW-KV-08",
+    title="Key Vault keys rotate automatically",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("key-lifecycle",),
+    pillar="secrets",
+    rationale=(
+        "A rotation policy with a Rotate action renews a key on schedule, limiting how much data one key "
+        "version protects. A policy with only Notify actions (the service default) does not rotate. One "
+        "verdict per key; disabled keys and keys backing certificates (rotated by certificate renewal) are "
+        "not applicable; a key whose policy could not be read (no getrotationpolicy permission) is unknown."
+    ),
+    remediation="Add a rotation policy with a Rotate lifetime action (e.g. 90 days after creation).",
+    az_cli="az keyvault key rotation-policy update --vault-name <vault> -n <key> --value @policy.json",
+    azure_policy=("d8cf8476-a2ec-4916-896e-992351803c44",),
+    references=(f"{_DOCS}/keys/how-to-configure-key-rotation",),
+    needs=(inventory.KEY_METADATA,),
+)
+def key_rotation(resource: Resource, estate: Estate) -> Iterator[Verdict]:
+    for item in _each_live_key(resource, estate):
+        if isinstance(item, Verdict):
+            yield item
+            continue
+        name = item.name
+        if item.managed:
+            yield not_applicable(
+                f"key {name} backs a certificate and rotates with it", *_key_evidence(item, "managed"), detail_key=name
+            )
+            continue
+        if not item.rotation_policy_readable:
+            yield unknown(
+                f"the rotation policy of key {name} could not be read (needs keys/getrotationpolicy)",
+                *_key_evidence(item, "rotation_policy_readable"),
+                detail_key=name,
+            )
+            continue
+        actions = [a.action for a in item.rotation_policy.lifetime_actions] if item.rotation_policy else []
+        evidence = Evidence(path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=actions)
+        if any(action.lower() == "rotate" for action in actions):
+            yield passed(f"key {name} rotates automatically", evidence, detail_key=name)
+        elif item.rotation_policy is None:
+            yield failed(f"key {name} has no rotation policy", evidence, detail_key=name)
+        else:
+            yield failed(f"key {name}'s rotation policy has no Rotate action", evidence, detail_key=name)
+
+
+@check(
+    id="MLW-KV-09",
+    title="Key Vault secrets have an expiration date",
+    kinds=(kinds.KEY_VAULT,),
+    severity="low",
+    tags=("key-lifecycle", "secrets-in-vault"),
+    pillar="secrets",
+    rationale=(
+        "A secret without an expiry (a storage key, a database password) is never forced to rotate. The "
+        "data lives in secret metadata (ARM GET vaults/{v}/secrets: attributes.exp, no values), which "
+        "mlwarden does not collect yet, so every vault reports unknown (a coverage gap) rather than a "
+        "guess."
+    ),
+    remediation="Set an expiration date on each secret and rotate it before it expires.",
+    az_cli="az keyvault secret set-attributes --vault-name <vault> -n <secret> --expires <YYYY-MM-DDThh:mm:ssZ>",
+    azure_policy=("98728c90-32c7-4049-8429-847dc0f4fe37",),
+    references=(f"{_DOCS}/secrets/about-secrets",),
+)
+def secret_expiry(resource: Resource, estate: Estate) -> Verdict:
+    return unknown("secret metadata (expiry dates) is not collected yet; secret expiry cannot be judged")
+
+
+def _audit_logging(setting: Resource) -> bool:
+    for log in props.items(setting, "properties.logs"):
+        if props.flag(log, "enabled") is not True:
+            continue
+        category = (props.text(log, "category") or "").lower()
+        group = (props.text(log, "categoryGroup") or "").lower()
+        if category == AUDIT_CATEGORY or group in AUDIT_GROUPS:
+            return True
+    return False
+
+
+@check(
+    id="MLW-KV-10",
+    title="Key vault sends audit logs to a diagnostic destination",
+    kinds=(kinds.KEY_VAULT,),
+    severity="medium",
+    tags=("logging",),
+    pillar="monitoring",
+    rationale=(
+        "AuditEvent logs record every access to keys and secrets: without them a breach investigation "
+        "(GDPR Art. 33, HIPAA 164.312(b)) cannot tell who read what. Passes when a diagnostic setting "
+        "enables the AuditEvent category or the audit/allLogs category group."
+    ),
+    remediation="Add a diagnostic setting that sends the audit category group to Log Analytics or storage.",
+    az_cli=(
+        "az monitor diagnostic-settings create -n audit --resource <vault-id> --workspace <law-id> "
+        '--logs \'[{"categoryGroup":"audit","enabled":true}]\''
+    ),
+    azure_policy=("cf820ca0-f99e-4f3e-84fb-66e913812d21",),
+    references=(f"{_DOCS}/general/logging",),
+    needs=(inventory.DIAGNOSTIC_SETTINGS,),
+)
+def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
+    settings = estate.diagnostic_settings(resource)
+    evidence = tuple(
+        Evidence(path=f"diagnosticSettings/{s.name}.properties.logs", value=props.get(s, "properties.logs"))
+        for s in settings
+    )
+    if not settings:
+        return failed("the vault has no diagnostic settings", Evidence(path="diagnosticSettings", value=[]))
+    auditing = [s.name for s in settings if _audit_logging(s)]
+    if auditing:
+        return passed(f"audit logs are sent by diagnostic setting {auditing[0]}", *evidence)
+    return failed("no diagnostic setting enables the AuditEvent category or the audit group", *evidence)
+
+
+# -- customer-managed key usage -------------------------------------------------------------
+# Where each CMK-capable kind names its key. Storage and Cognitive Services split it into a
+# vault URI and a key name; the others give one key identifier.
+_CMK_KINDS = (kinds.STORAGE, kinds.COGNITIVE, kinds.ML_WORKSPACE, kinds.REGISTRY, kinds.AKS)
+
+
+def cmk_key_id(resource: Resource) -> str | None:
+    """The customer-managed key a resource encrypts with, as a key identifier, or None."""
+    split = {
+        kinds.STORAGE: "properties.encryption.keyvaultproperties",
+        kinds.COGNITIVE: "properties.encryption.keyVaultProperties",
+    }
+    single = {
+        kinds.ML_WORKSPACE: "properties.encryption.keyVaultProperties.keyIdentifier",
+        kinds.REGISTRY: "properties.encryption.keyVaultProperties.keyIdentifier",
+        kinds.AKS: "properties.securityProfile.azureKeyVaultKms.keyId",
+    }
+    kind = kinds.kind_of(resource)
+    if kind in split:
+        if not props.equals(resource, "properties.encryption.keySource", "Microsoft.Keyvault"):
+            return None
+        uri = props.text(resource, f"{split[kind]}.keyVaultUri")
+        name = props.text(resource, f"{split[kind]}.keyName")
+        return f"{uri.rstrip('/')}/keys/{name}" if uri and name else None
+    if kind in single:
+        return props.text(resource, single[kind])
+    return None
+
+
+# Built once per estate (per scan) and dropped with it: nothing carries over between scans.
+_CMK_USERS: weakref.WeakKeyDictionary[Estate, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def cmk_users(estate: Estate) -> dict[str, list[str]]:
+    """Versionless key id -> ids of the resources that use it as their customer-managed key."""
+    users = _CMK_USERS.get(estate)
+    if users is None:
+        collected: defaultdict[str, list[str]] = defaultdict(list)
+        for kind in _CMK_KINDS:
+            for consumer in estate.of_kind(kind):
+                key_id = cmk_key_id(consumer)
+                if key_id:
+                    collected[versionless_key_id(key_id)].append(consumer.id)
+        users = _CMK_USERS[estate] = dict(collected)
+    return users
+
+
+@check(
+    id="MLW-KV-11",
+    title="Customer-managed keys are backed by an HSM",
+    kinds=(kinds.KEY_VAULT,),
+    severity="low",
+    tags=("encryption-at-rest", "key-lifecycle"),
+    pillar="encryption",
+    rationale=(
+        "A key used as a customer-managed key protects a whole service's data at rest; an HSM-backed key "
+        "(RSA-HSM, EC-HSM) never leaves FIPS 140 validated hardware. Judges the keys of this vault that "
+        "some scanned resource (storage, Cognitive Services, ML workspace, registry, AKS KMS) names as its "
+        "CMK; other keys are not applicable. Disabled keys are not applicable; a key whose type was not "
+        "collected is unknown."
+    ),
+    remediation="Create an RSA-HSM key (Premium vault or Managed HSM) and point the service's CMK at it.",
+    az_cli="az keyvault key create --vault-name <vault> -n <key> --kty RSA-HSM --size 3072",
+    azure_policy=("587c79fe-dd04-4a5e-9d0b-f89598c7261b",),
+    references=(f"{_DOCS}/keys/about-keys#hsm-protected-keys",),
+    needs=(inventory.KEY_METADATA,),
+)
+def cmk_key_hsm(resource: Resource, estate: Estate) -> Iterator[Verdict]:
+    users = cmk_users(estate)
+    for item in _each_live_key(resource, estate):
+        if isinstance(item, Verdict):
+            yield item
+            continue
+        name = item.name
+        consumers = users.get(versionless_key_id(item.kid), [])
+        evidence = (*_key_evidence(item, "key_type"), Evidence(path=f"keys/{name}.usedAsCmkBy", value=consumers))
+        if not consumers:
+            yield not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)
+        elif item.key_type is None:
+            yield unknown(f"the type of CMK key {name} was not collected", *evidence, detail_key=name)
+        elif item.key_type.lower() in HSM_KEY_TYPES:
+            yield passed(f"CMK key {name} is HSM-backed ({item.key_type})", *evidence, detail_key=name)
+        else:
+            yield failed(f"CMK key {name} is software-protected ({item.key_type})", *evidence, detail_key=name)

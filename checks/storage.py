@@ -1,0 +1,320 @@
+"""Storage account checks: transport encryption, anonymous and shared-key access, network exposure, CMK.
+
+Storage accounts hold ML training data, datastores and model artifacts, so these rules decide
+whether that data can leave over the internet or be read with a leaked account key.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scanner import kinds, props
+from scanner.estate import Estate
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, not_applicable, passed
+
+_DOCS = "https://learn.microsoft.com/azure/storage"
+_TLS = re.compile(r"^tls(\d+)_(\d+)$", re.IGNORECASE)
+MIN_TLS = (1, 2)
+
+
+@check(
+    id="MLW-ST-01",
+    title="Storage account accepts HTTPS traffic only",
+    kinds=(kinds.STORAGE,),
+    severity="high",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "Secure transfer required rejects plain HTTP (and unencrypted SMB), so data and SAS tokens never "
+        "cross the network in clear text. Absent supportsHttpsTrafficOnly is the service default, true "
+        "for accounts created with API version 2019-04-01 or later, so it passes; only an explicit false "
+        "fails."
+    ),
+    remediation="Enable secure transfer required.",
+    az_cli="az storage account update -g <rg> -n <account> --https-only true",
+    azure_policy=("404c3081-a854-4457-ae30-26a93ef643f9",),
+    references=(f"{_DOCS}/common/storage-require-secure-transfer",),
+)
+def storage_https_only(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.supportsHttpsTrafficOnly")
+    value = props.flag(resource, "properties.supportsHttpsTrafficOnly")
+    if value is False:
+        return failed("HTTP traffic is accepted", *evidence)
+    if value is None:
+        return passed("secure transfer is not reported; the service default requires HTTPS", *evidence)
+    return passed("only HTTPS traffic is accepted", *evidence)
+
+
+def tls_version(value: str | None) -> tuple[int, int] | None:
+    """`TLS1_2` -> (1, 2); None for anything else."""
+    match = _TLS.match(value or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@check(
+    id="MLW-ST-02",
+    title="Storage account requires TLS 1.2 or later",
+    kinds=(kinds.STORAGE,),
+    severity="high",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "TLS 1.0 and 1.1 have known weaknesses and are deprecated. Divergence: PSRule, Azure Policy and "
+        "Checkov all test minimumTlsVersion == 'TLS1_2', which would fail TLS1_3; mlwarden passes any "
+        "version at or above TLS 1.2. Absent minimumTlsVersion fails, as all three anchors do: accounts "
+        "created before the property existed accept TLS 1.0, and the row does not say which default "
+        "applies."
+    ),
+    remediation="Set the minimum TLS version to TLS 1.2.",
+    az_cli="az storage account update -g <rg> -n <account> --min-tls-version TLS1_2",
+    azure_policy=("fe83a0eb-a853-422d-aac2-1bffd182c5d0",),
+    references=(f"{_DOCS}/common/transport-layer-security-configure-minimum-version",),
+)
+def storage_min_tls(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.minimumTlsVersion")
+    value = props.text(resource, "properties.minimumTlsVersion")
+    if value is None:
+        return failed("minimum TLS version is not set (older accounts accept TLS 1.0)", *evidence)
+    version = tls_version(value)
+    if version is None:
+        return failed(f"minimum TLS version {value!r} is not a recognised TLS version", *evidence)
+    if version >= MIN_TLS:
+        return passed(f"minimum TLS version is {value}", *evidence)
+    return failed(f"minimum TLS version is {value}, below TLS 1.2", *evidence)
+
+
+@check(
+    id="MLW-ST-03",
+    title="Storage account disallows anonymous blob access",
+    kinds=(kinds.STORAGE,),
+    severity="high",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "With allowBlobPublicAccess any container can be made readable by anyone on the internet with no "
+        "credential. Divergence: Azure Policy fails an absent allowBlobPublicAccess and mlwarden does too, "
+        "because accounts created before the property existed allow public access when it is unset. "
+        "Kind FileStorage has no blob service, so the check does not apply (as PSRule skips it)."
+    ),
+    remediation="Disallow blob public access on the account.",
+    az_cli="az storage account update -g <rg> -n <account> --allow-blob-public-access false",
+    azure_policy=("4fa4b6c0-31ca-4c0d-b10d-24b96f62a751",),
+    references=(f"{_DOCS}/blobs/anonymous-read-access-prevent",),
+)
+def storage_blob_public_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = (Evidence(path="kind", value=resource.kind), *props.read(resource, "properties.allowBlobPublicAccess"))
+    if (resource.kind or "").lower() == "filestorage":
+        return not_applicable("FileStorage accounts have no blob service", *evidence)
+    value = props.flag(resource, "properties.allowBlobPublicAccess")
+    if value is False:
+        return passed("anonymous blob access is disallowed", *evidence)
+    if value is None:
+        return failed("anonymous blob access is not disallowed (unset)", *evidence)
+    return failed("anonymous blob access is allowed", *evidence)
+
+
+@check(
+    id="MLW-ST-04",
+    title="Storage account disables public network access",
+    kinds=(kinds.STORAGE,),
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "With public network access disabled the account is only reachable through private endpoints. "
+        "Divergence: Checkov (CKV_AZURE_59) fails only an explicit Enabled; Azure Policy fails anything "
+        "but Disabled. mlwarden follows Azure Policy: absent means the default, Enabled, and fails."
+    ),
+    remediation="Disable public network access and use private endpoints.",
+    az_cli="az storage account update -g <rg> -n <account> --public-network-access Disabled",
+    azure_policy=("b2982f36-99f2-4db5-8eff-283140c09693",),
+    references=(f"{_DOCS}/common/storage-network-security",),
+)
+def storage_public_network_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.publicNetworkAccess")
+    value = props.text(resource, "properties.publicNetworkAccess")
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if value is None:
+        return failed("public network access is not set (the default is Enabled)", *evidence)
+    return failed(f"public network access is {value}", *evidence)
+
+
+@check(
+    id="MLW-ST-05",
+    title="Storage account firewall denies by default",
+    kinds=(kinds.STORAGE,),
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A default action of Deny limits the public endpoint to listed networks. Absent networkAcls means "
+        "Allow and fails. Deviation from the catalog's defaultAction-only rule: an account with public "
+        "network access Disabled also passes, since its firewall then guards nothing (the same rule "
+        "mlwarden applies to Key Vault and ACR)."
+    ),
+    remediation="Set the storage firewall's default action to Deny and allow only the networks that need it.",
+    az_cli="az storage account update -g <rg> -n <account> --default-action Deny",
+    azure_policy=("34c877ad-507e-4c82-993e-3452a6e0ad3c",),
+    references=(f"{_DOCS}/common/storage-network-security",),
+)
+def storage_firewall(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.networkAcls.defaultAction", "properties.publicNetworkAccess")
+    if props.equals(resource, "properties.networkAcls.defaultAction", "Deny"):
+        return passed("the firewall denies by default", *evidence)
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled, so the firewall has nothing to guard", *evidence)
+    action = props.text(resource, "properties.networkAcls.defaultAction") or "Allow (not set)"
+    return failed(f"the firewall default action is {action}", *evidence)
+
+
+@check(
+    id="MLW-ST-06",
+    title="Storage account is reached through an approved private endpoint",
+    kinds=(kinds.STORAGE,),
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A private endpoint keeps data traffic on the virtual network. Storage reports its connections "
+        "as a child type, so approved links come from the account's own list and from private endpoint "
+        "resources in the estate; pending or rejected connections do not count."
+    ),
+    remediation="Create a private endpoint (group id blob, dfs, file, ...) for the account and approve it.",
+    az_cli=(
+        "az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
+        "--private-connection-resource-id <account-id> --group-id blob --connection-name <name>"
+    ),
+    azure_policy=("6edd7eda-6dd8-40f7-810d-67160c639cd9",),
+    references=(f"{_DOCS}/common/storage-private-endpoints",),
+)
+def storage_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
+    links = estate.private_links(resource)
+    evidence = Evidence(
+        path="privateEndpointConnections[*].status",
+        value=[f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in links],
+    )
+    if any(link.approved for link in links):
+        return passed("the account has an approved private endpoint", evidence)
+    if links:
+        return failed("the account's private endpoint connections are not approved", evidence)
+    return failed("the account has no private endpoint", evidence)
+
+
+@check(
+    id="MLW-ST-07",
+    title="Storage account prevents shared key access",
+    kinds=(kinds.STORAGE,),
+    severity="medium",
+    tags=("local-auth",),
+    pillar="identity",
+    rationale=(
+        "Account keys grant full access to all data, never expire on their own and identify no caller; "
+        "with shared key access off every request needs Entra ID. Divergence: Azure Policy fails an "
+        "absent allowSharedKeyAccess and mlwarden does too, because unset means keys are accepted. Note: "
+        "an ML workspace's default datastores need keys unless the workspace uses identity-based access "
+        "(MLW-MLWS-07)."
+    ),
+    remediation="Disallow shared key access after moving clients (and ML datastores) to Entra ID auth.",
+    az_cli="az storage account update -g <rg> -n <account> --allow-shared-key-access false",
+    azure_policy=("8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54",),
+    references=(f"{_DOCS}/common/shared-key-authorization-prevent",),
+)
+def storage_shared_key_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.allowSharedKeyAccess")
+    value = props.flag(resource, "properties.allowSharedKeyAccess")
+    if value is False:
+        return passed("shared key access is disallowed", *evidence)
+    if value is None:
+        return failed("shared key access is not disallowed (unset means keys are accepted)", *evidence)
+    return failed("shared key access is allowed", *evidence)
+
+
+@check(
+    id="MLW-ST-08",
+    title="Storage account encrypts with a customer-managed key",
+    kinds=(kinds.STORAGE,),
+    severity="medium",
+    tags=("encryption-at-rest", "key-lifecycle"),
+    pillar="encryption",
+    rationale=(
+        "A customer-managed key in Key Vault lets the data owner rotate, audit and revoke the key that "
+        "protects the data at rest. Passes when keySource is Microsoft.Keyvault (any casing) and the "
+        "lower-case keyvaultproperties block names a vault URI and key. Absent encryption means "
+        "Microsoft-managed keys and fails."
+    ),
+    remediation="Configure customer-managed keys for the account with a key in Key Vault.",
+    az_cli=(
+        "az storage account update -g <rg> -n <account> --encryption-key-source Microsoft.Keyvault "
+        "--encryption-key-vault <vault-uri> --encryption-key-name <key>"
+    ),
+    azure_policy=("6fac406b-40ca-413b-bf8e-0bf964659c25",),
+    references=(f"{_DOCS}/common/customer-managed-keys-overview",),
+)
+def storage_cmk(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(
+        resource,
+        "properties.encryption.keySource",
+        "properties.encryption.keyvaultproperties.keyvaulturi",
+        "properties.encryption.keyvaultproperties.keyname",
+    )
+    source = props.text(resource, "properties.encryption.keySource")
+    if not props.equals(resource, "properties.encryption.keySource", "Microsoft.Keyvault"):
+        return failed(f"data is encrypted with {source or 'Microsoft.Storage (default)'} keys, not a CMK", *evidence)
+    uri = props.text(resource, "properties.encryption.keyvaultproperties.keyvaulturi")
+    name = props.text(resource, "properties.encryption.keyvaultproperties.keyname")
+    if not (uri and name):
+        return failed("key source is Key Vault but the key vault URI or key name is missing", *evidence)
+    return passed(f"data is encrypted with customer-managed key {name}", *evidence)
+
+
+@check(
+    id="MLW-ST-09",
+    title="Storage account uses infrastructure (double) encryption",
+    kinds=(kinds.STORAGE,),
+    severity="low",
+    tags=("encryption-at-rest",),
+    pillar="encryption",
+    rationale=(
+        "Infrastructure encryption adds a second, independent AES-256 layer below service encryption, so "
+        "one broken algorithm or key does not expose the data. It can only be chosen when the account is "
+        "created; absent requireInfrastructureEncryption means off and fails."
+    ),
+    remediation="Recreate the account with infrastructure encryption and migrate the data.",
+    az_cli="az storage account create -g <rg> -n <account> --require-infrastructure-encryption true",
+    azure_policy=("4733ea7b-a883-42fe-8cac-97454c2a9e4a",),
+    references=(f"{_DOCS}/common/infrastructure-encryption-enable",),
+)
+def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.encryption.requireInfrastructureEncryption")
+    if props.flag(resource, "properties.encryption.requireInfrastructureEncryption") is True:
+        return passed("infrastructure encryption is enabled", *evidence)
+    return failed("infrastructure encryption is not enabled", *evidence)
+
+
+@check(
+    id="MLW-ST-10",
+    title="Storage account prevents cross-tenant object replication",
+    kinds=(kinds.STORAGE,),
+    severity="low",
+    tags=("data-residency",),
+    pillar="private-network",
+    rationale=(
+        "Object replication to an account in another Entra tenant copies data out of the organisation's "
+        "control and jurisdiction. Absent allowCrossTenantReplication fails: older accounts allowed it "
+        "when unset, and the row does not say which default applies."
+    ),
+    remediation="Disallow cross-tenant object replication.",
+    az_cli="az storage account update -g <rg> -n <account> --allow-cross-tenant-replication false",
+    azure_policy=("92a89a79-6c52-4a7e-a03f-61306fc49312",),
+    references=(f"{_DOCS}/blobs/object-replication-prevent-cross-tenant-policies",),
+)
+def storage_cross_tenant_replication(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.allowCrossTenantReplication")
+    value = props.flag(resource, "properties.allowCrossTenantReplication")
+    if value is False:
+        return passed("cross-tenant object replication is disallowed", *evidence)
+    if value is None:
+        return failed("cross-tenant object replication is not disallowed (unset)", *evidence)
+    return failed("cross-tenant object replication is allowed", *evidence)
