@@ -1,0 +1,188 @@
+"""The served estate: an `Inventory` cut into what each Azure API returns for it."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from typing import Any
+
+from scanner.azure.queries import RESOURCE_TYPES
+from scanner.estate import parent_id
+from scanner.inventory import Inventory, KeyMetadata
+from tests.azure_fake.canary import value_for
+
+SUBSCRIPTION = "microsoft.resources/subscriptions"
+CHILD_ROUTES = {
+    "microsoft.machinelearningservices/workspaces/computes": "computes",
+    "microsoft.web/sites/basicpublishingcredentialspolicies": "publishing",
+    "microsoft.insights/diagnosticsettings": "diagnostics",
+}
+
+
+class FakeEstate:
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        rows = [r.raw() for r in inventory.resources]
+        self.tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.children: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.pricings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.contacts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        subscriptions: dict[str, dict[str, Any]] = {}
+        env_facts = {
+            f.resource_id.lower(): f
+            for f in inventory.app_settings
+            if any(s.source == "environment_variable" for s in f.settings)
+        }
+        for row in rows:
+            type_key = row["type"].lower()
+            sub = str(row.get("subscriptionId") or "")
+            if sub:
+                subscriptions.setdefault(sub.lower(), _subscription_row(sub))
+            if type_key == SUBSCRIPTION:
+                subscriptions[sub.lower()] = row
+            elif type_key in RESOURCE_TYPES:
+                self.tables["resources"].append(_plant_env(row, env_facts.get(row["id"].lower())))
+            elif type_key == "microsoft.web/sites/config":
+                self.tables["appserviceresources"].append(row)
+                self.configs[str(parent_id(row["id"])).lower()] = row
+            elif type_key == "microsoft.security/assessments":
+                self.tables["securityresources"].append(row)
+            elif type_key == "microsoft.security/pricings":
+                self.tables["securityresources"].append(row)
+                self.pricings[sub.lower()].append(row)
+            elif type_key == "microsoft.security/securitycontacts":
+                self.contacts[sub.lower()].append(row)
+            elif type_key in CHILD_ROUTES:
+                self.children[(CHILD_ROUTES[type_key], str(parent_id(row["id"])).lower())].append(row)
+        self.tables["resourcecontainers"] = list(subscriptions.values())
+        self.vaults = {
+            str(r["name"]).lower(): r
+            for r in self.tables["resources"]
+            if r["type"].lower() == "microsoft.keyvault/vaults"
+        }
+        self.keys: dict[str, list[KeyMetadata]] = defaultdict(list)
+        for key in inventory.keys:
+            self.keys[key.vault_id.lower()].append(key)
+        self.site_settings: dict[str, dict[str, dict[str, str]]] = {}
+        for facts in inventory.app_settings:
+            planted: dict[str, dict[str, str]] = {"app_setting": {}, "connection_string": {}}
+            for fact in facts.settings:
+                if fact.source in planted:
+                    planted[fact.source][fact.name] = value_for(fact)
+            self.site_settings[facts.resource_id.lower()] = planted
+
+    def vault_keys_arm(self, vault_id: str) -> list[dict[str, Any]]:
+        """`GET vaults/{v}/keys` (Microsoft.KeyVault ARM shape)."""
+        out = []
+        for key in self.keys.get(vault_id.lower(), []):
+            policy = key.rotation_policy
+            properties: dict[str, Any] = {
+                "attributes": _attributes(key),
+                "kty": key.key_type,
+                "keySize": key.key_size,
+                "curveName": key.curve,
+                "keyUri": key.kid,
+            }
+            if policy is not None and key.rotation_policy_readable:
+                properties["rotationPolicy"] = {
+                    "attributes": {"expiryTime": policy.expiry_time},
+                    "lifetimeActions": [
+                        _action(a.action, a.time_after_create, a.time_before_expiry, lower=True)
+                        for a in policy.lifetime_actions
+                    ],
+                }
+            out.append(
+                {
+                    "id": f"{key.vault_id}/keys/{key.name}",
+                    "name": key.name,
+                    "type": "Microsoft.KeyVault/vaults/keys",
+                    "properties": {k: v for k, v in properties.items() if v is not None},
+                }
+            )
+        return out
+
+
+def _subscription_row(sub: str) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{sub}",
+        "name": sub,
+        "type": SUBSCRIPTION,
+        "subscriptionId": sub,
+        "properties": {"state": "Enabled"},
+    }
+
+
+def _plant_env(row: dict[str, Any], facts: Any) -> dict[str, Any]:
+    """Deployments carry real-looking environment variable values (canaries) like the live service."""
+    if facts is None:
+        return row
+    row = copy.deepcopy(row)
+    env = {s.name: value_for(s) for s in facts.settings if s.source == "environment_variable"}
+    properties = row.setdefault("properties", {})
+    for key in list(properties):
+        if key.lower() == "environmentvariables":
+            del properties[key]
+    properties["environmentVariables"] = env
+    return row
+
+
+def _attributes(key: KeyMetadata) -> dict[str, Any]:
+    values = {
+        "enabled": key.enabled,
+        "exp": key.expires,
+        "nbf": key.not_before,
+        "created": key.created,
+        "updated": key.updated,
+        "recoveryLevel": "Recoverable",
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _action(action: str, after_create: str | None, before_expiry: str | None, *, lower: bool = False) -> dict[str, Any]:
+    trigger = {"timeAfterCreate": after_create} if after_create else {"timeBeforeExpiry": before_expiry}
+    return {"trigger": trigger, "action": {"type": action.lower() if lower else action}}
+
+
+def key_bundle(key: KeyMetadata, vault_url: str) -> dict[str, Any]:
+    """`GET /keys/{name}/`: public numbers sized to the recorded key size (never real material)."""
+    jwk: dict[str, Any] = {
+        "kid": f"{vault_url}/keys/{key.name}/0123456789abcdef",
+        "kty": key.key_type or "RSA",
+        "key_ops": ["wrapKey", "unwrapKey"],
+    }
+    if key.curve:
+        jwk.update(crv=key.curve, x="AAAA", y="AAAA")
+    elif key.key_size:
+        jwk.update(n=_b64(math.ceil(key.key_size / 8)), e="AQAB")
+    return {"key": jwk, "attributes": _attributes(key), "tags": {}, **({"managed": True} if key.managed else {})}
+
+
+def key_item(key: KeyMetadata, vault_url: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"kid": f"{vault_url}/keys/{key.name}", "attributes": _attributes(key), "tags": {}}
+    if key.managed:
+        item["managed"] = True
+    return item
+
+
+def rotation_policy(key: KeyMetadata, vault_url: str) -> dict[str, Any] | None:
+    policy = key.rotation_policy
+    if policy is None:
+        return None
+    body: dict[str, Any] = {
+        "id": f"{vault_url}/keys/{key.name}/rotationpolicy",
+        "lifetimeActions": [
+            _action(a.action, a.time_after_create, a.time_before_expiry) for a in policy.lifetime_actions
+        ],
+        "attributes": {"created": 1700000000, "updated": 1700000000},
+    }
+    if policy.expiry_time:
+        body["attributes"]["expiryTime"] = policy.expiry_time
+    return body
+
+
+def _b64(size: int) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(b"\x80" + b"\x01" * (size - 1)).rstrip(b"=").decode()

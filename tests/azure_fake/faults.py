@@ -1,0 +1,29 @@
+"""Faults a test can arm on the fake before (or during) a collection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    graph_429: int = 0
+    """The next N Resource Graph requests get 429 with quota headers."""
+    graph_429_retry_after: bool = True
+    graph_5xx: int = 0
+    """The next N Resource Graph requests get 503."""
+    arm_5xx: int = 0
+    """The next N ARM GETs get 500."""
+    graph_malformed: str | None = None
+    """`json` (not JSON), `no-data` (no `data` key) or `truncated` (body cut short) on the next page."""
+    forbidden_subscription: str | None = None
+    """Resource Graph and ARM answer 403 for anything touching this subscription."""
+    forbidden_vaults: set[str] = field(default_factory=set)
+    """Key Vault data plane answers 403 for these vault names (the scanner should fall back to ARM)."""
+    forbidden_vaults_arm: set[str] = field(default_factory=set)
+    """ARM `vaults/{v}/keys` answers 403 for these vault names."""
+    forbidden_app_settings: bool = False
+    expire_token: int = 0
+    """The next N ARM requests answer a CAE claims challenge (token revoked or expired)."""
+    delay: float = 0.0
+    """Seconds every response waits before being sent."""

@@ -1,0 +1,234 @@
+"""Routing for the fake: one method per Azure API slice the scanner uses."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.azure_fake import kql
+from tests.azure_fake.estate import key_bundle, key_item, rotation_policy
+
+if TYPE_CHECKING:
+    from tests.azure_fake.server import AzureFake
+
+ID = r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^?]+?)"
+ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
+    ("GET", "pricings", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/pricings$", re.I)),
+    ("GET", "contacts", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/securityContacts$", re.I)),
+    ("GET", "diagnostics", re.compile(rf"^{ID}/providers/Microsoft\.Insights/diagnosticSettings$", re.I)),
+    ("GET", "computes", re.compile(rf"^{ID}/computes$", re.I)),
+    ("GET", "publishing", re.compile(rf"^{ID}/basicPublishingCredentialsPolicies$", re.I)),
+    ("GET", "config", re.compile(rf"^{ID}/config/web$", re.I)),
+    ("POST", "appsettings", re.compile(rf"^{ID}/config/appsettings/list$", re.I)),
+    ("POST", "connectionstrings", re.compile(rf"^{ID}/config/connectionstrings/list$", re.I)),
+    ("GET", "vault-keys", re.compile(rf"^{ID}/keys$", re.I)),
+]
+
+
+class Router:
+    def __init__(self, fake: AzureFake, handler: Any) -> None:
+        self.fake = fake
+        self.handler: BaseHTTPRequestHandler = handler
+        split = urlsplit(handler.path)
+        self.path = split.path
+        self.params = parse_qs(split.query)
+
+    def reply(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+    ) -> None:
+        self.handler.reply(status, body, headers, raw)  # type: ignore[attr-defined]
+
+    def count(self, route: str) -> None:
+        with self.fake._lock:
+            self.fake.counts[route] += 1
+
+    def route(self, method: str, body: bytes) -> None:
+        path = self.path
+        if method == "POST" and path.endswith("/oauth2/v2.0/token"):
+            return self.token(body)
+        if path.startswith("/kv/"):
+            return self.keyvault(method)
+        auth = self.handler.headers.get("Authorization")
+        if not self.fake.token_valid(auth):
+            self.count("unauthorized")
+            return self.reply(401, _error("AuthenticationFailed", "missing or unknown bearer token"))
+        if method == "POST" and path.lower() == "/providers/microsoft.resourcegraph/resources":
+            return self.graph(body)
+        for route_method, name, pattern in ARM_ROUTES:
+            match = pattern.match(path)
+            if match and method == route_method:
+                return self.arm(name, match.group(1))
+        self.count("unknown")
+        self.reply(404, _error("NoRoute", f"the fake does not serve {method} {path}"))
+
+    # -- identity ------------------------------------------------------------------------
+    def token(self, body: bytes) -> None:
+        self.count("token")
+        form = parse_qs(body.decode())
+        self.fake.token_scopes.extend(form.get("scope", []))
+        token = self.fake.issue_token()
+        self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+
+    # -- Resource Graph ------------------------------------------------------------------
+    def graph(self, body: bytes) -> None:
+        fake = self.fake
+        self.count("graph")
+        request = json.loads(body or b"{}")
+        fake.graph_bodies.append(request)
+        if fake.take("graph_429"):
+            headers = fake.block(1.0)
+            if fake.faults.graph_429_retry_after:
+                headers["Retry-After"] = "1"
+            return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
+        if fake.take("graph_5xx"):
+            return self.reply(503, _error("ServiceUnavailable", "try again"))
+        allowed, headers = fake.quota_gate()
+        if not allowed:
+            headers["Retry-After"] = str(int(headers["x-ms-user-quota-resets-after"][-2:]))
+            return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
+        subscriptions = [s.lower() for s in request.get("subscriptions") or []]
+        forbidden = (fake.faults.forbidden_subscription or "").lower()
+        if forbidden and forbidden in subscriptions:
+            return self.reply(403, _error("AuthorizationFailed", "no access to a subscription"), headers)
+        try:
+            query = kql.parse(str(request.get("query", "")))
+        except kql.UnknownQuery as exc:
+            return self.reply(400, _error("BadRequest", f"unknown query shape: {exc}"), headers)
+        self.count(f"graph:{query.table}")
+        rows = query.select(fake.estate.tables.get(query.table, []))
+        if query.table == "appserviceresources" and not fake.appservice_config_in_graph:
+            rows = []
+        if query.table == "securityresources" and not fake.pricings_in_graph:
+            rows = [r for r in rows if str(r.get("type", "")).lower() != "microsoft.security/pricings"]
+        if subscriptions:
+            rows = [r for r in rows if str(r.get("subscriptionId", "")).lower() in subscriptions]
+        options = request.get("options") or {}
+        start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
+        size = min(int(options.get("$top") or 100), fake.page_cap)
+        page = rows[start : start + size]
+        payload: dict[str, Any] = {
+            "totalRecords": len(rows),
+            "count": len(page),
+            "resultTruncated": "false",
+            "data": page,
+            "facets": [],
+        }
+        if start + size < len(rows):
+            payload["$skipToken"] = base64.b64encode(str(start + size).encode()).decode()
+        malformed = fake.faults.graph_malformed
+        if malformed:
+            fake.faults.graph_malformed = None
+            if malformed == "json":
+                return self.reply(200, raw=b"<html>upstream proxy error</html>", headers=headers)
+            if malformed == "truncated":
+                return self.reply(200, raw=json.dumps(payload).encode()[:40], headers=headers)
+            payload.pop("data")
+        self.reply(200, payload, headers)
+
+    # -- ARM ----------------------------------------------------------------------------
+    def arm(self, name: str, target: str) -> None:
+        fake = self.fake
+        self.count(f"arm:{name}")
+        if fake.take("expire_token"):
+            challenge = (
+                f'Bearer authorization_uri="{fake.url}/{_tenant()}", error="insufficient_claims", claims="{_claims()}"'
+            )
+            return self.reply(
+                401, _error("InvalidAuthenticationToken", "token expired"), {"WWW-Authenticate": challenge}
+            )
+        forbidden = fake.faults.forbidden_subscription
+        if forbidden and f"/subscriptions/{forbidden.lower()}" in self.path.lower():
+            return self.reply(403, _error("AuthorizationFailed", "no access"))
+        if self.handler.command == "GET" and fake.take("arm_5xx"):
+            return self.reply(500, _error("InternalServerError", "transient"))
+        estate = fake.estate
+        key = target.lower()
+        if name == "pricings":
+            return self.reply(200, {"value": estate.pricings.get(key, [])})
+        if name == "contacts":
+            return self.reply(200, {"value": estate.contacts.get(key, [])})
+        if name in ("computes", "publishing", "diagnostics"):
+            return self.reply(200, {"value": estate.children.get((name, key), [])})
+        if name == "config":
+            config = estate.configs.get(key)
+            return self.reply(200, config) if config else self.reply(404, _error("NotFound", "no config"))
+        if name in ("appsettings", "connectionstrings"):
+            if fake.faults.forbidden_app_settings:
+                return self.reply(403, _error("AuthorizationFailed", "needs config/list/action"))
+            planted = estate.site_settings.get(key, {})
+            if name == "appsettings":
+                return self.reply(
+                    200, {"id": f"{target}/config/appsettings", "properties": planted.get("app_setting", {})}
+                )
+            strings = {n: {"value": v, "type": "Custom"} for n, v in planted.get("connection_string", {}).items()}
+            return self.reply(200, {"id": f"{target}/config/connectionstrings", "properties": strings})
+        if name == "vault-keys":
+            vault = target.rsplit("/", 1)[-1].lower()
+            if vault in fake.faults.forbidden_vaults_arm:
+                return self.reply(403, _error("AuthorizationFailed", "no access to keys"))
+            return self.reply(200, {"value": estate.vault_keys_arm(target)})
+        self.reply(404, _error("NoRoute", name))
+
+    # -- Key Vault data plane --------------------------------------------------------------
+    def keyvault(self, method: str) -> None:
+        fake = self.fake
+        parts = [p for p in self.path[len("/kv/") :].split("/") if p]
+        vault = fake.estate.vaults.get(parts[0].lower()) if parts else None
+        if vault is None or method != "GET" or len(parts) < 2 or parts[1] != "keys":
+            self.count("kv:unknown")
+            return self.reply(404, _error("NotFound", "no such vault route"))
+        auth = self.handler.headers.get("Authorization")
+        if not fake.token_valid(auth):
+            self.count("kv:challenge")
+            challenge = f'Bearer authorization="{fake.url}/{_tenant()}", resource="https://vault.azure.net"'
+            return self.reply(
+                401,
+                _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
+                {"WWW-Authenticate": challenge},
+            )
+        if parts[0].lower() in fake.faults.forbidden_vaults:
+            self.count("kv:forbidden")
+            return self.reply(403, _error("Forbidden", "caller is not authorized"))
+        real_url = str((vault.get("properties") or {}).get("vaultUri", "")).rstrip("/")
+        keys = fake.estate.keys.get(str(vault["id"]).lower(), [])
+        if len(parts) == 2:
+            self.count("kv:list")
+            size = int(self.params.get("maxresults", ["25"])[0])
+            start = int(self.params.get("$skiptoken", ["0"])[0])
+            value = [key_item(k, real_url) for k in keys[start : start + size]]
+            next_link = None
+            if start + size < len(keys):
+                base = fake.url + "/kv/" + parts[0]
+                next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={start + size}"
+            return self.reply(200, {"value": value, "nextLink": next_link})
+        match = next((k for k in keys if k.name.lower() == parts[2].lower()), None)
+        if match is None:
+            return self.reply(404, _error("KeyNotFound", "no such key"))
+        if len(parts) >= 4 and parts[3] == "rotationpolicy":
+            self.count("kv:policy")
+            if not match.rotation_policy_readable:
+                return self.reply(403, _error("Forbidden", "missing keys/getrotationpolicy"))
+            policy = rotation_policy(match, real_url)
+            return self.reply(200, policy) if policy else self.reply(404, _error("NotFound", "no policy"))
+        self.count("kv:get")
+        self.reply(200, key_bundle(match, real_url))
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _tenant() -> str:
+    from tests.azure_fake.server import TENANT
+
+    return TENANT
+
+
+def _claims() -> str:
+    from tests.azure_fake.server import CLAIMS
+
+    return CLAIMS

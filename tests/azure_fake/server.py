@@ -1,0 +1,161 @@
+"""A local HTTPS Azure: token endpoint, Resource Graph, ARM GETs, Defender, Key Vault data plane.
+
+Certificates come from `trustme`; clients trust the CA via `connection_verify`. Every route is
+counted, Resource Graph enforces a per-principal quota window and announces it in headers,
+and `Faults` injects throttling, errors, 403 scopes, malformed pages and revoked tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import ssl
+import tempfile
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from scanner.inventory import Inventory
+from tests.azure_fake.estate import FakeEstate
+from tests.azure_fake.faults import Faults
+
+TENANT = "72f988bf-0000-4000-8000-00000000fa4e"
+CLIENT_ID = "6b0a4f2e-0000-4000-8000-00000000c11e"
+CLAIMS = base64.b64encode(b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}').decode()
+KV_PREFIX = "/kv/"
+
+
+class AzureFake:
+    """Start with `with AzureFake(inventory) as fake:`; point the scanner at `fake.url`."""
+
+    def __init__(self, inventory: Inventory, *, quota: int = 15, window: float = 5.0, page_cap: int = 1000):
+        self.estate = FakeEstate(inventory)
+        self.faults = Faults()
+        self.quota, self.window, self.page_cap = quota, window, page_cap
+        self.counts: Counter[str] = Counter()
+        self.graph_bodies: list[dict[str, Any]] = []
+        self.token_scopes: list[str] = []
+        self.over_quota = 0
+        self.appservice_config_in_graph = True
+        self.pricings_in_graph = True
+        self._lock = threading.Lock()
+        self._tokens: set[str] = set()
+        self._window_start = 0.0
+        self._window_used = 0
+        self._blocked_until = 0.0
+        self._dir = tempfile.TemporaryDirectory(prefix="azure-fake-")
+        ca = trustme.CA()
+        cert = ca.issue_cert("localhost", "127.0.0.1")
+        self.ca_path = Path(self._dir.name) / "ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://localhost:{self._server.server_address[1]}"
+        self.keyvault_template = self.url + KV_PREFIX + "{name}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AzureFake:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    @property
+    def total_requests(self) -> int:
+        return sum(n for route, n in self.counts.items() if route != "token")
+
+    # -- quota ---------------------------------------------------------------------------
+    def quota_gate(self) -> tuple[bool, dict[str, str]]:
+        """Count one Resource Graph request against the window; False when it is over quota."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._blocked_until:
+                self.over_quota += 1
+                return False, _quota_headers(0, self._blocked_until - now)
+            if now >= self._window_start + self.window:
+                self._window_start, self._window_used = now, 0
+            end = self._window_start + self.window
+            if self._window_used >= self.quota:
+                self.over_quota += 1
+                return False, _quota_headers(0, end - now)
+            self._window_used += 1
+            return True, _quota_headers(self.quota - self._window_used, end - now)
+
+    def block(self, seconds: float) -> dict[str, str]:
+        with self._lock:
+            self._blocked_until = time.monotonic() + seconds
+        return _quota_headers(0, seconds)
+
+    def issue_token(self) -> str:
+        with self._lock:
+            token = f"fake-token-{len(self._tokens) + 1}"
+            self._tokens.add(token)
+        return token
+
+    def token_valid(self, header: str | None) -> bool:
+        return bool(header) and header.startswith("Bearer ") and header[7:] in self._tokens  # type: ignore[union-attr]
+
+    def take(self, name: str) -> bool:
+        """Consume one armed count-fault."""
+        with self._lock:
+            value = getattr(self.faults, name)
+            if value > 0:
+                setattr(self.faults, name, value - 1)
+                return True
+        return False
+
+
+def _quota_headers(remaining: int, resets: float) -> dict[str, str]:
+    seconds = max(1, math.ceil(resets))
+    return {
+        "x-ms-user-quota-remaining": str(remaining),
+        "x-ms-user-quota-resets-after": time.strftime("%H:%M:%S", time.gmtime(seconds)),
+    }
+
+
+def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
+    from tests.azure_fake.routes import Router
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
+            return
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def reply(
+            self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+        ) -> None:
+            if fake.faults.delay:
+                time.sleep(fake.faults.delay)
+            data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            Router(fake, self).route("GET", self._body())
+
+        def do_POST(self) -> None:
+            Router(fake, self).route("POST", self._body())
+
+    return Handler
