@@ -232,7 +232,9 @@ def aks_managed_identity(resource: Resource, estate: Estate) -> Verdict:
         resource, "properties.servicePrincipalProfile.clientId", "msi"
     ):
         return passed("the cluster runs under a managed identity", *evidence)
-    return failed("the cluster runs under a service principal with a client secret", *evidence)
+    if props.text(resource, "properties.servicePrincipalProfile.clientId"):
+        return failed("the cluster runs under a service principal with a client secret", *evidence)
+    return failed("the cluster has no managed identity", *evidence)
 
 
 @check(

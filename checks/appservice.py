@@ -322,7 +322,8 @@ _TLS_VERSIONS = {"1.0": 10, "1.1": 11, "1.2": 12, "1.3": 13}
     rationale=(
         "TLS 1.0 and 1.1 have known weaknesses. '1.2' and '1.3' pass (the anchors compare with '1.2' "
         "only; 1.3 is stricter). An absent MinTlsVersion scores as the service default, 1.2, and passes, "
-        "as Checkov does; Azure Policy would flag it. An unrecognised value fails."
+        "as Checkov does; Azure Policy would flag it. An empty string counts as absent; any other unrecognised "
+        "value fails."
     ),
     remediation="Set the minimum inbound TLS version to 1.2 or 1.3.",
     az_cli="az webapp config set -g <rg> -n <name> --min-tls-version 1.2",
@@ -335,10 +336,10 @@ def cfg_min_tls(resource: Resource, estate: Estate) -> Verdict:
     if config is None:
         return _missing_config()
     evidence = _config_evidence(config, "properties.minTlsVersion")
-    version = props.text(config, "properties.minTlsVersion")
-    if version is None:
+    version = (props.text(config, "properties.minTlsVersion") or "").strip()
+    if not version:
         return passed("minimum TLS version is not set (the service default is 1.2)", *evidence)
-    rank = _TLS_VERSIONS.get(version.strip())
+    rank = _TLS_VERSIONS.get(version)
     if rank is None:
         return failed(f"minimum TLS version {version!r} is not a known TLS version", *evidence)
     if rank < _TLS_VERSIONS["1.2"]:
@@ -428,6 +429,8 @@ def cfg_cors_wildcard(resource: Resource, estate: Estate) -> Verdict:
     origins = [str(origin).strip() for origin in props.items(config, "properties.cors.allowedOrigins")]
     if "*" in origins:
         return failed("CORS allows every origin ('*')", *evidence)
+    if not origins:
+        return passed("no cross-origin access is configured", *evidence)
     return passed(f"CORS allows {len(origins)} listed origin(s)", *evidence)
 
 
