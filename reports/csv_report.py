@@ -1,0 +1,77 @@
+"""CSV: one row per finding, for spreadsheets and ticket imports.
+
+Spreadsheet programs run a cell that starts with `=`, `+`, `-` or `@` (and, in some, a tab or
+carriage return) as a formula, so such cells get a leading `'` (OWASP's CSV-injection advice).
+Resource names and messages come from the scanned estate, which an attacker may control.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from reports.digest import evidence_value, finding_order
+from scanner.models import Finding, ScanResult
+
+COLUMNS: tuple[str, ...] = (
+    "severity",
+    "status",
+    "check_id",
+    "title",
+    "resource_name",
+    "resource_type",
+    "resource_id",
+    "subscription_id",
+    "detail_key",
+    "message",
+    "evidence",
+    "remediation",
+    "az_cli",
+    "azure_policy",
+    "pillar",
+    "tags",
+    "waived_by",
+    "baselined",
+    "fingerprint",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe(value: str) -> str:
+    """Neutralise a cell a spreadsheet would otherwise evaluate as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def render(result: ScanResult) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for finding in sorted(result.findings, key=finding_order):
+        writer.writerow([safe(cell) for cell in _row(finding)])
+    return buffer.getvalue().encode()
+
+
+def _row(finding: Finding) -> list[str]:
+    remediation = finding.remediation
+    return [
+        finding.severity.value,
+        finding.status.value,
+        finding.check_id,
+        finding.title,
+        finding.resource_name,
+        finding.resource_type,
+        finding.resource_id,
+        finding.subscription_id or "",
+        finding.detail_key or "",
+        finding.message,
+        "; ".join(f"{item.path} = {evidence_value(item.value)}" for item in finding.evidence),
+        remediation.text if remediation else "",
+        (remediation.az_cli or "") if remediation else "",
+        " ".join(remediation.azure_policy) if remediation else "",
+        finding.pillar,
+        " ".join(finding.tags),
+        finding.waived_by or "",
+        "yes" if finding.baselined else "",
+        finding.fingerprint,
+    ]

@@ -1,0 +1,90 @@
+"""The few lines printed after a scan: is it bad, where, and was anything not assessed.
+
+Colour only when writing to a terminal that wants it (a TTY, no NO_COLOR): logs and CI
+captures must stay plain text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import TextIO
+
+from reports.digest import SEVERITY_ORDER, open_failures
+from scanner.models import ScanResult, Severity
+
+TOP_FAILURES = 10
+
+_COLOURS = {
+    Severity.CRITICAL: "\033[1;31m",
+    Severity.HIGH: "\033[31m",
+    Severity.MEDIUM: "\033[33m",
+    Severity.LOW: "\033[36m",
+    Severity.INFO: "\033[2m",
+}
+_RESET = "\033[0m"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain(text: str) -> str:
+    """Data from the estate must not move the cursor or recolour the terminal (escape injection)."""
+    return _CONTROL.sub("?", text)
+
+
+def wants_colour(stream: TextIO | None = None) -> bool:
+    """True for an interactive terminal, unless NO_COLOR is set (https://no-color.org)."""
+    stream = stream if stream is not None else sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def summary(result: ScanResult, *, colour: bool | None = None) -> str:
+    """A concise multi-line summary; `colour=None` decides from stdout."""
+    use_colour = wants_colour() if colour is None else colour
+
+    def paint(severity: Severity, text: str) -> str:
+        return f"{_COLOURS[severity]}{text}{_RESET}" if use_colour else text
+
+    scope = result.scope
+    failing = open_failures(result)
+    status = result.status_counts()
+    lines = [
+        f"mlwarden {result.tool_version}: {scope.origin} scan of {len(scope.subscriptions)} subscription(s), "
+        f"{result.resource_count} resources, {len(result.checks)} checks",
+    ]
+    by_severity = {s: sum(1 for f in failing if f.severity is s) for s in SEVERITY_ORDER}
+    breakdown = ", ".join(paint(s, f"{n} {s.value}") for s, n in by_severity.items() if n)
+    waived = sum(1 for f in result.findings if f.waived_by)
+    baselined = sum(1 for f in result.failed() if f.baselined)
+    lines.append(
+        f"Failing: {len(failing)}" + (f" ({breakdown})" if breakdown else "")
+        + f" · unknown {status['unknown']} · errors {status['error']} · waived {waived}"
+        + f" · baselined {baselined} · passing {status['pass']}"
+    )
+    if result.postures:
+        failing_postures = sum(1 for p in result.postures if any(v.status == "fail" for v in p.pillars))
+        lines.append(f"Deployments: {len(result.postures)}, {failing_postures} with a failing pillar")
+    for framework in result.frameworks:
+        c = framework.counts()
+        lines.append(
+            f"{_plain(framework.name)}: {c['pass']} pass, {c['fail']} fail, {c['manual']} manual, "
+            f"{c['not_assessed']} not assessed"
+        )
+    if result.gaps:
+        lines.append(f"Coverage gaps: {len(result.gaps)} (not assessed, not passed)")
+        lines += [_plain(f"  {gap.source} {gap.scope}: {gap.reason}") for gap in result.gaps[:5]]
+        if len(result.gaps) > 5:
+            lines.append(f"  ...and {len(result.gaps) - 5} more")
+    if failing:
+        lines.append("Top failures:")
+        for finding in failing[:TOP_FAILURES]:
+            label = paint(finding.severity, f"{finding.severity.value.upper():<8}")
+            where = f"{_plain(finding.check_id):<12} {_plain(finding.resource_name)}"
+            lines.append(f"  {label} {where}: {_plain(finding.title)}")
+        if len(failing) > TOP_FAILURES:
+            lines.append(f"  ...and {len(failing) - TOP_FAILURES} more (see the HTML or JSON report)")
+    if result.fail_on is not None:
+        gate = [f for f in failing if f.severity.rank >= result.fail_on.rank]
+        verdict = "FAIL" if gate else "OK"
+        lines.append(f"Result: {verdict} at --fail-on {result.fail_on.value} ({len(gate)} finding(s) at or above)")
+    return "\n".join(lines) + "\n"
