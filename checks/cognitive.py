@@ -1,0 +1,151 @@
+"""Cognitive Services account checks (MLW-AI-*): Azure OpenAI, AI Services (Foundry) and other kinds.
+
+ML applications call these accounts for models and embeddings, often with prompts holding
+personal data, so the same rules apply as to the workspace: no keys, no public network path,
+a managed identity, and a customer-managed key. Every rule applies to every account kind.
+"""
+
+from __future__ import annotations
+
+from scanner import kinds, props
+from scanner.estate import Estate
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, passed
+
+_COGNITIVE = (kinds.COGNITIVE,)
+_DOCS = "https://learn.microsoft.com/azure/ai-services"
+
+
+@check(
+    id="MLW-AI-01",
+    title="Cognitive Services account has key access disabled",
+    kinds=_COGNITIVE,
+    severity="high",
+    tags=("local-auth",),
+    pillar="identity",
+    rationale=(
+        "Account keys grant full data-plane access, never expire on their own and cannot be tied to "
+        "a caller. disableLocalAuth true forces Entra ID. Absent means keys are enabled (the service "
+        "default) and fails."
+    ),
+    remediation="Disable local (key) authentication and grant callers a Cognitive Services RBAC role.",
+    az_cli="az resource update -g <rg> -n <account> --resource-type Microsoft.CognitiveServices/accounts "
+    "--set properties.disableLocalAuth=true",
+    azure_policy=("71ef260a-8f18-47b7-abcb-62d0673d94dc",),
+    references=(f"{_DOCS}/disable-local-auth",),
+)
+def cognitive_local_auth(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.disableLocalAuth")
+    if props.flag(resource, "properties.disableLocalAuth") is True:
+        return passed("key access is disabled; callers must use Entra ID", *evidence)
+    return failed("account keys can be used to call the service", *evidence)
+
+
+@check(
+    id="MLW-AI-02",
+    title="Cognitive Services account restricts network access",
+    kinds=_COGNITIVE,
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "The account must not accept calls from any network: publicNetworkAccess Disabled passes, and "
+        "so does a firewall with networkAcls.defaultAction Deny (only listed networks get in), as in "
+        "Azure Policy 037eea7a and PSRule. Divergence: Checkov CKV_AZURE_134 passes only Disabled; "
+        "mlwarden follows the policy. Both absent means open to all networks and fails."
+    ),
+    remediation="Disable public network access (use private endpoints) or set the firewall default action to Deny.",
+    az_cli="az cognitiveservices account update -g <rg> -n <account> --custom-domain <name> "
+    "--public-network-access Disabled",
+    azure_policy=("037eea7a-bd0a-46c5-9a66-03aea78705d3",),
+    references=(f"{_DOCS}/cognitive-services-virtual-networks",),
+)
+def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.publicNetworkAccess", "properties.networkAcls.defaultAction")
+    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if props.equals(resource, "properties.networkAcls.defaultAction", "Deny"):
+        rules = len(props.items(resource, "properties.networkAcls.ipRules")) + len(
+            props.items(resource, "properties.networkAcls.virtualNetworkRules")
+        )
+        return passed(f"the firewall denies by default and allows {rules} listed network rule(s)", *evidence)
+    return failed("the account accepts calls from all networks", *evidence)
+
+
+@check(
+    id="MLW-AI-03",
+    title="Cognitive Services account is reached through an approved private endpoint",
+    kinds=_COGNITIVE,
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A private endpoint keeps prompts and completions on the private network. The account's own "
+        "connection list and private endpoint rows in the scan both count; only an Approved "
+        "connection passes. PSRule's Azure.AI.PrivateEndpoints tests publicNetworkAccess instead."
+    ),
+    remediation="Create a private endpoint (group id account) for the account.",
+    az_cli="az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
+    "--private-connection-resource-id <account-id> --group-id account --connection-name <conn>",
+    azure_policy=("d6759c02-b87f-42b7-892e-71b3f471d782",),
+    references=(f"{_DOCS}/cognitive-services-virtual-networks",),
+)
+def cognitive_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
+    links = estate.private_links(resource)
+    evidence = Evidence(path="privateEndpointConnections[*].status", value=[link.status for link in links])
+    if estate.has_approved_private_endpoint(resource):
+        return passed("the account has an approved private endpoint connection", evidence)
+    if links:
+        return failed("the account has private endpoint connections but none is Approved", evidence)
+    return failed("the account has no private endpoint connection", evidence)
+
+
+@check(
+    id="MLW-AI-04",
+    title="Cognitive Services account has a managed identity",
+    kinds=_COGNITIVE,
+    severity="medium",
+    tags=("managed-identity",),
+    pillar="identity",
+    rationale=(
+        "The account reaches its customer-managed key and data sources (e.g. Azure OpenAI on your "
+        "data) with its managed identity. identity.type absent or None fails. PSRule checks this "
+        "only for kind TextAnalytics; Azure Policy fe3fd216 and mlwarden check every kind."
+    ),
+    remediation="Assign a system- or user-assigned managed identity to the account.",
+    az_cli="az cognitiveservices account identity assign -g <rg> -n <account>",
+    azure_policy=("fe3fd216-4f83-4fc1-8984-2bbec80a3418",),
+    references=(f"{_DOCS}/openai/how-to/managed-identity",),
+)
+def cognitive_managed_identity(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "identity.type")
+    if props.identity_types(resource):
+        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
+    return failed("the account has no managed identity", *evidence)
+
+
+@check(
+    id="MLW-AI-05",
+    title="Cognitive Services account encrypts data with a customer-managed key",
+    kinds=_COGNITIVE,
+    severity="medium",
+    tags=("encryption-at-rest", "key-lifecycle"),
+    pillar="encryption",
+    rationale=(
+        "Stored data (fine-tuning files, uploaded documents, stored completions) is encrypted with a "
+        "key the organisation controls when encryption.keySource is Microsoft.KeyVault (compared "
+        "case-insensitively). Absent or Microsoft.CognitiveServices means Microsoft-managed keys and fails."
+    ),
+    remediation="Configure a customer-managed key from Key Vault for the account.",
+    az_cli="az cognitiveservices account update -g <rg> -n <account> --encryption "
+    '\'{"keySource":"Microsoft.KeyVault","keyVaultProperties":{...}}\'',
+    azure_policy=("67121cc7-ff39-4ab8-b7e3-95b84dab487d",),
+    references=(f"{_DOCS}/encryption/cognitive-services-encryption-keys-portal",),
+)
+def cognitive_cmk(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(
+        resource, "properties.encryption.keySource", "properties.encryption.keyVaultProperties.keyName"
+    )
+    if props.equals(resource, "properties.encryption.keySource", "Microsoft.KeyVault"):
+        return passed("data at rest is encrypted with a customer-managed key", *evidence)
+    return failed("data at rest is encrypted with Microsoft-managed keys", *evidence)

@@ -1,0 +1,334 @@
+"""Azure ML workspace checks (MLW-MLWS-*): network exposure, CMK, identity, datastore auth, logs.
+
+A workspace (kind Default, Hub, Project or FeatureStore) holds the models, data references and
+secrets every deployment under it uses. Hub-based projects take their network isolation from the
+hub (`properties.hubResourceId`): the private-endpoint and managed-network rules judge the hub
+for a project, and name it in the message.
+"""
+
+from __future__ import annotations
+
+from scanner import inventory, kinds, props
+from scanner.estate import Estate
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+
+_WORKSPACE = (kinds.ML_WORKSPACE,)
+_DOCS = "https://learn.microsoft.com/azure/machine-learning"
+_ISOLATION = "properties.managedNetwork.isolationMode"
+_HUB = "properties.hubResourceId"
+
+
+def is_project(workspace: Resource) -> bool:
+    """A hub-based project: it shares the hub's network, storage, vault and registry."""
+    return (workspace.kind or "").lower() == "project"
+
+
+def hub_of(workspace: Resource, estate: Estate) -> Resource | None:
+    return estate.get(props.text(workspace, _HUB))
+
+
+def _hub_evidence(hub: Resource, *paths: str) -> tuple[Evidence, ...]:
+    """The hub's values, with paths marked as the hub's so the auditor knows whose they are."""
+    return tuple(Evidence(path=f"hub:{e.path}", value=e.value) for e in props.read(hub, *paths))
+
+
+def network_owner(workspace: Resource, estate: Estate) -> tuple[Resource | None, tuple[Evidence, ...]]:
+    """The workspace whose network settings apply: the hub for a project, else itself.
+
+    Returns (None, evidence) when the workspace is a project whose hub is not in the estate.
+    """
+    if not is_project(workspace):
+        return workspace, ()
+    evidence = props.read(workspace, _HUB)
+    return hub_of(workspace, estate), evidence
+
+
+def isolation_mode(workspace: Resource, estate: Estate) -> str | None:
+    """The managed network isolation mode in force for a workspace (a project's comes from its hub).
+
+    None when neither the workspace nor its hub states one (the service default is Disabled).
+    """
+    own = props.text(workspace, _ISOLATION)
+    if own or not is_project(workspace):
+        return own
+    hub = hub_of(workspace, estate)
+    return props.text(hub, _ISOLATION) if hub is not None else None
+
+
+def has_managed_isolation(workspace: Resource, estate: Estate) -> bool:
+    """True when a managed VNet isolates the workspace's computes and managed endpoints."""
+    mode = isolation_mode(workspace, estate)
+    return mode is not None and mode.lower() in ("allowinternetoutbound", "allowonlyapprovedoutbound")
+
+
+@check(
+    id="MLW-MLWS-01",
+    title="ML workspace public network access is disabled",
+    kinds=_WORKSPACE,
+    severity="high",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A workspace reachable from the internet exposes its data, models and job history to anyone "
+        "holding a credential. publicNetworkAccess absent fails (Divergence: Azure Policy 438c38d2 "
+        "fails it, Checkov CKV2_AZURE_49 passes it); the service default is Enabled. "
+        "allowPublicAccessWhenBehindVnet true re-opens a private workspace and also fails. A project "
+        "that states no value of its own is judged by its hub."
+    ),
+    remediation="Disable public network access and reach the workspace through a private endpoint.",
+    az_cli="az ml workspace update -g <rg> -n <name> --public-network-access Disabled",
+    azure_policy=("438c38d2-3772-465a-a9cc-7a6666a275ce",),
+    references=(f"{_DOCS}/how-to-configure-private-link",),
+)
+def workspace_public_access(resource: Resource, estate: Estate) -> Verdict:
+    paths = ("properties.publicNetworkAccess", "properties.allowPublicAccessWhenBehindVnet")
+    subject, evidence = resource, props.read(resource, *paths)
+    if props.text(resource, paths[0]) is None and is_project(resource):
+        hub = hub_of(resource, estate)
+        if hub is None:
+            return unknown("the project states no public network access and its hub is not in the scan", *evidence)
+        subject, evidence = hub, (*evidence, *props.read(resource, _HUB), *_hub_evidence(hub, *paths))
+    if props.flag(subject, paths[1]) is True:
+        return failed("allowPublicAccessWhenBehindVnet is true: the workspace is reachable publicly", *evidence)
+    if props.equals(subject, paths[0], "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    seen = props.text(subject, paths[0])
+    if seen is None:
+        return failed("public network access is not set, so the service default (Enabled) applies", *evidence)
+    return failed(f"public network access is {seen}", *evidence)
+
+
+@check(
+    id="MLW-MLWS-02",
+    title="ML workspace is reached through an approved private endpoint",
+    kinds=_WORKSPACE,
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "A private endpoint gives the workspace an address inside the virtual network, so clients "
+        "reach it without crossing the internet. Both the workspace's own connection list and "
+        "private endpoint rows in the scan count; only an Approved connection passes. A project is "
+        "reached through its hub's private endpoint, so the hub is judged."
+    ),
+    remediation="Create a private endpoint (group id amlworkspace) for the workspace or its hub.",
+    az_cli=(
+        "az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
+        "--private-connection-resource-id <workspace-id> --group-id amlworkspace --connection-name <conn>"
+    ),
+    azure_policy=("45e05259-1eb5-4f70-9574-baf73e9d219b",),
+    references=(f"{_DOCS}/how-to-configure-private-link",),
+)
+def workspace_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
+    owner, evidence = network_owner(resource, estate)
+    if owner is None:
+        return unknown("the project's hub is not in the scan; its private endpoints cannot be judged", *evidence)
+    links = estate.private_links(owner)
+    evidence = (*evidence, Evidence(path="privateEndpointConnections[*].status", value=[x.status for x in links]))
+    whose = f"the hub {owner.name}" if owner is not resource else "the workspace"
+    if estate.has_approved_private_endpoint(owner):
+        return passed(f"{whose} has an approved private endpoint connection", *evidence)
+    if links:
+        return failed(f"{whose} has private endpoint connections but none is Approved", *evidence)
+    return failed(f"{whose} has no private endpoint connection", *evidence)
+
+
+@check(
+    id="MLW-MLWS-03",
+    title="ML workspace is encrypted with a customer-managed key",
+    kinds=_WORKSPACE,
+    severity="medium",
+    tags=("encryption-at-rest", "key-lifecycle"),
+    pillar="encryption",
+    rationale=(
+        "A customer-managed key in Key Vault lets the organisation rotate and revoke access to "
+        "workspace data (HIPAA/GDPR key custody). encryption.status must be Enabled with a "
+        "keyVaultProperties.keyIdentifier; absent means Microsoft-managed keys and fails. Projects "
+        "inherit the hub's encryption and are not applicable."
+    ),
+    remediation="Create the workspace with a customer-managed key (it cannot be added afterwards).",
+    az_cli="az ml workspace create -g <rg> -n <name> --customer-managed-key <key-uri> ...",
+    azure_policy=("ba769a63-b8cc-4b2d-abf6-ac33c7204be8", "7f40cee6-e933-4d0f-a782-b96615e0f4a6"),
+    references=(f"{_DOCS}/concept-customer-managed-keys",),
+)
+def workspace_cmk(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(
+        resource, "properties.encryption.status", "properties.encryption.keyVaultProperties.keyIdentifier"
+    )
+    if is_project(resource):
+        return not_applicable("a hub-based project inherits its hub's encryption settings", *evidence)
+    enabled = props.equals(resource, "properties.encryption.status", "Enabled")
+    key = props.text(resource, "properties.encryption.keyVaultProperties.keyIdentifier")
+    if enabled and key:
+        return passed("workspace data is encrypted with a customer-managed key", *evidence)
+    if enabled:
+        return failed("encryption is Enabled but no Key Vault key identifier is set", *evidence)
+    return failed("workspace data is encrypted with Microsoft-managed keys only", *evidence)
+
+
+@check(
+    id="MLW-MLWS-04",
+    title="ML workspace has a managed identity",
+    kinds=_WORKSPACE,
+    severity="medium",
+    tags=("managed-identity",),
+    pillar="identity",
+    rationale=(
+        "The workspace reaches its storage, Key Vault and registry with its managed identity; without "
+        "one it needs stored credentials. identity.type is parsed as a set ('SystemAssigned, "
+        "UserAssigned'); absent or None fails."
+    ),
+    remediation="Assign a system- or user-assigned managed identity to the workspace.",
+    az_cli="az ml workspace update -g <rg> -n <name> --system-assigned-identity true",
+    references=(f"{_DOCS}/how-to-identity-based-service-authentication",),
+)
+def workspace_managed_identity(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "identity.type")
+    if props.has_managed_identity(resource):
+        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
+    return failed("the workspace has no managed identity", *evidence)
+
+
+@check(
+    id="MLW-MLWS-05",
+    title="ML workspace uses a user-assigned primary identity",
+    kinds=_WORKSPACE,
+    severity="low",
+    tags=("managed-identity",),
+    pillar="identity",
+    rationale=(
+        "A user-assigned identity outlives the workspace and can be granted access to a CMK vault "
+        "before the workspace exists. Passes when identity.type includes UserAssigned and "
+        "primaryUserAssignedIdentity names it; absent fails."
+    ),
+    remediation="Create a user-assigned identity and set it as the workspace's primary identity.",
+    az_cli="az ml workspace update -g <rg> -n <name> --primary-user-assigned-identity <identity-id>",
+    azure_policy=("5f0c7d88-c7de-45b8-ac49-db49e72eaa78",),
+    references=(f"{_DOCS}/how-to-identity-based-service-authentication",),
+)
+def workspace_user_assigned_identity(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "identity.type", "properties.primaryUserAssignedIdentity")
+    user_assigned = "userassigned" in props.identity_types(resource)
+    primary = props.text(resource, "properties.primaryUserAssignedIdentity")
+    if user_assigned and primary:
+        return passed("a user-assigned identity is the workspace's primary identity", *evidence)
+    if user_assigned:
+        return failed("a user-assigned identity is attached but not set as primary", *evidence)
+    return failed("the workspace has no user-assigned identity", *evidence)
+
+
+@check(
+    id="MLW-MLWS-06",
+    title="ML workspace uses a managed VNet that allows only approved outbound traffic",
+    kinds=_WORKSPACE,
+    severity="medium",
+    tags=("private-network",),
+    pillar="private-network",
+    rationale=(
+        "With managedNetwork.isolationMode AllowOnlyApprovedOutbound, computes and managed endpoints "
+        "run in a Microsoft-managed VNet that can reach only approved destinations, which blocks data "
+        "exfiltration. AllowInternetOutbound isolates inbound traffic but lets jobs reach any internet "
+        "host: it fails at low severity. Disabled or absent (the default) fails. Divergence: Azure "
+        "Policy 6ddb1705 compares against its isolationMode parameter, which defaults to Disabled, so "
+        "at its default it flags hardened workspaces; mlwarden always requires "
+        "AllowOnlyApprovedOutbound. A project is judged by its hub."
+    ),
+    remediation="Set the workspace (or hub) managed network to allow only approved outbound traffic.",
+    az_cli="az ml workspace update -g <rg> -n <name> --managed-network allow_only_approved_outbound",
+    azure_policy=("6ddb1705-c8cf-450e-aa4b-19ad6703c440",),
+    references=(f"{_DOCS}/how-to-managed-network",),
+)
+def workspace_managed_network(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, _ISOLATION)
+    subject = resource
+    if is_project(resource) and props.text(resource, _ISOLATION) is None:
+        hub = hub_of(resource, estate)
+        if hub is None:
+            return unknown("the project states no managed network and its hub is not in the scan", *evidence)
+        subject, evidence = hub, (*evidence, *props.read(resource, _HUB), *_hub_evidence(hub, _ISOLATION))
+    mode = props.text(subject, _ISOLATION)
+    if props.equals(subject, _ISOLATION, "AllowOnlyApprovedOutbound"):
+        return passed("the managed VNet allows only approved outbound traffic", *evidence)
+    if props.equals(subject, _ISOLATION, "AllowInternetOutbound"):
+        return failed("the managed VNet allows outbound traffic to the whole internet", *evidence, severity="low")
+    if mode is None:
+        return failed("no managed network is configured (the default is Disabled)", *evidence)
+    return failed(f"managed network isolation is {mode}", *evidence)
+
+
+@check(
+    id="MLW-MLWS-07",
+    title="ML workspace system datastores use identity-based access",
+    kinds=_WORKSPACE,
+    severity="medium",
+    tags=("local-auth", "managed-identity"),
+    pillar="identity",
+    rationale=(
+        "With systemDatastoresAuthMode AccessKey (the default) the workspace keeps the storage "
+        "account key and its default datastores need shared-key access left on the account. Identity "
+        "passes; UserDelegationSAS also passes, since those tokens are signed with Entra credentials "
+        "and need no account key. Absent means AccessKey and fails."
+    ),
+    remediation="Set the workspace's system datastores to identity-based access, then disable shared keys.",
+    az_cli="az ml workspace update -g <rg> -n <name> --system-datastores-auth-mode identity",
+    references=(f"{_DOCS}/how-to-disable-local-auth-storage",),
+)
+def workspace_datastore_auth(resource: Resource, estate: Estate) -> Verdict:
+    evidence = props.read(resource, "properties.systemDatastoresAuthMode")
+    mode = props.text(resource, "properties.systemDatastoresAuthMode")
+    if props.equals(resource, "properties.systemDatastoresAuthMode", "Identity"):
+        return passed("system datastores use the workspace identity", *evidence)
+    if props.equals(resource, "properties.systemDatastoresAuthMode", "UserDelegationSAS"):
+        return passed("system datastores use Entra-signed user delegation SAS, not account keys", *evidence)
+    if mode is None:
+        return failed("system datastore auth mode is not set, so storage account keys are used", *evidence)
+    return failed(f"system datastores use {mode} (storage account keys)", *evidence)
+
+
+_DESTINATIONS = (
+    "properties.workspaceId",
+    "properties.storageAccountId",
+    "properties.eventHubAuthorizationRuleId",
+    "properties.marketplacePartnerId",
+)
+
+
+def sends_logs(setting: Resource) -> bool:
+    """A diagnostic setting with a destination and at least one enabled log category or group."""
+    has_destination = any(props.text(setting, path) for path in _DESTINATIONS)
+    enabled = any(props.flag(entry, "enabled") is True for entry in props.items(setting, "properties.logs"))
+    return has_destination and enabled
+
+
+@check(
+    id="MLW-MLWS-08",
+    title="ML workspace resource logs are collected",
+    kinds=_WORKSPACE,
+    severity="low",
+    tags=("logging",),
+    pillar="monitoring",
+    rationale=(
+        "Workspace resource logs record job, model, deployment and data access operations, the audit "
+        "trail HIPAA 164.312(b) asks for. Passes when a diagnostic setting sends at least one enabled "
+        "log category or group to a destination. Diagnostic settings need one extra call per resource; "
+        "when they were not collected the result is unknown, never a pass."
+    ),
+    remediation="Add a diagnostic setting that sends the workspace's logs to Log Analytics or storage.",
+    az_cli=(
+        "az monitor diagnostic-settings create --resource <workspace-id> -n audit --workspace <law-id> "
+        '--logs \'[{"categoryGroup":"allLogs","enabled":true}]\''
+    ),
+    azure_policy=("afe0c3be-ba3b-4544-ba52-0c99672a8ad6",),
+    references=(f"{_DOCS}/monitor-azure-machine-learning",),
+    needs=(inventory.DIAGNOSTIC_SETTINGS,),
+)
+def workspace_resource_logs(resource: Resource, estate: Estate) -> Verdict:
+    settings = estate.diagnostic_settings(resource)
+    sending = [s.name for s in settings if sends_logs(s)]
+    evidence = (Evidence(path="diagnosticSettings[*].name", value=[s.name for s in settings]),)
+    if sending:
+        return passed(f"resource logs go to diagnostic setting(s) {', '.join(sending)}", *evidence)
+    if settings:
+        return failed("diagnostic settings exist but none sends an enabled log category anywhere", *evidence)
+    return failed("the workspace has no diagnostic setting, so its resource logs are not kept", *evidence)
