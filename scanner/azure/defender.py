@@ -6,6 +6,7 @@ subscription. Rows keep the service's raw JSON so checks read the same casing as
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from azure.mgmt.security import SecurityCenter
@@ -21,7 +22,7 @@ CONTACT_TYPE = "microsoft.security/securitycontacts"
 
 def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
     """`cls` hook: keep the response body as the service sent it, not the SDK model."""
-    return pipeline_response.http_response.json()
+    return json.loads(pipeline_response.http_response.text())
 
 
 class Defender:

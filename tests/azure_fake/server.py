@@ -74,7 +74,8 @@ class AzureFake:
 
     @property
     def total_requests(self) -> int:
-        return sum(n for route, n in self.counts.items() if route != "token")
+        """HTTP requests the scanner made to Azure APIs (not the token endpoint, not per-table sub-counts)."""
+        return sum(n for route, n in self.counts.items() if route != "token" and not route.startswith("graph:"))
 
     # -- quota ---------------------------------------------------------------------------
     def quota_gate(self) -> tuple[bool, dict[str, str]]:

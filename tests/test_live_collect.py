@@ -1,0 +1,128 @@
+"""Live collection through the real SDK clients against the local HTTPS Azure fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner import inventory as sources
+from scanner.azure import queries
+from scanner.azure.collect import collect
+from scanner.estate import Estate
+from scanner.inventory import Inventory
+from scanner.registry import load_checks
+from scanner.runner import run_checks
+from tests.azure_fake import AzureFake
+from tests.azure_fake.harness import options
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+
+
+def _demo_or_sample() -> Inventory:
+    try:
+        from scanner.snapshot import read_demo
+
+        return read_demo()
+    except Exception:
+        return sample_inventory()
+
+
+def findings(inventory: Inventory) -> set[tuple[str, str, str, str | None]]:
+    result = run_checks(Estate(inventory), load_checks(plugins=False))
+    return {(f.check_id, f.resource_id.lower(), f.status.value, f.detail_key) for f in result}
+
+
+@pytest.fixture
+def fake() -> Iterator[AzureFake]:
+    with AzureFake(sample_inventory(), quota=4, window=1.0) as server:
+        yield server
+
+
+@pytest.mark.parametrize("source", [sample_inventory, _demo_or_sample], ids=["sample", "demo"])
+def test_collected_estate_scans_to_the_same_findings(source: object, tmp_path: Path) -> None:
+    original = source()  # type: ignore[operator]
+    with AzureFake(original, quota=15, window=1.0) as server:
+        collected = collect(options(server, tmp_path))
+        assert server.over_quota == 0
+    assert findings(collected) == findings(original)
+    wanted = {(f.resource_id.lower(), s) for f in original.app_settings for s in f.settings}
+    assert {(f.resource_id.lower(), s) for f in collected.app_settings for s in f.settings} == wanted
+    assert {k.kid.lower() for k in collected.keys} == {k.kid.lower() for k in original.keys}
+
+
+def test_sends_the_documented_queries_paged_at_1000(fake: AzureFake, tmp_path: Path) -> None:
+    collect(options(fake, tmp_path))
+    sent = [body["query"] for body in fake.graph_bodies]
+    assert sent == [queries.SUBSCRIPTIONS, queries.resources(), queries.SITE_CONFIG, queries.SECURITY]
+    assert all(body["options"]["$top"] == 1000 for body in fake.graph_bodies)
+    assert fake.graph_bodies[0].get("subscriptions") is None  # default scope: the whole tenant
+    assert sorted(fake.graph_bodies[1]["subscriptions"]) == sorted([SUB_A, SUB_B])
+    assert fake.counts["unknown"] == 0 and fake.counts["unauthorized"] == 0
+
+
+def test_request_count_is_the_minimum_for_the_sample(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path))
+    # 4 queries; 2 contact lists (plans came from Resource Graph); per workspace 1 compute list; per site
+    # 1 publishing list + 2 setting lists; 8 diagnostic lists; Key Vault 1 list + 2 keys x (get + policy).
+    assert fake.counts["graph"] == 4
+    assert fake.counts["arm:pricings"] == 0
+    assert fake.counts["arm:config"] == 0
+    assert fake.counts["arm:computes"] == 1 and fake.counts["arm:publishing"] == 2
+    assert fake.counts["kv:list"] == 1 and fake.counts["kv:get"] == 2 and fake.counts["kv:policy"] == 2
+    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 1 + 1 + 4  # + 1 unauthenticated Key Vault challenge
+    assert all(coverage.collected and not coverage.gaps for coverage in inventory.header.sources)
+
+
+def test_page_boundaries_lose_no_rows(tmp_path: Path) -> None:
+    with AzureFake(sample_inventory(), quota=50, window=1.0, page_cap=3) as server:
+        inventory = collect(options(server, tmp_path))
+        pages = server.counts["graph:resources"]
+    assert pages == 4  # 10 resource rows at 3 a page
+    assert len({r.id_key for r in inventory.resources}) == len(inventory.resources)
+    assert findings(inventory) == findings(sample_inventory())
+
+
+def test_falls_back_to_arm_for_config_and_plans(fake: AzureFake, tmp_path: Path) -> None:
+    fake.appservice_config_in_graph = False
+    fake.pricings_in_graph = False
+    inventory = collect(options(fake, tmp_path))
+    assert fake.counts["arm:config"] == 2 and fake.counts["arm:pricings"] == 2
+    assert findings(inventory) == findings(sample_inventory())
+
+
+def test_vault_data_plane_refused_falls_back_to_arm(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_vaults = {"kv-claims"}
+    inventory = collect(options(fake, tmp_path))
+    assert fake.counts["arm:vault-keys"] == 1
+    assert {k.source for k in inventory.keys} == {"arm"}
+    by_name = {k.name: k for k in inventory.keys}
+    assert by_name["cmk-storage"].key_size == 3072
+    assert by_name["cmk-storage"].rotation_policy is not None
+    assert by_name["cmk-storage"].rotation_policy.lifetime_actions[0].action == "Rotate"
+
+
+def test_vault_unreadable_everywhere_is_a_scoped_gap(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_vaults = {"kv-claims"}
+    fake.faults.forbidden_vaults_arm = {"kv-claims"}
+    inventory = collect(options(fake, tmp_path))
+    coverage = {c.name: c for c in inventory.header.sources}[sources.KEY_METADATA]
+    assert [g.scope for g in coverage.gaps] == [next(r.id for r in inventory.resources if r.name == "kv-claims")]
+    assert "403" in coverage.gaps[0].reason
+
+
+def test_opt_in_sources_are_not_read_by_default(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path, app_settings=False, diagnostics=False, keyvault=False))
+    names = {c.name for c in inventory.header.sources}
+    assert sources.APP_SETTINGS not in names and sources.DIAGNOSTIC_SETTINGS not in names
+    assert sources.KEY_METADATA not in names
+    assert fake.counts["arm:appsettings"] == fake.counts["arm:diagnostics"] == fake.counts["kv:list"] == 0
+
+
+def test_scope_filters_reach_the_query(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_B,), resource_groups=("rg-web",)))
+    assert fake.graph_bodies[0]["subscriptions"] == [SUB_B]
+    assert "where resourceGroup in~ ('rg-web')" in fake.graph_bodies[1]["query"]
+    kinds = {r.type_key for r in inventory.resources if r.type_key in queries.RESOURCE_TYPES}
+    assert kinds == {"microsoft.web/sites"}
+    assert inventory.header.scope.subscriptions == (SUB_B,)
