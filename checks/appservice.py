@@ -335,16 +335,46 @@ def cfg_min_tls(resource: Resource, estate: Estate) -> Verdict:
     config = estate.site_config(resource)
     if config is None:
         return _missing_config()
-    evidence = _config_evidence(config, "properties.minTlsVersion")
-    version = (props.text(config, "properties.minTlsVersion") or "").strip()
+    return _judge_min_tls(config, "properties.minTlsVersion", "minimum TLS version")
+
+
+def _judge_min_tls(config: Resource, path: str, label: str) -> Verdict:
+    """1.2 and 1.3 pass; absent or blank is the service default 1.2; older or unknown values fail."""
+    evidence = _config_evidence(config, path)
+    version = (props.text(config, path) or "").strip()
     if not version:
-        return passed("minimum TLS version is not set (the service default is 1.2)", *evidence)
+        return passed(f"{label} is not set (the service default is 1.2)", *evidence)
     rank = _TLS_VERSIONS.get(version)
     if rank is None:
-        return failed(f"minimum TLS version {version!r} is not a known TLS version", *evidence)
+        return failed(f"{label} {version!r} is not a known TLS version", *evidence)
     if rank < _TLS_VERSIONS["1.2"]:
-        return failed(f"minimum TLS version is {version}", *evidence)
-    return passed(f"minimum TLS version is {version}", *evidence)
+        return failed(f"{label} is {version}", *evidence)
+    return passed(f"{label} is {version}", *evidence)
+
+
+@check(
+    id="MLW-CFG-50",
+    title="App deployment (SCM) endpoint requires TLS 1.2 or later",
+    kinds=_SITES,
+    severity="low",
+    tags=("encryption-in-transit",),
+    pillar="encryption",
+    rationale=(
+        "The SCM (Kudu) endpoint takes deployments and their credentials and has its own minimum TLS "
+        "version, ScmMinTlsVersion, separate from the app's (MLW-CFG-01). mlwarden's own rule; no anchor "
+        "has it. Scored like MLW-CFG-01: '1.2' and '1.3' pass, absent or empty means the service "
+        "default 1.2 and passes, anything else fails."
+    ),
+    remediation="Set the SCM site's minimum TLS version to 1.2 or 1.3.",
+    az_cli="az resource update --ids <app-id>/config/web --set properties.scmMinTlsVersion=1.2",
+    references=(f"{_DOCS}/overview-tls",),
+    needs=(inventory.APPSERVICE_CONFIG,),
+)
+def cfg_scm_min_tls(resource: Resource, estate: Estate) -> Verdict:
+    config = estate.site_config(resource)
+    if config is None:
+        return _missing_config()
+    return _judge_min_tls(config, "properties.scmMinTlsVersion", "SCM minimum TLS version")
 
 
 @check(

@@ -172,7 +172,7 @@ def without(properties: Mapping[str, Any], *keys: str) -> dict[str, Any]:
 
 
 SITE_IDS = [f"MLW-APP-{n:02d}" for n in range(1, 9)]
-CONFIG_IDS = [f"MLW-CFG-{n:02d}" for n in range(1, 7)]
+CONFIG_IDS = [*(f"MLW-CFG-{n:02d}" for n in range(1, 7)), "MLW-CFG-50"]
 ALL_IDS = SITE_IDS + CONFIG_IDS
 
 
@@ -207,6 +207,7 @@ CONFIG_FAILURES: list[tuple[str, dict[str, Any]]] = [
     ("MLW-CFG-02", {"FtpsState": "AllAllowed"}),
     ("MLW-CFG-03", {"RemoteDebuggingEnabled": True}),
     ("MLW-CFG-04", {"Cors": {"AllowedOrigins": ["https://portal.contoso.com", "*"]}}),
+    ("MLW-CFG-50", {"ScmMinTlsVersion": "1.0"}),
 ]
 
 
@@ -276,6 +277,7 @@ CONFIG_ABSENT = {
     "MLW-CFG-02": ("FtpsState", Status.FAIL),
     "MLW-CFG-03": ("RemoteDebuggingEnabled", Status.PASS),
     "MLW-CFG-04": ("Cors", Status.PASS),
+    "MLW-CFG-50": ("ScmMinTlsVersion", Status.PASS),
 }
 
 
@@ -320,6 +322,7 @@ NEEDS = {
     "MLW-CFG-04": inventory.APPSERVICE_CONFIG,
     "MLW-CFG-05": inventory.APPSERVICE_CONFIG,
     "MLW-CFG-06": inventory.APP_SETTINGS,
+    "MLW-CFG-50": inventory.APPSERVICE_CONFIG,
 }
 
 
@@ -509,3 +512,12 @@ def test_every_verdict_carries_evidence_and_a_message() -> None:
             (finding,) = run(check_id, target, full_estate(target))
             assert finding.evidence, check_id
             assert finding.message.strip(), check_id
+
+
+def test_scm_tls_is_judged_apart_from_the_app_tls() -> None:
+    target = site()
+    est = full_estate(target, config_props={**HARDENED_CONFIG, "MinTlsVersion": "1.3", "ScmMinTlsVersion": "1.1"})
+    assert status("MLW-CFG-01", target, est) is Status.PASS
+    (finding,) = run("MLW-CFG-50", target, est)
+    assert finding.status is Status.FAIL
+    assert finding.message == "SCM minimum TLS version is 1.1"
