@@ -386,6 +386,16 @@ def cmk_key_id(resource: Resource) -> str | None:
     return None
 
 
+def _versionless(key_id: str | None) -> str | None:
+    """The versionless form of a key identifier; None for a malformed one (it names no key here)."""
+    if not key_id:
+        return None
+    try:
+        return versionless_key_id(key_id)
+    except ValueError:  # urlsplit rejects e.g. an unbalanced "[" in the host
+        return None
+
+
 # Built once per estate (per scan) and dropped with it: nothing carries over between scans.
 _CMK_USERS: weakref.WeakKeyDictionary[Estate, dict[str, list[str]]] = weakref.WeakKeyDictionary()
 
@@ -397,9 +407,9 @@ def cmk_users(estate: Estate) -> dict[str, list[str]]:
         collected: defaultdict[str, list[str]] = defaultdict(list)
         for kind in _CMK_KINDS:
             for consumer in estate.of_kind(kind):
-                key_id = cmk_key_id(consumer)
+                key_id = _versionless(cmk_key_id(consumer))
                 if key_id:
-                    collected[versionless_key_id(key_id)].append(consumer.id)
+                    collected[key_id].append(consumer.id)
         users = _CMK_USERS[estate] = dict(collected)
     return users
 

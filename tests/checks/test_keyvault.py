@@ -377,3 +377,13 @@ def test_cmk_key_type_not_collected_is_unknown() -> None:
     assert _key_statuses("MLW-KV-11", [key("cmk-ws", key_type=None)], _workspace_cmk("cmk-ws")) == {
         "cmk-ws": Status.UNKNOWN
     }
+
+
+def test_malformed_cmk_identifier_elsewhere_does_not_break_the_vault() -> None:
+    broken = resource(
+        "Microsoft.ContainerRegistry/registries",
+        "acrbroken",
+        {"encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": "https://[kv-ml/keys/x"}}},
+    )
+    consumers = (broken, _workspace_cmk("cmk-ws"))
+    assert _key_statuses("MLW-KV-11", [key("cmk-ws", key_type="RSA-HSM")], *consumers) == {"cmk-ws": Status.PASS}
