@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scanner import inventory, kinds, props
-from scanner.estate import Estate
+from scanner.estate import Estate, parent_id
 from scanner.models import Evidence, Resource, Severity
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
 
@@ -216,9 +216,12 @@ _SEVERITIES = {"high": Severity.HIGH, "medium": Severity.MEDIUM, "low": Severity
 
 
 def assessment_subject(assessment: Resource) -> str | None:
-    """The resource an assessment is about: resourceDetails.Id (any casing), else ResourceId."""
-    return props.text(assessment, "properties.resourceDetails.Id") or props.text(
-        assessment, "properties.resourceDetails.ResourceId"
+    """The resource an assessment is about: resourceDetails.Id (any casing), else ResourceId, else the
+    resource its own id hangs under (`{resource}/providers/Microsoft.Security/assessments/{name}`)."""
+    return (
+        props.text(assessment, "properties.resourceDetails.Id")
+        or props.text(assessment, "properties.resourceDetails.ResourceId")
+        or parent_id(assessment.id)
     )
 
 
@@ -233,7 +236,8 @@ def assessment_subject(assessment: Resource) -> str | None:
         "Defender for Cloud already judges many resources; carrying its assessments into the report puts "
         "them beside mlwarden's own findings and framework mappings. Each assessment becomes a verdict on "
         "the resource it names (resourceDetails.Id, PascalCase from the live service; id and ResourceId "
-        "also accepted) with Defender's severity: Unhealthy fails, Healthy passes, NotApplicable is not "
+        "also accepted; else the resource the assessment id hangs under) with Defender's severity: "
+        "Unhealthy fails, Healthy passes, NotApplicable is not "
         "applicable, any other status is unknown."
     ),
     remediation="Follow the remediation steps of the Defender for Cloud recommendation (portal link in evidence).",

@@ -311,3 +311,9 @@ def test_assessments_not_collected_is_unknown() -> None:
     item = assessment("Unhealthy")
     est = estate([registry(), item], collected=set(ALL_SOURCES) - {inventory.DEFENDER_ASSESSMENTS})
     assert status("MLW-DEF-08", item, est) is Status.UNKNOWN
+
+
+def test_assessment_without_resource_details_falls_back_to_its_parent_id() -> None:
+    item = assessment("Unhealthy", details={})
+    [finding] = run("MLW-DEF-08", item, estate([registry(), item]))
+    assert finding.resource_id == ACR_ID and finding.status is Status.FAIL
