@@ -117,11 +117,13 @@ class ResourceGraph:
         self.requests += 1
         try:
             return self._client.resources(request, cls=self._read_headers)
+        except DecodeError:  # a subclass of HttpResponseError: the body was not JSON
+            raise SourceError(f"Resource Graph {table} query: malformed page (not JSON)") from None
         except HttpResponseError as exc:
             if exc.status_code in failures.DENIED:
                 raise
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
-        except (DecodeError, ValueError) as exc:
+        except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None
         except AzureError as exc:
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None

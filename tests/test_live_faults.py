@@ -1,0 +1,118 @@
+"""Faults on the wire: throttling, server errors, refused scopes, malformed pages, revoked tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner import inventory as sources
+from scanner.azure.collect import collect
+from scanner.errors import SourceError
+from tests.azure_fake import AzureFake
+from tests.azure_fake.harness import options
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+
+
+@pytest.fixture
+def fake() -> Iterator[AzureFake]:
+    with AzureFake(sample_inventory(), quota=4, window=1.0) as server:
+        yield server
+
+
+def _gaps(inventory: object, source: str) -> list[str]:
+    coverage = {c.name: c for c in inventory.header.sources}  # type: ignore[attr-defined]
+    return [g.scope for g in coverage[source].gaps]
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
+def test_429_storm_is_ridden_out_inside_the_announced_quota(
+    fake: AzureFake, tmp_path: Path, retry_after: bool
+) -> None:
+    fake.faults.graph_429 = 3
+    fake.faults.graph_429_retry_after = retry_after
+    inventory = collect(options(fake, tmp_path))
+    assert fake.faults.graph_429 == 0  # every injected 429 was met
+    assert fake.over_quota == 0  # no request arrived while the fake had announced zero remaining
+    assert fake.counts["graph:resources"] == 1
+    assert not any(c.gaps for c in inventory.header.sources)
+
+
+def test_a_small_quota_makes_the_scanner_pause_not_fail(tmp_path: Path) -> None:
+    with AzureFake(sample_inventory(), quota=2, window=1.0, page_cap=3) as server:
+        started = time.monotonic()
+        collect(options(server, tmp_path))
+        elapsed = time.monotonic() - started
+        assert server.over_quota == 0
+        graph_requests = server.counts["graph"]
+    assert graph_requests == 1 + 4 + 1 + 1  # subscriptions, 4 resource pages, config, security
+    assert elapsed >= 2.0  # 7 requests at 2 per 1-second window need at least 3 windows
+
+
+def test_server_errors_are_retried(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_5xx = 2
+    fake.faults.arm_5xx = 2
+    inventory = collect(options(fake, tmp_path))
+    assert fake.faults.graph_5xx == fake.faults.arm_5xx == 0
+    assert not any(c.gaps for c in inventory.header.sources)
+
+
+def test_forbidden_subscription_is_a_gap_for_every_source(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_subscription = SUB_B
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, SUB_B)))
+    for coverage in inventory.header.sources:
+        assert f"/subscriptions/{SUB_B}" in [g.scope for g in coverage.gaps], coverage.name
+        assert all("403" in g.reason for g in coverage.gaps)
+    assert {r.subscription_id for r in inventory.resources} == {SUB_A}
+    assert inventory.header.scope.subscriptions == (SUB_A,)
+    assert fake.counts["arm:contacts"] == 1  # the refused subscription is not asked again
+
+
+def test_forbidden_subscription_found_by_tenant_discovery(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_subscription = SUB_B
+    inventory = collect(options(fake, tmp_path))  # tenant scope: the 403 comes at the batched queries
+    assert f"/subscriptions/{SUB_B}" in _gaps(inventory, sources.RESOURCES)
+    collected = {r.subscription_id for r in inventory.resources if r.type_key != "microsoft.resources/subscriptions"}
+    assert collected == {SUB_A}
+    assert f"/subscriptions/{SUB_B}" in _gaps(inventory, sources.DEFENDER_PLANS)
+
+
+def test_unknown_subscription_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    missing = "33333333-3333-4333-8333-333333333333"
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, missing)))
+    assert f"/subscriptions/{missing}" in _gaps(inventory, sources.RESOURCES)
+
+
+@pytest.mark.parametrize("kind", ["json", "no-data", "truncated"])
+def test_malformed_page_is_one_line_source_error(fake: AzureFake, tmp_path: Path, kind: str) -> None:
+    fake.faults.graph_malformed = kind
+    with pytest.raises(SourceError) as caught:
+        collect(options(fake, tmp_path))
+    message = str(caught.value)
+    assert "\n" not in message and "Resource Graph" in message and "malformed" in message
+    assert caught.value.__cause__ is None
+
+
+def test_app_settings_refused_is_a_gap_per_site(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_app_settings = True
+    inventory = collect(options(fake, tmp_path))
+    scopes = _gaps(inventory, sources.APP_SETTINGS)
+    assert len(scopes) == 2 and all("/providers/Microsoft.Web/sites/" in s for s in scopes)
+    # Deployment environment variables come from the Resource Graph row and are still classified.
+    assert [f.resource_id for f in inventory.app_settings if "/deployments/" in f.resource_id]
+
+
+def test_revoked_token_challenge_gets_a_fresh_token(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.expire_token = 1
+    inventory = collect(options(fake, tmp_path, max_concurrency=1))
+    assert fake.faults.expire_token == 0
+    assert fake.counts["token"] >= 2
+    assert not any(c.gaps for c in inventory.header.sources)
+
+
+def test_slow_responses_still_complete(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.delay = 0.05
+    inventory = collect(options(fake, tmp_path, diagnostics=False))
+    assert not any(c.gaps for c in inventory.header.sources)
