@@ -1,0 +1,56 @@
+"""CSV: one row per finding, parseable, and no cell a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from reports import csv_report
+from scanner.models import ScanResult
+from tests.reports.conftest import FORMULA_NAME, PIPE_MESSAGE
+
+
+def _rows(result: ScanResult) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(csv_report.render(result).decode(), newline="")))
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x"])
+def test_formula_starts_are_quoted(value: str) -> None:
+    assert csv_report.safe(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["mlw-claims", "/subscriptions/x", "1.2", ""])
+def test_ordinary_values_are_untouched(value: str) -> None:
+    assert csv_report.safe(value) == value
+
+
+def test_one_row_per_finding_with_the_documented_columns(result: ScanResult) -> None:
+    rows = _rows(result)
+    assert len(rows) == len(result.findings)
+    assert tuple(rows[0]) == csv_report.COLUMNS
+
+
+def test_formula_resource_name_is_neutralised(result: ScanResult) -> None:
+    names = {row["resource_name"] for row in _rows(result)}
+    assert "'" + FORMULA_NAME in names
+    assert FORMULA_NAME not in names
+
+
+def test_multiline_values_and_evidence_survive_quoting(result: ScanResult) -> None:
+    row = next(r for r in _rows(result) if r["detail_key"] == "DB_PASSWORD")
+    assert row["message"] == PIPE_MESSAGE
+    assert "appSettings.DB_PASSWORD = plaintext secret (value not kept)" in row["evidence"]
+    waived = next(r for r in _rows(result) if r["check_id"] == "MLW-ST-002")
+    assert waived["waived_by"].startswith("WAIVER-42")
+    assert waived["evidence"] == "properties.allowSharedKeyAccess = (absent)"
+
+
+def test_worst_first_and_byte_stable(result: ScanResult) -> None:
+    rows = _rows(result)
+    assert (rows[0]["status"], rows[0]["severity"]) == ("fail", "critical")
+    assert rows[-1]["status"] == "not_applicable"
+    assert csv_report.render(result) == csv_report.render(
+        result.model_copy(update={"findings": result.findings[::-1]})
+    )

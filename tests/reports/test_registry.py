@@ -1,0 +1,40 @@
+"""The renderer registry and the boundary the design draws around reports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import reports
+from reports import EXTENSIONS, RENDERERS
+from scanner.models import ScanResult
+
+
+def test_every_renderer_has_an_extension() -> None:
+    assert set(RENDERERS) == set(EXTENSIONS) == {"json", "html", "sarif", "junit", "markdown", "csv"}
+    assert EXTENSIONS["junit"] == ".xml" and EXTENSIONS["markdown"] == ".md"
+
+
+@pytest.mark.parametrize("name", sorted(RENDERERS))
+def test_renderers_are_pure_and_deterministic(name: str, result: ScanResult) -> None:
+    before = result.model_copy(deep=True)
+    first = RENDERERS[name](result)
+    assert isinstance(first, bytes) and first
+    assert RENDERERS[name](result) == first
+    assert result == before
+    first.decode("utf-8")
+
+
+def test_reports_import_only_the_models_from_the_engine() -> None:
+    package = Path(reports.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    engine = {name for name in imported if name.split(".")[0] in {"scanner", "checks", "frameworks", "azure"}}
+    assert engine == {"scanner.models"}
