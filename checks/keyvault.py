@@ -289,6 +289,9 @@ def key_rotation(resource: Resource, estate: Estate) -> Iterator[Verdict]:
             yield failed(f"key {name}'s rotation policy has no Rotate action", evidence, detail_key=name)
 
 
+SECRET_TYPE = "microsoft.keyvault/vaults/secrets"
+
+
 @check(
     id="MLW-KV-09",
     title="Key Vault secrets have an expiration date",
@@ -298,17 +301,31 @@ def key_rotation(resource: Resource, estate: Estate) -> Iterator[Verdict]:
     pillar="secrets",
     rationale=(
         "A secret without an expiry (a storage key, a database password) is never forced to rotate. The "
-        "data lives in secret metadata (ARM GET vaults/{v}/secrets: attributes.exp, no values), which "
-        "mlwarden does not collect yet, so every vault reports unknown (a coverage gap) rather than a "
-        "guess."
+        "data lives in secret metadata (ARM GET vaults/{v}/secrets: properties.attributes.exp, never "
+        "values), which the collector does not read yet. When secret records are in the estate, one "
+        "verdict per secret (disabled secrets are not applicable); otherwise the vault reports unknown (a "
+        "coverage gap), because an empty list and an uncollected one look the same."
     ),
     remediation="Set an expiration date on each secret and rotate it before it expires.",
     az_cli="az keyvault secret set-attributes --vault-name <vault> -n <secret> --expires <YYYY-MM-DDThh:mm:ssZ>",
     azure_policy=("98728c90-32c7-4049-8429-847dc0f4fe37",),
     references=(f"{_DOCS}/secrets/about-secrets",),
 )
-def secret_expiry(resource: Resource, estate: Estate) -> Verdict:
-    return unknown("secret metadata (expiry dates) is not collected yet; secret expiry cannot be judged")
+def secret_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
+    secrets = estate.children(resource, SECRET_TYPE)
+    if not secrets:
+        yield unknown("secret metadata (expiry dates) was not collected for this vault")
+        return
+    for secret in sorted(secrets, key=lambda s: s.name.lower()):
+        name = secret.name.rsplit("/", 1)[-1]
+        expires = props.get(secret, "properties.attributes.exp")
+        evidence = Evidence(path=f"secrets/{name}.properties.attributes.exp", value=expires)
+        if props.flag(secret, "properties.attributes.enabled") is False:
+            yield not_applicable(f"secret {name} is disabled and cannot be read", evidence, detail_key=name)
+        elif expires is None:
+            yield failed(f"secret {name} has no expiration date", evidence, detail_key=name)
+        else:
+            yield passed(f"secret {name} has an expiration date", evidence, detail_key=name)
 
 
 def _audit_logging(setting: Resource) -> bool:

@@ -230,6 +230,33 @@ def test_secret_expiry_is_unknown_until_secret_metadata_is_collected() -> None:
     assert finding.status is Status.UNKNOWN and "not collected" in finding.message
 
 
+def secret(name: str, attributes: dict[str, Any]) -> Resource:
+    """An ARM `vaults/{v}/secrets` list item: metadata only, never a value."""
+    return resource(
+        f"{KV}/secrets",
+        name,
+        {
+            "attributes": {"created": 1_700_000_000, "updated": 1_700_000_000, **attributes},
+            "contentType": "text/plain",
+            "secretUri": f"{VAULT_URI}secrets/{name}",
+        },
+        id=f"{VAULT_ID}/secrets/{name}",
+    )
+
+
+def test_secret_expiry_per_secret_when_metadata_is_in_the_estate() -> None:
+    secrets = [
+        secret("db-password", {"enabled": True, "exp": 1_800_000_000}),
+        secret("storage-key", {"enabled": True}),
+        secret("old-token", {"enabled": False}),
+    ]
+    assert _key_statuses("MLW-KV-09", [], *secrets) == {
+        "db-password": Status.PASS,
+        "storage-key": Status.FAIL,
+        "old-token": Status.NOT_APPLICABLE,
+    }
+
+
 # -- diagnostics ----------------------------------------------------------------------------
 
 
