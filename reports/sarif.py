@@ -108,9 +108,7 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         "level": level,
         "message": {"text": _message(finding)},
         "locations": [_location(finding)],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint or Finding.make_fingerprint(
-            finding.check_id, finding.resource_id, finding.detail_key
-        )},
+        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding)},
         "baselineState": "unchanged" if finding.baselined else "new",
         "properties": {
             "status": finding.status.value,
@@ -124,6 +122,11 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     if finding.waived_by:
         out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": finding.waived_by}]
     return out
+
+
+def _fingerprint(finding: Finding) -> str:
+    """The finding's own fingerprint, the key baselines and history use; recomputed only if a producer left it empty."""
+    return finding.fingerprint or Finding.make_fingerprint(finding.check_id, finding.resource_id, finding.detail_key)
 
 
 def _message(finding: Finding) -> str:

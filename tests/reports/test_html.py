@@ -130,12 +130,14 @@ def test_failing_controls_link_to_the_finding_detail(page: str, result: ScanResu
     assert f'id="f-{fingerprint}"' in _section(page, "findings")
 
 
-def test_deployment_posture_has_each_pillar_with_reasons(page: str) -> None:
+def test_deployment_posture_has_each_pillar_with_reasons(page: str, result: ScanResult) -> None:
     posture = _section(page, "deployments")
     for pillar in ("encryption", "private-network", "identity", "secrets"):
         assert f"<th>{pillar}</th>" in posture
     assert "not private: its workspace mlw-claims allows public network access" in posture
     assert "key metadata was not collected" in posture
+    fingerprint = next(f.fingerprint for f in result.findings if f.check_id == "MLW-EP-001")
+    assert f'href="#f-{fingerprint}"' in posture
 
 
 def test_findings_show_evidence_and_remediation(page: str) -> None:
