@@ -56,6 +56,16 @@ def render(result: ScanResult) -> bytes:
         f"{status['pass']} passing."
     )
     lines.append("")
+    expired = [use for use in result.waivers if use.expired]
+    if expired:
+        lines.append(f"> **Expired waivers: {len(expired)}.** They no longer waive anything:")
+        lines.append(">")
+        for use in expired:
+            lines.append(
+                f"> - {cell(use.check_id)} on `{_code(use.resource)}` (owner {cell(use.owner)}) "
+                f"expired {use.expires.isoformat()}"
+            )
+        lines.append("")
     if failing:
         lines.append("### Top failing findings")
         lines.append("")

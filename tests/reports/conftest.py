@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from scanner.models import (
     SourceCoverage,
     Status,
     Timings,
+    WaiverUse,
 )
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -236,6 +237,14 @@ POSTURE = DeploymentPosture(
 )
 
 
+WAIVERS = (
+    WaiverUse(check_id="MLW-ST-002", resource="*/storageAccounts/stclaimsml", owner="data-platform team",
+              justification="legacy batch job migrating in Q1", expires=date(2027, 1, 31), expired=False, matched=1),
+    WaiverUse(check_id="MLW-WS-001", resource="*/workspaces/mlw-*", owner="ml-platform team",
+              justification="pilot exception", expires=date(2026, 10, 1), expired=True, matched=1),
+)
+
+
 def scan_result(findings: tuple[Finding, ...] = FINDINGS, resource_count: int = 9) -> ScanResult:
     return ScanResult(
         tool_version="0.1.0",
@@ -260,6 +269,7 @@ def scan_result(findings: tuple[Finding, ...] = FINDINGS, resource_count: int = 
         findings=findings,
         frameworks=(HIPAA, GDPR),
         postures=(POSTURE,),
+        waivers=WAIVERS,
         fail_on=Severity.HIGH,
         timings=Timings(load_seconds=0.4, check_seconds=1.2, framework_seconds=0.1, total_seconds=1.8),
     )

@@ -158,6 +158,14 @@ def test_passing_findings_are_counted_not_detailed(page: str) -> None:
     assert "MLW-KV-001" in passing
 
 
+def test_waivers_name_owner_justification_and_expiry(page: str) -> None:
+    waivers = _section(page, "waivers")
+    assert "data-platform team" in waivers and "legacy batch job migrating in Q1" in waivers
+    expired = _row(waivers, "MLW-WS-001")
+    assert "2026-10-01" in expired and "expired: no longer applies" in expired
+    assert "expired" not in _row(waivers, "MLW-ST-002")
+
+
 def test_prints_with_page_breaks(page: str) -> None:
     assert "@media print" in page
     assert "break-before:page" in page

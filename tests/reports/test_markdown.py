@@ -40,6 +40,14 @@ def test_summary_counts_gaps_and_frameworks(result: ScanResult) -> None:
     assert "| GDPR Regulation (EU) 2016/679 | 0 | 2 | 2 | 0 |" in text
 
 
+def test_expired_waivers_are_called_out(result: ScanResult) -> None:
+    text = _text(result)
+    assert "Expired waivers: 1" in text
+    assert "MLW-WS-001 on `*/workspaces/mlw-*` (owner ml-platform team)" in text
+    assert "expired 2026-10-01" in text
+    assert "stclaimsml` (owner" not in text
+
+
 def test_hostile_values_are_neutralised(result: ScanResult) -> None:
     text = _text(result)
     assert HOSTILE_NAME not in text
