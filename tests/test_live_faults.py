@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from scanner import inventory as sources
 from scanner.azure.collect import collect
 from scanner.errors import SourceError
 from tests.azure_fake import AzureFake
-from tests.azure_fake.harness import options
+from tests.azure_fake.harness import env, options
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
 
 
@@ -116,3 +117,62 @@ def test_slow_responses_still_complete(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.delay = 0.05
     inventory = collect(options(fake, tmp_path, diagnostics=False))
     assert not any(c.gaps for c in inventory.header.sources)
+
+
+# -- CLI level: exit codes and no half-written output ------------------------------------------
+
+
+def _cli_args(fake: AzureFake, *extra: str) -> list[str]:
+    return [
+        "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path),
+        "--no-keyvault", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def _invoke(fake: AzureFake, tmp_path: Path, *args: str) -> Result:
+    from scanner.cli import cli
+
+    return CliRunner().invoke(cli, list(args), env=env(fake, tmp_path))
+
+
+def test_cli_scan_with_a_forbidden_subscription_exits_3(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_subscription = SUB_B
+    out = tmp_path / "reports"
+    result = _invoke(fake, tmp_path, "scan", *_cli_args(fake, "--out", str(out), "--fail-on", "none"))
+    assert result.exit_code == 3, result.output
+    assert "scan incomplete" in result.output and SUB_B in result.output
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("none", 0), ("low", 1)])
+def test_cli_allow_partial_turns_gaps_into_a_warning(
+    fake: AzureFake, tmp_path: Path, fail_on: str, code: int
+) -> None:
+    fake.faults.forbidden_subscription = SUB_B
+    out = tmp_path / "reports"
+    args = _cli_args(fake, "--out", str(out), "--fail-on", fail_on, "--allow-partial")
+    result = _invoke(fake, tmp_path, "scan", *args)
+    assert result.exit_code == code, result.output
+    assert (out / "mlwarden-report.json").exists()
+
+
+@pytest.mark.parametrize("command", ["scan", "collect"])
+def test_cli_malformed_page_exits_3_and_writes_nothing(fake: AzureFake, tmp_path: Path, command: str) -> None:
+    fake.faults.graph_malformed = "no-data"
+    target = tmp_path / ("reports" if command == "scan" else "estate.jsonl")
+    result = _invoke(fake, tmp_path, command, *_cli_args(fake, "--out", str(target)))
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("mlwarden: error:")]
+    assert len(errors) == 1 and "malformed page" in errors[0]
+    assert "Traceback" not in result.output
+    assert not target.exists() and not list(tmp_path.glob(".estate.jsonl.*"))
+
+
+def test_cli_collect_writes_a_snapshot_that_scans_back(fake: AzureFake, tmp_path: Path) -> None:
+    target = tmp_path / "estate.jsonl.gz"
+    result = _invoke(fake, tmp_path, "collect", *_cli_args(fake, "--out", str(target), "--app-settings"))
+    assert result.exit_code == 0, result.output
+    from scanner.snapshot import read_snapshot
+
+    inventory = read_snapshot(target)
+    assert {c.name for c in inventory.header.sources} >= {sources.RESOURCES, sources.APP_SETTINGS}
+    assert fake.token_scopes and all(s == "https://management.azure.com/.default" for s in fake.token_scopes)
