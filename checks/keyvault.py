@@ -6,12 +6,10 @@ weakness here is a weakness of each deployment that points at it.
 
 from __future__ import annotations
 
-import weakref
-from collections import defaultdict
 from collections.abc import Iterator
 
 from scanner import inventory, kinds, props
-from scanner.estate import Estate, versionless_key_id
+from scanner.estate import Estate
 from scanner.inventory import KeyMetadata
 from scanner.models import Evidence, Resource
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
@@ -374,63 +372,6 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
     return failed("no diagnostic setting enables the AuditEvent category or the audit group", *evidence)
 
 
-# -- customer-managed key usage -------------------------------------------------------------
-# Where each CMK-capable kind names its key. Storage and Cognitive Services split it into a
-# vault URI and a key name; the others give one key identifier.
-_CMK_KINDS = (kinds.STORAGE, kinds.COGNITIVE, kinds.ML_WORKSPACE, kinds.REGISTRY, kinds.AKS)
-
-
-def cmk_key_id(resource: Resource) -> str | None:
-    """The customer-managed key a resource encrypts with, as a key identifier, or None."""
-    split = {
-        kinds.STORAGE: "properties.encryption.keyvaultproperties",
-        kinds.COGNITIVE: "properties.encryption.keyVaultProperties",
-    }
-    single = {
-        kinds.ML_WORKSPACE: "properties.encryption.keyVaultProperties.keyIdentifier",
-        kinds.REGISTRY: "properties.encryption.keyVaultProperties.keyIdentifier",
-        kinds.AKS: "properties.securityProfile.azureKeyVaultKms.keyId",
-    }
-    kind = kinds.kind_of(resource)
-    if kind in split:
-        if not props.equals(resource, "properties.encryption.keySource", "Microsoft.Keyvault"):
-            return None
-        uri = props.text(resource, f"{split[kind]}.keyVaultUri")
-        name = props.text(resource, f"{split[kind]}.keyName")
-        return f"{uri.rstrip('/')}/keys/{name}" if uri and name else None
-    if kind in single:
-        return props.text(resource, single[kind])
-    return None
-
-
-def _versionless(key_id: str | None) -> str | None:
-    """The versionless form of a key identifier; None for a malformed one (it names no key here)."""
-    if not key_id:
-        return None
-    try:
-        return versionless_key_id(key_id)
-    except ValueError:  # urlsplit rejects e.g. an unbalanced "[" in the host
-        return None
-
-
-# Built once per estate (per scan) and dropped with it: nothing carries over between scans.
-_CMK_USERS: weakref.WeakKeyDictionary[Estate, dict[str, list[str]]] = weakref.WeakKeyDictionary()
-
-
-def cmk_users(estate: Estate) -> dict[str, list[str]]:
-    """Versionless key id -> ids of the resources that use it as their customer-managed key."""
-    users = _CMK_USERS.get(estate)
-    if users is None:
-        collected: defaultdict[str, list[str]] = defaultdict(list)
-        for kind in _CMK_KINDS:
-            for consumer in estate.of_kind(kind):
-                key_id = _versionless(cmk_key_id(consumer))
-                if key_id:
-                    collected[key_id].append(consumer.id)
-        users = _CMK_USERS[estate] = dict(collected)
-    return users
-
-
 @check(
     id="MLW-KV-11",
     title="Customer-managed keys are backed by an HSM",
@@ -452,13 +393,12 @@ def cmk_users(estate: Estate) -> dict[str, list[str]]:
     needs=(inventory.KEY_METADATA,),
 )
 def cmk_key_hsm(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    users = cmk_users(estate)
     for item in _each_live_key(resource, estate):
         if isinstance(item, Verdict):
             yield item
             continue
         name = item.name
-        consumers = users.get(versionless_key_id(item.kid), [])
+        consumers = [user.id for user in estate.cmk_users(item.kid)]
         evidence = (*_key_evidence(item, "key_type"), Evidence(path=f"keys/{name}.usedAsCmkBy", value=consumers))
         if not consumers:
             yield not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)

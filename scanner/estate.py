@@ -56,7 +56,10 @@ def parent_id(resource_id: str) -> str | None:
 
 def versionless_key_id(key_id: str) -> str:
     """`https://v.vault.azure.net/keys/k/abc123` -> `https://v.vault.azure.net/keys/k` (lower-cased)."""
-    split = urlsplit(key_id.strip())
+    try:
+        split = urlsplit(key_id.strip())
+    except ValueError:  # e.g. an unbalanced "[" in the host: names no key we know
+        return key_id.strip().lower()
     segments = [s for s in split.path.split("/") if s]
     host = (split.hostname or "").lower()
     if len(segments) >= 2 and segments[0].lower() == "keys":
@@ -65,7 +68,38 @@ def versionless_key_id(key_id: str) -> str:
 
 
 def vault_host(uri: str) -> str:
-    return (urlsplit(uri.strip()).hostname or "").lower()
+    try:
+        return (urlsplit(uri.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+_CMK_SPLIT = {
+    kinds.STORAGE: "properties.encryption.keyvaultproperties",
+    kinds.COGNITIVE: "properties.encryption.keyVaultProperties",
+}
+_CMK_SINGLE = {
+    kinds.ML_WORKSPACE: "properties.encryption.keyVaultProperties.keyIdentifier",
+    kinds.REGISTRY: "properties.encryption.keyVaultProperties.keyIdentifier",
+    kinds.AKS: "properties.securityProfile.azureKeyVaultKms.keyId",
+}
+
+
+def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
+    """The customer-managed key a resource encrypts with, as a key identifier, or None.
+
+    Storage and Cognitive Services split it into a vault URI and a key name (and only use it
+    when keySource is Microsoft.KeyVault); the others give one key identifier.
+    """
+    if kind in _CMK_SPLIT:
+        if not props.equals(resource, "properties.encryption.keySource", "Microsoft.Keyvault"):
+            return None
+        uri = props.text(resource, f"{_CMK_SPLIT[kind]}.keyVaultUri")
+        name = props.text(resource, f"{_CMK_SPLIT[kind]}.keyName")
+        return f"{uri.rstrip('/')}/keys/{name}" if uri and name else None
+    if kind in _CMK_SINGLE:
+        return props.text(resource, _CMK_SINGLE[kind])
+    return None
 
 
 class Estate:
@@ -87,6 +121,7 @@ class Estate:
         self._contacts: dict[str, list[Resource]] = defaultdict(list)
         self._aks_computes: dict[str, list[Resource]] = defaultdict(list)
         self._vaults_by_host: dict[str, Resource] = {}
+        self._cmk_users: dict[str, list[Resource]] = defaultdict(list)
         for resource in self.resources:
             self._index(resource)
         self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
@@ -124,6 +159,9 @@ class Estate:
         self.by_type[resource.type_key].append(resource)
         kind = kinds.kind_of(resource)
         self.kind_of[key] = kind
+        key_id = cmk_key_id(resource, kind)
+        if key_id:
+            self._cmk_users[versionless_key_id(key_id)].append(resource)
         if kind:
             self.by_kind[kind].append(resource)
             if resource.subscription_id:
@@ -258,6 +296,14 @@ class Estate:
     # Key Vault
     def vault_for_uri(self, uri: str | None) -> Resource | None:
         return self._vaults_by_host.get(vault_host(uri)) if uri else None
+
+    def cmk_users(self, key_id: str) -> list[Resource]:
+        """Resources that encrypt with this key (any version) as their customer-managed key."""
+        return self._cmk_users.get(versionless_key_id(key_id), [])
+
+    def cmk_key_id(self, resource: Resource) -> str | None:
+        """The customer-managed key this resource encrypts with, if any."""
+        return cmk_key_id(resource, self.kind_of.get(resource.id_key))
 
     def keys_in(self, vault: Resource) -> list[KeyMetadata]:
         return self.keys_by_vault.get(vault.id_key, [])

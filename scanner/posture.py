@@ -18,20 +18,11 @@ from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict
 
 POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
 
-_CMK_PATHS = (
-    "properties.encryption.keyVaultProperties.keyIdentifier",
-    "properties.encryption.keyVaultProperties.keyVaultUri",
-    "properties.encryption.keyvaultproperties.keyvaulturi",
-    "properties.securityProfile.azureKeyVaultKms.keyId",
-)
-
-
 def _cmk_vaults(resource: Resource, estate: Estate) -> list[Resource]:
     vaults = []
-    for path in _CMK_PATHS:
-        vault = estate.vault_for_uri(props.text(resource, path))
-        if vault is not None and vault not in vaults:
-            vaults.append(vault)
+    vault = estate.vault_for_uri(estate.cmk_key_id(resource))
+    if vault is not None:
+        vaults.append(vault)
     arm_id = props.text(resource, "properties.encryption.keyVaultProperties.keyVaultArmId")
     vault = estate.get(arm_id)
     if vault is not None and vault not in vaults:
