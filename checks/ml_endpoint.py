@@ -111,7 +111,7 @@ def _unsafe(fact: AppSettingFact) -> bool:
 def _judge_facts(env_facts: list[AppSettingFact]) -> Verdict:
     names = sorted(f.name for f in env_facts)
     flagged = sorted((f.name, f.classification) for f in env_facts if _unsafe(f))
-    evidence = [Evidence(path=f"{_ENV}.{name}", value=label) for name, label in flagged]
+    evidence = [Evidence(path=f"{_ENV}.{name} (secret class)", value=label) for name, label in flagged]
     evidence.append(Evidence(path=f"{_ENV} (names)", value=names))
     if flagged:
         listed = ", ".join(f"{name} ({label})" for name, label in flagged)

@@ -2,11 +2,13 @@
 
 A workspace (kind Default, Hub, Project or FeatureStore) holds the models, data references and
 secrets every deployment under it uses. Hub-based projects take their network isolation from the
-hub (`properties.hubResourceId`): the private-endpoint and managed-network rules judge the hub
-for a project, and name it in the message.
+hub (`properties.hubResourceId`): the network rules judge the hub for a project when the hub is
+in the scan, and the evidence marks the hub's values with a `hub:` prefix.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
@@ -17,6 +19,7 @@ _WORKSPACE = (kinds.ML_WORKSPACE,)
 _DOCS = "https://learn.microsoft.com/azure/machine-learning"
 _ISOLATION = "properties.managedNetwork.isolationMode"
 _HUB = "properties.hubResourceId"
+_PUBLIC = ("properties.publicNetworkAccess", "properties.allowPublicAccessWhenBehindVnet")
 
 
 def is_project(workspace: Resource) -> bool:
@@ -33,33 +36,57 @@ def _hub_evidence(hub: Resource, *paths: str) -> tuple[Evidence, ...]:
     return tuple(Evidence(path=f"hub:{e.path}", value=e.value) for e in props.read(hub, *paths))
 
 
-def network_owner(workspace: Resource, estate: Estate) -> tuple[Resource | None, tuple[Evidence, ...]]:
-    """The workspace whose network settings apply: the hub for a project, else itself.
+def network_subject(workspace: Resource, estate: Estate, *paths: str) -> tuple[Resource | None, tuple[Evidence, ...]]:
+    """The workspace whose network settings apply, with the evidence read from it and from the row.
 
-    Returns (None, evidence) when the workspace is a project whose hub is not in the estate.
+    Projects inherit the hub's network configuration, so the hub is authoritative when it is in the
+    scan. A project whose hub is missing is judged on its own values if it states any; otherwise the
+    subject is None (unknown).
     """
+    evidence = props.read(workspace, *paths)
     if not is_project(workspace):
-        return workspace, ()
-    evidence = props.read(workspace, _HUB)
-    return hub_of(workspace, estate), evidence
+        return workspace, evidence
+    evidence = (*evidence, *props.read(workspace, _HUB))
+    hub = hub_of(workspace, estate)
+    if hub is not None:
+        return hub, (*evidence, *_hub_evidence(hub, *paths))
+    if any(props.text(workspace, path) is not None for path in paths):
+        return workspace, evidence
+    return None, evidence
+
+
+def _as_seen_on(verdict: Verdict, subject: Resource, workspace: Resource) -> Verdict:
+    """Say so in the message when the verdict rests on the hub's settings rather than the project's."""
+    if subject is workspace:
+        return verdict
+    return replace(verdict, message=f"{verdict.message} (inherited from hub {subject.name})")
 
 
 def isolation_mode(workspace: Resource, estate: Estate) -> str | None:
     """The managed network isolation mode in force for a workspace (a project's comes from its hub).
 
-    None when neither the workspace nor its hub states one (the service default is Disabled).
+    None when it cannot be told or none is stated (the service default is Disabled).
     """
-    own = props.text(workspace, _ISOLATION)
-    if own or not is_project(workspace):
-        return own
-    hub = hub_of(workspace, estate)
-    return props.text(hub, _ISOLATION) if hub is not None else None
+    subject, _ = network_subject(workspace, estate, _ISOLATION)
+    return props.text(subject, _ISOLATION) if subject is not None else None
 
 
 def has_managed_isolation(workspace: Resource, estate: Estate) -> bool:
     """True when a managed VNet isolates the workspace's computes and managed endpoints."""
     mode = isolation_mode(workspace, estate)
     return mode is not None and mode.lower() in ("allowinternetoutbound", "allowonlyapprovedoutbound")
+
+
+def _public_access(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdict:
+    access, behind_vnet = _PUBLIC
+    if props.flag(subject, behind_vnet) is True:
+        return failed("allowPublicAccessWhenBehindVnet is true: the workspace is reachable publicly", *evidence)
+    if props.equals(subject, access, "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    seen = props.text(subject, access)
+    if seen is None:
+        return failed("public network access is not set, so the service default (Enabled) applies", *evidence)
+    return failed(f"public network access is {seen}", *evidence)
 
 
 @check(
@@ -74,7 +101,7 @@ def has_managed_isolation(workspace: Resource, estate: Estate) -> bool:
         "holding a credential. publicNetworkAccess absent fails (Divergence: Azure Policy 438c38d2 "
         "fails it, Checkov CKV2_AZURE_49 passes it); the service default is Enabled. "
         "allowPublicAccessWhenBehindVnet true re-opens a private workspace and also fails. A project "
-        "that states no value of its own is judged by its hub."
+        "inherits its hub's network settings and is judged by the hub when the hub is in the scan."
     ),
     remediation="Disable public network access and reach the workspace through a private endpoint.",
     az_cli="az ml workspace update -g <rg> -n <name> --public-network-access Disabled",
@@ -82,21 +109,10 @@ def has_managed_isolation(workspace: Resource, estate: Estate) -> bool:
     references=(f"{_DOCS}/how-to-configure-private-link",),
 )
 def workspace_public_access(resource: Resource, estate: Estate) -> Verdict:
-    paths = ("properties.publicNetworkAccess", "properties.allowPublicAccessWhenBehindVnet")
-    subject, evidence = resource, props.read(resource, *paths)
-    if props.text(resource, paths[0]) is None and is_project(resource):
-        hub = hub_of(resource, estate)
-        if hub is None:
-            return unknown("the project states no public network access and its hub is not in the scan", *evidence)
-        subject, evidence = hub, (*evidence, *props.read(resource, _HUB), *_hub_evidence(hub, *paths))
-    if props.flag(subject, paths[1]) is True:
-        return failed("allowPublicAccessWhenBehindVnet is true: the workspace is reachable publicly", *evidence)
-    if props.equals(subject, paths[0], "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    seen = props.text(subject, paths[0])
-    if seen is None:
-        return failed("public network access is not set, so the service default (Enabled) applies", *evidence)
-    return failed(f"public network access is {seen}", *evidence)
+    subject, evidence = network_subject(resource, estate, *_PUBLIC)
+    if subject is None:
+        return unknown("the project states no public network access and its hub is not in the scan", *evidence)
+    return _as_seen_on(_public_access(subject, evidence), subject, resource)
 
 
 @check(
@@ -121,7 +137,7 @@ def workspace_public_access(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/how-to-configure-private-link",),
 )
 def workspace_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
-    owner, evidence = network_owner(resource, estate)
+    owner, evidence = network_subject(resource, estate)
     if owner is None:
         return unknown("the project's hub is not in the scan; its private endpoints cannot be judged", *evidence)
     links = estate.private_links(owner)
@@ -218,6 +234,17 @@ def workspace_user_assigned_identity(resource: Resource, estate: Estate) -> Verd
     return failed("the workspace has no user-assigned identity", *evidence)
 
 
+def _managed_network(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdict:
+    mode = props.text(subject, _ISOLATION)
+    if props.equals(subject, _ISOLATION, "AllowOnlyApprovedOutbound"):
+        return passed("the managed VNet allows only approved outbound traffic", *evidence)
+    if props.equals(subject, _ISOLATION, "AllowInternetOutbound"):
+        return failed("the managed VNet allows outbound traffic to the whole internet", *evidence, severity="low")
+    if mode is None:
+        return failed("no managed network is configured (the default is Disabled)", *evidence)
+    return failed(f"managed network isolation is {mode}", *evidence)
+
+
 @check(
     id="MLW-MLWS-06",
     title="ML workspace uses a managed VNet that allows only approved outbound traffic",
@@ -232,7 +259,7 @@ def workspace_user_assigned_identity(resource: Resource, estate: Estate) -> Verd
         "host: it fails at low severity. Disabled or absent (the default) fails. Divergence: Azure "
         "Policy 6ddb1705 compares against its isolationMode parameter, which defaults to Disabled, so "
         "at its default it flags hardened workspaces; mlwarden always requires "
-        "AllowOnlyApprovedOutbound. A project is judged by its hub."
+        "AllowOnlyApprovedOutbound. A project inherits its hub's managed network and is judged by the hub."
     ),
     remediation="Set the workspace (or hub) managed network to allow only approved outbound traffic.",
     az_cli="az ml workspace update -g <rg> -n <name> --managed-network allow_only_approved_outbound",
@@ -240,21 +267,10 @@ def workspace_user_assigned_identity(resource: Resource, estate: Estate) -> Verd
     references=(f"{_DOCS}/how-to-managed-network",),
 )
 def workspace_managed_network(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, _ISOLATION)
-    subject = resource
-    if is_project(resource) and props.text(resource, _ISOLATION) is None:
-        hub = hub_of(resource, estate)
-        if hub is None:
-            return unknown("the project states no managed network and its hub is not in the scan", *evidence)
-        subject, evidence = hub, (*evidence, *props.read(resource, _HUB), *_hub_evidence(hub, _ISOLATION))
-    mode = props.text(subject, _ISOLATION)
-    if props.equals(subject, _ISOLATION, "AllowOnlyApprovedOutbound"):
-        return passed("the managed VNet allows only approved outbound traffic", *evidence)
-    if props.equals(subject, _ISOLATION, "AllowInternetOutbound"):
-        return failed("the managed VNet allows outbound traffic to the whole internet", *evidence, severity="low")
-    if mode is None:
-        return failed("no managed network is configured (the default is Disabled)", *evidence)
-    return failed(f"managed network isolation is {mode}", *evidence)
+    subject, evidence = network_subject(resource, estate, _ISOLATION)
+    if subject is None:
+        return unknown("the project states no managed network and its hub is not in the scan", *evidence)
+    return _as_seen_on(_managed_network(subject, evidence), subject, resource)
 
 
 @check(

@@ -248,3 +248,14 @@ def test_kubernetes_deployment_egress_not_applicable() -> None:
 
 def test_egress_enabled_with_workspace_outside_scan_is_unknown() -> None:
     assert status("MLW-MLDEP-02", deployment(egressPublicNetworkAccess="Enabled")) is Status.UNKNOWN
+
+
+def test_project_deployment_exempt_when_hub_has_managed_network() -> None:
+    hub_id = rid(WS_TYPE, "hub-claims")
+    hub = resource(
+        WS_TYPE, "hub-claims", {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}, kind="Hub"
+    )
+    project = resource(WS_TYPE, "mlw-claims", {"hubResourceId": hub_id}, id=WS_ID, kind="Project")
+    target = deployment(egressPublicNetworkAccess="Enabled")
+    est = estate([hub, project, endpoint(), target])
+    assert status("MLW-MLDEP-02", target, est) is Status.NOT_APPLICABLE

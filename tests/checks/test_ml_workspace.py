@@ -112,6 +112,23 @@ def test_project_with_hub_outside_the_scan_is_unknown() -> None:
     assert status("MLW-MLWS-01", project) is Status.UNKNOWN
 
 
+def test_hub_settings_outrank_the_projects_own_value() -> None:
+    """Projects inherit the hub's network: an open hub fails its project whatever the project row says."""
+    open_hub = workspace({**HARDENED, "publicNetworkAccess": "Enabled"}, name="hub-claims", kind="Hub")
+    project = workspace(
+        {"hubResourceId": HUB_ID, "publicNetworkAccess": "Disabled"}, name="proj-claims", kind="Project"
+    )
+    [finding] = run("MLW-MLWS-01", project, estate([open_hub, project]))
+    assert finding.status is Status.FAIL
+    assert "inherited from hub hub-claims" in finding.message
+    assert any(e.path == "hub:properties.publicNetworkAccess" and e.value == "Enabled" for e in finding.evidence)
+
+
+def test_project_with_hub_outside_the_scan_is_judged_on_its_own_value() -> None:
+    project = workspace({"hubResourceId": HUB_ID, "publicNetworkAccess": "Enabled"}, name="proj-claims", kind="Project")
+    assert status("MLW-MLWS-01", project) is Status.FAIL
+
+
 # -- MLW-MLWS-02 private endpoint ------------------------------------------------------------------
 
 
@@ -248,8 +265,17 @@ def test_managed_network_absent_fails() -> None:
 
 def test_project_inherits_hub_managed_network() -> None:
     hub = workspace(name="hub-claims", kind="Hub")
+    project = workspace(
+        {"hubResourceId": HUB_ID, "managedNetwork": {"isolationMode": "Disabled"}}, name="proj-claims", kind="Project"
+    )
+    [finding] = run("MLW-MLWS-06", project, estate([hub, project]))
+    assert finding.status is Status.PASS
+    assert "hub-claims" in finding.message
+
+
+def test_project_without_hub_or_managed_network_is_unknown() -> None:
     project = workspace({"hubResourceId": HUB_ID}, name="proj-claims", kind="Project")
-    assert status("MLW-MLWS-06", project, estate([hub, project])) is Status.PASS
+    assert status("MLW-MLWS-06", project) is Status.UNKNOWN
 
 
 # -- MLW-MLWS-07 system datastore auth -------------------------------------------------------------
