@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 from scanner.models import CheckMeta, Finding, ScanResult, Severity, Status
 
@@ -24,19 +23,15 @@ SEVERITY_ORDER: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.r
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 
 
-class CheckTally(BaseModel):
+@dataclass(frozen=True)
+class CheckTally:
     """Per-check counts, so passing resources are summarised instead of listed."""
-
-    model_config = ConfigDict(frozen=True)
 
     check_id: str
     title: str
     severity: Severity
     counts: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+    """Status value to number of findings; every status present, zero when none."""
 
 
 def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
