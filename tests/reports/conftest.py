@@ -167,6 +167,13 @@ FINDINGS: tuple[Finding, ...] = (
             resource_name=FORMULA_NAME, baselined=True),
     finding("MLW-DEF-001", STORAGE, Status.ERROR, "check raised KeyError: 'pricingTier'"),
     finding("MLW-DEF-001", VAULT, Status.NOT_APPLICABLE, "not a storage account"),
+    finding("MLW-KV-001", arm_id("Microsoft.KeyVault/vaults", "kv-shared", rg="rg-shared"), Status.UNKNOWN,
+            "vault is in a subscription that could not be read"),
+    finding("MLW-WS-003", arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-claims-project"),
+            Status.NOT_APPLICABLE, "a Project workspace inherits encryption from its hub"),
+    finding("MLW-WS-001", arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-research"), Status.PASS,
+            "publicNetworkAccess is Disabled",
+            evidence=(Evidence(path="properties.publicNetworkAccess", value="Disabled"),)),
 )
 
 

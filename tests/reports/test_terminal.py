@@ -20,7 +20,7 @@ def test_plain_summary_has_counts_frameworks_gaps_and_verdict(result: ScanResult
     text = terminal.summary(result, colour=False)
     assert "\033[" not in text
     assert "Failing: 5 (3 high, 1 medium, 1 low)" in text
-    assert "waived 1" in text and "baselined 1" in text and "unknown 1" in text
+    assert "waived 1" in text and "baselined 1" in text and "unknown 2" in text and "passing 3" in text
     assert "HIPAA Security Rule: 1 pass, 2 fail, 1 manual, 1 not assessed" in text
     assert "Coverage gaps: 1" in text
     assert "Result: FAIL at --fail-on high (3 finding(s) at or above)" in text
