@@ -13,7 +13,7 @@ from checks.ml_workspace import has_managed_isolation, isolation_mode
 from scanner import kinds, props, secrets
 from scanner.estate import Estate
 from scanner.inventory import AppSettingFact
-from scanner.models import Evidence, Resource
+from scanner.models import Evidence, Resource, Severity
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
 
 _ENDPOINT = (kinds.ML_ONLINE_ENDPOINT,)
@@ -48,7 +48,7 @@ def endpoint_auth_mode(resource: Resource, estate: Estate) -> Verdict:
         return passed("callers authenticate with Entra ID tokens", *evidence)
     if props.equals(resource, "properties.authMode", "AMLToken"):
         return failed(
-            "callers use Azure ML tokens (short-lived bearer tokens), not Entra ID", *evidence, severity="medium"
+            "callers use Azure ML tokens (short-lived bearer tokens), not Entra ID", *evidence, severity=Severity.MEDIUM
         )
     if props.equals(resource, "properties.authMode", "Key"):
         return failed("callers authenticate with static endpoint keys", *evidence)

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
-from scanner.models import Evidence, Resource
+from scanner.models import Evidence, Resource, Severity
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
 
 _WORKSPACE = (kinds.ML_WORKSPACE,)
@@ -239,7 +239,9 @@ def _managed_network(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdi
     if props.equals(subject, _ISOLATION, "AllowOnlyApprovedOutbound"):
         return passed("the managed VNet allows only approved outbound traffic", *evidence)
     if props.equals(subject, _ISOLATION, "AllowInternetOutbound"):
-        return failed("the managed VNet allows outbound traffic to the whole internet", *evidence, severity="low")
+        return failed(
+            "the managed VNet allows outbound traffic to the whole internet", *evidence, severity=Severity.LOW
+        )
     if mode is None:
         return failed("no managed network is configured (the default is Disabled)", *evidence)
     return failed(f"managed network isolation is {mode}", *evidence)

@@ -254,3 +254,15 @@ def test_compute_type_compared_case_insensitively() -> None:
     body["computeType"] = "amlcompute"
     body["properties"]["enableNodePublicIp"] = True
     assert status("MLW-MLCMP-03", compute("cpu-cluster", body)) is Status.FAIL
+
+
+def test_attached_virtual_machine_local_auth_judged_like_psrule_and_policy() -> None:
+    body = {
+        "computeType": "VirtualMachine",
+        "resourceId": rid("Microsoft.Compute/virtualMachines", "dsvm-01"),
+        "isAttachedCompute": True,
+        "properties": {"virtualMachineSize": "Standard_D4s_v5", "sshPort": 22, "address": "10.0.2.4"},
+    }
+    target = compute("dsvm-attached", body)
+    assert status("MLW-MLCMP-01", target) is Status.FAIL
+    assert status("MLW-MLCMP-03", target) is Status.NOT_APPLICABLE
