@@ -80,7 +80,7 @@ def test_untrusted_text_survives_escaping(result: ScanResult) -> None:
     assert "tags.owner = <script>alert(1)</script>" in (failure.text or "")
 
 
-def test_passes_are_one_testcase_per_check_at_scale(large_result: ScanResult, xsd: Any) -> None:
+def test_passes_are_one_testcase_per_check_at_scale(large_result: ScanResult) -> None:
     document = junit.render(large_result)
     root = ET.fromstring(document)
     suites = {suite.get("name", "").split(" ", 1)[0]: suite for suite in root.iter("testsuite")}
