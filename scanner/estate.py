@@ -237,11 +237,15 @@ class Estate:
 
     # ML relations
     def workspace_of(self, resource: Resource) -> Resource | None:
-        """The workspace above an endpoint, deployment or compute."""
-        current: Resource | None = resource
-        while current is not None and current.type_key != "microsoft.machinelearningservices/workspaces":
-            current = self.parent(current)
-        return current
+        """The workspace above an endpoint, deployment or compute (found by id, even when the
+        rows between them were not collected)."""
+        current: str | None = resource.id
+        while current:
+            found = self.get(current)
+            if found is not None and found.type_key == "microsoft.machinelearningservices/workspaces":
+                return found
+            current = parent_id(current)
+        return None
 
     def workspace_dependencies(self, workspace: Resource) -> dict[str, str]:
         """role -> ARM id of the workspace's Key Vault, storage, registry and App Insights."""
