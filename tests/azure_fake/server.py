@@ -106,7 +106,7 @@ class AzureFake:
         return token
 
     def token_valid(self, header: str | None) -> bool:
-        return bool(header) and header.startswith("Bearer ") and header[7:] in self._tokens  # type: ignore[union-attr]
+        return header is not None and header.startswith("Bearer ") and header[7:] in self._tokens
 
     def take(self, name: str) -> bool:
         """Consume one armed count-fault."""
