@@ -29,9 +29,7 @@ def _gaps(inventory: object, source: str) -> list[str]:
 
 
 @pytest.mark.parametrize("retry_after", [True, False], ids=["with-retry-after", "without-retry-after"])
-def test_429_storm_is_ridden_out_inside_the_announced_quota(
-    fake: AzureFake, tmp_path: Path, retry_after: bool
-) -> None:
+def test_429_storm_is_ridden_out_inside_the_announced_quota(fake: AzureFake, tmp_path: Path, retry_after: bool) -> None:
     fake.faults.graph_429 = 3
     fake.faults.graph_429_retry_after = retry_after
     inventory = collect(options(fake, tmp_path))
@@ -77,7 +75,9 @@ def test_forbidden_subscription_found_by_tenant_discovery(fake: AzureFake, tmp_p
     assert f"/subscriptions/{SUB_B}" in _gaps(inventory, sources.RESOURCES)
     collected = {r.subscription_id for r in inventory.resources if r.type_key != "microsoft.resources/subscriptions"}
     assert collected == {SUB_A}
-    assert f"/subscriptions/{SUB_B}" in _gaps(inventory, sources.DEFENDER_PLANS)
+    for coverage in inventory.header.sources:
+        assert [g.scope for g in coverage.gaps] == [f"/subscriptions/{SUB_B}"], coverage.name
+    assert fake.counts["graph:appserviceresources"] == 1 and fake.graph_bodies[-1]["subscriptions"] == [SUB_A]
 
 
 def test_unknown_subscription_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
@@ -144,9 +144,7 @@ def test_cli_scan_with_a_forbidden_subscription_exits_3(fake: AzureFake, tmp_pat
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("none", 0), ("low", 1)])
-def test_cli_allow_partial_turns_gaps_into_a_warning(
-    fake: AzureFake, tmp_path: Path, fail_on: str, code: int
-) -> None:
+def test_cli_allow_partial_turns_gaps_into_a_warning(fake: AzureFake, tmp_path: Path, fail_on: str, code: int) -> None:
     fake.faults.forbidden_subscription = SUB_B
     out = tmp_path / "reports"
     args = _cli_args(fake, "--out", str(out), "--fail-on", fail_on, "--allow-partial")
@@ -176,3 +174,40 @@ def test_cli_collect_writes_a_snapshot_that_scans_back(fake: AzureFake, tmp_path
     inventory = read_snapshot(target)
     assert {c.name for c in inventory.header.sources} >= {sources.RESOURCES, sources.APP_SETTINGS}
     assert fake.token_scopes and all(s == "https://management.azure.com/.default" for s in fake.token_scopes)
+
+
+def test_tenant_subscription_cap_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.tenant_limit_hit = True
+    inventory = collect(options(fake, tmp_path))
+    assert _gaps(inventory, sources.RESOURCES) == ["tenant"]
+
+
+def test_row_without_an_id_is_a_source_error_that_quotes_nothing(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_malformed = "bad-row"
+    with pytest.raises(SourceError, match=r"malformed row \(id: missing\)") as caught:
+        collect(options(fake, tmp_path))
+    assert "no-id" not in str(caught.value)
+
+
+def test_refused_credential_is_one_line_source_error(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.token_refused = True
+    with pytest.raises(SourceError, match="could not authenticate to Azure") as caught:
+        collect(options(fake, tmp_path))
+    assert "\n" not in str(caught.value) and "AADSTS" not in str(caught.value)
+
+
+def test_no_readable_subscription_is_a_source_error(tmp_path: Path) -> None:
+    empty = sample_inventory()
+    empty.resources.clear()
+    with AzureFake(empty) as server, pytest.raises(SourceError, match="no subscription in scope"):
+        collect(options(server, tmp_path))
+
+
+def test_cli_refused_credential_exits_3(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.token_refused = True
+    result = _invoke(fake, tmp_path, "scan", *_cli_args(fake))
+    assert result.exit_code == 3, result.output
+    assert result.output.strip().splitlines() == [
+        "mlwarden: error: could not authenticate to Azure (ClientAuthenticationError); sign in with `az login` "
+        "or configure a managed or workload identity"
+    ]

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+from pydantic import ValidationError
 
 from scanner import __version__
 from scanner import inventory as sources
@@ -27,10 +28,23 @@ from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
 from scanner.azure.tasks import Outcome, Reads
 from scanner.azure.throttle import Quota
+from scanner.errors import SourceError
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader, SnapshotScope
 from scanner.models import Gap, Resource, SourceCoverage
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+DEPLOYMENT_TYPE = "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments"
+
+
+def as_resource(row: dict[str, Any]) -> Resource:
+    """A Resource Graph row as a `Resource`; a row without the envelope is a malformed source."""
+    try:
+        return Resource.model_validate(row)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "row"
+        # Location and error type only: pydantic's own message would quote the input.
+        raise SourceError(f"Resource Graph returned a malformed row ({where}: {error['type']})") from None
 
 
 def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
@@ -97,7 +111,7 @@ class Collection:
         )
         for gap in gaps:
             self.add_gap(gap)
-        self.add_rows(sources.RESOURCES, (Resource.model_validate({**row, "type": SUBSCRIPTION_TYPE}) for row in rows))
+        self.add_rows(sources.RESOURCES, (as_resource({**row, "type": SUBSCRIPTION_TYPE}) for row in rows))
         found = {str(row.get("subscriptionId", "")).lower(): str(row.get("subscriptionId")) for row in rows}
         if self.graph.tenant_limit_hit:
             self.add_gap(Gap(source=sources.RESOURCES, scope="tenant", reason="Resource Graph capped the tenant scope"))
@@ -110,29 +124,29 @@ class Collection:
                     self.add_gap(Gap(source=source, scope=f"/subscriptions/{wanted}", reason="subscription not found"))
         return [found[s.lower()] for s in options.subscriptions if s.lower() in found]
 
-    def resource_rows(self, subscriptions: list[str]) -> None:
+    def resource_rows(self, subscriptions: list[str]) -> list[str]:
+        """The one `resources` query; returns the subscriptions that did not refuse it."""
         kql = queries.resources(self.options.resource_groups, self.options.tags)
-        rows: list[Resource] = []
-        for row in self._graph(kql, sources.RESOURCES, subscriptions):
-            if (
-                str(row.get("type", "")).lower()
-                == "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments"
-            ):
+        rows, gaps = self.graph.query(kql, sources=self.sources, subscriptions=subscriptions)
+        for gap in gaps:
+            self.add_gap(gap)
+        resources: list[Resource] = []
+        for row in rows:
+            if str(row.get("type", "")).lower() == DEPLOYMENT_TYPE:
                 facts = redact_deployment(row)
                 if facts is not None:
                     self.app_settings.append(facts)
-            rows.append(Resource.model_validate(row))
-        self.add_rows(sources.RESOURCES, rows)
+            resources.append(as_resource(row))
+        self.add_rows(sources.RESOURCES, resources)
+        refused = {gap.scope.lower() for gap in gaps}
+        return [s for s in subscriptions if f"/subscriptions/{s}".lower() not in refused]
 
     def site_configs(self, subscriptions: list[str]) -> None:
         rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
-        self.add_rows(sources.APPSERVICE_CONFIG, (Resource.model_validate(row) for row in rows))
+        self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
     def security(self, subscriptions: list[str]) -> None:
-        rows = [
-            Resource.model_validate(row)
-            for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)
-        ]
+        rows = [as_resource(row) for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)]
         plans = [row for row in rows if row.type_key == "microsoft.security/pricings"]
         self.add_rows(
             sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != "microsoft.security/pricings")
@@ -214,12 +228,19 @@ def collect(options: CollectOptions, progress: Progress | None = None) -> Invent
     run = Collection(options, progress or Progress(quiet=options.quiet))
     try:
         subscriptions = run.subscriptions()
-        if subscriptions:
-            run.resource_rows(subscriptions)
-            run.site_configs(subscriptions)
-            run.security(subscriptions)
+        if not subscriptions and not any(run.gaps.values()):
+            raise SourceError("no subscription in scope is readable by this identity")
+        readable = run.resource_rows(subscriptions) if subscriptions else []
+        if readable:
+            run.site_configs(readable)
+            run.security(readable)
             run.per_resource()
         run.progress.step(f"collected {len(run.resources)} resources in {run.requests} requests")
         return run.inventory(subscriptions)
+    except ClientAuthenticationError as exc:
+        raise SourceError(
+            f"could not authenticate to Azure ({type(exc).__name__}); sign in with `az login` or configure "
+            "a managed or workload identity"
+        ) from None
     finally:
         run.close()

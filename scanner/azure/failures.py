@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from azure.core.exceptions import AzureError, HttpResponseError
-
-DENIED = (401, 403)
-
-
-def status_of(exc: BaseException) -> int | None:
-    return exc.status_code if isinstance(exc, HttpResponseError) else None
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
 
 def reason(exc: BaseException) -> str:
@@ -16,6 +10,8 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         code = getattr(exc.error, "code", None) if exc.error is not None else None
         return f"HTTP {exc.status_code} {code}" if code else f"HTTP {exc.status_code}"
+    if isinstance(exc, ClientAuthenticationError):
+        return f"authentication failed ({type(exc).__name__})"
     if isinstance(exc, AzureError):
         return f"unreachable ({type(exc).__name__})"
     return type(exc).__name__

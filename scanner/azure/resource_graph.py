@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
@@ -75,8 +75,10 @@ class ResourceGraph:
         """Query a batch; when it is refused, split it until the refusing subscriptions are alone."""
         try:
             rows.extend(self._pages(kql, table, batch, None))
+        except ClientAuthenticationError:
+            raise
         except HttpResponseError as exc:
-            if exc.status_code not in failures.DENIED:
+            if exc.status_code != 403:
                 raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
             if len(batch) > 1:
                 middle = len(batch) // 2
@@ -117,10 +119,12 @@ class ResourceGraph:
         self.requests += 1
         try:
             return self._client.resources(request, cls=self._read_headers)
+        except ClientAuthenticationError:
+            raise  # no token, or the service refused it: the whole collection cannot go on
         except DecodeError:  # a subclass of HttpResponseError: the body was not JSON
             raise SourceError(f"Resource Graph {table} query: malformed page (not JSON)") from None
         except HttpResponseError as exc:
-            if exc.status_code in failures.DENIED:
+            if exc.status_code == 403:
                 raise
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
         except ValueError as exc:

@@ -15,7 +15,12 @@ class Faults:
     arm_5xx: int = 0
     """The next N ARM GETs get 500."""
     graph_malformed: str | None = None
-    """`json` (not JSON), `no-data` (no `data` key) or `truncated` (body cut short) on the next page."""
+    """On the next page: `json` (not JSON), `no-data` (no `data` key), `truncated` (body cut short) or
+    `bad-row` (a row without an id)."""
+    tenant_limit_hit: bool = False
+    """Resource Graph says the tenant scope was capped (`x-ms-tenant-subscription-limit-hit: true`)."""
+    token_refused: bool = False
+    """The token endpoint refuses the client (as Entra ID does for an unknown or disabled app)."""
     forbidden_subscription: str | None = None
     """Resource Graph and ARM answer 403 for anything touching this subscription."""
     forbidden_vaults: set[str] = field(default_factory=set)

@@ -68,6 +68,9 @@ class Router:
     # -- identity ------------------------------------------------------------------------
     def token(self, body: bytes) -> None:
         self.count("token")
+        if self.fake.faults.token_refused:
+            error = {"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found."}
+            return self.reply(400, error)
         form = parse_qs(body.decode())
         self.fake.token_scopes.extend(form.get("scope", []))
         token = self.fake.issue_token()
@@ -126,7 +129,12 @@ class Router:
                 return self.reply(200, raw=b"<html>upstream proxy error</html>", headers=headers)
             if malformed == "truncated":
                 return self.reply(200, raw=json.dumps(payload).encode()[:40], headers=headers)
-            payload.pop("data")
+            if malformed == "bad-row":
+                payload["data"] = [{"name": "no-id", "type": "microsoft.storage/storageaccounts"}]
+            else:
+                payload.pop("data")
+        if fake.faults.tenant_limit_hit and not subscriptions:
+            headers["x-ms-tenant-subscription-limit-hit"] = "true"
         self.reply(200, payload, headers)
 
     # -- ARM ----------------------------------------------------------------------------
