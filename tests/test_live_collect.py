@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +127,64 @@ def test_scope_filters_reach_the_query(fake: AzureFake, tmp_path: Path) -> None:
     kinds = {r.type_key for r in inventory.resources if r.type_key in queries.RESOURCE_TYPES}
     assert kinds == {"microsoft.web/sites"}
     assert inventory.header.scope.subscriptions == (SUB_B,)
+
+
+def test_subscriptions_are_batched_at_1000(fake: AzureFake, tmp_path: Path) -> None:
+    from scanner.azure.progress import Progress
+    from scanner.azure.resource_graph import ResourceGraph
+    from scanner.azure.throttle import Quota
+
+    opts = options(fake, tmp_path)
+    many = [SUB_A, *(f"{n:08d}-0000-4000-8000-000000000000" for n in range(1000))]
+    graph = ResourceGraph(opts, opts.credential, Progress(quiet=True), Quota())
+    rows, gaps = graph.query(queries.resources(), sources=("resources",), subscriptions=many)
+    graph.close()
+    assert [len(body["subscriptions"]) for body in fake.graph_bodies] == [1000, 1]
+    assert len(rows) == 7 and not gaps  # SUB_A's resources, found in the first batch
+
+
+def test_management_group_scope_allows_partial_scopes(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path, management_groups=("mg-health",)))
+    first = fake.graph_bodies[0]
+    assert first["managementGroups"] == ["mg-health"] and first["options"]["allowPartialScopes"] is True
+    assert sorted(fake.graph_bodies[1]["subscriptions"]) == sorted([SUB_A, SUB_B])
+    assert inventory.header.scope.management_groups == ("mg-health",)
+
+
+def test_token_scopes_follow_the_cloud_and_overrides(fake: AzureFake, tmp_path: Path) -> None:
+    collect(options(fake, tmp_path, credential_scope="https://management.core.windows.net//.default"))
+    assert set(fake.token_scopes) == {
+        "https://management.core.windows.net//.default",
+        "https://vault.azure.net/.default",
+    }
+
+
+def test_sovereign_cloud_endpoints() -> None:
+    from scanner.azure.options import CollectOptions
+
+    gov = CollectOptions(cloud="usgov")
+    assert gov.arm_url == "https://management.usgovcloudapi.net"
+    assert gov.scope == "https://management.usgovcloudapi.net/.default"
+    assert not gov.overridden
+    assert CollectOptions(cloud="china", arm_endpoint="https://arm.stack.local/").arm_url == "https://arm.stack.local"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_goes_to_a_terminal_and_never_when_quiet(fake: AzureFake, tmp_path: Path) -> None:
+    from scanner.azure.progress import Progress
+
+    terminal = _Terminal()
+    fake.faults.forbidden_subscription = SUB_B
+    collect(options(fake, tmp_path), Progress(terminal))
+    lines = terminal.getvalue().splitlines()
+    assert any("resources: page" in line for line in lines)
+    assert any(f"subscription {SUB_A} done" in line for line in lines)
+    assert any(f"coverage gap in resources at /subscriptions/{SUB_B}" in line for line in lines)
+    assert lines[-1].startswith("mlwarden: collected ")
+    quiet = _Terminal()
+    collect(options(fake, tmp_path), Progress(quiet, quiet=True))
+    assert quiet.getvalue() == ""

@@ -211,3 +211,46 @@ def test_cli_refused_credential_exits_3(fake: AzureFake, tmp_path: Path) -> None
         "mlwarden: error: could not authenticate to Azure (ClientAuthenticationError); sign in with `az login` "
         "or configure a managed or workload identity"
     ]
+
+
+# -- the quota gate on its own, with a fake clock ---------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_quota_pauses_when_the_announced_count_is_spent() -> None:
+    from scanner.azure.throttle import Quota
+
+    clock = _Clock()
+    quota = Quota(clock, clock.sleep)
+    quota.acquire()  # nothing announced yet: go
+    quota.observe({"x-ms-user-quota-remaining": "2", "x-ms-user-quota-resets-after": "00:00:05"})
+    quota.acquire()
+    quota.acquire()
+    assert clock.slept == []
+    quota.acquire()  # the third would exceed the announcement: wait for the window
+    assert clock.slept == [5.0] and quota.waits == 1
+
+
+def test_quota_ignores_partial_or_garbled_headers() -> None:
+    from scanner.azure.throttle import Quota, parse_resets_after
+
+    clock = _Clock()
+    quota = Quota(clock, clock.sleep)
+    quota.observe({"x-ms-user-quota-remaining": "0"})
+    quota.observe({"x-ms-user-quota-remaining": "zero", "x-ms-user-quota-resets-after": "00:00:05"})
+    quota.acquire()
+    assert clock.slept == []
+    assert parse_resets_after("01:02:03") == 3723.0
+    assert parse_resets_after("soon") is None
