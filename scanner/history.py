@@ -173,9 +173,7 @@ class HistoryDiff:
 
     def new_failing_at(self, level: Severity) -> tuple[FindingChange, ...]:
         """New failures at or above `level` that no waiver or baseline accepts (as `--fail-on` counts)."""
-        return tuple(
-            c for c in self.new_failing if c.severity.rank >= level.rank and not c.waived and not c.baselined
-        )
+        return tuple(c for c in self.new_failing if c.severity.rank >= level.rank and not c.waived and not c.baselined)
 
     def to_json(self) -> dict[str, Any]:
         sections = {
@@ -400,10 +398,7 @@ def _insert(conn: sqlite3.Connection, result: ScanResult) -> int:
     # A fingerprint seen twice in one scan (a check bug) keeps its first status.
     conn.executemany(
         "INSERT OR IGNORE INTO findings SELECT ?, id, ?, ?, ?, ? FROM subjects WHERE fingerprint = ?",
-        [
-            (scan_id, f.status.value, f.severity.value, bool(f.waived_by), f.baselined, fp)
-            for fp, f in others
-        ],
+        [(scan_id, f.status.value, f.severity.value, bool(f.waived_by), f.baselined, fp) for fp, f in others],
     )
     return scan_id
 

@@ -1,0 +1,151 @@
+"""`mlwarden history`: list recorded scans and show what changed between two of them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from scanner.history import FindingChange, HistoryDiff, ScanSummary, diff, latest_two, scans
+from scanner.models import Severity, Status
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+FORMATS = ("text", "json")
+_SEVERITY_LABELS = (("critical", "CRIT"), ("high", "HIGH"), ("medium", "MED"), ("low", "LOW"), ("info", "INFO"))
+
+
+def _guard(func: Callable[P, R]) -> Callable[P, R]:
+    """scanner.cli's one-line error handling, looked up at call time: scanner.cli imports this module."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from scanner.cli import _guard as cli_guard
+
+        return cli_guard(func)(*args, **kwargs)
+
+    return wrapper
+
+
+db_option = click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="History database (SQLite)."
+)
+format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+
+
+@click.group()
+def history() -> None:
+    """Recorded scans: what changed between scheduled runs, and posture over time."""
+
+
+@history.command("list")
+@db_option
+@format_option
+@_guard
+def history_list(db: Path, fmt: str) -> None:
+    """Every recorded scan with its failing findings by severity and its control counts."""
+    recorded = scans(db)
+    if fmt == "json":
+        document = {"format": "mlwarden-history", "version": 1, "scans": [s.to_json() for s in recorded]}
+        click.echo(json.dumps(document, indent=2))
+        return
+    if not recorded:
+        click.echo(f"no scans recorded in {db}")
+        return
+    labels = " ".join(f"{label:>5}" for _, label in _SEVERITY_LABELS)
+    click.echo(
+        f"{'ID':>4}  {'GENERATED (UTC)':<16}  {'ORIGIN':<8} {'RESOURCES':>9} {labels} "
+        f"{'UNKNOWN':>7} {'ERROR':>5}  SCOPE"
+    )
+    for summary in recorded:
+        failing = " ".join(f"{summary.failing_by_severity[key]:>5}" for key, _ in _SEVERITY_LABELS)
+        click.echo(
+            f"{summary.id:>4}  {_when(summary):<16}  {summary.origin:<8} {summary.resource_count:>9} {failing} "
+            f"{summary.status_counts['unknown']:>7} {summary.status_counts['error']:>5}  {summary.scope}"
+        )
+        for fw_id, counts in summary.frameworks.items():
+            click.echo(
+                f"{'':>6}{fw_id}: {counts['fail']} failing, {counts['pass']} passing, {counts['manual']} manual, "
+                f"{counts['not_assessed']} not assessed controls"
+            )
+
+
+@history.command("diff")
+@db_option
+@click.argument("older", type=int, required=False)
+@click.argument("newer", type=int, required=False)
+@format_option
+@click.option(
+    "--fail-on-new",
+    type=click.Choice([s.value for s in Severity]),
+    help="Exit 1 when a new, unwaived failing finding at or above this severity appeared.",
+)
+@_guard
+def history_diff(db: Path, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
+    """What changed between two recorded scans (default: the last two)."""
+    if older is None:
+        older, newer = latest_two(db)
+    elif newer is None:
+        raise click.UsageError("give both OLDER and NEWER scan ids, or neither for the last two")
+    changes = diff(db, older, newer)
+    if fmt == "json":
+        click.echo(json.dumps(changes.to_json(), indent=2))
+    else:
+        click.echo(_render(changes))
+    if not changes.older.same_scope(changes.newer):
+        click.echo(
+            "mlwarden: warning: the two scans cover different scopes; findings outside the common scope show as "
+            "new or fixed",
+            err=True,
+        )
+    if fail_on_new is not None:
+        offending = changes.new_failing_at(Severity(fail_on_new))
+        if offending:
+            click.echo(f"mlwarden: {len(offending)} new failing finding(s) at or above {fail_on_new}", err=True)
+            sys.exit(1)
+
+
+def _when(summary: ScanSummary) -> str:
+    when = summary.generated_at
+    return (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%d %H:%M")
+
+
+def _render(changes: HistoryDiff) -> str:
+    older, newer = changes.older, changes.newer
+    lines = [
+        f"scan {older.id} ({_when(older)} UTC, {older.scope}) -> scan {newer.id} ({_when(newer)} UTC, {newer.scope})",
+        "failing by severity: "
+        + ", ".join(
+            f"{key} {older.failing_by_severity[key]} -> {newer.failing_by_severity[key]}" for key, _ in _SEVERITY_LABELS
+        ),
+    ]
+    for fw_id in sorted(older.frameworks.keys() | newer.frameworks.keys()):
+        before = older.frameworks.get(fw_id, {}).get("fail", "-")
+        after = newer.frameworks.get(fw_id, {}).get("fail", "-")
+        lines.append(f"{fw_id} failing controls: {before} -> {after}")
+    lines.extend(_section("new failing", changes.new_failing, show_before=True))
+    lines.extend(_section("fixed", changes.fixed))
+    lines.extend(_section("status changes", changes.status_changes, show_before=True))
+    lines.append(f"still failing: {len(changes.still_failing)}")
+    return "\n".join(lines)
+
+
+def _section(title: str, items: tuple[FindingChange, ...], *, show_before: bool = False) -> list[str]:
+    lines = [f"{title}: {len(items)}"]
+    for change in items:
+        subject = change.resource_id + (f" [{change.detail_key}]" if change.detail_key else "")
+        flags = "".join((" (waived)" if change.waived else "", " (baselined)" if change.baselined else ""))
+        transition = f"  {_status(change.before)} -> {_status(change.after)}" if show_before else ""
+        lines.append(f"  {change.severity.value:<8} {change.check_id:<14} {subject}{transition}{flags}")
+    return lines
+
+
+def _status(value: Status | None) -> str:
+    return "pass/absent" if value is None else str(value)
