@@ -71,7 +71,9 @@ def test_request_count_is_the_minimum_for_the_sample(fake: AzureFake, tmp_path: 
     assert fake.counts["arm:config"] == 0
     assert fake.counts["arm:computes"] == 1 and fake.counts["arm:publishing"] == 2
     assert fake.counts["kv:list"] == 1 and fake.counts["kv:get"] == 2 and fake.counts["kv:policy"] == 2
-    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 1 + 1 + 4  # + 1 unauthenticated Key Vault challenge
+    assert fake.counts["arm:secrets"] == 1 and fake.counts["arm:tokens"] == 1
+    # + 1 secret list per vault + 1 token list per registry + 1 unauthenticated Key Vault challenge
+    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 1 + 1 + 1 + 1 + 4
     assert all(coverage.collected and not coverage.gaps for coverage in inventory.header.sources)
 
 
@@ -188,3 +190,13 @@ def test_progress_goes_to_a_terminal_and_never_when_quiet(fake: AzureFake, tmp_p
     quiet = _Terminal()
     collect(options(fake, tmp_path), Progress(quiet, quiet=True))
     assert quiet.getvalue() == ""
+
+
+def test_child_metadata_lets_token_and_secret_checks_judge(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path))
+    children = {r.type_key for r in inventory.resources}
+    assert {"microsoft.keyvault/vaults/secrets", "microsoft.containerregistry/registries/tokens"} <= children
+    secret = next(r for r in inventory.resources if r.type_key == "microsoft.keyvault/vaults/secrets")
+    assert "value" not in {k.lower() for k in secret.properties}
+    judged = {(check, status) for check, resource, status, _ in findings(inventory) if resource.endswith("/acrclaims")}
+    assert not any(status == "unknown" for _, status in judged)

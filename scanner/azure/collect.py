@@ -26,7 +26,7 @@ from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
-from scanner.azure.tasks import Outcome, Reads
+from scanner.azure.tasks import KEYVAULT_SECRETS, REGISTRY_TOKENS, Outcome, Reads
 from scanner.azure.throttle import Quota
 from scanner.errors import SourceError
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader, SnapshotScope
@@ -53,7 +53,8 @@ def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
         sources.DIAGNOSTIC_SETTINGS: options.diagnostics,
         sources.APP_SETTINGS: options.app_settings,
     }
-    return tuple(name for name in sources.ALL_SOURCES if optional.get(name, True))
+    extra = (KEYVAULT_SECRETS, REGISTRY_TOKENS) if options.keyvault else (REGISTRY_TOKENS,)
+    return (*(name for name in sources.ALL_SOURCES if optional.get(name, True)), *extra)
 
 
 class Collection:

@@ -14,14 +14,19 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from scanner import inventory as sources
 from scanner.azure import failures
-from scanner.azure.arm import DIAGNOSTICS_API, ML_API, WEB_API, ArmClient, as_row
+from scanner.azure.arm import ACR_API, DIAGNOSTICS_API, KEYVAULT_API, ML_API, WEB_API, ArmClient, as_row
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
 from scanner.azure.settings import site_facts
 from scanner.inventory import AppSettingsFacts, KeyMetadata
 from scanner.models import Gap, Resource
 
+# Sources beyond `scanner.inventory.ALL_SOURCES`: child metadata some checks read when present.
+KEYVAULT_SECRETS = "keyvault_secrets"
+REGISTRY_TOKENS = "registry_tokens"
+
 WORKSPACE = "microsoft.machinelearningservices/workspaces"
+REGISTRY = "microsoft.containerregistry/registries"
 SITE = "microsoft.web/sites"
 SITE_CONFIG = "microsoft.web/sites/config"
 VAULT = "microsoft.keyvault/vaults"
@@ -76,18 +81,25 @@ class Reads:
                     tasks.append(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
             elif type_key == VAULT and self.options.keyvault:
                 tasks.append(partial(self._keys, resource))
+                tasks.append(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
+            elif type_key == REGISTRY:
+                tasks.append(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400, 404)))
             if self.options.diagnostics and _has_diagnostics(resource):
                 tasks.append(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
         return tasks
 
     @staticmethod
-    def _guard(source: str, resource: Resource, read: Callable[[Resource, Outcome], None]) -> Task:
+    def _guard(
+        source: str, resource: Resource, read: Callable[[Resource, Outcome], None], absent: tuple[int, ...] = (404,)
+    ) -> Task:
+        """Run one read; a status in `absent` means nothing to read, any other failure is a gap."""
+
         def run() -> Outcome:
             outcome = Outcome(source)
             try:
                 read(resource, outcome)
             except HttpResponseError as exc:
-                if exc.status_code != 404:
+                if exc.status_code not in absent:
                     outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
             except (AzureError, ValueError) as exc:
                 outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
@@ -114,6 +126,19 @@ class Reads:
     def _diagnostics(self, resource: Resource, outcome: Outcome) -> None:
         items = self.arm.list(f"{resource.id}/providers/Microsoft.Insights/diagnosticSettings", DIAGNOSTICS_API)
         outcome.rows.extend(as_row(item, "microsoft.insights/diagnosticsettings") for item in items)
+
+    def _secrets(self, vault: Resource, outcome: Outcome) -> None:
+        """Secret metadata (attributes, content type) from ARM; ARM never returns values, and any is dropped."""
+        for item in self.arm.list(f"{vault.id}/secrets", KEYVAULT_API):
+            properties = item.get("properties")
+            if isinstance(properties, dict):
+                item = {**item, "properties": {k: v for k, v in properties.items() if k.lower() != "value"}}
+            outcome.rows.append(as_row(item, f"{VAULT}/secrets"))
+
+    def _tokens(self, registry: Resource, outcome: Outcome) -> None:
+        """Repository-scoped tokens (Basic registries answer 400: none to read)."""
+        items = self.arm.list(f"{registry.id}/tokens", ACR_API)
+        outcome.rows.extend(as_row(item, f"{REGISTRY}/tokens") for item in items)
 
     def _keys(self, vault: Resource) -> Outcome:
         keys, gap = self.vaults.read(vault)

@@ -17,6 +17,8 @@ CHILD_ROUTES = {
     "microsoft.machinelearningservices/workspaces/computes": "computes",
     "microsoft.web/sites/basicpublishingcredentialspolicies": "publishing",
     "microsoft.insights/diagnosticsettings": "diagnostics",
+    "microsoft.keyvault/vaults/secrets": "secrets",
+    "microsoft.containerregistry/registries/tokens": "tokens",
 }
 
 

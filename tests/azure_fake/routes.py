@@ -26,6 +26,8 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "appsettings", re.compile(rf"^{ID}/config/appsettings/list$", re.I)),
     ("POST", "connectionstrings", re.compile(rf"^{ID}/config/connectionstrings/list$", re.I)),
     ("GET", "vault-keys", re.compile(rf"^{ID}/keys$", re.I)),
+    ("GET", "secrets", re.compile(rf"^{ID}/secrets$", re.I)),
+    ("GET", "tokens", re.compile(rf"^{ID}/tokens$", re.I)),
 ]
 
 
@@ -159,7 +161,7 @@ class Router:
             return self.reply(200, {"value": estate.pricings.get(key, [])})
         if name == "contacts":
             return self.reply(200, {"value": estate.contacts.get(key, [])})
-        if name in ("computes", "publishing", "diagnostics"):
+        if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):
             return self.reply(200, {"value": estate.children.get((name, key), [])})
         if name == "config":
             config = estate.configs.get(key)

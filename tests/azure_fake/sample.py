@@ -190,6 +190,12 @@ def sample_inventory() -> Inventory:
             {"workspaceId": "/subscriptions/x/law", "logs": [{"category": "AppServiceHTTPLogs", "enabled": True}]},
         ),
         _row(
+            f"{kv}/secrets/db-password",
+            "microsoft.keyvault/vaults/secrets",
+            {"attributes": {"enabled": True, "created": 1700000000}, "contentType": "text/plain"},
+        ),
+        _row(f"{acr}/tokens/ci-pull", "microsoft.containerregistry/registries/tokens", {"status": "enabled"}),
+        _row(
             aks,
             "microsoft.containerservice/managedclusters",
             {
