@@ -297,6 +297,8 @@ def _open(db: Path) -> Iterator[sqlite3.Connection]:
             raise InputError(f"history db {db}: not an mlwarden history database ({_first_line(exc)})") from None
         conn.execute("PRAGMA foreign_keys = ON")
         yield conn
+    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise  # misuse by mlwarden itself: a bug, not bad input
     except sqlite3.Error as exc:
         raise InputError(f"history db {db}: cannot use it ({_first_line(exc)})") from None
     finally:
