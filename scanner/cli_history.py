@@ -85,7 +85,7 @@ def history_list(db: Path, fmt: str) -> None:
 @click.option(
     "--fail-on-new",
     type=click.Choice([s.value for s in Severity]),
-    help="Exit 1 when a new, unwaived failing finding at or above this severity appeared.",
+    help="Exit 1 when a new failing finding at or above this severity appeared (waived or baselined ones aside).",
 )
 @_guard
 def history_diff(db: Path, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from scanner.cli_history import history
 from scanner.errors import InputError
-from scanner.history import FindingChange, diff, latest_two, record, scans
+from scanner.history import APPLICATION_ID, SCHEMA_VERSION, FindingChange, diff, latest_two, record, scans
 from scanner.models import (
     ControlResult,
     ControlStatus,
@@ -406,6 +406,12 @@ def test_unknown_scan_ids_and_too_few_scans_are_input_errors(db: Path, tmp_path:
         latest_two(single)
     with pytest.raises(InputError, match=r"missing\.db: no such file"):
         scans(tmp_path / "missing.db")
+
+
+def test_the_file_announces_itself_as_an_mlwarden_history_at_the_current_schema(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
 
 
 def test_an_empty_file_reads_as_no_history_and_records_as_a_new_one(tmp_path: Path) -> None:
