@@ -13,7 +13,7 @@ from benchmarks.estate_gen import generate
 from scanner import inventory as sources
 from scanner import props, secrets
 from scanner.azure.queries import RESOURCE_TYPES
-from scanner.estate import Estate
+from scanner.estate import Estate, parent_id
 from scanner.inventory import Inventory
 from scanner.models import Finding, Status
 from scanner.registry import load_checks
@@ -40,9 +40,10 @@ def test_committed_snapshot_is_the_builders_output() -> None:
     assert SNAPSHOT_PATH.read_bytes() == expected, "regenerate with: python -m tests.fixtures.demo_estate"
 
 
-def test_two_subscriptions_and_at_least_forty_resources() -> None:
+def test_two_subscriptions_and_at_least_forty_top_level_resources() -> None:
+    """Counted without child rows (endpoints, computes, config, secrets) and Defender or subscription rows."""
     inventory = demo()
-    graph_rows = [r for r in inventory.resources if r.type_key in RESOURCE_TYPES]
+    graph_rows = [r for r in inventory.resources if r.type_key in RESOURCE_TYPES and parent_id(r.id) is None]
     subscription_rows = {
         r.subscription_id for r in inventory.resources if r.type_key == "microsoft.resources/subscriptions"
     }
