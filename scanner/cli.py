@@ -181,6 +181,9 @@ def cli() -> None:
 @click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waivers YAML (accepted risk).")
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Fail only on findings not in it.")
 @click.option("--write-baseline", type=click.Path(path_type=Path), help="Accept every current failing finding.")
+@click.option(
+    "--history", "history_db", type=click.Path(path_type=Path), help="Record the scan in this SQLite history."
+)
 @azure_options
 @_guard
 def scan(
@@ -195,6 +198,7 @@ def scan(
     waivers_file: Path | None,
     baseline_file: Path | None,
     write_baseline: Path | None,
+    history_db: Path | None,
     **azure: Any,
 ) -> None:
     """Scan the demo estate, a snapshot, or (with neither) live Azure."""
@@ -254,6 +258,11 @@ def scan(
                 f"applies ({use.matched} finding(s))",
                 err=True,
             )
+    if history_db is not None:
+        from scanner.history import record
+
+        scan_id = record(result, history_db)
+        click.echo(f"recorded scan {scan_id} in {history_db}", err=True)
     if write_baseline is not None:
         count = policy.write_baseline(result, write_baseline)
         click.echo(f"wrote baseline {write_baseline} ({count} accepted finding(s))", err=True)
@@ -354,6 +363,15 @@ def frameworks_show(framework_id: str, framework_files: tuple[Path, ...]) -> Non
         else:
             mapped = "manual: " + (control.manual_evidence or "")
         click.echo(f"  {control.id:<24} {control.title}{level}\n      {mapped}")
+
+
+def _register_history() -> None:
+    from scanner.cli_history import history
+
+    cli.add_command(history)
+
+
+_register_history()
 
 
 def main() -> None:

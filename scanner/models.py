@@ -215,6 +215,8 @@ class Dependency(Frozen):
     role: str
     """How the deployment uses it: workspace, key-vault, storage, registry, cmk-vault, private-endpoint, ..."""
     resource_id: str
+    item: str | None = None
+    """The one item of the resource that is used (a CMK's key name): per-item findings on others don't count."""
 
 
 class PillarVerdict(Frozen):

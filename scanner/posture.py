@@ -18,16 +18,17 @@ from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict
 
 POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
 
-def _cmk_vaults(resource: Resource, estate: Estate) -> list[Resource]:
-    vaults = []
-    vault = estate.vault_for_uri(estate.cmk_key_id(resource))
-    if vault is not None:
-        vaults.append(vault)
-    arm_id = props.text(resource, "properties.encryption.keyVaultProperties.keyVaultArmId")
-    vault = estate.get(arm_id)
-    if vault is not None and vault not in vaults:
-        vaults.append(vault)
-    return vaults
+
+def _cmk(resource: Resource, estate: Estate) -> tuple[Resource, str | None] | None:
+    """The vault holding the resource's customer-managed key, and the key's name."""
+    key_id = estate.cmk_key_id(resource)
+    vault = estate.vault_for_uri(key_id)
+    if vault is None:
+        vault = estate.get(props.text(resource, "properties.encryption.keyVaultProperties.keyVaultArmId"))
+    if vault is None:
+        return None
+    key = estate.key(key_id)
+    return vault, key.name if key else None
 
 
 class _Deps:
@@ -37,10 +38,10 @@ class _Deps:
         self.estate = estate
         self.items: dict[str, Dependency] = {}
 
-    def add(self, role: str, resource_id: str | None) -> Resource | None:
+    def add(self, role: str, resource_id: str | None, item: str | None = None) -> Resource | None:
         if not resource_id or resource_id.lower() in self.items:
             return self.estate.get(resource_id)
-        self.items[resource_id.lower()] = Dependency(role=role, resource_id=resource_id)
+        self.items[resource_id.lower()] = Dependency(role=role, resource_id=resource_id, item=item)
         found = self.estate.get(resource_id)
         if found is not None:
             self.add_surroundings(found, role)
@@ -51,15 +52,20 @@ class _Deps:
         for link in self.estate.private_links(resource):
             if link.endpoint_id and link.endpoint_id.lower() not in self.items:
                 self.items[link.endpoint_id.lower()] = Dependency(role="private-endpoint", resource_id=link.endpoint_id)
-        for vault in _cmk_vaults(resource, self.estate):
-            self.add(f"cmk-vault ({role})", vault.id)
+        cmk = _cmk(resource, self.estate)
+        if cmk is not None:
+            self.add(f"cmk-vault ({role})", cmk[0].id, item=cmk[1])
 
-    def add_workspace(self, workspace: Resource | None) -> None:
+    def add_workspace(self, workspace: Resource | None, role: str = "workspace") -> None:
         if workspace is None:
             return
-        self.add("workspace", workspace.id)
-        for role, dep_id in self.estate.workspace_dependencies(workspace).items():
-            self.add(f"workspace {role}", dep_id)
+        self.add(role, workspace.id)
+        for dep_role, dep_id in self.estate.workspace_dependencies(workspace).items():
+            self.add(f"{role} {dep_role}", dep_id)
+        hub = self.estate.get(props.text(workspace, "properties.hubResourceId"))
+        if hub is not None and role == "workspace":
+            # A hub-based project shares its hub's network, vault, storage and registry.
+            self.add_workspace(hub, "hub")
 
 
 def dependencies(deployment: Resource, kind: str, estate: Estate) -> tuple[Dependency, ...]:
@@ -91,6 +97,8 @@ def _pillar(pillar: str, deps: tuple[Dependency, ...], by_resource: dict[str, li
         for finding in by_resource.get(dep.resource_id.lower(), ()):
             if finding.pillar != pillar:
                 continue
+            if dep.item and finding.detail_key and finding.detail_key.lower() != dep.item.lower():
+                continue  # a finding about another key in the same vault
             if finding.status is Status.FAIL and not finding.waived_by:
                 failing.append(finding.fingerprint)
                 where = "" if dep.role == "self" else f"its {dep.role} {finding.resource_name}: "

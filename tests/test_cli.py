@@ -241,3 +241,18 @@ def test_module_entry_has_no_traceback_on_bad_input(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot open" in done.stderr
+
+
+def test_history_records_scans_and_diffs(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    for _ in range(2):
+        assert invoke("scan", "--demo", "--fail-on", "none", "--history", str(db)).exit_code == 0
+    listed = invoke("history", "list", "--db", str(db), "--format", "json")
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)["scans"]) == 2
+    diff = invoke("history", "diff", "--db", str(db), "--fail-on-new", "low")
+    assert diff.exit_code == 0, diff.output
+
+
+def test_reports_get_normal_file_modes(demo_reports: tuple[Result, Path]) -> None:
+    _, out = demo_reports
+    assert all((p.stat().st_mode & 0o777) == 0o644 for p in out.iterdir())

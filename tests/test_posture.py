@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scanner.estate import Estate
+from scanner.inventory import KeyMetadata
 from scanner.models import Finding, Severity, Status
 from scanner.posture import dependencies, postures
 from tests.helpers import estate, resource, rid
@@ -119,3 +120,36 @@ def test_aks_cluster_is_a_deployment_with_its_attached_workspace() -> None:
     (aks,) = [p for p in postures(est, findings) if p.kind == "aks"]
     assert {d.resource_id for d in aks.dependencies} >= {AKS, WS, ACR}
     assert {p.pillar: p.status for p in aks.pillars}["private-network"] == "fail"
+
+
+def test_only_the_key_a_deployment_uses_counts_against_it() -> None:
+    base = _estate()
+    key = KeyMetadata(
+        vault_id=CMK_KV,
+        vault_uri="https://kv-cmk.vault.azure.net/",
+        name="cmk",
+        kid="https://kv-cmk.vault.azure.net/keys/cmk",
+    )
+    est = estate([r for r in base.resources if r.type_key != "microsoft.resources/subscriptions"], keys=[key])
+
+    def key_finding(name: str) -> Finding:
+        return Finding(
+            check_id="MLW-KV-08",
+            resource_id=CMK_KV,
+            resource_type="microsoft.keyvault/vaults",
+            resource_name="kv-cmk",
+            status=Status.FAIL,
+            severity=Severity.MEDIUM,
+            title="Keys rotate",
+            message=f"key {name} has no rotation",
+            detail_key=name,
+            pillar="secrets",
+            fingerprint=Finding.make_fingerprint("MLW-KV-08", CMK_KV, name),
+        )
+
+    def secrets_status(findings: list[Finding]) -> str:
+        blue = next(p for p in postures(est, findings) if p.name == "blue")
+        return {p.pillar: p.status for p in blue.pillars}["secrets"]
+
+    assert secrets_status([key_finding("someone-elses-key")]) == "unknown"
+    assert secrets_status([key_finding("cmk")]) == "fail"
