@@ -115,7 +115,8 @@ def minimum_requests(fake: AzureFake, subscriptions: int, keyvault: bool) -> Cou
         1 for r in tables["resourcecontainers"] if str(r["subscriptionId"]).lower() not in priced
     )
     need["arm:computes"] = types["microsoft.machinelearningservices/workspaces"]
-    need["arm:publishing"] = types["microsoft.web/sites"]
+    need["arm:publishing"] = need["arm:authsettings"] = types["microsoft.web/sites"]
+    need["arm:tokens"] = types["microsoft.containerregistry/registries"]
     configured = {k.split("/config/")[0] for k in (str(r["id"]).lower() for r in tables["appserviceresources"])}
     need["arm:config"] = sum(
         1
@@ -129,6 +130,7 @@ def minimum_requests(fake: AzureFake, subscriptions: int, keyvault: bool) -> Cou
         vaults = types["microsoft.keyvault/vaults"]
         pages = sum(max(0, math.ceil(len(v) / 25) - 1) for v in fake.estate.keys.values())
         need["kv"] = vaults + pages + keys * 2
+        need["arm:secrets"] = vaults
     return need
 
 

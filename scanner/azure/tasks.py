@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
@@ -35,6 +36,18 @@ NO_DIAGNOSTICS = {
     "microsoft.network/privateendpoints",
     "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments",
 }
+
+
+SECRET_FIELDS = {"clientsecret", "consumersecret", "appsecret", "password", "secret", "clientsecretvalue"}
+
+
+def without_secrets(node: Any) -> Any:
+    """The same JSON with every field named like a secret value removed, at any depth."""
+    if isinstance(node, dict):
+        return {k: without_secrets(v) for k, v in node.items() if str(k).lower() not in SECRET_FIELDS}
+    if isinstance(node, list):
+        return [without_secrets(item) for item in node]
+    return node
 
 
 def _has_diagnostics(resource: Resource) -> bool:
@@ -77,6 +90,7 @@ class Reads:
                 tasks.append(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
                 if resource.id_key not in configured:
                     tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
+                tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._auth_settings))
                 if self.options.app_settings:
                     tasks.append(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
             elif type_key == VAULT and self.options.keyvault:
@@ -119,6 +133,13 @@ class Reads:
         body = self.arm.get(f"{site.id}/config/web", WEB_API)
         if isinstance(body, dict):
             outcome.rows.append(as_row({"id": f"{site.id}/config/web", **body}, SITE_CONFIG))
+
+    def _auth_settings(self, site: Resource, outcome: Outcome) -> None:
+        """`config/authsettingsV2` (Easy Auth); secret-valued fields, if any came back, are dropped."""
+        body = self.arm.get(f"{site.id}/config/authsettingsV2", WEB_API)
+        if isinstance(body, dict):
+            row = {"id": f"{site.id}/config/authsettingsV2", **without_secrets(body)}
+            outcome.rows.append(as_row(row, SITE_CONFIG))
 
     def _app_settings(self, site: Resource, outcome: Outcome) -> None:
         outcome.facts = site_facts(self.arm, site.id)

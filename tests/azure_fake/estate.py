@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections import defaultdict
 from typing import Any
 
+from scanner import inventory as sources
 from scanner.azure.queries import RESOURCE_TYPES
 from scanner.estate import parent_id
 from scanner.inventory import Inventory, KeyMetadata
 from tests.azure_fake.canary import value_for
 
 SUBSCRIPTION = "microsoft.resources/subscriptions"
+ROUTE_SOURCES = {
+    "pricings": sources.DEFENDER_PLANS,
+    "contacts": sources.SECURITY_CONTACTS,
+    "computes": sources.ML_COMPUTES,
+    "publishing": sources.PUBLISHING_CREDENTIALS,
+    "config": sources.APPSERVICE_CONFIG,
+    "authsettings": sources.APPSERVICE_CONFIG,
+    "diagnostics": sources.DIAGNOSTIC_SETTINGS,
+    "appsettings": sources.APP_SETTINGS,
+    "connectionstrings": sources.APP_SETTINGS,
+    "vault-keys": sources.KEY_METADATA,
+}
 CHILD_ROUTES = {
     "microsoft.machinelearningservices/workspaces/computes": "computes",
     "microsoft.web/sites/basicpublishingcredentialspolicies": "publishing",
@@ -28,7 +42,8 @@ class FakeEstate:
         rows = [r.raw() for r in inventory.resources]
         self.tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.children: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        self.configs: dict[str, dict[str, Any]] = {}
+        self.configs: dict[tuple[str, str], dict[str, Any]] = {}
+        """(site id, config name) -> the config row, both lower-case."""
         self.pricings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.contacts: dict[str, list[dict[str, Any]]] = defaultdict(list)
         subscriptions: dict[str, dict[str, Any]] = {}
@@ -48,7 +63,8 @@ class FakeEstate:
                 self.tables["resources"].append(_plant_env(row, env_facts.get(row["id"].lower())))
             elif type_key == "microsoft.web/sites/config":
                 self.tables["appserviceresources"].append(row)
-                self.configs[str(parent_id(row["id"])).lower()] = row
+                site, _, config = str(row["id"]).lower().rpartition("/config/")
+                self.configs[(site, config)] = row
             elif type_key == "microsoft.security/assessments":
                 self.tables["securityresources"].append(row)
             elif type_key == "microsoft.security/pricings":
@@ -74,6 +90,19 @@ class FakeEstate:
                 if fact.source in planted:
                     planted[fact.source][fact.name] = value_for(fact)
             self.site_settings[facts.resource_id.lower()] = planted
+
+        # The estate's own coverage gaps are served as refusals, so a collection reproduces them.
+        self.refused: list[tuple[str, str]] = [
+            (gap.source, gap.scope.lower().rstrip("/")) for cov in inventory.header.sources for gap in cov.gaps
+        ]
+        self.refused_subscriptions = {
+            scope.rsplit("/", 1)[-1] for source, scope in self.refused if re.fullmatch(r"/subscriptions/[^/]+", scope)
+        }
+
+    def refuses(self, source: str, resource_id: str) -> bool:
+        """True when the estate recorded a gap of `source` covering this resource."""
+        target = resource_id.lower().rstrip("/")
+        return any(src == source and (target == scope or target.startswith(scope + "/")) for src, scope in self.refused)
 
     def vault_keys_arm(self, vault_id: str) -> list[dict[str, Any]]:
         """`GET vaults/{v}/keys` (Microsoft.KeyVault ARM shape)."""

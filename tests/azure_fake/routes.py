@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.inventory import KEY_METADATA
 from tests.azure_fake import kql
-from tests.azure_fake.estate import key_bundle, key_item, rotation_policy
+from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
 
 if TYPE_CHECKING:
     from tests.azure_fake.server import AzureFake
@@ -23,6 +24,7 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "computes", re.compile(rf"^{ID}/computes$", re.I)),
     ("GET", "publishing", re.compile(rf"^{ID}/basicPublishingCredentialsPolicies$", re.I)),
     ("GET", "config", re.compile(rf"^{ID}/config/web$", re.I)),
+    ("GET", "authsettings", re.compile(rf"^{ID}/config/authsettingsV2$", re.I)),
     ("POST", "appsettings", re.compile(rf"^{ID}/config/appsettings/list$", re.I)),
     ("POST", "connectionstrings", re.compile(rf"^{ID}/config/connectionstrings/list$", re.I)),
     ("GET", "vault-keys", re.compile(rf"^{ID}/keys$", re.I)),
@@ -96,8 +98,8 @@ class Router:
             headers["Retry-After"] = str(int(headers["x-ms-user-quota-resets-after"][-2:]))
             return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
         subscriptions = [s.lower() for s in request.get("subscriptions") or []]
-        forbidden = (fake.faults.forbidden_subscription or "").lower()
-        if forbidden and forbidden in subscriptions:
+        forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
+        if forbidden & set(subscriptions):
             return self.reply(403, _error("AuthorizationFailed", "no access to a subscription"), headers)
         try:
             query = kql.parse(str(request.get("query", "")))
@@ -150,9 +152,13 @@ class Router:
             return self.reply(
                 401, _error("InvalidAuthenticationToken", "token expired"), {"WWW-Authenticate": challenge}
             )
-        forbidden = fake.faults.forbidden_subscription
-        if forbidden and f"/subscriptions/{forbidden.lower()}" in self.path.lower():
+        forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
+        if any(f"/subscriptions/{sub}/" in self.path.lower() + "/" for sub in forbidden):
             return self.reply(403, _error("AuthorizationFailed", "no access"))
+        source = ROUTE_SOURCES.get(name)
+        scope = target if target.startswith("/subscriptions/") else f"/subscriptions/{target}"
+        if source and fake.estate.refuses(source, scope):
+            return self.reply(403, _error("AuthorizationFailed", f"the estate records a {source} gap here"))
         if self.handler.command == "GET" and fake.take("arm_5xx"):
             return self.reply(500, _error("InternalServerError", "transient"))
         estate = fake.estate
@@ -164,8 +170,11 @@ class Router:
         if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):
             return self.reply(200, {"value": estate.children.get((name, key), [])})
         if name == "config":
-            config = estate.configs.get(key)
+            config = estate.configs.get((key, "web"))
             return self.reply(200, config) if config else self.reply(404, _error("NotFound", "no config"))
+        if name == "authsettings":
+            config = estate.configs.get((key, "authsettingsv2"))
+            return self.reply(200, config) if config else self.reply(404, _error("NotFound", "no auth settings"))
         if name in ("appsettings", "connectionstrings"):
             if fake.faults.forbidden_app_settings:
                 return self.reply(403, _error("AuthorizationFailed", "needs config/list/action"))
@@ -200,7 +209,7 @@ class Router:
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": challenge},
             )
-        if parts[0].lower() in fake.faults.forbidden_vaults:
+        if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
             return self.reply(403, _error("Forbidden", "caller is not authorized"))
         real_url = str((vault.get("properties") or {}).get("vaultUri", "")).rstrip("/")
