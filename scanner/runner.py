@@ -15,7 +15,6 @@ from scanner.estate import Estate
 from scanner.models import Finding, Resource, Status
 from scanner.registry import Check, Verdict, unknown
 
-
 _ACTIONABLE = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 
 
