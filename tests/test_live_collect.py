@@ -98,16 +98,16 @@ def test_sends_the_documented_queries_paged_at_1000(fake: AzureFake, tmp_path: P
 def test_request_count_is_the_minimum_for_the_sample(fake: AzureFake, tmp_path: Path) -> None:
     inventory = collect(options(fake, tmp_path))
     # 4 queries; 2 contact lists (plans came from Resource Graph); per workspace 1 compute list; per site
-    # 1 publishing list + 2 setting lists; 8 diagnostic lists; Key Vault 1 list + 2 keys x (get + policy).
+    # 1 publishing list + 2 setting lists; 8 diagnostic lists; Key Vault 1 list + 3 keys x (get + policy).
     assert fake.counts["graph"] == 4
     assert fake.counts["arm:pricings"] == 0
     assert fake.counts["arm:config"] == 0
     assert fake.counts["arm:computes"] == 1 and fake.counts["arm:publishing"] == 2
-    assert fake.counts["kv:list"] == 1 and fake.counts["kv:get"] == 2 and fake.counts["kv:policy"] == 2
+    assert fake.counts["kv:list"] == 1 and fake.counts["kv:get"] == 3 and fake.counts["kv:policy"] == 3
     assert fake.counts["arm:secrets"] == 1 and fake.counts["arm:tokens"] == 1
     assert fake.counts["arm:authsettings"] == 2
     # + per site 1 authsettingsV2, per vault 1 secret list, per registry 1 token list, 1 Key Vault challenge
-    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 4
+    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 6
     assert all(coverage.collected and not coverage.gaps for coverage in inventory.header.sources)
 
 
@@ -234,3 +234,23 @@ def test_child_metadata_lets_token_and_secret_checks_judge(fake: AzureFake, tmp_
     assert "value" not in {k.lower() for k in secret.properties}
     judged = {(check, status) for check, resource, status, _ in findings(inventory) if resource.endswith("/acrclaims")}
     assert not any(status == "unknown" for _, status in judged)
+
+
+def test_unreadable_rotation_policy_is_recorded_not_guessed(fake: AzureFake, tmp_path: Path) -> None:
+    inventory = collect(options(fake, tmp_path))
+    legacy = next(k for k in inventory.keys if k.name == "legacy-wrap")
+    assert legacy.rotation_policy is None and legacy.rotation_policy_readable is False
+    assert legacy.key_type == "RSA" and legacy.key_size == 2048
+
+
+def test_query_drift_is_a_400_and_a_source_error(fake: AzureFake, tmp_path: Path) -> None:
+    from scanner.azure.progress import Progress
+    from scanner.azure.resource_graph import ResourceGraph
+    from scanner.azure.throttle import Quota
+    from scanner.errors import SourceError
+
+    opts = options(fake, tmp_path)
+    graph = ResourceGraph(opts, opts.credential, Progress(quiet=True), Quota())
+    with pytest.raises(SourceError, match="HTTP 400 BadRequest"):
+        graph.query("resources | summarize count() by type", sources=("resources",), subscriptions=[SUB_A])
+    graph.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
@@ -26,13 +27,14 @@ from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
-from scanner.azure.tasks import KEYVAULT_SECRETS, REGISTRY_TOKENS, Outcome, Reads
+from scanner.azure.tasks import KEYVAULT_SECRETS, REGISTRY_TOKENS, Outcome, Reads, Task
 from scanner.azure.throttle import Quota
 from scanner.errors import SourceError
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader, SnapshotScope
 from scanner.models import Gap, Resource, SourceCoverage
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+PRICING_TYPE = "microsoft.security/pricings"
 DEPLOYMENT_TYPE = "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments"
 
 
@@ -146,37 +148,40 @@ class Collection:
         rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
         self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
-    def security(self, subscriptions: list[str]) -> None:
+    def security(self, subscriptions: list[str]) -> list[Task]:
+        """Assessments and plans from Resource Graph; per-subscription Defender reads as pool tasks."""
         rows = [as_resource(row) for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)]
-        plans = [row for row in rows if row.type_key == "microsoft.security/pricings"]
-        self.add_rows(
-            sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != "microsoft.security/pricings")
-        )
+        plans = [row for row in rows if row.type_key == PRICING_TYPE]
+        self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
         planned = {(row.subscription_id or "").lower() for row in plans}
         refused = {gap.scope.lower() for gap in self.gaps.get(sources.DEFENDER_ASSESSMENTS, [])}
+        tasks: list[Task] = []
         for subscription in subscriptions:
             scope = f"/subscriptions/{subscription}"
             if scope.lower() in refused:
-                self.add_gap(
-                    Gap(source=sources.DEFENDER_PLANS, scope=scope, reason="Resource Graph refused the subscription")
-                )
+                reason = "Resource Graph refused the subscription"
+                self.add_gap(Gap(source=sources.DEFENDER_PLANS, scope=scope, reason=reason))
                 continue
-            if subscription.lower() not in planned:
-                self._per_subscription(sources.DEFENDER_PLANS, subscription, self.defender.pricings)
-            self._per_subscription(sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
-            self.progress.subscription(subscription)
+            if subscription.lower() not in planned:  # Resource Graph had no plans: ask Defender
+                tasks.append(
+                    partial(self._per_subscription, sources.DEFENDER_PLANS, subscription, self.defender.pricings)
+                )
+            tasks.append(
+                partial(self._per_subscription, sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
+            )
+        return tasks
 
-    def _per_subscription(self, source: str, subscription: str, read: Callable[[str], list[Resource]]) -> None:
+    def _per_subscription(self, source: str, subscription: str, read: Callable[[str], list[Resource]]) -> Outcome:
         try:
-            self.add_rows(source, read(subscription))
+            return Outcome(source, rows=read(subscription), subscription=subscription)
         except (AzureError, ValueError) as exc:
-            self.add_gap(Gap(source=source, scope=f"/subscriptions/{subscription}", reason=failures.reason(exc)))
+            gap = Gap(source=source, scope=f"/subscriptions/{subscription}", reason=failures.reason(exc))
+            return Outcome(source, gap=gap, subscription=subscription)
 
-    def per_resource(self) -> None:
-        """The ARM and Key Vault reads, one task per resource, on a bounded pool."""
-        reads = Reads(self.options, self.arm, self.vaults)
-        tasks = reads.plan(list(self.resources.values()))
+    def run_tasks(self, tasks: list[Task]) -> None:
+        """Per-subscription and per-resource reads on one bounded pool; results absorbed on this thread."""
+        tasks = tasks + Reads(self.options, self.arm, self.vaults).plan(list(self.resources.values()))
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrency)) as pool:
             for outcome in pool.map(lambda task: task(), tasks):
                 self.absorb(outcome)
@@ -191,6 +196,8 @@ class Collection:
             self.records[outcome.source] = self.records.get(outcome.source, 0) + 1
         if outcome.gap is not None:
             self.add_gap(outcome.gap)
+        if outcome.subscription and outcome.source == sources.SECURITY_CONTACTS:
+            self.progress.subscription(outcome.subscription)
 
     def inventory(self, subscriptions: list[str]) -> Inventory:
         options = self.options
@@ -234,8 +241,7 @@ def collect(options: CollectOptions, progress: Progress | None = None) -> Invent
         readable = run.resource_rows(subscriptions) if subscriptions else []
         if readable:
             run.site_configs(readable)
-            run.security(readable)
-            run.per_resource()
+            run.run_tasks(run.security(readable))
         run.progress.step(f"collected {len(run.resources)} resources in {run.requests} requests")
         return run.inventory(subscriptions)
     except ClientAuthenticationError as exc:

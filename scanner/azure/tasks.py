@@ -67,6 +67,8 @@ class Outcome:
     keys: list[KeyMetadata] = field(default_factory=list)
     facts: AppSettingsFacts | None = None
     gap: Gap | None = None
+    subscription: str | None = None
+    """Set by per-subscription reads, for progress."""
 
 
 Task = Callable[[], Outcome]

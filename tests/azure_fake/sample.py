@@ -266,6 +266,19 @@ def sample_inventory() -> Inventory:
             rotation_policy=None,
         ),
     ]
+    keys.append(
+        KeyMetadata(
+            vault_id=kv,
+            vault_uri="https://kv-claims.vault.azure.net/",
+            name="legacy-wrap",
+            kid="https://kv-claims.vault.azure.net/keys/legacy-wrap",
+            enabled=True,
+            created=1600000000,
+            key_type="RSA",
+            key_size=2048,
+            rotation_policy_readable=False,
+        )
+    )
     settings = [
         AppSettingsFacts(
             resource_id=web,
