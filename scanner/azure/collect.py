@@ -115,7 +115,9 @@ class Collection:
         for gap in gaps:
             self.add_gap(gap)
         self.add_rows(sources.RESOURCES, (as_resource({**row, "type": SUBSCRIPTION_TYPE}) for row in rows))
-        found = {str(row.get("subscriptionId", "")).lower(): str(row.get("subscriptionId")) for row in rows}
+        found = {
+            str(row["subscriptionId"]).lower(): str(row["subscriptionId"]) for row in rows if row.get("subscriptionId")
+        }
         if self.graph.tenant_limit_hit:
             self.add_gap(Gap(source=sources.RESOURCES, scope="tenant", reason="Resource Graph capped the tenant scope"))
         if not options.subscriptions:
