@@ -58,6 +58,16 @@ def test_server_errors_are_retried(fake: AzureFake, tmp_path: Path) -> None:
     assert not any(c.gaps for c in inventory.header.sources)
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_arm_throttling_without_retry_after_is_ridden_out(fake: AzureFake, tmp_path: Path, method: str) -> None:
+    fake.faults.arm_429 = 3
+    fake.faults.arm_429_method = method  # POST: the app-settings list actions, which azure-core alone would not retry
+    inventory = collect(options(fake, tmp_path, max_concurrency=1))
+    assert fake.faults.arm_429 == 0
+    assert not any(c.gaps for c in inventory.header.sources)
+    assert len(inventory.app_settings) == 3
+
+
 def test_forbidden_subscription_is_a_gap_for_every_source(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.forbidden_subscription = SUB_B
     inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, SUB_B)))

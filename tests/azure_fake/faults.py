@@ -14,6 +14,9 @@ class Faults:
     """The next N Resource Graph requests get 503."""
     arm_5xx: int = 0
     """The next N ARM GETs get 500."""
+    arm_429: int = 0
+    """The next N ARM requests of `arm_429_method` get 429 without Retry-After."""
+    arm_429_method: str = "GET"
     graph_malformed: str | None = None
     """On the next page: `json` (not JSON), `no-data` (no `data` key), `truncated` (body cut short) or
     `bad-row` (a row without an id)."""

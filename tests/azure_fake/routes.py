@@ -159,6 +159,8 @@ class Router:
         scope = target if target.startswith("/subscriptions/") else f"/subscriptions/{target}"
         if source and fake.estate.refuses(source, scope):
             return self.reply(403, _error("AuthorizationFailed", f"the estate records a {source} gap here"))
+        if self.handler.command == fake.faults.arm_429_method and fake.take("arm_429"):
+            return self.reply(429, _error("TooManyRequests", "subscription read quota exceeded"))
         if self.handler.command == "GET" and fake.take("arm_5xx"):
             return self.reply(500, _error("InternalServerError", "transient"))
         estate = fake.estate
