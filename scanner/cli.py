@@ -374,5 +374,17 @@ def _register_history() -> None:
 _register_history()
 
 
+def _quiet_sdk_logging() -> None:
+    """The Azure SDKs log warnings (e.g. each credential that failed) through the root logger's
+    last-resort handler; our own one-line error already says what went wrong."""
+    import logging
+
+    for name in ("azure", "msal", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main() -> None:
+    _quiet_sdk_logging()
     cli(prog_name="mlwarden")
