@@ -6,8 +6,17 @@ weakness here is a weakness of each deployment that points at it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from checks._shared import (
+    closed_to_public,
+    default_action,
+    enabled_logs,
+    link_endpoints,
+    per_child,
+    private_endpoint_verdict,
+    public_access_verdict,
+)
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.inventory import KeyMetadata
@@ -18,12 +27,6 @@ _DOCS = "https://learn.microsoft.com/azure/key-vault"
 HSM_KEY_TYPES = frozenset({"rsa-hsm", "ec-hsm", "oct-hsm"})
 AUDIT_CATEGORY = "auditevent"
 AUDIT_GROUPS = frozenset({"audit", "alllogs"})
-
-
-def private_link_evidence(resource: Resource, estate: Estate) -> Evidence:
-    """The private endpoint connections the estate knows for a resource, with their states."""
-    links = [f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in estate.private_links(resource)]
-    return Evidence(path="privateEndpointConnections[*].status", value=links)
 
 
 @check(
@@ -125,13 +128,7 @@ def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/general/network-security",),
 )
 def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess")
-    value = props.text(resource, "properties.publicNetworkAccess")
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if value is None:
-        return failed("public network access is not set (the default is Enabled)", *evidence)
-    return failed(f"public network access is {value}", *evidence)
+    return public_access_verdict(resource)
 
 
 @check(
@@ -152,13 +149,11 @@ def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/general/network-security",),
 )
 def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess", "properties.networkAcls.defaultAction")
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if props.equals(resource, "properties.networkAcls.defaultAction", "Deny"):
-        return passed("the firewall denies by default", *evidence)
-    action = props.text(resource, "properties.networkAcls.defaultAction") or "Allow (not set)"
-    return failed(f"public network access is open and the firewall default action is {action}", *evidence)
+    acl = "properties.networkAcls.defaultAction"
+    evidence = props.read(resource, "properties.publicNetworkAccess", acl)
+    return closed_to_public(resource, acl, "the firewall denies by default", *evidence) or failed(
+        f"public network access is open and the firewall default action is {default_action(resource, acl)}", *evidence
+    )
 
 
 @check(
@@ -182,20 +177,18 @@ def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/general/private-link-service",),
 )
 def vault_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
-    evidence = private_link_evidence(resource, estate)
-    if estate.has_approved_private_endpoint(resource):
-        return passed("the vault has an approved private endpoint", evidence)
-    if estate.private_links(resource):
-        return failed("the vault's private endpoint connections are not approved", evidence)
-    return failed("the vault has no private endpoint", evidence)
+    links = estate.private_links(resource)
+    return private_endpoint_verdict("the vault", links, link_endpoints(links))
 
 
 def _key_evidence(key: KeyMetadata, *fields: str) -> tuple[Evidence, ...]:
     return tuple(Evidence(path=f"keys/{key.name}.{name}", value=getattr(key, name)) for name in fields)
 
 
-def _each_live_key(vault: Resource, estate: Estate) -> Iterator[KeyMetadata | Verdict]:
-    """The vault's enabled keys; a verdict instead when there are none or a key is disabled."""
+def _per_live_key(
+    vault: Resource, estate: Estate, judge: Callable[[KeyMetadata, Estate], Verdict]
+) -> Iterator[Verdict]:
+    """`judge` on each of the vault's keys by name; disabled keys, or none, are not applicable."""
     keys = estate.keys_in(vault)
     if not keys:
         yield not_applicable("the vault has no keys")
@@ -206,7 +199,14 @@ def _each_live_key(vault: Resource, estate: Estate) -> Iterator[KeyMetadata | Ve
                 f"key {key.name} is disabled and cannot be used", *_key_evidence(key, "enabled"), detail_key=key.name
             )
         else:
-            yield key
+            yield judge(key, estate)
+
+
+def _expiry(key: KeyMetadata, estate: Estate) -> Verdict:
+    evidence = _key_evidence(key, "expires")
+    if key.expires is None:
+        return failed(f"key {key.name} has no expiration date", *evidence, detail_key=key.name)
+    return passed(f"key {key.name} has an expiration date", *evidence, detail_key=key.name)
 
 
 @check(
@@ -229,15 +229,28 @@ def _each_live_key(vault: Resource, estate: Estate) -> Iterator[KeyMetadata | Ve
     needs=(inventory.KEY_METADATA,),
 )
 def key_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    for item in _each_live_key(resource, estate):
-        if isinstance(item, Verdict):
-            yield item
-            continue
-        evidence = _key_evidence(item, "expires")
-        if item.expires is None:
-            yield failed(f"key {item.name} has no expiration date", *evidence, detail_key=item.name)
-        else:
-            yield passed(f"key {item.name} has an expiration date", *evidence, detail_key=item.name)
+    return _per_live_key(resource, estate, _expiry)
+
+
+def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
+    name = key.name
+    if key.managed:
+        return not_applicable(
+            f"key {name} backs a certificate and rotates with it", *_key_evidence(key, "managed"), detail_key=name
+        )
+    if not key.rotation_policy_readable:
+        return unknown(
+            f"the rotation policy of key {name} could not be read (needs keys/getrotationpolicy)",
+            *_key_evidence(key, "rotation_policy_readable"),
+            detail_key=name,
+        )
+    actions = [a.action for a in key.rotation_policy.lifetime_actions] if key.rotation_policy else []
+    evidence = Evidence(path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=actions)
+    if any(action.lower() == "rotate" for action in actions):
+        return passed(f"key {name} rotates automatically", evidence, detail_key=name)
+    if key.rotation_policy is None:
+        return failed(f"key {name} has no rotation policy", evidence, detail_key=name)
+    return failed(f"key {name}'s rotation policy has no Rotate action", evidence, detail_key=name)
 
 
 @check(
@@ -260,31 +273,7 @@ def key_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
     needs=(inventory.KEY_METADATA,),
 )
 def key_rotation(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    for item in _each_live_key(resource, estate):
-        if isinstance(item, Verdict):
-            yield item
-            continue
-        name = item.name
-        if item.managed:
-            yield not_applicable(
-                f"key {name} backs a certificate and rotates with it", *_key_evidence(item, "managed"), detail_key=name
-            )
-            continue
-        if not item.rotation_policy_readable:
-            yield unknown(
-                f"the rotation policy of key {name} could not be read (needs keys/getrotationpolicy)",
-                *_key_evidence(item, "rotation_policy_readable"),
-                detail_key=name,
-            )
-            continue
-        actions = [a.action for a in item.rotation_policy.lifetime_actions] if item.rotation_policy else []
-        evidence = Evidence(path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=actions)
-        if any(action.lower() == "rotate" for action in actions):
-            yield passed(f"key {name} rotates automatically", evidence, detail_key=name)
-        elif item.rotation_policy is None:
-            yield failed(f"key {name} has no rotation policy", evidence, detail_key=name)
-        else:
-            yield failed(f"key {name}'s rotation policy has no Rotate action", evidence, detail_key=name)
+    return _per_live_key(resource, estate, _rotation)
 
 
 SECRET_TYPE = "microsoft.keyvault/vaults/secrets"
@@ -310,31 +299,28 @@ SECRET_TYPE = "microsoft.keyvault/vaults/secrets"
     references=(f"{_DOCS}/secrets/about-secrets",),
 )
 def secret_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    secrets = estate.children(resource, SECRET_TYPE)
-    if not secrets:
-        yield unknown("secret metadata (expiry dates) was not collected for this vault")
-        return
-    for secret in sorted(secrets, key=lambda s: s.name.lower()):
-        name = secret.name.rsplit("/", 1)[-1]
-        expires = props.get(secret, "properties.attributes.exp")
-        evidence = Evidence(path=f"secrets/{name}.properties.attributes.exp", value=expires)
-        if props.flag(secret, "properties.attributes.enabled") is False:
-            yield not_applicable(f"secret {name} is disabled and cannot be read", evidence, detail_key=name)
-        elif expires is None:
-            yield failed(f"secret {name} has no expiration date", evidence, detail_key=name)
-        else:
-            yield passed(f"secret {name} has an expiration date", evidence, detail_key=name)
+    return per_child(
+        resource, estate, SECRET_TYPE, "secret metadata (expiry dates) was not collected for this vault", _secret_expiry
+    )
+
+
+def _secret_expiry(name: str, secret: Resource) -> Verdict:
+    expires = props.get(secret, "properties.attributes.exp")
+    evidence = Evidence(path=f"secrets/{name}.properties.attributes.exp", value=expires)
+    if props.flag(secret, "properties.attributes.enabled") is False:
+        return not_applicable(f"secret {name} is disabled and cannot be read", evidence, detail_key=name)
+    if expires is None:
+        return failed(f"secret {name} has no expiration date", evidence, detail_key=name)
+    return passed(f"secret {name} has an expiration date", evidence, detail_key=name)
 
 
 def _audit_logging(setting: Resource) -> bool:
-    for log in props.items(setting, "properties.logs"):
-        if props.flag(log, "enabled") is not True:
-            continue
-        category = (props.text(log, "category") or "").lower()
-        group = (props.text(log, "categoryGroup") or "").lower()
-        if category == AUDIT_CATEGORY or group in AUDIT_GROUPS:
-            return True
-    return False
+    """An enabled AuditEvent category or audit/allLogs group; the destination is not judged."""
+    return any(
+        (props.text(log, "category") or "").lower() == AUDIT_CATEGORY
+        or (props.text(log, "categoryGroup") or "").lower() in AUDIT_GROUPS
+        for log in enabled_logs(setting)
+    )
 
 
 @check(
@@ -393,18 +379,17 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
     needs=(inventory.KEY_METADATA,),
 )
 def cmk_key_hsm(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    for item in _each_live_key(resource, estate):
-        if isinstance(item, Verdict):
-            yield item
-            continue
-        name = item.name
-        consumers = [user.id for user in estate.cmk_users(item.kid)]
-        evidence = (*_key_evidence(item, "key_type"), Evidence(path=f"keys/{name}.usedAsCmkBy", value=consumers))
-        if not consumers:
-            yield not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)
-        elif item.key_type is None:
-            yield unknown(f"the type of CMK key {name} was not collected", *evidence, detail_key=name)
-        elif item.key_type.lower() in HSM_KEY_TYPES:
-            yield passed(f"CMK key {name} is HSM-backed ({item.key_type})", *evidence, detail_key=name)
-        else:
-            yield failed(f"CMK key {name} is software-protected ({item.key_type})", *evidence, detail_key=name)
+    return _per_live_key(resource, estate, _cmk_hsm)
+
+
+def _cmk_hsm(key: KeyMetadata, estate: Estate) -> Verdict:
+    name = key.name
+    consumers = [user.id for user in estate.cmk_users(key.kid)]
+    evidence = (*_key_evidence(key, "key_type"), Evidence(path=f"keys/{name}.usedAsCmkBy", value=consumers))
+    if not consumers:
+        return not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)
+    if key.key_type is None:
+        return unknown(f"the type of CMK key {name} was not collected", *evidence, detail_key=name)
+    if key.key_type.lower() in HSM_KEY_TYPES:
+        return passed(f"CMK key {name} is HSM-backed ({key.key_type})", *evidence, detail_key=name)
+    return failed(f"CMK key {name} is software-protected ({key.key_type})", *evidence, detail_key=name)

@@ -1,0 +1,125 @@
+"""Rules several services share, written once so each check is a short call with its own wording.
+
+Only logic that is truly the same lives here: public network access with absent meaning Enabled,
+"public access off or the firewall denies by default", approved private endpoints, a managed
+identity, per-child verdicts and enabled diagnostic log entries. Each check keeps its own id,
+messages and evidence; where services differ in rule (not just in words), the check keeps its
+own code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from scanner import props
+from scanner.estate import Estate, PrivateLink
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, failed, passed, unknown
+
+PUBLIC_ACCESS = "properties.publicNetworkAccess"
+LINK_STATES = "privateEndpointConnections[*].status"
+
+
+def public_access_verdict(
+    node: Resource,
+    *evidence: Evidence,
+    disabled: str = "public network access is Disabled",
+    unset: str = "public network access is not set (the default is Enabled)",
+) -> Verdict:
+    """publicNetworkAccess Disabled passes; anything else fails, absent with `unset` (the service
+    default is Enabled). Evidence defaults to the property itself."""
+    evidence = evidence or props.read(node, PUBLIC_ACCESS)
+    if props.equals(node, PUBLIC_ACCESS, "Disabled"):
+        return passed(disabled, *evidence)
+    value = props.text(node, PUBLIC_ACCESS)
+    if value is None:
+        return failed(unset, *evidence)
+    return failed(f"public network access is {value}", *evidence)
+
+
+def closed_to_public(node: Resource, default_action: str, denies: str, *evidence: Evidence) -> Verdict | None:
+    """A pass when public network access is Disabled or the firewall at `default_action` is Deny;
+    None when the endpoint is open, so the check can say why in its own words."""
+    if props.equals(node, PUBLIC_ACCESS, "Disabled"):
+        return passed("public network access is Disabled", *evidence)
+    if props.equals(node, default_action, "Deny"):
+        return passed(denies, *evidence)
+    return None
+
+
+def default_action(node: Resource, path: str) -> str:
+    """A firewall's default action for messages; absent means Allow."""
+    return props.text(node, path) or "Allow (not set)"
+
+
+def link_endpoints(links: Sequence[PrivateLink]) -> Evidence:
+    """Each private endpoint connection as `endpoint: status`."""
+    value = [f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in links]
+    return Evidence(path=LINK_STATES, value=value)
+
+
+def link_states(links: Sequence[PrivateLink]) -> Evidence:
+    """The status of each private endpoint connection."""
+    return Evidence(path=LINK_STATES, value=[link.status for link in links])
+
+
+_ENDPOINT_WORDS = (
+    "{} has an approved private endpoint",
+    "{}'s private endpoint connections are not approved",
+    "{} has no private endpoint",
+)
+_CONNECTION_WORDS = (
+    "{} has an approved private endpoint connection",
+    "{} has private endpoint connections but none is Approved",
+    "{} has no private endpoint connection",
+)
+
+
+def private_endpoint_verdict(
+    owner: str, links: Sequence[PrivateLink], *evidence: Evidence, per_connection: bool = False
+) -> Verdict:
+    """An Approved connection passes; pending or rejected ones, or none, fail. `owner` names the
+    resource in the message ("the vault"); `per_connection` words it as connections."""
+    approved, unapproved, none = _CONNECTION_WORDS if per_connection else _ENDPOINT_WORDS
+    if any(link.approved for link in links):
+        return passed(approved.format(owner), *evidence)
+    if links:
+        return failed(unapproved.format(owner), *evidence)
+    return failed(none.format(owner), *evidence)
+
+
+def identity_verdict(resource: Resource, owner: str, *, assigned: Callable[[Resource], bool]) -> Verdict:
+    """Passes naming identity.type when `assigned` finds a managed identity; `owner` names the
+    resource in the failure ("the account")."""
+    evidence = props.read(resource, "identity.type")
+    if assigned(resource):
+        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
+    return failed(f"{owner} has no managed identity", *evidence)
+
+
+def any_identity(resource: Resource) -> bool:
+    """Any identity.type other than None (what Cognitive Services and ML endpoints accept)."""
+    return bool(props.identity_types(resource))
+
+
+def per_child(
+    resource: Resource,
+    estate: Estate,
+    child_type: str,
+    missing: str,
+    judge: Callable[[str, Resource], Verdict],
+) -> Iterator[Verdict]:
+    """One verdict per child record, by name; `missing` (unknown) when none was collected, since an
+    empty list and an uncollected one look the same."""
+    children = estate.children(resource, child_type)
+    if not children:
+        yield unknown(missing)
+        return
+    for child in sorted(children, key=lambda c: c.name.lower()):
+        yield judge(child.name.rsplit("/", 1)[-1], child)
+
+
+def enabled_logs(setting: Resource) -> list[Any]:
+    """The log entries of a diagnostic setting that are switched on."""
+    return [entry for entry in props.items(setting, "properties.logs") if props.flag(entry, "enabled") is True]
