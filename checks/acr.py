@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from checks._shared import closed_to_public, default_action, link_endpoints, per_child, private_endpoint_verdict
 from scanner import kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, check, failed, passed, unknown
+from scanner.registry import Verdict, check, failed, passed
 
 _DOCS = "https://learn.microsoft.com/azure/container-registry"
 TOKEN_TYPE = "microsoft.containerregistry/registries/tokens"
@@ -113,16 +114,13 @@ def registry_public_network_access(resource: Resource, estate: Estate) -> Verdic
     references=(f"{_DOCS}/container-registry-access-selected-networks",),
 )
 def registry_network_rules(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(
-        resource, "sku.name", "properties.publicNetworkAccess", "properties.networkRuleSet.defaultAction"
-    )
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if props.equals(resource, "properties.networkRuleSet.defaultAction", "Deny"):
-        return passed("network rules deny by default", *evidence)
+    rules = "properties.networkRuleSet.defaultAction"
+    evidence = props.read(resource, "sku.name", "properties.publicNetworkAccess", rules)
+    if closed := closed_to_public(resource, rules, "network rules deny by default", *evidence):
+        return closed
     if not _is_premium(resource):
         return failed("public access is open to all networks; network rules need the Premium SKU", *evidence)
-    action = props.text(resource, "properties.networkRuleSet.defaultAction") or "Allow (not set)"
+    action = default_action(resource, rules)
     return failed(f"public access is open and the network rule default action is {action}", *evidence)
 
 
@@ -149,21 +147,11 @@ def registry_network_rules(resource: Resource, estate: Estate) -> Verdict:
 )
 def registry_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
-    evidence = (
-        *props.read(resource, "sku.name"),
-        Evidence(
-            path="privateEndpointConnections[*].status",
-            value=[f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in links],
-        ),
-    )
-    if any(link.approved for link in links):
-        return passed("the registry has an approved private endpoint", *evidence)
-    if not _is_premium(resource):
+    evidence = (*props.read(resource, "sku.name"), link_endpoints(links))
+    if not any(link.approved for link in links) and not _is_premium(resource):
         sku = props.text(resource, "sku.name") or "unknown"
         return failed(f"the registry is on the {sku} SKU; private link needs Premium", *evidence)
-    if links:
-        return failed("the registry's private endpoint connections are not approved", *evidence)
-    return failed("the registry has no private endpoint", *evidence)
+    return private_endpoint_verdict("the registry", links, *evidence)
 
 
 @check(
@@ -278,15 +266,13 @@ def registry_arm_audience_tokens(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/container-registry-repository-scoped-permissions",),
 )
 def registry_scoped_tokens(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    tokens = estate.children(resource, TOKEN_TYPE)
-    if not tokens:
-        yield unknown("repository-scoped tokens (registries/tokens) were not collected for this registry")
-        return
-    for token in sorted(tokens, key=lambda t: t.name.lower()):
-        name = token.name.rsplit("/", 1)[-1]
-        evidence = (Evidence(path=f"tokens/{name}.properties.status", value=props.text(token, "properties.status")),)
-        if props.equals(token, "properties.status", "disabled"):
-            yield passed(f"token {name} is disabled", *evidence, detail_key=name)
-        else:
-            status = props.text(token, "properties.status") or "enabled (not set)"
-            yield failed(f"token {name} is {status}", *evidence, detail_key=name)
+    missing = "repository-scoped tokens (registries/tokens) were not collected for this registry"
+    return per_child(resource, estate, TOKEN_TYPE, missing, _token_status)
+
+
+def _token_status(name: str, token: Resource) -> Verdict:
+    evidence = Evidence(path=f"tokens/{name}.properties.status", value=props.text(token, "properties.status"))
+    if props.equals(token, "properties.status", "disabled"):
+        return passed(f"token {name} is disabled", evidence, detail_key=name)
+    status = props.text(token, "properties.status") or "enabled (not set)"
+    return failed(f"token {name} is {status}", evidence, detail_key=name)

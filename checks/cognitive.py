@@ -7,9 +7,10 @@ a managed identity, and a customer-managed key. Every rule applies to every acco
 
 from __future__ import annotations
 
+from checks._shared import any_identity, closed_to_public, identity_verdict, link_states, private_endpoint_verdict
 from scanner import kinds, props
 from scanner.estate import Estate
-from scanner.models import Evidence, Resource
+from scanner.models import Resource
 from scanner.registry import Verdict, check, failed, passed
 
 _COGNITIVE = (kinds.COGNITIVE,)
@@ -61,14 +62,14 @@ def cognitive_local_auth(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/cognitive-services-virtual-networks",),
 )
 def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess", "properties.networkAcls.defaultAction")
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if props.equals(resource, "properties.networkAcls.defaultAction", "Deny"):
-        rules = len(props.items(resource, "properties.networkAcls.ipRules")) + len(
-            props.items(resource, "properties.networkAcls.virtualNetworkRules")
-        )
-        return passed(f"the firewall denies by default and allows {rules} listed network rule(s)", *evidence)
+    acl = "properties.networkAcls.defaultAction"
+    evidence = props.read(resource, "properties.publicNetworkAccess", acl)
+    rules = len(props.items(resource, "properties.networkAcls.ipRules")) + len(
+        props.items(resource, "properties.networkAcls.virtualNetworkRules")
+    )
+    denies = f"the firewall denies by default and allows {rules} listed network rule(s)"
+    if closed := closed_to_public(resource, acl, denies, *evidence):
+        return closed
     return failed("the account accepts calls from all networks", *evidence)
 
 
@@ -92,12 +93,7 @@ def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
 )
 def cognitive_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
-    evidence = Evidence(path="privateEndpointConnections[*].status", value=[link.status for link in links])
-    if estate.has_approved_private_endpoint(resource):
-        return passed("the account has an approved private endpoint connection", evidence)
-    if links:
-        return failed("the account has private endpoint connections but none is Approved", evidence)
-    return failed("the account has no private endpoint connection", evidence)
+    return private_endpoint_verdict("the account", links, link_states(links), per_connection=True)
 
 
 @check(
@@ -118,10 +114,7 @@ def cognitive_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/openai/how-to/managed-identity",),
 )
 def cognitive_managed_identity(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "identity.type")
-    if props.identity_types(resource):
-        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
-    return failed("the account has no managed identity", *evidence)
+    return identity_verdict(resource, "the account", assigned=any_identity)
 
 
 @check(

@@ -151,9 +151,10 @@ def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
 def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
     acl = "properties.networkAcls.defaultAction"
     evidence = props.read(resource, "properties.publicNetworkAccess", acl)
-    return closed_to_public(resource, acl, "the firewall denies by default", *evidence) or failed(
-        f"public network access is open and the firewall default action is {default_action(resource, acl)}", *evidence
-    )
+    if closed := closed_to_public(resource, acl, "the firewall denies by default", *evidence):
+        return closed
+    action = default_action(resource, acl)
+    return failed(f"public network access is open and the firewall default action is {action}", *evidence)
 
 
 @check(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from checks._shared import default_action, link_endpoints, private_endpoint_verdict, public_access_verdict
 from scanner import kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
@@ -132,13 +133,7 @@ def storage_blob_public_access(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/common/storage-network-security",),
 )
 def storage_public_network_access(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess")
-    value = props.text(resource, "properties.publicNetworkAccess")
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if value is None:
-        return failed("public network access is not set (the default is Enabled)", *evidence)
-    return failed(f"public network access is {value}", *evidence)
+    return public_access_verdict(resource)
 
 
 @check(
@@ -165,7 +160,7 @@ def storage_firewall(resource: Resource, estate: Estate) -> Verdict:
         return passed("the firewall denies by default", *evidence)
     if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
         return passed("public network access is Disabled, so the firewall has nothing to guard", *evidence)
-    action = props.text(resource, "properties.networkAcls.defaultAction") or "Allow (not set)"
+    action = default_action(resource, "properties.networkAcls.defaultAction")
     return failed(f"the firewall default action is {action}", *evidence)
 
 
@@ -191,15 +186,7 @@ def storage_firewall(resource: Resource, estate: Estate) -> Verdict:
 )
 def storage_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
-    evidence = Evidence(
-        path="privateEndpointConnections[*].status",
-        value=[f"{link.endpoint_id or 'unnamed endpoint'}: {link.status}" for link in links],
-    )
-    if any(link.approved for link in links):
-        return passed("the account has an approved private endpoint", evidence)
-    if links:
-        return failed("the account's private endpoint connections are not approved", evidence)
-    return failed("the account has no private endpoint", evidence)
+    return private_endpoint_verdict("the account", links, link_endpoints(links))
 
 
 @check(
