@@ -8,10 +8,10 @@ Rules are keyed on `properties.computeType`; type-specific fields sit under
 
 from __future__ import annotations
 
-from checks.ml_workspace import has_managed_isolation, isolation_mode
+from checks.ml_workspace import failed_unless_managed_network
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
-from scanner.models import Evidence, Resource
+from scanner.models import Resource
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
 
 _COMPUTE = (kinds.ML_COMPUTE,)
@@ -93,16 +93,13 @@ def compute_in_vnet(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, _TYPE, "properties.properties.subnet.id")
     if props.text(resource, "properties.properties.subnet.id"):
         return passed("the compute is placed in a customer subnet", *evidence)
-    workspace = estate.workspace_of(resource)
-    if workspace is None:
-        return unknown("the workspace is not in the scan, so managed network isolation cannot be ruled out", *evidence)
-    evidence = (
-        *evidence,
-        Evidence(path="workspace:properties.managedNetwork.isolationMode", value=isolation_mode(workspace, estate)),
+    return failed_unless_managed_network(
+        resource,
+        estate,
+        evidence,
+        isolated="the workspace's managed network isolates the compute",
+        exposed="the compute is not in a virtual network and the workspace has no managed network",
     )
-    if has_managed_isolation(workspace, estate):
-        return not_applicable("the workspace's managed network isolates the compute", *evidence)
-    return failed("the compute is not in a virtual network and the workspace has no managed network", *evidence)
 
 
 @check(

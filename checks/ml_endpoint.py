@@ -9,7 +9,8 @@ Deployment environment-variable values are never kept: the collector classifies 
 
 from __future__ import annotations
 
-from checks.ml_workspace import has_managed_isolation, isolation_mode
+from checks._shared import any_identity, identity_verdict, public_access_verdict
+from checks.ml_workspace import PUBLIC_ACCESS_UNSET, failed_unless_managed_network
 from scanner import kinds, props, secrets
 from scanner.estate import Estate
 from scanner.inventory import AppSettingFact
@@ -73,13 +74,9 @@ def endpoint_auth_mode(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/concept-secure-online-endpoint",),
 )
 def endpoint_public_access(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess")
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("the scoring endpoint is not reachable from public networks", *evidence)
-    seen = props.text(resource, "properties.publicNetworkAccess")
-    if seen is None:
-        return failed("public network access is not set, so the service default (Enabled) applies", *evidence)
-    return failed(f"public network access is {seen}", *evidence)
+    return public_access_verdict(
+        resource, disabled="the scoring endpoint is not reachable from public networks", unset=PUBLIC_ACCESS_UNSET
+    )
 
 
 @check(
@@ -98,10 +95,7 @@ def endpoint_public_access(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/how-to-access-resources-from-endpoints-managed-identities",),
 )
 def endpoint_managed_identity(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "identity.type")
-    if props.identity_types(resource):
-        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
-    return failed("the endpoint has no managed identity", *evidence)
+    return identity_verdict(resource, "the endpoint", assigned=any_identity)
 
 
 def _unsafe(fact: AppSettingFact) -> bool:
@@ -188,18 +182,16 @@ def deployment_egress(resource: Resource, estate: Estate) -> Verdict:
         return not_applicable("a Kubernetes deployment's egress is controlled by its AKS cluster", *evidence)
     if props.equals(resource, "properties.egressPublicNetworkAccess", "Disabled"):
         return passed("egress to the public internet is disabled", *evidence)
-    workspace = estate.workspace_of(resource)
-    if workspace is None:
-        return unknown("the workspace is not in the scan, so managed network isolation cannot be ruled out", *evidence)
-    evidence = (
-        *evidence,
-        Evidence(path="workspace:properties.managedNetwork.isolationMode", value=isolation_mode(workspace, estate)),
-    )
-    if has_managed_isolation(workspace, estate):
-        return not_applicable("the workspace's managed network governs egress", *evidence)
     seen = props.text(resource, "properties.egressPublicNetworkAccess")
-    if seen is None:
-        return failed(
-            "egress is not restricted (the default is Enabled) and the workspace has no managed network", *evidence
-        )
-    return failed(f"egress public network access is {seen} and the workspace has no managed network", *evidence)
+    exposed = (
+        f"egress public network access is {seen}"
+        if seen is not None
+        else "egress is not restricted (the default is Enabled)"
+    )
+    return failed_unless_managed_network(
+        resource,
+        estate,
+        evidence,
+        isolated="the workspace's managed network governs egress",
+        exposed=f"{exposed} and the workspace has no managed network",
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from checks._shared import enabled_logs, identity_verdict, link_states, private_endpoint_verdict, public_access_verdict
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource, Severity
@@ -20,6 +21,7 @@ _DOCS = "https://learn.microsoft.com/azure/machine-learning"
 _ISOLATION = "properties.managedNetwork.isolationMode"
 _HUB = "properties.hubResourceId"
 _PUBLIC = ("properties.publicNetworkAccess", "properties.allowPublicAccessWhenBehindVnet")
+PUBLIC_ACCESS_UNSET = "public network access is not set, so the service default (Enabled) applies"
 
 
 def is_project(workspace: Resource) -> bool:
@@ -77,16 +79,27 @@ def has_managed_isolation(workspace: Resource, estate: Estate) -> bool:
     return mode is not None and mode.lower() in ("allowinternetoutbound", "allowonlyapprovedoutbound")
 
 
+def failed_unless_managed_network(
+    resource: Resource, estate: Estate, evidence: tuple[Evidence, ...], *, isolated: str, exposed: str
+) -> Verdict:
+    """For a compute or deployment whose own setting is open: not applicable (`isolated`) when its
+    workspace's managed network governs it, else a fail (`exposed`); unknown without the workspace."""
+    workspace = estate.workspace_of(resource)
+    if workspace is None:
+        return unknown("the workspace is not in the scan, so managed network isolation cannot be ruled out", *evidence)
+    evidence = (
+        *evidence,
+        Evidence(path="workspace:properties.managedNetwork.isolationMode", value=isolation_mode(workspace, estate)),
+    )
+    if has_managed_isolation(workspace, estate):
+        return not_applicable(isolated, *evidence)
+    return failed(exposed, *evidence)
+
+
 def _public_access(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdict:
-    access, behind_vnet = _PUBLIC
-    if props.flag(subject, behind_vnet) is True:
+    if props.flag(subject, "properties.allowPublicAccessWhenBehindVnet") is True:
         return failed("allowPublicAccessWhenBehindVnet is true: the workspace is reachable publicly", *evidence)
-    if props.equals(subject, access, "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    seen = props.text(subject, access)
-    if seen is None:
-        return failed("public network access is not set, so the service default (Enabled) applies", *evidence)
-    return failed(f"public network access is {seen}", *evidence)
+    return public_access_verdict(subject, *evidence, unset=PUBLIC_ACCESS_UNSET)
 
 
 @check(
@@ -141,13 +154,8 @@ def workspace_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     if owner is None:
         return unknown("the project's hub is not in the scan; its private endpoints cannot be judged", *evidence)
     links = estate.private_links(owner)
-    evidence = (*evidence, Evidence(path="privateEndpointConnections[*].status", value=[x.status for x in links]))
     whose = f"the hub {owner.name}" if owner is not resource else "the workspace"
-    if estate.has_approved_private_endpoint(owner):
-        return passed(f"{whose} has an approved private endpoint connection", *evidence)
-    if links:
-        return failed(f"{whose} has private endpoint connections but none is Approved", *evidence)
-    return failed(f"{whose} has no private endpoint connection", *evidence)
+    return private_endpoint_verdict(whose, links, *evidence, link_states(links), per_connection=True)
 
 
 @check(
@@ -200,10 +208,7 @@ def workspace_cmk(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/how-to-identity-based-service-authentication",),
 )
 def workspace_managed_identity(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "identity.type")
-    if props.has_managed_identity(resource):
-        return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
-    return failed("the workspace has no managed identity", *evidence)
+    return identity_verdict(resource, "the workspace", assigned=props.has_managed_identity)
 
 
 @check(
@@ -315,8 +320,7 @@ _DESTINATIONS = (
 def sends_logs(setting: Resource) -> bool:
     """A diagnostic setting with a destination and at least one enabled log category or group."""
     has_destination = any(props.text(setting, path) for path in _DESTINATIONS)
-    enabled = any(props.flag(entry, "enabled") is True for entry in props.items(setting, "properties.logs"))
-    return has_destination and enabled
+    return has_destination and bool(enabled_logs(setting))
 
 
 @check(
