@@ -103,6 +103,12 @@ def any_identity(resource: Resource) -> bool:
     return bool(props.identity_types(resource))
 
 
+def read_from(label: str, node: Any, *paths: str) -> tuple[Evidence, ...]:
+    """Evidence read from a record other than the judged resource, each path prefixed with `label`
+    (e.g. "config/web.", "hub:") so an auditor sees whose value it is."""
+    return tuple(Evidence(path=f"{label}{e.path}", value=e.value) for e in props.read(node, *paths))
+
+
 def per_child(
     resource: Resource,
     estate: Estate,

@@ -9,6 +9,10 @@ pass. Publishing-credential policies and app-setting facts are records of their 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
+from checks._shared import PUBLIC_ACCESS, link_states, private_endpoint_verdict, public_access_verdict, read_from
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.inventory import AppSettingFact
@@ -29,11 +33,22 @@ def _in_ase(site: Resource) -> bool:
 
 def _config_evidence(config: Resource, *paths: str) -> tuple[Evidence, ...]:
     """Evidence read from `config/web`, labelled so an auditor sees which record it came from."""
-    return tuple(Evidence(path=f"config/web.{e.path}", value=e.value) for e in props.read(config, *paths))
+    return read_from("config/web.", config, *paths)
 
 
 def _missing_config() -> Verdict:
     return unknown("the app service config source was read but holds no config/web record for this app")
+
+
+def _judged_on_config(judge: Callable[[Resource], Verdict]) -> Callable[[Resource, Estate], Verdict]:
+    """Make a judge of the site's `config/web` record a check of the site; no record is unknown."""
+
+    @functools.wraps(judge)
+    def on_site(resource: Resource, estate: Estate) -> Verdict:
+        config = estate.site_config(resource)
+        return _missing_config() if config is None else judge(config)
+
+    return on_site
 
 
 # -- the site row ---------------------------------------------------------------------------------
@@ -83,17 +98,14 @@ def app_https_only(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/overview-access-restrictions", "https://github.com/MicrosoftDocs/azure-docs/pull/107167"),
 )
 def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.publicNetworkAccess", _ASE)
-    if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
-        return passed("public network access is Disabled", *evidence)
-    if _in_ase(resource):
+    evidence = props.read(resource, PUBLIC_ACCESS, _ASE)
+    if _in_ase(resource) and not props.equals(resource, PUBLIC_ACCESS, "Disabled"):
         return not_applicable(
             "the app runs in an App Service Environment, whose load balancer sets exposure", *evidence
         )
-    value = props.text(resource, "properties.publicNetworkAccess")
-    if value is None:
-        return failed("public network access is not disabled (absent means Enabled)", *evidence)
-    return failed(f"public network access is {value}", *evidence)
+    return public_access_verdict(
+        resource, *evidence, unset="public network access is not disabled (absent means Enabled)"
+    )
 
 
 @check(
@@ -119,18 +131,11 @@ def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
 )
 def app_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
-    evidence = (
-        *props.read(resource, _PLAN_SKU),
-        Evidence(path="privateEndpointConnections[*].status", value=[link.status for link in links]),
-    )
-    if estate.has_approved_private_endpoint(resource):
-        return passed("the app has an approved private endpoint", *evidence)
-    if props.equals(resource, _PLAN_SKU, *_NO_NETWORKING_SKUS):
+    evidence = (*props.read(resource, _PLAN_SKU), link_states(links))
+    if not estate.has_approved_private_endpoint(resource) and props.equals(resource, _PLAN_SKU, *_NO_NETWORKING_SKUS):
         plan = props.text(resource, _PLAN_SKU)
         return not_applicable(f"the {plan} plan does not support private endpoints", *evidence)
-    if links:
-        return failed("the app's private endpoint connections are not approved", *evidence)
-    return failed("the app has no private endpoint", *evidence)
+    return private_endpoint_verdict("the app", links, *evidence)
 
 
 @check(
@@ -191,10 +196,7 @@ def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
             missing.append(name)
             evidence.append(Evidence(path=f"basicPublishingCredentialsPolicies/{name}", value=None))
             continue
-        evidence.extend(
-            Evidence(path=f"basicPublishingCredentialsPolicies/{name}.{e.path}", value=e.value)
-            for e in props.read(policy, "properties.allow")
-        )
+        evidence.extend(read_from(f"basicPublishingCredentialsPolicies/{name}.", policy, "properties.allow"))
         if props.flag(policy, "properties.allow") is not False:
             allowed.append(name.upper())
     if allowed:
@@ -331,10 +333,8 @@ _TLS_VERSIONS = {"1.0": 10, "1.1": 11, "1.2": 12, "1.3": 13}
     references=(f"{_DOCS}/overview-tls",),
     needs=(inventory.APPSERVICE_CONFIG,),
 )
-def cfg_min_tls(resource: Resource, estate: Estate) -> Verdict:
-    config = estate.site_config(resource)
-    if config is None:
-        return _missing_config()
+@_judged_on_config
+def cfg_min_tls(config: Resource) -> Verdict:
     return _judge_min_tls(config, "properties.minTlsVersion", "minimum TLS version")
 
 
@@ -370,10 +370,8 @@ def _judge_min_tls(config: Resource, path: str, label: str) -> Verdict:
     references=(f"{_DOCS}/overview-tls",),
     needs=(inventory.APPSERVICE_CONFIG,),
 )
-def cfg_scm_min_tls(resource: Resource, estate: Estate) -> Verdict:
-    config = estate.site_config(resource)
-    if config is None:
-        return _missing_config()
+@_judged_on_config
+def cfg_scm_min_tls(config: Resource) -> Verdict:
     return _judge_min_tls(config, "properties.scmMinTlsVersion", "SCM minimum TLS version")
 
 
@@ -396,10 +394,8 @@ def cfg_scm_min_tls(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/deploy-ftp#enforce-ftps",),
     needs=(inventory.APPSERVICE_CONFIG,),
 )
-def cfg_ftps(resource: Resource, estate: Estate) -> Verdict:
-    config = estate.site_config(resource)
-    if config is None:
-        return _missing_config()
+@_judged_on_config
+def cfg_ftps(config: Resource) -> Verdict:
     evidence = _config_evidence(config, "properties.ftpsState")
     if props.equals(config, "properties.ftpsState", "FtpsOnly", "Disabled"):
         return passed(f"FTP state is {props.text(config, 'properties.ftpsState')}", *evidence)
@@ -424,10 +420,8 @@ def cfg_ftps(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/configure-common",),
     needs=(inventory.APPSERVICE_CONFIG,),
 )
-def cfg_remote_debugging(resource: Resource, estate: Estate) -> Verdict:
-    config = estate.site_config(resource)
-    if config is None:
-        return _missing_config()
+@_judged_on_config
+def cfg_remote_debugging(config: Resource) -> Verdict:
     evidence = _config_evidence(config, "properties.remoteDebuggingEnabled")
     if props.flag(config, "properties.remoteDebuggingEnabled") is True:
         return failed("remote debugging is on", *evidence)
@@ -451,10 +445,8 @@ def cfg_remote_debugging(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/app-service-web-tutorial-rest-api",),
     needs=(inventory.APPSERVICE_CONFIG,),
 )
-def cfg_cors_wildcard(resource: Resource, estate: Estate) -> Verdict:
-    config = estate.site_config(resource)
-    if config is None:
-        return _missing_config()
+@_judged_on_config
+def cfg_cors_wildcard(config: Resource) -> Verdict:
     evidence = _config_evidence(config, "properties.cors.allowedOrigins")
     origins = [str(origin).strip() for origin in props.items(config, "properties.cors.allowedOrigins")]
     if "*" in origins:
@@ -486,15 +478,10 @@ def cfg_cors_wildcard(resource: Resource, estate: Estate) -> Verdict:
 def cfg_authentication(resource: Resource, estate: Estate) -> Verdict:
     configs = {c.name.lower().rsplit("/", 1)[-1]: c for c in estate.children(resource, "microsoft.web/sites/config")}
     if (v2 := configs.get("authsettingsv2")) is not None:
-        evidence = tuple(
-            Evidence(path=f"config/authsettingsV2.{e.path}", value=e.value)
-            for e in props.read(v2, "properties.platform.enabled")
-        )
+        evidence = read_from("config/authsettingsV2.", v2, "properties.platform.enabled")
         enabled = props.flag(v2, "properties.platform.enabled")
     elif (v1 := configs.get("authsettings")) is not None:
-        evidence = tuple(
-            Evidence(path=f"config/authsettings.{e.path}", value=e.value) for e in props.read(v1, "properties.enabled")
-        )
+        evidence = read_from("config/authsettings.", v1, "properties.enabled")
         enabled = props.flag(v1, "properties.enabled")
     else:
         return unknown("no authsettingsV2 or authsettings record was collected for this app")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from checks._shared import read_from
 from scanner import inventory, kinds, props
 from scanner.estate import Estate, parent_id
 from scanner.models import Evidence, Resource, Severity
@@ -38,8 +39,8 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     row = estate.plans(sub).get(plan.name.lower())
     if row is None:
         return unknown(f"no {plan.name} pricing record was collected for the subscription", users)
-    read = props.read(row, "properties.pricingTier", "properties.subPlan", "properties.enforce", "properties.inherited")
-    evidence = (*(Evidence(path=f"pricings/{plan.name}.{e.path}", value=e.value) for e in read), users)
+    fields = ("properties.pricingTier", "properties.subPlan", "properties.enforce", "properties.inherited")
+    evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), users)
     if props.equals(row, "properties.pricingTier", "Standard"):
         return passed(f"{plan.label} is on (Standard tier)", *evidence)
     tier = props.text(row, "properties.pricingTier") or "Free (not set)"

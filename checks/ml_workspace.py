@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from checks._shared import enabled_logs, identity_verdict, link_states, private_endpoint_verdict, public_access_verdict
+from checks._shared import (
+    enabled_logs,
+    identity_verdict,
+    link_states,
+    private_endpoint_verdict,
+    public_access_verdict,
+    read_from,
+)
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource, Severity
@@ -35,7 +42,7 @@ def hub_of(workspace: Resource, estate: Estate) -> Resource | None:
 
 def _hub_evidence(hub: Resource, *paths: str) -> tuple[Evidence, ...]:
     """The hub's values, with paths marked as the hub's so the auditor knows whose they are."""
-    return tuple(Evidence(path=f"hub:{e.path}", value=e.value) for e in props.read(hub, *paths))
+    return read_from("hub:", hub, *paths)
 
 
 def network_subject(workspace: Resource, estate: Estate, *paths: str) -> tuple[Resource | None, tuple[Evidence, ...]]:
