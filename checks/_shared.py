@@ -103,6 +103,21 @@ def any_identity(resource: Resource) -> bool:
     return bool(props.identity_types(resource))
 
 
+CMK_STATUS = "properties.encryption.status"
+CMK_KEY_ID = "properties.encryption.keyVaultProperties.keyIdentifier"
+
+
+def cmk_verdict(resource: Resource, *, encrypted: str, no_key: str, off: str) -> Verdict:
+    """Customer-managed key by encryption.status Enabled (any casing) plus a key identifier, as ML
+    workspaces and container registries report it; absent means Microsoft-managed keys."""
+    evidence = props.read(resource, CMK_STATUS, CMK_KEY_ID)
+    if not props.equals(resource, CMK_STATUS, "Enabled"):
+        return failed(off, *evidence)
+    if not props.text(resource, CMK_KEY_ID):
+        return failed(no_key, *evidence)
+    return passed(encrypted, *evidence)
+
+
 def read_from(label: str, node: Any, *paths: str) -> tuple[Evidence, ...]:
     """Evidence read from a record other than the judged resource, each path prefixed with `label`
     (e.g. "config/web.", "hub:") so an auditor sees whose value it is."""

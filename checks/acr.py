@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checks._shared import closed_to_public, default_action, link_endpoints, per_child, private_endpoint_verdict
+from checks._shared import (
+    CMK_STATUS,
+    closed_to_public,
+    cmk_verdict,
+    default_action,
+    link_endpoints,
+    per_child,
+    private_endpoint_verdict,
+)
 from scanner import kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
@@ -173,15 +181,13 @@ def registry_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/tutorial-enable-customer-managed-keys",),
 )
 def registry_cmk(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(
-        resource, "properties.encryption.status", "properties.encryption.keyVaultProperties.keyIdentifier"
+    status = props.text(resource, CMK_STATUS) or "disabled (not set)"
+    return cmk_verdict(
+        resource,
+        encrypted="images are encrypted with a customer-managed key",
+        no_key="CMK encryption is enabled but no key identifier is recorded",
+        off=f"customer-managed key encryption is {status}",
     )
-    if not props.equals(resource, "properties.encryption.status", "enabled"):
-        status = props.text(resource, "properties.encryption.status") or "disabled (not set)"
-        return failed(f"customer-managed key encryption is {status}", *evidence)
-    if not props.text(resource, "properties.encryption.keyVaultProperties.keyIdentifier"):
-        return failed("CMK encryption is enabled but no key identifier is recorded", *evidence)
-    return passed("images are encrypted with a customer-managed key", *evidence)
 
 
 @check(

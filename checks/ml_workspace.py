@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from checks._shared import (
+    CMK_KEY_ID,
+    CMK_STATUS,
+    cmk_verdict,
     enabled_logs,
     identity_verdict,
     link_states,
@@ -184,18 +187,15 @@ def workspace_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     references=(f"{_DOCS}/concept-customer-managed-keys",),
 )
 def workspace_cmk(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(
-        resource, "properties.encryption.status", "properties.encryption.keyVaultProperties.keyIdentifier"
-    )
     if is_project(resource):
+        evidence = props.read(resource, CMK_STATUS, CMK_KEY_ID)
         return not_applicable("a hub-based project inherits its hub's encryption settings", *evidence)
-    enabled = props.equals(resource, "properties.encryption.status", "Enabled")
-    key = props.text(resource, "properties.encryption.keyVaultProperties.keyIdentifier")
-    if enabled and key:
-        return passed("workspace data is encrypted with a customer-managed key", *evidence)
-    if enabled:
-        return failed("encryption is Enabled but no Key Vault key identifier is set", *evidence)
-    return failed("workspace data is encrypted with Microsoft-managed keys only", *evidence)
+    return cmk_verdict(
+        resource,
+        encrypted="workspace data is encrypted with a customer-managed key",
+        no_key="encryption is Enabled but no Key Vault key identifier is set",
+        off="workspace data is encrypted with Microsoft-managed keys only",
+    )
 
 
 @check(
