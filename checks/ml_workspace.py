@@ -8,6 +8,7 @@ in the scan, and the evidence marks the hub's values with a `hub:` prefix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from checks._shared import (
@@ -67,8 +68,19 @@ def network_subject(workspace: Resource, estate: Estate, *paths: str) -> tuple[R
     return None, evidence
 
 
-def _as_seen_on(verdict: Verdict, subject: Resource, workspace: Resource) -> Verdict:
-    """Say so in the message when the verdict rests on the hub's settings rather than the project's."""
+def _judge_network(
+    workspace: Resource,
+    estate: Estate,
+    paths: tuple[str, ...],
+    judge: Callable[[Resource, tuple[Evidence, ...]], Verdict],
+    no_subject: str,
+) -> Verdict:
+    """`judge` the network settings in force (a project's hub's); unknown (`no_subject`) when they
+    cannot be told, and the message says so when the verdict rests on the hub's settings."""
+    subject, evidence = network_subject(workspace, estate, *paths)
+    if subject is None:
+        return unknown(no_subject, *evidence)
+    verdict = judge(subject, evidence)
     if subject is workspace:
         return verdict
     return replace(verdict, message=f"{verdict.message} (inherited from hub {subject.name})")
@@ -132,10 +144,8 @@ def _public_access(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdict
     references=(f"{_DOCS}/how-to-configure-private-link",),
 )
 def workspace_public_access(resource: Resource, estate: Estate) -> Verdict:
-    subject, evidence = network_subject(resource, estate, *_PUBLIC)
-    if subject is None:
-        return unknown("the project states no public network access and its hub is not in the scan", *evidence)
-    return _as_seen_on(_public_access(subject, evidence), subject, resource)
+    no_subject = "the project states no public network access and its hub is not in the scan"
+    return _judge_network(resource, estate, _PUBLIC, _public_access, no_subject)
 
 
 @check(
@@ -281,10 +291,8 @@ def _managed_network(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdi
     references=(f"{_DOCS}/how-to-managed-network",),
 )
 def workspace_managed_network(resource: Resource, estate: Estate) -> Verdict:
-    subject, evidence = network_subject(resource, estate, _ISOLATION)
-    if subject is None:
-        return unknown("the project states no managed network and its hub is not in the scan", *evidence)
-    return _as_seen_on(_managed_network(subject, evidence), subject, resource)
+    no_subject = "the project states no managed network and its hub is not in the scan"
+    return _judge_network(resource, estate, (_ISOLATION,), _managed_network, no_subject)
 
 
 @check(
