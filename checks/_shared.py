@@ -2,9 +2,10 @@
 
 Only logic that is truly the same lives here: public network access with absent meaning Enabled,
 "public access off or the firewall denies by default", approved private endpoints, a managed
-identity, per-child verdicts and enabled diagnostic log entries. Each check keeps its own id,
-messages and evidence; where services differ in rule (not just in words), the check keeps its
-own code.
+identity, a customer-managed key by status and key identifier, per-child verdicts, enabled
+diagnostic log entries and evidence labelled with the record it came from. Each check keeps its
+own id, messages and evidence; where services differ in rule (not just in words), as Storage's
+firewall order or Cognitive Services' CMK do, the check keeps its own code.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ def public_access_verdict(
     return failed(f"public network access is {value}", *evidence)
 
 
-def closed_to_public(node: Resource, default_action: str, denies: str, *evidence: Evidence) -> Verdict | None:
-    """A pass when public network access is Disabled or the firewall at `default_action` is Deny;
-    None when the endpoint is open, so the check can say why in its own words."""
+def closed_to_public(node: Resource, firewall: str, denies: str, *evidence: Evidence) -> Verdict | None:
+    """A pass when public network access is Disabled or the firewall's default action (at path
+    `firewall`) is Deny; None when the endpoint is open, so the check can say why in its own words."""
     if props.equals(node, PUBLIC_ACCESS, "Disabled"):
         return passed("public network access is Disabled", *evidence)
-    if props.equals(node, default_action, "Deny"):
+    if props.equals(node, firewall, "Deny"):
         return passed(denies, *evidence)
     return None
 
@@ -91,7 +92,8 @@ def private_endpoint_verdict(
 
 def identity_verdict(resource: Resource, owner: str, *, assigned: Callable[[Resource], bool]) -> Verdict:
     """Passes naming identity.type when `assigned` finds a managed identity; `owner` names the
-    resource in the failure ("the account")."""
+    resource in the failure ("the account"). `assigned` is the service's rule: `any_identity` or
+    `props.has_managed_identity` (SystemAssigned/UserAssigned only)."""
     evidence = props.read(resource, "identity.type")
     if assigned(resource):
         return passed(f"managed identity: {props.text(resource, 'identity.type')}", *evidence)
