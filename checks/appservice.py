@@ -36,17 +36,16 @@ def _config_evidence(config: Resource, *paths: str) -> tuple[Evidence, ...]:
     return read_from("config/web.", config, *paths)
 
 
-def _missing_config() -> Verdict:
-    return unknown("the app service config source was read but holds no config/web record for this app")
-
-
 def _judged_on_config(judge: Callable[[Resource], Verdict]) -> Callable[[Resource, Estate], Verdict]:
-    """Make a judge of the site's `config/web` record a check of the site; no record is unknown."""
+    """Make a judge of the site's `config/web` record a check of the site. A collected config
+    source without a record for this site is unknown, never a pass."""
 
     @functools.wraps(judge)
     def on_site(resource: Resource, estate: Estate) -> Verdict:
         config = estate.site_config(resource)
-        return _missing_config() if config is None else judge(config)
+        if config is None:
+            return unknown("the app service config source was read but holds no config/web record for this app")
+        return judge(config)
 
     return on_site
 
