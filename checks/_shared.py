@@ -16,7 +16,7 @@ from typing import Any
 from scanner import props
 from scanner.estate import Estate, PrivateLink
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, failed, passed, unknown
+from scanner.registry import Verdict, failed, passed
 
 PUBLIC_ACCESS = "properties.publicNetworkAccess"
 LINK_STATES = "privateEndpointConnections[*].status"
@@ -130,14 +130,14 @@ def per_child(
     resource: Resource,
     estate: Estate,
     child_type: str,
-    missing: str,
+    empty: Verdict,
     judge: Callable[[str, Resource], Verdict],
 ) -> Iterator[Verdict]:
-    """One verdict per child record, by name; `missing` (unknown) when none was collected, since an
-    empty list and an uncollected one look the same."""
+    """One verdict per child record, by name; `empty` when the resource has none. The check declares
+    the source in `needs`, so "none collected" never reaches here as "none exist"."""
     children = estate.children(resource, child_type)
     if not children:
-        yield unknown(missing)
+        yield empty
         return
     for child in sorted(children, key=lambda c: c.name.lower()):
         yield judge(child.name.rsplit("/", 1)[-1], child)

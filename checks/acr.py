@@ -17,7 +17,7 @@ from checks._shared import (
     per_child,
     private_endpoint_verdict,
 )
-from scanner import kinds, props
+from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
 from scanner.registry import Verdict, check, failed, passed
@@ -263,17 +263,17 @@ def registry_arm_audience_tokens(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "Repository-scoped tokens are long-lived passwords outside Entra ID. One verdict per token "
         "(registries/tokens, an ARM child type not in Resource Graph): enabled fails, disabled passes. "
-        "When no token records were collected for the registry the check is unknown, since an empty list "
-        "and an uncollected one look the same."
+        "A registry with no tokens passes; when tokens were not collected the check is unknown."
     ),
     remediation="Disable (or delete) repository-scoped tokens and use Entra ID identities instead.",
     az_cli="az acr token update -r <registry> -n <token> --status disabled",
     azure_policy=("ff05e24e-195c-447e-b322-5e90c9f9f366",),
     references=(f"{_DOCS}/container-registry-repository-scoped-permissions",),
+    needs=(inventory.REGISTRY_TOKENS,),
 )
 def registry_scoped_tokens(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    missing = "repository-scoped tokens (registries/tokens) were not collected for this registry"
-    return per_child(resource, estate, TOKEN_TYPE, missing, _token_status)
+    empty = passed("the registry has no repository-scoped tokens", Evidence(path="tokens", value=[]))
+    return per_child(resource, estate, TOKEN_TYPE, empty, _token_status)
 
 
 def _token_status(name: str, token: Resource) -> Verdict:

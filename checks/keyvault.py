@@ -290,19 +290,18 @@ SECRET_TYPE = "microsoft.keyvault/vaults/secrets"
     rationale=(
         "A secret without an expiry (a storage key, a database password) is never forced to rotate. The "
         "data lives in secret metadata (ARM GET vaults/{v}/secrets: properties.attributes.exp, never "
-        "values), which the collector does not read yet. When secret records are in the estate, one "
-        "verdict per secret (disabled secrets are not applicable); otherwise the vault reports unknown (a "
-        "coverage gap), because an empty list and an uncollected one look the same."
+        "values). One verdict per secret (disabled secrets are not applicable); a vault with no secrets is "
+        "not applicable; when secret metadata was not collected the check is unknown (a coverage gap)."
     ),
     remediation="Set an expiration date on each secret and rotate it before it expires.",
     az_cli="az keyvault secret set-attributes --vault-name <vault> -n <secret> --expires <YYYY-MM-DDThh:mm:ssZ>",
     azure_policy=("98728c90-32c7-4049-8429-847dc0f4fe37",),
     references=(f"{_DOCS}/secrets/about-secrets",),
+    needs=(inventory.KEYVAULT_SECRETS,),
 )
 def secret_expiry(resource: Resource, estate: Estate) -> Iterator[Verdict]:
-    return per_child(
-        resource, estate, SECRET_TYPE, "secret metadata (expiry dates) was not collected for this vault", _secret_expiry
-    )
+    empty = not_applicable("the vault holds no secrets", Evidence(path="secrets", value=[]))
+    return per_child(resource, estate, SECRET_TYPE, empty, _secret_expiry)
 
 
 def _secret_expiry(name: str, secret: Resource) -> Verdict:

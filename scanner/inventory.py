@@ -30,6 +30,8 @@ PUBLISHING_CREDENTIALS = "publishing_credentials"
 DIAGNOSTIC_SETTINGS = "diagnostic_settings"
 KEY_METADATA = "key_metadata"
 APP_SETTINGS = "app_settings"
+KEYVAULT_SECRETS = "keyvault_secrets"
+REGISTRY_TOKENS = "registry_tokens"
 
 ALL_SOURCES = (
     RESOURCES,
@@ -42,6 +44,8 @@ ALL_SOURCES = (
     DIAGNOSTIC_SETTINGS,
     KEY_METADATA,
     APP_SETTINGS,
+    KEYVAULT_SECRETS,
+    REGISTRY_TOKENS,
 )
 
 

@@ -27,10 +27,18 @@ from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
-from scanner.azure.tasks import KEYVAULT_SECRETS, REGISTRY_TOKENS, Outcome, Reads, Task
+from scanner.azure.tasks import Outcome, Reads, Task
 from scanner.azure.throttle import Quota
 from scanner.errors import SourceError
-from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader, SnapshotScope
+from scanner.inventory import (
+    KEYVAULT_SECRETS,
+    REGISTRY_TOKENS,
+    AppSettingsFacts,
+    Inventory,
+    KeyMetadata,
+    SnapshotHeader,
+    SnapshotScope,
+)
 from scanner.models import Gap, Resource, SourceCoverage
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"

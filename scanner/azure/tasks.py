@@ -19,12 +19,10 @@ from scanner.azure.arm import ACR_API, DIAGNOSTICS_API, KEYVAULT_API, ML_API, WE
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
 from scanner.azure.settings import site_facts
-from scanner.inventory import AppSettingsFacts, KeyMetadata
+from scanner.inventory import KEYVAULT_SECRETS, REGISTRY_TOKENS, AppSettingsFacts, KeyMetadata
 from scanner.models import Gap, Resource
 
 # Sources beyond `scanner.inventory.ALL_SOURCES`: child metadata some checks read when present.
-KEYVAULT_SECRETS = "keyvault_secrets"
-REGISTRY_TOKENS = "registry_tokens"
 
 WORKSPACE = "microsoft.machinelearningservices/workspaces"
 REGISTRY = "microsoft.containerregistry/registries"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from scanner.inventory import ALL_SOURCES, REGISTRY_TOKENS
 from scanner.models import Resource, Status
 from tests.helpers import estate, resource, rid, run, status
 
@@ -184,5 +185,8 @@ def test_scoped_token_without_status_fails_as_enabled() -> None:
     assert finding.status is Status.FAIL and "not set" in finding.message
 
 
-def test_scoped_tokens_not_collected_is_unknown() -> None:
-    assert status("MLW-ACR-09", registry(HARDENED)) is Status.UNKNOWN
+def test_scoped_tokens_not_collected_is_unknown_and_none_passes() -> None:
+    target = registry(HARDENED)
+    not_collected = estate([target], collected=[s for s in ALL_SOURCES if s != REGISTRY_TOKENS])
+    assert status("MLW-ACR-09", target, not_collected) is Status.UNKNOWN
+    assert status("MLW-ACR-09", target) is Status.PASS

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from scanner import inventory
-from scanner.inventory import ALL_SOURCES, KeyMetadata, LifetimeAction, RotationPolicy
+from scanner.inventory import ALL_SOURCES, KEYVAULT_SECRETS, KeyMetadata, LifetimeAction, RotationPolicy
 from scanner.models import Gap, Resource, Status
 from tests.helpers import estate, resource, rid, run, status
 
@@ -226,8 +226,12 @@ def test_key_findings_have_distinct_fingerprints() -> None:
 
 
 def test_secret_expiry_is_unknown_until_secret_metadata_is_collected() -> None:
-    [finding] = run("MLW-KV-09", vault(HARDENED))
+    target = vault(HARDENED)
+    not_collected = estate([target], collected=[s for s in ALL_SOURCES if s != KEYVAULT_SECRETS])
+    [finding] = run("MLW-KV-09", target, not_collected)
     assert finding.status is Status.UNKNOWN and "not collected" in finding.message
+    [empty] = run("MLW-KV-09", target)
+    assert empty.status is Status.NOT_APPLICABLE and "no secrets" in empty.message
 
 
 def secret(name: str, attributes: dict[str, Any]) -> Resource:
