@@ -31,8 +31,6 @@ from scanner.azure.tasks import Outcome, Reads, Task
 from scanner.azure.throttle import Quota
 from scanner.errors import SourceError
 from scanner.inventory import (
-    KEYVAULT_SECRETS,
-    REGISTRY_TOKENS,
     AppSettingsFacts,
     Inventory,
     KeyMetadata,
@@ -62,9 +60,9 @@ def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
         sources.KEY_METADATA: options.keyvault,
         sources.DIAGNOSTIC_SETTINGS: options.diagnostics,
         sources.APP_SETTINGS: options.app_settings,
+        sources.KEYVAULT_SECRETS: options.keyvault,
     }
-    extra = (KEYVAULT_SECRETS, REGISTRY_TOKENS) if options.keyvault else (REGISTRY_TOKENS,)
-    return (*(name for name in sources.ALL_SOURCES if optional.get(name, True)), *extra)
+    return tuple(name for name in sources.ALL_SOURCES if optional.get(name, True))
 
 
 class Collection:
