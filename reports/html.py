@@ -32,6 +32,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 POSTURE_PILLARS: tuple[str, ...] = ("encryption", "private-network", "identity", "secrets")
 """The four axes a deployment is judged on; other pillars (monitoring) get a column only when present."""
 LINKS_PER_CONTROL = 25
+DETAILS_PER_CHECK = 50
+"""Findings detailed per check; the rest are counted and left to the JSON and CSV reports, so the
+page stays readable (and printable) at 100,000 resources."""
 """A control can sit on thousands of failures; the matrix links the first ones and counts the rest."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
 
@@ -84,6 +87,8 @@ class CheckSection:
     meta: CheckMeta | None
     findings: tuple[Finding, ...]
     anchor: str
+    omitted: int = 0
+    """Findings of this check not detailed here (see DETAILS_PER_CHECK)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,9 @@ def anchor_of(finding: Finding) -> str:
 def build_view(result: ScanResult) -> ReportView:
     """Everything the template shows, already ordered and aggregated."""
     shown = detailed(result.findings)
-    by_fingerprint = {f.fingerprint: f for f in shown if f.fingerprint}
+    sections = _sections(shown, checks_by_id(result))
+    anchored = {f.fingerprint for section in sections for f in section.findings}
+    by_fingerprint = {f.fingerprint: f for f in shown if f.fingerprint in anchored}
     judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
     pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
     return ReportView(
@@ -123,7 +130,7 @@ def build_view(result: ScanResult) -> ReportView:
         pillars=pillars,
         postures=tuple(_posture_row(posture, pillars, by_fingerprint) for posture in result.postures),
         frameworks=tuple(_framework_view(framework, by_fingerprint) for framework in result.frameworks),
-        sections=_sections(shown, checks_by_id(result)),
+        sections=sections,
         passing=tuple(t for t in tallies(result) if t.counts["pass"] or t.counts["not_applicable"]),
     )
 
@@ -191,8 +198,9 @@ def _sections(shown: list[Finding], metas: dict[str, CheckMeta]) -> tuple[CheckS
                 title=meta.title if meta else findings[0].title,
                 severity=meta.severity if meta else findings[0].severity,
                 meta=meta,
-                findings=tuple(findings),
+                findings=tuple(findings[:DETAILS_PER_CHECK]),
                 anchor=f"check-{check_id}",
+                omitted=max(0, len(findings) - DETAILS_PER_CHECK),
             )
         )
     return tuple(sorted(sections, key=lambda s: (-s.severity.rank, s.check_id)))

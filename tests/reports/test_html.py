@@ -186,3 +186,21 @@ def test_100k_findings_stay_small_because_passes_are_aggregated(large_result: Sc
     assert "kv-001000" in text  # every 1000th vault fails and is detailed
     assert "99900" in _section(text, "passing")
     assert elapsed < 20
+
+
+def test_a_check_failing_everywhere_is_detailed_up_to_a_cap(result: ScanResult) -> None:
+    failing = next(f for f in result.findings if f.status.value == "fail")
+    many = tuple(
+        failing.model_copy(
+            update={
+                "resource_id": f"{failing.resource_id}-{index:04d}",
+                "resource_name": f"{failing.resource_name}-{index:04d}",
+                "fingerprint": f"{index:032x}",
+            }
+        )
+        for index in range(html.DETAILS_PER_CHECK + 70)
+    )
+    text = html.render(result.model_copy(update={"findings": (*result.findings, *many)})).decode()
+    shown = sum(1 for f in many if f"<strong>{f.resource_name}</strong>" in text)
+    assert html.DETAILS_PER_CHECK - 1 <= shown <= html.DETAILS_PER_CHECK
+    assert re.search(r"7[01] more finding\(s\) of this check are not detailed here", text)
