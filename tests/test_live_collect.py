@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from frameworks.catalog import load_all
 from scanner import inventory as sources
 from scanner.azure import queries
 from scanner.azure.collect import collect
+from scanner.engine import scan
 from scanner.errors import InputError
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import Gap
-from scanner.registry import load_checks
+from scanner.registry import TAGS, load_checks
 from scanner.runner import run_checks
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import options
@@ -53,6 +55,16 @@ def _collected(inventory: Inventory) -> set[str]:
     return {c.name for c in inventory.header.sources if c.collected}
 
 
+def controls_and_postures(inventory: Inventory) -> tuple[object, object]:
+    """Control results of every built-in framework, and each deployment's pillar verdicts."""
+    checks = load_checks(plugins=False)
+    frameworks = list(load_all(check_ids=set(checks), tags=TAGS).values())
+    result = scan(inventory, origin="snapshot", checks=checks, frameworks=frameworks)
+    controls = sorted((fw.id, c.control_id, c.status, len(c.failing)) for fw in result.frameworks for c in fw.controls)
+    postures = sorted((p.deployment_id.lower(), v.pillar, v.status) for p in result.postures for v in p.pillars)
+    return controls, postures
+
+
 def findings(inventory: Inventory) -> set[tuple[str, str, str, str | None]]:
     result = run_checks(Estate(inventory), load_checks(plugins=False))
     return {(f.check_id, f.resource_id.lower(), f.status.value, f.detail_key) for f in result}
@@ -80,6 +92,7 @@ def test_collected_estate_scans_to_the_same_findings(source: Callable[[], Invent
     got_gaps = {(g.source, g.scope.lower()) for c in collected.header.sources for g in c.gaps}
     assert got_gaps == wanted_gaps
     assert findings(collected) == findings(original)
+    assert controls_and_postures(collected) == controls_and_postures(original)
     wanted = {(f.resource_id.lower(), s) for f in original.app_settings for s in f.settings}
     assert {(f.resource_id.lower(), s) for f in collected.app_settings for s in f.settings} == wanted
     assert {k.kid.lower() for k in collected.keys} == {k.kid.lower() for k in original.keys}
