@@ -81,10 +81,7 @@ def main() -> None:
     print("stage                ratio to bare JSON parse of the same snapshot")
     for stage in ("read_snapshot", "scan", "render_json", "render_html", "render_sarif"):
         print(f"  {stage:<18} {small[stage] / base:8.1f}x")
-    print(
-        "report sizes: "
-        + ", ".join(f"{fmt} {small[fmt + '_mb']:.1f} MB" for fmt in ("json", "html", "sarif"))
-    )
+    print("report sizes: " + ", ".join(f"{fmt} {small[fmt + '_mb']:.1f} MB" for fmt in ("json", "html", "sarif")))
     print(
         f"linearity: scan of 2N / scan of N = {large['scan'] / small['scan']:.2f} (2.00 is linear); "
         f"bare parse 2N / N = {large['bare_parse'] / base:.2f}"

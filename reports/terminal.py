@@ -57,7 +57,8 @@ def summary(result: ScanResult, *, colour: bool | None = None) -> str:
     waived = sum(1 for f in result.findings if f.waived_by)
     baselined = sum(1 for f in result.failed() if f.baselined)
     lines.append(
-        f"Failing: {len(failing)}" + (f" ({breakdown})" if breakdown else "")
+        f"Failing: {len(failing)}"
+        + (f" ({breakdown})" if breakdown else "")
         + f" · unknown {status['unknown']} · errors {status['error']} · waived {waived}"
         + f" · baselined {baselined} · passing {status['pass']}"
     )

@@ -33,7 +33,7 @@ SCHEMAS = Path(__file__).parent / "schemas"
 SUB = "3f2c9a6e-5b1d-4c8e-9a7f-0e1d2c3b4a51"
 SUB_DENIED = "8d7e6f5a-4b3c-4d2e-8f1a-9b0c1d2e3f41"
 HOSTILE_NAME = "<script>alert(1)</script>"
-FORMULA_NAME = "=HYPERLINK(\"http://evil.example\",\"x\")"
+FORMULA_NAME = '=HYPERLINK("http://evil.example","x")'
 PIPE_MESSAGE = "allows | public\nnetwork access"
 GENERATED_AT = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
@@ -148,32 +148,79 @@ FINDINGS: tuple[Finding, ...] = (
         "encryption uses Microsoft-managed keys",
         evidence=(Evidence(path="properties.encryption", value={"status": "Disabled"}),),
     ),
-    finding("MLW-EP-001", ENDPOINT, Status.FAIL, "authMode is Key",
-            evidence=(Evidence(path="properties.authMode", value="Key"),)),
-    finding("MLW-KV-001", VAULT, Status.PASS, "purge protection is on",
-            evidence=(Evidence(path="properties.enablePurgeProtection", value=True),)),
-    finding("MLW-ST-002", STORAGE, Status.FAIL, "allowSharedKeyAccess is not false",
-            evidence=(Evidence(path="properties.allowSharedKeyAccess", value=None),),
-            waived_by="WAIVER-42 (data-platform team, expires 2027-01-31): legacy batch job migrating in Q1"),
-    finding("MLW-APP-004", WEBAPP, Status.FAIL, PIPE_MESSAGE, resource_name=HOSTILE_NAME,
-            detail_key="DB_PASSWORD",
-            evidence=(Evidence(path="appSettings.DB_PASSWORD", value="plaintext secret (value not kept)"),
-                      Evidence(path="tags.owner", value=HOSTILE_NAME))),
+    finding(
+        "MLW-EP-001",
+        ENDPOINT,
+        Status.FAIL,
+        "authMode is Key",
+        evidence=(Evidence(path="properties.authMode", value="Key"),),
+    ),
+    finding(
+        "MLW-KV-001",
+        VAULT,
+        Status.PASS,
+        "purge protection is on",
+        evidence=(Evidence(path="properties.enablePurgeProtection", value=True),),
+    ),
+    finding(
+        "MLW-ST-002",
+        STORAGE,
+        Status.FAIL,
+        "allowSharedKeyAccess is not false",
+        evidence=(Evidence(path="properties.allowSharedKeyAccess", value=None),),
+        waived_by="WAIVER-42 (data-platform team, expires 2027-01-31): legacy batch job migrating in Q1",
+    ),
+    finding(
+        "MLW-APP-004",
+        WEBAPP,
+        Status.FAIL,
+        PIPE_MESSAGE,
+        resource_name=HOSTILE_NAME,
+        detail_key="DB_PASSWORD",
+        evidence=(
+            Evidence(path="appSettings.DB_PASSWORD", value="plaintext secret (value not kept)"),
+            Evidence(path="tags.owner", value=HOSTILE_NAME),
+        ),
+    ),
     finding("MLW-APP-004", FUNCAPP, Status.UNKNOWN, "app settings were not collected (needs --app-settings)"),
-    finding("MLW-APP-001", WEBAPP, Status.FAIL, "minTlsVersion is 1.0", resource_name=HOSTILE_NAME,
-            evidence=(Evidence(path="properties.siteConfig.minTlsVersion", value="1.0"),)),
+    finding(
+        "MLW-APP-001",
+        WEBAPP,
+        Status.FAIL,
+        "minTlsVersion is 1.0",
+        resource_name=HOSTILE_NAME,
+        evidence=(Evidence(path="properties.siteConfig.minTlsVersion", value="1.0"),),
+    ),
     finding("MLW-APP-001", FUNCAPP, Status.PASS, "minTlsVersion is 1.2"),
-    finding("MLW-APP-001", arm_id("Microsoft.Web/sites", "app-legacy"), Status.FAIL, "minTlsVersion is 1.1",
-            resource_name=FORMULA_NAME, baselined=True),
+    finding(
+        "MLW-APP-001",
+        arm_id("Microsoft.Web/sites", "app-legacy"),
+        Status.FAIL,
+        "minTlsVersion is 1.1",
+        resource_name=FORMULA_NAME,
+        baselined=True,
+    ),
     finding("MLW-DEF-001", STORAGE, Status.ERROR, "check raised KeyError: 'pricingTier'"),
     finding("MLW-DEF-001", VAULT, Status.NOT_APPLICABLE, "not a storage account"),
-    finding("MLW-KV-001", arm_id("Microsoft.KeyVault/vaults", "kv-shared", rg="rg-shared"), Status.UNKNOWN,
-            "vault is in a subscription that could not be read"),
-    finding("MLW-WS-003", arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-claims-project"),
-            Status.NOT_APPLICABLE, "a Project workspace inherits encryption from its hub"),
-    finding("MLW-WS-001", arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-research"), Status.PASS,
-            "publicNetworkAccess is Disabled",
-            evidence=(Evidence(path="properties.publicNetworkAccess", value="Disabled"),)),
+    finding(
+        "MLW-KV-001",
+        arm_id("Microsoft.KeyVault/vaults", "kv-shared", rg="rg-shared"),
+        Status.UNKNOWN,
+        "vault is in a subscription that could not be read",
+    ),
+    finding(
+        "MLW-WS-003",
+        arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-claims-project"),
+        Status.NOT_APPLICABLE,
+        "a Project workspace inherits encryption from its hub",
+    ),
+    finding(
+        "MLW-WS-001",
+        arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-research"),
+        Status.PASS,
+        "publicNetworkAccess is Disabled",
+        evidence=(Evidence(path="properties.publicNetworkAccess", value="Disabled"),),
+    ),
 )
 
 
@@ -190,17 +237,58 @@ HIPAA = FrameworkResult(
     name="HIPAA Security Rule",
     version="45 CFR 164 Subpart C",
     controls=(
-        control("hipaa-security-rule", "164.312(a)(2)(iv)", "Encryption and decryption", "fail", level="addressable",
-                kind="spec", strength="direct", check_ids=("MLW-WS-003",), failing=(_fp("MLW-WS-003", WORKSPACE),),
-                reason="1 resource fails a mapped check"),
-        control("hipaa-security-rule", "164.312(d)", "Person or entity authentication", "fail", level="required",
-                kind="standard", strength="direct", check_ids=("MLW-EP-001",), failing=(_fp("MLW-EP-001", ENDPOINT),)),
-        control("hipaa-security-rule", "164.312(e)(2)(ii)", "Encryption", "pass", level="addressable", kind="spec",
-                strength="direct", check_ids=("MLW-APP-001",), passing_count=1),
-        control("hipaa-security-rule", "164.308(a)(1)(ii)(A)", "Risk analysis", "manual", level="required",
-                kind="spec", manual_evidence="The current risk analysis document, its date and approver"),
-        control("hipaa-security-rule", "164.308(a)(7)(ii)(A)", "Data backup plan", "not_assessed", level="required",
-                kind="spec", reason="no mapped check ran"),
+        control(
+            "hipaa-security-rule",
+            "164.312(a)(2)(iv)",
+            "Encryption and decryption",
+            "fail",
+            level="addressable",
+            kind="spec",
+            strength="direct",
+            check_ids=("MLW-WS-003",),
+            failing=(_fp("MLW-WS-003", WORKSPACE),),
+            reason="1 resource fails a mapped check",
+        ),
+        control(
+            "hipaa-security-rule",
+            "164.312(d)",
+            "Person or entity authentication",
+            "fail",
+            level="required",
+            kind="standard",
+            strength="direct",
+            check_ids=("MLW-EP-001",),
+            failing=(_fp("MLW-EP-001", ENDPOINT),),
+        ),
+        control(
+            "hipaa-security-rule",
+            "164.312(e)(2)(ii)",
+            "Encryption",
+            "pass",
+            level="addressable",
+            kind="spec",
+            strength="direct",
+            check_ids=("MLW-APP-001",),
+            passing_count=1,
+        ),
+        control(
+            "hipaa-security-rule",
+            "164.308(a)(1)(ii)(A)",
+            "Risk analysis",
+            "manual",
+            level="required",
+            kind="spec",
+            manual_evidence="The current risk analysis document, its date and approver",
+        ),
+        control(
+            "hipaa-security-rule",
+            "164.308(a)(7)(ii)(A)",
+            "Data backup plan",
+            "not_assessed",
+            level="required",
+            kind="spec",
+            reason="no mapped check ran",
+        ),
     ),
 )
 
@@ -209,15 +297,38 @@ GDPR = FrameworkResult(
     name="GDPR",
     version="Regulation (EU) 2016/679",
     controls=(
-        control("gdpr", "Art. 32(1)(a)", "Security of processing: pseudonymisation and encryption", "fail",
-                strength="direct", check_ids=("MLW-WS-003", "MLW-APP-001"),
-                failing=(_fp("MLW-WS-003", WORKSPACE), _fp("MLW-APP-001", WEBAPP))),
-        control("gdpr", "Art. 25(2)", "Data protection by default", "fail", strength="direct",
-                check_ids=("MLW-WS-001",), failing=(_fp("MLW-WS-001", WORKSPACE),)),
-        control("gdpr", "Art. 30", "Records of processing activities", "manual",
-                manual_evidence="The record of processing activities listing these ML systems"),
-        control("gdpr", "Art. 35", "Data protection impact assessment", "manual",
-                manual_evidence="The DPIA covering the triage model and its approval"),
+        control(
+            "gdpr",
+            "Art. 32(1)(a)",
+            "Security of processing: pseudonymisation and encryption",
+            "fail",
+            strength="direct",
+            check_ids=("MLW-WS-003", "MLW-APP-001"),
+            failing=(_fp("MLW-WS-003", WORKSPACE), _fp("MLW-APP-001", WEBAPP)),
+        ),
+        control(
+            "gdpr",
+            "Art. 25(2)",
+            "Data protection by default",
+            "fail",
+            strength="direct",
+            check_ids=("MLW-WS-001",),
+            failing=(_fp("MLW-WS-001", WORKSPACE),),
+        ),
+        control(
+            "gdpr",
+            "Art. 30",
+            "Records of processing activities",
+            "manual",
+            manual_evidence="The record of processing activities listing these ML systems",
+        ),
+        control(
+            "gdpr",
+            "Art. 35",
+            "Data protection impact assessment",
+            "manual",
+            manual_evidence="The DPIA covering the triage model and its approval",
+        ),
     ),
 )
 
@@ -233,22 +344,48 @@ POSTURE = DeploymentPosture(
         Dependency(role="registry", resource_id=REGISTRY),
     ),
     pillars=(
-        PillarVerdict(pillar="encryption", status="fail", failing=(_fp("MLW-WS-003", WORKSPACE),),
-                      reasons=("its workspace mlw-claims: encryption uses Microsoft-managed keys",)),
-        PillarVerdict(pillar="private-network", status="fail", failing=(_fp("MLW-WS-001", WORKSPACE),),
-                      reasons=("not private: its workspace mlw-claims allows public network access",)),
-        PillarVerdict(pillar="identity", status="fail", failing=(_fp("MLW-EP-001", ENDPOINT),),
-                      reasons=("its endpoint ep-triage accepts keys instead of Entra ID tokens",)),
+        PillarVerdict(
+            pillar="encryption",
+            status="fail",
+            failing=(_fp("MLW-WS-003", WORKSPACE),),
+            reasons=("its workspace mlw-claims: encryption uses Microsoft-managed keys",),
+        ),
+        PillarVerdict(
+            pillar="private-network",
+            status="fail",
+            failing=(_fp("MLW-WS-001", WORKSPACE),),
+            reasons=("not private: its workspace mlw-claims allows public network access",),
+        ),
+        PillarVerdict(
+            pillar="identity",
+            status="fail",
+            failing=(_fp("MLW-EP-001", ENDPOINT),),
+            reasons=("its endpoint ep-triage accepts keys instead of Entra ID tokens",),
+        ),
         PillarVerdict(pillar="secrets", status="unknown", reasons=("key metadata was not collected",)),
     ),
 )
 
 
 WAIVERS = (
-    WaiverUse(check_id="MLW-ST-002", resource="*/storageAccounts/stclaimsml", owner="data-platform team",
-              justification="legacy batch job migrating in Q1", expires=date(2027, 1, 31), expired=False, matched=1),
-    WaiverUse(check_id="MLW-WS-001", resource="*/workspaces/mlw-*", owner="ml-platform team",
-              justification="pilot exception", expires=date(2026, 10, 1), expired=True, matched=1),
+    WaiverUse(
+        check_id="MLW-ST-002",
+        resource="*/storageAccounts/stclaimsml",
+        owner="data-platform team",
+        justification="legacy batch job migrating in Q1",
+        expires=date(2027, 1, 31),
+        expired=False,
+        matched=1,
+    ),
+    WaiverUse(
+        check_id="MLW-WS-001",
+        resource="*/workspaces/mlw-*",
+        owner="ml-platform team",
+        justification="pilot exception",
+        expires=date(2026, 10, 1),
+        expired=True,
+        matched=1,
+    ),
 )
 
 
@@ -264,9 +401,18 @@ def scan_result(findings: tuple[Finding, ...] = FINDINGS, resource_count: int = 
             tool_version="0.1.0",
         ),
         sources=(
-            SourceCoverage(name="resources", collected=True, records=resource_count,
-                           gaps=(Gap(source="resources", scope=f"/subscriptions/{SUB_DENIED}",
-                                     reason="403 AuthorizationFailed: no Reader role"),)),
+            SourceCoverage(
+                name="resources",
+                collected=True,
+                records=resource_count,
+                gaps=(
+                    Gap(
+                        source="resources",
+                        scope=f"/subscriptions/{SUB_DENIED}",
+                        reason="403 AuthorizationFailed: no Reader role",
+                    ),
+                ),
+            ),
             SourceCoverage(name="key_metadata", collected=False),
             SourceCoverage(name="defender_plans", collected=True, records=14),
         ),
@@ -292,16 +438,30 @@ def large_result() -> ScanResult:
     """100,000 findings, nearly all passing: the shape of a big, mostly healthy estate."""
     meta = _META["MLW-KV-001"]
     base = Finding(
-        check_id=meta.id, resource_id=VAULT, resource_type="microsoft.keyvault/vaults", resource_name="kv",
-        subscription_id=SUB, status=Status.PASS, severity=meta.severity, title=meta.title,
-        message="purge protection is on", tags=meta.tags, pillar=meta.pillar,
+        check_id=meta.id,
+        resource_id=VAULT,
+        resource_type="microsoft.keyvault/vaults",
+        resource_name="kv",
+        subscription_id=SUB,
+        status=Status.PASS,
+        severity=meta.severity,
+        title=meta.title,
+        message="purge protection is on",
+        tags=meta.tags,
+        pillar=meta.pillar,
     )
     findings = []
     for index in range(100_000):
         resource_id = arm_id("Microsoft.KeyVault/vaults", f"kv-{index:06d}")
         status = Status.FAIL if index % 1000 == 0 else Status.PASS
-        findings.append(base.model_copy(update={
-            "resource_id": resource_id, "resource_name": f"kv-{index:06d}", "status": status,
-            "fingerprint": f"{index:032x}",
-        }))
+        findings.append(
+            base.model_copy(
+                update={
+                    "resource_id": resource_id,
+                    "resource_name": f"kv-{index:06d}",
+                    "status": status,
+                    "fingerprint": f"{index:032x}",
+                }
+            )
+        )
     return scan_result(tuple(findings), resource_count=100_000)

@@ -51,6 +51,4 @@ def test_worst_first_and_byte_stable(result: ScanResult) -> None:
     rows = _rows(result)
     assert (rows[0]["status"], rows[0]["severity"]) == ("fail", "critical")
     assert rows[-1]["status"] == "not_applicable"
-    assert csv_report.render(result) == csv_report.render(
-        result.model_copy(update={"findings": result.findings[::-1]})
-    )
+    assert csv_report.render(result) == csv_report.render(result.model_copy(update={"findings": result.findings[::-1]}))

@@ -40,8 +40,13 @@ def test_colour_follows_the_stream_and_no_color(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_escape_sequences_in_data_cannot_reach_the_terminal() -> None:
-    sneaky = finding("MLW-WS-001", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
-                     "workspaces/w", Status.FAIL, "x", resource_name="w\033[2J\033]0;pwned\a")
+    sneaky = finding(
+        "MLW-WS-001",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w",
+        Status.FAIL,
+        "x",
+        resource_name="w\033[2J\033]0;pwned\a",
+    )
     text = terminal.summary(scan_result((*FINDINGS, sneaky)), colour=False)
     assert "\033" not in text and "\a" not in text
 
