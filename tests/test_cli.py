@@ -256,3 +256,34 @@ def test_history_records_scans_and_diffs(tmp_path: Path) -> None:
 def test_reports_get_normal_file_modes(demo_reports: tuple[Result, Path]) -> None:
     _, out = demo_reports
     assert all((p.stat().st_mode & 0o777) == 0o644 for p in out.iterdir())
+
+
+def test_a_raising_plugin_check_becomes_error_findings_and_the_scan_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner import registry
+
+    (tmp_path / "flaky_checks.py").write_text(
+        "from scanner.registry import check\n"
+        "@check(id='FLAKY-01', title='Flaky rule', kinds=('storage',), severity='high', tags=('logging',),\n"
+        "       pillar='monitoring', rationale='r', remediation='f')\n"
+        "def flaky(resource, estate):\n"
+        "    raise KeyError('CANARY-plugin-value')\n"
+    )
+    info = tmp_path / "flaky_checks-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flaky-checks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mlwarden.checks]\nflaky = flaky_checks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    try:
+        result = invoke("scan", "--demo", "--format", "json", "--fail-on", "none")
+    finally:
+        sys.modules.pop("flaky_checks", None)
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    errors = [f for f in document["findings"] if f["check_id"] == "FLAKY-01"]
+    assert errors and all(f["status"] == "error" and "KeyError" in f["message"] for f in errors)
+    assert len(errors) == document["resource_counts_by_kind"]["storage"]
+    assert "CANARY-plugin-value" not in result.stdout + result.stderr
+    assert any(f["status"] == "fail" for f in document["findings"])  # the other checks still ran
