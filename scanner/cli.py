@@ -128,16 +128,40 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _collect(params: dict[str, Any]) -> Any:
-    from scanner.azure.collect import collect
-    from scanner.azure.options import CollectOptions
-
+def _parse_tags(items: Sequence[str]) -> dict[str, str]:
     tags: dict[str, str] = {}
-    for item in params["tags"]:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--tag {item!r}: expected KEY=VALUE")
         tags[key] = value
+    return tags
+
+
+def _narrow_offline(inventory: Any, params: dict[str, Any], description: str) -> tuple[Any, str]:
+    """Apply the scope filters to a snapshot or the demo, as the live collector does in its queries."""
+    from scanner.scope import narrow, subscription_level
+
+    if params["management_groups"]:
+        raise InputError("--management-group needs a live scan: a snapshot does not record management groups")
+    narrowed = narrow(
+        inventory,
+        subscriptions=params["subscriptions"],
+        resource_groups=params["resource_groups"],
+        tags=_parse_tags(params["tags"]),
+    )
+    if narrowed is inventory:
+        return inventory, description
+    if all(subscription_level(r) for r in narrowed.resources):
+        raise InputError("the scope filters match no resource in this inventory")
+    return narrowed, f"{description} narrowed to {narrowed.header.scope.description.split(' narrowed to ', 1)[-1]}"
+
+
+def _collect(params: dict[str, Any]) -> Any:
+    from scanner.azure.collect import collect
+    from scanner.azure.options import CollectOptions
+
+    tags = _parse_tags(params["tags"])
     options = CollectOptions(
         subscriptions=tuple(params["subscriptions"]),
         management_groups=tuple(params["management_groups"]),
@@ -221,9 +245,11 @@ def scan(
     started = time.perf_counter()
     origin: Literal["demo", "snapshot", "azure"]
     if demo:
-        inventory, origin, description = read_demo(), "demo", "bundled demo estate"
+        inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
+        origin = "demo"
     elif snapshot is not None:
-        inventory, origin, description = read_snapshot(snapshot), "snapshot", f"snapshot {snapshot.name}"
+        inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
+        origin = "snapshot"
     else:
         inventory, origin, description = _collect(azure), "azure", ""
     threshold = None if fail_on == "none" else Severity(fail_on)
