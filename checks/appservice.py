@@ -4,7 +4,8 @@ Model-serving APIs often run as web or function apps. The `microsoft.web/sites` 
 HTTPS-only, network access, identity and client certificates; TLS, FTPS, remote debugging and CORS
 live in the site's `config/web` (the `appserviceresources` table, PascalCase property names, read
 case-insensitively). A collected config source without a row for this site is `unknown`, never a
-pass. Publishing-credential policies and app-setting facts are records of their own.
+pass. Publishing-credential policies and app-setting facts are records of their own. Deployment
+slots (`sites/slots`, a public hostname of their own) are judged like sites, each on its own records.
 """
 
 from __future__ import annotations
@@ -475,7 +476,7 @@ def cfg_cors_wildcard(config: Resource) -> Verdict:
     needs=(inventory.APPSERVICE_CONFIG,),
 )
 def cfg_authentication(resource: Resource, estate: Estate) -> Verdict:
-    configs = {c.name.lower().rsplit("/", 1)[-1]: c for c in estate.children(resource, "microsoft.web/sites/config")}
+    configs = estate.app_configs(resource)
     if (v2 := configs.get("authsettingsv2")) is not None:
         evidence = read_from("config/authsettingsV2.", v2, "properties.platform.enabled")
         enabled = props.flag(v2, "properties.platform.enabled")

@@ -1,6 +1,6 @@
 """The estate: an inventory indexed once, so every lookup a check makes is a dict hit.
 
-Relations checks and the posture need: parent/child (workspace -> computes, site -> config),
+Relations checks and the posture need: parent/child (workspace -> computes, site or slot -> config),
 private endpoint -> target, ML workspace -> Key Vault / Storage / ACR / App Insights,
 deployment -> endpoint -> workspace, AKS attached as a workspace compute, Defender
 assessments per resource, Defender plans and security contacts per subscription, key
@@ -263,17 +263,20 @@ class Estate:
         """Workspace computes that attach this AKS cluster (Kubernetes online endpoints run there)."""
         return self._aks_computes.get(cluster.id_key, [])
 
-    # App Service relations
+    # App Service relations: a site's or a deployment slot's own children
+    def app_configs(self, app: Resource) -> dict[str, Resource]:
+        """The app's `config/*` records (`web`, `authsettingsV2`, ...) by lower-case name. The child
+        type follows the app's own type, so a slot's `sites/slots/config` is found the same way."""
+        children = self.children(app, f"{app.type_key}/config")
+        return {child.name.lower().rsplit("/", 1)[-1]: child for child in children}
+
     def site_config(self, site: Resource) -> Resource | None:
-        """The site's `config/web` (from `appserviceresources` or the ARM fallback)."""
-        for config in self.children(site, "microsoft.web/sites/config"):
-            if config.name.lower().rsplit("/", 1)[-1] == "web":
-                return config
-        return None
+        """The app's `config/web` (from `appserviceresources` or the ARM fallback)."""
+        return self.app_configs(site).get("web")
 
     def publishing_policies(self, site: Resource) -> dict[str, Resource]:
-        """`ftp` and `scm` basicPublishingCredentialsPolicies by name."""
-        children = self.children(site, "microsoft.web/sites/basicpublishingcredentialspolicies")
+        """`ftp` and `scm` basicPublishingCredentialsPolicies by name (a slot has its own)."""
+        children = self.children(site, f"{site.type_key}/basicpublishingcredentialspolicies")
         return {child.name.lower().rsplit("/", 1)[-1]: child for child in children}
 
     def diagnostic_settings(self, resource: Resource) -> list[Resource]:

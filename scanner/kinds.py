@@ -1,6 +1,8 @@
 """Logical resource kinds: what a check targets, beyond the ARM type.
 
-A web app and a function app share `microsoft.web/sites`; only `kind` tells them apart.
+A web app and a function app share `microsoft.web/sites`; only `kind` tells them apart. A
+deployment slot (`microsoft.web/sites/slots`) is a separately reachable copy of its app with its
+own settings, so it is classified like a site and every app check judges it on its own.
 Checks declare kinds, the runner indexes them by kind, and each resource is classified once.
 """
 
@@ -40,6 +42,9 @@ _BY_TYPE = {
 
 ALL_KINDS = (*sorted(set(_BY_TYPE.values())), WEB_APP, FUNCTION_APP)
 
+APP_SERVICE_TYPES = ("microsoft.web/sites", "microsoft.web/sites/slots")
+"""Sites and their deployment slots: both carry `kind` and are judged by the app checks."""
+
 
 def is_function_app(resource: Resource) -> bool:
     """PSRule's selector: kind contains `functionapp` and not `workflowapp` (Logic Apps Standard)."""
@@ -50,7 +55,7 @@ def is_function_app(resource: Resource) -> bool:
 def kind_of(resource: Resource) -> str | None:
     """The logical kind of a resource, or None when no check targets it directly."""
     type_key = resource.type_key
-    if type_key == "microsoft.web/sites":
+    if type_key in APP_SERVICE_TYPES:
         kind = (resource.kind or "").lower()
         if "workflowapp" in kind:
             return None

@@ -166,6 +166,41 @@ def test_app_service_children_and_diagnostics() -> None:
     assert [d.name for d in est.diagnostic_settings(vault)] == ["to-law"]
 
 
+def test_deployment_slot_has_its_own_config_and_policies() -> None:
+    site = resource("Microsoft.Web/sites", "app1", kind="app,linux")
+    slot_id = f"{site.id}/slots/staging"
+    slot = resource("Microsoft.Web/sites/slots", "app1/staging", kind="app,linux", id=slot_id)
+    rows = [
+        site,
+        slot,
+        resource("Microsoft.Web/sites/config", "app1/web", {"MinTlsVersion": "1.2"}, id=f"{site.id}/config/web"),
+        resource(
+            "Microsoft.Web/sites/slots/config", "app1/staging/web", {"MinTlsVersion": "1.0"}, id=f"{slot_id}/config/web"
+        ),
+        resource(
+            "Microsoft.Web/sites/slots/config",
+            "app1/staging/authsettingsV2",
+            {"platform": {"enabled": False}},
+            id=f"{slot_id}/config/authsettingsV2",
+        ),
+        resource(
+            "Microsoft.Web/sites/slots/basicPublishingCredentialsPolicies",
+            "scm",
+            {"allow": True},
+            id=f"{slot_id}/basicPublishingCredentialsPolicies/scm",
+        ),
+    ]
+    est = estate(rows)
+    assert est.kind_of[slot.id_key] == "webapp"
+    site_config, slot_config = est.site_config(site), est.site_config(slot)
+    assert site_config is not None and site_config.properties == {"MinTlsVersion": "1.2"}
+    assert slot_config is not None and slot_config.properties == {"MinTlsVersion": "1.0"}
+    assert set(est.app_configs(slot)) == {"web", "authsettingsv2"}
+    assert set(est.app_configs(site)) == {"web"}
+    assert set(est.publishing_policies(slot)) == {"scm"} and est.publishing_policies(site) == {}
+    assert est.children(site, "Microsoft.Web/sites/slots") == [slot]
+
+
 def test_defender_indexes_and_synthesised_subscription() -> None:
     est = _estate()
     cluster = est.get(AKS)

@@ -12,6 +12,8 @@ from scanner import inventory, secrets
 from scanner.estate import Estate
 from scanner.inventory import ALL_SOURCES, AppSettingFact, AppSettingsFacts
 from scanner.models import Resource, Status
+from scanner.registry import load_checks
+from scanner.runner import run_checks
 from tests.helpers import estate, resource, rid, run, status
 
 SITE_TYPE = "Microsoft.Web/sites"
@@ -100,10 +102,23 @@ def function_app(**changes: Any) -> Resource:
     return site(kind="functionapp,linux", name="func-scoring", **changes)
 
 
-def config(target: Resource, name: str = "web", properties: Mapping[str, Any] | None = None) -> Resource:
-    """A `sites/config` row as `appserviceresources` returns it."""
+def slot(parent: Resource, name: str = "staging", **changes: Any) -> Resource:
+    """A deployment slot row of `parent`: the same shape and kind, under `{parent}/slots/{name}`."""
+    row = site(kind=parent.kind or "app", name=parent.name, **changes)
     return resource(
-        "Microsoft.Web/sites/config",
+        "Microsoft.Web/sites/slots",
+        f"{parent.name}/{name}",
+        row.properties,
+        id=f"{parent.id}/slots/{name}",
+        kind=row.kind,
+        identity=row.identity,
+    )
+
+
+def config(target: Resource, name: str = "web", properties: Mapping[str, Any] | None = None) -> Resource:
+    """A `sites/config` (or a slot's `sites/slots/config`) row as `appserviceresources` returns it."""
+    return resource(
+        f"{target.type}/config",
         f"{target.name}/{name}",
         dict(properties) if properties is not None else HARDENED_CONFIG,
         id=f"{target.id}/config/{name}",
@@ -112,7 +127,7 @@ def config(target: Resource, name: str = "web", properties: Mapping[str, Any] | 
 
 def publishing(target: Resource, name: str, allow: bool | None) -> Resource:
     return resource(
-        "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
+        f"{target.type}/basicPublishingCredentialsPolicies",
         f"{target.name}/{name}",
         {} if allow is None else {"allow": allow},
         id=f"{target.id}/basicPublishingCredentialsPolicies/{name}",
@@ -521,3 +536,61 @@ def test_scm_tls_is_judged_apart_from_the_app_tls() -> None:
     (finding,) = run("MLW-CFG-50", target, est)
     assert finding.status is Status.FAIL
     assert finding.message == "SCM minimum TLS version is 1.1"
+
+
+# -- deployment slots: judged on their own records, reported against their own id ----------------
+
+
+@pytest.mark.parametrize("make", [site, function_app], ids=["webapp", "functionapp"])
+@pytest.mark.parametrize("check_id", ALL_IDS)
+def test_hardened_slot_passes_on_its_own_records(check_id: str, make: Any) -> None:
+    staging = slot(make())
+    assert status(check_id, staging, full_estate(staging)) is Status.PASS
+
+
+def test_open_staging_slot_fails_while_its_hardened_site_passes() -> None:
+    production = site()
+    staging = slot(production, publicNetworkAccess="Enabled")
+    est = full_estate(
+        production,
+        extra=(
+            staging,
+            config(staging, properties={**HARDENED_CONFIG, "MinTlsVersion": "1.0"}),
+            publishing(staging, "ftp", False),
+            publishing(staging, "scm", False),
+        ),
+    )
+    for check_id in ("MLW-APP-02", "MLW-CFG-01"):
+        assert status(check_id, production, est) is Status.PASS, check_id
+        (finding,) = run(check_id, staging, est)
+        assert finding.status is Status.FAIL, check_id
+        assert finding.resource_id == staging.id
+    assert status("MLW-APP-05", staging, est) is Status.PASS
+
+
+def test_slot_does_not_borrow_its_sites_records() -> None:
+    production = site()
+    staging = slot(production)
+    est = full_estate(production, extra=(staging,))
+    for check_id in ("MLW-CFG-01", "MLW-CFG-05", "MLW-APP-05", "MLW-CFG-06"):
+        assert status(check_id, production, est) is Status.PASS, check_id
+        assert status(check_id, staging, est) is Status.UNKNOWN, check_id
+
+
+def test_function_app_slot_keeps_the_function_host_storage_rule() -> None:
+    staging = slot(function_app())
+    facts = settings_of(staging, {"AzureWebJobsStorage": ACCOUNT_KEY_CONNECTION})
+    (finding,) = run("MLW-CFG-06", staging, estate([staging], app_settings=[facts]))
+    assert finding.status is Status.FAIL
+    assert "AzureWebJobsStorage__accountName" in finding.message and ACCOUNT_KEY_CONNECTION not in finding.message
+
+
+def test_runner_reports_each_app_check_on_the_slot_too() -> None:
+    production = site()
+    staging = slot(production, httpsOnly=False)
+    est = full_estate(production, extra=(staging,))
+    results = run_checks(est, load_checks(plugins=False))
+    by_resource = {(f.check_id, f.resource_id.lower()): f.status for f in results}
+    assert {check_id for check_id, resource_id in by_resource if resource_id == staging.id_key} >= set(ALL_IDS)
+    assert by_resource[("MLW-APP-01", staging.id_key)] is Status.FAIL
+    assert by_resource[("MLW-APP-01", production.id_key)] is Status.PASS
