@@ -3,8 +3,9 @@
 A deployment (Azure ML online deployment, AKS cluster, web app, function app) fails a pillar
 when any failing finding sits on it or on a dependency (its endpoint, workspace, the
 workspace's Key Vault / storage / registry, the vault holding its CMK, an AKS cluster it runs
-on, its private endpoints). A failing dependency therefore counts against every deployment
-that uses it, and the reason line says which dependency and why.
+on, its private endpoints, a web or function app's deployment slots). A failing dependency
+therefore counts against every deployment that uses it, and the reason line says which
+dependency and why. A slot is part of its app's posture, never a deployment row of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scanner.estate import Estate
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status
 
 POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
+SLOT_TYPE = "microsoft.web/sites/slots"
 
 
 def _cmk(resource: Resource, estate: Estate) -> tuple[Resource, str | None] | None:
@@ -84,6 +86,9 @@ def dependencies(deployment: Resource, kind: str, estate: Estate) -> tuple[Depen
     elif kind == kinds.AKS:
         for compute in estate.aks_attachments(deployment):
             deps.add_workspace(estate.workspace_of(compute))
+    elif kind in (kinds.WEB_APP, kinds.FUNCTION_APP):  # slots serve the same app and swap into production
+        for slot in estate.children(deployment, SLOT_TYPE):
+            deps.add("slot", slot.id)
     for identity_id in props.mapping(deployment, "identity.userAssignedIdentities"):
         deps.add("identity", identity_id)
     return tuple(deps.items.values())
@@ -122,6 +127,8 @@ def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPos
     out = []
     for kind in kinds.DEPLOYMENT_KINDS:
         for deployment in estate.of_kind(kind):
+            if deployment.type_key == SLOT_TYPE:
+                continue  # part of its site's posture, not a deployment of its own
             deps = dependencies(deployment, kind, estate)
             out.append(
                 DeploymentPosture(
