@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from scanner.registry import TAGS, load_checks
 from scanner.runner import run_checks
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import options
-from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+from tests.azure_fake.sample import STAGING_SLOT, SUB_A, SUB_B, sample_inventory, with_staging_slot
 
 
 def _demo() -> Inventory:
@@ -51,6 +52,10 @@ def _sample_with_gaps() -> Inventory:
     return inventory
 
 
+def _sample_with_slot() -> Inventory:
+    return with_staging_slot(sample_inventory())
+
+
 def _collected(inventory: Inventory) -> set[str]:
     return {c.name for c in inventory.header.sources if c.collected}
 
@@ -76,7 +81,9 @@ def fake() -> Iterator[AzureFake]:
         yield server
 
 
-@pytest.mark.parametrize("source", [sample_inventory, _sample_with_gaps, _demo], ids=["sample", "gaps", "demo"])
+@pytest.mark.parametrize(
+    "source", [sample_inventory, _sample_with_gaps, _sample_with_slot, _demo], ids=["sample", "gaps", "slot", "demo"]
+)
 def test_collected_estate_scans_to_the_same_findings(source: Callable[[], Inventory], tmp_path: Path) -> None:
     original = source()
     read = _collected(original)
@@ -267,3 +274,66 @@ def test_query_drift_is_a_400_and_a_source_error(fake: AzureFake, tmp_path: Path
     with pytest.raises(SourceError, match="HTTP 400 BadRequest"):
         graph.query("resources | summarize count() by type", sources=("resources",), subscriptions=[SUB_A])
     graph.close()
+
+
+# -- deployment slots ------------------------------------------------------------------------------
+
+
+def test_slots_are_collected_with_their_own_records(tmp_path: Path) -> None:
+    with AzureFake(_sample_with_slot(), quota=15, window=1.0) as server:
+        inventory = collect(options(server, tmp_path))
+        assert server.counts["unknown"] == 0 and server.counts["arm:config"] == 0
+    slot = STAGING_SLOT.lower()
+    rows = {r.id_key: r for r in inventory.resources}
+    assert rows[slot].type_key == "microsoft.web/sites/slots" and rows[slot].kind == "app,linux,container"
+    children = {key.removeprefix(slot): row.type_key for key, row in rows.items() if key.startswith(slot + "/")}
+    assert children == {
+        "/config/web": "microsoft.web/sites/slots/config",  # from appserviceresources
+        "/config/authsettingsv2": "microsoft.web/sites/slots/config",
+        "/basicpublishingcredentialspolicies/ftp": "microsoft.web/sites/slots/basicpublishingcredentialspolicies",
+        "/basicpublishingcredentialspolicies/scm": "microsoft.web/sites/slots/basicpublishingcredentialspolicies",
+    }
+    facts = {f.resource_id.lower(): f for f in inventory.app_settings}[slot]
+    assert {(s.name, s.classification) for s in facts.settings} == {
+        ("API_TOKEN", "none"),
+        ("STAGING_DB_PASSWORD", "password"),
+    }
+    judged = {(check, status) for check, resource, status, _ in findings(inventory) if resource == slot}
+    failing = {check for check, status in judged if status == "fail"}
+    assert {"MLW-APP-02", "MLW-APP-05", "MLW-CFG-01", "MLW-CFG-05", "MLW-CFG-06"} <= failing
+    assert ("MLW-APP-01", "pass") in judged and not any(status == "unknown" for _, status in judged)
+    # A slot is part of its app's posture (it swaps into production), not a deployment row of its own.
+    result = scan(inventory, origin="snapshot", checks=load_checks(plugins=False), frameworks=[])
+    postures = {p.deployment_id.lower(): p for p in result.postures}
+    assert slot not in postures
+    app = postures[slot.rsplit("/slots/", 1)[0]]
+    assert ("slot", STAGING_SLOT) in {(d.role, d.resource_id) for d in app.dependencies}
+    encryption = next(v for v in app.pillars if v.pillar == "encryption")
+    assert (
+        "its slot app-intake/staging: App requires TLS 1.2 or later: minimum TLS version is 1.0" in encryption.reasons
+    )
+
+
+def _request_counts(inventory: Inventory, tmp_path: Path, **opts: bool) -> Counter[str]:
+    with AzureFake(inventory, quota=15, window=1.0) as server:
+        for name, value in opts.items():
+            setattr(server, name, value)
+        collect(options(server, tmp_path))
+        assert server.counts["unknown"] == 0
+        return Counter({route: n for route, n in server.counts.items() if route != "token" and n})
+
+
+def test_a_slot_costs_exactly_the_per_slot_reads(tmp_path: Path) -> None:
+    # Same queries (a slot is one more row of the same pages); per slot: publishing policies,
+    # authsettingsV2, app settings + connection strings (opt-in) and diagnostic settings, like its site.
+    extra = _request_counts(_sample_with_slot(), tmp_path) - _request_counts(sample_inventory(), tmp_path)
+    per_slot = {"arm:publishing": 1, "arm:authsettings": 1, "arm:appsettings": 1, "arm:connectionstrings": 1}
+    assert extra == Counter({**per_slot, "arm:diagnostics": 1})
+
+
+def test_slot_config_falls_back_to_arm_like_a_sites(tmp_path: Path) -> None:
+    no_graph = {"appservice_config_in_graph": False}
+    extra = _request_counts(_sample_with_slot(), tmp_path, **no_graph) - _request_counts(
+        sample_inventory(), tmp_path, **no_graph
+    )
+    assert extra["arm:config"] == 1

@@ -9,6 +9,7 @@ COLUMNS = "id, name, type, kind, location, subscriptionId, resourceGroup, tags, 
 RESOURCE_TYPES = (
     "microsoft.containerservice/managedclusters",
     "microsoft.web/sites",
+    "microsoft.web/sites/slots",
     "microsoft.machinelearningservices/workspaces",
     "microsoft.machinelearningservices/workspaces/onlineendpoints",
     "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments",
@@ -25,7 +26,8 @@ SUBSCRIPTIONS = (
 )
 
 SITE_CONFIG = (
-    "appserviceresources | where type =~ 'microsoft.web/sites/config' | where id endswith '/config/web' "
+    "appserviceresources | where type in~ ('microsoft.web/sites/config', 'microsoft.web/sites/slots/config') "
+    "| where id endswith '/config/web' "
     "| project id, name, type, subscriptionId, resourceGroup, properties"
 )
 

@@ -26,8 +26,9 @@ from scanner.models import Gap, Resource
 
 WORKSPACE = "microsoft.machinelearningservices/workspaces"
 REGISTRY = "microsoft.containerregistry/registries"
-SITE = "microsoft.web/sites"
-SITE_CONFIG = "microsoft.web/sites/config"
+APPS = ("microsoft.web/sites", "microsoft.web/sites/slots")
+"""Sites and deployment slots: a slot has its own config, policies and settings under its own id."""
+APP_CONFIGS = tuple(f"{app}/config" for app in APPS)
 VAULT = "microsoft.keyvault/vaults"
 NO_DIAGNOSTICS = {
     "microsoft.resources/subscriptions",
@@ -80,13 +81,13 @@ class Reads:
 
     def plan(self, resources: list[Resource]) -> list[Task]:
         """One task per (resource, source) the options and the rows call for."""
-        configured = {r.id_key.rsplit("/config/", 1)[0] for r in resources if r.type_key == SITE_CONFIG}
+        configured = {r.id_key.rsplit("/config/", 1)[0] for r in resources if r.type_key in APP_CONFIGS}
         tasks: list[Task] = []
         for resource in resources:
             type_key = resource.type_key
             if type_key == WORKSPACE:
                 tasks.append(self._guard(sources.ML_COMPUTES, resource, self._computes))
-            elif type_key == SITE:
+            elif type_key in APPS:
                 tasks.append(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
                 if resource.id_key not in configured:
                     tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
@@ -125,24 +126,25 @@ class Reads:
         items = self.arm.list(f"{workspace.id}/computes", ML_API)
         outcome.rows.extend(as_row(item, f"{WORKSPACE}/computes") for item in items)
 
-    def _publishing(self, site: Resource, outcome: Outcome) -> None:
-        items = self.arm.list(f"{site.id}/basicPublishingCredentialsPolicies", WEB_API)
-        outcome.rows.extend(as_row(item, f"{SITE}/basicpublishingcredentialspolicies") for item in items)
+    # Site and slot reads share one shape: the child type follows the app's own type.
+    def _publishing(self, app: Resource, outcome: Outcome) -> None:
+        items = self.arm.list(f"{app.id}/basicPublishingCredentialsPolicies", WEB_API)
+        outcome.rows.extend(as_row(item, f"{app.type_key}/basicpublishingcredentialspolicies") for item in items)
 
-    def _site_config(self, site: Resource, outcome: Outcome) -> None:
-        body = self.arm.get(f"{site.id}/config/web", WEB_API)
+    def _site_config(self, app: Resource, outcome: Outcome) -> None:
+        body = self.arm.get(f"{app.id}/config/web", WEB_API)
         if isinstance(body, dict):
-            outcome.rows.append(as_row({"id": f"{site.id}/config/web", **body}, SITE_CONFIG))
+            outcome.rows.append(as_row({"id": f"{app.id}/config/web", **body}, f"{app.type_key}/config"))
 
-    def _auth_settings(self, site: Resource, outcome: Outcome) -> None:
+    def _auth_settings(self, app: Resource, outcome: Outcome) -> None:
         """`config/authsettingsV2` (Easy Auth); secret-valued fields, if any came back, are dropped."""
-        body = self.arm.get(f"{site.id}/config/authsettingsV2", WEB_API)
+        body = self.arm.get(f"{app.id}/config/authsettingsV2", WEB_API)
         if isinstance(body, dict):
-            row = {"id": f"{site.id}/config/authsettingsV2", **without_secrets(body)}
-            outcome.rows.append(as_row(row, SITE_CONFIG))
+            row = {"id": f"{app.id}/config/authsettingsV2", **without_secrets(body)}
+            outcome.rows.append(as_row(row, f"{app.type_key}/config"))
 
-    def _app_settings(self, site: Resource, outcome: Outcome) -> None:
-        outcome.facts = site_facts(self.arm, site.id)
+    def _app_settings(self, app: Resource, outcome: Outcome) -> None:
+        outcome.facts = site_facts(self.arm, app.id)
 
     def _diagnostics(self, resource: Resource, outcome: Outcome) -> None:
         items = self.arm.list(f"{resource.id}/providers/Microsoft.Insights/diagnosticSettings", DIAGNOSTICS_API)

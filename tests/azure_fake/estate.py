@@ -15,6 +15,8 @@ from scanner.inventory import Inventory, KeyMetadata
 from tests.azure_fake.canary import value_for
 
 SUBSCRIPTION = "microsoft.resources/subscriptions"
+APP_CONFIGS = ("microsoft.web/sites/config", "microsoft.web/sites/slots/config")
+"""`appserviceresources` holds site and deployment-slot config alike."""
 ROUTE_SOURCES = {
     "pricings": sources.DEFENDER_PLANS,
     "contacts": sources.SECURITY_CONTACTS,
@@ -30,6 +32,7 @@ ROUTE_SOURCES = {
 CHILD_ROUTES = {
     "microsoft.machinelearningservices/workspaces/computes": "computes",
     "microsoft.web/sites/basicpublishingcredentialspolicies": "publishing",
+    "microsoft.web/sites/slots/basicpublishingcredentialspolicies": "publishing",
     "microsoft.insights/diagnosticsettings": "diagnostics",
     "microsoft.keyvault/vaults/secrets": "secrets",
     "microsoft.containerregistry/registries/tokens": "tokens",
@@ -43,7 +46,7 @@ class FakeEstate:
         self.tables: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.children: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.configs: dict[tuple[str, str], dict[str, Any]] = {}
-        """(site id, config name) -> the config row, both lower-case."""
+        """(site or slot id, config name) -> the config row, both lower-case."""
         self.pricings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.contacts: dict[str, list[dict[str, Any]]] = defaultdict(list)
         subscriptions: dict[str, dict[str, Any]] = {}
@@ -61,7 +64,7 @@ class FakeEstate:
                 subscriptions[sub.lower()] = row
             elif type_key in RESOURCE_TYPES:
                 self.tables["resources"].append(_plant_env(row, env_facts.get(row["id"].lower())))
-            elif type_key == "microsoft.web/sites/config":
+            elif type_key in APP_CONFIGS:
                 self.tables["appserviceresources"].append(row)
                 site, _, config = str(row["id"]).lower().rpartition("/config/")
                 self.configs[(site, config)] = row

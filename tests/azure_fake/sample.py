@@ -310,3 +310,53 @@ def sample_inventory() -> Inventory:
         sources=tuple(SourceCoverage(name=name, collected=True) for name in ALL_SOURCES),
     )
     return Inventory(header=header, resources=resources, keys=keys, app_settings=settings)
+
+
+STAGING_SLOT = f"{_id(SUB_B, 'rg-web', 'Microsoft.Web/sites/app-intake')}/slots/staging"
+
+
+def with_staging_slot(inventory: Inventory) -> Inventory:
+    """The sample plus a `staging` deployment slot of app-intake with records of its own: a public
+    hostname, TLS 1.0 config, Easy Auth off, SCM basic auth allowed and a plaintext app-setting secret."""
+    slot = STAGING_SLOT
+    rows = [
+        _row(
+            slot,
+            "microsoft.web/sites/slots",
+            {
+                "httpsOnly": True,
+                "publicNetworkAccess": "Enabled",
+                "defaultHostName": "app-intake-staging.azurewebsites.net",
+            },
+            name="app-intake/staging",  # Resource Graph names a slot `site/slot`
+            kind="app,linux,container",
+            identity={"type": "SystemAssigned"},
+        ),
+        _row(
+            f"{slot}/config/web", "microsoft.web/sites/slots/config", {"MinTlsVersion": "1.0", "FtpsState": "Disabled"}
+        ),
+        _row(f"{slot}/config/authsettingsV2", "microsoft.web/sites/slots/config", {"platform": {"enabled": False}}),
+        _row(
+            f"{slot}/basicPublishingCredentialsPolicies/ftp",
+            "microsoft.web/sites/slots/basicpublishingcredentialspolicies",
+            {"allow": False},
+        ),
+        _row(
+            f"{slot}/basicPublishingCredentialsPolicies/scm",
+            "microsoft.web/sites/slots/basicpublishingcredentialspolicies",
+            {"allow": True},
+        ),
+    ]
+    settings = AppSettingsFacts(
+        resource_id=slot,
+        settings=(
+            AppSettingFact(name="API_TOKEN", key_vault_reference=True),
+            AppSettingFact(name="STAGING_DB_PASSWORD", classification="password"),
+        ),
+    )
+    return Inventory(
+        header=inventory.header,
+        resources=[*inventory.resources, *rows],
+        keys=list(inventory.keys),
+        app_settings=[*inventory.app_settings, settings],
+    )
