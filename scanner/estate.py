@@ -102,6 +102,14 @@ def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
     return None
 
 
+def _slot_target(target: str, group_ids: tuple[str, ...]) -> str:
+    """A deployment slot's private endpoint names the parent site with group id `sites-<slot>`."""
+    slot = next((g[len("sites-") :] for g in group_ids if g.lower().startswith("sites-")), None)
+    if slot and "/providers/microsoft.web/sites/" in target.lower() and "/slots/" not in target.lower():
+        return f"{target.rstrip('/')}/slots/{slot}"
+    return target
+
+
 class Estate:
     """Read-only indexes over one inventory. Build once per scan."""
 
@@ -208,7 +216,7 @@ class Estate:
                     continue
                 status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
                 groups = tuple(str(g) for g in props.items(conn, "properties.groupIds"))
-                links = self._private_links[target.lower()]
+                links = self._private_links[_slot_target(target, groups).lower()]
                 # The target's own connection list and the endpoint's view describe one link;
                 # keep the approved one when they disagree.
                 existing = links.get(endpoint.id_key)

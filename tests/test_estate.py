@@ -224,3 +224,26 @@ def test_coverage_gaps_scope_by_prefix() -> None:
 def test_versionless_key_ids() -> None:
     assert versionless_key_id("https://KV.vault.azure.net/keys/CMK/0123abc") == "https://kv.vault.azure.net/keys/cmk"
     assert versionless_key_id("https://kv.vault.azure.net:443/keys/cmk") == "https://kv.vault.azure.net/keys/cmk"
+
+
+def test_slot_private_endpoint_names_the_site_with_a_sites_slot_group() -> None:
+    site = resource("Microsoft.Web/sites", "app2", kind="app,linux")
+    slot = resource("Microsoft.Web/sites/slots", "app2/staging", kind="app,linux", id=f"{site.id}/slots/staging")
+    endpoint = resource(
+        "Microsoft.Network/privateEndpoints",
+        "pe-app2-staging",
+        {
+            "privateLinkServiceConnections": [
+                {
+                    "properties": {
+                        "privateLinkServiceId": site.id,
+                        "groupIds": ["sites-staging"],
+                        "privateLinkServiceConnectionState": {"status": "Approved"},
+                    }
+                }
+            ]
+        },
+    )
+    est = estate([site, slot, endpoint])
+    assert est.has_approved_private_endpoint(slot)
+    assert not est.has_approved_private_endpoint(site)
