@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from pytest import MonkeyPatch
 
 from scanner.estate import Estate
 from scanner.inventory import ALL_SOURCES, AppSettingsFacts, Inventory, KeyMetadata, SnapshotHeader
@@ -71,3 +75,26 @@ def status(check_id: str, target: Resource, est: Estate | None = None) -> Status
     findings = run(check_id, target, est)
     assert len(findings) == 1, findings
     return findings[0].status
+
+
+def install_plugin(directory: Path, monkeypatch: MonkeyPatch, name: str, check_id: str, body: str) -> Path:
+    """A third-party distribution whose module registers one storage check through the
+    `mlwarden.checks` entry point; the registry is restored when the test ends."""
+    from scanner import registry
+
+    (directory / f"{name}.py").write_text(
+        "from scanner.registry import check, failed\n"
+        f"@check(id='{check_id}', title='Plugin rule', kinds=('storage',), severity='high', tags=('logging',),\n"
+        "       pillar='monitoring', rationale='r', remediation='f')\n"
+        "def plugin_rule(resource, estate):\n"
+        f"    {body}\n"
+    )
+    info = directory / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[mlwarden.checks]\n{name} = {name}\n")
+    monkeypatch.syspath_prepend(str(directory))
+    registry.load_checks(plugins=False)  # built-ins first, so the copy restored afterwards holds them
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return directory / f"{name}.py"

@@ -17,6 +17,7 @@ import reports
 from scanner.cli import cli
 from scanner.models import Gap
 from scanner.snapshot import read_demo, write_snapshot
+from tests.helpers import install_plugin
 
 SCHEMA = Path(reports.__file__).parent / "schema" / "scan-result.schema.json"
 
@@ -261,21 +262,7 @@ def test_reports_get_normal_file_modes(demo_reports: tuple[Result, Path]) -> Non
 def test_a_raising_plugin_check_becomes_error_findings_and_the_scan_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scanner import registry
-
-    (tmp_path / "flaky_checks.py").write_text(
-        "from scanner.registry import check\n"
-        "@check(id='FLAKY-01', title='Flaky rule', kinds=('storage',), severity='high', tags=('logging',),\n"
-        "       pillar='monitoring', rationale='r', remediation='f')\n"
-        "def flaky(resource, estate):\n"
-        "    raise KeyError('CANARY-plugin-value')\n"
-    )
-    info = tmp_path / "flaky_checks-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flaky-checks\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[mlwarden.checks]\nflaky = flaky_checks\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    install_plugin(tmp_path, monkeypatch, "flaky_checks", "FLAKY-01", "raise KeyError('CANARY-plugin-value')")
     try:
         result = invoke("scan", "--demo", "--format", "json", "--fail-on", "none")
     finally:

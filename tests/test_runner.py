@@ -15,7 +15,7 @@ from scanner.estate import Estate
 from scanner.models import CheckMeta, Remediation, Resource, Severity, Status
 from scanner.registry import Check, Verdict, failed, passed
 from scanner.runner import run_checks
-from tests.helpers import estate, resource
+from tests.helpers import estate, install_plugin, resource
 
 
 def _meta(check_id: str, *, kinds: tuple[str, ...] = ("storage",), needs: tuple[str, ...] = ()) -> CheckMeta:
@@ -112,20 +112,7 @@ def test_registration_rejects_unknown_tags_kinds_and_pillars(monkeypatch: pytest
 @pytest.fixture
 def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A third-party package that registers a check through the `mlwarden.checks` entry point."""
-    (tmp_path / "acme_checks.py").write_text(
-        "from scanner.registry import check, failed\n"
-        "@check(id='ACME-01', title='Acme rule', kinds=('storage',), severity='low', tags=('logging',),\n"
-        "       pillar='monitoring', rationale='r', remediation='f')\n"
-        "def acme(resource, estate):\n"
-        "    return failed('acme says no')\n"
-    )
-    info = tmp_path / "acme_checks-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-checks\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[mlwarden.checks]\nacme = acme_checks\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    yield tmp_path
+    yield install_plugin(tmp_path, monkeypatch, "acme_checks", "ACME-01", "return failed('acme says no')")
     sys.modules.pop("acme_checks", None)
 
 
@@ -139,6 +126,6 @@ def test_entry_point_plugins_are_discovered(plugin_dist: Path) -> None:
 
 
 def test_broken_plugin_is_one_clear_input_error(plugin_dist: Path) -> None:
-    (plugin_dist / "acme_checks.py").write_text("raise RuntimeError('broken at import')\n")
-    with pytest.raises(InputError, match=r"check plugin 'acme' .* failed to load"):
+    plugin_dist.write_text("raise RuntimeError('broken at import')\n")
+    with pytest.raises(InputError, match=r"check plugin 'acme_checks' .* failed to load"):
         registry.load_checks()
