@@ -240,8 +240,9 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
             f"key {name} backs a certificate and rotates with it", *_key_evidence(key, "managed"), detail_key=name
         )
     if not key.rotation_policy_readable:
+        why = key.unread_reason or "needs keys/getrotationpolicy"
         return unknown(
-            f"the rotation policy of key {name} could not be read (needs keys/getrotationpolicy)",
+            f"the rotation policy of key {name} could not be read ({why})",
             *_key_evidence(key, "rotation_policy_readable"),
             detail_key=name,
         )
@@ -389,7 +390,8 @@ def _cmk_hsm(key: KeyMetadata, estate: Estate) -> Verdict:
     if not consumers:
         return not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)
     if key.key_type is None:
-        return unknown(f"the type of CMK key {name} was not collected", *evidence, detail_key=name)
+        why = f" ({key.unread_reason})" if key.unread_reason else ""
+        return unknown(f"the type of CMK key {name} was not collected{why}", *evidence, detail_key=name)
     if key.key_type.lower() in HSM_KEY_TYPES:
         return passed(f"CMK key {name} is HSM-backed ({key.key_type})", *evidence, detail_key=name)
     return failed(f"CMK key {name} is software-protected ({key.key_type})", *evidence, detail_key=name)

@@ -83,7 +83,9 @@ class KeyMetadata(Frozen):
     managed: bool = False
     rotation_policy: RotationPolicy | None = None
     rotation_policy_readable: bool = True
-    """False when the policy could not be read (no `getrotationpolicy` permission)."""
+    """False when the policy could not be read (no `getrotationpolicy` permission, or a source without it)."""
+    unread_reason: str | None = None
+    """Why part of this key's metadata was not read (e.g. the ARM key listing carries no rotation policy)."""
     source: Literal["data-plane", "arm"] = "data-plane"
 
 

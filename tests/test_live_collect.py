@@ -148,15 +148,66 @@ def test_falls_back_to_arm_for_config_and_plans(fake: AzureFake, tmp_path: Path)
     assert findings(inventory) == findings(sample_inventory())
 
 
-def test_vault_data_plane_refused_falls_back_to_arm(fake: AzureFake, tmp_path: Path) -> None:
-    fake.faults.forbidden_vaults = {"kv-claims"}
-    inventory = collect(options(fake, tmp_path))
+def _verdicts(inventory: Inventory, check_id: str) -> dict[str | None, str]:
+    return {key: status for check, _, status, key in findings(inventory) if check == check_id}
+
+
+@pytest.mark.parametrize("refusal", ["forbidden", "unreachable"])
+def test_vault_data_plane_refused_falls_back_to_arm_without_inventing(
+    fake: AzureFake, tmp_path: Path, refusal: str
+) -> None:
+    if refusal == "forbidden":
+        fake.faults.forbidden_vaults = {"kv-claims"}
+        opts = options(fake, tmp_path)
+    else:  # nothing listens on port 9: the vault is private or firewalled
+        opts = options(fake, tmp_path, keyvault_url_template="https://localhost:9/kv/{name}")
+    inventory = collect(opts)
     assert fake.counts["arm:vault-keys"] == 1
     assert {k.source for k in inventory.keys} == {"arm"}
     by_name = {k.name: k for k in inventory.keys}
-    assert by_name["cmk-storage"].key_size == 3072
+    original = {k.name: k for k in sample_inventory().keys}
+    for name, key in by_name.items():
+        # What ARM's listing documents (attributes, keyUri) is kept...
+        assert (key.enabled, key.expires, key.created) == (
+            original[name].enabled,
+            original[name].expires,
+            original[name].created,
+        )
+        assert key.kid == original[name].kid  # keyUri's ":443" does not break CMK matching
+        # ...and nothing it does not carry is invented.
+        assert key.rotation_policy is None and key.rotation_policy_readable is False
+        assert key.key_type is None and key.key_size is None
+        assert key.unread_reason is not None and key.unread_reason.startswith("vault kv-claims: data plane ")
+    vault = next(r for r in inventory.resources if r.name == "kv-claims")
+    [gap] = {c.name: c for c in inventory.header.sources}[sources.KEY_METADATA].gaps
+    assert gap.scope == f"{vault.id}/keys" and "kv-claims" in gap.reason
+    assert ("403" if refusal == "forbidden" else "unreachable") in gap.reason
+    assert "rotation policy" in gap.reason and "key type" in gap.reason
+    # Rotation and HSM backing become unknown, never pass or fail; expiry (in the attributes) is still judged.
+    rotation = _verdicts(inventory, "MLW-KV-08")
+    assert rotation == {"cmk-storage": "unknown", "legacy-wrap": "unknown", "signing": "unknown"}
+    assert _verdicts(inventory, "MLW-KV-11")["cmk-storage"] == "unknown"
+    assert _verdicts(inventory, "MLW-KV-07") == _verdicts(sample_inventory(), "MLW-KV-07")
+    message = next(
+        f.message for f in run_checks(Estate(inventory), load_checks(plugins=False)) if f.check_id == "MLW-KV-08"
+    )
+    assert "vault kv-claims" in message
+
+
+def test_arm_key_fields_are_used_when_arm_returns_them(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_vaults = {"kv-claims"}
+    fake.arm_key_fields = True  # the spec's model allows kty, keySize, rotationPolicy
+    inventory = collect(options(fake, tmp_path))
+    by_name = {k.name: k for k in inventory.keys}
+    assert by_name["cmk-storage"].key_size == 3072 and by_name["cmk-storage"].unread_reason is None
     assert by_name["cmk-storage"].rotation_policy is not None
     assert by_name["cmk-storage"].rotation_policy.lifetime_actions[0].action == "Rotate"
+    # legacy-wrap's policy is not readable anywhere: still unknown, still a gap naming the vault.
+    assert by_name["legacy-wrap"].rotation_policy_readable is False
+    # signing has no policy at all, but ARM's silence cannot tell "none" from "not returned": unknown.
+    assert _verdicts(inventory, "MLW-KV-08") == {"cmk-storage": "pass", "legacy-wrap": "unknown", "signing": "unknown"}
+    [gap] = {c.name: c for c in inventory.header.sources}[sources.KEY_METADATA].gaps
+    assert "kv-claims" in gap.reason and "rotation policy" in gap.reason and "key type" not in gap.reason
 
 
 def test_vault_unreadable_everywhere_is_a_scoped_gap(fake: AzureFake, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 Only metadata leaves this module: enabled, dates, type and size, rotation policy. When the key
 type and size need `get_key`, the public key numbers are read for their length and dropped.
+ARM's key listing documents only `attributes` and `keyUri`: whatever it does not return is
+recorded as not read (and a coverage gap naming the vault), never as absent.
 """
 
 from __future__ import annotations
@@ -47,15 +49,21 @@ class KeyVaultReader:
     def read(self, vault: Resource) -> tuple[list[KeyMetadata], Gap | None]:
         """Keys of one vault, or the gap that explains why they could not be read."""
         uri = props.text(vault, "properties.vaultUri")
+        refused = "no vault URI"
         if uri:
             try:
                 return self._data_plane(vault, uri.rstrip("/")), None
-            except (AzureError, ValueError):
-                pass  # private or firewalled vault, or no data-plane permission: try ARM
+            except (AzureError, ValueError) as exc:  # private or firewalled vault, or no data-plane permission
+                refused = f"data plane {failures.reason(exc)}"
         try:
-            return self._arm_keys(vault, (uri or "").rstrip("/")), None
+            keys = self._arm_keys(vault, (uri or "").rstrip("/"), refused)
         except AzureError as exc:
             return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"keys not readable: {failures.reason(exc)}")
+        missing = sorted({part for key in keys for part in _missing(key)})
+        if not missing:
+            return keys, None
+        reason = f"vault {vault.name}: {refused}; ARM's key listing has no {' or '.join(missing)}"
+        return keys, Gap(source=KEY_METADATA, scope=f"{vault.id}/keys", reason=reason)
 
     def _client(self, vault: Resource, uri: str) -> KeyClient:
         options = self._options
@@ -120,45 +128,60 @@ class KeyVaultReader:
         )
         return RotationPolicy(lifetime_actions=actions, expiry_time=policy.expires_in), True
 
-    def _arm_keys(self, vault: Resource, uri: str) -> list[KeyMetadata]:
-        """`GET vaults/{v}/keys`: attributes and rotation policy, readable with Reader."""
+    def _arm_keys(self, vault: Resource, uri: str, refused: str) -> list[KeyMetadata]:
+        """`GET vaults/{v}/keys` (Reader): attributes and URI; type, size and policy only if present."""
         self.requests += 1
         out: list[KeyMetadata] = []
         for item in self._arm.list(f"{vault.id}/keys", KEYVAULT_API):
-            name = str(item.get("name") or "")
-            policy = props.mapping(item, "properties.rotationPolicy")
-            actions = tuple(
-                LifetimeAction(
-                    action=_action(props.text(action, "action.type")),
-                    time_after_create=props.text(action, "trigger.timeAfterCreate"),
-                    time_before_expiry=props.text(action, "trigger.timeBeforeExpiry"),
-                )
-                for action in props.items(policy, "lifetimeActions")
-            )
-            size = props.get(item, "properties.keySize")
-            out.append(
-                KeyMetadata(
-                    vault_id=vault.id,
-                    vault_uri=uri + "/",
-                    name=name,
-                    kid=f"{uri}/keys/{name}" if uri else str(props.get(item, "properties.keyUri") or name),
-                    enabled=props.flag(item, "properties.attributes.enabled"),
-                    expires=_int(props.get(item, "properties.attributes.exp")),
-                    not_before=_int(props.get(item, "properties.attributes.nbf")),
-                    created=_int(props.get(item, "properties.attributes.created")),
-                    updated=_int(props.get(item, "properties.attributes.updated")),
-                    key_type=props.text(item, "properties.kty"),
-                    key_size=size if isinstance(size, int) else None,
-                    curve=props.text(item, "properties.curveName"),
-                    rotation_policy=RotationPolicy(
-                        lifetime_actions=actions, expiry_time=props.text(policy, "attributes.expiryTime")
-                    )
-                    if policy
-                    else None,
-                    source="arm",
-                )
-            )
+            key = self._arm_key(vault, uri, item)
+            missing = _missing(key)
+            reason = f"vault {vault.name}: {refused}; ARM's key listing has no {' or '.join(missing)}"
+            out.append(key.model_copy(update={"unread_reason": reason}) if missing else key)
         return out
+
+    @staticmethod
+    def _arm_key(vault: Resource, uri: str, item: dict[str, Any]) -> KeyMetadata:
+        name = str(item.get("name") or "")
+        policy = props.mapping(item, "properties.rotationPolicy")
+        actions = tuple(
+            LifetimeAction(
+                action=_action(props.text(action, "action.type")),
+                time_after_create=props.text(action, "trigger.timeAfterCreate"),
+                time_before_expiry=props.text(action, "trigger.timeBeforeExpiry"),
+            )
+            for action in props.items(policy, "lifetimeActions")
+        )
+        expiry = props.text(policy, "attributes.expiryTime")
+        return KeyMetadata(
+            vault_id=vault.id,
+            vault_uri=uri + "/",
+            name=name,
+            kid=f"{uri}/keys/{name}" if uri else _versionless(props.text(item, "properties.keyUri"), name),
+            enabled=props.flag(item, "properties.attributes.enabled"),
+            expires=_int(props.get(item, "properties.attributes.exp")),
+            not_before=_int(props.get(item, "properties.attributes.nbf")),
+            created=_int(props.get(item, "properties.attributes.created")),
+            updated=_int(props.get(item, "properties.attributes.updated")),
+            key_type=props.text(item, "properties.kty"),
+            key_size=_int(props.get(item, "properties.keySize")),
+            curve=props.text(item, "properties.curveName"),
+            rotation_policy=RotationPolicy(lifetime_actions=actions, expiry_time=expiry) if policy else None,
+            rotation_policy_readable=bool(policy),
+            source="arm",
+        )
+
+
+def _missing(key: KeyMetadata) -> list[str]:
+    return [
+        part
+        for part, seen in (("rotation policy", key.rotation_policy_readable), ("key type", key.key_type))
+        if not seen
+    ]
+
+
+def _versionless(key_uri: str | None, name: str) -> str:
+    """ARM's `keyUri` spells the port (`https://v.vault.azure.net:443/keys/k`); key references do not."""
+    return (key_uri or name).replace(":443/", "/", 1)
 
 
 def _int(value: Any) -> int | None:

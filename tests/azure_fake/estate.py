@@ -107,19 +107,24 @@ class FakeEstate:
         target = resource_id.lower().rstrip("/")
         return any(src == source and (target == scope or target.startswith(scope + "/")) for src, scope in self.refused)
 
-    def vault_keys_arm(self, vault_id: str) -> list[dict[str, Any]]:
-        """`GET vaults/{v}/keys` (Microsoft.KeyVault ARM shape)."""
+    def vault_keys_arm(self, vault_id: str, *, full: bool = False) -> list[dict[str, Any]]:
+        """`GET vaults/{v}/keys` as documented (2023-07-01 example): `attributes` and `keyUri` only.
+
+        `full` adds what the spec's model allows but the documented response does not show (kty,
+        keySize, curveName, rotationPolicy), to test that the scanner uses them only when present.
+        """
         out = []
         for key in self.keys.get(vault_id.lower(), []):
-            policy = key.rotation_policy
+            uri = key.kid.replace(".vault.azure.net/", ".vault.azure.net:443/", 1)
             properties: dict[str, Any] = {
                 "attributes": _attributes(key),
-                "kty": key.key_type,
-                "keySize": key.key_size,
-                "curveName": key.curve,
-                "keyUri": key.kid,
+                "keyUri": uri,
+                "keyUriWithVersion": f"{uri}/0123456789abcdef",
             }
-            if policy is not None and key.rotation_policy_readable:
+            policy = key.rotation_policy
+            if full:
+                properties.update(kty=key.key_type, keySize=key.key_size, curveName=key.curve)
+            if full and policy is not None and key.rotation_policy_readable:
                 properties["rotationPolicy"] = {
                     "attributes": {"expiryTime": policy.expiry_time},
                     "lifetimeActions": [
@@ -132,6 +137,7 @@ class FakeEstate:
                     "id": f"{key.vault_id}/keys/{key.name}",
                     "name": key.name,
                     "type": "Microsoft.KeyVault/vaults/keys",
+                    "location": "westeurope",
                     "properties": {k: v for k, v in properties.items() if v is not None},
                 }
             )

@@ -191,7 +191,7 @@ class Router:
             vault = target.rsplit("/", 1)[-1].lower()
             if vault in fake.faults.forbidden_vaults_arm:
                 return self.reply(403, _error("AuthorizationFailed", "no access to keys"))
-            return self.reply(200, {"value": estate.vault_keys_arm(target)})
+            return self.reply(200, {"value": estate.vault_keys_arm(target, full=fake.arm_key_fields)})
         self.reply(404, _error("NoRoute", name))
 
     # -- Key Vault data plane --------------------------------------------------------------

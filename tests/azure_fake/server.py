@@ -44,6 +44,8 @@ class AzureFake:
         self.over_quota = 0
         self.appservice_config_in_graph = True
         self.pricings_in_graph = True
+        self.arm_key_fields = False
+        """Serve kty, keySize and rotationPolicy in ARM's key listing (the spec allows them; the example has none)."""
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._window_start = 0.0
