@@ -17,7 +17,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import click
 
-from scanner import __version__
+from scanner import __version__, cli_evidence
 from scanner.errors import InputError, MlwardenError
 from scanner.models import ScanResult, Severity
 
@@ -209,6 +209,7 @@ def cli() -> None:
     "--history", "history_db", type=click.Path(path_type=Path), help="Record the scan in this SQLite history."
 )
 @azure_options
+@cli_evidence.scan_options
 @_guard
 def scan(
     demo: bool,
@@ -231,6 +232,7 @@ def scan(
     from scanner.engine import scan as run_scan
     from scanner.snapshot import read_demo, read_snapshot
 
+    extras = cli_evidence.ScanExtras.take(azure)
     if demo and snapshot:
         raise InputError("--demo and --snapshot are mutually exclusive")
     chosen = _split_formats(formats) if formats else (["json", "html"] if out else [])
@@ -242,6 +244,7 @@ def scan(
     selected = _frameworks(frameworks, framework_files, checks)
     waivers = policy.load_waivers(waivers_file, set(checks)) if waivers_file else []
     baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
+    attestations = extras.attestations(framework_files, checks)
     started = time.perf_counter()
     origin: Literal["demo", "snapshot", "azure"]
     if demo:
@@ -263,6 +266,7 @@ def scan(
         baseline=baseline,
         description=description,
         load_seconds=time.perf_counter() - started,
+        attestations=attestations,
     )
     if out is not None:
         written = _write_reports(result, chosen, out)
@@ -284,6 +288,7 @@ def scan(
                 f"applies ({use.matched} finding(s))",
                 err=True,
             )
+    cli_evidence.announce(result)
     if history_db is not None:
         from scanner.history import record
 
@@ -395,6 +400,7 @@ def _register_history() -> None:
     from scanner.cli_history import history
 
     cli.add_command(history)
+    cli_evidence.register(cli)
 
 
 _register_history()

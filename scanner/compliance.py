@@ -8,16 +8,22 @@ A control's status, worst first:
   or no resource in scope was evaluated by any mapped check;
 - `pass`: every evaluated resource passed;
 - `manual`: nothing automated maps to the control; an auditor collects the evidence by hand.
+
+An attestation in force (not expired on the scan date) turns a `manual` or `not_assessed`
+control into `attested`. It never overrides automated evidence: a failing control stays `fail`
+and a passing one `pass`, both carrying the attestation so a reader sees the two side by side.
+An expired attestation changes nothing but is kept on the control so reports can say so.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from frameworks.catalog import Control, Framework
-from scanner.models import CheckMeta, ControlResult, Finding, FrameworkResult, Status
+from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult, Status
 
 
 def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> tuple[list[str], str | None]:
@@ -79,9 +85,33 @@ def _control_result(
     )
 
 
+def attest(result: ControlResult, attestation: Attestation | None, today: date) -> ControlResult:
+    """Attach an attestation to a control result; only controls without automated verdicts change status."""
+    if attestation is None:
+        return result
+    if attestation.expires < today:
+        return result.model_copy(update={"expired_attestation": attestation})
+    update: dict[str, Any] = {"attestation": attestation}
+    if result.status in ("manual", "not_assessed"):
+        update["status"] = "attested"
+        update["reason"] = (
+            f"attested {attestation.status} by {attestation.attested_by} ({attestation.role}) on "
+            f"{attestation.date.isoformat()}, expires {attestation.expires.isoformat()}"
+        )
+    return result.model_copy(update=update)
+
+
 def evaluate(
-    frameworks: Sequence[Framework], checks: Iterable[CheckMeta], findings: Iterable[Finding]
+    frameworks: Sequence[Framework],
+    checks: Iterable[CheckMeta],
+    findings: Iterable[Finding],
+    attestations: Mapping[tuple[str, str], Attestation] | None = None,
+    today: date | None = None,
 ) -> tuple[FrameworkResult, ...]:
+    """Control results per framework; `attestations` is keyed by (framework id, control id)."""
+    attestations = attestations or {}
+    if attestations and today is None:
+        raise ValueError("attestations need the scan date to judge expiry")
     checks_by_tag: dict[str, list[str]] = defaultdict(list)
     for meta in checks:
         for tag in meta.tags:
@@ -95,7 +125,12 @@ def evaluate(
             name=framework.name,
             version=framework.version,
             controls=tuple(
-                _control_result(framework, control, checks_by_tag, findings_by_check) for control in framework.controls
+                attest(
+                    _control_result(framework, control, checks_by_tag, findings_by_check),
+                    attestations.get((framework.id, control.id)),
+                    today or date.min,
+                )
+                for control in framework.controls
             ),
         )
         for framework in frameworks

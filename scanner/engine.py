@@ -12,7 +12,7 @@ from frameworks.catalog import Framework
 from scanner import __version__, compliance, policy, posture
 from scanner.estate import Estate
 from scanner.inventory import Inventory
-from scanner.models import ScanResult, ScanScope, Severity, Status, Timings
+from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings
 from scanner.policy import Waiver
 from scanner.registry import Check
 from scanner.runner import run_checks
@@ -30,6 +30,7 @@ def scan(
     description: str = "",
     load_seconds: float = 0.0,
     now: datetime | None = None,
+    attestations: Mapping[tuple[str, str], Attestation] | None = None,
 ) -> ScanResult:
     started = time.perf_counter()
     estate = Estate(inventory)
@@ -37,7 +38,7 @@ def scan(
     findings, waiver_uses = policy.apply(run_checks(estate, checks), waivers, baseline, generated_at.date())
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
-    framework_results = compliance.evaluate(frameworks, metas, findings)
+    framework_results = compliance.evaluate(frameworks, metas, findings, attestations, generated_at.date())
     deployment_postures = posture.postures(estate, findings)
     done = time.perf_counter()
     header = inventory.header

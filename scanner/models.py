@@ -145,7 +145,39 @@ class Finding(Frozen):
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-ControlStatus = Literal["pass", "fail", "manual", "not_assessed"]
+ControlStatus = Literal["pass", "fail", "attested", "manual", "not_assessed"]
+AttestationStatus = Literal["implemented", "partially-implemented", "not-implemented", "not-applicable"]
+Day = date
+"""Alias so that fields named `date` can still be typed as dates."""
+
+
+class AttestationEvidence(Frozen):
+    """One piece of evidence behind an attestation: a link, or a file with its SHA-256."""
+
+    uri: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    verified: bool = False
+    """True when the file was found beside the attestations file and its digest matched at scan time."""
+
+
+class Attestation(Frozen):
+    """A person's signed-off statement about a control no check can judge (or judges only in part).
+
+    Field names follow the attestations file, so the JSON report carries the entry as written.
+    """
+
+    framework: str
+    control: str
+    status: AttestationStatus
+    statement: str
+    evidence: tuple[AttestationEvidence, ...] = ()
+    attested_by: str
+    role: str
+    date: Day
+    expires: Day
+    reference: str = ""
+    """Where the entry was read: `<file>:<line>`."""
 
 
 class ControlResult(Frozen):
@@ -165,6 +197,10 @@ class ControlResult(Frozen):
     passing_count: int = 0
     unknown_count: int = 0
     manual_evidence: str | None = None
+    attestation: Attestation | None = None
+    """The attestation in force for this control; it never turns a failing control into anything else."""
+    expired_attestation: Attestation | None = None
+    """An attestation that had expired on the scan date: the control went back to its automated status."""
 
 
 class FrameworkResult(Frozen):
@@ -174,7 +210,7 @@ class FrameworkResult(Frozen):
     controls: tuple[ControlResult, ...]
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "manual": 0, "not_assessed": 0}
+        out = {"pass": 0, "fail": 0, "attested": 0, "manual": 0, "not_assessed": 0}
         for control in self.controls:
             out[control.status] += 1
         return out

@@ -81,7 +81,7 @@ def test_statuses_reasons_and_manual_controls() -> None:
     assert by_id["T3"].status == "not_assessed" and "could not be evaluated" in by_id["T3"].reason
     assert by_id["T4"].status == "manual" and by_id["T4"].manual_evidence == "The signed policy."
     assert by_id["T5"].status == "not_assessed" and "no resource in scope" in by_id["T5"].reason
-    assert result.counts() == {"pass": 1, "fail": 1, "manual": 1, "not_assessed": 2}
+    assert result.counts() == {"pass": 1, "fail": 1, "attested": 0, "manual": 1, "not_assessed": 2}
 
 
 def test_waived_failure_does_not_fail_the_control() -> None:
