@@ -91,17 +91,22 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
     return out
 
 
-def _write_reports(result: ScanResult, formats: Sequence[str], out: Path) -> list[Path]:
-    """Render every format in memory first, then write each atomically: no half reports."""
+def _render(result: ScanResult, formats: Sequence[str]) -> list[tuple[str, bytes]]:
+    """Every format in memory, once: --out and the evidence pack get the same bytes."""
     from reports import EXTENSIONS, RENDERERS
+
+    return [(f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", RENDERERS[fmt](result)) for fmt in formats]
+
+
+def _write_reports(rendered: Sequence[tuple[str, bytes]], out: Path) -> list[Path]:
+    """Write each rendered report atomically: no half reports."""
     from scanner.atomic import write_bytes
 
-    rendered = [(out / f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", RENDERERS[fmt](result)) for fmt in formats]
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a directory")
-    for path, data in rendered:
-        write_bytes(path, data)
-    return [path for path, _ in rendered]
+    for name, data in rendered:
+        write_bytes(out / name, data)
+    return [out / name for name, _ in rendered]
 
 
 def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -235,8 +240,8 @@ def scan(
     extras = cli_evidence.ScanExtras.take(azure)
     if demo and snapshot:
         raise InputError("--demo and --snapshot are mutually exclusive")
-    chosen = _split_formats(formats) if formats else (["json", "html"] if out else [])
-    if len(chosen) > 1 and out is None:
+    chosen = _split_formats(formats) if formats else (["json", "html"] if out or extras.pack_dir else [])
+    if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
     from scanner import policy
 
@@ -268,19 +273,20 @@ def scan(
         load_seconds=time.perf_counter() - started,
         attestations=attestations,
     )
+    rendered = _render(result, chosen)
+    pack = extras.stage_pack(result, inventory, rendered, {"waivers": waivers_file, "baseline": baseline_file}, azure)
     if out is not None:
-        written = _write_reports(result, chosen, out)
+        written = _write_reports(rendered, out)
         if not azure.get("quiet"):
             click.echo(summary(result), err=False)
             for path in written:
                 click.echo(f"wrote {path}")
-    elif chosen:
-        from reports import RENDERERS
-
-        sys.stdout.buffer.write(RENDERERS[chosen[0]](result))
+    elif len(chosen) == 1:
+        sys.stdout.buffer.write(rendered[0][1])
         sys.stdout.flush()
     elif not azure.get("quiet"):
         click.echo(summary(result))
+    cli_evidence.publish(pack, bool(azure.get("quiet")))
     for use in result.waivers:
         if use.expired and use.matched:
             click.echo(

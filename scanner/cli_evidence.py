@@ -1,4 +1,5 @@
-"""CLI wiring for the audit deliverable: `--attestations` on `scan` and `mlwarden attestations template`.
+"""CLI wiring for the audit deliverable: `scan --attestations/--evidence-pack/--sign-key`,
+`mlwarden attestations template` and `mlwarden verify`.
 
 Kept out of scanner/cli.py so the scan command only gains a decorator and a few calls.
 """
@@ -10,12 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
+from scanner.errors import InputError
 from scanner.models import Attestation, ScanResult
 from scanner.textsafe import printable
+
+if TYPE_CHECKING:
+    from scanner.evidence import StagedPack
+    from scanner.inventory import Inventory
+    from scanner.signing import KeyRef
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,10 +49,37 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Attestations YAML for manual controls (see `mlwarden attestations template`).",
         ),
+        click.option(
+            "--evidence-pack",
+            "evidence_pack",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Write snapshot, reports, inputs and a digest manifest to this new directory.",
+        ),
+        click.option(
+            "--sign-key",
+            "sign_key",
+            metavar="KEY_URL",
+            help="Sign the evidence pack manifest with this Key Vault key (https://<vault>.vault.azure.net/keys/<name>).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _transport(params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The credential and CA trust a live scan would use, built from the same options and environment."""
+    from scanner.azure.credentials import credential_for
+    from scanner.azure.options import CollectOptions
+
+    options = CollectOptions(
+        cloud=params.get("cloud") or "public",
+        arm_endpoint=params.get("arm_endpoint"),
+        authority_host=params.get("authority_host"),
+        credential_scope=params.get("credential_scope"),
+        ca_bundle=params.get("ca_bundle"),
+    )
+    return credential_for(options), options.transport_kwargs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +87,25 @@ class ScanExtras:
     """The auditor options of one scan, taken out of the command's keyword arguments."""
 
     attestations_file: Path | None = None
+    pack_dir: Path | None = None
+    sign_key: KeyRef | None = None
 
     @classmethod
     def take(cls, params: dict[str, Any]) -> ScanExtras:
-        return cls(attestations_file=params.pop("attestations_file", None))
+        from scanner.signing import KeyRef
+
+        pack_dir, key_url = params.pop("evidence_pack", None), params.pop("sign_key", None)
+        if key_url is not None and pack_dir is None:
+            raise InputError("--sign-key signs an evidence pack: add --evidence-pack DIR")
+        if pack_dir is not None:
+            from scanner.evidence import _check_target
+
+            _check_target(pack_dir)
+        return cls(
+            attestations_file=params.pop("attestations_file", None),
+            pack_dir=pack_dir,
+            sign_key=KeyRef.parse(key_url) if key_url is not None else None,
+        )
 
     def attestations(self, framework_files: Sequence[Path], checks: Mapping[str, Any]) -> dict[Any, Attestation]:
         """Load and validate the attestations file against every known framework (not only the selected)."""
@@ -68,6 +117,39 @@ class ScanExtras:
 
         catalog = load_all(check_ids=set(checks), tags=TAGS, extra=list(framework_files))
         return load(self.attestations_file, catalog)
+
+    def stage_pack(
+        self,
+        result: ScanResult,
+        inventory: Inventory,
+        reports: Sequence[tuple[str, bytes]],
+        inputs: Mapping[str, Path | None],
+        params: Mapping[str, Any],
+    ) -> StagedPack | None:
+        """Build (and sign) the evidence pack before any report is written, so a refused signature writes nothing."""
+        if self.pack_dir is None:
+            return None
+        from scanner import evidence, signing
+
+        signer = None
+        if self.sign_key is not None:
+            key = self.sign_key
+            credential, transport = _transport(params)
+            signer = lambda body: signing.sign(body, key, credential, transport)  # noqa: E731
+        used = {role: path for role, path in inputs.items() if path is not None}
+        if self.attestations_file is not None:
+            used["attestations"] = self.attestations_file
+        return evidence.stage(self.pack_dir, result, inventory, reports, used, signer)
+
+
+def publish(pack: StagedPack | None, quiet: bool) -> None:
+    """Move a staged pack into place once the reports are written, and say what it holds."""
+    if pack is None:
+        return
+    pack.commit()
+    if not quiet:
+        signed = f", manifest signed with {pack.kid}" if pack.kid else ", unsigned"
+        click.echo(f"wrote evidence pack {pack.target} ({pack.files} files{signed})", err=True)
 
 
 def announce(result: ScanResult) -> None:
@@ -103,5 +185,59 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
     click.echo(template(framework, datetime.now(UTC).date(), __version__), nl=False)
 
 
+@click.command("verify")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--key", "key_url", metavar="KEY_URL", help="Require a signature by this Key Vault key (fetched to compare)."
+)
+@click.option("--cloud", type=click.Choice(["public", "usgov", "china"]), default="public", show_default=True)
+@click.option("--authority-host", help="Override the Entra ID authority host (with --key).")
+@click.option(
+    "--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra CA bundle to trust (with --key)."
+)
+@_guard
+def verify_command(directory: Path, key_url: str | None, **params: Any) -> None:
+    """Check an evidence pack offline: every digest, then the signature with the included public key.
+
+    Exit 0 when everything matches, 1 naming the first file or signature that does not, 2 when the
+    pack cannot be read (missing or truncated manifest).
+    """
+    import sys
+
+    from scanner import evidence, signing
+
+    expected = None
+    if key_url is not None:
+        pinned = signing.KeyRef.parse(key_url, option="--key")
+        expected = lambda header: _pinned_key(pinned, header, params)  # noqa: E731
+    try:
+        verified = evidence.verify(directory, expected)
+    except evidence.PackMismatch as exc:
+        click.echo(f"mlwarden: verify failed: {printable(str(exc))}", err=True)
+        sys.exit(1)
+    if verified.header is None:
+        click.echo(f"{directory}: {verified.files} files match {evidence.MANIFEST}; the pack is not signed")
+    else:
+        alg, kid = printable(str(verified.header.get("alg"))), printable(str(verified.header.get("kid")))
+        click.echo(f"{directory}: {verified.files} files match {evidence.MANIFEST}; signature {alg} by {kid} verifies")
+
+
+def _pinned_key(pinned: KeyRef, header: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The public key Key Vault holds for the version that signed, if that is the key the user pinned."""
+    from scanner import evidence, signing
+
+    kid = str(header.get("kid", ""))
+    try:
+        signed_by = signing.KeyRef.parse(kid, option="kid")
+    except InputError:
+        raise evidence.PackMismatch(f"{evidence.SIGNATURE}: key id {kid!r} is not a Key Vault key URL") from None
+    same = signed_by.host == pinned.host and signed_by.name.lower() == pinned.name.lower()
+    if not same or (pinned.version is not None and signed_by.version != pinned.version):
+        raise evidence.PackMismatch(f"{evidence.SIGNATURE}: signed by {kid}, not by {pinned.url}")
+    credential, transport = _transport(params)
+    return signing.fetch_public_jwk(signed_by, credential, transport)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(attestations)
+    cli.add_command(verify_command)

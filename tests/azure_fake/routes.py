@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from scanner.inventory import KEY_METADATA
-from tests.azure_fake import kql
+from tests.azure_fake import kql, signing
 from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class Router:
             return self.token(body)
         if path.startswith("/kv/"):
             return self.keyvault(method)
+        if path.startswith("/keys/"):
+            return signing.route(self, method, body)
         auth = self.handler.headers.get("Authorization")
         if not self.fake.token_valid(auth):
             self.count("unauthorized")

@@ -24,6 +24,7 @@ import trustme
 from scanner.inventory import Inventory
 from tests.azure_fake.estate import FakeEstate
 from tests.azure_fake.faults import Faults
+from tests.azure_fake.signing import SigningKeys
 
 TENANT = "72f988bf-0000-4000-8000-00000000fa4e"
 CLIENT_ID = "6b0a4f2e-0000-4000-8000-00000000c11e"
@@ -37,6 +38,7 @@ class AzureFake:
     def __init__(self, inventory: Inventory, *, quota: int = 15, window: float = 5.0, page_cap: int = 1000):
         self.estate = FakeEstate(inventory)
         self.faults = Faults()
+        self.signing_keys = SigningKeys()
         self.quota, self.window, self.page_cap = quota, window, page_cap
         self.counts: Counter[str] = Counter()
         self.graph_bodies: list[dict[str, Any]] = []

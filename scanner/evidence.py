@@ -1,0 +1,262 @@
+"""Evidence packs: everything a scan used and produced, with digests an auditor can recheck.
+
+    DIR/
+      manifest.json          tool version, check-catalog digest, frameworks, scope, times, files[]
+      manifest.sig           compact JWS over the exact bytes of manifest.json (with --sign-key)
+      manifest.jwk           the public key that verifies it
+      snapshot.jsonl.gz      the inventory actually scanned (after scope filters)
+      reports/...            every report the scan wrote, byte for byte
+      inputs/...             the waivers, baseline and attestations files used
+
+A pack is staged in a hidden sibling directory and renamed into place only when complete and
+signed, so a failed scan or a refused signature leaves no partial pack. Verification needs no
+network: digests are recomputed and the signature is checked against the included JWK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import orjson
+
+from scanner import jws
+from scanner.errors import InputError
+from scanner.inventory import Inventory
+from scanner.models import CheckMeta, ScanResult
+from scanner.snapshot import write_snapshot
+
+MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "manifest.jwk"
+UNLISTED = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
+PACK_FORMAT, PACK_VERSION = "mlwarden-evidence-pack", 1
+SNAPSHOT = "snapshot.jsonl.gz"
+_JSON = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+Signer = Callable[[bytes], tuple[bytes, dict[str, Any]]]
+"""manifest bytes -> (compact JWS, public JWK)."""
+
+
+class PackMismatch(Exception):
+    """A file or the signature does not match the manifest: `verify` exits 1 naming it."""
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def sha256_file(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def catalog_digest(checks: Iterable[CheckMeta]) -> str:
+    """SHA-256 of the check catalog (every check's metadata, sorted): which rules judged the estate."""
+    metas = sorted((m.model_dump(mode="json") for m in checks), key=lambda m: str(m["id"]))
+    return hashlib.sha256(orjson.dumps(metas, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def manifest(result: ScanResult, files: Sequence[dict[str, Any]]) -> bytes:
+    body = {
+        "format": PACK_FORMAT,
+        "version": PACK_VERSION,
+        "tool_version": result.tool_version,
+        "check_catalog_sha256": catalog_digest(result.checks),
+        "frameworks": [{"id": fw.id, "name": fw.name, "version": fw.version} for fw in result.frameworks],
+        "scope": result.scope.model_dump(mode="json"),
+        "collected_at": result.scope.collected_at.isoformat() if result.scope.collected_at else None,
+        "generated_at": result.generated_at.isoformat(),
+        "files": list(files),
+    }
+    return orjson.dumps(body, option=_JSON)
+
+
+@dataclass
+class StagedPack:
+    """A complete pack in a hidden sibling directory, waiting for the scan to finish writing reports."""
+
+    staging: Path
+    target: Path
+    files: int
+    kid: str | None
+
+    def __post_init__(self) -> None:
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.staging), ignore_errors=True)
+
+    def commit(self) -> None:
+        """Rename into place: DIR appears complete or not at all."""
+        if self.target.is_dir():
+            self.target.rmdir()  # checked empty when staged
+        os.replace(self.staging, self.target)
+        self._cleanup.detach()
+
+    def discard(self) -> None:
+        self._cleanup()
+
+
+def _check_target(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise InputError(f"--evidence-pack {directory}: exists and is not an empty directory")
+
+
+def stage(
+    directory: Path,
+    result: ScanResult,
+    inventory: Inventory,
+    reports: Sequence[tuple[str, bytes]],
+    inputs: Mapping[str, Path],
+    signer: Signer | None = None,
+) -> StagedPack:
+    """Write the whole pack (and sign its manifest) next to `directory`; `commit()` publishes it."""
+    _check_target(directory)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    except OSError as exc:
+        raise InputError(f"--evidence-pack {directory}: cannot create: {exc.strerror or exc}") from None
+    pack = StagedPack(staging, directory, 0, None)
+    try:
+        os.chmod(staging, 0o777 & ~_umask())
+        files: list[tuple[str, bytes | Path | Inventory]] = [(SNAPSHOT, inventory)]
+        files += [(f"reports/{name}", data) for name, data in reports]
+        files += [(f"inputs/{role}{path.suffix}", path) for role, path in sorted(inputs.items())]
+        entries = [_write(staging, name, content) for name, content in sorted(files, key=lambda item: item[0])]
+        body = manifest(result, entries)
+        (staging / MANIFEST).write_bytes(body)
+        if signer is not None:
+            token, jwk = signer(body)
+            (staging / SIGNATURE).write_bytes(token + b"\n")
+            (staging / PUBLIC_KEY).write_bytes(orjson.dumps(jwk, option=_JSON))
+            pack.kid = str(jwk.get("kid"))
+        pack.files = len(entries)
+    except BaseException:
+        pack.discard()
+        raise
+    return pack
+
+
+def _write(root: Path, name: str, content: bytes | Path | Inventory) -> dict[str, Any]:
+    target = root / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    elif isinstance(content, Path):
+        try:
+            shutil.copyfile(content, target)
+        except OSError as exc:
+            raise InputError(f"{content}: cannot copy into the evidence pack: {exc.strerror or exc}") from None
+    else:
+        write_snapshot(content, target)
+    size, digest = sha256_file(target)
+    return {"path": name, "size": size, "sha256": digest}
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    files: int
+    header: dict[str, Any] | None
+    """The JWS header (alg, kid) when the pack is signed."""
+
+
+def read_manifest(directory: Path) -> tuple[bytes, list[dict[str, Any]]]:
+    """The manifest's exact bytes and its file list; anything unreadable is exit 2."""
+    where = f"evidence pack {directory}"
+    if not directory.is_dir():
+        raise InputError(f"{where}: not a directory")
+    try:
+        body = (directory / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{where}: {MANIFEST} is missing") from None
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read {MANIFEST}: {exc.strerror or exc}") from None
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InputError(f"{where}: {MANIFEST} is truncated or not JSON") from None
+    if not isinstance(document, dict) or document.get("format") != PACK_FORMAT:
+        raise InputError(f"{where}: {MANIFEST} is not an mlwarden evidence pack manifest")
+    files = document.get("files")
+    if not isinstance(files, list):
+        raise InputError(f"{where}: {MANIFEST} has no 'files' list")
+    for index, entry in enumerate(files):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("size"), int)
+            and isinstance(entry.get("sha256"), str)
+            and _SHA256.fullmatch(entry["sha256"])
+        ):
+            raise InputError(f"{where}: {MANIFEST} files[{index}] needs path, size and a sha256 hex digest")
+        path = PurePosixPath(entry["path"])
+        if path.is_absolute() or ".." in path.parts or str(path) in UNLISTED or "\\" in entry["path"]:
+            raise InputError(f"{where}: {MANIFEST} files[{index}] path {entry['path']!r} is not inside the pack")
+    return body, files
+
+
+def verify(directory: Path, expected_key: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Verified:
+    """Recompute every digest, then check the signature offline; raise PackMismatch at the first difference.
+
+    `expected_key`, given the JWS header, returns the public JWK the pack must be signed with (pinning).
+    """
+    body, files = read_manifest(directory)
+    listed = set()
+    for entry in files:
+        name = entry["path"]
+        listed.add(name)
+        path = directory / name
+        if not path.is_file():
+            raise PackMismatch(f"{name}: missing from the pack")
+        size, digest = sha256_file(path)
+        if size != entry["size"] or digest != entry["sha256"]:
+            raise PackMismatch(f"{name}: does not match its sha256 in {MANIFEST}")
+    for path in sorted(directory.rglob("*")):
+        name = path.relative_to(directory).as_posix()
+        if path.is_file() and name not in listed and name not in UNLISTED:
+            raise PackMismatch(f"{name}: not listed in {MANIFEST}")
+    header = _signature(directory, body, expected_key)
+    return Verified(files=len(files), header=header)
+
+
+def _signature(
+    directory: Path, body: bytes, expected_key: Callable[[dict[str, Any]], dict[str, Any]] | None
+) -> dict[str, Any] | None:
+    signature, public = directory / SIGNATURE, directory / PUBLIC_KEY
+    if not signature.exists():
+        if expected_key is not None:
+            raise PackMismatch(f"{SIGNATURE}: missing (the pack is not signed)")
+        if public.exists():
+            raise PackMismatch(f"{SIGNATURE}: missing next to {PUBLIC_KEY}")
+        return None
+    try:
+        jwk = orjson.loads(public.read_bytes())
+    except FileNotFoundError:
+        raise PackMismatch(f"{PUBLIC_KEY}: missing, so {SIGNATURE} cannot be checked") from None
+    except (OSError, orjson.JSONDecodeError):
+        raise PackMismatch(f"{PUBLIC_KEY}: not a JSON Web Key") from None
+    if not isinstance(jwk, dict):
+        raise PackMismatch(f"{PUBLIC_KEY}: not a JSON Web Key")
+    try:
+        header = jws.verify(signature.read_bytes(), body, jwk)
+    except jws.JwsError as exc:
+        raise PackMismatch(f"{SIGNATURE}: {exc}") from None
+    if expected_key is not None and not jws.same_key(expected_key(header), jwk):
+        raise PackMismatch(f"{PUBLIC_KEY}: not the public key of {header.get('kid')} in Key Vault")
+    return header
