@@ -135,6 +135,20 @@ def _message(finding: Finding) -> str:
 
 
 def _location(finding: Finding) -> dict[str, Any]:
+    if finding.source_file:  # a template or plan: point at its line so code scanning annotates the change
+        physical: dict[str, Any] = {"artifactLocation": {"uri": quote(finding.source_file, safe="/-._~")}}
+        if finding.source_line:
+            physical["region"] = {"startLine": finding.source_line}
+        return {
+            "physicalLocation": physical,
+            "logicalLocations": [
+                {
+                    "name": finding.resource_name,
+                    "fullyQualifiedName": finding.source_address or finding.resource_id,
+                    "kind": "resource",
+                }
+            ],
+        }
     return {
         "physicalLocation": {"artifactLocation": {"uri": quote(finding.resource_id.lstrip("/"), safe="/-._~")}},
         "logicalLocations": [

@@ -195,6 +195,23 @@ def cli() -> None:
 @cli.command()
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
 @click.option("--snapshot", type=click.Path(path_type=Path), help="Scan a snapshot written by `mlwarden collect`.")
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path),
+    help="Scan ARM/Bicep-built templates before deployment: a template file or a directory (recursive).",
+)
+@click.option(
+    "--parameters",
+    "parameter_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="ARM parameters file for --template (repeatable; in a directory, x.parameters.json goes with x.json).",
+)
+@click.option(
+    "--terraform-plan",
+    type=click.Path(path_type=Path),
+    help="Scan a Terraform plan before apply: the JSON of `terraform show -json plan.out`.",
+)
 @click.option("--framework", "frameworks", multiple=True, help="Framework id (repeatable; default: all in force).")
 @click.option(
     "--framework-file",
@@ -219,6 +236,9 @@ def cli() -> None:
 def scan(
     demo: bool,
     snapshot: Path | None,
+    template: Path | None,
+    parameter_files: tuple[Path, ...],
+    terraform_plan: Path | None,
     frameworks: tuple[str, ...],
     framework_files: tuple[Path, ...],
     formats: tuple[str, ...],
@@ -238,8 +258,10 @@ def scan(
     from scanner.snapshot import read_demo, read_snapshot
 
     extras = cli_evidence.ScanExtras.take(azure)
-    if demo and snapshot:
-        raise InputError("--demo and --snapshot are mutually exclusive")
+    if sum(1 for given in (demo, snapshot, template, terraform_plan) if given) > 1:
+        raise InputError("--demo, --snapshot, --template and --terraform-plan are mutually exclusive")
+    if parameter_files and template is None:
+        raise InputError("--parameters goes with --template")
     chosen = _split_formats(formats) if formats else (["json", "html"] if out or extras.pack_dir else [])
     if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
@@ -251,8 +273,14 @@ def scan(
     baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
     attestations = extras.attestations(framework_files, checks)
     started = time.perf_counter()
-    origin: Literal["demo", "snapshot", "azure"]
-    if demo:
+    origin: Literal["demo", "snapshot", "azure", "template", "plan"]
+    if template is not None or terraform_plan is not None:
+        from scanner.iac import read_plan, read_templates
+
+        inventory = read_templates(template, list(parameter_files)) if template else read_plan(terraform_plan)  # type: ignore[arg-type]
+        inventory, description = _narrow_offline(inventory, azure, inventory.header.scope.description)
+        origin = "template" if template else "plan"
+    elif demo:
         inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
         origin = "demo"
     elif snapshot is not None:

@@ -21,7 +21,7 @@ from scanner.runner import run_checks
 def scan(
     inventory: Inventory,
     *,
-    origin: Literal["demo", "snapshot", "azure"],
+    origin: Literal["demo", "snapshot", "azure", "template", "plan"],
     checks: Mapping[str, Check],
     frameworks: Sequence[Framework],
     fail_on: Severity | None = None,

@@ -327,6 +327,11 @@ class Estate:
         return self.keys_by_kid.get(versionless_key_id(key_id)) if key_id else None
 
     # Coverage
+    def not_applicable(self, source: str) -> str | None:
+        """Why `source` cannot exist for this input (a template holds no Defender assessments), else None."""
+        coverage = self.coverage.get(source)
+        return coverage.not_applicable if coverage is not None else None
+
     def gap(self, source: str, resource_id: str) -> Gap | None:
         """Why `source` has no data for this resource, or None when it was read.
 

@@ -86,7 +86,7 @@ class KeyMetadata(Frozen):
     """False when the policy could not be read (no `getrotationpolicy` permission, or a source without it)."""
     unread_reason: str | None = None
     """Why part of this key's metadata was not read (e.g. the ARM key listing carries no rotation policy)."""
-    source: Literal["data-plane", "arm"] = "data-plane"
+    source: Literal["data-plane", "arm", "template"] = "data-plane"
 
 
 SecretClass = Literal[
@@ -126,6 +126,8 @@ class SnapshotHeader(Frozen):
     tool_version: str
     collected_at: datetime
     cloud: str = "public"
+    inputs: Literal["azure", "template", "plan"] = "azure"
+    """What was read: live Azure (or its snapshot), ARM templates, or a Terraform plan."""
     scope: SnapshotScope = SnapshotScope()
     sources: tuple[SourceCoverage, ...] = ()
 

@@ -66,6 +66,12 @@ class Resource(BaseModel):
     identity: dict[str, Any] | None = None
     sku: dict[str, Any] | None = None
     properties: Any = None
+    source_file: str | None = None
+    """Where an IaC resource was declared (a template or plan, relative, forward slashes); None when live."""
+    source_line: int | None = None
+    """The line where the resource's object starts in `source_file`."""
+    source_address: str | None = None
+    """The resource's address in its file: a Terraform address, or the template path `resources[2]`."""
 
     @field_validator("id", "type")
     @classmethod
@@ -136,6 +142,11 @@ class Finding(Frozen):
     fingerprint: str = ""
     waived_by: str | None = None
     baselined: bool = False
+    source_file: str | None = None
+    """For template and plan scans: the file that declares the resource (relative, forward slashes)."""
+    source_line: int | None = None
+    source_address: str | None = None
+    """The resource's Terraform address or template path: a SARIF logical location."""
 
     @staticmethod
     def make_fingerprint(check_id: str, resource_id: str, detail_key: str | None = None) -> str:
@@ -229,10 +240,13 @@ class SourceCoverage(Frozen):
     collected: bool
     records: int = 0
     gaps: tuple[Gap, ...] = ()
+    not_applicable: str | None = None
+    """Why this source cannot exist for the input (a template holds no Defender assessments): the checks
+    that need it are `not_applicable` with this reason, never a coverage gap."""
 
 
 class ScanScope(Frozen):
-    origin: Literal["demo", "snapshot", "azure"]
+    origin: Literal["demo", "snapshot", "azure", "template", "plan"]
     description: str
     cloud: str = "public"
     subscriptions: tuple[str, ...] = ()

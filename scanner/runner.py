@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from scanner.estate import Estate
 from scanner.models import Finding, Resource, Status
 from scanner.registry import Check, Verdict, unknown
+from scanner.unevaluated import undetermined
 
 _ACTIONABLE = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 
@@ -28,6 +29,9 @@ def index_by_kind(checks: Iterable[Check]) -> dict[str, list[Check]]:
 
 def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
     for source in item.meta.needs:
+        reason = estate.not_applicable(source)
+        if reason is not None:
+            return [Verdict(Status.NOT_APPLICABLE, reason)]
         gap = estate.gap(source, resource.id)
         if gap is not None:
             return [unknown(f"coverage gap: {gap.reason}")]
@@ -44,7 +48,7 @@ def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
             return [Verdict(Status.ERROR, f"check returned {type(verdict).__name__}, not a Verdict")]
     if not verdicts:
         return [Verdict(Status.NOT_APPLICABLE, "nothing to evaluate on this resource")]
-    return verdicts
+    return [undetermined(v) if resource.source_file else v for v in verdicts]
 
 
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
@@ -68,6 +72,9 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
         tags=meta.tags,
         pillar=meta.pillar,
         fingerprint=Finding.make_fingerprint(meta.id, subject_id, verdict.detail_key),
+        source_file=(subject or resource).source_file,
+        source_line=(subject or resource).source_line,
+        source_address=(subject or resource).source_address,
     )
 
 

@@ -1,0 +1,83 @@
+"""Infrastructure as code: ARM/Bicep templates and Terraform plans judged by the same checks.
+
+A template or plan becomes an ordinary `Inventory` of Resource Graph-shaped rows, so every
+check, framework mapping, waiver, baseline and report works unchanged. Each row remembers the
+file and line it came from; values that cannot be known before deployment are markers that turn
+the checks reading them `unknown`; secret values are classified and dropped here, at the source.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner.errors import InputError
+from scanner.iac import arm_template, located_json
+from scanner.iac.rows import SourceRow, build_inventory
+from scanner.iac.terraform import plan_rows
+from scanner.inventory import Inventory
+
+__all__ = ["read_plan", "read_templates"]
+
+
+def _relative(path: Path) -> str:
+    """The path as findings cite it: relative to the working directory when below it, forward slashes."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def _template_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.json") if p.is_file())
+    if path.is_file():
+        return [path]
+    raise InputError(f"--template {path}: no such file or directory")
+
+
+def _parameters_for(template: Path, parameter_files: list[Path], single: bool) -> dict[str, object]:
+    """A single template takes every parameters file; in a directory, `x.parameters*.json` goes with `x.json`."""
+    values: dict[str, object] = {}
+    for file in parameter_files:
+        stem = file.name.split(".parameters", 1)[0].removesuffix(".json")
+        if single or stem == template.stem:
+            values.update(arm_template.parameter_values(located_json.load(file, "ARM parameters file"), file))
+    return values
+
+
+def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inventory:
+    """Every deployment template at `path` (a file, or a directory scanned recursively)."""
+    parameter_files = parameter_files or []
+    for file in parameter_files:
+        if not file.is_file():
+            raise InputError(f"--parameters {file}: no such file")
+    files = _template_files(path)
+    rows: list[SourceRow] = []
+    templates = 0
+    for file in files:
+        if file in parameter_files:
+            continue
+        document = located_json.load(file, "ARM template")
+        if not arm_template.is_deployment_template(document):
+            if path.is_file():
+                raise InputError(f"{file}: not an ARM deployment template (no deployment template `$schema`)")
+            continue  # a directory holds parameters files, configs, ...: only templates are read
+        templates += 1
+        source = _relative(file)
+        for row in arm_template.evaluate_template(
+            document, file, _parameters_for(file, parameter_files, path.is_file())
+        ):
+            rows.append(SourceRow(row.data, source, row.line, row.address))
+    if templates == 0:
+        raise InputError(f"--template {path}: no ARM deployment template found")
+    return build_inventory(rows, origin="template", description=f"template {_relative(path)}", now=datetime.now(UTC))
+
+
+def read_plan(path: Path) -> Inventory:
+    """A Terraform plan as `terraform show -json plan.out` writes it."""
+    document = located_json.load(path, "Terraform plan JSON")
+    source = _relative(path)
+    rows = [SourceRow(data, source, line, address) for data, line, address in plan_rows(document, path)]
+    return build_inventory(rows, origin="plan", description=f"Terraform plan {source}", now=datetime.now(UTC))

@@ -1,0 +1,71 @@
+"""JSON that remembers where each object starts, so a finding can point at a template line.
+
+The standard library's pure-Python scanner calls a replaceable `parse_object` with the offset of
+each `{`; wrapping it gives every decoded object its 1-based line without a parser of our own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import json.decoder
+import json.scanner
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import InputError
+
+MAX_BYTES = 64 * 1024 * 1024
+"""A template or plan larger than this is refused before it is parsed."""
+
+
+class LocatedDict(dict[str, Any]):
+    """A JSON object with the line its `{` stands on (0 for objects built in code)."""
+
+    line: int = 0
+
+
+def loads(text: str) -> Any:
+    """Parse `text`; every object becomes a `LocatedDict` carrying its line."""
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    decoder = json.JSONDecoder()
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        start = s_and_end[1] - 1  # the offset of the `{`
+        pairs, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)  # type: ignore[attr-defined]
+        located = LocatedDict(pairs)
+        located.line = bisect.bisect_left(newlines, start) + 1
+        return located, end
+
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
+    decoder.object_pairs_hook = list  # JSONObject then returns the pairs in order, duplicates kept last-wins below
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    value, end = decoder.raw_decode(text, _skip_ws(text, 0))
+    if _skip_ws(text, end) != len(text):
+        raise json.JSONDecodeError("extra data after the document", text, end)
+    return value
+
+
+def _skip_ws(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def load(path: Path, what: str) -> Any:
+    """Read and parse a file; a missing, oversized, non-UTF-8 or malformed file is one InputError."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{path}: {what} is {size} bytes, over the {MAX_BYTES}-byte limit")
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {what} is not UTF-8 (byte {exc.start})") from None
+    try:
+        return loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: malformed {what}: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(f"{path}: {what} is nested too deeply") from None

@@ -1,0 +1,268 @@
+"""Evaluated IaC rows -> an `Inventory`: app settings and key metadata become facts, secrets are dropped.
+
+What a template declares inline the live collector reads from separate records, so it is laid
+out the same way here: a site's `siteConfig` becomes its `config/web` record, app settings and
+connection strings become classified facts (values dropped), ML deployment environment variables
+are classified and redacted, Key Vault keys become key metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from scanner import __version__, inventory, secrets
+from scanner.errors import InputError
+from scanner.iac.arm_expr import SECURE_PREFIX, UNEVALUATED_PREFIX
+from scanner.inventory import (
+    AppSettingFact,
+    AppSettingsFacts,
+    Inventory,
+    KeyMetadata,
+    LifetimeAction,
+    RotationPolicy,
+    SnapshotHeader,
+    SnapshotScope,
+)
+from scanner.models import Resource, SourceCoverage
+
+NOT_IN_TEMPLATES = {
+    inventory.DEFENDER_PLANS: "Defender for Cloud plans are subscription settings, not part of a template or plan",
+    inventory.DEFENDER_ASSESSMENTS: "Defender for Cloud assessments exist only for deployed resources",
+    inventory.SECURITY_CONTACTS: "security contacts are subscription settings, not part of a template or plan",
+    inventory.DIAGNOSTIC_SETTINGS: "diagnostic settings are usually deployed separately; judge them in a live scan",
+}
+"""Sources a template cannot hold: their checks are `not_applicable` with this reason, never a gap."""
+
+_SITE_TYPES = ("microsoft.web/sites", "microsoft.web/sites/slots")
+_LIST_FUNCTION = re.compile(r"\blist[A-Za-z]*\(", re.IGNORECASE)
+_SETTINGS_CONFIGS = {"appsettings": "app_setting", "connectionstrings": "connection_string"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    data: dict[str, Any]
+    file: str
+    line: int
+    address: str
+
+
+def _get(mapping: Any, key: str) -> Any:
+    if not isinstance(mapping, Mapping):
+        return None
+    return next((v for k, v in mapping.items() if str(k).lower() == key.lower()), None)
+
+
+def classify(name: str, value: Any, source: str) -> AppSettingFact:
+    """A fact about one setting; a value from a secure parameter is a secret landing in plain settings."""
+    if isinstance(value, str) and value.startswith(SECURE_PREFIX):
+        return AppSettingFact.model_validate({"name": name, "source": source, "classification": "secret"})
+    if isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX):
+        # `listKeys()`, `listCredentials()`, ... put a key into the setting at deployment; any other
+        # runtime value (`reference(...).ConnectionString`) carries no literal secret from the template.
+        keyed = _LIST_FUNCTION.search(value) is not None
+        return AppSettingFact.model_validate(
+            {"name": name, "source": source, "classification": "account-key" if keyed else "none"}
+        )
+    return secrets.fact(name, value, source)
+
+
+def _site_settings(properties: Any) -> list[AppSettingFact]:
+    """`siteConfig.appSettings` [{name, value}] and `siteConfig.connectionStrings` [{name, connectionString}]."""
+    site_config = _get(properties, "siteConfig")
+    facts: list[AppSettingFact] = []
+    for entry in _get(site_config, "appSettings") or ():
+        if isinstance(entry, Mapping):
+            facts.append(classify(str(_get(entry, "name")), _get(entry, "value"), "app_setting"))
+    for entry in _get(site_config, "connectionStrings") or ():
+        if isinstance(entry, Mapping):
+            facts.append(classify(str(_get(entry, "name")), _get(entry, "connectionString"), "connection_string"))
+    return facts
+
+
+def _strip_settings(site_config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in site_config.items() if k.lower() not in ("appsettings", "connectionstrings")}
+
+
+def _redact(value: Any, name: str = "") -> Any:
+    """Every string a secret classifier would flag, anywhere in a row, becomes `<redacted>`."""
+    if isinstance(value, Mapping):
+        return {k: _redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, name) for v in value]
+    if (
+        isinstance(value, str)
+        and not value.startswith((SECURE_PREFIX, UNEVALUATED_PREFIX))
+        and not secrets.is_key_vault_reference(value)
+        and secrets.classify(name, value) != "none"
+    ):
+        return secrets.REDACTED
+    return value
+
+
+def _epoch(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value and not value.startswith("<"):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            return None
+    return None
+
+
+def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template") -> KeyMetadata:
+    """A `Microsoft.KeyVault/vaults/keys` row as the metadata the key checks read."""
+    vault_id = row["id"].rsplit("/keys/", 1)[0]
+    vault_name = vault_id.rsplit("/", 1)[-1]
+    properties = row.get("properties") if isinstance(row.get("properties"), Mapping) else {}
+    attributes = _get(properties, "attributes") or {}
+    policy = _get(properties, "rotationPolicy")
+    rotation = None
+    if isinstance(policy, Mapping):
+        actions = []
+        for action in _get(policy, "lifetimeActions") or ():
+            trigger, act = _get(action, "trigger") or {}, _get(action, "action") or {}
+            actions.append(
+                LifetimeAction(
+                    action=str(_get(act, "type") or ""),
+                    time_after_create=_get(trigger, "timeAfterCreate"),
+                    time_before_expiry=_get(trigger, "timeBeforeExpiry"),
+                )
+            )
+        rotation = RotationPolicy(
+            lifetime_actions=tuple(actions), expiry_time=_get(_get(policy, "attributes"), "expiryTime")
+        )
+    enabled = _get(attributes, "enabled")
+    size = _get(properties, "keySize")
+    return KeyMetadata(
+        vault_id=vault_id,
+        vault_uri=f"https://{vault_name}.vault.azure.net/",
+        name=str(row["name"]),
+        kid=f"https://{vault_name}.vault.azure.net/keys/{row['name']}",
+        enabled=enabled if isinstance(enabled, bool) else True,
+        expires=_epoch(_get(attributes, "exp")),
+        not_before=_epoch(_get(attributes, "nbf")),
+        key_type=_get(properties, "kty") if isinstance(_get(properties, "kty"), str) else None,
+        key_size=size if isinstance(size, int) else None,
+        curve=_get(properties, "curveName") if isinstance(_get(properties, "curveName"), str) else None,
+        rotation_policy=rotation,
+        source=source,
+    )
+
+
+def build_inventory(
+    rows: Iterable[SourceRow], *, origin: Literal["template", "plan"], description: str, now: datetime
+) -> Inventory:
+    resources: dict[str, Resource] = {}
+    settings: dict[str, list[AppSettingFact]] = {}
+    keys: list[KeyMetadata] = []
+    configs: set[str] = set()
+    pending_configs: dict[str, tuple[dict[str, Any], SourceRow]] = {}
+    for source in rows:
+        data = {k: v for k, v in source.data.items() if not k.startswith("_")}
+        type_key, id_key = str(data["type"]).lower(), str(data["id"]).lower()
+        parent = id_key.rsplit("/", 2)[0]
+        if type_key.endswith("/config") and type_key.rsplit("/", 1)[0] in _SITE_TYPES:
+            name = str(data["name"]).lower()
+            if name in _SETTINGS_CONFIGS:
+                values = data.get("properties")
+                values = values if isinstance(values, Mapping) else {}
+                settings.setdefault(parent, []).extend(
+                    classify(str(k), v, _SETTINGS_CONFIGS[name]) for k, v in values.items()
+                )
+                continue
+            if name == "web":
+                configs.add(parent)
+                if isinstance(data.get("properties"), Mapping):
+                    data["properties"] = _strip_settings(data["properties"])
+        if type_key == "microsoft.keyvault/vaults/keys":
+            keys.append(key_metadata(data))
+            continue
+        if type_key in _SITE_TYPES:
+            settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))
+            site_config = _get(data.get("properties"), "siteConfig")
+            if isinstance(site_config, Mapping):
+                data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "siteconfig"}
+                config = {
+                    "id": f"{data['id']}/config/web",
+                    "name": "web",
+                    "type": f"{data['type']}/config",
+                    "properties": _strip_settings(dict(site_config)),
+                }
+                pending_configs[id_key] = (config, source)
+            settings.setdefault(id_key, [])
+        if type_key == "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments":
+            env = _get(data.get("properties"), "environmentVariables")
+            if isinstance(env, Mapping):
+                settings.setdefault(id_key, []).extend(
+                    classify(str(k), v, "environment_variable") for k, v in env.items()
+                )
+                data["properties"] = {
+                    k: (secrets.redact_map(v) if k.lower() == "environmentvariables" else v)
+                    for k, v in data["properties"].items()
+                }
+        if type_key == "microsoft.network/privateendpoints" and isinstance(data.get("properties"), Mapping):
+            data["properties"] = _connection_states(data["properties"])
+        if type_key == "microsoft.keyvault/vaults/secrets" and isinstance(data.get("properties"), Mapping):
+            data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "value"}
+        _add(resources, data, source)
+    for site, (config, source) in pending_configs.items():
+        if site not in configs:  # an explicit config/web resource wins over the inline siteConfig
+            _add(resources, config, source)
+    facts = [
+        AppSettingsFacts(resource_id=resources[k].id if k in resources else k, settings=tuple(v))
+        for k, v in settings.items()
+    ]
+    header = SnapshotHeader(
+        tool_version=__version__,
+        collected_at=now,
+        scope=SnapshotScope(description=description),
+        inputs=origin,
+        sources=tuple(
+            SourceCoverage(name=name, collected=name not in NOT_IN_TEMPLATES, not_applicable=NOT_IN_TEMPLATES.get(name))
+            for name in inventory.ALL_SOURCES
+        ),
+    )
+    return Inventory(header=header, resources=list(resources.values()), keys=keys, app_settings=facts)
+
+
+def _connection_states(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """A declared connection has no state yet: an automatic one is approved on creation (the deployer
+    holds rights on the target), a manual one waits for the target's owner."""
+    out = dict(properties)
+    for key, status in (
+        ("privateLinkServiceConnections", "Approved"),
+        ("manualPrivateLinkServiceConnections", "Pending"),
+    ):
+        connections = []
+        for conn in _get(properties, key) or ():
+            if isinstance(conn, Mapping):
+                inner = dict(_get(conn, "properties") or {})
+                inner.setdefault("privateLinkServiceConnectionState", {"status": status})
+                conn = {**conn, "properties": inner}
+            connections.append(conn)
+        out[key] = connections
+    return out
+
+
+def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow) -> None:
+    data = {**data, "properties": _redact(data.get("properties"))}
+    data.setdefault("subscriptionId", data["id"].split("/")[2] if data["id"].startswith("/subscriptions/") else None)
+    if "/resourcegroups/" in data["id"].lower():
+        data.setdefault("resourceGroup", data["id"].split("/")[4])
+    data.update(source_file=source.file, source_line=source.line, source_address=source.address)
+    try:
+        resource = Resource.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise InputError(f"{source.file}:{source.line}: {source.address}: {where}: {error['msg']}") from None
+    if resource.id_key in resources:
+        raise InputError(f"{source.file}:{source.line}: {source.address}: duplicate resource {resource.id}")
+    resources[resource.id_key] = resource

@@ -1,0 +1,573 @@
+"""Terraform plans (`terraform show -json plan.out`) translated into the ARM shape the checks read.
+
+One table per azurerm resource type maps its attributes to ARM property paths (azurerm provider
+documentation, v3 and v4 attribute names both accepted). A value Terraform knows only after apply
+is an `unevaluated` marker, so the checks that read it report `unknown`. A reference to another
+resource's `id` in the same plan is resolved through the plan's `configuration` to that
+resource's ARM id, so a workspace still finds its Key Vault before either exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import InputError
+from scanner.iac.arm_expr import PLACEHOLDER_RESOURCE_GROUP, PLACEHOLDER_SUBSCRIPTION
+from scanner.unevaluated import marker
+
+Values = dict[str, Any]
+Translate = Callable[[Values, str], dict[str, Any]]
+"""(attribute values, ARM id of the resource) -> the ARM row fields beyond id, name and type."""
+
+_DELETE_ONLY = (["delete"],)
+
+
+def _first(values: Values, *names: str, default: Any = None) -> Any:
+    """The first attribute present under any of its names (v4 renamed several v3 attributes)."""
+    for name in names:
+        if name in values and values[name] is not None:
+            return values[name]
+    return default
+
+
+def _block(values: Values, name: str) -> Values:
+    """A nested block: Terraform writes `[{...}]` (or `[]` when absent)."""
+    value = values.get(name)
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return dict(value[0])
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _enabled(flag: Any) -> Any:
+    if isinstance(flag, bool):
+        return "Enabled" if flag else "Disabled"
+    return flag  # an unknown marker stays a marker
+
+
+def _not(flag: Any) -> Any:
+    return (not flag) if isinstance(flag, bool) else flag
+
+
+def _identity(values: Values) -> dict[str, Any] | None:
+    block = _block(values, "identity")
+    if not block:
+        return None
+    ids = block.get("identity_ids") or []
+    identity: dict[str, Any] = {"type": block.get("type")}
+    if isinstance(ids, list) and ids:
+        identity["userAssignedIdentities"] = {str(i): {} for i in ids}
+    return identity
+
+
+def _common(values: Values) -> dict[str, Any]:
+    out: dict[str, Any] = {"location": values.get("location"), "tags": values.get("tags") or None}
+    identity = _identity(values)
+    if identity:
+        out["identity"] = identity
+    return out
+
+
+def _workspace(v: Values, rid: str) -> dict[str, Any]:
+    encryption = _block(v, "encryption")
+    network = _block(v, "managed_network")
+    props: dict[str, Any] = {
+        "publicNetworkAccess": _enabled(v.get("public_network_access_enabled")),
+        "keyVault": v.get("key_vault_id"),
+        "storageAccount": v.get("storage_account_id"),
+        "containerRegistry": v.get("container_registry_id"),
+        "applicationInsights": v.get("application_insights_id"),
+        "primaryUserAssignedIdentity": v.get("primary_user_assigned_identity"),
+        "hbiWorkspace": v.get("high_business_impact"),
+        "imageBuildCompute": v.get("image_build_compute_name"),
+    }
+    if encryption:
+        props["encryption"] = {
+            "status": "Enabled",
+            "keyVaultProperties": {
+                "keyVaultArmId": encryption.get("key_vault_id"),
+                "keyIdentifier": encryption.get("key_id"),
+            },
+        }
+    if network:
+        props["managedNetwork"] = {"isolationMode": network.get("isolation_mode")}
+    return {**_common(v), "kind": v.get("kind") or "Default", "properties": props}
+
+
+def _compute(compute_type: str) -> Translate:
+    def translate(v: Values, rid: str) -> dict[str, Any]:
+        inner: dict[str, Any] = {
+            "enableNodePublicIp": _first(v, "node_public_ip_enabled", default=True),
+            "vmSize": _first(v, "virtual_machine_size", "vm_size"),
+        }
+        subnet = _first(v, "subnet_resource_id")
+        if subnet:
+            inner["subnet"] = {"id": subnet}
+        if compute_type == "AmlCompute":
+            inner["remoteLoginPortPublicAccess"] = _enabled(_first(v, "ssh_public_access_enabled", default=False))
+        else:
+            inner["sshSettings"] = {"sshPublicAccess": "Enabled" if _block(v, "ssh") else "Disabled"}
+        props = {
+            "computeType": compute_type,
+            "disableLocalAuth": _not(_first(v, "local_auth_enabled", default=True)),
+            "properties": inner,
+        }
+        return {**_common(v), "properties": props}
+
+    return translate
+
+
+def _aks(v: Values, rid: str) -> dict[str, Any]:
+    access = _block(v, "api_server_access_profile")
+    aad = _block(v, "azure_active_directory_role_based_access_control")
+    pool = _block(v, "default_node_pool")
+    secrets_provider = _block(v, "key_vault_secrets_provider")
+    kms = _block(v, "key_management_service")
+    network = _block(v, "network_profile")
+    ranges = access.get("authorized_ip_ranges") or v.get("api_server_authorized_ip_ranges") or []
+    addons: dict[str, Any] = {
+        "azurepolicy": {"enabled": bool(v.get("azure_policy_enabled"))},
+        "httpApplicationRouting": {"enabled": bool(v.get("http_application_routing_enabled"))},
+    }
+    if secrets_provider:
+        rotation = secrets_provider.get("secret_rotation_enabled")
+        addons["azureKeyvaultSecretsProvider"] = {
+            "enabled": True,
+            "config": {"enableSecretRotation": "true" if rotation is True else "false"},
+        }
+    security: dict[str, Any] = {"workloadIdentity": {"enabled": bool(v.get("workload_identity_enabled"))}}
+    if kms:
+        security["azureKeyVaultKms"] = {
+            "enabled": True,
+            "keyId": kms.get("key_vault_key_id"),
+            "keyVaultNetworkAccess": kms.get("key_vault_network_access") or "Public",
+        }
+    if _block(v, "microsoft_defender"):
+        security["defender"] = {"securityMonitoring": {"enabled": True}}
+    props: dict[str, Any] = {
+        "apiServerAccessProfile": {
+            "enablePrivateCluster": bool(v.get("private_cluster_enabled")),
+            "authorizedIPRanges": ranges,
+            "disableRunCommand": _not(_first(v, "run_command_enabled", default=True)),
+        },
+        "disableLocalAccounts": bool(v.get("local_account_disabled")),
+        "enableRBAC": _first(v, "role_based_access_control_enabled", default=True),
+        "addonProfiles": addons,
+        "securityProfile": security,
+        "oidcIssuerProfile": {"enabled": bool(v.get("oidc_issuer_enabled"))},
+        "diskEncryptionSetID": v.get("disk_encryption_set_id"),
+        "agentPoolProfiles": [
+            {
+                "name": pool.get("name"),
+                "enableEncryptionAtHost": _first(
+                    pool, "host_encryption_enabled", "enable_host_encryption", default=False
+                ),
+                "enableNodePublicIP": _first(pool, "node_public_ip_enabled", "enable_node_public_ip", default=False),
+            }
+        ]
+        if pool
+        else [],
+        "networkProfile": {"networkPolicy": network.get("network_policy")} if network else {},
+        "autoUpgradeProfile": {
+            "upgradeChannel": _first(v, "automatic_upgrade_channel", "automatic_channel_upgrade"),
+            "nodeOSUpgradeChannel": _first(v, "node_os_upgrade_channel", "node_os_channel_upgrade"),
+        },
+    }
+    if aad:
+        props["aadProfile"] = {"managed": True, "enableAzureRBAC": bool(aad.get("azure_rbac_enabled"))}
+    if not v.get("identity") and _block(v, "service_principal"):
+        props["servicePrincipalProfile"] = {"clientId": _block(v, "service_principal").get("client_id")}
+    return {**_common(v), "properties": props}
+
+
+def _site(kind: str) -> Translate:
+    def translate(v: Values, rid: str) -> dict[str, Any]:
+        config = _block(v, "site_config")
+        cors = _block(config, "cors")
+        site_config: dict[str, Any] = {
+            "minTlsVersion": config.get("minimum_tls_version"),
+            "ftpsState": config.get("ftps_state"),
+            "remoteDebuggingEnabled": bool(config.get("remote_debugging_enabled")),
+            "http20Enabled": config.get("http2_enabled"),
+            "vnetRouteAllEnabled": config.get("vnet_route_all_enabled"),
+            "appSettings": [{"name": k, "value": val} for k, val in (v.get("app_settings") or {}).items()],
+            "connectionStrings": [
+                {"name": c.get("name"), "connectionString": c.get("value"), "type": c.get("type")}
+                for c in v.get("connection_string") or ()
+                if isinstance(c, Mapping)
+            ],
+        }
+        if cors:
+            site_config["cors"] = {"allowedOrigins": cors.get("allowed_origins") or []}
+        if kind.startswith("functionapp"):
+            if v.get("storage_account_access_key"):
+                site_config["appSettings"].append(
+                    {"name": "AzureWebJobsStorage", "value": _storage_key_setting(v.get("storage_account_access_key"))}
+                )
+            elif v.get("storage_uses_managed_identity"):
+                site_config["appSettings"].append(
+                    {"name": "AzureWebJobsStorage__accountName", "value": v.get("storage_account_name")}
+                )
+        auth = _block(v, "auth_settings_v2")
+        props: dict[str, Any] = {
+            "httpsOnly": bool(v.get("https_only")),
+            "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+            "clientCertEnabled": bool(v.get("client_certificate_enabled")),
+            "virtualNetworkSubnetId": v.get("virtual_network_subnet_id"),
+            "siteConfig": site_config,
+        }
+        children = {
+            "basicPublishingCredentialsPolicies/ftp": {
+                "allow": _first(v, "ftp_publish_basic_authentication_enabled", default=True)
+            },
+            "basicPublishingCredentialsPolicies/scm": {
+                "allow": _first(v, "webdeploy_publish_basic_authentication_enabled", default=True)
+            },
+            "config/authsettingsV2": {"platform": {"enabled": bool(auth.get("auth_enabled"))}},
+        }
+        return {**_common(v), "kind": kind, "properties": props, "_children": children}
+
+    return translate
+
+
+def _storage_key_setting(key: Any) -> str:
+    """The connection string Azure builds from the key: classified here, the key itself dropped."""
+    return f"DefaultEndpointsProtocol=https;AccountName=x;AccountKey={'k' * 40 if isinstance(key, str) else key}"
+
+
+def _key_vault(v: Values, rid: str) -> dict[str, Any]:
+    acls = _block(v, "network_acls")
+    props: dict[str, Any] = {
+        "tenantId": v.get("tenant_id"),
+        "enablePurgeProtection": bool(v.get("purge_protection_enabled")),
+        "enableSoftDelete": True,
+        "enableRbacAuthorization": bool(_first(v, "rbac_authorization_enabled", "enable_rbac_authorization")),
+        "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+        "accessPolicies": [
+            {
+                "objectId": p.get("object_id"),
+                "tenantId": p.get("tenant_id"),
+                "permissions": {
+                    "keys": [str(x).lower() for x in p.get("key_permissions") or ()],
+                    "secrets": [str(x).lower() for x in p.get("secret_permissions") or ()],
+                },
+            }
+            for p in v.get("access_policy") or ()
+            if isinstance(p, Mapping)
+        ],
+    }
+    if acls:
+        props["networkAcls"] = {"defaultAction": acls.get("default_action"), "bypass": acls.get("bypass")}
+    return {**_common(v), "properties": props}
+
+
+def _vault_key(v: Values, rid: str) -> dict[str, Any]:
+    policy = _block(v, "rotation_policy")
+    automatic = _block(policy, "automatic")
+    props: dict[str, Any] = {
+        "kty": v.get("key_type"),
+        "keySize": v.get("key_size"),
+        "curveName": v.get("curve"),
+        "attributes": {"enabled": True, "exp": v.get("expiration_date"), "nbf": v.get("not_before_date")},
+    }
+    if policy:
+        actions = []
+        if automatic:
+            actions.append(
+                {
+                    "trigger": {
+                        "timeAfterCreate": automatic.get("time_after_creation"),
+                        "timeBeforeExpiry": automatic.get("time_before_expiry"),
+                    },
+                    "action": {"type": "Rotate"},
+                }
+            )
+        if policy.get("notify_before_expiry"):
+            actions.append(
+                {"trigger": {"timeBeforeExpiry": policy["notify_before_expiry"]}, "action": {"type": "Notify"}}
+            )
+        props["rotationPolicy"] = {"lifetimeActions": actions, "attributes": {"expiryTime": policy.get("expire_after")}}
+    return {"properties": props}
+
+
+def _storage(v: Values, rid: str) -> dict[str, Any]:
+    rules = _block(v, "network_rules")
+    cmk = _block(v, "customer_managed_key")
+    encryption: dict[str, Any] = {
+        "keySource": "Microsoft.Keyvault" if cmk else "Microsoft.Storage",
+        "requireInfrastructureEncryption": bool(v.get("infrastructure_encryption_enabled")),
+    }
+    if cmk:
+        key_id = cmk.get("key_vault_key_id")
+        encryption["keyvaultproperties"] = {"keyvaulturi": key_id, "keyname": key_id}
+    props: dict[str, Any] = {
+        "supportsHttpsTrafficOnly": _first(v, "https_traffic_only_enabled", "enable_https_traffic_only", default=True),
+        "minimumTlsVersion": v.get("min_tls_version") or "TLS1_2",
+        "allowBlobPublicAccess": _first(v, "allow_nested_items_to_be_public", "allow_blob_public_access", default=True),
+        "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+        "allowSharedKeyAccess": _first(v, "shared_access_key_enabled", default=True),
+        "allowCrossTenantReplication": bool(v.get("cross_tenant_replication_enabled")),
+        "encryption": encryption,
+    }
+    if rules:
+        props["networkAcls"] = {"defaultAction": rules.get("default_action"), "bypass": rules.get("bypass")}
+    return {**_common(v), "kind": v.get("account_kind") or "StorageV2", "properties": props}
+
+
+def _registry(v: Values, rid: str) -> dict[str, Any]:
+    rules = _block(v, "network_rule_set")
+    encryption = _block(v, "encryption")
+    props: dict[str, Any] = {
+        "adminUserEnabled": bool(v.get("admin_enabled")),
+        "anonymousPullEnabled": bool(v.get("anonymous_pull_enabled")),
+        "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+        "policies": {
+            "exportPolicy": {"status": "enabled" if _first(v, "export_policy_enabled", default=True) else "disabled"}
+        },
+        "encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": encryption.get("key_vault_key_id")}}
+        if encryption and encryption.get("key_vault_key_id")
+        else {"status": "disabled"},
+    }
+    if rules:
+        props["networkRuleSet"] = {"defaultAction": rules.get("default_action")}
+    return {**_common(v), "sku": {"name": v.get("sku")}, "properties": props}
+
+
+def _cognitive(v: Values, rid: str) -> dict[str, Any]:
+    acls = _block(v, "network_acls")
+    cmk = _block(v, "customer_managed_key")
+    props: dict[str, Any] = {
+        "disableLocalAuth": _not(_first(v, "local_auth_enabled", default=True)),
+        "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+        "customSubDomainName": v.get("custom_subdomain_name"),
+        "encryption": {
+            "keySource": "Microsoft.KeyVault",
+            "keyVaultProperties": {"keyName": cmk.get("key_vault_key_id")},
+        }
+        if cmk
+        else {"keySource": "Microsoft.CognitiveServices"},
+    }
+    if acls:
+        props["networkAcls"] = {"defaultAction": acls.get("default_action")}
+    return {**_common(v), "kind": v.get("kind"), "sku": {"name": v.get("sku_name")}, "properties": props}
+
+
+def _private_endpoint(v: Values, rid: str) -> dict[str, Any]:
+    automatic: list[dict[str, Any]] = []
+    manual: list[dict[str, Any]] = []
+    for conn in v.get("private_service_connection") or ():
+        if not isinstance(conn, Mapping):
+            continue
+        entry = {
+            "name": conn.get("name"),
+            "properties": {
+                "privateLinkServiceId": conn.get("private_connection_resource_id"),
+                "groupIds": conn.get("subresource_names") or [],
+            },
+        }
+        (manual if conn.get("is_manual_connection") else automatic).append(entry)
+    props = {
+        "subnet": {"id": v.get("subnet_id")},
+        "privateLinkServiceConnections": automatic,
+        "manualPrivateLinkServiceConnections": manual,
+    }
+    return {**_common(v), "properties": props}
+
+
+# azurerm type -> (ARM type, attribute naming the parent resource or None, translation)
+TABLE: dict[str, tuple[str, str | None, Translate]] = {
+    "azurerm_machine_learning_workspace": ("Microsoft.MachineLearningServices/workspaces", None, _workspace),
+    "azurerm_machine_learning_compute_instance": (
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "machine_learning_workspace_id",
+        _compute("ComputeInstance"),
+    ),
+    "azurerm_machine_learning_compute_cluster": (
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "machine_learning_workspace_id",
+        _compute("AmlCompute"),
+    ),
+    "azurerm_kubernetes_cluster": ("Microsoft.ContainerService/managedClusters", None, _aks),
+    "azurerm_linux_web_app": ("Microsoft.Web/sites", None, _site("app,linux")),
+    "azurerm_windows_web_app": ("Microsoft.Web/sites", None, _site("app")),
+    "azurerm_linux_function_app": ("Microsoft.Web/sites", None, _site("functionapp,linux")),
+    "azurerm_windows_function_app": ("Microsoft.Web/sites", None, _site("functionapp")),
+    "azurerm_linux_web_app_slot": ("Microsoft.Web/sites/slots", "app_service_id", _site("app,linux")),
+    "azurerm_windows_web_app_slot": ("Microsoft.Web/sites/slots", "app_service_id", _site("app")),
+    "azurerm_linux_function_app_slot": ("Microsoft.Web/sites/slots", "function_app_id", _site("functionapp,linux")),
+    "azurerm_windows_function_app_slot": ("Microsoft.Web/sites/slots", "function_app_id", _site("functionapp")),
+    "azurerm_key_vault": ("Microsoft.KeyVault/vaults", None, _key_vault),
+    "azurerm_key_vault_key": ("Microsoft.KeyVault/vaults/keys", "key_vault_id", _vault_key),
+    "azurerm_storage_account": ("Microsoft.Storage/storageAccounts", None, _storage),
+    "azurerm_container_registry": ("Microsoft.ContainerRegistry/registries", None, _registry),
+    "azurerm_cognitive_account": ("Microsoft.CognitiveServices/accounts", None, _cognitive),
+    "azurerm_private_endpoint": ("Microsoft.Network/privateEndpoints", None, _private_endpoint),
+}
+
+
+def _unknowns(values: Any, unknown: Any, address: str, path: str = "") -> Any:
+    """Overlay `after_unknown`: every attribute known only after apply becomes a marker."""
+    if unknown is True:
+        return marker(f"{address}.{path} (known after apply)")
+    if isinstance(values, Mapping) and isinstance(unknown, Mapping):
+        out = dict(values)
+        for key, flag in unknown.items():
+            out[key] = _unknowns(values.get(key), flag, address, f"{path}.{key}" if path else key)
+        return out
+    if isinstance(values, list) and isinstance(unknown, list):
+        return [
+            _unknowns(values[i] if i < len(values) else None, flag, address, f"{path}[{i}]")
+            for i, flag in enumerate(unknown)
+        ] + values[len(unknown) :]
+    return values
+
+
+def _expressions(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Configuration address -> its `expressions` (each attribute's `references`, nested like the values)."""
+    out: dict[str, Any] = {}
+
+    def walk(module: Any, prefix: str) -> None:
+        if not isinstance(module, Mapping):
+            return
+        for resource in module.get("resources") or ():
+            if isinstance(resource, Mapping):
+                out[f"{prefix}{resource.get('address')}"] = resource.get("expressions") or {}
+        for name, call in (module.get("module_calls") or {}).items():
+            if isinstance(call, Mapping):
+                walk(call.get("module"), f"{prefix}module.{name}.")
+
+    configuration = document.get("configuration")
+    walk(configuration.get("root_module") if isinstance(configuration, Mapping) else None, "")
+    return out
+
+
+def _resolve(values: Any, expressions: Any, ids: Mapping[str, str]) -> Any:
+    """An `*_id` known only after apply that refers to a resource of this plan gets that resource's ARM id."""
+    if isinstance(values, list) and isinstance(expressions, list):
+        return [_resolve(v, expressions[i] if i < len(expressions) else None, ids) for i, v in enumerate(values)]
+    if not isinstance(values, Mapping) or not isinstance(expressions, Mapping):
+        return values
+    out = dict(values)
+    for key, value in values.items():
+        expression = expressions.get(key)
+        unknown = value is None or (isinstance(value, str) and value.startswith("<unevaluated: "))
+        if key.endswith("_id") and unknown and isinstance(expression, Mapping):
+            for reference in expression.get("references") or ():
+                target = ids.get(reference) or next(
+                    (i for a, i in ids.items() if _config_address(a) == reference), None
+                )
+                if target:
+                    out[key] = target
+                    break
+        elif isinstance(value, (list, Mapping)):
+            out[key] = _resolve(value, expression, ids)
+    return out
+
+
+def _planned(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    def walk(module: Any) -> Iterator[Mapping[str, Any]]:
+        if not isinstance(module, Mapping):
+            return
+        for resource in module.get("resources") or ():
+            if isinstance(resource, Mapping):
+                yield resource
+        for child in module.get("child_modules") or ():
+            yield from walk(child)
+
+    planned = document.get("planned_values")
+    yield from walk(planned.get("root_module") if isinstance(planned, Mapping) else None)
+
+
+def _config_address(address: str) -> str:
+    """`module.ml["a"].azurerm_x.y[0]` -> `module.ml.azurerm_x.y`: configuration is per declaration."""
+    import re
+
+    return re.sub(r"\[[^\]]*\]", "", address)
+
+
+def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]]:
+    """(ARM-shaped row, line, Terraform address) for every audited azurerm resource the plan leaves in place."""
+    if not isinstance(document, Mapping) or ("planned_values" not in document and "resource_changes" not in document):
+        raise InputError(f"{path}: not a Terraform plan (`terraform show -json plan.out` output)")
+    entries: dict[str, tuple[Values, Any, int, str]] = {}
+    for resource in _planned(document):
+        if resource.get("mode") == "managed" and resource.get("type") in TABLE:
+            values = resource.get("values")
+            entries[str(resource.get("address"))] = (
+                dict(values) if isinstance(values, Mapping) else {},
+                None,
+                getattr(resource, "line", 0),
+                str(resource["type"]),
+            )
+    for change in document.get("resource_changes") or ():
+        if not isinstance(change, Mapping) or change.get("mode") != "managed" or change.get("type") not in TABLE:
+            continue
+        detail = change.get("change")
+        detail = detail if isinstance(detail, Mapping) else {}
+        address = str(change.get("address"))
+        if detail.get("actions") in _DELETE_ONLY:
+            entries.pop(address, None)
+            continue
+        after = detail.get("after")
+        line = getattr(change, "line", 0)
+        if isinstance(after, Mapping):
+            entries[address] = (dict(after), detail.get("after_unknown"), line, str(change["type"]))
+        elif address in entries:
+            values, unknown, _, tf_type = entries[address]
+            entries[address] = (values, unknown, line, tf_type)
+    expressions = _expressions(document)
+    ids: dict[str, str] = {}
+    # Top-level resources first, so that children can find their parent's ARM id.
+    order = sorted(entries, key=lambda a: TABLE[entries[a][3]][1] is not None)
+    rows: list[tuple[dict[str, Any], int, str]] = []
+    resolved: dict[str, tuple[Values, str]] = {}
+    for address in order:  # ARM ids first: a reference anywhere in the plan can then be resolved
+        values, unknown, line, tf_type = entries[address]
+        arm_type, parent_attr, _ = TABLE[tf_type]
+        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids)
+        name = values.get("name")
+        if not isinstance(name, str) or name.startswith("<unevaluated: "):
+            name = address.rsplit(".", 1)[-1]
+        ids[address] = _arm_id(arm_type, name, values, parent_attr)
+        resolved[address] = (values, name)
+    for address in order:
+        _, _, line, tf_type = entries[address]
+        arm_type, _, translate = TABLE[tf_type]
+        values, name = resolved[address]
+        values = _resolve(values, expressions.get(_config_address(address)), ids)
+        rid = ids[address]
+        row = translate(values, rid)
+        children = row.pop("_children", {})
+        row.update(id=rid, name=name, type=arm_type)
+        rows.append(({k: v for k, v in row.items() if v is not None}, line, address))
+        for suffix, properties in children.items():
+            child_type, child_name = suffix.split("/")
+            rows.append(
+                (
+                    {
+                        "id": f"{rid}/{suffix}",
+                        "name": child_name,
+                        "type": f"{arm_type}/{child_type}",
+                        "properties": properties,
+                    },
+                    line,
+                    address,
+                )
+            )
+    return rows
+
+
+def _arm_id(arm_type: str, name: str, values: Values, parent_attr: str | None) -> str:
+    if parent_attr:
+        parent = values.get(parent_attr)
+        if isinstance(parent, str) and parent.startswith("/subscriptions/"):
+            child = arm_type.rsplit("/", 1)[-1]
+            return f"{parent.rstrip('/')}/{child}/{name}"
+    group = values.get("resource_group_name")
+    group = group if isinstance(group, str) and not group.startswith("<") else PLACEHOLDER_RESOURCE_GROUP
+    namespace, *segments = arm_type.split("/")
+    base = f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{group}/providers/{namespace}/{segments[0]}"
+    if parent_attr:  # the parent is not in the plan: name it by placeholder
+        return f"{base}/unknown-parent/{segments[-1]}/{name}"
+    return f"{base}/{name}"

@@ -1,0 +1,53 @@
+"""Values a template cannot know before deployment, and what a verdict built on one is worth.
+
+An ARM expression such as `reference(...)` of a resource outside the template is kept as a marker
+string `<unevaluated: EXPR>`. A check that read one cannot pass or fail on it: its verdict becomes
+`unknown` naming the expression. The marker lives here so the runner and the IaC readers agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from scanner.models import Status
+from scanner.registry import Verdict
+
+PREFIX = "<unevaluated: "
+MAX_DEPTH = 32
+
+
+def marker(expression: str) -> str:
+    return f"{PREFIX}{expression[:200]}>"
+
+
+def find(value: Any, depth: int = 0) -> str | None:
+    """The first unevaluated expression inside `value`, if any."""
+    if isinstance(value, str):
+        return value[len(PREFIX) : -1] if value.startswith(PREFIX) else None
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = find(item, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def undetermined(verdict: Verdict) -> Verdict:
+    """A pass or fail that rests on an unevaluated value becomes `unknown`, naming the expression."""
+    if verdict.status not in (Status.PASS, Status.FAIL):
+        return verdict
+    for evidence in verdict.evidence:
+        expression = find(evidence.value)
+        if expression is not None:
+            return replace(
+                verdict,
+                status=Status.UNKNOWN,
+                message=f"cannot be known before deployment: {evidence.path} is [{expression}]",
+            )
+    return verdict
