@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from reports.digest import SEVERITY_ORDER, open_failures
-from scanner.models import ScanResult, Severity
+from scanner.models import ScanResult, Severity, fails_gate
 
 TOP_FAILURES = 10
 
@@ -85,7 +85,7 @@ def summary(result: ScanResult, *, colour: bool | None = None) -> str:
         if len(failing) > TOP_FAILURES:
             lines.append(f"  ...and {len(failing) - TOP_FAILURES} more (see the HTML or JSON report)")
     if result.fail_on is not None:
-        gate = [f for f in failing if f.severity.rank >= result.fail_on.rank]
+        gate = [f for f in failing if fails_gate(f, result.fail_on)]
         verdict = "FAIL" if gate else "OK"
         lines.append(f"Result: {verdict} at --fail-on {result.fail_on.value} ({len(gate)} finding(s) at or above)")
     return "\n".join(lines) + "\n"

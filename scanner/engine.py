@@ -12,7 +12,7 @@ from frameworks.catalog import Framework
 from scanner import __version__, compliance, policy, posture
 from scanner.estate import Estate
 from scanner.inventory import Inventory
-from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings
+from scanner.models import Attestation, ScanResult, ScanScope, Severity, Timings, fails_gate
 from scanner.policy import Waiver
 from scanner.registry import Check
 from scanner.runner import run_checks
@@ -75,9 +75,4 @@ def scan(
 
 def exceeds_threshold(result: ScanResult, fail_on: Severity | None) -> bool:
     """True when an unwaived, non-baselined failing finding is at or above `fail_on`."""
-    if fail_on is None:
-        return False
-    return any(
-        f.status is Status.FAIL and not f.waived_by and not f.baselined and f.severity.rank >= fail_on.rank
-        for f in result.findings
-    )
+    return any(fails_gate(f, fail_on) for f in result.findings)

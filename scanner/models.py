@@ -156,6 +156,18 @@ class Finding(Frozen):
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
+def fails_gate(finding: Finding, fail_on: Severity | None) -> bool:
+    """True when this finding alone makes `--fail-on` exit 1: failing, at or above the threshold,
+    neither waived nor baselined. The exit code, JUnit, Markdown and SARIF all ask this one question."""
+    return (
+        fail_on is not None
+        and finding.status is Status.FAIL
+        and not finding.waived_by
+        and not finding.baselined
+        and finding.severity.rank >= fail_on.rank
+    )
+
+
 ControlStatus = Literal["pass", "fail", "attested", "manual", "not_assessed"]
 AttestationStatus = Literal["implemented", "partially-implemented", "not-implemented", "not-applicable"]
 Day = date
