@@ -1,105 +1,191 @@
-"""Markdown: a summary small enough for a pull-request comment.
+"""Markdown for a GitHub step summary or pull-request comment: the gate verdict first.
 
-GitHub caps a comment at 65,536 characters, so the failing-findings table is cut at
-`TOP_FINDINGS` rows and points to the full reports. Every value from the scan is escaped:
-resource names and messages are data, and a `|`, a newline or an HTML tag in them must not
-break the table or inject markup into the comment.
+The first line says `PASS` or `FAIL at --fail-on high: N findings`, counted with the same
+predicate as the exit code (`scanner.models.fails_gate`), then what was waived or baselined,
+then the executive counts per framework, then the detail. GitHub caps a step summary at
+1 MiB (and a comment at 65,536 characters), so every list is capped with an explicit "N more"
+line and every value is clipped: no estate can push the summary past the limit.
+
+Every value from the scan passes through `scanner.textsafe.printable` (control and bidi
+characters) and is then Markdown- and HTML-escaped: a `|`, newline or tag in a resource name
+must not break a table or inject markup. All of it is linear in the input's length.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from reports.digest import SEVERITY_ORDER, open_failures, waived
-from scanner.models import ScanResult
+from reports.digest import SEVERITY_ORDER, open_failures
+from scanner.models import FrameworkResult, ScanResult, Status, fails_gate
+from scanner.textsafe import printable
 
 TOP_FINDINGS = 25
+MAX_LISTED = 20
+"""Coverage gaps and expired waivers listed before "N more"."""
+MAX_FRAMEWORKS = 50
+CELL_LIMIT = 200
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+
+CONTROL_COLUMNS = {
+    "pass": "Met",
+    "fail": "Failing",
+    "attested": "Attested",
+    "manual": "Manual",
+    "not_assessed": "Not assessed",
+}
+"""Control statuses in the order the executive table shows them; any other status gets a column too."""
+
+
+def _flat(text: object) -> str:
+    """One line, whitespace runs collapsed, control and bidi characters neutralised, length bounded."""
+    flat = printable(" ".join(str(text).split()))
+    if len(flat) > CELL_LIMIT:
+        flat = f"{flat[:CELL_LIMIT]}… ({len(flat) - CELL_LIMIT} more characters)"
+    return flat
 
 
 def cell(text: object) -> str:
     """Escape a value for a table cell or inline text: one line, Markdown and HTML neutralised."""
-    flat = _NEWLINES.sub(" ", str(text))
-    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    flat = _flat(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", flat)
 
 
-def render(result: ScanResult) -> bytes:
-    lines: list[str] = []
-    scope = result.scope
-    failing = open_failures(result)
-    lines.append(f"## mlwarden: {len(failing)} failing finding(s)")
-    lines.append("")
-    subscriptions = len(scope.subscriptions)
-    collected = scope.collected_at.isoformat() if scope.collected_at else "unknown"
-    lines.append(
-        f"Scope: {cell(scope.description)} ({cell(scope.origin)}, {subscriptions} subscription(s), "
-        f"{result.resource_count} resources) · collected {cell(collected)} · mlwarden {cell(result.tool_version)}"
-    )
-    lines.append("")
-    if result.gaps:
-        lines.append(f"> **Coverage gaps: {len(result.gaps)}.** Parts of the scope were not assessed:")
-        lines.append(">")
-        for gap in result.gaps:
-            lines.append(f"> - **{cell(gap.source)}** `{_code(gap.scope)}`: {cell(gap.reason)}")
-        lines.append("")
-    counts = _open_severity_counts(result)
-    lines.append("| Severity | Failing |")
-    lines.append("| --- | ---: |")
-    lines += [f"| {severity.value} | {counts[severity.value]} |" for severity in SEVERITY_ORDER]
-    status = result.status_counts()
-    lines.append("")
-    lines.append(
-        f"Also: {status['unknown']} unknown (not assessed), {status['error']} check error(s), "
-        f"{len(waived(result))} waived, {sum(f.baselined for f in result.failed())} baselined, "
-        f"{status['pass']} passing."
-    )
-    lines.append("")
-    expired = [use for use in result.waivers if use.expired]
-    if expired:
-        lines.append(f"> **Expired waivers: {len(expired)}.** They no longer waive anything:")
-        lines.append(">")
-        for use in expired:
-            lines.append(
-                f"> - {cell(use.check_id)} on `{_code(use.resource)}` (owner {cell(use.owner)}) "
-                f"expired {use.expires.isoformat()}"
-            )
-        lines.append("")
-    if failing:
-        lines.append("### Top failing findings")
-        lines.append("")
-        lines.append("| Severity | Check | Resource | Finding |")
-        lines.append("| --- | --- | --- | --- |")
-        for finding in failing[:TOP_FINDINGS]:
-            lines.append(
-                f"| {finding.severity.value} | {cell(finding.check_id)} | {cell(finding.resource_name)} "
-                f"| {cell(finding.title)}: {cell(finding.message)} |"
-            )
-        if len(failing) > TOP_FINDINGS:
-            lines.append("")
-            lines.append(f"…and {len(failing) - TOP_FINDINGS} more in the full report.")
-        lines.append("")
-    if result.frameworks:
-        lines.append("### Frameworks")
-        lines.append("")
-        lines.append("| Framework | Pass | Fail | Manual | Not assessed |")
-        lines.append("| --- | ---: | ---: | ---: | ---: |")
-        for framework in result.frameworks:
-            c = framework.counts()
-            name = f"{cell(framework.name)} {cell(framework.version)}".strip()
-            lines.append(f"| {name} | {c['pass']} | {c['fail']} | {c['manual']} | {c['not_assessed']} |")
-        lines.append("")
-    return ("\n".join(lines).rstrip() + "\n").encode()
-
-
-def _open_severity_counts(result: ScanResult) -> dict[str, int]:
-    counts = {severity.value: 0 for severity in SEVERITY_ORDER}
-    for finding in open_failures(result):
-        counts[finding.severity.value] += 1
-    return counts
-
-
 def _code(text: str) -> str:
-    """Inline code cannot escape a backtick, so drop it; also keep the span on one line."""
-    return _NEWLINES.sub(" ", text).replace("`", "'").replace("|", "\\|")
+    """Inline code cannot escape a backtick, so drop it; a table still needs its pipes escaped."""
+    return _flat(text).replace("`", "'").replace("|", "\\|")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def render(result: ScanResult) -> bytes:
+    lines = [*_verdict(result), *_executive(result), *_scope(result), *_gaps(result)]
+    lines += [*_severities(result), *_expired_waivers(result), *_top_failures(result)]
+    return ("\n".join(lines).rstrip() + "\n").encode(errors="replace")
+
+
+def _verdict(result: ScanResult) -> list[str]:
+    gate = result.fail_on
+    gating = sum(1 for f in result.findings if fails_gate(f, gate))
+    failing = [f for f in result.findings if f.status is Status.FAIL]
+    waived = sum(1 for f in failing if f.waived_by)
+    baselined = sum(1 for f in failing if f.baselined and not f.waived_by)
+    below = len(failing) - gating - waived - baselined
+    if gate is None:
+        title = "PASS (no gate: --fail-on none)"
+    elif gating:
+        title = f"FAIL at --fail-on {gate.value}: {_plural(gating, 'finding')}"
+    else:
+        title = f"PASS at --fail-on {gate.value}"
+    parts = [f"**{gating}** failing the gate", f"{waived} waived", f"{baselined} baselined"]
+    if gate is not None:
+        parts.append(f"{below} failing below {gate.value}")
+    lines = [f"## mlwarden: {title}", "", " · ".join(parts)]
+    if result.gaps:
+        lines += [
+            "",
+            f"**Scan incomplete:** {_plural(len(result.gaps), 'coverage gap')}: part of the scope was not "
+            "assessed (mlwarden exits 3 unless --allow-partial).",
+        ]
+    return [*lines, ""]
+
+
+def _executive(result: ScanResult) -> list[str]:
+    if not result.frameworks:
+        return []
+    counts = [
+        (framework, Counter[str](control.status for control in framework.controls)) for framework in result.frameworks
+    ]
+    extra = sorted({status for _, c in counts for status in c} - set(CONTROL_COLUMNS))
+    columns = [*CONTROL_COLUMNS, *extra]
+    labels = [CONTROL_COLUMNS.get(status, status.replace("_", " ").capitalize()) for status in columns]
+    lines = [
+        "### Compliance (controls)",
+        "",
+        "| Framework | " + " | ".join(labels) + " |",
+        "| --- |" + " ---: |" * len(columns),
+    ]
+    for framework, c in counts[:MAX_FRAMEWORKS]:
+        lines.append(f"| {_framework_name(framework)} | " + " | ".join(str(c[status]) for status in columns) + " |")
+    if len(counts) > MAX_FRAMEWORKS:
+        lines += ["", f"…and {len(counts) - MAX_FRAMEWORKS} more frameworks in the JSON report."]
+    return [*lines, ""]
+
+
+def _framework_name(framework: FrameworkResult) -> str:
+    return f"{cell(framework.name)} {cell(framework.version)}".strip()
+
+
+def _scope(result: ScanResult) -> list[str]:
+    scope = result.scope
+    collected = scope.collected_at.isoformat() if scope.collected_at else "unknown"
+    return [
+        f"Scope: {cell(scope.description)} ({cell(scope.origin)}, {len(scope.subscriptions)} subscription(s), "
+        f"{result.resource_count} resources) · collected {cell(collected)} · mlwarden {cell(result.tool_version)}",
+        "",
+    ]
+
+
+def _gaps(result: ScanResult) -> list[str]:
+    gaps = result.gaps
+    if not gaps:
+        return []
+    lines = [f"> **Coverage gaps: {len(gaps)}.** Parts of the scope were not assessed:", ">"]
+    lines += [f"> - **{cell(gap.source)}** `{_code(gap.scope)}`: {cell(gap.reason)}" for gap in gaps[:MAX_LISTED]]
+    if len(gaps) > MAX_LISTED:
+        lines.append(f"> - …and {len(gaps) - MAX_LISTED} more coverage gaps in the JSON report.")
+    return [*lines, ""]
+
+
+def _severities(result: ScanResult) -> list[str]:
+    failing = open_failures(result)
+    by_severity = Counter(f.severity for f in failing)
+    gating = Counter(f.severity for f in failing if fails_gate(f, result.fail_on))
+    status = result.status_counts()
+    lines = ["### Failing findings", "", "| Severity | Failing | Failing the gate |", "| --- | ---: | ---: |"]
+    lines += [f"| {s.value} | {by_severity[s]} | {gating[s]} |" for s in SEVERITY_ORDER]
+    lines += [
+        "",
+        f"Also: {status['unknown']} unknown (not assessed), {status['error']} check error(s), "
+        f"{status['pass']} passing, {status['not_applicable']} not applicable.",
+        "",
+    ]
+    return lines
+
+
+def _expired_waivers(result: ScanResult) -> list[str]:
+    expired = [use for use in result.waivers if use.expired]
+    if not expired:
+        return []
+    lines = [f"> **Expired waivers: {len(expired)}.** They no longer waive anything:", ">"]
+    for use in expired[:MAX_LISTED]:
+        lines.append(
+            f"> - {cell(use.check_id)} on `{_code(use.resource)}` (owner {cell(use.owner)}) "
+            f"expired {use.expires.isoformat()}"
+        )
+    if len(expired) > MAX_LISTED:
+        lines.append(f"> - …and {len(expired) - MAX_LISTED} more in the JSON report.")
+    return [*lines, ""]
+
+
+def _top_failures(result: ScanResult) -> list[str]:
+    failing = open_failures(result)
+    if not failing:
+        return []
+    lines = [
+        "### Top failing findings",
+        "",
+        "| Severity | Gate | Check | Resource | Finding |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for finding in failing[:TOP_FINDINGS]:
+        gate = "fails" if fails_gate(finding, result.fail_on) else "below"
+        lines.append(
+            f"| {finding.severity.value} | {gate} | {cell(finding.check_id)} | {cell(finding.resource_name)} "
+            f"| {cell(finding.title)}: {cell(finding.message)} |"
+        )
+    if len(failing) > TOP_FINDINGS:
+        lines += ["", f"…and {len(failing) - TOP_FINDINGS} more in the JSON/SARIF report."]
+    return [*lines, ""]

@@ -465,3 +465,11 @@ def large_result() -> ScanResult:
             )
         )
     return scan_result(tuple(findings), resource_count=100_000)
+
+
+@pytest.fixture(scope="session")
+def estate_100k() -> ScanResult:
+    """A real scan's findings at the size of a 100,000-resource estate (see tests/reports/generated.py)."""
+    from tests.reports.generated import scan_at_scale
+
+    return scan_at_scale(100_000)
