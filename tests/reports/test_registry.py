@@ -37,4 +37,5 @@ def test_reports_import_only_the_models_from_the_engine() -> None:
             elif isinstance(node, ast.Import):
                 imported.update(alias.name for alias in node.names)
     engine = {name for name in imported if name.split(".")[0] in {"scanner", "checks", "frameworks", "azure"}}
-    assert engine == {"scanner.models"}
+    # textsafe is a leaf helper (stdlib only) that neutralises estate text for people to read.
+    assert "scanner.models" in engine and engine <= {"scanner.models", "scanner.textsafe"}
