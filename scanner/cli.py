@@ -228,7 +228,11 @@ def cli() -> None:
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Fail only on findings not in it.")
 @click.option("--write-baseline", type=click.Path(path_type=Path), help="Accept every current failing finding.")
 @click.option(
-    "--history", "history_db", type=click.Path(path_type=Path), help="Record the scan in this SQLite history."
+    "--history",
+    "history_db",
+    metavar="PATH|URL",
+    envvar="MLWARDEN_HISTORY",
+    help="Record the scan in this history: a SQLite file or postgresql://user@host/db (env: MLWARDEN_HISTORY).",
 )
 @azure_options
 @cli_evidence.scan_options
@@ -248,7 +252,7 @@ def scan(
     waivers_file: Path | None,
     baseline_file: Path | None,
     write_baseline: Path | None,
-    history_db: Path | None,
+    history_db: str | None,
     **azure: Any,
 ) -> None:
     """Scan the demo estate, a snapshot, or (with neither) live Azure."""
@@ -272,6 +276,10 @@ def scan(
     waivers = policy.load_waivers(waivers_file, set(checks)) if waivers_file else []
     baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
     attestations = extras.attestations(framework_files, checks)
+    if history_db is not None:
+        from scanner.history import check as check_history
+
+        check_history(history_db)
     started = time.perf_counter()
     origin: Literal["demo", "snapshot", "azure", "template", "plan"]
     if template is not None or terraform_plan is not None:
@@ -324,10 +332,10 @@ def scan(
             )
     cli_evidence.announce(result)
     if history_db is not None:
-        from scanner.history import record
+        from scanner.history import describe, record
 
         scan_id = record(result, history_db)
-        click.echo(f"recorded scan {scan_id} in {history_db}", err=True)
+        click.echo(f"recorded scan {scan_id} in {describe(history_db)}", err=True)
     if write_baseline is not None:
         count = policy.write_baseline(result, write_baseline)
         click.echo(f"wrote baseline {write_baseline} ({count} accepted finding(s))", err=True)

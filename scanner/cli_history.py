@@ -7,13 +7,13 @@ import sys
 from collections.abc import Callable
 from datetime import UTC
 from functools import wraps
-from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
 
-from scanner.history import FindingChange, HistoryDiff, ScanSummary, diff, latest_two, scans
+from scanner.history import MAX_ID, FindingChange, HistoryDiff, ScanSummary, describe, diff, latest_two, scans
 from scanner.models import Severity, Status
+from scanner.textsafe import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,8 +35,15 @@ def _guard(func: Callable[P, R]) -> Callable[P, R]:
 
 
 db_option = click.option(
-    "--db", type=click.Path(dir_okay=False, path_type=Path), required=True, help="History database (SQLite)."
+    "--db",
+    metavar="PATH|URL",
+    envvar="MLWARDEN_HISTORY",
+    required=True,
+    help="History: a SQLite file, or postgresql://user@host/db (password from PGPASSWORD/PGPASSFILE). "
+    "Env: MLWARDEN_HISTORY.",
 )
+scan_id = click.IntRange(1, MAX_ID)
+"""A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow."""
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 
 
@@ -49,7 +56,7 @@ def history() -> None:
 @db_option
 @format_option
 @_guard
-def history_list(db: Path, fmt: str) -> None:
+def history_list(db: str, fmt: str) -> None:
     """Every recorded scan with its failing findings by severity and its control counts."""
     recorded = scans(db)
     if fmt == "json":
@@ -57,7 +64,7 @@ def history_list(db: Path, fmt: str) -> None:
         click.echo(json.dumps(document, indent=2))
         return
     if not recorded:
-        click.echo(f"no scans recorded in {db}")
+        click.echo(f"no scans recorded in {describe(db)}")
         return
     labels = " ".join(f"{label:>5}" for _, label in _SEVERITY_LABELS)
     click.echo(
@@ -67,20 +74,21 @@ def history_list(db: Path, fmt: str) -> None:
     for summary in recorded:
         failing = " ".join(f"{summary.failing_by_severity[key]:>5}" for key, _ in _SEVERITY_LABELS)
         click.echo(
-            f"{summary.id:>4}  {_when(summary):<16}  {summary.origin:<8} {summary.resource_count:>9} {failing} "
-            f"{summary.status_counts['unknown']:>7} {summary.status_counts['error']:>5}  {summary.scope}"
+            f"{summary.id:>4}  {_when(summary):<16}  {printable(summary.origin):<8} {summary.resource_count:>9} "
+            f"{failing} {summary.status_counts['unknown']:>7} {summary.status_counts['error']:>5}  "
+            f"{printable(summary.scope)}"
         )
         for fw_id, counts in summary.frameworks.items():
             click.echo(
-                f"{'':>6}{fw_id}: {counts['fail']} failing, {counts['pass']} passing, {counts['manual']} manual, "
-                f"{counts['not_assessed']} not assessed controls"
+                f"{'':>6}{printable(fw_id)}: {counts['fail']} failing, {counts['pass']} passing, "
+                f"{counts['manual']} manual, {counts['not_assessed']} not assessed controls"
             )
 
 
 @history.command("diff")
 @db_option
-@click.argument("older", type=int, required=False)
-@click.argument("newer", type=int, required=False)
+@click.argument("older", type=scan_id, required=False)
+@click.argument("newer", type=scan_id, required=False)
 @format_option
 @click.option(
     "--fail-on-new",
@@ -88,7 +96,7 @@ def history_list(db: Path, fmt: str) -> None:
     help="Exit 1 when a new failing finding at or above this severity appeared (waived or baselined ones aside).",
 )
 @_guard
-def history_diff(db: Path, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
+def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
     """What changed between two recorded scans (default: the last two)."""
     if older is None:
         older, newer = latest_two(db)
@@ -120,7 +128,8 @@ def _when(summary: ScanSummary) -> str:
 def _render(changes: HistoryDiff) -> str:
     older, newer = changes.older, changes.newer
     lines = [
-        f"scan {older.id} ({_when(older)} UTC, {older.scope}) -> scan {newer.id} ({_when(newer)} UTC, {newer.scope})",
+        f"scan {older.id} ({_when(older)} UTC, {printable(older.scope)}) -> "
+        f"scan {newer.id} ({_when(newer)} UTC, {printable(newer.scope)})",
         "failing by severity: "
         + ", ".join(
             f"{key} {older.failing_by_severity[key]} -> {newer.failing_by_severity[key]}" for key, _ in _SEVERITY_LABELS
@@ -129,7 +138,7 @@ def _render(changes: HistoryDiff) -> str:
     for fw_id in sorted(older.frameworks.keys() | newer.frameworks.keys()):
         before = older.frameworks.get(fw_id, {}).get("fail", "-")
         after = newer.frameworks.get(fw_id, {}).get("fail", "-")
-        lines.append(f"{fw_id} failing controls: {before} -> {after}")
+        lines.append(f"{printable(fw_id)} failing controls: {before} -> {after}")
     lines.extend(_section("new failing", changes.new_failing, show_before=True))
     lines.extend(_section("fixed", changes.fixed))
     lines.extend(_section("status changes", changes.status_changes, show_before=True))
@@ -140,10 +149,10 @@ def _render(changes: HistoryDiff) -> str:
 def _section(title: str, items: tuple[FindingChange, ...], *, show_before: bool = False) -> list[str]:
     lines = [f"{title}: {len(items)}"]
     for change in items:
-        subject = change.resource_id + (f" [{change.detail_key}]" if change.detail_key else "")
+        subject = printable(change.resource_id) + (f" [{printable(change.detail_key)}]" if change.detail_key else "")
         flags = "".join((" (waived)" if change.waived else "", " (baselined)" if change.baselined else ""))
         transition = f"  {_status(change.before)} -> {_status(change.after)}" if show_before else ""
-        lines.append(f"  {change.severity.value:<8} {change.check_id:<14} {subject}{transition}{flags}")
+        lines.append(f"  {change.severity.value:<8} {printable(change.check_id):<14} {subject}{transition}{flags}")
     return lines
 
 

@@ -1,0 +1,140 @@
+"""The embedded history: one SQLite file, safe for concurrent scans on one machine.
+
+Writers take SQLite's write lock up front (BEGIN IMMEDIATE) and wait for it (busy timeout);
+the store retries what outlasts that wait. After the first scan lands the file switches to WAL,
+so readers never block writers. SQLite on a network share (SMB, NFS) is not safe under
+concurrent writers whatever the settings: share a history through PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from scanner.errors import InputError
+from scanner.history_store import APPLICATION_ID, Store, Tx, corrupt_as_input, first_line
+from scanner.textsafe import printable
+
+BUSY_TIMEOUT_SECONDS = 15.0
+"""How long one attempt waits for another writer's lock before the store's backoff takes over."""
+
+_TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+class SqliteStore(Store):
+    dialect: ClassVar[dict[str, str]] = {
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "key": "INTEGER PRIMARY KEY",
+        "ref": "INTEGER",
+        "rowid_clause": " WITHOUT ROWID",
+    }
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(printable(path), f"db {printable(path)}")
+        self.path = path
+        self._created = False
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """Autocommit mode, so this module alone decides where transactions begin and end."""
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
+            try:
+                conn.execute("PRAGMA application_id").fetchone()
+            except sqlite3.DatabaseError as exc:
+                if self._transient(exc):
+                    raise
+                raise InputError(
+                    f"history {self.label}: not an mlwarden history database ({first_line(exc)})"
+                ) from None
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield conn
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # misuse by mlwarden itself: a bug, not bad input
+        except sqlite3.Error as exc:
+            if self._transient(exc):
+                raise
+            raise InputError(f"history {self.label}: cannot use it ({first_line(exc)})") from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Tx]:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._created = True
+        with self._connect() as conn, _transaction(conn, "BEGIN IMMEDIATE"):
+            yield Tx(conn, pyformat=False)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Tx | None]:
+        if not self.path.is_file():
+            raise InputError(f"history {self.label}: no such file")
+        with self._connect() as conn, _transaction(conn, "BEGIN"), corrupt_as_input(self.label):
+            yield self._readable(Tx(conn, pyformat=False))
+
+    def _version(self, tx: Tx, *, create: bool) -> int | None:
+        app_id = _scalar(tx, "PRAGMA application_id")
+        version = _scalar(tx, "PRAGMA user_version")
+        tables = _scalar(tx, "SELECT count(*) FROM sqlite_master")
+        if app_id == 0 and version == 0 and tables == 0:
+            return None
+        if app_id != APPLICATION_ID:
+            raise InputError(
+                f"history {self.label}: not an mlwarden history database (another application's SQLite file)"
+            )
+        return version
+
+    def _set_version(self, tx: Tx, version: int, *, fresh: bool) -> None:
+        if fresh:
+            tx.run(f"PRAGMA application_id = {APPLICATION_ID}")
+        tx.run(f"PRAGMA user_version = {int(version)}")
+
+    def _transient(self, exc: BaseException) -> bool:
+        code = getattr(exc, "sqlite_errorcode", None)
+        return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _TRANSIENT_CODES
+
+    def _after_commit(self) -> None:
+        """WAL from the first landed scan on: readers stop blocking writers. Best effort: a writer
+        that holds the file just now leaves it for the next scan to switch."""
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(self.path, timeout=0.5)) as conn:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+
+    def _abandoned(self) -> None:
+        """A first scan that never landed leaves no empty file behind, unless another writer is at work on it."""
+        if not self._created:
+            return
+        journals = [self.path.with_name(self.path.name + suffix) for suffix in ("-journal", "-wal")]
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_size == 0 and not any(j.exists() for j in journals):
+                self.path.unlink()
+
+
+def _scalar(tx: Tx, sql: str) -> int:
+    row = tx.one(sql)
+    assert row is not None
+    return int(row[0])
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    """Commit only if the block completes; otherwise leave the db exactly as it was."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,410 @@
+"""One history store, two engines: the schema and every query live here once; SQLite and
+PostgreSQL (history_sqlite, history_pg) add only how to connect, lock, version and classify
+their errors.
+
+Writers retry a transient failure (a lock held past the engine's own wait, a deadlock, a
+serialization failure) with jittered exponential backoff; a busy store is never bad input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from scanner.errors import InputError, StoreUnavailableError
+from scanner.models import Finding, ScanResult, Severity, Status
+
+APPLICATION_ID = 0x6D6C7764
+"""'mlwd': marks an mlwarden history (SQLite's application_id; PostgreSQL's advisory lock key)."""
+
+MAX_ID = 2**63 - 1
+"""Scan ids are 64-bit in both engines; a larger number cannot name a scan."""
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: the first schema. {serial}, {key}, {ref} and {rowid_clause} are the dialect's.
+    (
+        """CREATE TABLE scans (
+            id {serial},
+            generated_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            cloud TEXT NOT NULL,
+            subscriptions TEXT NOT NULL,
+            tool_version TEXT NOT NULL,
+            resource_count INTEGER NOT NULL,
+            status_counts TEXT NOT NULL,
+            failing_by_severity TEXT NOT NULL,
+            waived INTEGER NOT NULL,
+            baselined INTEGER NOT NULL
+        )""",
+        """CREATE TABLE framework_counts (
+            scan_id {ref} NOT NULL REFERENCES scans(id),
+            framework_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            pass INTEGER NOT NULL,
+            fail INTEGER NOT NULL,
+            manual INTEGER NOT NULL,
+            not_assessed INTEGER NOT NULL,
+            PRIMARY KEY (scan_id, framework_id)
+        ){rowid_clause}""",
+        """CREATE TABLE check_passes (
+            scan_id {ref} NOT NULL REFERENCES scans(id),
+            check_id TEXT NOT NULL,
+            passes INTEGER NOT NULL,
+            PRIMARY KEY (scan_id, check_id)
+        ){rowid_clause}""",
+        """CREATE TABLE subjects (
+            id {key},
+            fingerprint TEXT NOT NULL UNIQUE,
+            check_id TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            detail_key TEXT
+        )""",
+        """CREATE TABLE findings (
+            scan_id {ref} NOT NULL REFERENCES scans(id),
+            subject_id {ref} NOT NULL REFERENCES subjects(id),
+            status TEXT NOT NULL CHECK (status IN ('fail', 'error', 'unknown', 'not_applicable')),
+            severity TEXT NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'low', 'info')),
+            waived INTEGER NOT NULL,
+            baselined INTEGER NOT NULL,
+            PRIMARY KEY (scan_id, subject_id)
+        ){rowid_clause}""",
+    ),
+)
+"""Entry i upgrades a history from schema version i to i + 1; append a step, never edit one."""
+
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+T = TypeVar("T")
+
+_ATTEMPTS = 8
+_FIRST_BACKOFF = 0.05
+_MAX_BACKOFF = 2.0
+
+
+class Tx:
+    """One open transaction on either engine: `?` placeholders, rows as tuples."""
+
+    def __init__(self, conn: Any, *, pyformat: bool) -> None:
+        self._conn = conn
+        self._pyformat = pyformat
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._pyformat else sql
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(self._sql(sql), params)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._conn.execute(self._sql(sql), params).fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = self._conn.execute(self._sql(sql), params).fetchone()
+        return None if row is None else tuple(row)
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self._conn.cursor().executemany(self._sql(sql), rows)
+
+
+class Store(ABC):
+    """A history at one target. Subclasses supply the engine; the SQL and its meaning are here."""
+
+    dialect: ClassVar[dict[str, str]]
+    """Substitutions for the migrations' {serial}, {key}, {ref} and {rowid_clause}."""
+
+    def __init__(self, name: str, label: str) -> None:
+        self.name = name
+        """The history as a person named it: a path, or a URL (never holding a password), made printable."""
+        self.label = label
+        """How error messages name it ("db PATH" or the URL)."""
+
+    # --- what an engine supplies ------------------------------------------------------------
+
+    @abstractmethod
+    def _writing(self) -> contextlib.AbstractContextManager[Tx]:
+        """A write transaction that holds the store's writer lock; commits only if the block completes."""
+
+    @abstractmethod
+    def _reading(self) -> contextlib.AbstractContextManager[Tx | None]:
+        """One consistent read; None when the store holds no history yet (left untouched)."""
+
+    @abstractmethod
+    def _version(self, tx: Tx, *, create: bool) -> int | None:
+        """The schema version, None for a store with nothing in it; InputError if it is not ours."""
+
+    @abstractmethod
+    def _set_version(self, tx: Tx, version: int, *, fresh: bool) -> None: ...
+
+    @abstractmethod
+    def _transient(self, exc: BaseException) -> bool:
+        """A failure that the same write may not meet again (lock, deadlock, serialization)."""
+
+    @abstractmethod
+    def _after_commit(self) -> None:
+        """Engine housekeeping once a write has landed."""
+
+    @abstractmethod
+    def _abandoned(self) -> None:
+        """Engine cleanup after a write that never landed."""
+
+    # --- the history --------------------------------------------------------------------------
+
+    def record(self, result: ScanResult) -> int:
+        """Store one scan in a single transaction and return its id; on any failure the store is unchanged."""
+
+        def write() -> int:
+            with self._writing() as tx:
+                self._migrate(tx)
+                return _insert(tx, result)
+
+        try:
+            scan_id = self._retrying(write, "the scan was not recorded")
+        except BaseException:
+            self._abandoned()
+            raise
+        self._after_commit()
+        return scan_id
+
+    def check(self) -> None:
+        """Fail now, before any report is written, if this history cannot take a scan."""
+        self._read(lambda tx: None)
+
+    def scans(self) -> list[ScanSummaryRow]:
+        def read(tx: Tx | None) -> list[ScanSummaryRow]:
+            ids = [] if tx is None else [row[0] for row in tx.all("SELECT id FROM scans ORDER BY id")]
+            return [self._summary(tx, scan_id) for scan_id in ids if tx is not None]
+
+        return self._read(read)
+
+    def latest_two(self) -> tuple[int, int]:
+        ids = self._read(
+            lambda tx: [] if tx is None else [row[0] for row in tx.all("SELECT id FROM scans ORDER BY id DESC LIMIT 2")]
+        )
+        if len(ids) < 2:
+            raise InputError(f"history {self.label}: a diff needs two recorded scans, found {len(ids)}")
+        return int(ids[1]), int(ids[0])
+
+    def pair(self, older: int, newer: int) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
+        """Both scans' summaries and their non-passing findings, read in one transaction."""
+
+        def read(tx: Tx | None) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
+            if tx is None:
+                raise InputError(f"history {self.label}: no scan with id {older}")
+            return self._summary(tx, older), self._summary(tx, newer), _rows(tx, older), _rows(tx, newer)
+
+        return self._read(read)
+
+    def _read(self, read: Callable[[Tx | None], T]) -> T:
+        def attempt() -> T:
+            with self._reading() as tx:
+                return read(tx)
+
+        return self._retrying(attempt, "nothing was read")
+
+    def _retrying(self, operation: Callable[[], T], consequence: str) -> T:
+        """Run `operation`, again after a jittered, growing pause while it meets a transient failure."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                return operation()
+            except Exception as exc:
+                if not self._transient(exc):
+                    raise
+            if attempt < _ATTEMPTS - 1:
+                time.sleep(min(_MAX_BACKOFF, _FIRST_BACKOFF * 2**attempt) * random.uniform(0.5, 1.5))
+        raise StoreUnavailableError(
+            f"history {self.label}: still locked by other writers after {_ATTEMPTS} attempts; {consequence}"
+        )
+
+    # --- SQL shared by both engines ---------------------------------------------------------
+
+    def _migrate(self, tx: Tx) -> None:
+        version = self._version(tx, create=True)
+        fresh = version is None
+        start = version or 0
+        if start > SCHEMA_VERSION:
+            raise self._newer(start)
+        for step in range(start, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[step]:
+                tx.run(statement.format(**self.dialect))
+            self._set_version(tx, step + 1, fresh=fresh and step == start)
+
+    def _readable(self, tx: Tx) -> Tx | None:
+        """The transaction if the store holds a history this mlwarden reads, None if it holds nothing."""
+        version = self._version(tx, create=False)
+        if version is None:
+            return None
+        if version > SCHEMA_VERSION:
+            raise self._newer(version)
+        return tx
+
+    def _newer(self, version: int) -> InputError:
+        return InputError(
+            f"history {self.label}: written by a newer mlwarden (history schema {version}; this one reads up to "
+            f"{SCHEMA_VERSION})"
+        )
+
+    def _summary(self, tx: Tx, scan_id: int) -> ScanSummaryRow:
+        row = (
+            tx.one(
+                "SELECT id, generated_at, recorded_at, origin, scope, cloud, subscriptions, tool_version,"
+                " resource_count, status_counts, failing_by_severity, waived, baselined FROM scans WHERE id = ?",
+                (scan_id,),
+            )
+            if 1 <= scan_id <= MAX_ID
+            else None
+        )
+        if row is None:
+            raise InputError(f"history {self.label}: no scan with id {scan_id} (see `mlwarden history list`)")
+        frameworks = {
+            fw_id: {"version": version, "pass": passed, "fail": failed, "manual": manual, "not_assessed": absent}
+            for fw_id, version, passed, failed, manual, absent in tx.all(
+                "SELECT framework_id, version, pass, fail, manual, not_assessed FROM framework_counts"
+                " WHERE scan_id = ? ORDER BY framework_id",
+                (scan_id,),
+            )
+        }
+        return ScanSummaryRow(row, frameworks)
+
+
+class ScanSummaryRow:
+    """A scans row as stored, decoded by scanner.history into its public shape."""
+
+    __slots__ = ("frameworks", "values")
+
+    def __init__(self, values: tuple[Any, ...], frameworks: dict[str, dict[str, Any]]) -> None:
+        self.values = values
+        self.frameworks = frameworks
+
+    def decoded(self) -> dict[str, Any]:
+        (scan_id, generated, recorded, origin, scope, cloud, subs, tool, count, statuses, failing, waived, based) = (
+            self.values
+        )
+        return {
+            "id": int(scan_id),
+            "generated_at": datetime.fromisoformat(generated),
+            "recorded_at": datetime.fromisoformat(recorded),
+            "origin": origin,
+            "scope": scope,
+            "cloud": cloud,
+            "subscriptions": tuple(str(s) for s in json.loads(subs)),
+            "tool_version": tool,
+            "resource_count": int(count),
+            "status_counts": _counts(statuses, [s.value for s in Status]),
+            "failing_by_severity": _counts(failing, [s.value for s in Severity]),
+            "waived": int(waived),
+            "baselined": int(based),
+            "frameworks": self.frameworks,
+        }
+
+
+FindingRow = tuple[str, str, str, str | None, str, str, int, int]
+"""fingerprint, check id, resource id, detail key, status, severity, waived, baselined."""
+
+
+def _insert(tx: Tx, result: ScanResult) -> int:
+    findings = result.findings
+    row = tx.one(
+        "INSERT INTO scans (generated_at, recorded_at, origin, scope, cloud, subscriptions, tool_version,"
+        " resource_count, status_counts, failing_by_severity, waived, baselined)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            result.generated_at.isoformat(),
+            datetime.now(UTC).isoformat(),
+            result.scope.origin,
+            result.scope.description,
+            result.scope.cloud,
+            json.dumps(list(result.scope.subscriptions)),
+            result.tool_version,
+            result.resource_count,
+            json.dumps(result.status_counts()),
+            json.dumps(result.severity_counts()),
+            sum(1 for f in findings if f.status is Status.FAIL and f.waived_by),
+            sum(1 for f in findings if f.status is Status.FAIL and f.baselined),
+        ),
+    )
+    assert row is not None
+    scan_id = int(row[0])
+    tx.many(
+        "INSERT INTO framework_counts (scan_id, framework_id, version, pass, fail, manual, not_assessed)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (scan_id, fw.id, fw.version, *(fw.counts()[k] for k in ("pass", "fail", "manual", "not_assessed")))
+            for fw in result.frameworks
+        ],
+    )
+    passes = Counter(f.check_id for f in findings if f.status is Status.PASS)
+    tx.many(
+        "INSERT INTO check_passes (scan_id, check_id, passes) VALUES (?, ?, ?)",
+        [(scan_id, *item) for item in sorted(passes.items())],
+    )
+    # Sorted by fingerprint so concurrent writers take row locks in one order (no deadlock).
+    others = sorted(
+        (
+            (f.fingerprint or Finding.make_fingerprint(f.check_id, f.resource_id, f.detail_key), f)
+            for f in findings
+            if f.status is not Status.PASS
+        ),
+        key=lambda item: item[0],
+    )
+    tx.many(
+        "INSERT INTO subjects (fingerprint, check_id, resource_id, detail_key) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (fingerprint) DO NOTHING",
+        [(fp, f.check_id, f.resource_id, f.detail_key) for fp, f in others],
+    )
+    # A fingerprint seen twice in one scan (a check bug) keeps its first status.
+    tx.many(
+        "INSERT INTO findings (scan_id, subject_id, status, severity, waived, baselined)"
+        " SELECT ?, id, ?, ?, ?, ? FROM subjects WHERE fingerprint = ? ON CONFLICT DO NOTHING",
+        [
+            (scan_id, f.status.value, f.severity.value, _flag(bool(f.waived_by)), _flag(f.baselined), fp)
+            for fp, f in others
+        ],
+    )
+    return scan_id
+
+
+def _flag(value: object) -> int:
+    """Store a bool as 0/1 in both engines; anything else is a bug and must fail the record."""
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a bool, got {type(value).__name__}")
+    return int(value)
+
+
+def _rows(tx: Tx, scan_id: int) -> list[FindingRow]:
+    return [
+        (str(fp), str(check), str(resource), detail, str(status), str(severity), int(waived), int(based))
+        for fp, check, resource, detail, status, severity, waived, based in tx.all(
+            "SELECT s.fingerprint, s.check_id, s.resource_id, s.detail_key, f.status, f.severity, f.waived,"
+            " f.baselined FROM findings f JOIN subjects s ON s.id = f.subject_id WHERE f.scan_id = ?",
+            (scan_id,),
+        )
+    ]
+
+
+def _counts(text: str, keys: list[str]) -> dict[str, int]:
+    """A stored count map with every current key present, so older rows read with today's enums."""
+    stored = json.loads(text)
+    return {key: int(stored.get(key, 0)) for key in keys}
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextlib.contextmanager
+def corrupt_as_input(label: str) -> Iterator[None]:
+    """Stored values that no longer decode are a damaged history: bad input, not a bug."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"history {label}: corrupt history ({type(exc).__name__})") from None

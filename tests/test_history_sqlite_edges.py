@@ -1,0 +1,141 @@
+"""SQLite history under scheduled-job conditions: ten scans writing one file at once all land, a
+lock held past every retry is exit 3 (never an input error), scan ids are bounded, and what
+the estate wrote into ids cannot forge terminal output."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanner import history_sqlite, history_store
+from scanner.cli import cli
+from scanner.errors import StoreUnavailableError
+from scanner.history import diff, record, scans
+from scanner.models import Status
+from tests.test_history import MONDAY, TUESDAY, WEBAPP, finding, scan_result
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scan_processes(db: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """`mlwarden scan --demo --history DB` as separate processes; each prints its summary (stdout,
+    unbuffered) just before it records the scan."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-c", "from scanner.cli import main; main()", "scan", "--demo", "--fail-on", "none"]
+    return [
+        subprocess.Popen([*command, "--history", str(db)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(count)
+    ]
+
+
+def _outcomes(processes: list[subprocess.Popen[bytes]]) -> list[tuple[int, str]]:
+    errors = [p.communicate(timeout=240)[1].decode() for p in processes]
+    return [(p.returncode, err) for p, err in zip(processes, errors, strict=True)]
+
+
+def test_ten_concurrent_scans_into_a_new_file_all_land(tmp_path: Path) -> None:
+    db = tmp_path / "shared" / "history.db"
+
+    outcomes = _outcomes(_scan_processes(db, 10))
+
+    assert [code for code, _ in outcomes] == [0] * 10, outcomes
+    assert all("database is locked" not in err for _, err in outcomes)
+    assert sorted(s.id for s in scans(db)) == list(range(1, 11))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_scans_that_meet_a_held_write_lock_wait_for_it_and_land(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    record(MONDAY, db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    processes = _scan_processes(db, 10)
+    for process in processes:  # each has printed its summary: it is at the history now
+        assert process.stdout is not None and process.stdout.read(1)
+    # Keep them waiting past SQLite's default 5 s busy wait (a pause to order events; no duration
+    # is asserted), then let them in.
+    time.sleep(6)
+    holder.execute("ROLLBACK")
+    holder.close()
+    outcomes = _outcomes(processes)
+
+    assert [code for code, _ in outcomes] == [0] * 10, outcomes
+    assert sorted(s.id for s in scans(db)) == list(range(1, 12))
+
+
+def test_a_lock_held_past_every_retry_is_exit_3_not_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "history.db"
+    record(MONDAY, db)
+    before = db.read_bytes()
+    monkeypatch.setattr(history_sqlite, "BUSY_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr(history_store, "_ATTEMPTS", 3)
+    monkeypatch.setattr(history_store, "_FIRST_BACKOFF", 0.001)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailableError, match="still locked by other writers after 3 attempts"):
+            record(TUESDAY, db)
+        result = CliRunner().invoke(cli, ["scan", "--demo", "--fail-on", "none", "--history", str(db)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mlwarden: error:")]
+    assert len(errors) == 1 and "locked" in errors[0] and "Traceback" not in result.output
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("ids", [["1", "9" * 30], ["9" * 30, "2"], ["0", "1"], ["-3", "1"], ["1", "1.5"]])
+def test_scan_ids_out_of_range_are_usage_errors(tmp_path: Path, ids: list[str]) -> None:
+    db = tmp_path / "history.db"
+    record(MONDAY, db)
+    record(TUESDAY, db)
+
+    result = CliRunner().invoke(cli, ["history", "diff", "--db", str(db), "--", *ids])
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "OverflowError" not in result.output
+
+
+def test_huge_ids_through_the_api_are_unknown_scans_not_overflows(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    record(MONDAY, db)
+    record(TUESDAY, db)
+
+    with pytest.raises(Exception, match=r"no scan with id 9{30}") as info:
+        diff(db, 1, int("9" * 30))
+    assert type(info.value).__name__ == "InputError"
+
+
+def test_history_diff_and_list_neutralise_control_and_bidi_characters(tmp_path: Path) -> None:
+    db = tmp_path / "history.db"
+    forged = "\x1b[2J\rmlwarden: error: forged\x07\u202eevil\u2066"
+    record(MONDAY, db)
+    tampered = scan_result(
+        (
+            *TUESDAY.findings,
+            finding("MLW-APP-004", WEBAPP + forged, Status.FAIL, "plaintext", detail_key="KEY\x00" + forged),
+        ),
+        day=24,
+    )
+    record(tampered.model_copy(update={"scope": tampered.scope.model_copy(update={"description": forged})}), db)
+
+    for args in (["diff"], ["list"]):
+        result = CliRunner().invoke(cli, ["history", *args, "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        for char in ("\x1b", "\r", "\x07", "\x00", "\u202e", "\u2066"):
+            assert char not in result.output, (args, repr(char))
+        assert not any(line.startswith("mlwarden: error: forged") for line in result.output.splitlines())
+    assert "forged" in CliRunner().invoke(cli, ["history", "diff", "--db", str(db)]).stdout
