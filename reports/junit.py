@@ -1,23 +1,29 @@
-"""JUnit XML: one testsuite per check, so CI test tabs group failures the way the checks are written.
+"""JUnit XML that agrees with the gate, for Azure DevOps `PublishTestResults@2` and GitHub test reporters.
 
-Each failing, erroring, unknown, waived or baselined resource is its own testcase (the
-resource is what someone must fix or look at). Passing and not-applicable resources are
-one aggregated testcase per check: at 100,000 resources a testcase per pass would bury the
-failures and make the file unusable in CI viewers.
-Waived and baselined failures are `<skipped>`: they were accepted, so they must not fail the
-build, but the reason stays visible.
+One testsuite per check; one testcase per check and resource (and detail key, where a check
+judges several items of one resource), named `<check id> <resource id>[ [<detail key>]]` so a
+test keeps its name and history from run to run. A testcase fails exactly when its finding
+fails the gate (`scanner.models.fails_gate`: at or above `--fail-on`, not waived, not
+baselined), so a CI task that fails on failed tests fails exactly when mlwarden exits 1.
+Failing findings that do not fail the gate pass with the reason in `<system-out>`; coverage
+gaps, check errors and checks that do not apply are `<skipped>` with the reason.
+
+Written as text rather than through an element tree: at 100,000 resources the file holds a
+few hundred thousand testcases, and a tree of them would cost far more memory than the text.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections import defaultdict
+from xml.sax.saxutils import escape
 
-from reports.digest import evidence_value, finding_order
-from scanner.models import CheckMeta, Finding, ScanResult, Status
+from reports.digest import evidence_value
+from scanner.models import CheckMeta, Finding, ScanResult, Severity, Status, fails_gate
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTRIBUTE = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+TEXT_LIMIT = 2_000
 
 
 def render(result: ScanResult) -> bytes:
@@ -25,89 +31,130 @@ def render(result: ScanResult) -> bytes:
     for finding in result.findings:
         by_check[finding.check_id].append(finding)
     metas = {meta.id: meta for meta in result.checks}
-    root = ET.Element("testsuites", {"name": "mlwarden"})
-    totals = {"tests": 0, "failures": 0, "errors": 0}
+    suites: list[str] = []
+    tests = failures = 0
+    seen: set[str] = set()
     for check_id in sorted(set(metas) | set(by_check)):
-        suite = _suite(check_id, metas.get(check_id), by_check.get(check_id, []), result)
-        root.append(suite)
-        for key in totals:
-            totals[key] += int(suite.get(key, "0"))
-    root.set("tests", str(totals["tests"]))
-    root.set("failures", str(totals["failures"]))
-    root.set("errors", str(totals["errors"]))
-    root.set("time", f"{result.timings.total_seconds:.3f}")
-    ET.indent(root)
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+        text, suite_tests, suite_failures = _suite(check_id, metas.get(check_id), by_check[check_id], result, seen)
+        suites.append(text)
+        tests += suite_tests
+        failures += suite_failures
+    head = _element(
+        "testsuites",
+        {
+            "name": "mlwarden",
+            "tests": str(tests),
+            "failures": str(failures),
+            "errors": "0",
+            "time": f"{result.timings.total_seconds:.3f}",
+        },
+    )
+    body = "".join(suites)
+    return f'<?xml version="1.0" encoding="utf-8"?>\n{head}>\n{body}</testsuites>\n'.encode()
 
 
-def _suite(check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult) -> ET.Element:
+def _suite(
+    check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, seen: set[str]
+) -> tuple[str, int, int]:
+    """One check's testsuite, its testcase count and its failure count."""
     title = meta.title if meta else (findings[0].title if findings else check_id)
-    suite = ET.Element("testsuite", {"name": _clean(f"{check_id} {title}")})
+    cases: list[str] = []
+    failures = skipped = 0
+    for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
+        case, outcome = _case(finding, result.fail_on, _unique(_name(finding), seen))
+        cases.append(case)
+        failures += outcome == "failure"
+        skipped += outcome == "skipped"
+    attributes = {
+        "name": f"{check_id} {title}",
+        "tests": str(len(cases)),
+        "failures": str(failures),
+        "errors": "0",
+        "skipped": str(skipped),
+        "time": "0",
+        "timestamp": result.generated_at.isoformat(),
+    }
+    properties = _properties(meta, result.fail_on)
+    text = f"  {_element('testsuite', attributes)}>\n{properties}{''.join(cases)}  </testsuite>\n"
+    return text, len(cases), failures
+
+
+def _properties(meta: CheckMeta | None, fail_on: Severity | None) -> str:
+    """What every testcase of the suite shares, said once: severity, remediation, the gate."""
+    pairs = [("fail-on", fail_on.value if fail_on else "none")]
     if meta:
-        properties = ET.SubElement(suite, "properties")
-        for name, value in (("severity", meta.severity.value), ("pillar", meta.pillar), ("tags", ",".join(meta.tags))):
-            ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    passed = not_applicable = 0
-    for finding in sorted(findings, key=finding_order):
-        if finding.status is Status.PASS:
-            passed += 1
-            continue
-        if finding.status is Status.NOT_APPLICABLE:
-            not_applicable += 1
-            continue
-        outcome = _case(suite, check_id, finding)
-        counts["tests"] += 1
-        counts[outcome] += 1
-    if passed:
-        ET.SubElement(suite, "testcase", {"classname": _clean(check_id), "name": f"{passed} resource(s) pass"})
-        counts["tests"] += 1
-    if not_applicable:
-        case = ET.SubElement(
-            suite, "testcase", {"classname": _clean(check_id), "name": f"{not_applicable} resource(s) not applicable"}
-        )
-        ET.SubElement(case, "skipped", {"message": "the check does not apply to these resources"})
-        counts["tests"] += 1
-        counts["skipped"] += 1
-    for key, count in counts.items():
-        suite.set(key, str(count))
-    suite.set("time", "0")
-    suite.set("timestamp", result.generated_at.isoformat())
-    return suite
+        pairs += [("severity", meta.severity.value), ("pillar", meta.pillar), ("tags", ",".join(meta.tags))]
+        pairs.append(("remediation", meta.remediation.text))
+        if meta.remediation.az_cli:
+            pairs.append(("az", meta.remediation.az_cli))
+    lines = "".join(f"      {_element('property', {'name': name, 'value': value})}/>\n" for name, value in pairs)
+    return f"    <properties>\n{lines}    </properties>\n"
 
 
-def _case(suite: ET.Element, check_id: str, finding: Finding) -> str:
-    """Append one testcase; return which counter it adds to (failures, errors, skipped or tests)."""
-    name = finding.resource_id + (f" [{finding.detail_key}]" if finding.detail_key else "")
-    case = ET.SubElement(suite, "testcase", {"classname": _clean(check_id), "name": _clean(name)})
-    message = _clean(finding.message)
-    if finding.status is Status.FAIL and finding.waived_by:
-        ET.SubElement(case, "skipped", {"message": _clean(f"waived: {finding.waived_by}")})
-        return "skipped"
-    if finding.status is Status.FAIL and finding.baselined:
-        ET.SubElement(case, "skipped", {"message": _clean(f"baselined: {finding.message}")})
-        return "skipped"
+def _name(finding: Finding) -> str:
+    name = f"{finding.check_id} {finding.resource_id}"
+    return f"{name} [{finding.detail_key}]" if finding.detail_key else name
+
+
+def _unique(name: str, seen: set[str]) -> str:
+    """Names are unique in the file even if a plugin reports one item twice: later ones get `#2`, `#3`."""
+    candidate, number = name, 1
+    while candidate in seen:
+        number += 1
+        candidate = f"{name} #{number}"
+    seen.add(candidate)
+    return candidate
+
+
+def _case(finding: Finding, fail_on: Severity | None, name: str) -> tuple[str, str]:
+    """One testcase and its outcome: failure, skipped or passed."""
+    open_tag = "    " + _element("testcase", {"classname": finding.check_id, "name": name})
+    message = _clip(finding.message)
+    if fails_gate(finding, fail_on):
+        failure = _element("failure", {"message": message, "type": finding.severity.value})
+        return f"{open_tag}>\n      {failure}>{_text(_details(finding))}</failure>\n    </testcase>\n", "failure"
     if finding.status is Status.FAIL:
-        failure = ET.SubElement(case, "failure", {"message": message, "type": finding.severity.value})
-        failure.text = _clean(_details(finding))
-        return "failures"
-    if finding.status is Status.ERROR:
-        error = ET.SubElement(case, "error", {"message": message, "type": "check-error"})
-        error.text = _clean(_details(finding))
-        return "errors"
-    ET.SubElement(case, "skipped", {"message": _clean(f"not assessed (coverage gap): {finding.message}")})
-    return "skipped"
+        note = f"FAIL ({finding.severity.value}), {_why_not_gating(finding, fail_on)}: {message}"
+        return f"{open_tag}>\n      <system-out>{_text(note)}</system-out>\n    </testcase>\n", "passed"
+    reason = {
+        Status.UNKNOWN: "not assessed (coverage gap)",
+        Status.ERROR: "not assessed (check error)",
+        Status.NOT_APPLICABLE: "not applicable",
+    }.get(finding.status)
+    if reason is None:
+        return f"{open_tag}/>\n", "passed"
+    skipped = _element("skipped", {"message": f"{reason}: {message}"})
+    return f"{open_tag}>\n      {skipped}/>\n    </testcase>\n", "skipped"
+
+
+def _why_not_gating(finding: Finding, fail_on: Severity | None) -> str:
+    if finding.waived_by:
+        return f"waived ({_clip(finding.waived_by)}), does not fail the gate"
+    if finding.baselined:
+        return "in the baseline, does not fail the gate"
+    if fail_on is None:
+        return "no gate (--fail-on none)"
+    return f"below --fail-on {fail_on.value}, does not fail the gate"
 
 
 def _details(finding: Finding) -> str:
-    lines = [f"{finding.title} ({finding.severity.value})", finding.message, ""]
-    lines += [f"{item.path} = {evidence_value(item.value)}" for item in finding.evidence]
-    if finding.remediation:
-        lines += ["", f"Fix: {finding.remediation.text}"]
-        if finding.remediation.az_cli:
-            lines.append(f"az: {finding.remediation.az_cli}")
+    lines = [f"{finding.title} ({finding.severity.value})", _clip(finding.message)]
+    lines += [f"{item.path} = {_clip(evidence_value(item.value))}" for item in finding.evidence]
     return "\n".join(lines)
+
+
+def _element(tag: str, attributes: dict[str, str]) -> str:
+    """An opening tag without its closing `>` or `/>`."""
+    rendered = "".join(f' {key}="{escape(_clean(value), _ATTRIBUTE)}"' for key, value in attributes.items())
+    return f"<{tag}{rendered}"
+
+
+def _text(text: str) -> str:
+    return escape(_clean(text))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else f"{text[:TEXT_LIMIT]}… ({len(text) - TEXT_LIMIT} more characters)"
 
 
 def _clean(text: str) -> str:

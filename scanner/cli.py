@@ -91,11 +91,15 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
     return out
 
 
-def _render(result: ScanResult, formats: Sequence[str]) -> list[tuple[str, bytes]]:
-    """Every format in memory, once: --out and the evidence pack get the same bytes."""
-    from reports import EXTENSIONS, RENDERERS
+def _render(result: ScanResult, formats: Sequence[str], options: Any) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """Every format in memory, once: --out and the evidence pack get the same bytes. Also returns
+    what the reports had to leave out (e.g. SARIF beyond GitHub's limits), for stderr."""
+    from reports import EXTENSIONS
+    from reports.options import render
 
-    return [(f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", RENDERERS[fmt](result)) for fmt in formats]
+    reports = [(fmt, render(fmt, result, options)) for fmt in formats]
+    notices = [notice for _, report in reports for notice in report.notices]
+    return [(f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", report.data) for fmt, report in reports], notices
 
 
 def _write_reports(rendered: Sequence[tuple[str, bytes]], out: Path) -> list[Path]:
@@ -224,6 +228,13 @@ def cli() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Directory for the reports (default formats: json, html).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="high", show_default=True)
 @click.option("--allow-partial", is_flag=True, help="An incomplete scan exits 0/1 instead of 3.")
+@click.option(
+    "--sarif-include",
+    multiple=True,
+    type=click.Choice(["unknown", "waived", "baselined"]),
+    help="Also put in the SARIF: unknown (coverage gaps, check errors) as notes, waived, baselined (repeatable).",
+)
+@click.option("--sarif-category", metavar="NAME", help="SARIF runs[].automationDetails.id, exactly as given.")
 @click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waivers YAML (accepted risk).")
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Fail only on findings not in it.")
 @click.option("--write-baseline", type=click.Path(path_type=Path), help="Accept every current failing finding.")
@@ -249,6 +260,8 @@ def scan(
     out: Path | None,
     fail_on: str,
     allow_partial: bool,
+    sarif_include: tuple[str, ...],
+    sarif_category: str | None,
     waivers_file: Path | None,
     baseline_file: Path | None,
     write_baseline: Path | None,
@@ -309,7 +322,9 @@ def scan(
         load_seconds=time.perf_counter() - started,
         attestations=attestations,
     )
-    rendered = _render(result, chosen)
+    from reports.options import RenderOptions
+
+    rendered, notices = _render(result, chosen, RenderOptions(frozenset(sarif_include), sarif_category))
     pack = extras.stage_pack(result, inventory, rendered, {"waivers": waivers_file, "baseline": baseline_file}, azure)
     if out is not None:
         written = _write_reports(rendered, out)
@@ -323,6 +338,8 @@ def scan(
     elif not azure.get("quiet"):
         click.echo(summary(result))
     cli_evidence.publish(pack, bool(azure.get("quiet")))
+    for notice in notices:
+        click.echo(f"mlwarden: note: {notice}", err=True)
     for use in result.waivers:
         if use.expired and use.matched:
             click.echo(
