@@ -1,15 +1,16 @@
-"""JUnit XML: valid against the Jenkins xUnit XSD, one suite per check, passes aggregated."""
+"""JUnit XML that agrees with the gate: valid against the XSD, one stable testcase per check and resource."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
 from reports import junit
-from scanner.models import ScanResult
-from tests.reports.conftest import PIPE_MESSAGE, SCHEMAS, WEBAPP
+from scanner.models import ScanResult, Severity, Status, fails_gate
+from tests.reports.conftest import PIPE_MESSAGE, SCHEMAS, STORAGE, WEBAPP, WORKSPACE, arm_id, finding, scan_result
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,21 @@ def xsd() -> Any:
     return xmlschema.XMLSchema(SCHEMAS / "junit-10.xsd")
 
 
+def _root(result: ScanResult) -> ET.Element:
+    return ET.fromstring(junit.render(result))
+
+
+def _cases(result: ScanResult) -> dict[str, ET.Element]:
+    return {case.get("name", ""): case for case in _root(result).iter("testcase")}
+
+
 def _suites(result: ScanResult) -> dict[str, ET.Element]:
-    root = ET.fromstring(junit.render(result))
-    return {suite.get("name", "").split(" ", 1)[0]: suite for suite in root.iter("testsuite")}
+    return {suite.get("name", "").split(" ", 1)[0]: suite for suite in _root(result).iter("testsuite")}
 
 
 def test_validates_against_the_junit_xsd(result: ScanResult, xsd: Any) -> None:
     xsd.validate(junit.render(result).decode())
+    xsd.validate(junit.render(result.model_copy(update={"fail_on": None})).decode())
 
 
 def test_xsd_rejects_a_testcase_without_a_name(xsd: Any) -> None:
@@ -36,33 +45,83 @@ def test_one_suite_per_check(result: ScanResult) -> None:
     assert set(_suites(result)) == {meta.id for meta in result.checks}
 
 
-def test_failure_error_and_skipped_by_status(result: ScanResult) -> None:
-    suites = _suites(result)
-    workspace = suites["MLW-WS-001"]
-    (failure,) = workspace.iter("failure")
+def test_one_testcase_per_finding_named_by_check_and_resource(result: ScanResult) -> None:
+    names = [case.get("name", "") for case in _root(result).iter("testcase")]
+    assert len(names) == len(set(names)) == len(result.findings)
+    expected = {
+        f"{f.check_id} {f.resource_id}" + (f" [{f.detail_key}]" if f.detail_key else "") for f in result.findings
+    }
+    assert set(names) == expected
+    assert f"MLW-APP-004 {WEBAPP} [DB_PASSWORD]" in names
+    assert all(
+        case.get("classname") == case.get("name", "").split(" ", 1)[0] for case in _root(result).iter("testcase")
+    )
+
+
+def test_names_do_not_change_when_the_number_of_passing_resources_does(result: ScanResult) -> None:
+    """No phantom tests: adding a passing resource adds exactly one testcase and renames none."""
+    before = set(_cases(result))
+    extra = finding("MLW-WS-001", arm_id("Microsoft.MachineLearningServices/workspaces", "w-new"), Status.PASS, "ok")
+    after = set(_cases(scan_result((*result.findings, extra))))
+    assert after - before == {f"MLW-WS-001 {extra.resource_id}"} and before <= after
+
+
+def test_failures_are_exactly_the_findings_that_fail_the_gate(result: ScanResult) -> None:
+    for severity in [*Severity, None]:
+        gated = result.model_copy(update={"fail_on": severity})
+        root = _root(gated)
+        failing = {case.get("name") for case in root.iter("testcase") if case.find("failure") is not None}
+        expected = {
+            f"{f.check_id} {f.resource_id}" + (f" [{f.detail_key}]" if f.detail_key else "")
+            for f in result.findings
+            if fails_gate(f, severity)
+        }
+        assert failing == expected, severity
+        assert root.get("failures") == str(len(expected))
+        assert root.get("errors") == "0"
+
+
+def test_failure_carries_severity_message_and_evidence(result: ScanResult) -> None:
+    case = _cases(result)[f"MLW-WS-001 {WORKSPACE}"]
+    failure = case.find("failure")
+    assert failure is not None
     assert failure.get("message") == "publicNetworkAccess is Enabled"
     assert failure.get("type") == "high"
     assert "properties.publicNetworkAccess = Enabled" in (failure.text or "")
-    defender = suites["MLW-DEF-001"]
-    assert [e.get("type") for e in defender.iter("error")] == ["check-error"]
-    assert defender.get("errors") == "1"
-    secrets = suites["MLW-APP-004"]
-    skipped = [s.get("message", "") for s in secrets.iter("skipped")]
-    assert any(message.startswith("not assessed (coverage gap)") for message in skipped)
 
 
-def test_waived_and_baselined_failures_are_skipped_not_failed(result: ScanResult) -> None:
-    suites = _suites(result)
-    storage = suites["MLW-ST-002"]
-    assert list(storage.iter("failure")) == []
-    assert "WAIVER-42" in next(storage.iter("skipped")).get("message", "")
-    tls = suites["MLW-APP-001"]
-    assert tls.get("failures") == "1"
-    assert any(s.get("message", "").startswith("baselined") for s in tls.iter("skipped"))
+def test_failing_findings_below_the_gate_pass_with_the_reason(result: ScanResult) -> None:
+    cases = _cases(result)
+    medium = cases[f"MLW-WS-003 {WORKSPACE}"]
+    assert medium.find("failure") is None and medium.find("skipped") is None
+    assert "FAIL (medium), below --fail-on high" in (medium.findtext("system-out") or "")
+    waived = cases[f"MLW-ST-002 {STORAGE}"]
+    assert waived.find("failure") is None
+    assert "FAIL (critical), waived (WAIVER-42" in (waived.findtext("system-out") or "")
+    baselined = cases[f"MLW-APP-001 {arm_id('Microsoft.Web/sites', 'app-legacy')}"]
+    assert "in the baseline, does not fail the gate" in (baselined.findtext("system-out") or "")
+
+
+def test_gaps_errors_and_not_applicable_are_skipped_with_the_reason(result: ScanResult) -> None:
+    root = _root(result)
+    skipped = {
+        case.get("name"): case.find("skipped") for case in root.iter("testcase") if case.find("skipped") is not None
+    }
+    messages = {name: element.get("message", "") for name, element in skipped.items() if element is not None}
+    assert messages[f"MLW-DEF-001 {STORAGE}"].startswith("not assessed (check error): check raised KeyError")
+    gap = arm_id("Microsoft.KeyVault/vaults", "kv-shared", rg="rg-shared")
+    assert (
+        messages[f"MLW-KV-001 {gap}"]
+        == "not assessed (coverage gap): vault is in a subscription that could not be read"
+    )
+    assert any(m.startswith("not applicable: ") for m in messages.values())
+    expected = sum(1 for f in result.findings if f.status in (Status.UNKNOWN, Status.ERROR, Status.NOT_APPLICABLE))
+    assert len(messages) == expected
+    assert list(root.iter("error")) == []  # an error testcase would fail Azure DevOps' task without failing the gate
 
 
 def test_suite_counts_match_the_testcases(result: ScanResult) -> None:
-    root = ET.fromstring(junit.render(result))
+    root = _root(result)
     for suite in root.iter("testsuite"):
         cases = list(suite.iter("testcase"))
         assert suite.get("tests") == str(len(cases))
@@ -71,26 +130,49 @@ def test_suite_counts_match_the_testcases(result: ScanResult) -> None:
     assert root.get("tests") == str(len(list(root.iter("testcase"))))
 
 
+def test_suite_properties_say_the_gate_and_the_fix(result: ScanResult) -> None:
+    suite = _suites(result)["MLW-WS-001"]
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["fail-on"] == "high" and properties["severity"] == "high"
+    assert properties["remediation"].startswith("Set publicNetworkAccess to Disabled")
+    assert "--public-network-access Disabled" in (properties["az"] or "")
+
+
 def test_untrusted_text_survives_escaping(result: ScanResult) -> None:
-    suites = _suites(result)
-    case = next(c for c in suites["MLW-APP-004"].iter("testcase") if c.get("name", "").startswith(WEBAPP))
+    case = _cases(result)[f"MLW-APP-004 {WEBAPP} [DB_PASSWORD]"]
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("message") == PIPE_MESSAGE
     assert "tags.owner = <script>alert(1)</script>" in (failure.text or "")
 
 
-def test_passes_are_one_testcase_per_check_at_scale(large_result: ScanResult) -> None:
-    document = junit.render(large_result)
+def test_xml_invalid_characters_and_duplicates_cannot_break_the_file(xsd: Any) -> None:
+    resource = arm_id("Microsoft.MachineLearningServices/workspaces", "w\x01\x0b")
+    twice = finding("MLW-WS-001", resource, Status.FAIL, 'bad "quote" \x1b[31m & <tag>', resource_name="w\x00")
+    document = junit.render(scan_result((twice, twice)))
+    xsd.validate(document.decode())
+    names = [case.get("name", "") for case in ET.fromstring(document).iter("testcase")]
+    assert len(names) == 2 and len(set(names)) == 2 and names[1].endswith(" #2")
+
+
+def test_one_testcase_per_finding_at_100k_resources(estate_100k: ScanResult) -> None:
+    document = junit.render(estate_100k)
     root = ET.fromstring(document)
-    suites = {suite.get("name", "").split(" ", 1)[0]: suite for suite in root.iter("testsuite")}
-    vaults = suites["MLW-KV-001"]
-    names = [case.get("name", "") for case in vaults.iter("testcase")]
-    assert "99900 resource(s) pass" in names
-    assert len(names) == 101  # 100 failures + 1 aggregated pass
-    assert vaults.get("failures") == "100"
-    assert len(document) < 500_000
+    cases = list(root.iter("testcase"))
+    assert len(cases) == len(estate_100k.findings)
+    assert len({case.get("name") for case in cases}) == len(cases)
+    gating = sum(1 for f in estate_100k.findings if fails_gate(f, estate_100k.fail_on))
+    assert root.get("failures") == str(gating) == str(sum(1 for c in cases if c.find("failure") is not None))
+    per_case = len(document) / len(cases)
+    assert per_case < 600, per_case
+    print(f"\nJUnit at 100k resources: {len(cases):,} testcases, {len(document):,} bytes ({per_case:.0f} per testcase)")
 
 
 def test_same_input_same_bytes(result: ScanResult) -> None:
     assert junit.render(result) == junit.render(result.model_copy(update={"findings": result.findings[::-1]}))
+
+
+def test_names_are_plain_check_and_resource_ids() -> None:
+    """Azure DevOps keys test history on classname + name: nothing volatile (counts, times) may appear in them."""
+    document = junit.render(scan_result()).decode()
+    assert not re.search(r'name="[^"]*\d+ resource\(s\)', document)
