@@ -122,7 +122,8 @@ def _judge_facts(env_facts: list[AppSettingFact]) -> Verdict:
     pillar="secrets",
     rationale=(
         "environmentVariables is a plain string map returned to anyone with Reader on the workspace; "
-        "a key, password, SAS or connection string there is disclosed. Values are never stored: the "
+        "a key, password, SAS signature or token there is disclosed (a connection string counts only "
+        "when it carries one: a managed-identity or endpoint-only one does not). Values are never stored: the "
         "collector records each variable's secret class and leaves '<redacted>' in the row. The check "
         "reads those facts; for a row from another tool that still carries values it classifies them "
         "in memory and reports names only. Key Vault references are safe. Redacted values with no "

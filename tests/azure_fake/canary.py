@@ -19,7 +19,7 @@ def value_for(fact: AppSettingFact) -> str:
     if fact.key_vault_reference:
         return f"@Microsoft.KeyVault(SecretUri=https://kv-canary.vault.azure.net/secrets/s{n}/)"
     return {
-        "connection-string": f"Server=tcp:{MARK.lower()}{n}.database.windows.net;Database=db{n};{MARK}=1;",
+        "connection-string": f"postgresql://app:{MARK}{n}@pg{n}.postgres.database.azure.com:5432/db{n}",
         "account-key": (
             f"DefaultEndpointsProtocol=https;AccountName=st{n};AccountKey={MARK}{n}AccountKeyAAAAAAAAAAAA==;"
             "EndpointSuffix=core.windows.net"
