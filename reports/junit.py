@@ -108,7 +108,8 @@ def _unique(name: str, seen: set[str]) -> str:
 
 def _case(finding: Finding, fail_on: Severity | None, name: str) -> tuple[str, str]:
     """One testcase and its outcome: failure, skipped or passed."""
-    open_tag = "    " + _element("testcase", {"classname": finding.check_id, "name": name})
+    # time="0": some reporters parse a missing duration as NaN; a check on one resource takes no measurable time.
+    open_tag = "    " + _element("testcase", {"classname": finding.check_id, "name": name, "time": "0"})
     message = _clip(finding.message)
     if fails_gate(finding, fail_on):
         failure = _element("failure", {"message": message, "type": finding.severity.value})
