@@ -181,7 +181,10 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
     from scanner.attestations import template
     from scanner.cli import _frameworks, _load_checks
 
-    (framework,) = _frameworks([framework_id], framework_files, _load_checks())
+    selected = _frameworks([framework_id], framework_files, _load_checks())
+    if len(selected) != 1:
+        raise InputError("--framework: name exactly one framework for a template")
+    (framework,) = selected
     click.echo(template(framework, datetime.now(UTC).date(), __version__), nl=False)
 
 

@@ -140,7 +140,7 @@ def stage(
         (staging / MANIFEST).write_bytes(body)
         if signer is not None:
             token, jwk = signer(body)
-            (staging / SIGNATURE).write_bytes(token + b"\n")
+            (staging / SIGNATURE).write_bytes(token)  # exactly the compact serialization
             (staging / PUBLIC_KEY).write_bytes(orjson.dumps(jwk, option=_JSON))
             pack.kid = str(jwk.get("kid"))
         pack.files = len(entries)

@@ -116,6 +116,8 @@ def test_template_command_prints_the_accepted_shape(tmp_path: Path) -> None:
     assert isinstance(first["date"], date) and first["evidence"] == [{"uri": ""}]
     unknown = invoke("attestations", "template", "--framework", "hipaa")
     assert unknown.exit_code == 2 and "unknown framework 'hipaa'" in error_line(unknown)
+    several = invoke("attestations", "template", "--framework", "gdpr,hipaa-security-rule")
+    assert several.exit_code == 2 and "exactly one framework" in error_line(several)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from scanner.cli import cli
 from scanner.signing import KeyRef
 from scanner.snapshot import read_demo, write_snapshot
 from tests.azure_fake.harness import env
+from tests.azure_fake.sample import sample_inventory
 from tests.azure_fake.server import AzureFake
 
 
@@ -71,14 +73,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "evidence": [{"uri": "https://intranet.example/appointment.pdf"}],
         "attested_by": "Dana Reyes",
         "role": "Security Officer",
-        "date": "2026-11-02",
-        "expires": "2099-11-02",
+        "date": date(2026, 11, 2),
+        "expires": date(2099, 11, 2),
     }
-    attestations.write_text(
-        yaml.safe_dump({"attestations": [entry]}, sort_keys=False)
-        .replace("'2026-11-02'", "2026-11-02")
-        .replace("'2099-11-02'", "2099-11-02")
-    )
+    attestations.write_text(yaml.safe_dump({"attestations": [entry]}, sort_keys=False))
     baseline = root / "baseline.json"
     assert invoke("scan", "--demo", "--write-baseline", str(baseline), "-q").exit_code == 1
     return {"waivers": waivers, "attestations": attestations, "baseline": baseline}
@@ -226,7 +224,8 @@ def test_signed_pack_verifies_offline(fake: AzureFake, tmp_path: Path, key: str,
     assert fake.signing_keys.signed[before:] == [(key, algorithm)]
     version = fake.signing_keys.keys[key].version
     kid = f"{fake.url}/keys/{key}/{version}"
-    token = (pack / "manifest.sig").read_bytes().strip()
+    token = (pack / "manifest.sig").read_bytes()
+    assert token.count(b".") == 2 and not token.endswith(b"\n")
     header_b64, payload_b64, _ = token.decode().split(".")
     assert json.loads(base64.urlsafe_b64decode(header_b64 + "==")) == {"alg": algorithm, "kid": kid}
     assert base64.urlsafe_b64decode(payload_b64 + "==") == (pack / "manifest.json").read_bytes()
@@ -264,7 +263,7 @@ def test_modified_report_is_named(signed_pack: Path) -> None:
 
 def test_modified_signature_fails(signed_pack: Path) -> None:
     path = signed_pack / "manifest.sig"
-    head, payload, signature = path.read_bytes().strip().split(b".")
+    head, payload, signature = path.read_bytes().split(b".")
     raw = bytearray(base64.urlsafe_b64decode(signature + b"=="))
     raw[10] ^= 0x01
     path.write_bytes(b".".join([head, payload, jws.b64url(bytes(raw)).encode()]))
@@ -361,3 +360,27 @@ def test_pss_signatures_from_key_vault_verify(fake: AzureFake) -> None:
             jws.verify(token, b"other", public)
     with pytest.raises(jws.JwsError, match="private key material"):
         jws.public_key({**public, "d": "AQAB"})
+
+
+def test_live_scan_pack_is_signed_and_rescans_to_the_same_result(tmp_path: Path) -> None:
+    """A live scan through the real SDKs: the packed snapshot is what was collected, and reproduces the report."""
+    with AzureFake(sample_inventory(), quota=15, window=1.0) as server:
+        server.signing_keys.add_ec("live-p256", "P-256")
+        pack, out = tmp_path / "pack", tmp_path / "out"
+        args = [*azure_args(server), "--no-keyvault", "--quiet", "--out", str(out), "--fail-on", "none"]
+        key = f"{server.url}/keys/live-p256"
+        result = invoke(
+            "scan", *args, "--evidence-pack", str(pack), "--sign-key", key, environment=env(server, tmp_path)
+        )
+        assert result.exit_code == 0, result.stderr
+        assert server.counts["graph"] > 0 and server.signing_keys.signed == [("live-p256", "ES256")]
+    assert (pack / "reports" / "mlwarden-report.json").read_bytes() == (out / "mlwarden-report.json").read_bytes()
+    manifest = json.loads((pack / "manifest.json").read_bytes())
+    assert manifest["scope"]["origin"] == "azure"
+    assert invoke("verify", str(pack)).exit_code == 0
+    rescan = invoke("scan", "--snapshot", str(pack / "snapshot.jsonl.gz"), "--format", "json", "--fail-on", "none")
+    live = json.loads((out / "mlwarden-report.json").read_bytes())
+    again = json.loads(rescan.stdout)
+    assert [(f["fingerprint"], f["status"]) for f in again["findings"]] == [
+        (f["fingerprint"], f["status"]) for f in live["findings"]
+    ]
