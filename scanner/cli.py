@@ -325,7 +325,8 @@ def scan(
     from reports.options import RenderOptions
 
     rendered, notices = _render(result, chosen, RenderOptions(frozenset(sarif_include), sarif_category))
-    pack = extras.stage_pack(result, inventory, rendered, {"waivers": waivers_file, "baseline": baseline_file}, azure)
+    inputs = {"waivers": waivers_file, "baseline": baseline_file}
+    pack = extras.stage_pack(result, inventory, rendered, inputs, azure, framework_files)
     if out is not None:
         written = _write_reports(rendered, out)
         if not azure.get("quiet"):

@@ -98,9 +98,9 @@ class ScanExtras:
         if key_url is not None and pack_dir is None:
             raise InputError("--sign-key signs an evidence pack: add --evidence-pack DIR")
         if pack_dir is not None:
-            from scanner.evidence import _check_target
+            from scanner.evidence import check_target
 
-            _check_target(pack_dir)
+            check_target(pack_dir)
         return cls(
             attestations_file=params.pop("attestations_file", None),
             pack_dir=pack_dir,
@@ -125,6 +125,7 @@ class ScanExtras:
         reports: Sequence[tuple[str, bytes]],
         inputs: Mapping[str, Path | None],
         params: Mapping[str, Any],
+        framework_files: Sequence[Path] = (),
     ) -> StagedPack | None:
         """Build (and sign) the evidence pack before any report is written, so a refused signature writes nothing."""
         if self.pack_dir is None:
@@ -136,9 +137,10 @@ class ScanExtras:
             key = self.sign_key
             credential, transport = _transport(params)
             signer = lambda body: signing.sign(body, key, credential, transport)  # noqa: E731
-        used = {role: path for role, path in inputs.items() if path is not None}
-        if self.attestations_file is not None:
-            used["attestations"] = self.attestations_file
+        roles = {**inputs, "attestations": self.attestations_file}
+        used = {f"{role}{path.suffix}": path for role, path in roles.items() if path is not None}
+        for index, path in enumerate(framework_files, start=1):
+            used[f"frameworks/{index}-{path.name}"] = path  # the catalogs a rescan needs
         return evidence.stage(self.pack_dir, result, inventory, reports, used, signer)
 
 

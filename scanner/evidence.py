@@ -6,7 +6,7 @@
       manifest.jwk           the public key that verifies it
       snapshot.jsonl.gz      the inventory actually scanned (after scope filters)
       reports/...            every report the scan wrote, byte for byte
-      inputs/...             the waivers, baseline and attestations files used
+      inputs/...             the waivers, baseline, attestations and extra framework files used
 
 A pack is staged in a hidden sibling directory and renamed into place only when complete and
 signed, so a failed scan or a refused signature leaves no partial pack. Verification needs no
@@ -109,7 +109,8 @@ class StagedPack:
         self._cleanup()
 
 
-def _check_target(directory: Path) -> None:
+def check_target(directory: Path) -> None:
+    """An existing non-empty DIR is refused: a pack must not mix with files it does not list."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError(f"--evidence-pack {directory}: exists and is not an empty directory")
 
@@ -122,8 +123,11 @@ def stage(
     inputs: Mapping[str, Path],
     signer: Signer | None = None,
 ) -> StagedPack:
-    """Write the whole pack (and sign its manifest) next to `directory`; `commit()` publishes it."""
-    _check_target(directory)
+    """Write the whole pack (and sign its manifest) next to `directory`; `commit()` publishes it.
+
+    `inputs` maps a name under `inputs/` (e.g. `waivers.yaml`) to the file the scan read.
+    """
+    check_target(directory)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
@@ -134,7 +138,7 @@ def stage(
         os.chmod(staging, 0o777 & ~_umask())
         files: list[tuple[str, bytes | Path | Inventory]] = [(SNAPSHOT, inventory)]
         files += [(f"reports/{name}", data) for name, data in reports]
-        files += [(f"inputs/{role}{path.suffix}", path) for role, path in sorted(inputs.items())]
+        files += [(f"inputs/{name}", path) for name, path in inputs.items()]
         entries = [_write(staging, name, content) for name, content in sorted(files, key=lambda item: item[0])]
         body = manifest(result, entries)
         (staging / MANIFEST).write_bytes(body)

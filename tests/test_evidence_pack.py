@@ -79,7 +79,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     attestations.write_text(yaml.safe_dump({"attestations": [entry]}, sort_keys=False))
     baseline = root / "baseline.json"
     assert invoke("scan", "--demo", "--write-baseline", str(baseline), "-q").exit_code == 1
-    return {"waivers": waivers, "attestations": attestations, "baseline": baseline}
+    framework = root / "internal.yaml"
+    framework.write_text(
+        'id: internal-ml-policy\nname: Internal ML policy\nversion: "2026.1"\ncontrols:\n'
+        "  - id: ML-1\n    title: Model cards are reviewed\n    manual_evidence: The signed model card review.\n"
+    )
+    return {"waivers": waivers, "attestations": attestations, "baseline": baseline, "framework": framework}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +94,7 @@ def unsigned(tmp_path_factory: pytest.TempPathFactory, inputs: dict[str, Path]) 
     result = invoke(
         "scan", "--demo", "--out", str(out), "--format", "json,html,csv,sarif", "--evidence-pack", str(pack),
         "--waivers", str(inputs["waivers"]), "--baseline", str(inputs["baseline"]),
-        "--attestations", str(inputs["attestations"]),
+        "--attestations", str(inputs["attestations"]), "--framework-file", str(inputs["framework"]),
     )  # fmt: skip
     return result, pack, out
 
@@ -104,6 +109,7 @@ def test_pack_holds_snapshot_reports_inputs_and_a_complete_manifest(
     assert paths == [
         "inputs/attestations.yaml",
         "inputs/baseline.json",
+        "inputs/frameworks/1-internal.yaml",
         "inputs/waivers.yaml",
         "reports/mlwarden-report.csv",
         "reports/mlwarden-report.html",
@@ -120,7 +126,8 @@ def test_pack_holds_snapshot_reports_inputs_and_a_complete_manifest(
         report = f"mlwarden-report.{name}"
         assert (pack / "reports" / report).read_bytes() == (out / report).read_bytes()
     for role, path in inputs.items():
-        assert (pack / "inputs" / f"{role}{path.suffix}").read_bytes() == path.read_bytes()
+        name = "frameworks/1-internal.yaml" if role == "framework" else f"{role}{path.suffix}"
+        assert (pack / "inputs" / name).read_bytes() == path.read_bytes()
     report = json.loads((out / "mlwarden-report.json").read_bytes())
     assert manifest["generated_at"] == report["generated_at"].replace("Z", "+00:00")
     assert manifest["tool_version"] == report["tool_version"]
@@ -154,7 +161,7 @@ def test_unsigned_pack_verifies(unsigned: tuple[Result, Path, Path]) -> None:
     _, pack, _ = unsigned
     result = invoke("verify", str(pack))
     assert result.exit_code == 0, result.stderr
-    assert "8 files match manifest.json; the pack is not signed" in result.stdout
+    assert "9 files match manifest.json; the pack is not signed" in result.stdout
 
 
 def test_pack_without_out_holds_the_default_reports(tmp_path: Path) -> None:
