@@ -245,6 +245,13 @@ def cli() -> None:
     envvar="MLWARDEN_HISTORY",
     help="Record the scan in this history: a SQLite file or postgresql://user@host/db (env: MLWARDEN_HISTORY).",
 )
+@click.option(
+    "--check-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds one check may spend on one resource before it becomes an error (0: no limit).",
+)
 @azure_options
 @cli_evidence.scan_options
 @_guard
@@ -266,11 +273,12 @@ def scan(
     baseline_file: Path | None,
     write_baseline: Path | None,
     history_db: str | None,
+    check_timeout: float,
     **azure: Any,
 ) -> None:
     """Scan the demo estate, a snapshot, or (with neither) live Azure."""
     from reports.terminal import summary
-    from scanner.engine import exceeds_threshold
+    from scanner.engine import check_errors, exceeds_threshold
     from scanner.engine import scan as run_scan
     from scanner.snapshot import read_demo, read_snapshot
 
@@ -321,6 +329,7 @@ def scan(
         description=description,
         load_seconds=time.perf_counter() - started,
         attestations=attestations,
+        check_timeout=check_timeout or None,
     )
     from reports.options import RenderOptions
 
@@ -362,8 +371,10 @@ def scan(
         scopes = sorted({f"{g.source}:{g.scope}" for g in result.gaps})
         shown = ", ".join(scopes[:5]) + (f" and {len(scopes) - 5} more" if len(scopes) > 5 else "")
         click.echo(f"mlwarden: warning: scan incomplete: {len(scopes)} coverage gap(s): {shown}", err=True)
-        if not allow_partial:
-            sys.exit(EXIT_INCOMPLETE)
+    if errored := check_errors(result):
+        click.echo(f"mlwarden: warning: scan incomplete: {errored}", err=True)
+    if (incomplete or errored) and not allow_partial:
+        sys.exit(EXIT_INCOMPLETE)
     sys.exit(EXIT_FINDINGS if exceeds_threshold(result, threshold) else EXIT_OK)
 
 

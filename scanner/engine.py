@@ -12,10 +12,11 @@ from frameworks.catalog import Framework
 from scanner import __version__, compliance, policy, posture
 from scanner.estate import Estate
 from scanner.inventory import Inventory
-from scanner.models import Attestation, ScanResult, ScanScope, Severity, Timings, fails_gate
+from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import run_checks
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks
+from scanner.textsafe import printable
 
 
 def scan(
@@ -31,11 +32,14 @@ def scan(
     load_seconds: float = 0.0,
     now: datetime | None = None,
     attestations: Mapping[tuple[str, str], Attestation] | None = None,
+    check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
 ) -> ScanResult:
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
-    findings, waiver_uses = policy.apply(run_checks(estate, checks), waivers, baseline, generated_at.date())
+    findings, waiver_uses = policy.apply(
+        run_checks(estate, checks, timeout=check_timeout), waivers, baseline, generated_at.date()
+    )
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
     framework_results = compliance.evaluate(frameworks, metas, findings, attestations, generated_at.date())
@@ -76,3 +80,15 @@ def scan(
 def exceeds_threshold(result: ScanResult, fail_on: Severity | None) -> bool:
     """True when an unwaived, non-baselined failing finding is at or above `fail_on`."""
     return any(fails_gate(f, fail_on) for f in result.findings)
+
+
+def check_errors(result: ScanResult) -> str:
+    """'' or one line naming the checks that could not judge (raised, hung, invalid verdict): the
+    scan is then incomplete, so a broken check can never leave a gate green."""
+    failing = Counter(f.check_id for f in result.findings if f.status is Status.ERROR)
+    if not failing:
+        return ""
+    names = sorted(failing)
+    shown = ", ".join(f"{name} ({failing[name]})" for name in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"{sum(failing.values())} check error(s): {printable(shown)}{more}"

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from scanner.frozen import deep_freeze
+
 SCAN_RESULT_SCHEMA_VERSION = "1.0"
 
 
@@ -79,6 +81,12 @@ class Resource(BaseModel):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("tags", "identity", "sku", "properties")
+    @classmethod
+    def _read_only(cls, value: Any) -> Any:
+        """Frozen once here, so no check (or plugin) can change what later checks read."""
+        return deep_freeze(value)
 
     @property
     def type_key(self) -> str:

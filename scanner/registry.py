@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from scanner import sigint
 from scanner.errors import InputError
 from scanner.kinds import ALL_KINDS
 from scanner.models import CheckMeta, Evidence, Remediation, Resource, Severity, Status
+from scanner.textsafe import printable
 
 if TYPE_CHECKING:
     from scanner.estate import Estate
@@ -83,6 +86,8 @@ CheckFunc = Callable[[Resource, "Estate"], CheckResult]
 class Check:
     meta: CheckMeta
     func: CheckFunc
+    plugin: str | None = None
+    """The entry point that brought a third-party check in; None for built-ins."""
 
 
 _REGISTRY: dict[str, Check] = {}
@@ -152,13 +157,32 @@ def load_checks(*, plugins: bool = True) -> dict[str, Check]:
     _import_package("checks")
     if plugins:
         for entry in metadata.entry_points(group="mlwarden.checks"):
-            if entry.value == "checks":
-                continue
-            try:
-                loaded = entry.load()
-            except Exception as exc:  # a broken plugin is an input problem, not a crash
-                raise InputError(f"check plugin {entry.name!r} ({entry.value}) failed to load: {exc}") from None
-            if callable(loaded):
-                for item in loaded():
-                    add(item)
+            if entry.value != "checks":
+                _load_plugin(entry)
     return dict(_REGISTRY)
+
+
+def _load_plugin(entry: metadata.EntryPoint) -> None:
+    """Import one plugin and mark its checks as plugins. A plugin that fails in any way (even
+    with SystemExit) is named in one line; its exception text is not shown (it could quote data)."""
+    before = dict(_REGISTRY)
+    label = printable(f"check plugin {entry.name!r} ({entry.value})")
+    try:
+        with sigint.watch() as interrupted:
+            loaded = entry.load()
+            items = list(loaded()) if callable(loaded) else []
+            for item in items:
+                if not isinstance(item, Check):
+                    raise InputError(f"returned {type(item).__name__}, not a Check")
+                add(item)
+    except InputError as exc:
+        raise InputError(f"{label} is invalid: {printable(exc)}") from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and interrupted():
+            raise
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+        raise InputError(f"{label} failed to load: {printable(type(exc).__name__)}{printable(where)}") from None
+    for check_id, item in _REGISTRY.items():
+        if before.get(check_id) is not item:
+            _REGISTRY[check_id] = replace(item, plugin=entry.name)

@@ -1,22 +1,53 @@
-"""Run every check over the estate in one pass, checks indexed by resource kind.
+"""Run every check over the estate in one pass, checks indexed by resource kind, each call isolated.
 
-A check that raises becomes an `error` finding for that resource and the scan goes on. A check
-that needs a source the collection did not read (or read with a gap covering the resource)
-becomes `unknown`, a coverage gap, without being called.
+What a check does can only ever cost its own findings:
+- anything it raises (`SystemExit`, `KeyboardInterrupt`, any `BaseException`) becomes an `error`
+  finding naming the exception type and where it was raised, never its text (it could quote data);
+- an invalid verdict (wrong type, unknown status, non-serialisable evidence) becomes `error`;
+- a call that runs past the time limit becomes `error`, and that check is not called again in
+  this scan (its remaining resources get `error` too), so one hang costs one time limit;
+- plugin checks see the estate through a read-only facade, and every resource is deeply frozen.
+
+Calls run on one worker thread while the calling thread supervises. A call past its limit gets
+a `CheckTimeout` raised into it and is abandoned: a fresh worker carries on with the next call,
+so even a check stuck in C code or swallowing the interruption cannot stop the scan (it keeps
+burning CPU in the background until the process exits). A real Ctrl-C arrives on the calling
+thread and stops the scan; a check raising `KeyboardInterrupt` only raises it on the worker.
+
+A check that needs a source the collection did not read (or read with a gap covering the
+resource) becomes `unknown`, a coverage gap, without being called.
 """
 
 from __future__ import annotations
 
+import ctypes
+import itertools
+import threading
+import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, cast
+
+import orjson
 
 from scanner.estate import Estate
-from scanner.models import Finding, Resource, Status
+from scanner.estate_view import ReadOnlyEstate
+from scanner.models import Evidence, Finding, Resource, Severity, Status
 from scanner.registry import Check, Verdict, unknown
+from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
 
+DEFAULT_CHECK_TIMEOUT = 30.0
+"""Seconds one call of one check (one resource) may take."""
+MAX_VERDICTS = 100_000
+"""Verdicts one call may return: an endless generator is an error, not an out-of-memory."""
+
 _ACTIONABLE = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
+
+
+class CheckTimeout(BaseException):
+    """Raised into a check that ran past its time limit (BaseException: `except Exception` cannot eat it)."""
 
 
 def index_by_kind(checks: Iterable[Check]) -> dict[str, list[Check]]:
@@ -27,6 +58,44 @@ def index_by_kind(checks: Iterable[Check]) -> dict[str, list[Check]]:
     return by_kind
 
 
+def _error(message: str) -> list[Verdict]:
+    return [Verdict(Status.ERROR, message)]
+
+
+def _raised(exc: BaseException) -> list[Verdict]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Only the exception type and where it was raised: its message could quote data.
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return _error(printable(f"check raised {type(exc).__name__}{where}"))
+
+
+def _valid(verdict: Any, plugin: bool) -> Verdict | str:
+    """The verdict, normalised, or what is wrong with it."""
+    if not isinstance(verdict, Verdict):
+        return f"check returned {type(verdict).__name__}, not a Verdict"
+    try:
+        status = Status(verdict.status)
+        severity = None if verdict.severity is None else Severity(verdict.severity)
+    except (ValueError, TypeError):
+        return "check returned a verdict with an invalid status or severity"
+    if not isinstance(verdict.message, str):
+        return "check returned a verdict whose message is not text"
+    for optional in (verdict.subject_id, verdict.detail_key):
+        if optional is not None and not isinstance(optional, str):
+            return "check returned a verdict whose subject_id or detail_key is not text"
+    evidence = verdict.evidence
+    if not isinstance(evidence, tuple | list) or not all(isinstance(e, Evidence) for e in evidence):
+        return "check returned evidence that is not a sequence of Evidence"
+    if plugin:
+        try:
+            orjson.dumps([e.model_dump(mode="json") for e in evidence])
+        except Exception:  # pydantic and orjson raise several types for unserialisable values
+            return "check returned evidence that cannot be serialised to JSON"
+    if status is verdict.status and severity is verdict.severity and isinstance(evidence, tuple):
+        return verdict
+    return Verdict(status, verdict.message, tuple(evidence), severity, verdict.subject_id, verdict.detail_key)
+
+
 def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
     for source in item.meta.needs:
         reason = estate.not_applicable(source)
@@ -35,17 +104,28 @@ def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
         gap = estate.gap(source, resource.id)
         if gap is not None:
             return [unknown(f"coverage gap: {gap.reason}")]
+    plugin = item.plugin is not None
+    view = cast(Estate, ReadOnlyEstate(estate)) if plugin else estate
     try:
-        result = item.func(resource, estate)
-        verdicts = [result] if isinstance(result, Verdict) else list(result)
-    except Exception as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        # Only the exception type and where it was raised: its message could quote data.
-        where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        return [Verdict(Status.ERROR, f"check raised {type(exc).__name__} at {where}")]
-    for verdict in verdicts:
-        if not isinstance(verdict, Verdict):
-            return [Verdict(Status.ERROR, f"check returned {type(verdict).__name__}, not a Verdict")]
+        result = item.func(resource, view)
+        if isinstance(result, Verdict):
+            raw: list[Any] = [result]
+        elif isinstance(result, Iterable) and not isinstance(result, str | bytes | Mapping):
+            raw = list(itertools.islice(result, MAX_VERDICTS + 1))
+        else:
+            return _error(f"check returned {type(result).__name__}, not a Verdict")
+    except CheckTimeout:
+        raise
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a check too
+        return _raised(exc)
+    if len(raw) > MAX_VERDICTS:
+        return _error(f"check returned more than {MAX_VERDICTS} verdicts")
+    verdicts: list[Verdict] = []
+    for verdict in raw:
+        checked = _valid(verdict, plugin)
+        if isinstance(checked, str):
+            return _error(checked)
+        verdicts.append(checked)
     if not verdicts:
         return [Verdict(Status.NOT_APPLICABLE, "nothing to evaluate on this resource")]
     return [undetermined(v) if resource.source_file else v for v in verdicts]
@@ -78,15 +158,103 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
     )
 
 
-def run_checks(estate: Estate, checks: Mapping[str, Check]) -> list[Finding]:
-    by_kind = index_by_kind(checks.values())
-    findings: list[Finding] = []
-    for resource in estate.resources:
-        kind = estate.kind_of.get(resource.id_key)
-        if kind is None:
+class _Run:
+    """State shared by the supervisor and its workers; findings only land through `land`."""
+
+    def __init__(self, estate: Estate, checks: Mapping[str, Check], timeout: float | None) -> None:
+        self.estate = estate
+        self.by_kind = index_by_kind(checks.values())
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.findings: list[Finding] = []
+        self.timed_out: set[str] = set()
+        self.current: _Worker | None = None
+        self.failure: BaseException | None = None
+
+    def pairs(self) -> Iterator[tuple[Check, Resource]]:
+        for resource in self.estate.resources:
+            kind = self.estate.kind_of.get(resource.id_key)
+            if kind is not None:
+                for item in self.by_kind.get(kind, ()):
+                    yield item, resource
+
+    def findings_for(self, item: Check, resource: Resource, verdicts: list[Verdict]) -> list[Finding]:
+        return [_finding(item, resource, self.estate, verdict) for verdict in verdicts]
+
+
+class _Worker(threading.Thread):
+    def __init__(self, run: _Run, start: int) -> None:
+        super().__init__(name="mlwarden-checks", daemon=True)
+        self.run_state = run
+        self.first = start
+        self.call: tuple[int, float, Check, Resource] | None = None
+        """The call in progress (position, start time, check, resource); one atomic attribute."""
+
+    def run(self) -> None:
+        state = self.run_state
+        try:
+            for position, (item, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
+                if item.meta.id in state.timed_out:
+                    verdicts = _error("not run: this check timed out on an earlier resource in this scan")
+                else:
+                    self.call = (position, time.monotonic(), item, resource)
+                    verdicts = _verdicts(item, resource, state.estate)
+                findings = state.findings_for(item, resource, verdicts)
+                with state.lock:
+                    if state.current is not self:
+                        return  # abandoned after a timeout: another worker owns the rest
+                    state.findings.extend(findings)
+                    self.call = None
+        except BaseException as exc:  # a bug of ours, or a late CheckTimeout
+            with state.lock:
+                if state.current is self:
+                    state.failure = exc
+
+
+def _interrupt(worker: threading.Thread) -> None:
+    """Raise CheckTimeout in the worker at its next bytecode (CPython; stops pure-Python loops)."""
+    set_async_exc = getattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc", None)
+    if worker.ident is not None and set_async_exc is not None:
+        set_async_exc(ctypes.c_ulong(worker.ident), ctypes.py_object(CheckTimeout))
+
+
+def _supervise(run: _Run) -> None:
+    worker = _Worker(run, 0)
+    run.current = worker
+    worker.start()
+    poll = 0.25 if run.timeout is None else min(0.25, max(run.timeout / 4, 0.01))
+    while True:
+        worker.join(poll)
+        if not worker.is_alive():
+            break
+        call = worker.call
+        if run.timeout is None or call is None or time.monotonic() - call[1] <= run.timeout:
             continue
-        for item in by_kind.get(kind, ()):
-            for verdict in _verdicts(item, resource, estate):
-                findings.append(_finding(item, resource, estate, verdict))
+        position, _, item, resource = call
+        with run.lock:
+            if worker.call is not call:
+                continue  # it finished just now
+            message = (
+                f"check did not finish within {run.timeout:g} s (--check-timeout) and was abandoned; "
+                "it is not run on the rest of the estate"
+            )
+            run.findings.extend(run.findings_for(item, resource, _error(message)))
+            run.timed_out.add(item.meta.id)
+            successor = _Worker(run, position + 1)
+            run.current = successor
+        _interrupt(worker)
+        worker = successor
+        worker.start()
+    if run.failure is not None:
+        raise run.failure
+
+
+def run_checks(
+    estate: Estate, checks: Mapping[str, Check], *, timeout: float | None = DEFAULT_CHECK_TIMEOUT
+) -> list[Finding]:
+    """Every applicable check on every resource; `timeout` is seconds per call (None: no limit)."""
+    run = _Run(estate, checks, timeout if timeout and timeout > 0 else None)
+    _supervise(run)
+    findings = run.findings
     findings.sort(key=lambda f: (-f.severity.rank, f.check_id, f.resource_id.lower(), f.detail_key or ""))
     return findings
