@@ -15,12 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from frameworks.citations import contradicting_citation
-from frameworks.yamlnodes import LocatedDict, LocatedError, parse
+from scanner import safe_yaml
 from scanner.errors import InputError
+from scanner.safe_yaml import LocatedDict, LocatedError
 
 
 class _Frozen(BaseModel):
@@ -202,19 +202,11 @@ class _Reader:
 def _load(path: Path, check_ids: Collection[str], tags: Collection[str]) -> tuple[Framework, int]:
     reader = _Reader(str(path), check_ids, tags)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read framework file: {_one_line(str(exc))}") from None
-    try:
-        raw = parse(text)
+        raw = safe_yaml.load_file(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read framework file: {_one_line(exc.strerror or str(exc))}") from None
     except LocatedError as exc:
         reader.fail(exc.line, exc.message)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
-        reader.fail(mark.line + 1 if mark else 1, f"invalid YAML: {exc.problem or 'syntax error'}{where}")
-    except yaml.YAMLError as exc:
-        reader.fail(1, f"invalid YAML: {exc}")
     return reader.framework(raw)
 
 

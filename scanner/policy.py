@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
-from frameworks.yamlnodes import LocatedDict, LocatedError, parse
+from scanner import safe_yaml
 from scanner.atomic import write_bytes
 from scanner.errors import InputError
 from scanner.models import Finding, ScanResult, Status, WaiverUse
+from scanner.safe_yaml import LocatedDict, LocatedError
 
 BASELINE_FORMAT = "mlwarden-baseline"
 _WAIVER_KEYS = {"check", "resource", "justification", "owner", "expires"}
@@ -61,8 +61,9 @@ def _waiver(item: Any, where: str, check_ids: Collection[str]) -> Waiver:
     for key in ("check", "resource", "justification", "owner"):
         if not isinstance(item[key], str) or not item[key].strip():
             raise InputError(f"{where} line {item.line_of(key)}: waiver '{key}' must be a non-empty string")
-    if not isinstance(item["expires"], date):
-        raise InputError(f"{where} line {item.line_of('expires')}: waiver 'expires' must be a date (YYYY-MM-DD)")
+    if not safe_yaml.is_date(item["expires"]):
+        timed = " (a date, not a date and time)" if isinstance(item["expires"], date) else ""
+        raise InputError(f"{where} line {item.line_of('expires')}: waiver 'expires' must be a date (YYYY-MM-DD){timed}")
     if check_ids and item["check"].upper() not in {c.upper() for c in check_ids}:
         raise InputError(f"{where} line {item.line_of('check')}: waiver names unknown check {item['check']!r}")
     return Waiver(
@@ -78,16 +79,11 @@ def _waiver(item: Any, where: str, check_ids: Collection[str]) -> Waiver:
 def load_waivers(path: Path, check_ids: Collection[str] = ()) -> list[Waiver]:
     where = f"waivers {path}"
     try:
-        document = parse(path.read_text(encoding="utf-8"))
+        document = safe_yaml.load_file(path)
     except OSError as exc:
         raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
     except LocatedError as exc:
         raise InputError(f"{where} line {exc.line}: {exc.message}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(f"{where} line {line}: {problem}") from None
     if not isinstance(document, dict) or not isinstance(document.get("waivers"), list):
         raise InputError(f"{where} line 1: expected a top-level 'waivers:' list")
     return [_waiver(item, where, check_ids) for item in document["waivers"]]

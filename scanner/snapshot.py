@@ -8,13 +8,20 @@
 Defender plans, assessments, security contacts, ML computes, site config, publishing-credential
 policies and diagnostic settings are ARM resources and travel as `resource` records with their
 own types. Reading streams line by line; any bad line is one `InputError` naming file and line.
+Reading is bounded (`Limits`): a line longer than 16 MiB or more than 1 GiB of data, inflated,
+stop the read before it is held in memory.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import os
+import re
+import sys
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources as package_files
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +43,13 @@ from scanner.models import Resource
 
 GZIP_MAGIC = b"\x1f\x8b"
 DEMO_SNAPSHOT = "demo-estate.jsonl"
+_CHUNK = 1024 * 1024
+_BLANK = re.compile(rb"[ \t\r\n]+")
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -44,31 +58,101 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    yield from enumerate(handle, start=1)
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a snapshot may hold, checked while streaming and before a line is parsed, so a
+    small gzip cannot inflate into a huge line or an endless run of lines in memory."""
+
+    max_line_bytes: int = field(default_factory=lambda: _env_int("MLWARDEN_SNAPSHOT_MAX_LINE_BYTES", 16 << 20))
+    max_total_bytes: int = field(default_factory=lambda: _env_int("MLWARDEN_SNAPSHOT_MAX_BYTES", 1 << 30))
 
 
-def _open(path: Path) -> IO[bytes]:
-    handle: IO[bytes] = path.open("rb")
-    magic = handle.read(2)
-    handle.seek(0)
-    if magic == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
-    return handle
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
 
 
-def read_snapshot(path: Path, *, label: str | None = None) -> Inventory:
-    """Read a snapshot file, failing with one clear line on the first bad record."""
-    name = label or str(path)
+def _lines(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for every non-blank line, reading fixed-size chunks: no line is held
+    beyond `max_line_bytes` and no more than `max_total_bytes` are ever inflated. Runs of blank
+    lines are skipped at C speed (a gzip of a billion newlines must not take minutes)."""
+    number, total, size = 1, 0, 0
+    parts: list[bytes] = []
+    while chunk := stream.read(_CHUNK):
+        total += len(chunk)
+        if total > limits.max_total_bytes:
+            raise InputError(
+                f"snapshot {name}: more than {_mib(limits.max_total_bytes)} of data (set "
+                "MLWARDEN_SNAPSHOT_MAX_BYTES to read a larger estate)"
+            )
+        pos = 0
+        while pos < len(chunk):
+            if not parts and (blank := _BLANK.match(chunk, pos)):
+                number += chunk.count(b"\n", pos, blank.end())
+                pos = blank.end()
+                continue
+            end = chunk.find(b"\n", pos)
+            piece = chunk[pos:] if end < 0 else chunk[pos:end]
+            size += len(piece)
+            if size > limits.max_line_bytes:
+                raise InputError(
+                    f"snapshot {name} line {number}: longer than {_mib(limits.max_line_bytes)} (set "
+                    "MLWARDEN_SNAPSHOT_MAX_LINE_BYTES to read longer records)"
+                )
+            if end < 0:
+                parts.append(piece)
+                break
+            yield number, b"".join(parts) + piece if parts else piece
+            parts.clear()
+            size = 0
+            number += 1
+            pos = end + 1
+    if parts:
+        yield number, b"".join(parts)
+
+
+class _Rejoined(io.RawIOBase):
+    """A stream whose first bytes were read to sniff gzip: pipes and FIFOs cannot seek back."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._head[: len(buffer)] if self._head else self._rest.read(len(buffer))
+        self._head = self._head[len(data) :] if self._head else b""
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """(stream of the snapshot's bytes, inflated when gzip; the handle to close). `-` is stdin."""
+    raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    head = raw.read(2)
+    stream: IO[bytes] = io.BufferedReader(_Rejoined(head, raw), buffer_size=_CHUNK)
+    if head == GZIP_MAGIC:
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    return stream, raw
+
+
+def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None = None) -> Inventory:
+    """Read a snapshot file (`-` for stdin; FIFOs work too), failing with one clear line on the
+    first bad record or the first limit exceeded."""
+    name = label or ("<stdin>" if str(path) == "-" else str(path))
     try:
-        handle = _open(path)
+        stream, raw = _open(path)
     except OSError as exc:
         raise InputError(f"snapshot {name}: cannot open: {exc.strerror or exc}") from None
     try:
-        with handle:
-            return _parse(_lines(handle), name)
+        return _parse(_lines(stream, name, limits or Limits()), name)
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"snapshot {name}: unreadable or truncated file ({exc})") from None
+        raise InputError(f"snapshot {name}: unreadable or truncated file ({type(exc).__name__})") from None
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
 
 
 def read_demo() -> Inventory:

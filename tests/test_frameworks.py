@@ -488,7 +488,7 @@ def test_unreadable_files_are_input_errors(tmp_path: Path) -> None:
     assert str(missing) in load_error(missing)
     latin1 = tmp_path / "latin1.yaml"
     latin1.write_bytes("id: caf\xe9\n".encode("latin-1"))
-    assert load_error(latin1).startswith(f"{latin1}: cannot read framework file")
+    assert load_error(latin1).startswith(f"{latin1}:1: not UTF-8")
 
 
 def test_load_all_adds_user_files_but_refuses_a_builtin_id(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_baseline_marks_known_findings(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("waivers: [", "line 1: expected the node content"),
+        ("waivers: [", "line 1: invalid YAML: expected the node content"),
         ("nope: 1\n", "line 1: expected a top-level 'waivers:' list"),
         (WAIVERS.replace("    owner: data-platform@example.org\n", ""), "line 2: waiver missing owner"),
         (WAIVERS.replace("2027-03-31", "next year"), "line 6: waiver 'expires' must be a date"),
