@@ -350,13 +350,8 @@ def scan(
     cli_evidence.publish(pack, bool(azure.get("quiet")))
     for notice in notices:
         click.echo(f"mlwarden: note: {notice}", err=True)
-    for use in result.waivers:
-        if use.expired and use.matched:
-            click.echo(
-                f"mlwarden: warning: waiver for {use.check_id} on {use.resource} expired {use.expires} and no longer "
-                f"applies ({use.matched} finding(s))",
-                err=True,
-            )
+    for line in policy.announcements(result.waivers):
+        click.echo(line, err=True)
     cli_evidence.announce(result)
     if history_db is not None:
         from scanner.history import describe, record

@@ -309,8 +309,12 @@ class DeploymentPosture(Frozen):
     pillars: tuple[PillarVerdict, ...] = ()
 
 
+WaiverNotice = Literal["catch-all", "waives-critical", "matches-nothing", "expired"]
+
+
 class WaiverUse(Frozen):
-    """A waiver as applied in this scan: how many failing findings it matched, and whether it expired."""
+    """A waiver as applied in this scan: how many failing findings it matched, whether it expired,
+    and what a reviewer must be told about it."""
 
     check_id: str
     resource: str
@@ -319,6 +323,16 @@ class WaiverUse(Frozen):
     expires: date
     expired: bool
     matched: int
+    """Failing findings its check and pattern match (expired or not)."""
+    line: int | None = None
+    """Where it sits in the waivers file."""
+    catch_all: bool = False
+    """Its pattern is universal (`*`) or matches every resource (two or more) its check evaluated."""
+    waived_critical: int = 0
+    """Critical failing findings it waives in this scan."""
+    notices: tuple[WaiverNotice, ...] = ()
+    """Each is announced on stderr and shown by reports: catch-all, waives-critical,
+    matches-nothing, expired."""
 
 
 class ScanResult(Frozen):

@@ -5,6 +5,11 @@ justification, an owner and an expiry date. An expired waiver stops waiving and 
 baseline is the set of finding fingerprints already accepted; `--fail-on` then counts only
 findings that are new since the baseline.
 
+Waivers are governed, not just applied: a catch-all (a pattern like `*`, or one matching every
+resource its check evaluated), a waiver that waives a critical finding, one that matches no
+failing finding, and an expired one are each announced on stderr and recorded on `WaiverUse`
+(`notices`), so every report can show them.
+
     waivers:
       - check: MLW-ST-07
         resource: /subscriptions/*/resourceGroups/rg-research/*
@@ -16,6 +21,7 @@ findings that are new since the baseline.
 from __future__ import annotations
 
 import fnmatch
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +33,9 @@ import orjson
 from scanner import safe_yaml
 from scanner.atomic import write_bytes
 from scanner.errors import InputError
-from scanner.models import Finding, ScanResult, Status, WaiverUse
+from scanner.models import Finding, ScanResult, Severity, Status, WaiverNotice, WaiverUse
 from scanner.safe_yaml import LocatedDict, LocatedError
+from scanner.textsafe import printable
 
 BASELINE_FORMAT = "mlwarden-baseline"
 _WAIVER_KEYS = {"check", "resource", "justification", "owner", "expires"}
@@ -44,9 +51,10 @@ class Waiver:
     line: int
 
     def matches(self, finding: Finding) -> bool:
-        return finding.check_id.upper() == self.check_id.upper() and fnmatch.fnmatchcase(
-            finding.resource_id.lower(), self.resource.lower()
-        )
+        return finding.check_id.upper() == self.check_id.upper() and self.matches_id(finding.resource_id)
+
+    def matches_id(self, resource_id: str) -> bool:
+        return fnmatch.fnmatchcase(resource_id.lower(), self.resource.lower())
 
 
 def _waiver(item: Any, where: str, check_ids: Collection[str]) -> Waiver:
@@ -119,13 +127,32 @@ def write_baseline(result: ScanResult, path: Path) -> int:
     return len(fingerprints)
 
 
+def _universal(pattern: str) -> bool:
+    """`*`, `/*`, `**/*`...: a pattern that matches any ARM id whatever the estate."""
+    return bool(pattern) and not pattern.strip("*/")
+
+
+def _catch_all(waiver: Waiver, evaluated: Sequence[str]) -> bool:
+    """The pattern is universal, or it has a wildcard and matches every resource (at least two)
+    that its check evaluated in this scan: it waives the check, not an exception to it."""
+    if _universal(waiver.resource):
+        return True
+    if not any(c in waiver.resource for c in "*?[") or len(evaluated) < 2:
+        return False
+    return all(waiver.matches_id(resource_id) for resource_id in evaluated)
+
+
 def apply(
     findings: Iterable[Finding], waivers: Sequence[Waiver], baseline: frozenset[str], today: date
 ) -> tuple[list[Finding], tuple[WaiverUse, ...]]:
-    """Mark waived and baselined findings; report every waiver with its use and expiry."""
+    """Mark waived and baselined findings; report every waiver with its use, expiry and the
+    governance notices a reviewer must see (catch-all, waives a critical, matches nothing)."""
     matched = [0] * len(waivers)
+    critical = [0] * len(waivers)
+    evaluated: dict[str, dict[str, str]] = defaultdict(dict)
     out: list[Finding] = []
     for finding in findings:
+        evaluated[finding.check_id.upper()].setdefault(finding.resource_id.lower(), finding.resource_id)
         update: dict[str, Any] = {}
         if finding.fingerprint in baseline:
             update["baselined"] = True
@@ -134,21 +161,54 @@ def apply(
                 if waiver.matches(finding):
                     matched[index] += 1
                     if waiver.expires >= today:
+                        critical[index] += finding.severity is Severity.CRITICAL
                         update["waived_by"] = (
                             f"{waiver.owner} until {waiver.expires.isoformat()}: {waiver.justification}"
                         )
                         break
         out.append(finding.model_copy(update=update) if update else finding)
-    uses = tuple(
-        WaiverUse(
-            check_id=w.check_id,
-            resource=w.resource,
-            owner=w.owner,
-            justification=w.justification,
-            expires=w.expires,
-            expired=w.expires < today,
-            matched=matched[i],
+    uses = []
+    for i, w in enumerate(waivers):
+        catch_all = _catch_all(w, list(evaluated.get(w.check_id.upper(), {}).values()))
+        expired = w.expires < today
+        notices: list[WaiverNotice] = []
+        for notice, applies in (
+            ("catch-all", catch_all),
+            ("waives-critical", critical[i] > 0),
+            ("matches-nothing", matched[i] == 0),
+            ("expired", expired),
+        ):
+            if applies:
+                notices.append(notice)  # type: ignore[arg-type]
+        uses.append(
+            WaiverUse(
+                check_id=w.check_id,
+                resource=w.resource,
+                owner=w.owner,
+                justification=w.justification,
+                expires=w.expires,
+                expired=expired,
+                matched=matched[i],
+                line=w.line,
+                catch_all=catch_all,
+                waived_critical=critical[i],
+                notices=tuple(notices),
+            )
         )
-        for i, w in enumerate(waivers)
-    )
-    return out, uses
+    return out, tuple(uses)
+
+
+def announcements(uses: Iterable[WaiverUse]) -> list[str]:
+    """One warning line per notice, naming the waiver, its owner and its expiry (estate and
+    file text made printable: a waiver file is as untrusted as the estate)."""
+    lines: list[str] = []
+    for use in uses:
+        who = printable(f"waiver for {use.check_id} on {use.resource} (owner {use.owner}, expires {use.expires})")
+        said = {
+            "catch-all": f"{who} matches every resource its check evaluated: it waives the check, not an exception",
+            "waives-critical": f"{who} waives {use.waived_critical} critical finding(s)",
+            "matches-nothing": f"{who} matches no failing finding: remove it or fix its pattern",
+            "expired": f"{who} expired {use.expires} and no longer applies ({use.matched} finding(s))",
+        }
+        lines.extend(f"mlwarden: warning: {said[notice]}" for notice in use.notices)
+    return lines
