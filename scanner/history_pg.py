@@ -10,7 +10,9 @@ for PostgreSQL with a Microsoft Entra token from azure-identity as the password.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import functools
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,14 +38,13 @@ _PASSWORD_REFUSED = (
 )
 
 
-def _default_credential() -> Any:
+@functools.lru_cache(maxsize=4)
+def _credential(settings: tuple[tuple[str, str], ...]) -> Any:
+    """One DefaultAzureCredential per identity configuration (the AZURE_* environment), so the
+    token it caches serves every connection of a run: a check, then the record."""
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
-
-
-credential_factory: Callable[[], Any] = _default_credential
-"""Where an Entra sign-in gets its token credential (DefaultAzureCredential: workload or managed identity)."""
 
 
 class PostgresStore(Store):
@@ -88,7 +89,8 @@ class PostgresStore(Store):
 
     def _entra_token(self) -> str:
         try:
-            return str(credential_factory().get_token(self.entra_scope).token)
+            settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("AZURE_", "IDENTITY_"))))
+            return str(_credential(settings).get_token(self.entra_scope).token)
         except Exception as exc:
             reason = printable(first_line(exc))
             raise InputError(f"history {self.label}: no Microsoft Entra token ({reason})") from None

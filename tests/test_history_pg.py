@@ -20,7 +20,10 @@ from scanner import history_pg
 from scanner.cli import cli
 from scanner.errors import InputError, StoreUnavailableError
 from scanner.history import SCHEMA_VERSION, diff, latest_two, record, scans
+from scanner.snapshot import read_demo
 from tests import pgserver
+from tests.azure_fake import harness
+from tests.azure_fake.server import AzureFake
 from tests.test_history import AKS, MONDAY, TUESDAY, unstorable
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra (psycopg 3) is not installed")
@@ -182,41 +185,45 @@ def test_the_password_comes_from_pgpassword_or_a_pgpassfile(
         server.sql(f"DROP ROLE {pgserver.ENTRA_ROLE}")
 
 
-class _Token:
-    def __init__(self, token: str) -> None:
-        self.token = token
+def test_entra_sign_in_uses_a_token_from_azure_identity_as_the_password(
+    server: pgserver.Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Workload identity federation through the real DefaultAzureCredential, against the project's
+    HTTPS Azure fake; the server's role has the token the fake will issue as its password."""
+    with AzureFake(read_demo()) as fake:
+        for name, value in {**harness.env(fake, tmp_path), "REQUESTS_CA_BUNDLE": str(fake.ca_path)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("PGPASSWORD", raising=False)
+        token = "fake-token-1"  # the first token a fresh fake issues
+        server.sql(f"CREATE ROLE {pgserver.ENTRA_ROLE} LOGIN PASSWORD '{token}'")
+        server.sql(f"CREATE DATABASE by_entra OWNER {pgserver.ENTRA_ROLE}")
+        target = server.url("by_entra", user=pgserver.ENTRA_ROLE) + "&azure_ad=true"
+        try:
+            result = CliRunner().invoke(cli, ["scan", "--demo", "--fail-on", "none", "--history", target])
+
+            assert result.exit_code == 0, result.output
+            assert fake.token_scopes == [history_pg.ENTRA_SCOPE]  # one token serves the check and the record
+            assert token not in result.output and "azure_ad" not in result.stderr
+            assert len(scans(target)) == 1
+        finally:
+            server.sql("DROP DATABASE by_entra")
+            server.sql(f"DROP ROLE {pgserver.ENTRA_ROLE}")
 
 
-class _Credential:
-    """What azure-identity hands out: get_token(scope) -> an access token object."""
+def test_no_entra_token_is_a_one_line_configuration_error(
+    server: pgserver.Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with AzureFake(read_demo()) as fake:
+        fake.faults.token_refused = True
+        for name, value in {**harness.env(fake, tmp_path), "REQUESTS_CA_BUNDLE": str(fake.ca_path)}.items():
+            monkeypatch.setenv(name, value)
+        target = server.url("postgres", user=pgserver.ENTRA_ROLE) + "&azure_ad=true"
 
-    def __init__(self, token: str) -> None:
-        self.scopes: list[str] = []
-        self._token = token
+        result = CliRunner().invoke(cli, ["history", "list", "--db", target])
 
-    def get_token(self, *scopes: str) -> _Token:
-        self.scopes.extend(scopes)
-        return _Token(self._token)
-
-
-def test_entra_sign_in_uses_a_token_as_the_password(server: pgserver.Server, monkeypatch: pytest.MonkeyPatch) -> None:
-    token = "eyJ0eXAiOiJKV1Qi.entra-token-canary.sig"
-    credential = _Credential(token)
-    monkeypatch.setattr(history_pg, "credential_factory", lambda: credential)
-    monkeypatch.delenv("PGPASSWORD", raising=False)
-    server.sql(f"CREATE ROLE {pgserver.ENTRA_ROLE} LOGIN PASSWORD '{token}'")
-    server.sql(f"CREATE DATABASE by_entra OWNER {pgserver.ENTRA_ROLE}")
-    target = server.url("by_entra", user=pgserver.ENTRA_ROLE) + "&azure_ad=true"
-    try:
-        result = CliRunner().invoke(cli, ["scan", "--demo", "--fail-on", "none", "--history", target])
-
-        assert result.exit_code == 0, result.output
-        assert set(credential.scopes) == {history_pg.ENTRA_SCOPE}  # a token per connection
-        assert token not in result.output and "azure_ad" not in result.stderr
-        assert len(scans(target)) == 1
-    finally:
-        server.sql("DROP DATABASE by_entra")
-        server.sql(f"DROP ROLE {pgserver.ENTRA_ROLE}")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mlwarden: error:")]
+    assert len(errors) == 1 and "no Microsoft Entra token" in errors[0]
 
 
 def test_an_unreachable_server_is_exit_3_in_one_line(tmp_path: Path) -> None:
