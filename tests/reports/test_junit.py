@@ -156,6 +156,13 @@ def test_xml_invalid_characters_and_duplicates_cannot_break_the_file(xsd: Any) -
     assert len(names) == 2 and len(set(names)) == 2 and names[1].endswith(" #2")
 
 
+def test_a_real_scan_validates_against_the_xsd(estate_100k: ScanResult, xsd: Any) -> None:
+    """The first copy of the generated estate: every check's real verdicts, waivers and baselines included."""
+    sample = estate_100k.model_copy(update={"findings": estate_100k.findings[:7_000]})
+    assert {f.status for f in sample.findings} >= {Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE}
+    xsd.validate(junit.render(sample).decode())
+
+
 def test_one_testcase_per_finding_at_100k_resources(estate_100k: ScanResult) -> None:
     document = junit.render(estate_100k)
     names: list[str] = []
