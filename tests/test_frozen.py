@@ -1,0 +1,59 @@
+"""Deeply frozen resource JSON: every read works as on plain JSON, every write raises."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import orjson
+import pytest
+
+from scanner.frozen import FrozenDict, FrozenList, deep_freeze
+from tests.helpers import resource
+
+
+def test_reads_are_plain_json_and_writes_raise() -> None:
+    row = resource("Microsoft.Storage/storageAccounts", "st1", {"a": [1, {"b": (2, {"c": 3})}]}, tags={"t": "v"})
+    props: Any = row.properties
+    assert isinstance(props, dict) and isinstance(props["a"], list) and props["a"][1]["b"][1] == {"c": 3}
+    assert orjson.loads(orjson.dumps(props)) == {"a": [1, {"b": [2, {"c": 3}]}]}
+    assert row.model_dump(mode="json")["properties"] == {"a": [1, {"b": [2, {"c": 3}]}]}
+    writes = [
+        lambda: props.__setitem__("x", 1),
+        lambda: props.pop("a"),
+        lambda: props.update(x=1),
+        lambda: props.setdefault("x", 1),
+        lambda: props.clear(),
+        lambda: props["a"].append(1),
+        lambda: props["a"].sort(),
+        lambda: props["a"][1].__delitem__("b"),
+        lambda: row.tags.clear(),  # type: ignore[union-attr]
+    ]
+    for write in writes:
+        with pytest.raises(TypeError, match="read-only"):
+            write()
+    assert props == {"a": [1, {"b": [2, {"c": 3}]}]}
+
+
+def test_copies_are_mutable_and_round_trips_stay_frozen() -> None:
+    frozen = deep_freeze({"a": [1, {"b": 2}]})
+    mutable = frozen.copy()
+    mutable["x"] = 1
+    assert type(mutable) is dict and "x" not in frozen
+    for clone in (copy.deepcopy(frozen), pickle.loads(pickle.dumps(frozen))):
+        assert clone == frozen and isinstance(clone, FrozenDict) and isinstance(clone["a"], FrozenList)
+
+
+def test_nesting_deeper_than_the_stack_is_frozen_too() -> None:
+    deep: list[Any] = []
+    cursor = deep
+    for _ in range(5000):
+        cursor.append([])
+        cursor = cursor[0]
+    node: Any = deep_freeze({"x": deep})["x"]
+    depth = 0
+    while node:
+        assert isinstance(node, FrozenList)
+        node, depth = node[0], depth + 1
+    assert depth == 5000
