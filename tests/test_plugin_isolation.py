@@ -133,7 +133,7 @@ def test_a_hanging_check_is_abandoned_once_and_the_scan_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean: dict[str, str], body: str
 ) -> None:
     plugin(tmp_path, monkeypatch, body)
-    rogue = assert_contained(scan("--check-timeout", "1"), clean, "did not finish within 1 s")
+    rogue = assert_contained(scan("--check-timeout", "2"), clean, "did not finish within 2 s")
     timed_out = [f for f in rogue if "did not finish" in f["message"]]
     assert len(timed_out) == 1  # one hang costs one time limit, not one per resource
     assert len(rogue) > 1 and all(
