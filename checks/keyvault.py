@@ -395,3 +395,78 @@ def _cmk_hsm(key: KeyMetadata, estate: Estate) -> Verdict:
     if key.key_type.lower() in HSM_KEY_TYPES:
         return passed(f"CMK key {name} is HSM-backed ({key.key_type})", *evidence, detail_key=name)
     return failed(f"CMK key {name} is software-protected ({key.key_type})", *evidence, detail_key=name)
+
+
+_PURGING = frozenset({"purge", "all"})
+
+
+def _ml_data_keys_users(vault: Resource, estate: Estate) -> list[str]:
+    """Resources that encrypt ML data with a key in this vault: ML workspaces themselves, and
+    resources an ML resource uses (its storage, registry, AKS cluster, ...)."""
+    return sorted(
+        user.id
+        for user in estate.cmk_users_in(vault)
+        if estate.kind_of.get(user.id_key) == kinds.ML_WORKSPACE or estate.ml_users(user)
+    )
+
+
+def _purge_grants(vault: Resource) -> list[str]:
+    """`objectId (keys: purge; secrets: all)` for each access policy that can purge keys or secrets."""
+    grants = []
+    for policy in props.items(vault, "properties.accessPolicies"):
+        rights = []
+        for kind in ("keys", "secrets"):
+            granted = sorted({str(p).lower() for p in props.items(policy, f"permissions.{kind}")} & _PURGING)
+            if granted:
+                rights.append(f"{kind}: {', '.join(granted)}")
+        if rights:
+            grants.append(f"{props.text(policy, 'objectId') or 'unknown principal'} ({'; '.join(rights)})")
+    return grants
+
+
+@check(
+    id="MLW-KV-12",
+    title="Key vault access policies grant no purge on keys or secrets that encrypt ML data",
+    kinds=(kinds.KEY_VAULT,),
+    severity="high",
+    tags=("access-control", "backup-recovery", "key-lifecycle"),
+    pillar="secrets",
+    rationale=(
+        "Purging a deleted customer-managed key destroys every copy of it, leaving the ML data, models "
+        "and registries encrypted under it unreadable for good; purge (or all) is an everyday grant in "
+        "access policies copied from templates. Judged on vaults holding a key that encrypts ML data (an "
+        "ML workspace's CMK, or the CMK of storage, a registry or a cluster an ML resource uses); other "
+        "vaults are not applicable. Fails when any access policy's permissions.keys or .secrets holds "
+        "purge or all, naming the principals' object ids; no access policies passes. Vaults in the Azure "
+        "RBAC permission model ignore access policies and are not applicable here (role assignments are "
+        "not read; MLW-KV-03 judges the model). Purge protection (MLW-KV-01) blocks purges while it lasts "
+        "but does not make the grant least privilege."
+    ),
+    remediation="Remove purge (and all) from the vault's access policies; keep purge for a break-glass procedure.",
+    az_cli=(
+        "az keyvault set-policy -n <vault> --object-id <principal> --key-permissions get wrapKey unwrapKey "
+        "--secret-permissions get list"
+    ),
+    references=(f"{_DOCS}/general/assign-access-policy", f"{_DOCS}/general/soft-delete-overview"),
+)
+def vault_purge_grants(resource: Resource, estate: Estate) -> Verdict:
+    users = _ml_data_keys_users(resource, estate)
+    evidence = (
+        *props.read(resource, "properties.enableRbacAuthorization"),
+        Evidence(path="keysEncryptMlDataFor", value=users),
+    )
+    if props.flag(resource, "properties.enableRbacAuthorization") is True:
+        return not_applicable(
+            "the vault uses Azure RBAC, so access policies grant nothing (role assignments are not read)", *evidence
+        )
+    if not users:
+        return not_applicable("no key in this vault encrypts ML data", *evidence)
+    grants = _purge_grants(resource)
+    policies = props.items(resource, "properties.accessPolicies")
+    evidence = (*evidence, Evidence(path="properties.accessPolicies[*].permissions (purge)", value=grants))
+    if grants:
+        blocked = (
+            " (purge protection blocks it for now)" if props.flag(resource, "properties.enablePurgeProtection") else ""
+        )
+        return failed(f"access policies let principals purge keys or secrets{blocked}: {', '.join(grants)}", *evidence)
+    return passed(f"no access policy grants purge on keys or secrets ({len(policies)} policies)", *evidence)

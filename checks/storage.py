@@ -6,23 +6,61 @@ whether that data can leave over the internet or be read with a leaked account k
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
+from typing import Any
 
 from checks._shared import default_action, link_endpoints, private_endpoint_verdict, public_access_verdict
-from scanner import kinds, props
+from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, check, failed, not_applicable, passed
+from scanner.registry import CheckFunc, CheckResult, Verdict, check, failed, not_applicable, passed, unknown
 
 _DOCS = "https://learn.microsoft.com/azure/storage"
 _TLS = re.compile(r"^tls(\d+)_(\d+)$", re.IGNORECASE)
 MIN_TLS = (1, 2)
+CLOUD_SHELL_TAG = ("ms-resource-usage", "azure-cloud-shell")
 
 
-@check(
+def cloud_shell_tag(resource: Resource) -> str | None:
+    """The tag key when the account is tagged `ms-resource-usage: azure-cloud-shell` (any casing)."""
+    for key, value in (resource.tags or {}).items():
+        if str(key).strip().lower() == CLOUD_SHELL_TAG[0] and str(value).strip().lower() == CLOUD_SHELL_TAG[1]:
+            return str(key)
+    return None
+
+
+def cloud_shell_exemption(resource: Resource, estate: Estate) -> Verdict | None:
+    """Cloud Shell's own storage (a user's clouddrive file share) is not ML data: every storage check
+    is not applicable to it, unless an ML resource references the account (then it is judged)."""
+    tag = cloud_shell_tag(resource)
+    if tag is None or estate.ml_users(resource):
+        return None
+    return not_applicable(
+        "Cloud Shell storage (tagged ms-resource-usage: azure-cloud-shell) that no ML resource references",
+        Evidence(path=f"tags.{tag}", value=CLOUD_SHELL_TAG[1]),
+        Evidence(path="referencedByMl", value=[]),
+    )
+
+
+def storage_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
+    """`@check` for storage accounts, with the Cloud Shell rule applied once for all of them."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        @functools.wraps(func)
+        def judged(resource: Resource, estate: Estate) -> CheckResult:
+            exempt = cloud_shell_exemption(resource, estate)
+            return exempt if exempt is not None else func(resource, estate)
+
+        return check(kinds=(kinds.STORAGE,), **meta)(judged)
+
+    return register
+
+
+@storage_check(
     id="MLW-ST-01",
     title="Storage account accepts HTTPS traffic only",
-    kinds=(kinds.STORAGE,),
     severity="high",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -53,10 +91,9 @@ def tls_version(value: str | None) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-@check(
+@storage_check(
     id="MLW-ST-02",
     title="Storage account requires TLS 1.2 or later",
-    kinds=(kinds.STORAGE,),
     severity="high",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -85,10 +122,9 @@ def storage_min_tls(resource: Resource, estate: Estate) -> Verdict:
     return failed(f"minimum TLS version is {value}, below TLS 1.2", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-03",
     title="Storage account disallows anonymous blob access",
-    kinds=(kinds.STORAGE,),
     severity="high",
     tags=("access-control",),
     pillar="identity",
@@ -115,10 +151,9 @@ def storage_blob_public_access(resource: Resource, estate: Estate) -> Verdict:
     return failed("anonymous blob access is allowed", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-04",
     title="Storage account disables public network access",
-    kinds=(kinds.STORAGE,),
     severity="medium",
     tags=("private-network",),
     pillar="private-network",
@@ -136,10 +171,9 @@ def storage_public_network_access(resource: Resource, estate: Estate) -> Verdict
     return public_access_verdict(resource)
 
 
-@check(
+@storage_check(
     id="MLW-ST-05",
     title="Storage account firewall denies by default",
-    kinds=(kinds.STORAGE,),
     severity="high",
     tags=("private-network",),
     pillar="private-network",
@@ -164,10 +198,9 @@ def storage_firewall(resource: Resource, estate: Estate) -> Verdict:
     return failed(f"the firewall default action is {action}", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-06",
     title="Storage account is reached through an approved private endpoint",
-    kinds=(kinds.STORAGE,),
     severity="medium",
     tags=("private-network",),
     pillar="private-network",
@@ -189,10 +222,9 @@ def storage_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     return private_endpoint_verdict("the account", links, link_endpoints(links))
 
 
-@check(
+@storage_check(
     id="MLW-ST-07",
     title="Storage account prevents shared key access",
-    kinds=(kinds.STORAGE,),
     severity="medium",
     tags=("local-auth",),
     pillar="identity",
@@ -218,10 +250,9 @@ def storage_shared_key_access(resource: Resource, estate: Estate) -> Verdict:
     return failed("shared key access is allowed", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-08",
     title="Storage account encrypts with a customer-managed key",
-    kinds=(kinds.STORAGE,),
     severity="medium",
     tags=("encryption-at-rest", "key-lifecycle"),
     pillar="encryption",
@@ -256,10 +287,9 @@ def storage_cmk(resource: Resource, estate: Estate) -> Verdict:
     return passed(f"data is encrypted with customer-managed key {name}", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-09",
     title="Storage account uses infrastructure (double) encryption",
-    kinds=(kinds.STORAGE,),
     severity="low",
     tags=("encryption-at-rest",),
     pillar="encryption",
@@ -280,10 +310,9 @@ def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Ver
     return failed("infrastructure encryption is not enabled", *evidence)
 
 
-@check(
+@storage_check(
     id="MLW-ST-10",
     title="Storage account prevents cross-tenant object replication",
-    kinds=(kinds.STORAGE,),
     severity="low",
     tags=("data-residency",),
     pillar="private-network",
@@ -305,3 +334,60 @@ def storage_cross_tenant_replication(resource: Resource, estate: Estate) -> Verd
     if value is None:
         return failed("cross-tenant object replication is not disallowed (unset)", *evidence)
     return failed("cross-tenant object replication is allowed", *evidence)
+
+
+CONTAINER_TYPE = "microsoft.storage/storageaccounts/blobservices/containers"
+
+
+def _container_access(container: Resource) -> str | None:
+    """`Blob` or `Container` when anonymous reads are allowed; None for `None` or absent."""
+    access = props.text(container, "properties.publicAccess")
+    return access if access and access.lower() != "none" else None
+
+
+@storage_check(
+    id="MLW-ST-11",
+    title="Blob containers on ML storage allow no anonymous access",
+    severity="high",
+    tags=("access-control",),
+    pillar="identity",
+    rationale=(
+        "A container whose publicAccess is Blob or Container serves training data, datasets or model "
+        "artifacts to anyone on the internet with no credential. Judged on storage accounts an ML "
+        "resource references (a workspace's storageAccount, a registry's storage); other accounts are "
+        "not applicable. allowBlobPublicAccess false on the account overrides every container and "
+        "passes; otherwise each container's publicAccess is read from an ARM container list (Reader), "
+        "absent or None meaning private. An account whose containers were not listed is unknown, a "
+        "coverage gap naming the account."
+    ),
+    remediation="Disallow blob public access on the account, or set each public container's access level to private.",
+    az_cli="az storage account update -g <rg> -n <account> --allow-blob-public-access false",
+    references=(f"{_DOCS}/blobs/anonymous-read-access-prevent",),
+)
+def storage_public_containers(resource: Resource, estate: Estate) -> Verdict:
+    users = sorted(user.id for user in estate.ml_users(resource))
+    evidence = (
+        Evidence(path="referencedByMl", value=users),
+        *props.read(resource, "properties.allowBlobPublicAccess"),
+    )
+    if not users:
+        return not_applicable("no ML resource uses this account", *evidence)
+    if (resource.kind or "").lower() == "filestorage":
+        return not_applicable("FileStorage accounts have no blob service", *evidence)
+    if props.flag(resource, "properties.allowBlobPublicAccess") is False:
+        return passed("the account disallows anonymous blob access, which overrides every container", *evidence)
+    if reason := estate.not_applicable(inventory.BLOB_CONTAINERS):
+        return not_applicable(reason, *evidence)
+    gap = estate.gap(inventory.BLOB_CONTAINERS, resource.id)
+    if gap is not None:
+        return unknown(f"the blob containers of account {resource.name} were not listed: {gap.reason}", *evidence)
+    containers = estate.children(f"{resource.id}/blobServices/default", CONTAINER_TYPE)
+    public = sorted((c.name.rsplit("/", 1)[-1], access) for c in containers if (access := _container_access(c)))
+    listed = Evidence(
+        path="blobServices/default/containers[*].properties.publicAccess",
+        value={c.name.rsplit("/", 1)[-1]: props.get(c, "properties.publicAccess") for c in containers},
+    )
+    if public:
+        names = ", ".join(f"{name} ({access})" for name, access in public)
+        return failed(f"{len(public)} container(s) allow anonymous reads: {names}", *evidence, listed)
+    return passed(f"none of {len(containers)} container(s) allows anonymous access", *evidence, listed)

@@ -19,6 +19,9 @@ from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
 
 _PROVIDERS = re.compile(r"/providers/", re.IGNORECASE)
+# A top-level ARM id at the start of a string: runs of non-slash characters between literals.
+_TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
+_ML_PREFIX = "microsoft.machinelearningservices/"
 
 ML_WORKSPACE_DEPENDENCIES = {
     "keyVault": "key-vault",
@@ -102,6 +105,21 @@ def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
     return None
 
 
+def referenced_ids(node: object) -> set[str]:
+    """The top-level ARM ids (lower-case) named anywhere in a JSON value: what a resource depends on."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and (match := _TOP_LEVEL_ID.match(item)):
+            found.add(match.group(0).lower())
+    return found
+
+
 def _slot_target(target: str, group_ids: tuple[str, ...]) -> str:
     """A deployment slot's private endpoint names the parent site with group id `sites-<slot>`."""
     slot = next((g[len("sites-") :] for g in group_ids if g.lower().startswith("sites-")), None)
@@ -130,6 +148,8 @@ class Estate:
         self._aks_computes: dict[str, list[Resource]] = defaultdict(list)
         self._vaults_by_host: dict[str, Resource] = {}
         self._cmk_users: dict[str, list[Resource]] = defaultdict(list)
+        self._cmk_users_by_vault: dict[str, list[Resource]] = defaultdict(list)
+        self._ml_users: dict[str, list[Resource]] = defaultdict(list)
         for resource in self.resources:
             self._index(resource)
         self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
@@ -170,6 +190,10 @@ class Estate:
         key_id = cmk_key_id(resource, kind)
         if key_id:
             self._cmk_users[versionless_key_id(key_id)].append(resource)
+            self._cmk_users_by_vault[vault_host(key_id)].append(resource)
+        if resource.type_key.startswith(_ML_PREFIX):
+            for used in referenced_ids(resource.properties) - {key}:
+                self._ml_users[used].append(resource)
         if kind:
             self.by_kind[kind].append(resource)
             if resource.subscription_id:
@@ -264,6 +288,11 @@ class Estate:
                 out[role] = value
         return out
 
+    def ml_users(self, resource: Resource) -> list[Resource]:
+        """ML resources (workspaces, hubs, projects, computes, registries, ...) whose properties name
+        this resource: a workspace's storageAccount, a compute's AKS cluster, a registry's storage."""
+        return self._ml_users.get(resource.id_key, [])
+
     def computes_of(self, workspace: Resource) -> list[Resource]:
         return self.children(workspace, "microsoft.machinelearningservices/workspaces/computes")
 
@@ -319,6 +348,12 @@ class Estate:
     def cmk_key_id(self, resource: Resource) -> str | None:
         """The customer-managed key this resource encrypts with, if any."""
         return cmk_key_id(resource, self.kind_of.get(resource.id_key))
+
+    def cmk_users_in(self, vault: Resource) -> list[Resource]:
+        """Resources whose customer-managed key lives in this vault (found from their rows, so key
+        metadata need not have been collected)."""
+        uri = props.text(vault, "properties.vaultUri")
+        return self._cmk_users_by_vault.get(vault_host(uri), []) if uri else []
 
     def keys_in(self, vault: Resource) -> list[KeyMetadata]:
         return self.keys_by_vault.get(vault.id_key, [])

@@ -32,6 +32,7 @@ KEY_METADATA = "key_metadata"
 APP_SETTINGS = "app_settings"
 KEYVAULT_SECRETS = "keyvault_secrets"
 REGISTRY_TOKENS = "registry_tokens"
+BLOB_CONTAINERS = "blob_containers"
 
 ALL_SOURCES = (
     RESOURCES,
@@ -46,6 +47,7 @@ ALL_SOURCES = (
     APP_SETTINGS,
     KEYVAULT_SECRETS,
     REGISTRY_TOKENS,
+    BLOB_CONTAINERS,
 )
 
 

@@ -126,8 +126,10 @@ def test_request_count_is_the_minimum_for_the_sample(fake: AzureFake, tmp_path: 
     assert fake.counts["kv:list"] == 1 and fake.counts["kv:get"] == 3 and fake.counts["kv:policy"] == 3
     assert fake.counts["arm:secrets"] == 1 and fake.counts["arm:tokens"] == 1
     assert fake.counts["arm:authsettings"] == 2
-    # + per site 1 authsettingsV2, per vault 1 secret list, per registry 1 token list, 1 Key Vault challenge
-    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 6
+    assert fake.counts["arm:containers"] == 1  # the workspace's storage account only
+    # + per site 1 authsettingsV2, per vault 1 secret list, per registry 1 token list, 1 Key Vault challenge,
+    # per storage account an ML resource uses 1 container list
+    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 6 + 1
     assert all(coverage.collected and not coverage.gaps for coverage in inventory.header.sources)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from scanner import inventory as sources
-from scanner.azure import failures
+from scanner.azure import containers, failures
 from scanner.azure.arm import ACR_API, DIAGNOSTICS_API, KEYVAULT_API, ML_API, WEB_API, ArmClient, as_row
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
@@ -83,6 +83,7 @@ class Reads:
         """One task per (resource, source) the options and the rows call for."""
         configured = {r.id_key.rsplit("/config/", 1)[0] for r in resources if r.type_key in APP_CONFIGS}
         tasks: list[Task] = []
+        ml_storage = containers.ml_storage(resources)
         for resource in resources:
             type_key = resource.type_key
             if type_key == WORKSPACE:
@@ -99,6 +100,8 @@ class Reads:
                 tasks.append(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
             elif type_key == REGISTRY:
                 tasks.append(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400, 404)))
+            elif resource.id_key in ml_storage:
+                tasks.append(self._guard(sources.BLOB_CONTAINERS, resource, self._containers))
             if self.options.diagnostics and _has_diagnostics(resource):
                 tasks.append(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
         return tasks
@@ -162,6 +165,9 @@ class Reads:
         """Repository-scoped tokens (Basic registries answer 400: none to read)."""
         items = self.arm.list(f"{registry.id}/tokens", ACR_API)
         outcome.rows.extend(as_row(item, f"{REGISTRY}/tokens") for item in items)
+
+    def _containers(self, account: Resource, outcome: Outcome) -> None:
+        containers.read(self.arm, account, outcome.rows)
 
     def _keys(self, vault: Resource) -> Outcome:
         keys, gap = self.vaults.read(vault)

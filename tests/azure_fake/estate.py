@@ -28,6 +28,7 @@ ROUTE_SOURCES = {
     "appsettings": sources.APP_SETTINGS,
     "connectionstrings": sources.APP_SETTINGS,
     "vault-keys": sources.KEY_METADATA,
+    "containers": sources.BLOB_CONTAINERS,
 }
 CHILD_ROUTES = {
     "microsoft.machinelearningservices/workspaces/computes": "computes",
@@ -36,6 +37,7 @@ CHILD_ROUTES = {
     "microsoft.insights/diagnosticsettings": "diagnostics",
     "microsoft.keyvault/vaults/secrets": "secrets",
     "microsoft.containerregistry/registries/tokens": "tokens",
+    "microsoft.storage/storageaccounts/blobservices/containers": "containers",
 }
 
 

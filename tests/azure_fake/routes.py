@@ -30,6 +30,7 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "vault-keys", re.compile(rf"^{ID}/keys$", re.I)),
     ("GET", "secrets", re.compile(rf"^{ID}/secrets$", re.I)),
     ("GET", "tokens", re.compile(rf"^{ID}/tokens$", re.I)),
+    ("GET", "containers", re.compile(rf"^{ID}/blobServices/default/containers$", re.I)),
 ]
 
 
@@ -173,6 +174,8 @@ class Router:
             return self.reply(200, {"value": estate.contacts.get(key, [])})
         if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):
             return self.reply(200, {"value": estate.children.get((name, key), [])})
+        if name == "containers":  # rows are children of the account's blobServices/default
+            return self.reply(200, {"value": estate.children.get((name, f"{key}/blobservices/default"), [])})
         if name == "config":
             config = estate.configs.get((key, "web"))
             return self.reply(200, config) if config else self.reply(404, _error("NotFound", "no config"))

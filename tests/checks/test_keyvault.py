@@ -418,3 +418,94 @@ def test_malformed_cmk_identifier_elsewhere_does_not_break_the_vault() -> None:
     )
     consumers = (broken, _workspace_cmk("cmk-ws"))
     assert _key_statuses("MLW-KV-11", [key("cmk-ws", key_type="RSA-HSM")], *consumers) == {"cmk-ws": Status.PASS}
+
+
+# MLW-KV-12: purge rights in access policies on vaults whose keys encrypt ML data.
+OBJECT = "00000000-0000-0000-0000-00000000beef"
+
+
+def policy(keys: list[str], secrets: list[str] | None = None, object_id: str = OBJECT) -> dict[str, Any]:
+    return {
+        "tenantId": TENANT,
+        "objectId": object_id,
+        "permissions": {"keys": keys, "secrets": secrets or ["Get"], "certificates": []},
+    }
+
+
+def ml_workspace_with_cmk(vault_name: str = "kv-ml") -> Resource:
+    return resource(
+        "Microsoft.MachineLearningServices/workspaces",
+        "mlw-clinical",
+        {
+            "encryption": {
+                "status": "Enabled",
+                "keyVaultProperties": {"keyIdentifier": f"https://{vault_name}.vault.azure.net/keys/cmk-ml/0123abcd"},
+            }
+        },
+    )
+
+
+def purge_status(properties: dict[str, Any], *others: Resource) -> tuple[Status, str]:
+    target = vault(properties)
+    [finding] = run("MLW-KV-12", target, estate([target, *others]))
+    return finding.status, finding.message
+
+
+def test_purge_grant_on_a_vault_encrypting_ml_data_fails_naming_the_principal() -> None:
+    found, message = purge_status(
+        {"accessPolicies": [policy(["Get", "WrapKey", "UnwrapKey", "Purge"]), policy(["Get"], object_id="other")]},
+        ml_workspace_with_cmk(),
+    )
+    assert found is Status.FAIL and OBJECT in message and "keys: purge" in message and "other" not in message
+
+
+@pytest.mark.parametrize("permissions", [(["all"], None), (["Get"], ["All"]), (["get"], ["purge", "get"])])
+def test_all_or_secret_purge_fails_too(permissions: tuple[list[str], list[str] | None]) -> None:
+    found, _ = purge_status({"accessPolicies": [policy(*permissions)]}, ml_workspace_with_cmk())
+    assert found is Status.FAIL
+
+
+def test_least_privilege_policies_pass() -> None:
+    found, _ = purge_status({"accessPolicies": [policy(["get", "wrapKey", "unwrapKey"])]}, ml_workspace_with_cmk())
+    assert found is Status.PASS
+
+
+def test_access_policies_absent_passes() -> None:
+    target = vault()
+    row = target.model_copy(
+        update={"properties": {k: v for k, v in target.properties.items() if k != "accessPolicies"}}
+    )
+    [finding] = run("MLW-KV-12", row, estate([row, ml_workspace_with_cmk()]))
+    assert finding.status is Status.PASS
+
+
+def test_rbac_vault_is_not_applicable_and_says_so() -> None:
+    found, message = purge_status(
+        {"enableRbacAuthorization": True, "accessPolicies": [policy(["all"])]}, ml_workspace_with_cmk()
+    )
+    assert found is Status.NOT_APPLICABLE and "RBAC" in message
+
+
+def test_vault_without_ml_keys_is_not_applicable() -> None:
+    found, _ = purge_status({"accessPolicies": [policy(["all"])]})
+    assert found is Status.NOT_APPLICABLE
+    found, _ = purge_status({"accessPolicies": [policy(["all"])]}, ml_workspace_with_cmk("kv-other"))
+    assert found is Status.NOT_APPLICABLE
+
+
+def test_cmk_of_storage_an_ml_workspace_uses_counts_as_ml_data() -> None:
+    storage = resource(
+        "Microsoft.Storage/storageAccounts",
+        "stml",
+        {
+            "encryption": {
+                "keySource": "Microsoft.Keyvault",
+                "keyvaultproperties": {"keyvaulturi": "https://kv-ml.vault.azure.net/", "keyname": "cmk-st"},
+            }
+        },
+    )
+    workspace = resource("Microsoft.MachineLearningServices/workspaces", "mlw", {"storageAccount": storage.id})
+    found, _ = purge_status({"accessPolicies": [policy(["purge"])]}, storage)
+    assert found is Status.NOT_APPLICABLE  # storage nobody in ML uses
+    found, _ = purge_status({"accessPolicies": [policy(["purge"])]}, storage, workspace)
+    assert found is Status.FAIL

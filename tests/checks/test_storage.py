@@ -205,3 +205,105 @@ def test_cmk_without_key_reference_fails() -> None:
 def test_evidence_records_the_value_seen() -> None:
     [finding] = run("MLW-ST-07", account(PERMISSIVE))
     assert [(e.path, e.value) for e in finding.evidence] == [("properties.allowSharedKeyAccess", True)]
+
+
+# Cloud Shell storage and storage that ML uses.
+WORKSPACE = "Microsoft.MachineLearningServices/workspaces"
+
+
+def workspace_using(storage: Any, name: str = "mlw-clinical") -> Any:
+    """An ML workspace row whose storageAccount names the account (ARM casing differs on purpose)."""
+    return resource(WORKSPACE, name, {"storageAccount": storage.id.replace("resourceGroups", "resourcegroups")})
+
+
+def cloud_shell(tags: dict[str, str] | None = None) -> Any:
+    row = account(PERMISSIVE, name="cs4100300000a1b2c3")
+    return row.model_copy(update={"tags": tags if tags is not None else {"ms-resource-usage": "azure-cloud-shell"}})
+
+
+@pytest.mark.parametrize("check_id", [*ST_CHECKS, "MLW-ST-11"])
+@pytest.mark.parametrize(
+    "tags",
+    [{"ms-resource-usage": "azure-cloud-shell"}, {"MS-Resource-Usage": "Azure-Cloud-Shell"}],
+    ids=["as-created", "other-casing"],
+)
+def test_cloud_shell_storage_is_not_applicable_to_every_storage_check(check_id: str, tags: dict[str, str]) -> None:
+    [finding] = run(check_id, cloud_shell(tags))
+    assert finding.status is Status.NOT_APPLICABLE
+    assert "Cloud Shell" in finding.message
+
+
+def test_cloud_shell_storage_an_ml_workspace_uses_is_judged() -> None:
+    shell = cloud_shell()
+    est = estate([shell, workspace_using(shell), container(shell, "scratch", "Container")])
+    assert status("MLW-ST-03", shell, est) is Status.FAIL
+    assert status("MLW-ST-11", shell, est) is Status.FAIL
+
+
+@pytest.mark.parametrize("tags", [{"ms-resource-usage": "something-else"}, {"env": "azure-cloud-shell"}, {}])
+def test_other_tags_do_not_exempt(tags: dict[str, str]) -> None:
+    assert status("MLW-ST-03", cloud_shell(tags)) is Status.FAIL
+
+
+CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
+
+
+def container(storage: Any, name: str, access: str | None) -> Any:
+    properties = {"publicAccess": access} if access is not None else {"hasImmutabilityPolicy": False}
+    return resource(
+        CONTAINERS,
+        f"{storage.name}/default/{name}",
+        properties,
+        id=f"{storage.id}/blobServices/default/containers/{name}",
+    )
+
+
+def _ml_storage(properties: dict[str, Any], *containers: tuple[str, str | None]) -> tuple[Any, Any]:
+    storage = account(properties)
+    rows = [storage, workspace_using(storage), *(container(storage, n, a) for n, a in containers)]
+    return storage, estate(rows)
+
+
+def test_public_container_on_ml_storage_fails_naming_it() -> None:
+    storage, est = _ml_storage({"allowBlobPublicAccess": True}, ("training", "Blob"), ("models", "None"))
+    [finding] = run("MLW-ST-11", storage, est)
+    assert finding.status is Status.FAIL
+    assert "training (Blob)" in finding.message and "models" not in finding.message
+
+
+def test_private_containers_on_ml_storage_pass() -> None:
+    storage, est = _ml_storage({"allowBlobPublicAccess": True}, ("training", "None"), ("models", None))
+    assert status("MLW-ST-11", storage, est) is Status.PASS
+
+
+def test_account_setting_overrides_public_containers() -> None:
+    storage, est = _ml_storage({"allowBlobPublicAccess": False}, ("training", "Container"))
+    [finding] = run("MLW-ST-11", storage, est)
+    assert finding.status is Status.PASS and "overrides" in finding.message
+
+
+def test_container_public_access_absent_counts_as_private_and_account_flag_absent_defers_to_containers() -> None:
+    storage, est = _ml_storage({}, ("training", None))
+    assert status("MLW-ST-11", storage, est) is Status.PASS
+    storage, est = _ml_storage({}, ("training", "container"))
+    assert status("MLW-ST-11", storage, est) is Status.FAIL
+
+
+def test_storage_no_ml_resource_uses_is_not_applicable_for_containers() -> None:
+    storage = account({"allowBlobPublicAccess": True})
+    est = estate([storage, container(storage, "public", "Blob")])
+    assert status("MLW-ST-11", storage, est) is Status.NOT_APPLICABLE
+
+
+def test_containers_not_listed_is_unknown_naming_the_account() -> None:
+    from scanner.inventory import ALL_SOURCES, BLOB_CONTAINERS
+    from scanner.models import Gap
+
+    storage = account({"allowBlobPublicAccess": True})
+    rows = [storage, workspace_using(storage)]
+    not_collected = estate(rows, collected=[s for s in ALL_SOURCES if s != BLOB_CONTAINERS])
+    [finding] = run("MLW-ST-11", storage, not_collected)
+    assert finding.status is Status.UNKNOWN and storage.name in finding.message
+    denied = estate(rows, gaps=[Gap(source=BLOB_CONTAINERS, scope=storage.id, reason="403 AuthorizationFailed")])
+    [finding] = run("MLW-ST-11", storage, denied)
+    assert finding.status is Status.UNKNOWN and "403" in finding.message
