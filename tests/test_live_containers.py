@@ -19,8 +19,12 @@ CONTAINERS = "microsoft.storage/storageaccounts/blobservices/containers"
 
 def _with_containers(refused: bool = False) -> tuple[Inventory, Resource]:
     inventory = sample_inventory()
-    account = next(r for r in inventory.resources if r.type_key == "microsoft.storage/storageaccounts")
-    account.properties["allowBlobPublicAccess"] = True
+    index, stored = next(
+        (i, r) for i, r in enumerate(inventory.resources) if r.type_key == "microsoft.storage/storageaccounts"
+    )
+    raw = stored.raw()
+    account = Resource.model_validate({**raw, "properties": {**raw["properties"], "allowBlobPublicAccess": True}})
+    inventory.resources[index] = account
     for name, access in (("models", "None"), ("public-samples", "Blob")):
         inventory.resources.append(
             Resource.model_validate(
