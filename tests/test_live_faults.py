@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from scanner import inventory as sources
 from scanner.azure.collect import collect
-from scanner.errors import SourceError
+from scanner.errors import InputError, SourceError
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import env, options
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
@@ -199,11 +199,13 @@ def test_row_without_an_id_is_a_source_error_that_quotes_nothing(fake: AzureFake
     assert "no-id" not in str(caught.value)
 
 
-def test_refused_credential_is_one_line_source_error(fake: AzureFake, tmp_path: Path) -> None:
+def test_refused_credential_is_one_line_input_error(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.token_refused = True
-    with pytest.raises(SourceError, match="could not authenticate to Azure") as caught:
+    with pytest.raises(InputError, match="could not sign in to Azure") as caught:
         collect(options(fake, tmp_path))
-    assert "\n" not in str(caught.value) and "AADSTS" not in str(caught.value)
+    assert "\n" not in str(caught.value) and "WorkloadIdentityCredential: Entra ID refused it (AADSTS700016" in str(
+        caught.value
+    )
 
 
 def test_no_readable_subscription_is_a_source_error(tmp_path: Path) -> None:
@@ -211,16 +213,6 @@ def test_no_readable_subscription_is_a_source_error(tmp_path: Path) -> None:
     empty.resources.clear()
     with AzureFake(empty) as server, pytest.raises(SourceError, match="no subscription in scope"):
         collect(options(server, tmp_path))
-
-
-def test_cli_refused_credential_exits_3(fake: AzureFake, tmp_path: Path) -> None:
-    fake.faults.token_refused = True
-    result = _invoke(fake, tmp_path, "scan", *_cli_args(fake))
-    assert result.exit_code == 3, result.output
-    assert result.output.strip().splitlines() == [
-        "mlwarden: error: could not authenticate to Azure (ClientAuthenticationError); sign in with `az login` "
-        "or configure a managed or workload identity"
-    ]
 
 
 # -- the quota gate on its own, with a fake clock ---------------------------------------------

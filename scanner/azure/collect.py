@@ -20,16 +20,17 @@ from scanner import __version__
 from scanner import inventory as sources
 from scanner.azure import failures, queries
 from scanner.azure.arm import ArmClient
-from scanner.azure.credentials import credential_for
+from scanner.azure.credentials import authority_of, credential_for
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
+from scanner.azure.signin import SignInFailed, cause
 from scanner.azure.tasks import Outcome, Reads, Task
 from scanner.azure.throttle import Quota
-from scanner.errors import SourceError
+from scanner.errors import InputError, SourceError
 from scanner.inventory import (
     AppSettingsFacts,
     Inventory,
@@ -72,6 +73,7 @@ class Collection:
         self.options = options
         self.progress = progress
         credential = credential_for(options)
+        self._own_credential = credential if options.credential is None else None
         self.graph_quota, self.arm_quota, self.vault_quota = Quota(), Quota(), Quota()
         self.graph = ResourceGraph(options, credential, progress, self.graph_quota)
         self.arm = ArmClient(options, credential, self.arm_quota)
@@ -91,6 +93,8 @@ class Collection:
     def close(self) -> None:
         self.graph.close()
         self.arm.close()
+        if self._own_credential is not None:
+            self._own_credential.close()
 
     # -- bookkeeping ----------------------------------------------------------------------
     def add_gap(self, gap: Gap) -> None:
@@ -233,6 +237,20 @@ class Collection:
         )
 
 
+SIGN_IN_HINT = (
+    "configure workload identity (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE), a service "
+    "principal (AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH), a managed identity, or run az login"
+)
+
+
+def sign_in_failure(exc: ClientAuthenticationError, options: CollectOptions) -> str:
+    """One line: which credentials were tried and why each failed; never a secret, token or assertion."""
+    if isinstance(exc, SignInFailed):
+        return exc.summary()
+    name = type(options.credential).__name__ if options.credential is not None else "credential"
+    return f"could not sign in to Azure at {authority_of(options)}: {name}: {cause(exc)}"
+
+
 def _describe(options: CollectOptions, subscriptions: list[str]) -> str:
     if options.management_groups:
         return f"management groups {', '.join(options.management_groups)} ({len(subscriptions)} subscriptions)"
@@ -253,9 +271,7 @@ def collect(options: CollectOptions, progress: Progress | None = None) -> Invent
         run.progress.step(f"collected {len(run.resources)} resources in {run.requests} requests")
         return run.inventory(subscriptions)
     except ClientAuthenticationError as exc:
-        raise SourceError(
-            f"could not authenticate to Azure ({type(exc).__name__}); sign in with `az login` or configure "
-            "a managed or workload identity"
-        ) from None
+        # No credential can sign in: a configuration error (exit 2), with each credential's cause.
+        raise InputError(f"{sign_in_failure(exc, options)}; {SIGN_IN_HINT}") from None
     finally:
         run.close()

@@ -1,17 +1,90 @@
-"""The credential a collection uses: injected, or `DefaultAzureCredential` for the chosen cloud."""
+"""The credential a collection uses: injected, or a chain like `DefaultAzureCredential` bound to one authority.
+
+`DefaultAzureCredential(authority=...)` hands the authority only to some of its credentials:
+workload identity (and managed identity's own workload-identity path) fall back to
+`AZURE_AUTHORITY_HOST` or the public cloud, so a US Gov or China CI job would sign in at the
+wrong authority. This chain gives every credential that talks to an authority the chosen one,
+and turns off MSAL's instance discovery (a call to the public cloud) for an authority that is
+not a known cloud. Order and `AZURE_TOKEN_CREDENTIALS` follow `DefaultAzureCredential`.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from scanner.azure.options import CollectOptions
+from scanner.azure.options import CLOUDS, CollectOptions
+from scanner.azure.signin import SignInChain
+from scanner.errors import InputError
+
+TOKEN_CREDENTIALS = "AZURE_TOKEN_CREDENTIALS"
+WORKLOAD_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")
+CHAIN = (
+    ("environmentcredential", "EnvironmentCredential"),
+    ("workloadidentitycredential", "WorkloadIdentityCredential"),
+    ("managedidentitycredential", "ManagedIdentityCredential"),
+    ("azureclicredential", "AzureCliCredential"),
+    ("azurepowershellcredential", "AzurePowerShellCredential"),
+    ("azuredeveloperclicredential", "AzureDeveloperCliCredential"),
+)
+GROUPS = {"prod": CHAIN[:3], "dev": CHAIN[3:]}
+
+
+def authority_of(options: CollectOptions) -> str:
+    """The chosen authority as an https URL: `--authority-host`, else the cloud's own."""
+    value = (options.authority_host or options.endpoints.authority).strip().rstrip("/")
+    return value if "://" in value else f"https://{value}"
+
+
+def is_known_cloud(authority: str) -> bool:
+    host = (urlsplit(authority).hostname or "").lower()
+    return host in {cloud.authority for cloud in CLOUDS.values()}
+
+
+def selected() -> tuple[tuple[str, str], ...]:
+    """The credentials `AZURE_TOKEN_CREDENTIALS` selects (`prod`, `dev` or one name), all by default."""
+    wanted = os.environ.get(TOKEN_CREDENTIALS, "").strip().lower()
+    if not wanted:
+        return CHAIN
+    if wanted in GROUPS:
+        return GROUPS[wanted]
+    chosen = tuple(entry for entry in CHAIN if entry[0] == wanted)
+    if not chosen:
+        names = ", ".join(["prod", "dev", *(key for key, _ in CHAIN)])
+        raise InputError(f"{TOKEN_CREDENTIALS}={wanted!r} is not one of {names}")
+    return chosen
 
 
 def credential_for(options: CollectOptions) -> Any:
-    """`DefaultAzureCredential` honours env, workload identity, managed identity and the CLIs in that order."""
     if options.credential is not None:
         return options.credential
-    from azure.identity import DefaultAzureCredential
+    import azure.identity as identity
 
-    authority = options.authority_host or options.endpoints.authority
-    return DefaultAzureCredential(authority=authority, **options.transport_kwargs())
+    authority = authority_of(options)
+    transport = options.transport_kwargs()
+    discovery = {} if is_known_cloud(authority) else {"disable_instance_discovery": True}
+    factories: dict[str, Callable[[], Any]] = {
+        "environmentcredential": lambda: identity.EnvironmentCredential(authority=authority, **discovery, **transport),
+        "workloadidentitycredential": lambda: identity.WorkloadIdentityCredential(authority=authority, **transport),
+        # Its own workload-identity path would ignore the authority: that case is the credential above.
+        "managedidentitycredential": lambda: identity.ManagedIdentityCredential(
+            client_id=os.environ.get("AZURE_CLIENT_ID"),
+            _exclude_workload_identity_credential=True,
+            _enable_imds_probe=True,
+            **transport,
+        ),
+        # The developer tools sign in through their own processes, in the cloud they are set to.
+        "azureclicredential": lambda: identity.AzureCliCredential(process_timeout=10),
+        "azurepowershellcredential": lambda: identity.AzurePowerShellCredential(process_timeout=10),
+        "azuredeveloperclicredential": lambda: identity.AzureDeveloperCliCredential(process_timeout=10),
+    }
+    credentials: list[tuple[str, Any]] = []
+    unavailable: list[tuple[str, str]] = []
+    for key, name in selected():
+        if key == "workloadidentitycredential" and (missing := [n for n in WORKLOAD_ENV if not os.environ.get(n)]):
+            unavailable.append((name, f"not configured (no {'/'.join(missing)})"))
+            continue
+        credentials.append((name, factories[key]()))
+    return SignInChain(authority, credentials, unavailable)

@@ -40,7 +40,7 @@ def options(fake: AzureFake, tmp_path: Path, **overrides: Any) -> CollectOptions
 
 
 def env(fake: AzureFake, tmp_path: Path) -> dict[str, str]:
-    """Environment for `DefaultAzureCredential` (the CLI path): workload identity via env vars."""
+    """Environment for the CLI's credential chain: workload identity via env vars."""
     token_file = tmp_path / "federated-token"
     token_file.write_text("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.")
     return {

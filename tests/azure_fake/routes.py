@@ -53,8 +53,12 @@ class Router:
 
     def route(self, method: str, body: bytes) -> None:
         path = self.path
+        with self.fake._lock:
+            self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, path))
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):
             return self.token(body)
+        if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
+            return self.openid(path)
         if path.startswith("/kv/"):
             return self.keyvault(method)
         if path.startswith("/keys/"):
@@ -82,6 +86,20 @@ class Router:
         self.fake.token_scopes.extend(form.get("scope", []))
         token = self.fake.issue_token()
         self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+
+    def openid(self, path: str) -> None:
+        """Tenant discovery, which MSAL (service principals) fetches from the authority it was given."""
+        self.count("openid")
+        base = f"https://{self.handler.headers.get('Host')}/{path.strip('/').split('/')[0]}"
+        self.reply(
+            200,
+            {
+                "issuer": f"{base}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            },
+        )
 
     # -- Resource Graph ------------------------------------------------------------------
     def graph(self, body: bytes) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import trustme
 
+from scanner.azure.options import CLOUDS
 from scanner.inventory import Inventory
 from tests.azure_fake.estate import FakeEstate
 from tests.azure_fake.faults import Faults
@@ -30,6 +31,8 @@ TENANT = "72f988bf-0000-4000-8000-00000000fa4e"
 CLIENT_ID = "6b0a4f2e-0000-4000-8000-00000000c11e"
 CLAIMS = base64.b64encode(b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}').decode()
 KV_PREFIX = "/kv/"
+CLOUD_HOSTS = tuple(host for cloud in CLOUDS.values() for host in (cloud.authority, cloud.arm.removeprefix("https://")))
+"""The real clouds' authority and ARM hosts: the certificate covers them, so a test can route one cloud here."""
 
 
 class AzureFake:
@@ -43,6 +46,8 @@ class AzureFake:
         self.counts: Counter[str] = Counter()
         self.graph_bodies: list[dict[str, Any]] = []
         self.token_scopes: list[str] = []
+        self.requests: list[tuple[str, str, str]] = []
+        """Every request as (Host header, method, path), the token endpoint included."""
         self.over_quota = 0
         self.appservice_config_in_graph = True
         self.pricings_in_graph = True
@@ -55,7 +60,7 @@ class AzureFake:
         self._blocked_until = 0.0
         self._dir = tempfile.TemporaryDirectory(prefix="azure-fake-")
         ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1")
+        cert = ca.issue_cert("localhost", "127.0.0.1", *CLOUD_HOSTS)
         self.ca_path = Path(self._dir.name) / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
