@@ -130,6 +130,11 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--diagnostics", is_flag=True, help="Read diagnostic settings (one call per resource)."),
         click.option("--no-keyvault", is_flag=True, help="Do not read Key Vault key metadata."),
+        click.option(
+            "--changes-since",
+            metavar="DURATION",
+            help="Attribute failures to Azure changes this far back (e.g. 7d, 72h; default and maximum 14d).",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress output."),
     ]
     for option in reversed(options):
@@ -166,11 +171,13 @@ def _narrow_offline(inventory: Any, params: dict[str, Any], description: str) ->
     return narrowed, f"{description} narrowed to {narrowed.header.scope.description.split(' narrowed to ', 1)[-1]}"
 
 
-def _collect(params: dict[str, Any]) -> Any:
+def _collect(params: dict[str, Any], checks: dict[str, Any]) -> Any:
     from scanner.azure.collect import collect
     from scanner.azure.options import CollectOptions
+    from scanner.changes import WINDOW, parse_since
 
     tags = _parse_tags(params["tags"])
+    since = parse_since(params["changes_since"]) if params.get("changes_since") else WINDOW
     options = CollectOptions(
         subscriptions=tuple(params["subscriptions"]),
         management_groups=tuple(params["management_groups"]),
@@ -186,7 +193,19 @@ def _collect(params: dict[str, Any]) -> Any:
         keyvault=not params["no_keyvault"],
         quiet=params["quiet"],
     )
-    return collect(options)
+    inventory = collect(options)
+    return _with_changes(inventory, options, since, checks)
+
+
+def _with_changes(inventory: Any, options: Any, since: Any, checks: dict[str, Any]) -> Any:
+    """Who changed it: after the checks, one paged `resourcechanges` read for the failing resources only."""
+    from scanner.azure.changes import read_changes
+    from scanner.changes import with_changes
+    from scanner.engine import failing_resources
+
+    failing = failing_resources(inventory, checks)
+    found, coverage = read_changes(options, failing, since, inventory.header.scope.subscriptions)
+    return with_changes(inventory, found, coverage)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -316,7 +335,7 @@ def scan(
         inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
         origin = "snapshot"
     else:
-        inventory, origin, description = _collect(azure), "azure", ""
+        inventory, origin, description = _collect(azure, checks), "azure", ""
     threshold = None if fail_on == "none" else Severity(fail_on)
     result = run_scan(
         inventory,
@@ -382,7 +401,7 @@ def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
     """Read live Azure and write a snapshot that `scan --snapshot` reads back to the same result."""
     from scanner.snapshot import write_snapshot
 
-    inventory = _collect(azure)
+    inventory = _collect(azure, _load_checks())
     write_snapshot(inventory, out)
     gaps = [gap for source in inventory.header.sources for gap in source.gaps]
     if not azure.get("quiet"):

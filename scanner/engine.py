@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from frameworks.catalog import Framework
-from scanner import __version__, compliance, policy, posture
+from scanner import __version__, changes, compliance, policy, posture
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
@@ -40,6 +40,8 @@ def scan(
     findings, waiver_uses = policy.apply(
         run_checks(estate, checks, timeout=check_timeout), waivers, baseline, generated_at.date()
     )
+    # Who changed it: judged against the collection time, so a rescan of an old snapshot attributes the same way.
+    findings = changes.attribute(findings, inventory.changes, now=inventory.header.collected_at)
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
     framework_results = compliance.evaluate(frameworks, metas, findings, attestations, generated_at.date())
@@ -92,3 +94,8 @@ def check_errors(result: ScanResult) -> str:
     shown = ", ".join(f"{name} ({failing[name]})" for name in names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
     return f"{sum(failing.values())} check error(s): {printable(shown)}{more}"
+
+
+def failing_resources(inventory: Inventory, checks: Mapping[str, Check]) -> list[str]:
+    """Ids of the resources with a failing finding: the ones worth asking `resourcechanges` about."""
+    return sorted({f.resource_id for f in run_checks(Estate(inventory), checks) if f.status is Status.FAIL})

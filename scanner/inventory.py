@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -33,6 +33,9 @@ APP_SETTINGS = "app_settings"
 KEYVAULT_SECRETS = "keyvault_secrets"
 REGISTRY_TOKENS = "registry_tokens"
 BLOB_CONTAINERS = "blob_containers"
+RESOURCE_CHANGES = "resource_changes"
+"""Resource Graph's `resourcechanges`: who changed what. Advisory (models.ADVISORY_SOURCES): its gaps never
+make a scan incomplete."""
 
 ALL_SOURCES = (
     RESOURCES,
@@ -111,6 +114,32 @@ class AppSettingsFacts(Frozen):
     settings: tuple[AppSettingFact, ...] = ()
 
 
+class PropertyChange(Frozen):
+    """One property of a change: `previous`/`new` are values, or only a secret class for secret-bearing paths."""
+
+    path: str
+    previous: Any = None
+    new: Any = None
+    change_type: str | None = None
+    """`Insert`, `Update` or `Remove`."""
+
+
+class ResourceChange(Frozen):
+    """One row of Resource Graph's `resourcechanges`, as attribution needs it."""
+
+    resource_id: str
+    """The changed resource (`properties.targetResourceId`)."""
+    change_type: str
+    """`Create`, `Update` or `Delete`."""
+    time: datetime
+    changed_by: str | None = None
+    changed_by_type: str | None = None
+    client_type: str | None = None
+    operation: str | None = None
+    correlation_id: str | None = None
+    properties: tuple[PropertyChange, ...] = ()
+
+
 class SnapshotScope(Frozen):
     description: str = ""
     subscriptions: tuple[str, ...] = ()
@@ -140,3 +169,4 @@ class Inventory:
     resources: list[Resource] = field(default_factory=list)
     keys: list[KeyMetadata] = field(default_factory=list)
     app_settings: list[AppSettingsFacts] = field(default_factory=list)
+    changes: list[ResourceChange] = field(default_factory=list)

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scanner.frozen import deep_freeze
 
 SCAN_RESULT_SCHEMA_VERSION = "1.0"
+ADVISORY_SOURCES = frozenset({"resource_changes"})
+"""Sources whose gaps never make a scan incomplete: they add context (who changed it), not verdicts."""
 
 
 class Frozen(BaseModel):
@@ -131,6 +133,22 @@ class CheckMeta(Frozen):
     """Collected sources the check reads beyond the resource row (e.g. `ml_computes`, `key_metadata`)."""
 
 
+class ChangeAttribution(Frozen):
+    """The Azure change that most plausibly made a finding fail: who, when, from where, what."""
+
+    time: datetime
+    changed_by: str | None = None
+    changed_by_type: str | None = None
+    client_type: str | None = None
+    operation: str | None = None
+    property: str | None = None
+    previous: Any = None
+    new: Any = None
+    change_type: str
+    """`Create` for a resource created in the window (property, previous and new may then be empty)."""
+    correlation_id: str | None = None
+
+
 class Finding(Frozen):
     check_id: str
     resource_id: str
@@ -150,6 +168,8 @@ class Finding(Frozen):
     fingerprint: str = ""
     waived_by: str | None = None
     baselined: bool = False
+    change: ChangeAttribution | None = None
+    """For a failing finding: the change in the window that touched what the check read, or created the resource."""
     source_file: str | None = None
     """For template and plan scans: the file that declares the resource (relative, forward slashes)."""
     source_line: int | None = None
@@ -355,7 +375,13 @@ class ScanResult(Frozen):
 
     @property
     def gaps(self) -> tuple[Gap, ...]:
-        return tuple(gap for source in self.sources for gap in source.gaps)
+        """Coverage gaps that leave checks unassessed (advisory sources such as change attribution excluded)."""
+        return tuple(gap for source in self.sources if source.name not in ADVISORY_SOURCES for gap in source.gaps)
+
+    @property
+    def advisory_gaps(self) -> tuple[Gap, ...]:
+        """Gaps of sources that never change a verdict or the exit code (who-changed-it attribution)."""
+        return tuple(gap for source in self.sources if source.name in ADVISORY_SOURCES for gap in source.gaps)
 
     def failed(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status is Status.FAIL and not f.waived_by)

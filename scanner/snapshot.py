@@ -4,6 +4,7 @@
     {"record": "resource", "data": {<Resource Graph row>}}
     {"record": "key", "data": {<KeyMetadata>}}
     {"record": "app_settings", "data": {<AppSettingsFacts>}}
+    {"record": "change", "data": {<ResourceChange>}}     (who changed what, from `resourcechanges`)
 
 Defender plans, assessments, security contacts, ML computes, site config, publishing-credential
 policies and diagnostic settings are ARM resources and travel as `resource` records with their
@@ -37,6 +38,7 @@ from scanner.inventory import (
     AppSettingsFacts,
     Inventory,
     KeyMetadata,
+    ResourceChange,
     SnapshotHeader,
 )
 from scanner.models import Resource
@@ -196,6 +198,8 @@ def _parse(lines: Iterator[tuple[int, bytes]], name: str) -> Inventory:
                 inventory.keys.append(KeyMetadata.model_validate(data))
             elif kind == "app_settings":
                 inventory.app_settings.append(AppSettingsFacts.model_validate(data))
+            elif kind == "change":
+                inventory.changes.append(ResourceChange.model_validate(data))
             else:
                 raise InputError(f"{where}: unknown record type {kind!r}")
         except ValidationError as exc:
@@ -233,6 +237,8 @@ def encode_records(inventory: Inventory) -> Iterator[bytes]:
         yield _dump({"record": "key", "data": key.model_dump(mode="json", exclude_none=True)})
     for facts in sorted(inventory.app_settings, key=lambda a: a.resource_id.lower()):
         yield _dump({"record": "app_settings", "data": facts.model_dump(mode="json")})
+    for change in sorted(inventory.changes, key=lambda c: (c.resource_id.lower(), c.time)):
+        yield _dump({"record": "change", "data": change.model_dump(mode="json", exclude_none=True)})
 
 
 def write_snapshot(inventory: Inventory, path: Path) -> None:

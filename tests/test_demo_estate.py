@@ -58,12 +58,12 @@ def test_header_is_fixed_and_counts_every_source() -> None:
     header = demo().header
     assert header.collected_at == COLLECTED_AT
     coverage = {source.name: source for source in header.sources}
-    assert list(coverage) == list(sources.ALL_SOURCES)
+    assert list(coverage) == [*sources.ALL_SOURCES, sources.RESOURCE_CHANGES]
     assert all(source.collected and not source.gaps for source in coverage.values())
     assert coverage[sources.KEY_METADATA].records == len(demo().keys)
     assert coverage[sources.APP_SETTINGS].records == len(demo().app_settings)
     assert sum(source.records for source in coverage.values()) == (
-        len(demo().resources) + len(demo().keys) + len(demo().app_settings)
+        len(demo().resources) + len(demo().keys) + len(demo().app_settings) + len(demo().changes)
     )
     assert all(source.records > 0 for source in coverage.values())
 

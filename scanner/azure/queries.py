@@ -51,3 +51,28 @@ def resources(resource_groups: Sequence[str] = (), tags: Mapping[str, str] | Non
         stages.append(f"where tags[{_quote(key)}] =~ {_quote(value)}")
     stages.append(f"project {COLUMNS}")
     return " | ".join(stages)
+
+
+MAX_QUERY_CHARS = 10_000
+"""Each `resourcechanges` query stays under this many characters (conservative for Resource Graph)."""
+
+
+def resource_changes(resource_ids: Sequence[str], hours: int) -> list[str]:
+    """`resourcechanges` for these resources over the last `hours`, batched so each query stays short."""
+    head = (
+        "resourcechanges | where todatetime(properties.changeAttributes.timestamp) > ago({hours}h) "
+        "| where tostring(properties.targetResourceId) in~ ({ids}) | project id, properties"
+    )
+    budget = MAX_QUERY_CHARS - len(head)
+    queries: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for quoted in (_quote(r) for r in sorted(set(resource_ids), key=str.lower)):
+        if batch and size + len(quoted) + 2 > budget:
+            queries.append(head.format(hours=hours, ids=", ".join(batch)))
+            batch, size = [], 0
+        batch.append(quoted)
+        size += len(quoted) + 2
+    if batch:
+        queries.append(head.format(hours=hours, ids=", ".join(batch)))
+    return queries

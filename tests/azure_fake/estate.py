@@ -11,7 +11,7 @@ from typing import Any
 from scanner import inventory as sources
 from scanner.azure.queries import RESOURCE_TYPES
 from scanner.estate import parent_id
-from scanner.inventory import Inventory, KeyMetadata
+from scanner.inventory import Inventory, KeyMetadata, ResourceChange
 from tests.azure_fake.canary import value_for
 
 SUBSCRIPTION = "microsoft.resources/subscriptions"
@@ -80,6 +80,7 @@ class FakeEstate:
             elif type_key in CHILD_ROUTES:
                 self.children[(CHILD_ROUTES[type_key], str(parent_id(row["id"])).lower())].append(row)
         self.tables["resourcecontainers"] = list(subscriptions.values())
+        self.tables["resourcechanges"] = [change_row(change) for change in inventory.changes]
         self.vaults = {
             str(r["name"]).lower(): r
             for r in self.tables["resources"]
@@ -228,3 +229,32 @@ def _b64(size: int) -> str:
     import base64
 
     return base64.urlsafe_b64encode(b"\x80" + b"\x01" * (size - 1)).rstrip(b"=").decode()
+
+
+def change_row(change: ResourceChange) -> dict[str, Any]:
+    """A change record as Resource Graph's `resourcechanges` serves it."""
+    attributes = {
+        "timestamp": change.time.isoformat().replace("+00:00", "Z"),
+        "changedBy": change.changed_by,
+        "changedByType": change.changed_by_type,
+        "clientType": change.client_type,
+        "operation": change.operation,
+        "correlationId": change.correlation_id,
+        "changesCount": len(change.properties),
+    }
+    diffs = {
+        p.path: {"previousValue": p.previous, "newValue": p.new, "propertyChangeType": p.change_type}
+        for p in change.properties
+    }
+    target = change.resource_id
+    return {
+        "id": f"{target}/providers/Microsoft.Resources/changes/{change.correlation_id or 'c'}",
+        "type": "microsoft.resources/changes",
+        "subscriptionId": target.split("/")[2] if target.startswith("/subscriptions/") else "",
+        "properties": {
+            "targetResourceId": target,
+            "changeType": change.change_type,
+            "changeAttributes": {k: v for k, v in attributes.items() if v is not None},
+            "changes": diffs,
+        },
+    }

@@ -33,5 +33,7 @@ class Faults:
     forbidden_app_settings: bool = False
     expire_token: int = 0
     """The next N ARM requests answer a CAE claims challenge (token revoked or expired)."""
+    changes_refused: int | None = None
+    """Resource Graph answers this status (403, 400) to `resourcechanges` queries."""
     delay: float = 0.0
     """Seconds every response waits before being sent."""

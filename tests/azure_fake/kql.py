@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-TABLES = ("resources", "resourcecontainers", "appserviceresources", "securityresources")
+TABLES = ("resources", "resourcecontainers", "appserviceresources", "securityresources", "resourcechanges")
 _STRING = r"'((?:[^'\\]|\\.)*)'"
 _LIST = re.compile(r"^where (type|resourceGroup) in~ \((.*)\)$")
 _TYPE_EQ = re.compile(rf"^where type =~ {_STRING}$")
 _TAG = re.compile(rf"^where tags\[{_STRING}\] =~ {_STRING}$")
 _ENDSWITH = re.compile(rf"^where id endswith {_STRING}$")
+_SINCE = re.compile(r"^where todatetime\(properties\.changeAttributes\.timestamp\) > ago\((\d+)h\)$")
+_TARGETS = re.compile(r"^where tostring\(properties\.targetResourceId\) in~ \((.*)\)$")
 _PROJECT = re.compile(r"^project ([A-Za-z]+(?:, [A-Za-z]+)*)$")
 
 
@@ -39,6 +42,8 @@ class Query:
     tags: dict[str, str] = field(default_factory=dict)
     id_suffixes: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    targets: set[str] = field(default_factory=set)
+    since_hours: int | None = None
 
     def select(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
@@ -52,8 +57,22 @@ class Query:
                 continue
             if any(not str(row.get("id", "")).lower().endswith(s) for s in self.id_suffixes):
                 continue
+            if self.table == "resourcechanges" and not self._change_selected(row):
+                continue
             out.append({column: row.get(column) for column in self.columns})
         return out
+
+    def _change_selected(self, row: dict[str, Any]) -> bool:
+        """`resourcechanges`: the targets asked for, within `ago(Nh)` of the real clock."""
+        properties = row.get("properties") or {}
+        if self.targets and str(properties.get("targetResourceId", "")).lower() not in self.targets:
+            return False
+        if self.since_hours is None:
+            return True
+        stamp = str((properties.get("changeAttributes") or {}).get("timestamp", ""))
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")) > datetime.now(UTC) - timedelta(
+            hours=self.since_hours
+        )
 
 
 def parse(text: str) -> Query:
@@ -71,6 +90,10 @@ def parse(text: str) -> Query:
             query.tags[_unquote(match.group(1)).lower()] = _unquote(match.group(2)).lower()
         elif match := _ENDSWITH.match(stage):
             query.id_suffixes.append(_unquote(match.group(1)).lower())
+        elif match := _SINCE.match(stage):
+            query.since_hours = int(match.group(1))
+        elif match := _TARGETS.match(stage):
+            query.targets.update(v.lower() for v in _strings(match.group(1)))
         elif match := _PROJECT.match(stage):
             query.columns = match.group(1).split(", ")
         else:

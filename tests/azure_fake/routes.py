@@ -127,13 +127,17 @@ class Router:
         except kql.UnknownQuery as exc:
             return self.reply(400, _error("BadRequest", f"unknown query shape: {exc}"), headers)
         self.count(f"graph:{query.table}")
-        rows = query.select(fake.estate.tables.get(query.table, []))
+        if query.table == "resourcechanges" and fake.faults.changes_refused:
+            status = fake.faults.changes_refused
+            return self.reply(status, _error("Forbidden" if status == 403 else "BadRequest", "resourcechanges refused"))
+        table = fake.estate.tables.get(query.table, [])
+        if subscriptions:  # scoping happens before the projection, as in Resource Graph
+            table = [r for r in table if str(r.get("subscriptionId", "")).lower() in subscriptions]
+        rows = query.select(table)
         if query.table == "appserviceresources" and not fake.appservice_config_in_graph:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:
             rows = [r for r in rows if str(r.get("type", "")).lower() != "microsoft.security/pricings"]
-        if subscriptions:
-            rows = [r for r in rows if str(r.get("subscriptionId", "")).lower() in subscriptions]
         options = request.get("options") or {}
         start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
         size = min(int(options.get("$top") or 100), fake.page_cap)

@@ -1,0 +1,174 @@
+"""Who changed it, live: the scanner reads `resourcechanges` from the fake through the real SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from scanner.changes import from_row
+from scanner.cli import cli
+from scanner.engine import failing_resources
+from scanner.inventory import Inventory
+from scanner.registry import load_checks
+from tests.azure_fake import AzureFake
+from tests.azure_fake.estate import change_row
+from tests.azure_fake.harness import env
+from tests.azure_fake.sample import sample_inventory
+
+CANARY_OLD = "Canary-Old-Value-5a6b7c"
+CANARY_NEW = "Canary-New-Value-8d9e0f"
+
+
+def _stamp(days_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _raw(
+    target: str, kind: str, days_ago: float, by: str, client: str, diffs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "id": f"{target}/providers/Microsoft.Resources/changes/{by}-{days_ago}",
+        "type": "microsoft.resources/changes",
+        "subscriptionId": target.split("/")[2],
+        "properties": {
+            "targetResourceId": target,
+            "changeType": kind,
+            "changeAttributes": {
+                "timestamp": _stamp(days_ago),
+                "changedBy": by,
+                "changedByType": "User",
+                "clientType": client,
+                "operation": "Microsoft.Resources/write",
+                "correlationId": f"corr-{by}",
+            },
+            "changes": diffs or {},
+        },
+    }
+
+
+def _plan(inventory: Inventory) -> dict[str, Any]:
+    """A failing finding to explain, plus a decoy, a secret-setting change and a resource created in the window."""
+    from scanner.estate import Estate
+    from scanner.runner import run_checks
+
+    found = [f for f in run_checks(Estate(inventory), load_checks(plugins=False)) if f.status.value == "fail"]
+    explained = next(
+        f
+        for f in found
+        if f.evidence and f.evidence[0].path.startswith("properties.") and " " not in f.evidence[0].path
+    )
+    created = next(f for f in found if f.resource_id != explained.resource_id)
+    path = explained.evidence[0].path
+    return {
+        "explained": explained,
+        "created": created,
+        "rows": [
+            _raw(explained.resource_id, "Update", 3, "dana@example.org", "Azure Portal",
+                 {path: {"previousValue": "Before", "newValue": "After", "propertyChangeType": "Update"}}),
+            _raw(explained.resource_id, "Update", 1, "tagger", "Azure Policy",
+                 {"tags.owner": {"previousValue": "a", "newValue": "b", "propertyChangeType": "Update"}}),
+            _raw(explained.resource_id, "Update", 2, "leaky@example.org", "Azure CLI",
+                 {"properties.siteConfig.appSettings.DB_PASSWORD": {"previousValue": CANARY_OLD, "newValue": CANARY_NEW,
+                                                                      "propertyChangeType": "Update"},
+                  "properties.note": {"previousValue": f"Password={CANARY_OLD}", "newValue": "x",
+                                      "propertyChangeType": "Update"}}),
+            _raw(created.resource_id, "Create", 5, "pipeline", "ARM Template"),
+            _raw(created.resource_id, "Update", 30, "too-old", "Azure Portal"),
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def planted() -> Iterator[tuple[AzureFake, dict[str, Any]]]:
+    inventory = sample_inventory()
+    plan = _plan(inventory)
+    with AzureFake(inventory) as fake:
+        fake.estate.tables["resourcechanges"] = plan["rows"]
+        yield fake, plan
+
+
+def _scan(fake: AzureFake, tmp_path: Path, *extra: str) -> Result:
+    args = [
+        "scan", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path),
+        "--no-keyvault", "--fail-on", "none", *extra,
+    ]  # fmt: skip
+    return CliRunner().invoke(cli, args, env=env(fake, tmp_path))
+
+
+def test_failures_are_attributed_to_the_change_that_explains_them(
+    planted: tuple[AzureFake, dict[str, Any]], tmp_path: Path
+) -> None:
+    fake, plan = planted
+    out = tmp_path / "out"
+    result = _scan(fake, tmp_path, "--out", str(out), "--format", "json,markdown,csv,sarif,html")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "mlwarden-report.json").read_text())
+    explained = plan["explained"]
+    finding = next(f for f in report["findings"] if f["fingerprint"] == explained.fingerprint)
+    change = finding["change"]
+    assert change["changed_by"] == "dana@example.org"  # not hidden by the later tag edit
+    assert change["client_type"] == "Azure Portal" and change["change_type"] == "Update"
+    assert change["property"] == explained.evidence[0].path and change["new"] == "After"
+    assert datetime.fromisoformat(change["time"]).tzinfo is not None
+    created = [
+        f for f in report["findings"] if f["resource_id"] == plan["created"].resource_id and f["status"] == "fail"
+    ]
+    assert created and all(f["change"]["change_type"] == "Create" for f in created)
+    assert all(f.get("change") is None for f in report["findings"] if f["status"] != "fail")
+    assert fake.counts["graph:resourcechanges"] == 1  # one paged query for all failing resources
+    written = b"".join(p.read_bytes() for p in out.iterdir())
+    assert CANARY_OLD.encode() not in written and CANARY_NEW.encode() not in written
+    assert CANARY_OLD not in result.output and CANARY_NEW not in result.output
+
+
+def test_a_refused_table_is_an_advisory_gap_that_never_changes_the_exit_code(
+    planted: tuple[AzureFake, dict[str, Any]], tmp_path: Path
+) -> None:
+    fake, _ = planted
+    baseline = _scan(fake, tmp_path, "--format", "json")
+    for status in (403, 400):
+        fake.faults.changes_refused = status
+        result = _scan(fake, tmp_path, "--format", "json")
+        assert result.exit_code == baseline.exit_code == 0, result.stderr
+        report = json.loads(result.stdout)
+        coverage = next(s for s in report["sources"] if s["name"] == "resource_changes")
+        assert coverage["gaps"] and coverage["gaps"][0]["source"] == "resource_changes"
+        assert all(f.get("change") is None for f in report["findings"])
+        assert "scan incomplete" not in result.stderr
+
+
+def test_collect_writes_changes_into_the_snapshot_and_a_rescan_attributes_the_same(
+    planted: tuple[AzureFake, dict[str, Any]], tmp_path: Path
+) -> None:
+    fake, plan = planted
+    snapshot = tmp_path / "estate.jsonl"
+    args = ["collect", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path),
+            "--no-keyvault", "--out", str(snapshot)]  # fmt: skip
+    assert CliRunner().invoke(cli, args, env=env(fake, tmp_path)).exit_code == 0
+    text = snapshot.read_text()
+    assert '"record":"change"' in text and CANARY_OLD not in text and CANARY_NEW not in text
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--format", "json", "--fail-on", "none"])
+    report = json.loads(result.stdout)
+    finding = next(f for f in report["findings"] if f["fingerprint"] == plan["explained"].fingerprint)
+    assert finding["change"]["changed_by"] == "dana@example.org"
+
+
+@pytest.mark.parametrize("value", ["15d", "0h", "soon", "-1d"])
+def test_changes_since_is_validated_before_anything_is_read(value: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["scan", "--changes-since", value, "--arm-endpoint", "https://127.0.0.1:9"])
+    assert result.exit_code == 2 and "--changes-since" in result.stderr
+
+
+def test_fake_rows_round_trip_through_the_parser() -> None:
+    inventory = sample_inventory()
+    ids = failing_resources(inventory, load_checks(plugins=False))
+    assert ids
+    row = _raw(ids[0], "Update", 1, "x", "Azure CLI", {"properties.a": {"previousValue": 1, "newValue": 2}})
+    parsed = from_row(row)
+    assert parsed is not None and from_row(change_row(parsed)) == parsed
