@@ -261,9 +261,10 @@ def defender_assessment(resource: Resource, estate: Estate) -> Verdict:
     name = props.text(resource, "properties.displayName") or resource.name
     code = (props.text(resource, "properties.status.code") or "").lower()
     if code == "unhealthy":
-        return failed(f"Defender for Cloud: {name}", *evidence, **extra)
+        # The check's title already says "Defender for Cloud recommendation": the message names it and its state.
+        return failed(f"unhealthy: {name}", *evidence, **extra)
     if code == "healthy":
-        return passed(f"Defender for Cloud: {name}", *evidence, **extra)
+        return passed(f"healthy: {name}", *evidence, **extra)
     if code == "notapplicable":
-        return not_applicable(f"Defender for Cloud: {name} (not applicable)", *evidence, **extra)
-    return unknown(f"Defender for Cloud: {name} has no recognised status", *evidence, **extra)
+        return not_applicable(f"not applicable: {name}", *evidence, **extra)
+    return unknown(f"no recognised status: {name}", *evidence, **extra)

@@ -11,6 +11,7 @@ import csv
 import io
 
 from reports.digest import evidence_value, finding_order
+from reports.names import DeploymentIndex, resource_group_of
 from scanner.models import Finding, ScanResult
 
 COLUMNS: tuple[str, ...] = (
@@ -22,6 +23,9 @@ COLUMNS: tuple[str, ...] = (
     "resource_type",
     "resource_id",
     "subscription_id",
+    "resource_group",
+    "location",
+    "deployments",
     "detail_key",
     "message",
     "evidence",
@@ -47,12 +51,13 @@ def render(result: ScanResult) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
+    deployments = DeploymentIndex(result.postures)
     for finding in sorted(result.findings, key=finding_order):
-        writer.writerow([safe(cell) for cell in _row(finding)])
+        writer.writerow([safe(cell) for cell in _row(finding, deployments)])
     return buffer.getvalue().encode()
 
 
-def _row(finding: Finding) -> list[str]:
+def _row(finding: Finding, deployments: DeploymentIndex) -> list[str]:
     remediation = finding.remediation
     return [
         finding.severity.value,
@@ -63,6 +68,9 @@ def _row(finding: Finding) -> list[str]:
         finding.resource_type,
         finding.resource_id,
         finding.subscription_id or "",
+        resource_group_of(finding.resource_id) or "",
+        finding.location or "",
+        "; ".join(deployments.of(finding)),
         finding.detail_key or "",
         finding.message,
         "; ".join(f"{item.path} = {evidence_value(item.value)}" for item in finding.evidence),

@@ -1,10 +1,16 @@
-"""The auditor's report: one self-contained HTML file that prints well.
+"""The auditor's report: one self-contained HTML file, and the same templates for the PDF.
 
 The template only lays out what this module prepares, so every decision an auditor relies on
-(what counts as failing, which controls need a documented justification, what is a coverage
-gap) is made in Python, where it is tested. jinja2 autoescape is forced on: names, messages
-and evidence come from the scanned estate and are untrusted. The file has no script at all,
-and its Content-Security-Policy forbids any, as a second line of defence.
+(what counts as failing, the order of evidence, what is a coverage gap) is made in Python,
+where it is tested. jinja2 autoescape is forced on: names, messages and evidence come from the
+scanned estate and are untrusted. The file has no script at all, and its Content-Security-Policy
+forbids any, as a second line of defence.
+
+Every finding is listed once, under its check, with an anchor; controls and deployments link
+to those anchors instead of repeating them, which keeps a 20,000-resource report small. Nothing
+is dropped silently: when a list is too long to repeat at each control, the control says where
+its findings are listed, and when a report is too large for per-finding evidence tables, it
+says that the JSON and CSV reports carry them.
 """
 
 from __future__ import annotations
@@ -12,10 +18,23 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import jinja2
+from markupsafe import Markup, escape
 
-from reports.digest import SEVERITY_ORDER, CheckTally, checks_by_id, detailed, evidence_value, tallies
+from reports import executive
+from reports.digest import SEVERITY_ORDER, checks_by_id, evidence_value, finding_order
+from reports.names import (
+    DeploymentIndex,
+    attestation_fields,
+    deployment_name,
+    display_name,
+    framework_label,
+    resource_group_of,
+    subscription_label,
+    when,
+)
 from scanner.models import (
     CheckMeta,
     ControlResult,
@@ -31,179 +50,293 @@ from scanner.models import (
 TEMPLATES = Path(__file__).parent / "templates"
 POSTURE_PILLARS: tuple[str, ...] = ("encryption", "private-network", "identity", "secrets")
 """The four axes a deployment is judged on; other pillars (monitoring) get a column only when present."""
-LINKS_PER_CONTROL = 25
-DETAILS_PER_CHECK = 50
-"""Findings detailed per check; the rest are counted and left to the JSON and CSV reports, so the
-page stays readable (and printable) at 100,000 resources."""
-"""A control can sit on thousands of failures; the matrix links the first ones and counts the rest."""
+LINK_BUDGET = 6000
+"""Control-to-finding links the HTML repeats at each control; beyond it controls link to their checks."""
+EVIDENCE_BUDGET = 3000
+"""Findings that get an ARM id and evidence table in the HTML; beyond it rows stay compact (JSON/CSV have all)."""
+RISK_LINES = 5
+"""Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
+LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
+_STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
+
+Media = Literal["screen", "print"]
 
 
 @dataclass(frozen=True)
-class FindingLink:
-    anchor: str | None
-    label: str
+class Item:
+    """One finding as the report lists it."""
+
+    finding: Finding
+    name: str
+    anchor: str
+    deployments: tuple[str, ...]
+    location: str
+    """`subscription name · resource group` (the scope table pairs each name with its id)."""
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One check behind a control, with its counts, linking to where its findings are listed."""
+
+    check_id: str
+    severity: Severity | None
+    anchor: str
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
 class ControlRow:
     control: ControlResult
     level_label: str
-    links: tuple[FindingLink, ...]
-    more_failing: int
     needs_justification: bool
     """HIPAA: an addressable specification that fails is not optional; it needs a documented alternative."""
+    checks: tuple[CheckLine, ...]
+    failing: tuple[Item, ...]
+    """Open failures, worst severity first, then by deployment; empty when not repeated here."""
+    passing: tuple[str, ...]
+    """Names of the resources that passed; empty when not repeated here."""
+    listed: bool
+    attestation: dict[str, str]
 
 
 @dataclass(frozen=True)
 class FrameworkView:
     framework: FrameworkResult
-    counts: dict[str, int]
+    label: str
+    summary: executive.FrameworkSummary
     rows: tuple[ControlRow, ...]
     anchor: str
+    has_levels: bool
+    """Whether the catalog flags controls required/addressable (HIPAA): only then is there an R/A column."""
 
 
 @dataclass(frozen=True)
 class PostureCell:
     verdict: PillarVerdict
-    links: tuple[FindingLink, ...]
-    """The failing findings behind the verdict, on the deployment or any dependency."""
+    links: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
 class PostureRow:
     posture: DeploymentPosture
+    name: str
+    subscription: str
     cells: tuple[PostureCell | None, ...]
-    """One per column of `ReportView.pillars`; None when the pillar was not judged."""
+
+
+@dataclass(frozen=True)
+class MessageGroup:
+    """Findings of one check sharing a result and message: the compact listing of a large estate."""
+
+    severity: Severity
+    status: Status
+    waived: bool
+    message: str
+    items: tuple[Item, ...]
 
 
 @dataclass(frozen=True)
 class CheckSection:
-    """The non-passing findings of one check, with the check's rationale and remediation said once."""
-
     check_id: str
     title: str
     severity: Severity
     meta: CheckMeta | None
-    findings: tuple[Finding, ...]
     anchor: str
-    omitted: int = 0
-    """Findings of this check not detailed here (see DETAILS_PER_CHECK)."""
+    items: tuple[Item, ...]
+    """Fail, error and unknown findings (waived ones included, marked), worst first, then by deployment."""
+    passing: tuple[Item, ...]
+    not_applicable: int
 
-
-@dataclass(frozen=True)
-class SeverityRow:
-    severity: str
-    open: int
-    waived: int
-    baselined: int
+    def groups(self) -> list[MessageGroup]:
+        """The items grouped by (severity, status, waived, message), keeping their order within each group."""
+        grouped: dict[tuple[Severity, Status, bool, str], list[Item]] = {}
+        for item in self.items:
+            f = item.finding
+            grouped.setdefault((f.severity, f.status, bool(f.waived_by), f.message), []).append(item)
+        return [MessageGroup(*key, items=tuple(items)) for key, items in grouped.items()]
 
 
 @dataclass(frozen=True)
 class ReportView:
-    severity_rows: tuple[SeverityRow, ...]
+    media: Media
+    detail: Literal["summary", "full"]
+    evidence: bool
+    """Per-finding rows with ARM ids and evidence (HTML under EVIDENCE_BUDGET findings); else the compact listing:
+    findings grouped by message, names only, posture verdicts without their reasons."""
+    summary: executive.Summary
+    severity_rows: tuple[tuple[str, int, int, int], ...]
     pillars: tuple[str, ...]
     postures: tuple[PostureRow, ...]
     frameworks: tuple[FrameworkView, ...]
     sections: tuple[CheckSection, ...]
-    passing: tuple[CheckTally, ...]
+    subscriptions: tuple[str, ...]
+    findings_listed: int
 
 
 def anchor_of(finding: Finding) -> str:
-    """The id of a finding's detail block; frameworks and postures link to it by fingerprint."""
+    """The id of a finding's row; controls and postures link to it."""
     fingerprint = finding.fingerprint or Finding.make_fingerprint(
         finding.check_id, finding.resource_id, finding.detail_key
     )
-    return f"f-{fingerprint}"
+    return f"f{fingerprint[:12]}"
 
 
-def build_view(result: ScanResult) -> ReportView:
-    """Everything the template shows, already ordered and aggregated."""
-    shown = detailed(result.findings)
-    sections = _sections(shown, checks_by_id(result))
-    anchored = {f.fingerprint for section in sections for f in section.findings}
-    by_fingerprint = {f.fingerprint: f for f in shown if f.fingerprint in anchored}
-    judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
-    pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
-    return ReportView(
-        severity_rows=_severity_rows(result),
-        pillars=pillars,
-        postures=tuple(_posture_row(posture, pillars, by_fingerprint) for posture in result.postures),
-        frameworks=tuple(_framework_view(framework, by_fingerprint) for framework in result.frameworks),
-        sections=sections,
-        passing=tuple(t for t in tallies(result) if t.counts["pass"] or t.counts["not_applicable"]),
+def item_order(item: Item) -> tuple[int, int, str, str, str]:
+    """Worst status, worst severity, then deployment (resources outside any last), then name."""
+    return (
+        _STATUS_RANK[item.finding.status],
+        -item.finding.severity.rank,
+        item.deployments[0] if item.deployments else "\uffff",
+        item.name.lower(),
+        item.finding.check_id,
     )
 
 
-def _severity_rows(result: ScanResult) -> tuple[SeverityRow, ...]:
+def build_view(result: ScanResult, media: Media = "screen", detail: Literal["summary", "full"] = "full") -> ReportView:
+    """Everything the template shows, already ordered and aggregated."""
+    deployments = DeploymentIndex(result.postures)
+    names = result.scope.subscription_names
+    items: dict[str, Item] = {}
+    for finding in sorted(result.findings, key=finding_order):
+        rg = resource_group_of(finding.resource_id)
+        sub = finding.subscription_id or ""
+        where = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
+        items.setdefault(
+            finding.fingerprint,
+            Item(finding, display_name(finding), anchor_of(finding), deployments.of(finding), where),
+        )
+    by_check: dict[str, list[Item]] = defaultdict(list)
+    for item in sorted(items.values(), key=item_order):
+        by_check[item.finding.check_id].append(item)
+    metas = checks_by_id(result)
+    links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
+    listed = media == "screen" and links <= LINK_BUDGET
+    sections = _sections(by_check, metas)
+    judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
+    pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
+    return ReportView(
+        media=media,
+        detail=detail,
+        evidence=media == "screen" and sum(len(s.items) for s in sections) <= EVIDENCE_BUDGET,
+        summary=executive.summarize(result),
+        severity_rows=_severity_rows(result),
+        pillars=pillars,
+        postures=tuple(_posture_row(p, pillars, items, names) for p in result.postures),
+        frameworks=tuple(_framework_view(fw, by_check, items, metas, listed) for fw in result.frameworks),
+        sections=sections,
+        subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
+        findings_listed=sum(len(s.items) for s in sections),
+    )
+
+
+def _severity_rows(result: ScanResult) -> tuple[tuple[str, int, int, int], ...]:
+    """(severity, open, waived, baselined) failing findings, worst first."""
     rows = []
     for severity in SEVERITY_ORDER:
         fails = [f for f in result.findings if f.status is Status.FAIL and f.severity is severity]
         waived = sum(1 for f in fails if f.waived_by)
         baselined = sum(1 for f in fails if f.baselined and not f.waived_by)
-        rows.append(SeverityRow(severity.value, len(fails) - waived - baselined, waived, baselined))
+        rows.append((severity.value, len(fails) - waived - baselined, waived, baselined))
     return tuple(rows)
 
 
 def _posture_row(
-    posture: DeploymentPosture, pillars: tuple[str, ...], by_fingerprint: dict[str, Finding]
+    posture: DeploymentPosture, pillars: tuple[str, ...], items: dict[str, Item], names: dict[str, str]
 ) -> PostureRow:
-    cells: dict[str, PostureCell] = {
-        verdict.pillar: PostureCell(verdict=verdict, links=_links(verdict.failing, by_fingerprint))
-        for verdict in posture.pillars
-    }
-    return PostureRow(posture=posture, cells=tuple(cells.get(pillar) for pillar in pillars))
+    cells: dict[str, PostureCell] = {}
+    for verdict in posture.pillars:
+        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=item_order)
+        cells[verdict.pillar] = PostureCell(verdict=verdict, links=tuple(linked))
+    return PostureRow(
+        posture=posture,
+        name=deployment_name(posture),
+        subscription=subscription_label(posture.subscription_id, names),
+        cells=tuple(cells.get(pillar) for pillar in pillars),
+    )
 
 
-def _links(fingerprints: tuple[str, ...], by_fingerprint: dict[str, Finding]) -> tuple[FindingLink, ...]:
-    """Links to finding details, capped; a fingerprint without a detailed finding is shown as text."""
-    links = []
-    for fingerprint in fingerprints[:LINKS_PER_CONTROL]:
-        finding = by_fingerprint.get(fingerprint)
-        if finding is None:
-            links.append(FindingLink(anchor=None, label=fingerprint))
-        else:
-            label = f"{finding.check_id} · {finding.resource_name or finding.resource_id}"
-            links.append(FindingLink(anchor=anchor_of(finding), label=label))
-    return tuple(links)
+def _check_line(check_id: str, items: list[Item], metas: dict[str, CheckMeta]) -> CheckLine:
+    counts = {"failing": 0, "waived": 0, "passing": 0, "unknown": 0}
+    for item in items:
+        finding = item.finding
+        if finding.status is Status.FAIL:
+            counts["waived" if finding.waived_by else "failing"] += 1
+        elif finding.status is Status.PASS:
+            counts["passing"] += 1
+        elif finding.status in (Status.UNKNOWN, Status.ERROR):
+            counts["unknown"] += 1
+    meta = metas.get(check_id)
+    return CheckLine(check_id, meta.severity if meta else None, f"check-{check_id}", counts)
 
 
-def _framework_view(framework: FrameworkResult, by_fingerprint: dict[str, Finding]) -> FrameworkView:
+def _framework_view(
+    framework: FrameworkResult,
+    by_check: dict[str, list[Item]],
+    items: dict[str, Item],
+    metas: dict[str, CheckMeta],
+    listed: bool,
+) -> FrameworkView:
     rows = []
     for control in framework.controls:
         level = (control.level or "").lower()
+        failing: list[Item] = []
+        passing: list[str] = []
+        if listed:
+            failing = sorted((items[fp] for fp in control.failing if fp in items), key=item_order)
+            passing = sorted(
+                {i.name for check_id in control.check_ids for i in by_check.get(check_id, ()) if _passes(i.finding)}
+            )
         rows.append(
             ControlRow(
                 control=control,
                 level_label=LEVEL_LABELS.get(level, control.level or ""),
-                links=_links(control.failing, by_fingerprint),
-                more_failing=max(0, len(control.failing) - LINKS_PER_CONTROL),
                 needs_justification=control.status == "fail" and level == "addressable",
+                checks=tuple(_check_line(c, by_check.get(c, []), metas) for c in control.check_ids),
+                failing=tuple(failing),
+                passing=tuple(passing),
+                listed=listed,
+                attestation=attestation_fields(control),
             )
         )
-    return FrameworkView(framework=framework, counts=framework.counts(), rows=tuple(rows), anchor=f"fw-{framework.id}")
+    return FrameworkView(
+        framework=framework,
+        label=framework_label(framework.name, framework.version),
+        summary=executive.framework_summary(framework),
+        rows=tuple(rows),
+        anchor=f"fw-{framework.id}",
+        has_levels=any(control.level for control in framework.controls),
+    )
 
 
-def _sections(shown: list[Finding], metas: dict[str, CheckMeta]) -> tuple[CheckSection, ...]:
-    """One section per check with something to act on, the most severe checks first."""
-    grouped: dict[str, list[Finding]] = defaultdict(list)
-    for finding in shown:
-        grouped[finding.check_id].append(finding)
+def _passes(finding: Finding) -> bool:
+    return finding.status is Status.PASS
+
+
+def _sections(by_check: dict[str, list[Item]], metas: dict[str, CheckMeta]) -> tuple[CheckSection, ...]:
+    """One section per check that produced findings, the most severe checks first."""
     sections = []
-    for check_id, findings in grouped.items():
+    for check_id, items in by_check.items():
         meta = metas.get(check_id)
+        first = items[0].finding
         sections.append(
             CheckSection(
                 check_id=check_id,
-                title=meta.title if meta else findings[0].title,
-                severity=meta.severity if meta else findings[0].severity,
+                title=meta.title if meta else first.title,
+                severity=meta.severity if meta else first.severity,
                 meta=meta,
-                findings=tuple(findings[:DETAILS_PER_CHECK]),
                 anchor=f"check-{check_id}",
-                omitted=max(0, len(findings) - DETAILS_PER_CHECK),
+                items=tuple(i for i in items if i.finding.status in LISTED),
+                passing=tuple(sorted((i for i in items if _passes(i.finding)), key=lambda i: i.name.lower())),
+                not_applicable=sum(1 for i in items if i.finding.status is Status.NOT_APPLICABLE),
             )
         )
-    return tuple(sorted(sections, key=lambda s: (-s.severity.rank, s.check_id)))
+    return tuple(sorted(sections, key=lambda s: (not s.items, -s.severity.rank, s.check_id)))
+
+
+def wrap_id(value: str) -> Markup:
+    """An ARM id that may break after each '/', so tables never hard-wrap it mid-name."""
+    return Markup("/<wbr>").join(escape(part) for part in value.split("/"))
 
 
 def _environment() -> jinja2.Environment:
@@ -216,13 +349,22 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     environment.filters["evidence"] = evidence_value
+    environment.filters["wrap_id"] = wrap_id
+    environment.filters["when"] = when
     environment.filters["anchor"] = anchor_of
+    environment.filters["rname"] = display_name
+    environment.globals["categories"] = executive.CATEGORIES
+    environment.globals["known"] = [status for status, _ in executive.CATEGORIES]
+    environment.globals["risk_lines"] = RISK_LINES
     return environment
 
 
 _ENVIRONMENT = _environment()
 
 
+def render_view(result: ScanResult, view: ReportView, paper: str = "A4") -> str:
+    return _ENVIRONMENT.get_template("report.html.j2").render(view=view, r=result, paper=paper)
+
+
 def render(result: ScanResult) -> bytes:
-    template = _ENVIRONMENT.get_template("report.html.j2")
-    return template.render(view=build_view(result), r=result).encode()
+    return render_view(result, build_view(result)).encode()

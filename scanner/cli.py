@@ -26,7 +26,6 @@ R = TypeVar("R")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
-REPORT_BASENAME = "mlwarden-report"
 
 
 def _fail(message: str, code: int) -> None:
@@ -94,12 +93,12 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
 def _render(result: ScanResult, formats: Sequence[str], options: Any) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Every format in memory, once: --out and the evidence pack get the same bytes. Also returns
     what the reports had to leave out (e.g. SARIF beyond GitHub's limits), for stderr."""
-    from reports import EXTENSIONS
+    from reports import FILENAMES
     from reports.options import render
 
     reports = [(fmt, render(fmt, result, options)) for fmt in formats]
     notices = [notice for _, report in reports for notice in report.notices]
-    return [(f"{REPORT_BASENAME}{EXTENSIONS[fmt]}", report.data) for fmt, report in reports], notices
+    return [(FILENAMES[fmt], report.data) for fmt, report in reports], notices
 
 
 def _write_reports(rendered: Sequence[tuple[str, bytes]], out: Path) -> list[Path]:
@@ -243,7 +242,20 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Extra framework catalog YAML (repeatable).",
 )
-@click.option("--format", "formats", multiple=True, help="Report format(s): json, html, sarif, junit, markdown, csv.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    help="Report format(s): json, html, sarif, junit, markdown, csv, compliance-csv, pdf.",
+)
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="PDF paper size.")
+@click.option(
+    "--pdf-detail",
+    type=click.Choice(["summary", "full"]),
+    default="summary",
+    show_default=True,
+    help="PDF: leave out (summary) or append (full) the per-resource evidence.",
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Directory for the reports (default formats: json, html).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="high", show_default=True)
 @click.option("--allow-partial", is_flag=True, help="An incomplete scan exits 0/1 instead of 3.")
@@ -293,6 +305,8 @@ def scan(
     write_baseline: Path | None,
     history_db: str | None,
     check_timeout: float,
+    paper: Literal["a4", "letter"],
+    pdf_detail: Literal["summary", "full"],
     **azure: Any,
 ) -> None:
     """Scan the demo estate, a snapshot, or (with neither) live Azure."""
@@ -309,6 +323,10 @@ def scan(
     chosen = _split_formats(formats) if formats else (["json", "html"] if out or extras.pack_dir else [])
     if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
+    from reports import unavailable
+
+    if (missing := unavailable(chosen)) is not None:
+        raise InputError(missing)
     from scanner import policy
 
     checks = _load_checks()
@@ -352,7 +370,8 @@ def scan(
     )
     from reports.options import RenderOptions
 
-    rendered, notices = _render(result, chosen, RenderOptions(frozenset(sarif_include), sarif_category))
+    options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
+    rendered, notices = _render(result, chosen, options)
     inputs = {"waivers": waivers_file, "baseline": baseline_file}
     pack = extras.stage_pack(result, inventory, rendered, inputs, azure, framework_files)
     if out is not None:

@@ -58,6 +58,7 @@ def scan(
             cloud=header.cloud,
             subscriptions=header.scope.subscriptions
             or tuple(sorted({r.subscription_id for r in estate.resources if r.subscription_id})),
+            subscription_names=_subscription_names(estate),
             collected_at=header.collected_at,
             tool_version=header.tool_version,
         ),
@@ -77,6 +78,15 @@ def scan(
             total_seconds=round(done - started + load_seconds, 4),
         ),
     )
+
+
+def _subscription_names(estate: Estate) -> dict[str, str]:
+    """Display names from the subscription rows (Resource Graph `resourcecontainers`), so reports name them."""
+    return {
+        r.subscription_id.lower(): r.name
+        for r in estate.resources
+        if r.type_key == "microsoft.resources/subscriptions" and r.subscription_id and r.name
+    }
 
 
 def exceeds_threshold(result: ScanResult, fail_on: Severity | None) -> bool:

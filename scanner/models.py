@@ -155,6 +155,8 @@ class Finding(Frozen):
     resource_type: str
     resource_name: str
     subscription_id: str | None = None
+    location: str | None = None
+    """The resource's Azure region, for residency filters in CSV and compliance reports."""
     status: Status
     severity: Severity
     title: str
@@ -290,6 +292,8 @@ class ScanScope(Frozen):
     description: str
     cloud: str = "public"
     subscriptions: tuple[str, ...] = ()
+    subscription_names: dict[str, str] = {}
+    """Subscription id (lower case) to its display name, from the collected subscription rows."""
     collected_at: datetime | None = None
     tool_version: str = ""
 

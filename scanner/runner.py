@@ -141,6 +141,7 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
         resource_type=subject.type_key if subject else "unknown",
         resource_name=subject.name if subject else subject_id.rsplit("/", 1)[-1],
         subscription_id=subject.subscription_id if subject else resource.subscription_id,
+        location=subject.location if subject else None,
         status=verdict.status,
         severity=verdict.severity or meta.severity,
         title=meta.title,

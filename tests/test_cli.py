@@ -69,7 +69,7 @@ def test_single_format_goes_to_stdout() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["scan", "--demo", "--format", "pdf"], "unknown format 'pdf'"),
+        (["scan", "--demo", "--format", "docx"], "unknown format 'docx'"),
         (["scan", "--demo", "--framework", "sox"], "unknown framework 'sox'"),
         (["scan", "--demo", "--format", "json,html"], "several formats need --out DIR"),
         (["scan", "--demo", "--snapshot", "x.jsonl"], "mutually exclusive"),

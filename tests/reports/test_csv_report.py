@@ -52,3 +52,14 @@ def test_worst_first_and_byte_stable(result: ScanResult) -> None:
     assert (rows[0]["status"], rows[0]["severity"]) == ("fail", "critical")
     assert rows[-1]["status"] == "not_applicable"
     assert csv_report.render(result) == csv_report.render(result.model_copy(update={"findings": result.findings[::-1]}))
+
+
+def test_rows_carry_resource_group_location_and_deployments(result: ScanResult) -> None:
+    rows = _rows(result)
+    workspace = next(r for r in rows if r["check_id"] == "MLW-WS-003" and r["status"] == "fail")
+    assert workspace["resource_group"] == "rg-ml-prod"
+    assert workspace["deployments"] == "mlw-claims/ep-triage/blue"
+    located = result.model_copy(
+        update={"findings": tuple(f.model_copy(update={"location": "westeurope"}) for f in result.findings)}
+    )
+    assert {r["location"] for r in _rows(located)} == {"westeurope"}

@@ -8,16 +8,18 @@ from pathlib import Path
 import pytest
 
 import reports
-from reports import EXTENSIONS, RENDERERS
+from reports import EXTENSIONS, FILENAMES, RENDERERS
 from scanner.models import ScanResult
 
 
-def test_every_renderer_has_an_extension() -> None:
-    assert set(RENDERERS) == set(EXTENSIONS) == {"json", "html", "sarif", "junit", "markdown", "csv"}
+def test_every_renderer_has_an_extension_and_a_file_name() -> None:
+    formats = {"json", "html", "sarif", "junit", "markdown", "csv", "compliance-csv", "pdf"}
+    assert set(RENDERERS) == set(EXTENSIONS) == set(FILENAMES) == formats
     assert EXTENSIONS["junit"] == ".xml" and EXTENSIONS["markdown"] == ".md"
+    assert FILENAMES["pdf"] == "mlwarden-report.pdf" and FILENAMES["compliance-csv"] == "mlwarden-compliance.csv"
 
 
-@pytest.mark.parametrize("name", sorted(RENDERERS))
+@pytest.mark.parametrize("name", sorted(set(RENDERERS) - {"pdf"}))  # the PDF has its own tests (slow to render)
 def test_renderers_are_pure_and_deterministic(name: str, result: ScanResult) -> None:
     before = result.model_copy(deep=True)
     first = RENDERERS[name](result)

@@ -1,0 +1,154 @@
+"""The executive summary every auditor-facing format opens with (HTML, PDF; Markdown may reuse it).
+
+Per framework: controls met, failing, attested, manual (nothing automated and not yet attested)
+and not assessed, and the share of in-scope controls met by automated evidence or attestation
+(an attestation never overrides failing evidence: such a control stays failing). "In scope" leaves out controls
+nobody could judge (no resource of theirs was evaluated), which are listed as not assessed and
+never counted as met. Top risks are the open critical and high failures grouped by the ML
+deployment they affect (through the deployment's own resources or its dependencies), then
+the ones outside any deployment. Pure data: renderers lay it out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from reports.names import deployment_name, framework_label, subscription_label
+from scanner.models import DeploymentPosture, Finding, FrameworkResult, ScanResult, Severity, Status
+
+CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("pass", "met"),
+    ("fail", "failing"),
+    ("attested", "attested"),
+    ("manual", "manual (not yet attested)"),
+    ("not_assessed", "not assessed"),
+)
+"""Control status -> column label, in the order the summary shows them."""
+TOP_RISK_GROUPS = 10
+"""Deployments shown in the summary; the posture section lists every one."""
+RISK_SEVERITIES = frozenset({Severity.CRITICAL, Severity.HIGH})
+
+
+@dataclass(frozen=True)
+class FrameworkSummary:
+    id: str
+    label: str
+    total: int
+    counts: dict[str, int]
+    """Control status -> number of controls; any status a catalog adds shows up under its own name."""
+    in_scope: int
+    met: int
+
+    @property
+    def met_share(self) -> str:
+        return f"{round(100 * self.met / self.in_scope)}%" if self.in_scope else "n/a"
+
+
+@dataclass(frozen=True)
+class RiskGroup:
+    deployment: str
+    """`workspace/endpoint/deployment`, or "" for failures outside any ML deployment."""
+    kind: str
+    subscription: str
+    findings: tuple[Finding, ...]
+    """Open critical and high failures, worst first."""
+
+    @property
+    def critical(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.CRITICAL)
+
+    @property
+    def high(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.HIGH)
+
+
+@dataclass(frozen=True)
+class Summary:
+    report_id: str
+    frameworks: tuple[FrameworkSummary, ...]
+    risks: tuple[RiskGroup, ...]
+    """The worst TOP_RISK_GROUPS deployments, then the failures outside any deployment."""
+    risky_deployments: int
+    """Deployments with at least one open critical or high failure (may exceed those shown)."""
+    open_by_severity: dict[str, int]
+    gaps: int
+    unknown_findings: int
+    sources_not_collected: tuple[str, ...]
+    subscriptions: tuple[str, ...]
+
+
+def report_id(result: ScanResult) -> str:
+    """A short id that changes whenever the judged content does, for citing a report in working papers.
+
+    Independent of finding order, so the same result always carries the same id."""
+    digest = hashlib.sha256(f"{result.generated_at.isoformat()}|{result.scope.description}".encode())
+    for finding in sorted(result.findings, key=lambda f: (f.fingerprint, f.check_id, f.resource_id)):
+        digest.update(f"{finding.fingerprint}:{finding.status.value}:{finding.waived_by or ''}\n".encode())
+    return "MLW-" + digest.hexdigest()[:12].upper()
+
+
+def framework_summary(framework: FrameworkResult) -> FrameworkSummary:
+    counts = Counter(str(control.status) for control in framework.controls)
+    ordered = {status: counts.get(status, 0) for status, _ in CATEGORIES}
+    ordered.update({status: n for status, n in sorted(counts.items()) if status not in ordered})
+    in_scope = len(framework.controls) - ordered["not_assessed"]
+    return FrameworkSummary(
+        id=framework.id,
+        label=framework_label(framework.name, framework.version),
+        total=len(framework.controls),
+        counts=ordered,
+        in_scope=in_scope,
+        met=ordered["pass"] + ordered["attested"],
+    )
+
+
+def _risk_order(finding: Finding) -> tuple[int, str, str]:
+    return (-finding.severity.rank, finding.check_id, finding.resource_id.lower())
+
+
+def _risk_groups(result: ScanResult) -> tuple[list[RiskGroup], int]:
+    risky = {f.fingerprint: f for f in result.failed() if f.severity in RISK_SEVERITIES}
+    names = result.scope.subscription_names
+    groups: list[RiskGroup] = []
+    claimed: set[str] = set()
+    for posture in result.postures:
+        fingerprints = {fp for verdict in posture.pillars for fp in verdict.failing if fp in risky}
+        claimed |= fingerprints
+        if fingerprints:
+            groups.append(_group(posture, sorted((risky[fp] for fp in fingerprints), key=_risk_order), names))
+    groups.sort(key=lambda g: (-g.critical, -g.high, g.deployment))
+    shown = groups[:TOP_RISK_GROUPS]
+    outside = sorted((f for fp, f in risky.items() if fp not in claimed), key=_risk_order)
+    if outside:
+        shown.append(RiskGroup(deployment="", kind="", subscription="", findings=tuple(outside)))
+    return shown, len(groups)
+
+
+def _group(posture: DeploymentPosture, findings: list[Finding], names: dict[str, str]) -> RiskGroup:
+    return RiskGroup(
+        deployment=deployment_name(posture),
+        kind=posture.kind,
+        subscription=subscription_label(posture.subscription_id, names),
+        findings=tuple(findings),
+    )
+
+
+def summarize(result: ScanResult) -> Summary:
+    risks, risky = _risk_groups(result)
+    open_by_severity = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
+    for finding in result.failed():
+        open_by_severity[finding.severity.value] += 1
+    names = result.scope.subscription_names
+    return Summary(
+        report_id=report_id(result),
+        frameworks=tuple(framework_summary(fw) for fw in result.frameworks),
+        risks=tuple(risks),
+        risky_deployments=risky,
+        open_by_severity=open_by_severity,
+        gaps=len(result.gaps),
+        unknown_findings=sum(1 for f in result.findings if f.status in (Status.UNKNOWN, Status.ERROR)),
+        sources_not_collected=tuple(s.name for s in result.sources if not s.collected),
+        subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
+    )

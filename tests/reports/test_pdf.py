@@ -1,0 +1,123 @@
+"""The PDF, rendered by WeasyPrint from the demo the way an auditor would ask for it.
+
+One real render (module-scoped, through the CLI) is checked page by page with pypdf: the page
+budget, the running footer on every page after the cover, the table of contents with page
+numbers, the paper size. Without WeasyPrint the CLI says what to install, in one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from pypdf import PdfReader
+
+from reports import pdf
+from reports.options import RenderOptions
+from scanner.cli import cli
+from scanner.models import ScanResult
+
+DEMO_SUMMARY_PAGE_BUDGET = 40
+LETTER_WIDTH_PT = 612
+
+
+@pytest.fixture(scope="module")
+def demo_pdf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Result, Path]]:
+    out = tmp_path_factory.mktemp("pdf")
+    args = ["scan", "--demo", "--out", str(out), "--format", "pdf,compliance-csv", "--paper", "letter", "--quiet"]
+    yield CliRunner().invoke(cli, args, catch_exceptions=False), out
+
+
+@pytest.fixture(scope="module")
+def pages(demo_pdf: tuple[Result, Path]) -> list[str]:
+    reader = PdfReader(demo_pdf[1] / "mlwarden-report.pdf")
+    return [page.extract_text() for page in reader.pages]
+
+
+def test_cli_writes_the_pdf_and_the_compliance_csv(demo_pdf: tuple[Result, Path]) -> None:
+    result, out = demo_pdf
+    assert result.exit_code == 1, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["mlwarden-compliance.csv", "mlwarden-report.pdf"]
+    assert (out / "mlwarden-report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_demo_summary_stays_within_the_page_budget(pages: list[str]) -> None:
+    assert 5 < len(pages) <= DEMO_SUMMARY_PAGE_BUDGET
+
+
+def test_every_page_after_the_cover_has_page_n_of_m_and_the_report_id(pages: list[str]) -> None:
+    total = len(pages)
+    assert "Page 1 of" not in pages[0]
+    report_id = re.search(r"MLW-[0-9A-F]{12}", pages[0])
+    assert report_id is not None
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"Page {number} of {total}" in text, f"page {number}"
+        assert report_id.group(0) in text, f"page {number}"
+
+
+def test_table_of_contents_lists_sections_with_their_pages(pages: list[str]) -> None:
+    toc = pages[1]
+    assert "Contents" in toc
+    entries = dict(re.findall(r"(Executive summary|Findings by check|Waivers)[ .]*?(\d+)\s*$", toc, re.MULTILINE))
+    assert set(entries) == {"Executive summary", "Findings by check", "Waivers"}
+    executive = int(entries["Executive summary"])
+    assert "Executive summary" in pages[executive - 1] and "Sign-off" in "".join(pages[executive - 1 : executive + 3])
+    assert int(entries["Waivers"]) == len(pages)
+
+
+def test_running_header_names_the_section(pages: list[str]) -> None:
+    hipaa = [text for text in pages if "164.310(a)(2)(ii)" in text or "164.312(a)(2)(iv)" in text]
+    assert hipaa
+    assert all("HIPAA Security Rule, 45 CFR" in text for text in hipaa)
+
+
+def test_paper_size_follows_the_option(demo_pdf: tuple[Result, Path]) -> None:
+    reader = PdfReader(demo_pdf[1] / "mlwarden-report.pdf")
+    assert round(float(reader.pages[0].mediabox.width)) == LETTER_WIDTH_PT
+
+
+def test_full_detail_appends_per_resource_evidence_summary_leaves_it_out(result: ScanResult) -> None:
+    summary = pdf.render_html(result, RenderOptions(pdf_detail="summary"))
+    full = pdf.render_html(result, RenderOptions(pdf_detail="full", paper="letter"))
+    assert 'id="appendix"' in full and 'id="appendix"' not in summary
+    assert "properties.publicNetworkAccess = Enabled" in full
+    assert "properties.publicNetworkAccess" not in summary
+    assert "size: letter" in full and "size: A4" in summary
+    assert "/<wbr>resourceGroups/<wbr>" in full  # ARM ids break at path separators only
+
+
+def test_without_weasyprint_pdf_is_one_line_exit_2(tmp_path: Path) -> None:
+    """A WeasyPrint whose Pango cannot load, as on a machine without the system libraries."""
+    stub = tmp_path / "stub" / "weasyprint"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise OSError(\"cannot load library 'libpango-1.0-0'\")\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(stub.parent), *sys.path])}
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from scanner.cli import main; main()",
+            "scan",
+            "--demo",
+            "--out",
+            str(out),
+            "--format",
+            "json,pdf",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlwarden: error: --format pdf needs WeasyPrint")
+    assert "mlwarden[pdf]" in lines[0]
+    assert not out.exists()
