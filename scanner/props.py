@@ -59,7 +59,7 @@ def get(node: Any, path: str, default: Any = None) -> Any:
     else:
         current = node
     for part in parts:
-        if isinstance(current, list) and part.isdigit():
+        if isinstance(current, list) and part.isascii() and part.isdigit():
             index = int(part)
             current = current[index] if index < len(current) else MISSING
         else:
