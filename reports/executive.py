@@ -1,10 +1,10 @@
 """The executive summary every auditor-facing format opens with (HTML, PDF; Markdown may reuse it).
 
 Per framework: controls met, failing, attested, manual (nothing automated and not yet attested)
-and not assessed, and the share of in-scope controls met by automated evidence or attestation
-(an attestation never overrides failing evidence: such a control stays failing). "In scope" leaves out controls
-nobody could judge (no resource of theirs was evaluated), which are listed as not assessed and
-never counted as met. Top risks are the open critical and high failures grouped by the ML
+and not assessed, and the share of in-scope controls met: passing on automated evidence, or
+attested `implemented` (an attestation never overrides failing evidence: such a control stays
+failing). "In scope" leaves out controls nobody could judge (no resource of theirs was
+evaluated) and controls attested not applicable. Top risks are the open critical and high failures grouped by the ML
 deployment they affect (through the deployment's own resources or its dependencies), then
 the ones outside any deployment. Pure data: renderers lay it out.
 """
@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from reports.names import deployment_name, framework_label, subscription_label
-from scanner.models import DeploymentPosture, Finding, FrameworkResult, ScanResult, Severity, Status
+from scanner.models import ControlResult, DeploymentPosture, Finding, FrameworkResult, ScanResult, Severity, Status
 
 CATEGORIES: tuple[tuple[str, str], ...] = (
     ("pass", "met"),
@@ -89,18 +89,25 @@ def report_id(result: ScanResult) -> str:
     return "MLW-" + digest.hexdigest()[:12].upper()
 
 
+def _attested_as(control: ControlResult) -> str:
+    attestation = control.attestation
+    return attestation.status if attestation is not None and control.status == "attested" else ""
+
+
 def framework_summary(framework: FrameworkResult) -> FrameworkSummary:
+    """Counts per status; met = passing, or attested implemented; an attested not-applicable control is out of scope."""
     counts = Counter(str(control.status) for control in framework.controls)
     ordered = {status: counts.get(status, 0) for status, _ in CATEGORIES}
     ordered.update({status: n for status, n in sorted(counts.items()) if status not in ordered})
-    in_scope = len(framework.controls) - ordered["not_assessed"]
+    attested = Counter(_attested_as(control) for control in framework.controls)
+    in_scope = len(framework.controls) - ordered["not_assessed"] - attested["not-applicable"]
     return FrameworkSummary(
         id=framework.id,
         label=framework_label(framework.name, framework.version),
         total=len(framework.controls),
         counts=ordered,
         in_scope=in_scope,
-        met=ordered["pass"] + ordered["attested"],
+        met=ordered["pass"] + attested["implemented"],
     )
 
 

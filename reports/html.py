@@ -98,6 +98,7 @@ class ControlRow:
     """Names of the resources that passed; empty when not repeated here."""
     listed: bool
     attestation: dict[str, str]
+    expired_attestation: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ def _framework_view(
                 passing=tuple(passing),
                 listed=listed,
                 attestation=attestation_fields(control),
+                expired_attestation=attestation_fields(control, "expired_attestation"),
             )
         )
     return FrameworkView(

@@ -121,18 +121,41 @@ def deployment_index(result: ScanResult) -> DeploymentIndex:
     return DeploymentIndex(result.postures)
 
 
-def attestation_fields(control: object) -> dict[str, str]:
-    """The attestation carried by a control result, as label -> text; empty when it has none.
+_ATTESTATION_KEYS = ("status", "attested_by", "role", "date", "expires", "statement", "evidence", "reference")
 
-    Read by name so reports work with whatever attestation model the control result carries.
+
+def _evidence_text(items: object) -> str:
+    if not isinstance(items, list):
+        return str(items)
+    parts = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            parts.append(str(item))
+        elif item.get("uri"):
+            parts.append(str(item["uri"]))
+        else:
+            check = "verified" if item.get("verified") else "not verified"
+            parts.append(f"{item.get('file')} (sha256 {str(item.get('sha256') or '')[:12]}…, {check})")
+    return "; ".join(parts)
+
+
+def attestation_fields(control: object, field: str = "attestation") -> dict[str, str]:
+    """A control result's attestation as label -> text, in reading order; empty when it has none.
+
+    Read by name so renderers stay a function of the ScanResult whatever else the model carries.
     """
-    attestation = getattr(control, "attestation", None)
+    attestation = getattr(control, field, None)
     if attestation is None:
         return {}
     data = attestation.model_dump(mode="json") if hasattr(attestation, "model_dump") else attestation
     if not isinstance(data, Mapping):
         return {"attestation": str(data)}
-    return {key: str(value) for key, value in data.items() if value not in (None, "", [], ())}
+    out = {}
+    for key in _ATTESTATION_KEYS:
+        value = data.get(key)
+        if value not in (None, "", [], ()):
+            out[key] = _evidence_text(value) if key == "evidence" else str(value)
+    return out
 
 
 def attestation_reference(control: object) -> str:
@@ -148,4 +171,6 @@ def attestation_reference(control: object) -> str:
         parts.append(f"on {fields['date']}")
     if "expires" in fields:
         parts.append(f"expires {fields['expires']}")
+    if "reference" in fields:
+        parts.append(f"from {fields['reference']}")
     return ", ".join(parts)

@@ -233,41 +233,49 @@ def test_passing_resources_are_named_under_their_check(page: str) -> None:
     assert "1 passing resource(s)" in section and "kv-claims" in section
 
 
-def test_attested_controls_show_the_attestation(result: ScanResult) -> None:
+def _attested(result: ScanResult, status: str) -> ScanResult:
     from datetime import date
 
-    from pydantic import BaseModel
+    from scanner.models import Attestation, AttestationEvidence
 
-    class Attestation(BaseModel):
-        status: str
-        attested_by: str
-        role: str
-        date: date
-        expires: date
-
-    class AttestedControl(type(result.frameworks[1].controls[2])):  # type: ignore[misc]
-        status: str  # type: ignore[assignment]
-        attestation: Attestation | None = None
-
-    manual = result.frameworks[1].controls[2]
-    attested = AttestedControl(
-        **{**manual.model_dump(), "status": "attested"},
-        attestation=Attestation(
-            status="implemented",
-            attested_by="Dana Reyes",
-            role="DPO",
-            date=date(2026, 10, 1),
-            expires=date(2027, 10, 1),
-        ),
+    attestation = Attestation(
+        framework="gdpr",
+        control="Art. 30",
+        status=status,  # type: ignore[arg-type]
+        statement="The RoPA lists every ML system.",
+        evidence=(AttestationEvidence(uri="https://docs.example/ropa"),),
+        attested_by="Dana Reyes",
+        role="DPO",
+        date=date(2026, 10, 1),
+        expires=date(2027, 10, 1),
+        reference="attestations.yaml:3",
     )
-    gdpr = result.frameworks[1].model_copy(update={"controls": (*result.frameworks[1].controls[:2], attested)})
-    text = html.render(result.model_copy(update={"frameworks": (result.frameworks[0], gdpr)})).decode()
-    row = _row(_section(text, "fw-gdpr"), "Art. 30")
-    assert "Dana Reyes" in row and "2027-10-01" in row and "attested" in row
+    gdpr = result.frameworks[1]
+    attested = gdpr.controls[2].model_copy(update={"status": "attested", "attestation": attestation})
+    framework = gdpr.model_copy(update={"controls": (*gdpr.controls[:2], attested, *gdpr.controls[3:])})
+    return result.model_copy(update={"frameworks": (result.frameworks[0], framework)})
+
+
+def _exec_cells(text: str, label: str) -> list[str]:
     executive = _section(text, "executive")
-    gdpr_row = executive[executive.index("GDPR, Regulation") :]
-    cells = re.findall(r'<td class="num">(\d+)</td>', gdpr_row[: gdpr_row.index("</tr>")])
-    assert cells == ["0", "2", "1", "0", "0"]
+    row = executive[executive.index(label) :]
+    return re.findall(r'<td class="num">(\d+)</td>', row[: row.index("</tr>")])
+
+
+def test_attested_controls_show_the_attestation_and_count_as_met(result: ScanResult) -> None:
+    text = html.render(_attested(result, "implemented")).decode()
+    row = _row(_section(text, "fw-gdpr"), "Art. 30")
+    assert "Dana Reyes" in row and "2027-10-01" in row and "https://docs.example/ropa" in row
+    assert "attestations.yaml:3" in row and ">attested<" in row
+    assert _exec_cells(text, "GDPR, Regulation") == ["0", "2", "1", "1", "0"]
+    assert "25%" in _section(text, "executive")
+
+
+def test_attested_not_applicable_leaves_scope_not_implemented_is_not_met(result: ScanResult) -> None:
+    executive = _section(html.render(_attested(result, "not-applicable")).decode(), "executive")
+    assert "(0 of 3)" in executive
+    executive = _section(html.render(_attested(result, "not-implemented")).decode(), "executive")
+    assert "(0 of 4)" in executive
 
 
 def test_waivers_name_owner_justification_and_expiry(page: str) -> None:
