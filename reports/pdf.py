@@ -28,7 +28,7 @@ def missing() -> str | None:
     if importlib.util.find_spec("weasyprint") is None:
         return INSTALL_HINT
     try:
-        import weasyprint  # noqa: F401
+        import weasyprint  # type: ignore[import-untyped]  # noqa: F401
     except (ImportError, OSError):
         return INSTALL_HINT
     return None
