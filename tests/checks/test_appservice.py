@@ -594,3 +594,30 @@ def test_runner_reports_each_app_check_on_the_slot_too() -> None:
     assert {check_id for check_id, resource_id in by_resource if resource_id == staging.id_key} >= set(ALL_IDS)
     assert by_resource[("MLW-APP-01", staging.id_key)] is Status.FAIL
     assert by_resource[("MLW-APP-01", production.id_key)] is Status.PASS
+
+
+def _corpus_cases(passwordless: bool) -> list[Any]:
+    from tests.secrets_corpus import CORPUS
+
+    if passwordless:
+        return [c for c in CORPUS if c.passwordless]
+    return [c for c in CORPUS if c.expected != "none" and not c.known_limit]
+
+
+@pytest.mark.parametrize("case", _corpus_cases(passwordless=True), ids=lambda c: f"{c.service}-{c.name}")
+def test_documented_passwordless_settings_pass_cfg06(case: Any) -> None:
+    """What the remediation recommends (identity-based, Entra, App Insights) must not fail as a secret."""
+    target = site()
+    est = estate([target], app_settings=[settings_of(target, {case.name: case.value})])
+    [finding] = run("MLW-CFG-06", target, est)
+    assert finding.status is Status.PASS, finding.message
+
+
+@pytest.mark.parametrize("case", _corpus_cases(passwordless=False), ids=lambda c: f"{c.service}-{c.name}")
+def test_credential_carrying_settings_fail_cfg06_naming_only_the_setting(case: Any) -> None:
+    target = site()
+    est = estate([target], app_settings=[settings_of(target, {}, {case.name: case.value})])
+    [finding] = run("MLW-CFG-06", target, est)
+    assert finding.status is Status.FAIL
+    assert f"connection string {case.name} ({case.expected})" in finding.message
+    assert case.value not in finding.model_dump_json()

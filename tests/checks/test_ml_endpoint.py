@@ -259,3 +259,20 @@ def test_project_deployment_exempt_when_hub_has_managed_network() -> None:
     target = deployment(egressPublicNetworkAccess="Enabled")
     est = estate([hub, project, endpoint(), target])
     assert status("MLW-MLDEP-02", target, est) is Status.NOT_APPLICABLE
+
+
+def test_passwordless_env_values_from_another_tool_pass_and_credentials_fail_without_values() -> None:
+    """Rows that still carry values (not collected by mlwarden) are classified in memory by the same rules."""
+    insights = "InstrumentationKey=00000000-0000-4000-8000-000000000000;IngestionEndpoint=https://x.in.ai.azure.com/"
+    quiet = deployment(
+        environmentVariables={
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": insights,
+            "SQL": "Server=tcp:x.database.windows.net;Authentication=Active Directory Managed Identity;",
+            "AzureWebJobsStorage__accountName": "stclaims",
+        }
+    )
+    assert status("MLW-MLDEP-01", quiet) is Status.PASS
+    leaked = deployment(environmentVariables={"SQL": "Server=tcp:x.database.windows.net;Password=Fake-Passw0rd;"})
+    [finding] = run("MLW-MLDEP-01", leaked)
+    assert finding.status is Status.FAIL and "SQL (password)" in finding.message
+    assert "Fake-Passw0rd" not in finding.model_dump_json()
