@@ -34,12 +34,11 @@ from urllib.parse import urlsplit
 import yaml
 
 from frameworks.catalog import Framework
-from frameworks.yamlnodes import LocatedDict, LocatedError, parse
+from scanner import safe_yaml
 from scanner.errors import InputError
 from scanner.models import Attestation, AttestationEvidence, AttestationStatus
+from scanner.safe_yaml import LocatedDict, LocatedError
 
-MAX_BYTES = 4 * 1024 * 1024
-"""An attestations file is a few hundred entries at most; refuse anything that could exhaust memory."""
 STATUSES: tuple[str, ...] = get_args(AttestationStatus)
 KEYS = ("framework", "control", "status", "statement", "evidence", "attested_by", "role", "date", "expires")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -74,7 +73,7 @@ class _Reader:
 
     def day(self, entry: LocatedDict, key: str) -> date:
         value = entry[key]
-        if type(value) is not date:  # a YAML timestamp with a time part is a datetime: not a date
+        if not isinstance(value, date) or not safe_yaml.is_date(value):  # a timestamp with a time is not a date
             self.fail(entry.line_of(key), f"{key!r} must be a date written YYYY-MM-DD (got {value!r})")
         return value
 
@@ -163,24 +162,14 @@ def _sha256(path: Path, on_error: Any) -> str:
 
 
 def _parse(path: Path) -> Any:
+    """The bounded project loader: size, UTF-8, aliases and depth are refused before anything is built."""
     where = f"attestations {path}"
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        return safe_yaml.load_file(path)
     except OSError as exc:
         raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise InputError(f"{where}: larger than {MAX_BYTES // (1024 * 1024)} MiB; is this the right file?")
-    try:
-        return parse(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{where}: not UTF-8 text") from None
     except LocatedError as exc:
         raise InputError(f"{where} line {exc.line}: {exc.message}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise InputError(f"{where} line {line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
 
 
 def load(path: Path, catalog: Mapping[str, Framework]) -> dict[Key, Attestation]:

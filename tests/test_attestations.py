@@ -14,12 +14,13 @@ from click.testing import CliRunner, Result
 
 from frameworks.catalog import Framework, load_all
 from reports import RENDERERS, json_report
-from scanner.attestations import MAX_BYTES, load, manual_controls, template
+from scanner.attestations import load, manual_controls, template
 from scanner.cli import cli
 from scanner.compliance import attest
 from scanner.errors import InputError
 from scanner.models import Attestation, ControlResult, ScanResult
 from scanner.registry import TAGS, load_checks
+from scanner.safe_yaml import MAX_BYTES
 
 TODAY = date(2026, 11, 27)
 
@@ -165,6 +166,9 @@ def test_missing_key_duplicate_and_document_shape(catalog: dict[str, Framework],
     (tmp_path / "bad.yaml").write_text("attestations:\n  - framework: gdpr\n   control: [\n")
     with pytest.raises(InputError, match=r"bad\.yaml line \d+: invalid YAML"):
         load(tmp_path / "bad.yaml", catalog)
+    (tmp_path / "alias.yaml").write_text("attestations:\n  - &e {framework: gdpr}\n  - *e\n")
+    with pytest.raises(InputError, match=r"alias\.yaml line 3: "):
+        load(tmp_path / "alias.yaml", catalog)
     (tmp_path / "big.yaml").write_bytes(b"#" * (MAX_BYTES + 1))
     with pytest.raises(InputError, match=r"larger than 4 MiB"):
         load(tmp_path / "big.yaml", catalog)
