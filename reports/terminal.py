@@ -67,8 +67,9 @@ def summary(result: ScanResult, *, colour: bool | None = None) -> str:
         lines.append(f"Deployments: {len(result.postures)}, {failing_postures} with a failing pillar")
     for framework in result.frameworks:
         c = framework.counts()
+        attested = f"{c['attested']} attested, " if c.get("attested") else ""
         lines.append(
-            f"{_plain(framework.name)}: {c['pass']} pass, {c['fail']} fail, {c['manual']} manual, "
+            f"{_plain(framework.name)}: {c['pass']} pass, {c['fail']} fail, {attested}{c['manual']} manual, "
             f"{c['not_assessed']} not assessed"
         )
     if result.gaps:

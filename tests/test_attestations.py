@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -261,6 +262,7 @@ def test_scan_with_attestations_reports_them_in_json(attested_demo: tuple[Result
     assert controls[("gdpr", "Art. 30")]["attestation"]["status"] == "partially-implemented"
     hipaa = next(fw for fw in document["frameworks"] if fw["id"] == "hipaa-security-rule")
     assert sum(c["status"] == "attested" for c in hipaa["controls"]) == 1
+    assert re.search(r"HIPAA Security Rule: \d+ pass, \d+ fail, 1 attested, \d+ manual", result.stdout)
     assert ScanResult.model_validate_json((out / "mlwarden-report.json").read_bytes()).frameworks
 
 
