@@ -18,6 +18,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 import click
 
 from scanner import __version__, cli_evidence
+from scanner.coverage import incomplete_warning
 from scanner.errors import InputError, MlwardenError
 from scanner.models import ScanResult, Severity
 
@@ -399,11 +400,8 @@ def scan(
     if write_baseline is not None:
         count = policy.write_baseline(result, write_baseline)
         click.echo(f"wrote baseline {write_baseline} ({count} accepted finding(s))", err=True)
-    incomplete = bool(result.gaps)
-    if incomplete:
-        scopes = sorted({f"{g.source}:{g.scope}" for g in result.gaps})
-        shown = ", ".join(scopes[:5]) + (f" and {len(scopes) - 5} more" if len(scopes) > 5 else "")
-        click.echo(f"mlwarden: warning: scan incomplete: {len(scopes)} coverage gap(s): {shown}", err=True)
+    if incomplete := incomplete_warning(result.gaps):
+        click.echo(incomplete, err=True)
     if errored := check_errors(result):
         click.echo(f"mlwarden: warning: scan incomplete: {errored}", err=True)
     if (incomplete or errored) and not allow_partial:
@@ -425,8 +423,10 @@ def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
     gaps = [gap for source in inventory.header.sources for gap in source.gaps]
     if not azure.get("quiet"):
         click.echo(f"wrote {out}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
-    if gaps and not allow_partial:
-        sys.exit(EXIT_INCOMPLETE)
+    if incomplete := incomplete_warning(gaps):
+        click.echo(incomplete, err=True)
+        if not allow_partial:
+            sys.exit(EXIT_INCOMPLETE)
 
 
 @cli.group()

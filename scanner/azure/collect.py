@@ -7,6 +7,8 @@ and security contacts, then the per-resource ARM and Key Vault reads on a bounde
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -24,11 +26,11 @@ from scanner.azure.credentials import authority_of, credential_for
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
-from scanner.azure.progress import Progress
+from scanner.azure.progress import ARM_READS, VAULT_READS, Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.settings import redact_deployment
 from scanner.azure.signin import SignInFailed, cause
-from scanner.azure.tasks import Outcome, Reads, Task
+from scanner.azure.tasks import Job, Outcome, Reads
 from scanner.azure.throttle import Quota
 from scanner.errors import InputError, SourceError
 from scanner.inventory import (
@@ -160,7 +162,7 @@ class Collection:
         rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
         self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
-    def security(self, subscriptions: list[str]) -> list[Task]:
+    def security(self, subscriptions: list[str]) -> list[Job]:
         """Assessments and plans from Resource Graph; per-subscription Defender reads as pool tasks."""
         rows = [as_resource(row) for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)]
         plans = [row for row in rows if row.type_key == PRICING_TYPE]
@@ -168,7 +170,7 @@ class Collection:
         self.add_rows(sources.DEFENDER_PLANS, plans)
         planned = {(row.subscription_id or "").lower() for row in plans}
         refused = {gap.scope.lower() for gap in self.gaps.get(sources.DEFENDER_ASSESSMENTS, [])}
-        tasks: list[Task] = []
+        tasks: list[Job] = []
         for subscription in subscriptions:
             scope = f"/subscriptions/{subscription}"
             if scope.lower() in refused:
@@ -176,12 +178,10 @@ class Collection:
                 self.add_gap(Gap(source=sources.DEFENDER_PLANS, scope=scope, reason=reason))
                 continue
             if subscription.lower() not in planned:  # Resource Graph had no plans: ask Defender
-                tasks.append(
-                    partial(self._per_subscription, sources.DEFENDER_PLANS, subscription, self.defender.pricings)
-                )
-            tasks.append(
-                partial(self._per_subscription, sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
-            )
+                read = partial(self._per_subscription, sources.DEFENDER_PLANS, subscription, self.defender.pricings)
+                tasks.append(Job(read, subscription))
+            read = partial(self._per_subscription, sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
+            tasks.append(Job(read, subscription))
         return tasks
 
     def _per_subscription(self, source: str, subscription: str, read: Callable[[str], list[Resource]]) -> Outcome:
@@ -191,11 +191,33 @@ class Collection:
             gap = Gap(source=source, scope=f"/subscriptions/{subscription}", reason=failures.reason(exc))
             return Outcome(source, gap=gap, subscription=subscription)
 
-    def run_tasks(self, tasks: list[Task]) -> None:
-        """Per-subscription and per-resource reads on one bounded pool; results absorbed on this thread."""
-        tasks = tasks + Reads(self.options, self.arm, self.vaults).plan(list(self.resources.values()))
+    def run_tasks(self, jobs: list[Job]) -> None:
+        """Per-subscription and per-resource reads on one bounded pool; results absorbed on this thread.
+
+        Progress counts each job as it finishes, and says a subscription is done when its last job is.
+        """
+        jobs = jobs + Reads(self.options, self.arm, self.vaults).plan(list(self.resources.values()))
+        for phase in (ARM_READS, VAULT_READS):
+            if count := sum(1 for job in jobs if job.phase == phase):
+                self.progress.phase(phase, count)
+        pending = Counter((job.subscription or "").lower() for job in jobs)
+        names = {(job.subscription or "").lower(): job.subscription for job in jobs}
+        lock = threading.Lock()
+
+        def run(job: Job) -> Outcome:
+            try:
+                return job.run()
+            finally:
+                self.progress.advance(job.phase)
+                key = (job.subscription or "").lower()
+                with lock:
+                    pending[key] -= 1
+                    done = pending[key] == 0
+                if done and names[key]:
+                    self.progress.subscription(str(names[key]))
+
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrency)) as pool:
-            for outcome in pool.map(lambda task: task(), tasks):
+            for outcome in pool.map(run, jobs):
                 self.absorb(outcome)
 
     def absorb(self, outcome: Outcome) -> None:
@@ -208,8 +230,6 @@ class Collection:
             self.records[outcome.source] = self.records.get(outcome.source, 0) + 1
         if outcome.gap is not None:
             self.add_gap(outcome.gap)
-        if outcome.subscription and outcome.source == sources.SECURITY_CONTACTS:
-            self.progress.subscription(outcome.subscription)
 
     def inventory(self, subscriptions: list[str]) -> Inventory:
         options = self.options
@@ -259,7 +279,13 @@ def _describe(options: CollectOptions, subscriptions: list[str]) -> str:
 
 def collect(options: CollectOptions, progress: Progress | None = None) -> Inventory:
     """Read everything the checks need from live Azure; unreadable scopes become coverage gaps."""
-    run = Collection(options, progress or Progress(quiet=options.quiet))
+    progress = progress or Progress(quiet=options.quiet)
+    with progress:
+        return _collect(options, progress)
+
+
+def _collect(options: CollectOptions, progress: Progress) -> Inventory:
+    run = Collection(options, progress)
     try:
         subscriptions = run.subscriptions()
         if not subscriptions and not any(run.gaps.values()):

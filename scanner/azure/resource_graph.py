@@ -51,6 +51,7 @@ class ResourceGraph:
     ) -> tuple[list[dict[str, Any]], list[Gap]]:
         """All rows of `kql` over the scope, and a gap per subscription that refused it."""
         table = kql.split("|", 1)[0].strip()
+        self._progress.query(table)
         rows: list[dict[str, Any]] = []
         gaps: list[Gap] = []
         if subscriptions:
@@ -110,7 +111,8 @@ class ResourceGraph:
             if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
                 raise SourceError(f"Resource Graph {table} query: malformed page (no 'data' list of rows)")
             collected.extend(data)
-            self._progress.page(table, len(data))
+            total = response.total_records if isinstance(response.total_records, int) else None
+            self._progress.page(table, len(data), total, first=token is None)
             token = response.skip_token
             if not token:
                 return collected

@@ -18,6 +18,7 @@ from scanner.azure import containers, failures
 from scanner.azure.arm import ACR_API, DIAGNOSTICS_API, KEYVAULT_API, ML_API, WEB_API, ArmClient, as_row
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
+from scanner.azure.progress import ARM_READS, VAULT_READS
 from scanner.azure.settings import site_facts
 from scanner.inventory import KEYVAULT_SECRETS, REGISTRY_TOKENS, AppSettingsFacts, KeyMetadata
 from scanner.models import Gap, Resource
@@ -73,38 +74,52 @@ class Outcome:
 Task = Callable[[], Outcome]
 
 
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A task with what progress needs: its phase and the subscription whose reads it is part of."""
+
+    run: Task
+    subscription: str | None
+    phase: str = ARM_READS
+
+
+def _add(jobs: list[Job], subscription: str | None, task: Task, phase: str = ARM_READS) -> None:
+    jobs.append(Job(task, subscription, phase))
+
+
 class Reads:
     def __init__(self, options: CollectOptions, arm: ArmClient, vaults: KeyVaultReader) -> None:
         self.options = options
         self.arm = arm
         self.vaults = vaults
 
-    def plan(self, resources: list[Resource]) -> list[Task]:
-        """One task per (resource, source) the options and the rows call for."""
+    def plan(self, resources: list[Resource]) -> list[Job]:
+        """One job per (resource, source) the options and the rows call for."""
         configured = {r.id_key.rsplit("/config/", 1)[0] for r in resources if r.type_key in APP_CONFIGS}
-        tasks: list[Task] = []
+        jobs: list[Job] = []
         ml_storage = containers.ml_storage(resources)
         for resource in resources:
+            add = partial(_add, jobs, resource.subscription_id)
             type_key = resource.type_key
             if type_key == WORKSPACE:
-                tasks.append(self._guard(sources.ML_COMPUTES, resource, self._computes))
+                add(self._guard(sources.ML_COMPUTES, resource, self._computes))
             elif type_key in APPS:
-                tasks.append(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
+                add(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
                 if resource.id_key not in configured:
-                    tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
-                tasks.append(self._guard(sources.APPSERVICE_CONFIG, resource, self._auth_settings))
+                    add(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
+                add(self._guard(sources.APPSERVICE_CONFIG, resource, self._auth_settings))
                 if self.options.app_settings:
-                    tasks.append(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
+                    add(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
             elif type_key == VAULT and self.options.keyvault:
-                tasks.append(partial(self._keys, resource))
-                tasks.append(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
+                add(partial(self._keys, resource), VAULT_READS)
+                add(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
             elif type_key == REGISTRY:
-                tasks.append(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400, 404)))
+                add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400, 404)))
             elif resource.id_key in ml_storage:
-                tasks.append(self._guard(sources.BLOB_CONTAINERS, resource, self._containers))
+                add(self._guard(sources.BLOB_CONTAINERS, resource, self._containers))
             if self.options.diagnostics and _has_diagnostics(resource):
-                tasks.append(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
-        return tasks
+                add(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
+        return jobs
 
     @staticmethod
     def _guard(
