@@ -219,6 +219,20 @@ def _interrupt(worker: threading.Thread) -> None:
         set_async_exc(ctypes.c_ulong(worker.ident), ctypes.py_object(CheckTimeout))
 
 
+_ABANDONED: list[threading.Thread] = []
+"""Workers abandoned after a timeout that may still be running (process-wide, across scans)."""
+
+
+def _reap() -> None:
+    """Raise CheckTimeout again in abandoned workers that are still alive: one raised while the
+    thread ran a gc callback or a `__del__` is swallowed by the interpreter, and a spinning
+    thread would otherwise slow every later check. A check that swallows it on purpose keeps
+    running until the process exits (documented)."""
+    _ABANDONED[:] = [worker for worker in _ABANDONED if worker.is_alive()]
+    for worker in _ABANDONED:
+        _interrupt(worker)
+
+
 def _supervise(run: _Run) -> None:
     worker = _Worker(run, 0)
     run.current = worker
@@ -226,6 +240,8 @@ def _supervise(run: _Run) -> None:
     poll = 0.25 if run.timeout is None else min(0.25, max(run.timeout / 4, 0.01))
     while True:
         worker.join(poll)
+        if _ABANDONED:
+            _reap()
         if not worker.is_alive():
             break
         call = worker.call
@@ -244,6 +260,7 @@ def _supervise(run: _Run) -> None:
             successor = _Worker(run, position + 1)
             run.current = successor
         _interrupt(worker)
+        _ABANDONED.append(worker)
         worker = successor
         worker.start()
     if run.failure is not None:

@@ -129,3 +129,29 @@ def test_broken_plugin_is_one_clear_input_error(plugin_dist: Path) -> None:
     plugin_dist.write_text("raise RuntimeError('broken at import')\n")
     with pytest.raises(InputError, match=r"check plugin 'acme_checks' .* failed to load"):
         registry.load_checks()
+
+
+def test_an_abandoned_check_that_swallowed_the_first_interruption_is_stopped_by_the_next() -> None:
+    from scanner import runner
+
+    swallowed: list[str] = []
+
+    def stubborn(r: Resource, e: Estate) -> Verdict:
+        try:
+            while True:
+                pass
+        except BaseException as exc:  # as if lost in a gc callback
+            swallowed.append(type(exc).__name__)
+        while True:
+            pass
+
+    est = estate([resource("Microsoft.Storage/storageAccounts", "st1")])
+    findings = run_checks(est, {"T-STUB": Check(_meta("T-STUB"), stubborn)}, timeout=0.5)
+    assert [f.status for f in findings] == [Status.ERROR] and "did not finish" in findings[0].message
+    for _ in range(200):
+        runner._reap()
+        alive = [worker for worker in runner._ABANDONED if worker.is_alive()]
+        if not alive:
+            break
+        alive[0].join(0.05)
+    assert not alive and swallowed == ["CheckTimeout"]
