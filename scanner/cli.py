@@ -20,7 +20,7 @@ import click
 from scanner import __version__, cli_evidence
 from scanner.coverage import incomplete_warning
 from scanner.errors import InputError, MlwardenError
-from scanner.models import ScanResult, Severity
+from scanner.models import ADVISORY_SOURCES, ScanResult, Severity
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -420,7 +420,8 @@ def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
 
     inventory = _collect(azure, _load_checks())
     write_snapshot(inventory, out)
-    gaps = [gap for source in inventory.header.sources for gap in source.gaps]
+    # As for `scan`: gaps of advisory sources (change attribution) neither warn nor change the exit code.
+    gaps = [gap for source in inventory.header.sources if source.name not in ADVISORY_SOURCES for gap in source.gaps]
     if not azure.get("quiet"):
         click.echo(f"wrote {out}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
     if incomplete := incomplete_warning(gaps):
