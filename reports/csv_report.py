@@ -37,6 +37,9 @@ COLUMNS: tuple[str, ...] = (
     "waived_by",
     "baselined",
     "fingerprint",
+    "changed_by",
+    "changed_at",
+    "change_client",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -82,4 +85,7 @@ def _row(finding: Finding, deployments: DeploymentIndex) -> list[str]:
         finding.waived_by or "",
         "yes" if finding.baselined else "",
         finding.fingerprint,
+        (finding.change.changed_by or "") if finding.change else "",
+        finding.change.time.isoformat(timespec="seconds") if finding.change else "",
+        (finding.change.client_type or "") if finding.change else "",
     ]

@@ -17,7 +17,7 @@ import re
 from collections import Counter
 
 from reports.digest import SEVERITY_ORDER, open_failures
-from scanner.models import FrameworkResult, ScanResult, Status, fails_gate
+from scanner.models import Finding, FrameworkResult, ScanResult, Status, fails_gate
 from scanner.textsafe import printable
 
 TOP_FINDINGS = 25
@@ -170,6 +170,11 @@ def _expired_waivers(result: ScanResult) -> list[str]:
     return [*lines, ""]
 
 
+def _changed(finding: Finding) -> str:
+    """Who changed it, when attributed: the estate's own words, neutralised like every other cell."""
+    return f" ({cell(finding.change.summary())})" if finding.change else ""
+
+
 def _top_failures(result: ScanResult) -> list[str]:
     failing = open_failures(result)
     if not failing:
@@ -184,7 +189,7 @@ def _top_failures(result: ScanResult) -> list[str]:
         gate = "fails" if fails_gate(finding, result.fail_on) else "below"
         lines.append(
             f"| {finding.severity.value} | {gate} | {cell(finding.check_id)} | {cell(finding.resource_name)} "
-            f"| {cell(finding.title)}: {cell(finding.message)} |"
+            f"| {cell(finding.message)}{_changed(finding)} |"
         )
     if len(failing) > TOP_FINDINGS:
         lines += ["", f"…and {len(failing) - TOP_FINDINGS} more in the JSON/SARIF report."]

@@ -82,7 +82,9 @@ def summary(result: ScanResult, *, colour: bool | None = None) -> str:
         for finding in failing[:TOP_FAILURES]:
             label = paint(finding.severity, f"{finding.severity.value.upper():<8}")
             where = f"{_plain(finding.check_id):<12} {_plain(finding.resource_name)}"
-            lines.append(f"  {label} {where}: {_plain(finding.title)}")
+            lines.append(f"  {label} {where}: {_plain(finding.message)}")
+            if finding.change:
+                lines.append(f"           {_plain(finding.change.summary())}")
         if len(failing) > TOP_FAILURES:
             lines.append(f"  ...and {len(failing) - TOP_FAILURES} more (see the HTML or JSON report)")
     if result.fail_on is not None:

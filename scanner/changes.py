@@ -176,20 +176,3 @@ def attribute(
         found = next((a for c in candidates or () if (a := _explains(c, finding)) is not None), None)
         out.append(finding.model_copy(update={"change": found}) if found else finding)
     return out
-
-
-def describe(change: ChangeAttribution) -> str:
-    """One line for people: `changed by X at T via Azure Portal: publicNetworkAccess Disabled -> Enabled`."""
-    who = change.changed_by or "an unknown principal"
-    when = change.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    via = f" via {change.client_type}" if change.client_type else ""
-    if change.change_type.lower() == "create" and not change.property:
-        return f"created by {who} at {when}{via}"
-    what = ""
-    if change.property:
-        what = f": {change.property.removeprefix('properties.')} {_show(change.previous)} -> {_show(change.new)}"
-    return f"changed by {who} at {when}{via}{what}"
-
-
-def _show(value: Any) -> str:
-    return "(none)" if value is None else str(value)

@@ -153,6 +153,8 @@ def _section(title: str, items: tuple[FindingChange, ...], *, show_before: bool 
         flags = "".join((" (waived)" if change.waived else "", " (baselined)" if change.baselined else ""))
         transition = f"  {_status(change.before)} -> {_status(change.after)}" if show_before else ""
         lines.append(f"  {change.severity.value:<8} {printable(change.check_id):<14} {subject}{transition}{flags}")
+        if change.change is not None and change.after is Status.FAIL:
+            lines.append(f"           {printable(change.change.summary())}")
     return lines
 
 

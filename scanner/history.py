@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.history_store import APPLICATION_ID, MAX_ID, SCHEMA_VERSION, FindingRow, Store
-from scanner.models import Severity, Status
+from scanner.models import ChangeAttribution, Severity, Status
 
 __all__ = [
     "APPLICATION_ID",
@@ -102,6 +102,8 @@ class FindingChange:
     after: Status | None
     waived: bool
     baselined: bool
+    change: ChangeAttribution | None = None
+    """Who changed it, as recorded with the newer scan's finding."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +116,7 @@ class FindingChange:
             "after": self.after.value if self.after else None,
             "waived": self.waived,
             "baselined": self.baselined,
+            "change": self.change.model_dump(mode="json") if self.change else None,
         }
 
 
@@ -214,6 +217,7 @@ def diff(target: Target, older: int, newer: int) -> HistoryDiff:
             after=now.status if now else None,
             waived=latest.waived,
             baselined=latest.baselined,
+            change=now.change if now else None,
         )
         failed_before, failed_now = change.before is Status.FAIL, change.after is Status.FAIL
         if failed_now:
@@ -247,10 +251,30 @@ class _Row:
     severity: Severity
     waived: bool
     baselined: bool
+    change: ChangeAttribution | None
 
 
 def _by_fingerprint(rows: list[FindingRow]) -> dict[str, _Row]:
     return {
-        fp: _Row(check_id, resource_id, detail_key, Status(status), Severity(severity), bool(waived), bool(based))
-        for fp, check_id, resource_id, detail_key, status, severity, waived, based in rows
+        fp: _Row(
+            check_id,
+            resource_id,
+            detail_key,
+            Status(status),
+            Severity(severity),
+            bool(waived),
+            bool(based),
+            _change(change),
+        )
+        for fp, check_id, resource_id, detail_key, status, severity, waived, based, change in rows
     }
+
+
+def _change(text: str | None) -> ChangeAttribution | None:
+    """A stored attribution; one this build cannot read is dropped, never a crash."""
+    if not text:
+        return None
+    try:
+        return ChangeAttribution.model_validate_json(text)
+    except ValueError:
+        return None

@@ -78,6 +78,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (scan_id, subject_id)
         ){rowid_clause}""",
     ),
+    # 1 -> 2: who changed it. The attribution as JSON (values already reduced to a secret class where secret).
+    ("ALTER TABLE findings ADD COLUMN change TEXT",),
 )
 """Entry i upgrades a history from schema version i to i + 1; append a step, never edit one."""
 
@@ -307,7 +309,7 @@ class ScanSummaryRow:
         }
 
 
-FindingRow = tuple[str, str, str, str | None, str, str, int, int]
+FindingRow = tuple[str, str, str, str | None, str, str, int, int, str | None]
 """fingerprint, check id, resource id, detail key, status, severity, waived, baselined."""
 
 
@@ -363,10 +365,18 @@ def _insert(tx: Tx, result: ScanResult) -> int:
     )
     # A fingerprint seen twice in one scan (a check bug) keeps its first status.
     tx.many(
-        "INSERT INTO findings (scan_id, subject_id, status, severity, waived, baselined)"
-        " SELECT ?, id, ?, ?, ?, ? FROM subjects WHERE fingerprint = ? ON CONFLICT DO NOTHING",
+        "INSERT INTO findings (scan_id, subject_id, status, severity, waived, baselined, change)"
+        " SELECT ?, id, ?, ?, ?, ?, ? FROM subjects WHERE fingerprint = ? ON CONFLICT DO NOTHING",
         [
-            (scan_id, f.status.value, f.severity.value, _flag(bool(f.waived_by)), _flag(f.baselined), fp)
+            (
+                scan_id,
+                f.status.value,
+                f.severity.value,
+                _flag(bool(f.waived_by)),
+                _flag(f.baselined),
+                f.change.model_dump_json() if f.change else None,
+                fp,
+            )
             for fp, f in others
         ],
     )
@@ -382,10 +392,10 @@ def _flag(value: object) -> int:
 
 def _rows(tx: Tx, scan_id: int) -> list[FindingRow]:
     return [
-        (str(fp), str(check), str(resource), detail, str(status), str(severity), int(waived), int(based))
-        for fp, check, resource, detail, status, severity, waived, based in tx.all(
+        (str(fp), str(check), str(resource), detail, str(status), str(severity), int(waived), int(based), change)
+        for fp, check, resource, detail, status, severity, waived, based, change in tx.all(
             "SELECT s.fingerprint, s.check_id, s.resource_id, s.detail_key, f.status, f.severity, f.waived,"
-            " f.baselined FROM findings f JOIN subjects s ON s.id = f.subject_id WHERE f.scan_id = ?",
+            " f.baselined, f.change FROM findings f JOIN subjects s ON s.id = f.subject_id WHERE f.scan_id = ?",
             (scan_id,),
         )
     ]

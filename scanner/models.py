@@ -7,7 +7,7 @@ of the previous stage's output.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -147,6 +147,20 @@ class ChangeAttribution(Frozen):
     change_type: str
     """`Create` for a resource created in the window (property, previous and new may then be empty)."""
     correlation_id: str | None = None
+
+    def summary(self) -> str:
+        """One line for people: `changed by X at T via Azure Portal: publicNetworkAccess Disabled -> Enabled`."""
+        who = self.changed_by or "an unknown principal"
+        when = self.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        via = f" via {self.client_type}" if self.client_type else ""
+        if self.change_type.lower() == "create" and not self.property:
+            return f"created by {who} at {when}{via}"
+        what = ""
+        if self.property:
+            previous = "(none)" if self.previous is None else self.previous
+            new = "(none)" if self.new is None else self.new
+            what = f": {self.property.removeprefix('properties.')} {previous} -> {new}"
+        return f"changed by {who} at {when}{via}{what}"
 
 
 class Finding(Frozen):

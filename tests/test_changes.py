@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from scanner.changes import attribute, describe, from_row
+from scanner.changes import attribute, from_row
 from scanner.cli import cli
 from scanner.models import Evidence, Finding, Severity, Status
 
@@ -41,7 +41,7 @@ def test_most_recent_explaining_change_wins_over_later_unrelated_ones() -> None:
     ]
     (found,) = attribute([_finding()], [c for c in changes if c], now=NOW)  # type: ignore[misc]
     assert found.change is not None and found.change.changed_by == "explains"
-    assert describe(found.change).startswith("changed by explains at 2026-10-29 00:00:00Z via Azure CLI")
+    assert found.change.summary().startswith("changed by explains at 2026-10-29 00:00:00Z via Azure CLI")
 
 
 def test_passing_findings_and_unrelated_changes_get_nothing() -> None:
@@ -72,3 +72,22 @@ def test_demo_attributes_planted_changes_in_every_medium() -> None:
     assert workspace["previous"] == "Disabled" and workspace["new"] == "Enabled"
     assert changed[("MLW-ACR-01", "acrlhresearch")]["change_type"] == "Create"
     assert all(f["status"] == "fail" for f in report["findings"] if f.get("change"))
+
+
+def test_history_diff_says_who_changed_each_new_failure(tmp_path: object) -> None:
+    from pathlib import Path
+
+    db = str(Path(str(tmp_path)) / "scans.db")
+    runner = CliRunner()
+    production = "3f6c1e2a-8b4d-4c7e-9a15-6d2e0b7c4a91"
+    for extra in (["--subscription", production], []):
+        result = runner.invoke(cli, ["scan", "--demo", "--fail-on", "none", "--history", db, *extra])
+        assert result.exit_code == 0, result.stderr
+    text = runner.invoke(cli, ["history", "diff", "--db", db]).stdout
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if "MLW-MLWS-01" in line and "mlw-lh-research" in line)
+    assert "changed by dana.ito@larkspur-health.example" in lines[index + 1]
+    assert "publicNetworkAccess Disabled -> Enabled" in lines[index + 1]
+    as_json = json.loads(runner.invoke(cli, ["history", "diff", "--db", db, "--format", "json"]).stdout)
+    attributed = [c for c in as_json["new_failing"] if c["change"]]
+    assert attributed and all(c["change"]["changed_by"] for c in attributed)

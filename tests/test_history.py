@@ -407,7 +407,7 @@ def test_unknown_scan_ids_and_too_few_scans_are_input_errors(db: Path, tmp_path:
 def test_the_file_announces_itself_as_an_mlwarden_history_at_the_current_schema(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_an_empty_file_reads_as_no_history_and_records_as_a_new_one(tmp_path: Path) -> None:
@@ -501,6 +501,7 @@ def test_diff_json_schema_is_stable(db: Path) -> None:
                 "after",
                 "waived",
                 "baselined",
+                "change",
             }
     app = next(e for e in document["new_failing"] if e["check_id"] == "MLW-APP-004")
     assert app == {
@@ -513,6 +514,7 @@ def test_diff_json_schema_is_stable(db: Path) -> None:
         "after": "fail",
         "waived": False,
         "baselined": False,
+        "change": None,
     }
 
 

@@ -125,6 +125,9 @@ def test_failures_are_attributed_to_the_change_that_explains_them(
     written = b"".join(p.read_bytes() for p in out.iterdir())
     assert CANARY_OLD.encode() not in written and CANARY_NEW.encode() not in written
     assert CANARY_OLD not in result.output and CANARY_NEW not in result.output
+    for name in ("mlwarden-report.md", "mlwarden-report.html", "mlwarden-report.csv"):
+        assert "dana@example.org" in (out / name).read_text(), name
+    assert "changed_by,changed_at,change_client" in (out / "mlwarden-report.csv").read_text().splitlines()[0]
 
 
 def test_a_refused_table_is_an_advisory_gap_that_never_changes_the_exit_code(
