@@ -204,6 +204,8 @@ def _member(target: Any, key: Any, node: Access) -> Any:
             for name, value in target.items():
                 if name.lower() == key.lower():
                     return value
+        if isinstance(target, Declared):  # a runtime property (clientId, principalId...): known after deployment
+            raise Unevaluable(f"reference(...).{key}")
         raise ExpressionError(f"no property {key!r}")
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
         return target[key]
@@ -394,12 +396,17 @@ def _copy_index(ctx: Context, node: Call, *args: Any) -> int:
     return ctx.copy_index[key] + offset
 
 
+class Declared(dict[str, Any]):
+    """What `reference()` knows of a resource in this template: its declared properties only."""
+
+
 def _reference(ctx: Context, node: Call, target: Any, *rest: Any) -> Any:
     """Only the declared properties of a resource in this template; never runtime state."""
     if isinstance(target, str):
         declared = ctx.resource_ids.get(target.lower())
         if declared is not None and not (len(rest) > 1 and str(rest[1]).lower() == "full"):
-            return declared.get("properties", {})
+            properties = declared.get("properties")
+            return Declared(properties if isinstance(properties, Mapping) else {})
     raise Unevaluable(node.text)
 
 
@@ -488,6 +495,11 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "resourcegroup": _resource_group,
     "subscription": _subscription,
     "tenant": lambda ctx, node: {"tenantId": PLACEHOLDER_TENANT},
+    "managementgroup": lambda ctx, node, *a: {
+        "id": "/providers/Microsoft.Management/managementGroups/template-management-group",
+        "name": "template-management-group",
+        "type": "Microsoft.Management/managementGroups",
+    },
     "uniquestring": _unique_string,
     "guid": _guid,
     "equals": _equals,

@@ -263,6 +263,9 @@ def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
         raise InputError(f"{source.file}:{source.line}: {source.address}: {where}: {error['msg']}") from None
+    if resource.id_key in resources and "<unevaluated: " in resource.id:
+        # Names unknown before deployment (a copy loop over guid(...) of a runtime value) are not duplicates.
+        resource = resource.model_copy(update={"id": f"{resource.id}#{source.address}"})
     if resource.id_key in resources:
         raise InputError(f"{source.file}:{source.line}: {source.address}: duplicate resource {resource.id}")
     resources[resource.id_key] = resource

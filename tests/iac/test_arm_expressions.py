@@ -126,3 +126,10 @@ def test_secure_parameter_value_never_leaks_through_string_functions() -> None:
     context = ctx(pw=arm_expr.secure("pw"))
     for expression in ("[concat('Password=', parameters('pw'))]", "[format('pwd={0}', parameters('pw'))]"):
         assert evaluate_string(expression, context) == arm_expr.secure("pw")
+
+
+def test_runtime_properties_of_a_declared_resource_are_unevaluable() -> None:
+    context = ctx()
+    context.resource_ids = {"/x/identity": {"properties": {"tags": {}}}}
+    with pytest.raises(Unevaluable):
+        evaluate_string("[reference('/x/identity', '2023-01-31').clientId]", context)

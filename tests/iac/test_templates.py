@@ -214,3 +214,16 @@ def test_template_and_snapshot_are_mutually_exclusive(tmp_path: Path) -> None:
     path = write(tmp_path / "t.json", template(workspace()))
     result = scan("--template", str(path), "--demo")
     assert result.exit_code == 2 and "mutually exclusive" in result.stderr
+
+
+def test_the_projects_own_deployment_templates_pass_their_own_gate() -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    deploy = Path(__file__).parents[2] / "deploy" / "azure"
+    result = CliRunner().invoke(cli, ["scan", "--template", str(deploy), "--fail-on", "low", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["resource_count"] >= 5  # the job, its identity and the role assignments were all evaluated
+    assert not [f for f in report["findings"] if f["status"] in ("fail", "error")]
