@@ -7,12 +7,14 @@ captures must stay plain text.
 from __future__ import annotations
 
 import os
-import re
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from reports.digest import SEVERITY_ORDER, open_failures
 from scanner.models import ScanResult, Severity, fails_gate
+from scanner.textsafe import printable as _plain
 
 TOP_FAILURES = 10
 
@@ -24,12 +26,9 @@ _COLOURS = {
     Severity.INFO: "\033[2m",
 }
 _RESET = "\033[0m"
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _plain(text: str) -> str:
-    """Data from the estate must not move the cursor or recolour the terminal (escape injection)."""
-    return _CONTROL.sub("?", text)
+# Estate text (names, titles, gap reasons) goes through scanner.textsafe.printable (`_plain`):
+# it must not move the cursor, recolour the terminal or forge a line. Only our own colour codes
+# reach the terminal raw.
 
 
 def wants_colour(stream: TextIO | None = None) -> bool:
@@ -38,8 +37,9 @@ def wants_colour(stream: TextIO | None = None) -> bool:
     return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
 
 
-def summary(result: ScanResult, *, colour: bool | None = None) -> str:
-    """A concise multi-line summary; `colour=None` decides from stdout."""
+def summary(result: ScanResult, *, colour: bool | None = None, reports: Sequence[Path] = ()) -> str:
+    """A concise multi-line summary; `colour=None` decides from stdout. `reports` are the report
+    files this run wrote: the summary points to them, and only to them, for the full list."""
     use_colour = wants_colour() if colour is None else colour
 
     def paint(severity: Severity, text: str) -> str:
@@ -86,9 +86,17 @@ def summary(result: ScanResult, *, colour: bool | None = None) -> str:
             if finding.change:
                 lines.append(f"           {_plain(finding.change.summary())}")
         if len(failing) > TOP_FAILURES:
-            lines.append(f"  ...and {len(failing) - TOP_FAILURES} more (see the HTML or JSON report)")
+            lines.append(f"  ...and {len(failing) - TOP_FAILURES} more ({_where_all(reports)})")
     if result.fail_on is not None:
         gate = [f for f in failing if fails_gate(f, result.fail_on)]
         verdict = "FAIL" if gate else "OK"
         lines.append(f"Result: {verdict} at --fail-on {result.fail_on.value} ({len(gate)} finding(s) at or above)")
     return "\n".join(lines) + "\n"
+
+
+def _where_all(reports: Sequence[Path]) -> str:
+    """Where the full list is: a report written by this run, or how to get one."""
+    preferred = sorted(reports, key=lambda p: (p.suffix not in (".html", ".json"), p.suffix != ".html"))
+    if preferred:
+        return f"see {_plain(preferred[0])}"
+    return "write every finding to reports with --out DIR"

@@ -1,37 +1,54 @@
 """The `mlwarden` command line.
 
-Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or input
-error; 3 scan incomplete (a source or scope could not be read; --allow-partial makes that a
-warning); 4 internal error (a bug: please report it). Errors are one line on stderr.
+Exit codes (listed by `mlwarden --help`, see `scanner.clickapp`): 0 nothing at or above
+--fail-on; 1 findings at or above it; 2 usage or input error; 3 scan incomplete; 4 internal
+error (a bug); 141 stdout closed early. Errors are one line on stderr.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import click
 
 from scanner import __version__, cli_evidence
+from scanner.clickapp import (
+    EXIT_CODES_HELP,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    FormatList,
+    MlwardenGroup,
+    error_line,
+    flatten_formats,
+)
 from scanner.coverage import incomplete_warning
 from scanner.errors import InputError, MlwardenError
 from scanner.models import ADVISORY_SOURCES, ScanResult, Severity
+from scanner.textsafe import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
+REPORT_BASENAME = "mlwarden-report"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"mlwarden: error: {message}", err=True)
+    click.echo(error_line(message), err=True)
     sys.exit(code)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"mlwarden: warning: {printable(message)}", err=True)
 
 
 def _guard(func: Callable[P, R]) -> Callable[P, R]:
@@ -43,29 +60,13 @@ def _guard(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except MlwardenError as exc:
             _fail(str(exc), exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             _fail(f"internal error: {type(exc).__name__} (this is a bug in mlwarden; please report it)", EXIT_INTERNAL)
         raise AssertionError("unreachable")
 
     return wrapper
-
-
-def _split_formats(values: Sequence[str]) -> list[str]:
-    from reports import RENDERERS
-
-    formats: list[str] = []
-    for value in values:
-        for item in value.split(","):
-            name = item.strip().lower()
-            if not name:
-                continue
-            if name not in RENDERERS:
-                raise InputError(f"unknown format {name!r} (choose from {', '.join(sorted(RENDERERS))})")
-            if name not in formats:
-                formats.append(name)
-    return formats
 
 
 def _load_checks() -> dict[str, Any]:
@@ -91,26 +92,20 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
     return out
 
 
+def _report_name(fmt: str) -> str:
+    from reports import FILENAMES
+
+    return FILENAMES.get(fmt, f"{REPORT_BASENAME}.{fmt}")
+
+
 def _render(result: ScanResult, formats: Sequence[str], options: Any) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Every format in memory, once: --out and the evidence pack get the same bytes. Also returns
     what the reports had to leave out (e.g. SARIF beyond GitHub's limits), for stderr."""
-    from reports import FILENAMES
     from reports.options import render
 
     reports = [(fmt, render(fmt, result, options)) for fmt in formats]
     notices = [notice for _, report in reports for notice in report.notices]
-    return [(FILENAMES[fmt], report.data) for fmt, report in reports], notices
-
-
-def _write_reports(rendered: Sequence[tuple[str, bytes]], out: Path) -> list[Path]:
-    """Write each rendered report atomically: no half reports."""
-    from scanner.atomic import write_bytes
-
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    for name, data in rendered:
-        write_bytes(out / name, data)
-    return [out / name for name, _ in rendered]
+    return [(_report_name(fmt), report.data) for fmt, report in reports], notices
 
 
 def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,7 +115,13 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--management-group", "management_groups", multiple=True, help="Management group (repeatable)."),
         click.option("--resource-group", "resource_groups", multiple=True, help="Only these resource groups."),
         click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only resources with this tag."),
-        click.option("--cloud", type=click.Choice(["public", "usgov", "china"]), default="public", show_default=True),
+        click.option(
+            "--cloud",
+            type=click.Choice(["public", "usgov", "china"]),
+            default="public",
+            show_default=True,
+            help="Azure cloud: public, US Government or China.",
+        ),
         click.option("--arm-endpoint", help="Override the ARM endpoint (Azure Stack, tests)."),
         click.option("--authority-host", help="Override the Entra ID authority host."),
         click.option("--credential-scope", help="Override the ARM token scope."),
@@ -208,16 +209,26 @@ def _with_changes(inventory: Any, options: Any, since: Any, checks: dict[str, An
     return with_changes(inventory, found, coverage)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mlwarden")
-def cli() -> None:
+@click.group(cls=MlwardenGroup, context_settings=CONTEXT, invoke_without_command=True, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, "--version", "-V", prog_name="mlwarden", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Audit ML deployments on Azure (AKS, App Service, Azure ML, Functions) and map findings to
-    GDPR, HIPAA and more."""
+    GDPR, HIPAA and more.
+
+    Start with `mlwarden scan --demo` (no Azure account needed), then `mlwarden scan --help`.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
-@cli.command()
+@cli.command(short_help="Scan the demo estate, a snapshot, or live Azure; write reports; exit by --fail-on.")
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
-@click.option("--snapshot", type=click.Path(path_type=Path), help="Scan a snapshot written by `mlwarden collect`.")
+@click.option(
+    "--snapshot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz).",
+)
 @click.option(
     "--template",
     type=click.Path(path_type=Path),
@@ -235,19 +246,28 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Scan a Terraform plan before apply: the JSON of `terraform show -json plan.out`.",
 )
-@click.option("--framework", "frameworks", multiple=True, help="Framework id (repeatable; default: all in force).")
+@click.option(
+    "--framework",
+    "frameworks",
+    multiple=True,
+    metavar="ID",
+    help="Framework to evaluate (repeatable or comma-separated; default: every in-force one; "
+    "see `mlwarden frameworks list`).",
+)
 @click.option(
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="Extra framework catalog YAML (repeatable).",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Add a framework catalog of your own (YAML; repeatable).",
 )
 @click.option(
     "--format",
     "formats",
     multiple=True,
-    help="Report format(s): json, html, sarif, junit, markdown, csv, compliance-csv, pdf.",
+    type=FormatList(),
+    help="Report format (repeatable or comma-separated). With --out each is written to "
+    f"DIR/{REPORT_BASENAME}.<ext>; without --out one format goes to stdout.",
 )
 @click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="PDF paper size.")
 @click.option(
@@ -257,9 +277,21 @@ def cli() -> None:
     show_default=True,
     help="PDF: leave out (summary) or append (full) the per-resource evidence.",
 )
-@click.option("--out", type=click.Path(path_type=Path), help="Directory for the reports (default formats: json, html).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default="high", show_default=True)
-@click.option("--allow-partial", is_flag=True, help="An incomplete scan exits 0/1 instead of 3.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write the reports into DIR (default formats: json and html).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_CHOICES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a failing finding at or above this severity is not waived or baselined; "
+    "`none` never fails on findings.",
+)
+@click.option("--allow-partial", is_flag=True, help="A scan with coverage gaps exits 0/1 instead of 3.")
 @click.option(
     "--sarif-include",
     multiple=True,
@@ -267,9 +299,23 @@ def cli() -> None:
     help="Also put in the SARIF: unknown (coverage gaps, check errors) as notes, waived, baselined (repeatable).",
 )
 @click.option("--sarif-category", metavar="NAME", help="SARIF runs[].automationDetails.id, exactly as given.")
-@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waivers YAML (accepted risk).")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), help="Fail only on findings not in it.")
-@click.option("--write-baseline", type=click.Path(path_type=Path), help="Accept every current failing finding.")
+@click.option(
+    "--waivers",
+    "waivers_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Waivers YAML: accepted risk per check and resource pattern, with owner and expiry.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A baseline from --write-baseline: only findings not in it count for --fail-on.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a baseline accepting every failing finding of this scan.",
+)
 @click.option(
     "--history",
     "history_db",
@@ -295,7 +341,7 @@ def scan(
     terraform_plan: Path | None,
     frameworks: tuple[str, ...],
     framework_files: tuple[Path, ...],
-    formats: tuple[str, ...],
+    formats: tuple[tuple[str, ...], ...],
     out: Path | None,
     fail_on: str,
     allow_partial: bool,
@@ -310,205 +356,185 @@ def scan(
     pdf_detail: Literal["summary", "full"],
     **azure: Any,
 ) -> None:
-    """Scan the demo estate, a snapshot, or (with neither) live Azure."""
+    """Scan the demo estate (--demo), a snapshot (--snapshot FILE) or, with neither, live Azure.
+
+    Prints a summary, writes reports (--out DIR) and exits by --fail-on. A scan that fails
+    writes nothing: reports, baseline and history record land together or not at all.
+    """
     from reports.terminal import summary
+    from scanner import policy
     from scanner.engine import check_errors, exceeds_threshold
     from scanner.engine import scan as run_scan
-    from scanner.snapshot import read_demo, read_snapshot
+    from scanner.outputs import CommitStep, Outputs, reserved
 
     extras = cli_evidence.ScanExtras.take(azure)
     if sum(1 for given in (demo, snapshot, template, terraform_plan) if given) > 1:
         raise InputError("--demo, --snapshot, --template and --terraform-plan are mutually exclusive")
     if parameter_files and template is None:
         raise InputError("--parameters goes with --template")
-    chosen = _split_formats(formats) if formats else (["json", "html"] if out or extras.pack_dir else [])
+    chosen = flatten_formats(formats) or (["json", "html"] if out or extras.pack_dir else [])
     if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
     from reports import unavailable
 
     if (missing := unavailable(chosen)) is not None:
         raise InputError(missing)
-    from scanner import policy
-
     checks = _load_checks()
     selected = _frameworks(frameworks, framework_files, checks)
     waivers = policy.load_waivers(waivers_file, set(checks)) if waivers_file else []
     baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
     attestations = extras.attestations(framework_files, checks)
-    if history_db is not None:
-        from scanner.history import check as check_history
-
-        check_history(history_db)
-    started = time.perf_counter()
-    origin: Literal["demo", "snapshot", "azure", "template", "plan"]
-    if template is not None or terraform_plan is not None:
-        from scanner.iac import read_plan, read_templates
-
-        inventory = read_templates(template, list(parameter_files)) if template else read_plan(terraform_plan)  # type: ignore[arg-type]
-        inventory, description = _narrow_offline(inventory, azure, inventory.header.scope.description)
-        origin = "template" if template else "plan"
-    elif demo:
-        inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
-        origin = "demo"
-    elif snapshot is not None:
-        inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
-        origin = "snapshot"
-    else:
-        inventory, origin, description = _collect(azure, checks), "azure", ""
-    threshold = None if fail_on == "none" else Severity(fail_on)
-    result = run_scan(
-        inventory,
-        origin=origin,
-        checks=checks,
-        frameworks=selected,
-        fail_on=threshold,
-        waivers=waivers,
-        baseline=baseline,
-        description=description,
-        load_seconds=time.perf_counter() - started,
-        attestations=attestations,
-        check_timeout=check_timeout or None,
+    outputs = Outputs(
+        out=out,
+        report_names=tuple(_report_name(fmt) for fmt in chosen) if out else (),
+        baseline=write_baseline,
+        history=history_db,
     )
-    from reports.options import RenderOptions
+    with reserved(outputs):
+        started = time.perf_counter()
+        inventory, origin, description = _load_source(
+            demo, snapshot, template, parameter_files, terraform_plan, azure, checks
+        )
+        threshold = None if fail_on == "none" else Severity(fail_on)
+        result = run_scan(
+            inventory,
+            origin=origin,
+            checks=checks,
+            frameworks=selected,
+            fail_on=threshold,
+            waivers=waivers,
+            baseline=baseline,
+            description=description,
+            load_seconds=time.perf_counter() - started,
+            attestations=attestations,
+            check_timeout=check_timeout or None,
+        )
+        # Every format rendered once, in memory: --out and the evidence pack get the same bytes.
+        from reports.options import RenderOptions
 
-    options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
-    rendered, notices = _render(result, chosen, options)
-    inputs = {"waivers": waivers_file, "baseline": baseline_file}
-    pack = extras.stage_pack(result, inventory, rendered, inputs, azure, framework_files)
-    if out is not None:
-        written = _write_reports(rendered, out)
-        if not azure.get("quiet"):
-            click.echo(summary(result), err=False)
-            for path in written:
-                click.echo(f"wrote {path}")
-    elif len(chosen) == 1:
-        sys.stdout.buffer.write(rendered[0][1])
+        options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
+        rendered, notices = _render(result, chosen, options)
+        to_stdout = rendered[0][1] if len(chosen) == 1 and out is None else None
+        for name, data in rendered if out is not None else ():
+            outputs.stage_report(name, data)
+        accepted = 0
+        if write_baseline is not None:
+            data, accepted = policy.render_baseline(result)
+            outputs.stage_baseline(data)
+        inputs = {"waivers": waivers_file, "baseline": baseline_file}
+        pack = extras.stage_pack(result, inventory, rendered, inputs, azure, framework_files)
+        recorded: list[int] = []
+        steps: list[CommitStep] = []
+        if pack is not None:
+            steps.append(CommitStep(pack.commit, undo=partial(shutil.rmtree, pack.target), abandon=pack.discard))
+        if history_db is not None:
+            from scanner.history import record
+
+            steps.append(CommitStep(lambda: recorded.append(record(result, history_db))))
+        if to_stdout is None and not azure.get("quiet"):
+            # Before the commit, which may wait on a shared history; the files it points to are
+            # confirmed by the "wrote" lines once they have landed.
+            click.echo(summary(result, reports=[out / name for name, _ in rendered] if out is not None else []))
+        written = outputs.commit(steps)
+    if to_stdout is not None:
+        sys.stdout.buffer.write(to_stdout)
         sys.stdout.flush()
     elif not azure.get("quiet"):
-        click.echo(summary(result))
-    cli_evidence.publish(pack, bool(azure.get("quiet")))
+        for path in written:
+            if path != write_baseline:
+                click.echo(f"wrote {printable(path)}")
+    cli_evidence.published(pack, bool(azure.get("quiet")))
     for notice in notices:
-        click.echo(f"mlwarden: note: {notice}", err=True)
+        click.echo(f"mlwarden: note: {printable(notice)}", err=True)
     for line in policy.announcements(result.waivers):
         click.echo(line, err=True)
     cli_evidence.announce(result)
-    if history_db is not None:
-        from scanner.history import describe, record
+    if recorded and history_db is not None:
+        from scanner.history import describe
 
-        scan_id = record(result, history_db)
-        click.echo(f"recorded scan {scan_id} in {describe(history_db)}", err=True)
+        click.echo(f"recorded scan {recorded[0]} in {printable(describe(history_db))}", err=True)
     if write_baseline is not None:
-        count = policy.write_baseline(result, write_baseline)
-        click.echo(f"wrote baseline {write_baseline} ({count} accepted finding(s))", err=True)
+        click.echo(f"wrote baseline {printable(write_baseline)} ({accepted} accepted finding(s))", err=True)
     if incomplete := incomplete_warning(result.gaps):
         click.echo(incomplete, err=True)
     if errored := check_errors(result):
-        click.echo(f"mlwarden: warning: scan incomplete: {errored}", err=True)
+        _warn(f"scan incomplete: {errored}")
     if (incomplete or errored) and not allow_partial:
         sys.exit(EXIT_INCOMPLETE)
     sys.exit(EXIT_FINDINGS if exceeds_threshold(result, threshold) else EXIT_OK)
 
 
-@cli.command()
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Snapshot file (.jsonl or .jsonl.gz).")
+Origin = Literal["demo", "snapshot", "azure", "template", "plan"]
+
+
+def _load_source(
+    demo: bool,
+    snapshot: Path | None,
+    template: Path | None,
+    parameter_files: Sequence[Path],
+    terraform_plan: Path | None,
+    azure: dict[str, Any],
+    checks: dict[str, Any],
+) -> tuple[Any, Origin, str]:
+    """The inventory a scan judges, where it came from, and how to describe it."""
+    from scanner.snapshot import read_demo, read_snapshot
+
+    if template is not None or terraform_plan is not None:
+        from scanner.iac import read_plan, read_templates
+
+        inventory = read_templates(template, list(parameter_files)) if template else read_plan(terraform_plan)  # type: ignore[arg-type]
+        inventory, description = _narrow_offline(inventory, azure, inventory.header.scope.description)
+        return inventory, "template" if template else "plan", description
+    if demo:
+        inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
+        return inventory, "demo", description
+    if snapshot is not None:
+        inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
+        return inventory, "snapshot", description
+    return _collect(azure, checks), "azure", ""
+
+
+@cli.command(short_help="Read live Azure into a snapshot file that `scan --snapshot` reads back.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Snapshot file to write (.jsonl, or .jsonl.gz to compress).",
+)
 @click.option("--allow-partial", is_flag=True, help="Exit 0 even when some scopes could not be read.")
 @azure_options
 @_guard
 def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
     """Read live Azure and write a snapshot that `scan --snapshot` reads back to the same result."""
+    from scanner.outputs import check_file_destination
     from scanner.snapshot import write_snapshot
 
+    check_file_destination(out, "--out")
     inventory = _collect(azure, _load_checks())
-    write_snapshot(inventory, out)
+    try:
+        write_snapshot(inventory, out)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write: {exc.strerror or type(exc).__name__}") from None
     # As for `scan`: gaps of advisory sources (change attribution) neither warn nor change the exit code.
     gaps = [gap for source in inventory.header.sources if source.name not in ADVISORY_SOURCES for gap in source.gaps]
     if not azure.get("quiet"):
-        click.echo(f"wrote {out}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
+        click.echo(f"wrote {printable(out)}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
     if incomplete := incomplete_warning(gaps):
         click.echo(incomplete, err=True)
         if not allow_partial:
             sys.exit(EXIT_INCOMPLETE)
 
 
-@cli.group()
-def checks() -> None:
-    """The check catalog."""
-
-
-@checks.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@_guard
-def checks_list(fmt: str) -> None:
-    """Every registered check (built-in and plugins)."""
-    registered = _load_checks()
-    metas = sorted((c.meta for c in registered.values()), key=lambda m: m.id)
-    if fmt == "json":
-        click.echo(json.dumps([m.model_dump(mode="json") for m in metas], indent=2))
-        return
-    click.echo(f"{'ID':<14} {'SEVERITY':<9} {'PILLAR':<16} {'KINDS':<34} TITLE")
-    for meta in metas:
-        click.echo(f"{meta.id:<14} {meta.severity.value:<9} {meta.pillar:<16} {','.join(meta.kinds):<34} {meta.title}")
-    click.echo(f"{len(metas)} checks")
-
-
-@checks.command("show")
-@click.argument("check_id")
-@_guard
-def checks_show(check_id: str) -> None:
-    """One check's metadata, rationale and remediation."""
-    registered = _load_checks()
-    found = {k.lower(): v for k, v in registered.items()}.get(check_id.lower())
-    if found is None:
-        raise InputError(f"unknown check {check_id!r}")
-    click.echo(json.dumps(found.meta.model_dump(mode="json"), indent=2))
-
-
-@cli.group()
-def frameworks() -> None:
-    """Compliance frameworks (control catalogs)."""
-
-
-@frameworks.command("list")
-@click.option("--framework-file", "framework_files", multiple=True, type=click.Path(path_type=Path))
-@_guard
-def frameworks_list(framework_files: tuple[Path, ...]) -> None:
-    """Every framework catalog, built-in and added."""
-    from frameworks.catalog import load_all
-    from scanner.registry import TAGS
-
-    catalog = load_all(check_ids=set(_load_checks()), tags=TAGS, extra=list(framework_files))
-    for fw in sorted(catalog.values(), key=lambda f: f.id):
-        manual = sum(1 for c in fw.controls if not c.mappings)
-        click.echo(f"{fw.id:<22} {len(fw.controls):>3} controls ({manual} manual)  {fw.status:<9} {fw.name}")
-
-
-@frameworks.command("show")
-@click.argument("framework_id")
-@click.option("--framework-file", "framework_files", multiple=True, type=click.Path(path_type=Path))
-@_guard
-def frameworks_show(framework_id: str, framework_files: tuple[Path, ...]) -> None:
-    """A framework's controls and what maps to each."""
-    (fw,) = _frameworks([framework_id], framework_files, _load_checks())
-    click.echo(f"{fw.name} ({fw.id}, {fw.version}, {fw.status})")
-    for control in fw.controls:
-        level = f" [{control.level}]" if control.level else ""
-        if control.mappings:
-            mapped = "; ".join(
-                f"{m.strength}: " + ", ".join([*(f"tag:{t}" for t in m.tags), *m.checks]) for m in control.mappings
-            )
-        else:
-            mapped = "manual: " + (control.manual_evidence or "")
-        click.echo(f"  {control.id:<24} {control.title}{level}\n      {mapped}")
-
-
-def _register_history() -> None:
+def _register_subcommands() -> None:
+    from scanner.cli_catalog import checks, frameworks
     from scanner.cli_history import history
 
-    cli.add_command(history)
+    for group in (checks, frameworks, history):
+        cli.add_command(group)
     cli_evidence.register(cli)
 
 
-_register_history()
+_register_subcommands()
 
 
 def _quiet_sdk_logging() -> None:

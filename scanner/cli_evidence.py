@@ -149,7 +149,12 @@ def publish(pack: StagedPack | None, quiet: bool) -> None:
     if pack is None:
         return
     pack.commit()
-    if not quiet:
+    published(pack, quiet)
+
+
+def published(pack: StagedPack | None, quiet: bool) -> None:
+    """Say what a committed pack holds."""
+    if pack is not None and not quiet:
         signed = f", manifest signed with {pack.kid}" if pack.kid else ", unsigned"
         click.echo(f"wrote evidence pack {pack.target} ({pack.files} files{signed})", err=True)
 
@@ -175,7 +180,13 @@ def attestations() -> None:
 
 @attestations.command("template")
 @click.option("--framework", "framework_id", required=True, help="Framework id (see `mlwarden frameworks list`).")
-@click.option("--framework-file", "framework_files", multiple=True, type=click.Path(path_type=Path))
+@click.option(
+    "--framework-file",
+    "framework_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Add a framework catalog of your own (YAML; repeatable).",
+)
 @_guard
 def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> None:
     """Print a starting attestations file with one entry per manual control and its evidence request."""
@@ -195,7 +206,13 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
 @click.option(
     "--key", "key_url", metavar="KEY_URL", help="Require a signature by this Key Vault key (fetched to compare)."
 )
-@click.option("--cloud", type=click.Choice(["public", "usgov", "china"]), default="public", show_default=True)
+@click.option(
+    "--cloud",
+    type=click.Choice(["public", "usgov", "china"]),
+    default="public",
+    show_default=True,
+    help="Azure cloud of the signing key's vault (with --key).",
+)
 @click.option("--authority-host", help="Override the Entra ID authority host (with --key).")
 @click.option(
     "--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra CA bundle to trust (with --key)."

@@ -44,7 +44,14 @@ db_option = click.option(
 )
 scan_id = click.IntRange(1, MAX_ID)
 """A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow."""
-format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
 
 
 @click.group()

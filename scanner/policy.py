@@ -114,8 +114,8 @@ def load_baseline(path: Path) -> frozenset[str]:
     return frozenset(str(fp) for fp in data["fingerprints"])
 
 
-def write_baseline(result: ScanResult, path: Path) -> int:
-    """Accept every current failing finding: later scans fail only on new ones."""
+def render_baseline(result: ScanResult) -> tuple[bytes, int]:
+    """The baseline file accepting every current failing finding, and how many it accepts."""
     fingerprints = sorted({f.fingerprint for f in result.findings if f.status is Status.FAIL})
     body = {
         "format": BASELINE_FORMAT,
@@ -123,8 +123,14 @@ def write_baseline(result: ScanResult, path: Path) -> int:
         "generated_at": result.generated_at.isoformat(),
         "fingerprints": fingerprints,
     }
-    write_bytes(path, orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
-    return len(fingerprints)
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n", len(fingerprints)
+
+
+def write_baseline(result: ScanResult, path: Path) -> int:
+    """Accept every current failing finding: later scans fail only on new ones."""
+    data, count = render_baseline(result)
+    write_bytes(path, data)
+    return count
 
 
 def _universal(pattern: str) -> bool:

@@ -1,0 +1,155 @@
+"""Click plumbing for `mlwarden`: one-line errors for click's own usage errors, a quiet exit
+on a closed pipe, and a `--format` type that lists the formats actually registered.
+
+Kept apart from `scanner.cli` so that the command module holds commands only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from scanner.textsafe import printable
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""141, what a shell reports for `cat` or `grep` killed by SIGPIPE: the reader went away early
+(`mlwarden checks list | head -1`). Not 0, so that `scan ... | head` never turns a gate green
+under `set -o pipefail`; nothing is printed."""
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    nothing failing at or above --fail-on
+  1    failing findings at or above --fail-on
+  2    usage or input error (one line on stderr: what and where)
+  3    scan incomplete: a source or scope could not be read (--allow-partial: a warning)
+  4    internal error, a bug in mlwarden (please report it)
+  141  the reader of stdout went away (e.g. piped into head); nothing else printed"""
+
+
+def error_line(message: str) -> str:
+    """The one line every error becomes; estate text in it is neutralised."""
+    return f"mlwarden: error: {printable(message)}"
+
+
+def _usage_message(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+    return message
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. a test runner's buffer)
+        pass
+
+
+class MlwardenGroup(click.Group):
+    """The top-level group: bare `mlwarden` prints help and exits 0; every error is one line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        full_summaries(self)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            click.echo(error_line(_usage_message(exc)), err=True)
+            sys.exit(EXIT_INPUT)
+        except click.exceptions.Abort:
+            click.echo(error_line("interrupted"), err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        # `mlwarden --help | head -1`: help is printed while parsing, before invoke.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Caught here, inside click: click's own handler would turn EPIPE into exit 1.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
+
+if TYPE_CHECKING:  # click >= 8.2 types ParamType generically; older ones cannot be subscripted
+    _ParamType = click.ParamType[tuple[str, ...], Any]
+else:
+    _ParamType = click.ParamType
+
+
+def full_summaries(group: click.Group) -> None:
+    """Give every subcommand its whole first sentence as summary: click cuts long ones with '...'."""
+    for command in group.commands.values():
+        if command.short_help is None and command.help:
+            first = command.help.split("\n\n", 1)[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, click.Group):
+            full_summaries(command)
+
+
+class FormatList(_ParamType):
+    """Report formats, repeatable or comma-separated, checked against `reports.RENDERERS`.
+
+    The registry is read when a value is converted or help is shown, so formats that another
+    module registers (pdf, compliance-csv, ...) are accepted and listed without touching the CLI.
+    """
+
+    name = "format"
+
+    @staticmethod
+    def choices() -> list[str]:
+        from reports import RENDERERS
+
+        return list(RENDERERS)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.choices()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        names: list[str] = []
+        choices = self.choices()
+        for item in str(value).split(","):
+            name = item.strip().lower()
+            if not name:
+                continue
+            if name not in choices:
+                self.fail(f"unknown format {item.strip()!r} (choose from {', '.join(choices)})", param, ctx)
+            names.append(name)
+        if not names:
+            self.fail(f"{value!r} names no format (choose from {', '.join(choices)})", param, ctx)
+        return tuple(names)
+
+
+def flatten_formats(values: Sequence[Sequence[str]]) -> list[str]:
+    """The formats from every `--format`, in order, each once."""
+    return list(dict.fromkeys(name for group in values for name in group))

@@ -1,0 +1,346 @@
+"""Every file a scan writes, all or nothing.
+
+A scan may write reports into `--out`, a baseline and a history record. They are checked before
+the scan runs (a bad path costs nothing), staged while it runs (reports rendered into a
+temporary directory inside `--out`, the baseline into a temporary file beside it), and only
+then committed: staged files are renamed into place, each replaced file kept aside until the
+whole set (history record included) has landed. On any failure the renames are undone, so
+nothing of the failed run remains and earlier reports stay as they were.
+
+Staging directories and files hold an exclusive `flock` while their run is alive; the next
+run removes any it can lock, which are what an interrupted run (SIGKILL, power loss) left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.errors import InputError
+
+STAGING_PREFIX = ".mlwarden-staging-"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _where(option: str, path: Path) -> str:
+    return f"{option} {path}"
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _locked(fd: int) -> bool:
+    """True when another live process holds the lock on `fd`."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
+
+
+def sweep(directory: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
+    """Remove staging entries under `directory` whose run is gone (no live lock); return them."""
+    removed: list[Path] = []
+    try:
+        entries = [e for e in directory.iterdir() if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            fd = os.open(entry, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _locked(fd):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed.append(entry)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _make_dirs(path: Path, option: str, shown: Path | None = None) -> list[Path]:
+    """`mkdir -p path`, returning the directories it created (outermost first); errors name
+    `option shown` (the path as the user gave it)."""
+    shown = path if shown is None else shown
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():  # a dangling symlink: mkdir would fail with a confusing error
+            raise InputError(f"{_where(option, shown)}: {probe} is a broken symbolic link")
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(f"{_where(option, shown)}: {probe} is not a directory")
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            directory.mkdir()
+            created.append(directory)
+    except OSError as exc:
+        _remove_dirs(created)
+        raise InputError(f"{_where(option, shown)}: cannot create directory: {_reason(exc)}") from None
+    return created
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    for directory in reversed(created):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+@dataclass(frozen=True)
+class CommitStep:
+    """One more output that lands with the reports (a history record, an evidence pack):
+    `run` after the reports are in place; `undo` if a later step fails; `abandon` if it never ran."""
+
+    run: Callable[[], object]
+    undo: Callable[[], object] | None = None
+    abandon: Callable[[], object] | None = None
+
+
+@dataclass
+class _Staged:
+    target: Path
+    staged: Path
+    backup: Path | None = None
+    committed: bool = False
+
+
+@dataclass
+class Outputs:
+    """The destinations of one scan, checked up front and committed together."""
+
+    out: Path | None = None
+    report_names: tuple[str, ...] = ()
+    baseline: Path | None = None
+    history: str | Path | None = None
+    _created: list[Path] = field(default_factory=list)
+    _staging: Path | None = None
+    _lock_fds: list[int] = field(default_factory=list)
+    _baseline_tmp: Path | None = None
+    _staged: list[_Staged] = field(default_factory=list)
+
+    # -- before the scan -------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Check every destination is usable and reserve staging space; raise InputError if not."""
+        try:
+            if self.out is not None:
+                self._prepare_out(self.out)
+            if self.baseline is not None:
+                self._prepare_baseline(self.baseline)
+            if self.history is not None:
+                self._check_history(self.history)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _prepare_out(self, out: Path) -> None:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{_where('--out', out)}: exists and is not a directory")
+        self._created += _make_dirs(out, "--out")
+        sweep(out)
+        for name in self.report_names:
+            if (out / name).is_dir():
+                raise InputError(f"{_where('--out', out)}: {name} is a directory, not a report file")
+        try:
+            self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+            self._lock(self._staging)
+        except OSError as exc:
+            raise InputError(f"{_where('--out', out)}: cannot write: {_reason(exc)}") from None
+
+    def _prepare_baseline(self, path: Path) -> None:
+        if path.is_dir():
+            raise InputError(f"{_where('--write-baseline', path)}: is a directory")
+        self._created += _make_dirs(path.parent, "--write-baseline", path)
+        sweep(path.parent, self._baseline_prefix(path))
+        try:
+            fd, name = tempfile.mkstemp(prefix=self._baseline_prefix(path), dir=path.parent)
+        except OSError as exc:
+            raise InputError(f"{_where('--write-baseline', path)}: cannot write: {_reason(exc)}") from None
+        self._baseline_tmp = Path(name)
+        self._hold(fd)
+
+    @staticmethod
+    def _baseline_prefix(path: Path) -> str:
+        return f"{STAGING_PREFIX}{path.name}."
+
+    def _check_history(self, target: str | Path) -> None:
+        """A SQLite history must be creatable or writable here; then the history module's own check."""
+        from scanner import history
+
+        if not history.is_url(target):
+            db = Path(target)
+            where = _where("--history", db)
+            if db.exists():
+                if not db.is_file():
+                    raise InputError(f"{where}: not a regular file")
+                try:
+                    db.open("r+b").close()
+                except OSError as exc:
+                    raise InputError(f"{where}: cannot open for writing: {_reason(exc)}") from None
+            else:
+                self._created += _make_dirs(db.parent, "--history", db)
+                try:
+                    fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=db.parent)
+                except OSError as exc:
+                    raise InputError(f"{where}: cannot create it: {_reason(exc)}") from None
+                os.close(fd)
+                os.unlink(name)
+        history.check(target)
+
+    def _lock(self, path: Path) -> None:
+        self._hold(os.open(path, os.O_RDONLY))
+
+    def _hold(self, fd: int) -> None:
+        self._lock_fds.append(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    # -- after the scan --------------------------------------------------------------------
+    def stage_report(self, name: str, data: bytes) -> None:
+        """Write one rendered report into the staging directory."""
+        assert self.out is not None and self._staging is not None
+        staged = self._staging / name
+        self._write(staged, data, "--out", self.out)
+        self._staged.append(_Staged(target=self.out / name, staged=staged))
+
+    def stage_baseline(self, data: bytes) -> None:
+        assert self.baseline is not None and self._baseline_tmp is not None
+        self._write(self._baseline_tmp, data, "--write-baseline", self.baseline)
+        self._staged.append(_Staged(target=self.baseline, staged=self._baseline_tmp))
+
+    @staticmethod
+    def _write(path: Path, data: bytes, option: str, shown: Path) -> None:
+        try:
+            with path.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(path, 0o666 & ~_umask())
+        except OSError as exc:
+            raise InputError(f"{_where(option, shown)}: cannot write {path.name}: {_reason(exc)}") from None
+
+    def commit(self, steps: Sequence[CommitStep] = ()) -> list[Path]:
+        """Rename every staged file into place, then run `steps` in order; undo all on failure."""
+        done: list[CommitStep] = []
+        try:
+            for item in self._staged:
+                self._swap_in(item)
+            for step in steps:
+                step.run()
+                done.append(step)
+        except BaseException:
+            for step in reversed(done):
+                if step.undo is not None:
+                    with contextlib.suppress(Exception):
+                        step.undo()
+            for step in steps[len(done) :]:
+                if step.abandon is not None:
+                    with contextlib.suppress(Exception):
+                        step.abandon()
+            self._roll_back()
+            self.discard()
+            raise
+        written = [item.target for item in self._staged]
+        self.discard(keep_created=True)
+        return written
+
+    def _swap_in(self, item: _Staged) -> None:
+        """Replace the target; an existing one stays reachable under a second (locked) name."""
+        in_out = self._staging is not None and item.staged.parent == self._staging
+        try:
+            if item.target.exists():
+                keep_dir = self._staging if in_out and self._staging is not None else item.target.parent
+                prefix = f"{STAGING_PREFIX}old-" if in_out else self._baseline_prefix(item.target)
+                backup = keep_dir / f"{prefix}{secrets.token_hex(6)}"
+                try:
+                    os.link(item.target, backup)
+                except OSError:  # a filesystem without hard links
+                    shutil.copy2(item.target, backup)
+                item.backup = backup
+                self._lock(backup)
+            os.replace(item.staged, item.target)
+            item.committed = True
+        except OSError as exc:
+            option = "--out" if in_out else "--write-baseline"
+            raise InputError(f"{option} {item.target}: cannot write: {_reason(exc)}") from None
+
+    def _roll_back(self) -> None:
+        for item in reversed(self._staged):
+            if not item.committed:
+                continue
+            with contextlib.suppress(OSError):
+                if item.backup is not None:
+                    os.replace(item.backup, item.target)
+                else:
+                    os.unlink(item.target)
+
+    def discard(self, *, keep_created: bool = False) -> None:
+        """Remove staging space (and, unless kept, the directories this run created)."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+        if self._baseline_tmp is not None:
+            with contextlib.suppress(OSError):
+                self._baseline_tmp.unlink()
+            self._baseline_tmp = None
+        for item in self._staged:
+            if item.backup is not None:
+                with contextlib.suppress(OSError):
+                    item.backup.unlink()
+        for fd in self._lock_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._lock_fds.clear()
+        if not keep_created:
+            _remove_dirs(self._created)
+        self._created = []
+
+
+def check_file_destination(path: Path, option: str) -> None:
+    """Fail now, not after a long collection, when `path` cannot be written; leave no trace."""
+    if path.is_dir():
+        raise InputError(f"{_where(option, path)}: is a directory")
+    created = _make_dirs(path.parent, option, path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise InputError(f"{_where(option, path)}: cannot write: {_reason(exc)}") from None
+    finally:
+        _remove_dirs(created)
+
+
+@contextlib.contextmanager
+def reserved(outputs: Outputs) -> Iterator[Outputs]:
+    """Prepare `outputs`; whatever fails inside the block leaves nothing behind."""
+    outputs.prepare()
+    try:
+        yield outputs
+    except BaseException:
+        outputs.discard()
+        raise
+
+
+__all__ = ["STAGING_PREFIX", "CommitStep", "Outputs", "check_file_destination", "reserved", "sweep"]
