@@ -324,6 +324,25 @@ def cli(ctx: click.Context) -> None:
     help="Record the scan in this history: a SQLite file or postgresql://user@host/db (env: MLWARDEN_HISTORY).",
 )
 @click.option(
+    "--check",
+    "check_patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Run only these checks: an id, a glob such as MLW-KV-*, or tag:NAME (repeatable or comma-separated).",
+)
+@click.option(
+    "--skip-check",
+    "skip_patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Do not run these checks (same patterns as --check). Controls they map to are not assessed.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["critical", "high", "medium", "low", "info"]),
+    help="Leave out findings below this severity (by each finding's own severity).",
+)
+@click.option(
     "--check-timeout",
     type=click.FloatRange(min=0),
     default=30.0,
@@ -352,6 +371,9 @@ def scan(
     write_baseline: Path | None,
     history_db: str | None,
     check_timeout: float,
+    check_patterns: tuple[str, ...],
+    skip_patterns: tuple[str, ...],
+    min_severity: str | None,
     paper: Literal["a4", "letter"],
     pdf_detail: Literal["summary", "full"],
     **azure: Any,
@@ -379,11 +401,14 @@ def scan(
 
     if (missing := unavailable(chosen)) is not None:
         raise InputError(missing)
-    checks = _load_checks()
-    selected = _frameworks(frameworks, framework_files, checks)
-    waivers = policy.load_waivers(waivers_file, set(checks)) if waivers_file else []
+    from scanner.selection import select
+
+    catalog = _load_checks()
+    checks, _ = select(catalog, check_patterns, skip_patterns, min_severity)
+    selected = _frameworks(frameworks, framework_files, catalog)
+    waivers = policy.load_waivers(waivers_file, set(catalog)) if waivers_file else []
     baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
-    attestations = extras.attestations(framework_files, checks)
+    attestations = extras.attestations(framework_files, catalog)
     outputs = Outputs(
         out=out,
         report_names=tuple(_report_name(fmt) for fmt in chosen) if out else (),
@@ -408,6 +433,8 @@ def scan(
             load_seconds=time.perf_counter() - started,
             attestations=attestations,
             check_timeout=check_timeout or None,
+            catalog=catalog,
+            min_severity=min_severity,
         )
         # Every format rendered once, in memory: --out and the evidence pack get the same bytes.
         from reports.options import RenderOptions

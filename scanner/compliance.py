@@ -43,6 +43,7 @@ def _control_result(
     control: Control,
     checks_by_tag: Mapping[str, list[str]],
     findings_by_check: Mapping[str, list[Finding]],
+    not_run: frozenset[str] = frozenset(),
 ) -> ControlResult:
     base: dict[str, Any] = {
         "framework_id": framework.id,
@@ -65,8 +66,11 @@ def _control_result(
                 passing += 1
             elif finding.status in (Status.UNKNOWN, Status.ERROR):
                 unknown += 1
+    skipped = [c for c in check_ids if c in not_run]
     if failing:
         status, reason = "fail", f"{len(failing)} failing finding(s)"
+    elif skipped:
+        status, reason = "not_assessed", f"{len(skipped)} mapped check(s) not run in this scan (check selection)"
     elif unknown:
         status, reason = "not_assessed", f"{unknown} resource(s) could not be evaluated (coverage gap or error)"
     elif passing:
@@ -107,8 +111,10 @@ def evaluate(
     findings: Iterable[Finding],
     attestations: Mapping[tuple[str, str], Attestation] | None = None,
     today: date | None = None,
+    not_run: frozenset[str] = frozenset(),
 ) -> tuple[FrameworkResult, ...]:
-    """Control results per framework; `attestations` is keyed by (framework id, control id)."""
+    """Control results per framework; `attestations` is keyed by (framework id, control id). `checks` is
+    the whole catalog (tags expand over it); `not_run` names the checks a selection left out."""
     attestations = attestations or {}
     if attestations and today is None:
         raise ValueError("attestations need the scan date to judge expiry")
@@ -126,7 +132,7 @@ def evaluate(
             version=framework.version,
             controls=tuple(
                 attest(
-                    _control_result(framework, control, checks_by_tag, findings_by_check),
+                    _control_result(framework, control, checks_by_tag, findings_by_check, not_run),
                     attestations.get((framework.id, control.id)),
                     today or date.min,
                 )

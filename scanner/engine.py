@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from frameworks.catalog import Framework
-from scanner import __version__, changes, compliance, policy, posture
+from scanner import __version__, changes, compliance, policy, posture, selection
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
@@ -33,18 +33,38 @@ def scan(
     now: datetime | None = None,
     attestations: Mapping[tuple[str, str], Attestation] | None = None,
     check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+    catalog: Mapping[str, Check] | None = None,
+    min_severity: str | None = None,
 ) -> ScanResult:
+    """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
+    mapped checks a selection left out; `min_severity` drops findings below that severity."""
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
     findings, waiver_uses = policy.apply(
-        run_checks(estate, checks, timeout=check_timeout), waivers, baseline, generated_at.date()
+        selection.above(run_checks(estate, checks, timeout=check_timeout), min_severity),
+        waivers,
+        baseline,
+        generated_at.date(),
     )
     # Who changed it: judged against the collection time, so a rescan of an old snapshot attributes the same way.
     findings = changes.attribute(findings, inventory.changes, now=inventory.header.collected_at)
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
-    framework_results = compliance.evaluate(frameworks, metas, findings, attestations, generated_at.date())
+    catalog = catalog if catalog is not None else checks
+    not_run = frozenset(set(catalog) - set(checks))
+    if min_severity:  # a check whose every finding was dropped below the floor did not really judge
+        judged = {f.check_id for f in findings}
+        floor = Severity(min_severity).rank
+        not_run |= {cid for cid, c in checks.items() if c.meta.severity.rank < floor and cid not in judged}
+    framework_results = compliance.evaluate(
+        frameworks,
+        [c.meta for c in catalog.values()],
+        findings,
+        attestations,
+        generated_at.date(),
+        not_run=frozenset(not_run),
+    )
     deployment_postures = posture.postures(estate, findings)
     done = time.perf_counter()
     header = inventory.header
