@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import partial, wraps
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -22,15 +22,14 @@ from scanner.clickapp import (
     EXIT_CODES_HELP,
     EXIT_FINDINGS,
     EXIT_INCOMPLETE,
-    EXIT_INTERNAL,
     EXIT_OK,
     FormatList,
     MlwardenGroup,
-    error_line,
     flatten_formats,
+    guard,
 )
 from scanner.coverage import incomplete_warning
-from scanner.errors import InputError, MlwardenError
+from scanner.errors import InputError
 from scanner.models import ADVISORY_SOURCES, ScanResult, Severity
 from scanner.textsafe import printable
 
@@ -42,31 +41,11 @@ REPORT_BASENAME = "mlwarden-report"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(error_line(message), err=True)
-    sys.exit(code)
-
-
 def _warn(message: str) -> None:
     click.echo(f"mlwarden: warning: {printable(message)}", err=True)
 
 
-def _guard(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn every failure into one line on stderr and a documented exit code."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except MlwardenError as exc:
-            _fail(str(exc), exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt, BrokenPipeError):
-            raise
-        except Exception as exc:
-            _fail(f"internal error: {type(exc).__name__} (this is a bug in mlwarden; please report it)", EXIT_INTERNAL)
-        raise AssertionError("unreachable")
-
-    return wrapper
+_guard = guard
 
 
 def _load_checks() -> dict[str, Any]:

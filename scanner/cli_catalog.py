@@ -8,32 +8,17 @@ either way without reading YAML or source.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
 from frameworks.catalog import Control, Framework
+from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import CheckMeta, Severity
 from scanner.textsafe import printable
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _guard(func: Callable[P, R]) -> Callable[P, R]:
-    """scanner.cli's one-line error handling, looked up at call time (scanner.cli imports this module)."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from scanner.cli import _guard as cli_guard
-
-        return cli_guard(func)(*args, **kwargs)
-
-    return wrapper
 
 
 def _metas() -> list[CheckMeta]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import Attestation, ScanResult
 from scanner.textsafe import printable
@@ -23,21 +23,6 @@ if TYPE_CHECKING:
     from scanner.evidence import StagedPack
     from scanner.inventory import Inventory
     from scanner.signing import KeyRef
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _guard(func: Callable[P, R]) -> Callable[P, R]:
-    """scanner.cli's one-line error handling, looked up at call time: scanner.cli imports this module."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from scanner.cli import _guard as cli_guard
-
-        return cli_guard(func)(*args, **kwargs)
-
-    return wrapper
 
 
 def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:

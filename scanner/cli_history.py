@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC
-from functools import wraps
-from typing import ParamSpec, TypeVar
 
 import click
 
+from scanner.clickapp import guard as _guard
 from scanner.history import MAX_ID, FindingChange, HistoryDiff, ScanSummary, describe, diff, latest_two, scans
 from scanner.models import Severity, Status
 from scanner.textsafe import printable
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 FORMATS = ("text", "json")
 _SEVERITY_LABELS = (("critical", "CRIT"), ("high", "HIGH"), ("medium", "MED"), ("low", "LOW"), ("info", "INFO"))
-
-
-def _guard(func: Callable[P, R]) -> Callable[P, R]:
-    """scanner.cli's one-line error handling, looked up at call time: scanner.cli imports this module."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from scanner.cli import _guard as cli_guard
-
-        return cli_guard(func)(*args, **kwargs)
-
-    return wrapper
 
 
 db_option = click.option(

@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from scanner.errors import MlwardenError
 from scanner.textsafe import printable
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -35,6 +40,26 @@ Exit codes:
 def error_line(message: str) -> str:
     """The one line every error becomes; estate text in it is neutralised."""
     return f"mlwarden: error: {printable(message)}"
+
+
+def guard(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn every failure of a command into one line on stderr and a documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except MlwardenError as exc:
+            click.echo(error_line(str(exc)), err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt, BrokenPipeError):
+            raise
+        except Exception as exc:
+            message = f"internal error: {type(exc).__name__} (this is a bug in mlwarden; please report it)"
+            click.echo(error_line(message), err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
 
 
 def _usage_message(exc: click.ClickException) -> str:
