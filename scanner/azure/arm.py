@@ -14,6 +14,7 @@ from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
+from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
@@ -29,14 +30,14 @@ MAX_PAGES = 1000
 class ArmClient:
     """GET and POST against ARM; non-2xx raises `HttpResponseError` with the service's error code."""
 
-    def __init__(self, options: CollectOptions, credential: Any, quota: Quota) -> None:
+    def __init__(self, options: CollectOptions, credential: Any, quota: Quota, gate: Gate | None = None) -> None:
         self._base = options.arm_url
         self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
             base_url=self._base,
             policies=[
                 HeadersPolicy(),
                 UserAgentPolicy(sdk_moniker="mlwarden"),
-                retry_policy(quota, options.retry_backoff, options.max_retries),
+                retry_policy(quota, options.retry_backoff, options.max_retries, gate),
                 ARMChallengeAuthenticationPolicy(credential, options.scope),
                 ARMHttpLoggingPolicy(),
             ],

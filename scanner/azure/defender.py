@@ -12,6 +12,7 @@ from typing import Any
 from azure.mgmt.security import SecurityCenter
 
 from scanner.azure.arm import as_row
+from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
@@ -26,10 +27,11 @@ def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
 
 
 class Defender:
-    def __init__(self, options: CollectOptions, credential: Any, quota: Quota) -> None:
+    def __init__(self, options: CollectOptions, credential: Any, quota: Quota, gate: Gate | None = None) -> None:
         self._options = options
         self._credential = credential
         self._quota = quota
+        self._gate = gate
         self.requests = 0
 
     def _client(self, subscription_id: str) -> SecurityCenter:
@@ -39,7 +41,7 @@ class Defender:
             subscription_id,
             base_url=options.arm_url,
             credential_scopes=[options.scope],
-            retry_policy=retry_policy(self._quota, options.retry_backoff, options.max_retries),
+            retry_policy=retry_policy(self._quota, options.retry_backoff, options.max_retries, self._gate),
             **options.transport_kwargs(),
         )
 

@@ -17,6 +17,7 @@ from azure.keyvault.keys import KeyClient
 from scanner import props
 from scanner.azure import failures
 from scanner.azure.arm import KEYVAULT_API, ArmClient
+from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, vault_gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
@@ -44,6 +45,9 @@ class KeyVaultReader:
         self._credential = credential
         self._arm = arm
         self._quota = quota
+        self.limits = Limits(options.vault_budget)
+        """Per vault; `subscription_limits` pools five vaults' worth per subscription."""
+        self.subscription_limits = Limits(options.vault_budget.scaled(VAULT_SUBSCRIPTION_FACTOR))
         self.requests = 0
 
     def read(self, vault: Resource) -> tuple[list[KeyMetadata], Gap | None]:
@@ -73,7 +77,12 @@ class KeyVaultReader:
             url,
             self._credential,
             verify_challenge_resource=not options.overridden,
-            retry_policy=retry_policy(self._quota, options.retry_backoff, options.max_retries),
+            retry_policy=retry_policy(
+                self._quota,
+                options.retry_backoff,
+                options.max_retries,
+                vault_gate(self.limits, self.subscription_limits, vault.id),
+            ),
             **options.transport_kwargs(),
         )
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from scanner.azure.limits import ARM_READS, VAULT_READS, Budget
+
 Cloud = Literal["public", "usgov", "china"]
 
 
@@ -56,6 +58,11 @@ class CollectOptions:
     keyvault: bool = True
     quiet: bool = False
     max_concurrency: int = 8
+    """Worker threads for per-subscription and per-resource reads; the budgets below bound their rate."""
+    arm_budget: Budget = ARM_READS
+    """ARM reads per subscription (documented: bucket 250, refill 25/s)."""
+    vault_budget: Budget = VAULT_READS
+    """Key Vault data-plane reads per vault; five times this per subscription."""
     retry_backoff: float = 0.8
     """Seconds of the first back-off step when a service answers 429 or 5xx without Retry-After."""
     max_retries: int = 6

@@ -4,7 +4,8 @@ Resource Graph announces its per-principal quota on every response
 (`x-ms-user-quota-remaining`, `x-ms-user-quota-resets-after: hh:mm:ss`). `Quota` keeps the
 latest announcement and makes the next request wait for the window to reset once the count
 is spent. azure-core's `RetryPolicy` does not retry a 429 on POST without `Retry-After`;
-`ThrottledRetryPolicy` does, with exponential back-off, for every method.
+`ThrottledRetryPolicy` does, with exponential back-off, for every method, and passes every
+attempt through an optional `Gate` (a per-subscription or per-vault budget, `limits.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
+
+from scanner.azure.limits import Gate
 
 REMAINING = "x-ms-user-quota-remaining"
 RESETS_AFTER = "x-ms-user-quota-resets-after"
@@ -79,14 +82,24 @@ class Quota:
 
 
 class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
-    """azure-core's retry policy, plus the quota gate and 429 retries for every method."""
+    """azure-core's retry policy, plus the quota gate, the budget gate and 429 retries for every method."""
 
-    def __init__(self, quota: Quota, **kwargs: Any) -> None:
+    def __init__(self, quota: Quota, gate: Gate | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.quota = quota
+        self.gate = gate
+        self._url = threading.local()
+        """The URL this thread is sending, for the gate before a retry (`sleep` is not given it)."""
+
+    def _admit(self) -> None:
+        self.quota.acquire()
+        url = getattr(self._url, "value", None)
+        if self.gate is not None and url is not None:
+            self.gate(url)
 
     def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
-        self.quota.acquire()
+        self._url.value = str(request.http_request.url)
+        self._admit()
         return super().send(request)
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
@@ -99,12 +112,13 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
         self, settings: dict[str, Any], transport: Any, response: PipelineResponse[Any, Any] | None = None
     ) -> None:
         super().sleep(settings, transport, response=response)
-        self.quota.acquire()
+        self._admit()
 
 
-def retry_policy(quota: Quota, backoff: float, retries: int) -> ThrottledRetryPolicy:
+def retry_policy(quota: Quota, backoff: float, retries: int, gate: Gate | None = None) -> ThrottledRetryPolicy:
     return ThrottledRetryPolicy(
         quota,
+        gate,
         retry_total=retries,
         retry_status=retries,
         retry_backoff_factor=backoff,

@@ -37,3 +37,5 @@ class Faults:
     """Resource Graph answers this status (403, 400) to `resourcechanges` queries."""
     delay: float = 0.0
     """Seconds every response waits before being sent."""
+    jitter: float = 0.0
+    """Up to this many more seconds, at random per response, so replies finish out of order."""

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from scanner.inventory import KEY_METADATA
 from tests.azure_fake import kql, signing
 from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
+from tests.azure_fake.limits import retry_after
 
 if TYPE_CHECKING:
     from tests.azure_fake.server import AzureFake
@@ -177,6 +178,11 @@ class Router:
             return self.reply(
                 401, _error("InvalidAuthenticationToken", "token expired"), {"WWW-Authenticate": challenge}
             )
+        subscription = self.path.split("/")[2] if self.path.lower().startswith("/subscriptions/") else "tenant"
+        wait = fake.arm_limits.admit(subscription) if fake.arm_limits else None
+        if wait is not None:
+            self.count("arm:throttled")
+            return self.reply(429, _error("TooManyRequests", "subscription reads exceeded"), retry_after(wait))
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
         if any(f"/subscriptions/{sub}/" in self.path.lower() + "/" for sub in forbidden):
             return self.reply(403, _error("AuthorizationFailed", "no access"))
@@ -238,6 +244,10 @@ class Router:
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": challenge},
             )
+        wait = fake.vault_limits.admit(parts[0]) if fake.vault_limits else None
+        if wait is not None:
+            self.count("kv:throttled")
+            return self.reply(429, _error("Throttled", "vault transactions exceeded"), retry_after(wait))
         if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
             return self.reply(403, _error("Forbidden", "caller is not authorized"))

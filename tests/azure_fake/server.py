@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import ssl
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from scanner.azure.options import CLOUDS
 from scanner.inventory import Inventory
 from tests.azure_fake.estate import FakeEstate
 from tests.azure_fake.faults import Faults
+from tests.azure_fake.limits import ServerBuckets
 from tests.azure_fake.signing import SigningKeys
 
 TENANT = "72f988bf-0000-4000-8000-00000000fa4e"
@@ -53,6 +55,13 @@ class AzureFake:
         self.pricings_in_graph = True
         self.arm_key_fields = False
         """Serve kty, keySize and rotationPolicy in ARM's key listing (the spec allows them; the example has none)."""
+        self.arm_limits: ServerBuckets | None = ServerBuckets(250, 25.0)
+        """ARM reads per subscription, as documented (bucket 250, refill 25/s); None turns it off."""
+        self.vault_limits: ServerBuckets | None = ServerBuckets(250, 25.0)
+        """Key Vault data-plane requests per vault (the lowest documented GET budget, 250 per 10 s)."""
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most API requests (token endpoint excluded) the fake was serving at once."""
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._window_start = 0.0
@@ -153,6 +162,8 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
         ) -> None:
             if fake.faults.delay:
                 time.sleep(fake.faults.delay)
+            if fake.faults.jitter:  # responses finish out of order, as they do over a real network
+                time.sleep(random.uniform(0, fake.faults.jitter))
             data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -162,10 +173,24 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _serve(self, method: str) -> None:
+            body = self._body()
+            counted = not self.path.endswith("/oauth2/v2.0/token")
+            if counted:
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            try:
+                Router(fake, self).route(method, body)
+            finally:
+                if counted:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
         def do_GET(self) -> None:
-            Router(fake, self).route("GET", self._body())
+            self._serve("GET")
 
         def do_POST(self) -> None:
-            Router(fake, self).route("POST", self._body())
+            self._serve("POST")
 
     return Handler

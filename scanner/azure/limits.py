@@ -1,0 +1,119 @@
+"""Client-side request budgets, so concurrent reads stay inside Azure's documented throttling limits.
+
+Each budget is a token bucket per scope (a subscription, a vault), shared by every worker thread:
+a request takes a token, and when the bucket is empty the caller sleeps until its reserved token
+refills. The service still has the last word: a 429 is retried after its `Retry-After`.
+
+Documented limits (Learn, 2024 onwards):
+- ARM "Request limits and throttling": subscription reads, bucket 250, refill 25 per second,
+  per subscription, principal and region. One bucket per subscription here (regions pooled).
+- Key Vault "Service limits": the lowest per-vault budget for key GETs is 250 transactions per
+  10 seconds (HSM-backed RSA 4096); the subscription-wide limit is five times a vault's. Used as
+  bucket 250, refill 25 per second per vault, and 1,250 / 125 per second per subscription.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_SUBSCRIPTION = re.compile(r"/subscriptions/([^/?#]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A token bucket's shape: `burst` requests at once, then `per_second`."""
+
+    burst: int
+    per_second: float
+
+    def scaled(self, factor: int) -> Budget:
+        return Budget(self.burst * factor, self.per_second * factor)
+
+
+ARM_READS = Budget(250, 25.0)
+VAULT_READS = Budget(250, 25.0)
+VAULT_SUBSCRIPTION_FACTOR = 5
+
+
+class TokenBucket:
+    """Reservation-style bucket: taking a token may leave a debt that the caller waits out."""
+
+    def __init__(self, budget: Budget, clock: Callable[[], float]) -> None:
+        self._budget = budget
+        self._clock = clock
+        self._tokens = float(budget.burst)
+        self._last = clock()
+
+    def reserve(self) -> float:
+        """Take one token; seconds to wait before using it (0 when one was in the bucket)."""
+        now = self._clock()
+        budget = self._budget
+        self._tokens = min(float(budget.burst), self._tokens + (now - self._last) * budget.per_second)
+        self._last = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / budget.per_second
+
+
+class Limits:
+    """One bucket per scope key, created on first use; counts the waits for benchmarks."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.budget = budget
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, TokenBucket] = {}
+        self.waits = 0
+        self.waited_seconds = 0.0
+
+    def acquire(self, scope: str) -> None:
+        """Block until one more request in `scope` fits the budget."""
+        key = scope.lower()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self.budget, self._clock)
+            delay = bucket.reserve()
+            if delay > 0:
+                self.waits += 1
+                self.waited_seconds += delay
+        if delay > 0:
+            self._sleep(delay)
+
+
+Gate = Callable[[str], None]
+"""Called with a request's URL before every attempt (first try and each retry)."""
+
+
+def subscription_of(url: str) -> str | None:
+    match = _SUBSCRIPTION.search(url)
+    return match.group(1) if match else None
+
+
+def arm_gate(limits: Limits) -> Gate:
+    """ARM: one budget per subscription named in the URL; tenant-level URLs share one."""
+
+    def gate(url: str) -> None:
+        limits.acquire(subscription_of(url) or "tenant")
+
+    return gate
+
+
+def vault_gate(vaults: Limits, subscriptions: Limits, vault_id: str) -> Gate:
+    """Key Vault data plane: the vault's own budget, then its subscription's (five vaults' worth)."""
+    subscription = subscription_of(vault_id) or "unknown"
+
+    def gate(url: str) -> None:
+        vaults.acquire(vault_id)
+        subscriptions.acquire(subscription)
+
+    return gate
