@@ -4,12 +4,14 @@ Each budget is a token bucket per scope (a subscription, a vault), shared by eve
 a request takes a token, and when the bucket is empty the caller sleeps until its reserved token
 refills. The service still has the last word: a 429 is retried after its `Retry-After`.
 
-Documented limits (Learn, 2024 onwards):
+Documented limits (Learn, 2024 onwards), of which the budgets take 80%: the rest is headroom for
+other callers with the same identity and for replies that arrive out of order.
 - ARM "Request limits and throttling": subscription reads, bucket 250, refill 25 per second,
-  per subscription, principal and region. One bucket per subscription here (regions pooled).
+  per subscription, principal and region. Budget 200, 20 per second per subscription (regions
+  pooled, which only makes it stricter).
 - Key Vault "Service limits": the lowest per-vault budget for key GETs is 250 transactions per
-  10 seconds (HSM-backed RSA 4096); the subscription-wide limit is five times a vault's. Used as
-  bucket 250, refill 25 per second per vault, and 1,250 / 125 per second per subscription.
+  10 seconds (HSM-backed RSA 4096); the subscription-wide limit is five times a vault's. Budget
+  200, 20 per second per vault, and five times that per subscription.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ class Budget:
         return Budget(self.burst * factor, self.per_second * factor)
 
 
-ARM_READS = Budget(250, 25.0)
-VAULT_READS = Budget(250, 25.0)
+ARM_READS = Budget(200, 20.0)
+VAULT_READS = Budget(200, 20.0)
 VAULT_SUBSCRIPTION_FACTOR = 5
 
 

@@ -60,7 +60,7 @@ class CollectOptions:
     max_concurrency: int = 8
     """Worker threads for per-subscription and per-resource reads; the budgets below bound their rate."""
     arm_budget: Budget = ARM_READS
-    """ARM reads per subscription (documented: bucket 250, refill 25/s)."""
+    """ARM reads per subscription (80% of the documented bucket 250, refill 25/s)."""
     vault_budget: Budget = VAULT_READS
     """Key Vault data-plane reads per vault; five times this per subscription."""
     retry_backoff: float = 0.8
