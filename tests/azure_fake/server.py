@@ -63,6 +63,8 @@ class AzureFake:
         self.in_flight = 0
         self.max_in_flight = 0
         """The most API requests (token endpoint excluded) the fake was serving at once."""
+        self.busy_seconds = 0.0
+        """Summed time spent serving API requests: divided by wall time, the mean concurrency."""
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._window_start = 0.0
@@ -187,12 +189,14 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
                 with fake._lock:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            started = time.perf_counter()
             try:
                 Router(fake, self).route(method, body)
             finally:
                 if counted:
                     with fake._lock:
                         fake.in_flight -= 1
+                        fake.busy_seconds += time.perf_counter() - started
 
         def do_GET(self) -> None:
             self._serve("GET")
