@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from typing import Any
 
 from frameworks.catalog import Control, Framework
@@ -38,11 +40,49 @@ def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> 
     return sorted(ids), strength
 
 
+@dataclass(slots=True)
+class _CheckTally:
+    """One check's findings reduced once, so each control costs O(its mapped checks), not O(findings)."""
+
+    failing: list[str] = field(default_factory=list)
+    passing: int = 0
+    unknown: int = 0
+
+
+_FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Status.ERROR
+
+
+def tally(findings: Iterable[Finding]) -> dict[str, _CheckTally]:
+    """Per check id: fingerprints of unwaived failures (in finding order, the very strings the findings
+    hold), evaluated resources (a waived failure is accepted risk, so it counts as evaluated) and
+    resources it could not judge. Statuses compare by value: a finding built without validation may
+    carry the plain string."""
+    out: dict[str, _CheckTally] = {}
+    for finding in findings:
+        entry = out.get(finding.check_id)
+        if entry is None:
+            entry = out[finding.check_id] = _CheckTally()
+        status = finding.status
+        if status == _FAIL:
+            if finding.waived_by:
+                entry.passing += 1
+            else:
+                entry.failing.append(finding.fingerprint)
+        elif status == _PASS:
+            entry.passing += 1
+        elif status in (_UNKNOWN, _ERROR):
+            entry.unknown += 1
+    return out
+
+
+_EMPTY = _CheckTally()
+
+
 def _control_result(
     framework: Framework,
     control: Control,
     checks_by_tag: Mapping[str, list[str]],
-    findings_by_check: Mapping[str, list[Finding]],
+    tallies: Mapping[str, _CheckTally],
     not_run: frozenset[str] = frozenset(),
 ) -> ControlResult:
     base: dict[str, Any] = {
@@ -56,16 +96,10 @@ def _control_result(
     if not control.mappings:
         return ControlResult(status="manual", reason="no automated check maps to this control", **base)
     check_ids, strength = _mapped_checks(control, checks_by_tag)
-    failing: list[str] = []
-    passing = unknown = 0
-    for check_id in check_ids:
-        for finding in findings_by_check.get(check_id, ()):
-            if finding.status is Status.FAIL and not finding.waived_by:
-                failing.append(finding.fingerprint)
-            elif finding.status in (Status.PASS, Status.FAIL):  # a waived failure is accepted risk
-                passing += 1
-            elif finding.status in (Status.UNKNOWN, Status.ERROR):
-                unknown += 1
+    mapped = [tallies.get(check_id, _EMPTY) for check_id in check_ids]
+    failing = tuple(chain.from_iterable(entry.failing for entry in mapped))
+    passing = sum(entry.passing for entry in mapped)
+    unknown = sum(entry.unknown for entry in mapped)
     skipped = [c for c in check_ids if c in not_run]
     if failing:
         status, reason = "fail", f"{len(failing)} failing finding(s)"
@@ -82,7 +116,7 @@ def _control_result(
         strength=strength,
         reason=reason,
         check_ids=tuple(check_ids),
-        failing=tuple(failing),
+        failing=failing,
         passing_count=passing,
         unknown_count=unknown,
         **base,
@@ -122,9 +156,7 @@ def evaluate(
     for meta in checks:
         for tag in meta.tags:
             checks_by_tag[tag].append(meta.id)
-    findings_by_check: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        findings_by_check[finding.check_id].append(finding)
+    tallies = tally(findings)
     return tuple(
         FrameworkResult(
             id=framework.id,
@@ -132,7 +164,7 @@ def evaluate(
             version=framework.version,
             controls=tuple(
                 attest(
-                    _control_result(framework, control, checks_by_tag, findings_by_check, not_run),
+                    _control_result(framework, control, checks_by_tag, tallies, not_run),
                     attestations.get((framework.id, control.id)),
                     today or date.min,
                 )

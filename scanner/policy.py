@@ -21,8 +21,9 @@ failing finding, and an expired one are each announced on stderr and recorded on
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -148,31 +149,53 @@ def _catch_all(waiver: Waiver, evaluated: Sequence[str]) -> bool:
     return all(waiver.matches_id(resource_id) for resource_id in evaluated)
 
 
+def _pattern(waiver: Waiver) -> Callable[[str], object]:
+    """The waiver's glob compiled once, exactly as `fnmatch.fnmatchcase` compiles it."""
+    return re.compile(fnmatch.translate(waiver.resource.lower())).match
+
+
 def apply(
     findings: Iterable[Finding], waivers: Sequence[Waiver], baseline: frozenset[str], today: date
 ) -> tuple[list[Finding], tuple[WaiverUse, ...]]:
     """Mark waived and baselined findings; report every waiver with its use, expiry and the
-    governance notices a reviewer must see (catch-all, waives a critical, matches nothing)."""
+    governance notices a reviewer must see (catch-all, waives a critical, matches nothing).
+    Only findings of a waived check are looked at twice: the rest cost one baseline lookup."""
     matched = [0] * len(waivers)
     critical = [0] * len(waivers)
+    by_check: dict[str, list[tuple[int, Waiver, Callable[[str], object]]]] = defaultdict(list)
+    for index, waiver in enumerate(waivers):
+        by_check[waiver.check_id.upper()].append((index, waiver, _pattern(waiver)))
+    items = findings if isinstance(findings, list) else list(findings)
+    updates: dict[int, dict[str, Any]] = {}
+    if baseline:
+        for index in [i for i, finding in enumerate(items) if finding.fingerprint in baseline]:
+            updates[index] = {"baselined": True}
     evaluated: dict[str, dict[str, str]] = defaultdict(dict)
-    out: list[Finding] = []
-    for finding in findings:
-        evaluated[finding.check_id.upper()].setdefault(finding.resource_id.lower(), finding.resource_id)
-        update: dict[str, Any] = {}
-        if finding.fingerprint in baseline:
-            update["baselined"] = True
-        if finding.status is Status.FAIL:
-            for index, waiver in enumerate(waivers):
-                if waiver.matches(finding):
-                    matched[index] += 1
+    if by_check:
+        spelled = {check_id: check_id.upper() for check_id in {finding.check_id for finding in items}}
+        waived = {check_id for check_id, key in spelled.items() if key in by_check}
+        lowered: dict[str, str] = {}  # findings of one resource share its id string: lower-case it once
+        for index in [i for i, finding in enumerate(items) if finding.check_id in waived]:
+            finding = items[index]
+            check_key, resource_id = spelled[finding.check_id], finding.resource_id
+            resource_key = lowered.get(resource_id)
+            if resource_key is None:
+                resource_key = lowered[resource_id] = resource_id.lower()
+            evaluated[check_key].setdefault(resource_key, resource_id)
+            if finding.status != Status.FAIL:
+                continue
+            for number, waiver, match in by_check[check_key]:
+                if match(resource_key) is not None:
+                    matched[number] += 1
                     if waiver.expires >= today:
-                        critical[index] += finding.severity is Severity.CRITICAL
-                        update["waived_by"] = (
+                        critical[number] += finding.severity == Severity.CRITICAL
+                        updates.setdefault(index, {})["waived_by"] = (
                             f"{waiver.owner} until {waiver.expires.isoformat()}: {waiver.justification}"
                         )
                         break
-        out.append(finding.model_copy(update=update) if update else finding)
+    out = list(items)
+    for index, update in updates.items():
+        out[index] = out[index].model_copy(update=update)
     uses = []
     for i, w in enumerate(waivers):
         catch_all = _catch_all(w, list(evaluated.get(w.check_id.upper(), {}).values()))

@@ -10,8 +10,9 @@ dependency and why. A slot is part of its app's posture, never a deployment row 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain
 
 from scanner import kinds, props
 from scanner.estate import Estate
@@ -33,17 +34,42 @@ def _cmk(resource: Resource, estate: Estate) -> tuple[Resource, str | None] | No
     return vault, key.name if key else None
 
 
-class _Deps:
-    """Collects (role, resource) pairs once each, in discovery order."""
+class _Memo:
+    """Work every deployment sharing a workspace or vault would otherwise repeat: each resource's CMK
+    vault and each workspace's walk are resolved once, and equal `Dependency` rows are one object."""
 
     def __init__(self, estate: Estate) -> None:
         self.estate = estate
+        self.cmk: dict[str, tuple[Resource, str | None] | None] = {}
+        self.workspaces: dict[tuple[str, str], tuple[tuple[str, Dependency], ...]] = {}
+        self.rows: dict[tuple[str, str, str | None], Dependency] = {}
+
+    def cmk_of(self, resource: Resource) -> tuple[Resource, str | None] | None:
+        key = resource.id_key
+        if key not in self.cmk:
+            self.cmk[key] = _cmk(resource, self.estate)
+        return self.cmk[key]
+
+    def row(self, role: str, resource_id: str, item: str | None = None) -> Dependency:
+        key = (role, resource_id, item)
+        found = self.rows.get(key)
+        if found is None:
+            found = self.rows[key] = Dependency(role=role, resource_id=resource_id, item=item)
+        return found
+
+
+class _Deps:
+    """Collects (role, resource) pairs once each, in discovery order."""
+
+    def __init__(self, estate: Estate, memo: _Memo | None = None) -> None:
+        self.estate = estate
+        self.memo = memo or _Memo(estate)
         self.items: dict[str, Dependency] = {}
 
     def add(self, role: str, resource_id: str | None, item: str | None = None) -> Resource | None:
         if not resource_id or resource_id.lower() in self.items:
             return self.estate.get(resource_id)
-        self.items[resource_id.lower()] = Dependency(role=role, resource_id=resource_id, item=item)
+        self.items[resource_id.lower()] = self.memo.row(role, resource_id, item)
         found = self.estate.get(resource_id)
         if found is not None:
             self.add_surroundings(found, role)
@@ -53,14 +79,29 @@ class _Deps:
         """Private endpoints and CMK vaults of anything the deployment depends on."""
         for link in self.estate.private_links(resource):
             if link.endpoint_id and link.endpoint_id.lower() not in self.items:
-                self.items[link.endpoint_id.lower()] = Dependency(role="private-endpoint", resource_id=link.endpoint_id)
-        cmk = _cmk(resource, self.estate)
+                self.items[link.endpoint_id.lower()] = self.memo.row("private-endpoint", link.endpoint_id)
+        cmk = self.memo.cmk_of(resource)
         if cmk is not None:
             self.add(f"cmk-vault ({role})", cmk[0].id, item=cmk[1])
 
     def add_workspace(self, workspace: Resource | None, role: str = "workspace") -> None:
+        """A workspace and everything under it. Every deployment in a workspace repeats this walk, so it
+        is done once per (workspace, role) and replayed when none of its rows is already collected:
+        then every "already collected?" test inside it would answer as it did the first time."""
         if workspace is None:
             return
+        key = (workspace.id_key, role)
+        walked = self.memo.workspaces.get(key)
+        if walked is None:
+            alone = _Deps(self.estate, self.memo)
+            alone.walk_workspace(workspace, role)
+            walked = self.memo.workspaces[key] = tuple(alone.items.items())
+        if self.items.keys().isdisjoint(item_key for item_key, _ in walked):
+            self.items.update(walked)
+        else:
+            self.walk_workspace(workspace, role)
+
+    def walk_workspace(self, workspace: Resource, role: str) -> None:
         self.add(role, workspace.id)
         for dep_role, dep_id in self.estate.workspace_dependencies(workspace).items():
             self.add(f"{role} {dep_role}", dep_id)
@@ -70,9 +111,9 @@ class _Deps:
             self.add_workspace(hub, "hub")
 
 
-def dependencies(deployment: Resource, kind: str, estate: Estate) -> tuple[Dependency, ...]:
-    deps = _Deps(estate)
-    deps.items[deployment.id_key] = Dependency(role="self", resource_id=deployment.id)
+def dependencies(deployment: Resource, kind: str, estate: Estate, memo: _Memo | None = None) -> tuple[Dependency, ...]:
+    deps = _Deps(estate, memo)
+    deps.items[deployment.id_key] = deps.memo.row("self", deployment.id)
     deps.add_surroundings(deployment, "self")
     if kind == kinds.ML_ONLINE_DEPLOYMENT:
         endpoint = estate.parent(deployment)
@@ -94,42 +135,113 @@ def dependencies(deployment: Resource, kind: str, estate: Estate) -> tuple[Depen
     return tuple(deps.items.values())
 
 
-def _pillar(pillar: str, deps: tuple[Dependency, ...], by_resource: dict[str, list[Finding]]) -> PillarVerdict:
-    failing: list[str] = []
-    reasons: list[str] = []
-    evaluated = unknown = 0
-    for dep in deps:
-        for finding in by_resource.get(dep.resource_id.lower(), ()):
-            if finding.pillar != pillar:
+_FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Status.ERROR
+_PILLAR_INDEX = {pillar: index for index, pillar in enumerate(POSTURE_PILLARS)}
+
+
+@dataclass(slots=True)
+class _Share:
+    """What one dependency brings to one pillar: its failing fingerprints and their reason lines
+    (phrased for the dependency's role), how many of its findings could not judge, how many passed."""
+
+    failing: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    unknown: int = 0
+    evaluated: int = 0
+
+
+class _Judge:
+    """Findings indexed once by resource; each dependency (role, resource, item) is tallied once per
+    scan, however many deployments share it, so a deployment costs O(its dependencies)."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        self.by_resource: dict[str, list[Finding]] = {}
+        lowered: dict[str, str] = {}  # findings of one resource share its id string: lower-case it once
+        for finding in findings:
+            if finding.pillar not in _PILLAR_INDEX:
                 continue
-            if dep.item and finding.detail_key and finding.detail_key.lower() != dep.item.lower():
+            resource_id = finding.resource_id
+            key = lowered.get(resource_id)
+            if key is None:
+                key = lowered[resource_id] = resource_id.lower()
+            found = self.by_resource.get(key)
+            if found is None:
+                self.by_resource[key] = [finding]
+            else:
+                found.append(finding)
+        self.shares: dict[tuple[str, str, str | None], tuple[_Share, ...] | None] = {}
+        self.verdicts: dict[tuple[str, str], PillarVerdict] = {}
+
+    def share(self, dep: Dependency) -> tuple[_Share, ...] | None:
+        """Per posture pillar, what `dep` contributes; None when no finding sits on it."""
+        memo_key = (dep.role, dep.resource_id, dep.item)
+        if memo_key in self.shares:
+            return self.shares[memo_key]
+        findings = self.by_resource.get(dep.resource_id.lower())
+        if findings is None:
+            self.shares[memo_key] = None
+            return None
+        shares = tuple(_Share() for _ in POSTURE_PILLARS)
+        wanted = dep.item.lower() if dep.item else None
+        where = "" if dep.role == "self" else f"its {dep.role} "
+        for finding in findings:
+            if wanted and finding.detail_key and finding.detail_key.lower() != wanted:
                 continue  # a finding about another key in the same vault
-            if finding.status is Status.FAIL and not finding.waived_by:
-                failing.append(finding.fingerprint)
-                where = "" if dep.role == "self" else f"its {dep.role} {finding.resource_name}: "
-                reasons.append(f"{where}{finding.title.rstrip('.')}: {finding.message}")
-            elif finding.status in (Status.UNKNOWN, Status.ERROR):
-                unknown += 1
-            elif finding.status is Status.PASS:
-                evaluated += 1
-    if failing:
-        return PillarVerdict(pillar=pillar, status="fail", failing=tuple(failing), reasons=tuple(reasons))
-    if unknown or not evaluated:
-        why = f"{unknown} check(s) could not judge" if unknown else "no check evaluated this pillar"
-        return PillarVerdict(pillar=pillar, status="unknown", reasons=(why,))
-    return PillarVerdict(pillar=pillar, status="pass")
+            share = shares[_PILLAR_INDEX[finding.pillar]]
+            status = finding.status
+            if status == _FAIL and not finding.waived_by:
+                share.failing.append(finding.fingerprint)
+                named = f"{where}{finding.resource_name}: " if where else ""
+                share.reasons.append(f"{named}{finding.title.rstrip('.')}: {finding.message}")
+            elif status in (_UNKNOWN, _ERROR):
+                share.unknown += 1
+            elif status == _PASS:
+                share.evaluated += 1
+        self.shares[memo_key] = shares
+        return shares
+
+    def settled(self, pillar: str, status: str, why: str = "") -> PillarVerdict:
+        """Passing and unknown verdicts repeat across deployments: one object each."""
+        found = self.verdicts.get((pillar, why))
+        if found is None:
+            reasons = (why,) if why else ()
+            found = self.verdicts[(pillar, why)] = PillarVerdict(pillar=pillar, status=status, reasons=reasons)  # type: ignore[arg-type]
+        return found
+
+    def pillars(self, deps: tuple[Dependency, ...]) -> tuple[PillarVerdict, ...]:
+        contributions = [shares for dep in deps if (shares := self.share(dep)) is not None]
+        out: list[PillarVerdict] = []
+        for index, pillar in enumerate(POSTURE_PILLARS):
+            mine = [shares[index] for shares in contributions]
+            if any(share.failing for share in mine):
+                out.append(
+                    PillarVerdict(
+                        pillar=pillar,
+                        status="fail",
+                        failing=tuple(chain.from_iterable(share.failing for share in mine)),
+                        reasons=tuple(chain.from_iterable(share.reasons for share in mine)),
+                    )
+                )
+                continue
+            unknown = sum(share.unknown for share in mine)
+            if unknown:
+                out.append(self.settled(pillar, "unknown", f"{unknown} check(s) could not judge"))
+            elif not any(share.evaluated for share in mine):
+                out.append(self.settled(pillar, "unknown", "no check evaluated this pillar"))
+            else:
+                out.append(self.settled(pillar, "pass"))
+        return tuple(out)
 
 
 def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPosture, ...]:
-    by_resource: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        by_resource[finding.resource_id.lower()].append(finding)
+    judge = _Judge(findings)
+    memo = _Memo(estate)
     out = []
     for kind in kinds.DEPLOYMENT_KINDS:
         for deployment in estate.of_kind(kind):
             if deployment.type_key == SLOT_TYPE:
                 continue  # part of its site's posture, not a deployment of its own
-            deps = dependencies(deployment, kind, estate)
+            deps = dependencies(deployment, kind, estate, memo)
             out.append(
                 DeploymentPosture(
                     deployment_id=deployment.id,
@@ -137,7 +249,7 @@ def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPos
                     kind=kind,
                     subscription_id=deployment.subscription_id,
                     dependencies=deps,
-                    pillars=tuple(_pillar(p, deps, by_resource) for p in POSTURE_PILLARS),
+                    pillars=judge.pillars(deps),
                 )
             )
     return tuple(out)

@@ -88,3 +88,46 @@ def test_waived_failure_does_not_fail_the_control() -> None:
     findings = [_finding("C-TLS", "b", Status.FAIL, waived="owner until 2099-01-01: accepted")]
     (result,) = evaluate([FRAMEWORK], CHECKS, findings)
     assert result.controls[0].status == "pass"
+
+
+def test_findings_built_without_validation_count_the_same() -> None:
+    """Fast builders may skip validation and store a status as its plain value: controls don't change."""
+    findings = [
+        _finding("C-TLS", "a", Status.PASS),
+        _finding("C-TLS", "b", Status.FAIL),
+        _finding("C-TLS", "c", Status.FAIL, waived="owner until 2099-01-01: accepted"),
+        _finding("C-LOG", "b", Status.UNKNOWN),
+    ]
+    plain = [Finding.model_construct(**{**f.__dict__, "status": f.status.value}) for f in findings]
+    assert all(type(f.status) is str for f in plain)
+    assert evaluate([FRAMEWORK], CHECKS, plain) == evaluate([FRAMEWORK], CHECKS, findings)
+
+
+def test_a_control_lists_failures_check_by_check_sharing_the_findings_strings() -> None:
+    findings = [
+        _finding("C-LOG", "x", Status.FAIL),
+        _finding("C-TLS", "y", Status.FAIL),
+        _finding("C-LOG", "z", Status.FAIL),
+    ]
+    both = Framework(
+        id="fw2",
+        name="Both",
+        version="1",
+        controls=(
+            Control(
+                id="B",
+                title="Both",
+                mappings=(ControlMapping(tags=("logging", "encryption-in-transit"), strength="direct"),),
+            ),
+        ),
+    )
+    (result,) = evaluate([both], CHECKS, findings)
+    (control,) = result.controls
+    assert control.check_ids == ("C-LOG", "C-TLS")
+    assert control.failing == (findings[0].fingerprint, findings[2].fingerprint, findings[1].fingerprint)
+    assert all(
+        a is b
+        for a, b in zip(
+            control.failing, (findings[0].fingerprint, findings[2].fingerprint, findings[1].fingerprint), strict=True
+        )
+    )
