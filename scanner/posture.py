@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 
 from scanner import kinds, props
 from scanner.estate import Estate
@@ -212,24 +211,25 @@ class _Judge:
         contributions = [shares for dep in deps if (shares := self.share(dep)) is not None]
         out: list[PillarVerdict] = []
         for index, pillar in enumerate(POSTURE_PILLARS):
-            mine = [shares[index] for shares in contributions]
-            if any(share.failing for share in mine):
-                out.append(
-                    PillarVerdict(
-                        pillar=pillar,
-                        status="fail",
-                        failing=tuple(chain.from_iterable(share.failing for share in mine)),
-                        reasons=tuple(chain.from_iterable(share.reasons for share in mine)),
-                    )
-                )
-                continue
-            unknown = sum(share.unknown for share in mine)
-            if unknown:
-                out.append(self.settled(pillar, "unknown", f"{unknown} check(s) could not judge"))
-            elif not any(share.evaluated for share in mine):
-                out.append(self.settled(pillar, "unknown", "no check evaluated this pillar"))
+            failing: list[str] = []
+            reasons: list[str] = []
+            unknown = evaluated = 0
+            for shares in contributions:
+                share = shares[index]
+                if share.failing:
+                    failing += share.failing
+                    reasons += share.reasons
+                unknown += share.unknown
+                evaluated += share.evaluated
+            if failing:
+                verdict = PillarVerdict(pillar=pillar, status="fail", failing=tuple(failing), reasons=tuple(reasons))
+            elif unknown:
+                verdict = self.settled(pillar, "unknown", f"{unknown} check(s) could not judge")
+            elif not evaluated:
+                verdict = self.settled(pillar, "unknown", "no check evaluated this pillar")
             else:
-                out.append(self.settled(pillar, "pass"))
+                verdict = self.settled(pillar, "pass")
+            out.append(verdict)
         return tuple(out)
 
 

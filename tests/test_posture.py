@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from scanner.estate import Estate
 from scanner.inventory import KeyMetadata
-from scanner.models import Finding, Severity, Status
-from scanner.posture import dependencies, postures
+from scanner.models import Dependency, Finding, Severity, Status
+from scanner.posture import _Memo, dependencies, postures
 from tests.helpers import estate, resource, rid
 
 WS = rid("Microsoft.MachineLearningServices/workspaces", "mlw")
@@ -153,3 +153,55 @@ def test_only_the_key_a_deployment_uses_counts_against_it() -> None:
 
     assert secrets_status([key_finding("someone-elses-key")]) == "unknown"
     assert secrets_status([key_finding("cmk")]) == "fail"
+
+
+def _roles(deps: tuple[Dependency, ...]) -> list[tuple[str, str]]:
+    return [(d.role, d.resource_id.rsplit("/", 1)[-1]) for d in deps]
+
+
+def test_a_workspace_walk_is_shared_only_where_it_would_come_out_the_same() -> None:
+    """Deployments of one workspace reuse its walk; when a row of it is already collected (here the
+    AKS cluster's KMS vault is the workspace's CMK vault), the walk is redone so that row keeps its
+    first role and nothing under it is added twice."""
+    base = _estate()
+    kms = resource(
+        "Microsoft.ContainerService/managedClusters",
+        "aks",
+        {"securityProfile": {"azureKeyVaultKms": {"keyId": "https://kv-cmk.vault.azure.net/keys/k/1"}}},
+    )
+    rows = [r for r in base.resources if r.id_key != AKS.lower() and r.type_key != "microsoft.resources/subscriptions"]
+    est = estate([*rows, kms])
+    blue = est.get(f"{WS}/onlineEndpoints/ep/deployments/blue")
+    green = est.get(f"{WS}/onlineEndpoints/ep/deployments/green")
+    workspace = est.get(WS)
+    assert blue is not None and green is not None and workspace is not None
+    memo = _Memo(est)
+    first = dependencies(blue, "ml-online-deployment", est, memo)
+    second = dependencies(green, "ml-online-deployment", est, memo)
+    assert _roles(first)[1:] == _roles(second)[1:]
+    assert _roles(first) == [
+        ("self", "blue"),
+        ("endpoint", "ep"),
+        ("kubernetes compute", "k8s"),
+        ("aks cluster", "aks"),
+        ("cmk-vault (aks cluster)", "kv-cmk"),
+        ("workspace", "mlw"),
+        ("workspace key-vault", "kv"),
+        ("workspace registry", "acrpublic"),
+    ]
+    assert dependencies(blue, "ml-online-deployment", est) == first  # a fresh memo walks the same way
+    # The cluster's own posture collects that vault first too: the workspace walk is redone, not replayed.
+    cluster = est.get(AKS)
+    assert cluster is not None
+    assert _roles(dependencies(cluster, "aks", est, memo)) == [
+        ("self", "aks"),
+        ("cmk-vault (self)", "kv-cmk"),
+        ("workspace", "mlw"),
+        ("workspace key-vault", "kv"),
+        ("workspace registry", "acrpublic"),
+    ]
+    # Without that overlap the walk is replayed whole, its CMK vault included.
+    plain = _estate()
+    cluster = plain.get(AKS)
+    assert cluster is not None
+    assert ("cmk-vault (workspace)", "kv-cmk") in _roles(dependencies(cluster, "aks", plain, _Memo(plain)))
