@@ -9,7 +9,7 @@ import pytest
 
 from scanner.errors import InputError
 from scanner.models import Finding, Severity, Status
-from scanner.policy import apply, load_baseline, load_waivers
+from scanner.policy import Waiver, apply, load_baseline, load_waivers
 
 RID = "/subscriptions/s1/resourceGroups/rg-research/providers/Microsoft.Storage/storageAccounts/stresearch"
 
@@ -85,3 +85,23 @@ def test_bad_baselines(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(InputError, match="baseline"):
         load_baseline(path)
+
+
+def test_waivers_are_tried_in_file_order_and_an_expired_one_does_not_stop_the_next() -> None:
+    """Check ids match whatever their case; each matching waiver up to the first one in force counts the
+    finding, and a finding both baselined and waived carries both marks."""
+    old = Waiver("mlw-st-07", "*/rg-research/*", "old", "a@example.org", date(2020, 1, 1), 2)
+    live = Waiver("MLW-ST-07", "/SUBSCRIPTIONS/*", "new", "b@example.org", date(2099, 1, 1), 8)
+    later = Waiver("MLW-ST-07", "*", "never reached", "c@example.org", date(2099, 1, 1), 14)
+    other = RID.replace("rg-research", "rg-prod")
+    findings = [_finding(), _finding(resource_id=other), _finding(status=Status.PASS, resource_id=other + "2")]
+    out, uses = apply(findings, [old, live, later], frozenset({findings[1].fingerprint}), date(2027, 1, 1))
+    assert [f.waived_by for f in out] == [
+        "b@example.org until 2099-01-01: new",
+        "b@example.org until 2099-01-01: new",
+        None,
+    ]
+    assert [f.baselined for f in out] == [False, True, False]
+    assert out[2] is findings[2]
+    assert [u.matched for u in uses] == [1, 2, 0]
+    assert [u.notices for u in uses] == [("expired",), ("catch-all",), ("catch-all", "matches-nothing")]
