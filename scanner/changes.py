@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from scanner import secrets
@@ -90,7 +91,7 @@ def from_row(row: Mapping[str, Any]) -> ResourceChange | None:
         return None
     diffs = properties.get("changes")
     changed: list[PropertyChange] = []
-    for path, diff in (diffs.items() if isinstance(diffs, Mapping) else ()):
+    for path, diff in diffs.items() if isinstance(diffs, Mapping) else ():
         if not isinstance(diff, Mapping):
             continue
         changed.append(
@@ -121,8 +122,10 @@ def with_changes(inventory: Inventory, changes: Sequence[ResourceChange], covera
     return replace(inventory, header=header, changes=list(changes))
 
 
+@lru_cache(maxsize=4096)
 def _normal(path: str) -> str:
-    """`properties.x[0].y (names)` -> `properties.x.y`: indexes and evidence annotations do not matter."""
+    """`properties.x[0].y (names)` -> `properties.x.y`: indexes and evidence annotations do not matter.
+    Cached: a scan reads the same few hundred paths on every resource."""
     return _INDEX.sub("", path.split(" ", 1)[0]).lower().strip(".")
 
 
@@ -170,9 +173,19 @@ def attribute(
         return list(findings)
     for items in by_resource.values():
         items.sort(key=lambda c: c.time, reverse=True)
-    out: list[Finding] = []
-    for finding in findings:
-        candidates = by_resource.get(finding.resource_id.lower()) if finding.status is Status.FAIL else None
-        found = next((a for c in candidates or () if (a := _explains(c, finding)) is not None), None)
-        out.append(finding.model_copy(update={"change": found}) if found else finding)
+    out = list(findings)
+    lowered: dict[str, str] = {}  # findings of one resource share its id string: lower-case it once
+    for index, finding in enumerate(out):
+        if finding.status != Status.FAIL:
+            continue
+        resource_id = finding.resource_id
+        key = lowered.get(resource_id)
+        if key is None:
+            key = lowered[resource_id] = resource_id.lower()
+        candidates = by_resource.get(key)
+        if not candidates:
+            continue
+        found = next((a for c in candidates if (a := _explains(c, finding)) is not None), None)
+        if found is not None:
+            out[index] = finding.model_copy(update={"change": found})
     return out
