@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from scanner import kinds, props
+from scanner.bulk import collector_paused
+from scanner.frozen import deep_freeze
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
 
@@ -22,6 +24,7 @@ _PROVIDERS = re.compile(r"/providers/", re.IGNORECASE)
 # A top-level ARM id at the start of a string: runs of non-slash characters between literals.
 _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
 _ML_PREFIX = "microsoft.machinelearningservices/"
+_JSON_FIELDS = ("tags", "identity", "sku", "properties")
 
 ML_WORKSPACE_DEPENDENCIES = {
     "keyVault": "key-vault",
@@ -150,8 +153,9 @@ class Estate:
         self._cmk_users: dict[str, list[Resource]] = defaultdict(list)
         self._cmk_users_by_vault: dict[str, list[Resource]] = defaultdict(list)
         self._ml_users: dict[str, list[Resource]] = defaultdict(list)
-        for resource in self.resources:
-            self._index(resource)
+        with collector_paused():
+            for resource in self.resources:
+                self._index(resource)
         self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
         self.keys_by_kid: dict[str, KeyMetadata] = {}
         for key in inventory.keys:
@@ -161,6 +165,20 @@ class Estate:
             facts.resource_id.lower(): facts for facts in inventory.app_settings
         }
         self.coverage: dict[str, SourceCoverage] = {source.name: source for source in self.header.sources}
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """Deep-freeze every resource's JSON in place, once: done before a plugin check sees the
+        estate (`scanner.estate_view`), so no plugin can change what a later check reads.
+        Resources built by validation are frozen already and cost nothing here."""
+        if self._frozen:
+            return
+        with collector_paused():
+            for resource in self.resources:
+                fields = resource.__dict__
+                for name in _JSON_FIELDS:
+                    fields[name] = deep_freeze(fields[name])
+        self._frozen = True
 
     # -- construction -------------------------------------------------------------------
     def _add_missing_subscriptions(self) -> None:

@@ -1,9 +1,12 @@
-"""Deeply read-only JSON: a check (built-in or plugin) can read the estate but never change it.
+"""Deeply read-only JSON: a plugin check can read the estate but never change it.
 
 `FrozenDict` and `FrozenList` subclass `dict` and `list`, so every reader (`isinstance(x, dict)`,
 orjson, pydantic, `props.get`) works unchanged and reading costs nothing extra; only the
-mutating methods raise. Raw resource JSON is frozen once, when a `Resource` is built, so a
-plugin that writes to `resource.properties` fails instead of flipping another check's verdict.
+mutating methods raise. Raw resource JSON is frozen once: when a `Resource` is validated, or,
+for resources read in bulk from a snapshot, by `Estate.freeze` before the first plugin check
+sees the estate, so a plugin that writes to `resource.properties` fails instead of flipping
+another check's verdict. Built-in checks are ours and only read; a scan without plugins does
+not pay for freezing a snapshot's worth of JSON.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def deep_freeze(value: Any) -> Any:
     """`value` with every dict and list (at any depth) frozen. Plain JSON takes a recursive fast
     path (about twice as fast); nesting deeper than the interpreter's stack allows falls back to
     an iterative walk, so depth cannot crash the load."""
+    if type(value) in _SCALARS:
+        return value
     try:
         return _recursive(value)
     except RecursionError:

@@ -7,9 +7,11 @@ of the previous stage's output.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -90,13 +92,22 @@ class Resource(BaseModel):
         """Frozen once here, so no check (or plugin) can change what later checks read."""
         return deep_freeze(value)
 
-    @property
+    # Computed once per resource (the index and every check ask for them); bulk reads fill them in.
+    @cached_property
     def type_key(self) -> str:
         return self.type.lower()
 
-    @property
+    @cached_property
     def id_key(self) -> str:
         return self.id.lower()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose cached keys follow an updated `id` or `type`."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied.__dict__.pop("id_key", None)
+            copied.__dict__.pop("type_key", None)
+        return copied
 
     def raw(self) -> dict[str, Any]:
         """The row as Resource Graph shapes it, for paths like `properties.x` and `identity.type`."""

@@ -31,6 +31,7 @@ import orjson
 from pydantic import ValidationError
 
 from scanner.atomic import atomic_open
+from scanner.bulk import collector_paused
 from scanner.errors import InputError
 from scanner.inventory import (
     SNAPSHOT_SCHEMA,
@@ -41,12 +42,14 @@ from scanner.inventory import (
     ResourceChange,
     SnapshotHeader,
 )
-from scanner.models import Resource
+from scanner.resource_rows import RowBuilder
 
 GZIP_MAGIC = b"\x1f\x8b"
 DEMO_SNAPSHOT = "demo-estate.jsonl"
 _CHUNK = 1024 * 1024
 _BLANK = re.compile(rb"[ \t\r\n]+")
+_TINY_LINE = 16
+"""Bytes per line below which a chunk is read line by line with blank runs skipped: no record is that short."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -73,10 +76,19 @@ def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB"
 
 
-def _lines(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) for every non-blank line, reading fixed-size chunks: no line is held
-    beyond `max_line_bytes` and no more than `max_total_bytes` are ever inflated. Runs of blank
-    lines are skipped at C speed (a gzip of a billion newlines must not take minutes)."""
+def _too_long(name: str, number: int, limits: Limits) -> InputError:
+    return InputError(
+        f"snapshot {name} line {number}: longer than {_mib(limits.max_line_bytes)} (set "
+        "MLWARDEN_SNAPSHOT_MAX_LINE_BYTES to read longer records)"
+    )
+
+
+def _batches(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, consecutive lines) for every chunk read: the lines of a chunk
+    are split at C speed and handed over together. No line is held beyond `max_line_bytes` and
+    no more than `max_total_bytes` are ever inflated. Lines may be blank; a chunk made mostly of
+    tiny lines has its blank runs skipped at C speed (a gzip of a billion newlines must not
+    take minutes), its other lines handed over one by one."""
     number, total, size = 1, 0, 0
     parts: list[bytes] = []
     while chunk := stream.read(_CHUNK):
@@ -86,30 +98,53 @@ def _lines(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, 
                 f"snapshot {name}: more than {_mib(limits.max_total_bytes)} of data (set "
                 "MLWARDEN_SNAPSHOT_MAX_BYTES to read a larger estate)"
             )
-        pos = 0
-        while pos < len(chunk):
-            if not parts and (blank := _BLANK.match(chunk, pos)):
-                number += chunk.count(b"\n", pos, blank.end())
-                pos = blank.end()
-                continue
-            end = chunk.find(b"\n", pos)
-            piece = chunk[pos:] if end < 0 else chunk[pos:end]
-            size += len(piece)
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            size += len(chunk)
             if size > limits.max_line_bytes:
-                raise InputError(
-                    f"snapshot {name} line {number}: longer than {_mib(limits.max_line_bytes)} (set "
-                    "MLWARDEN_SNAPSHOT_MAX_LINE_BYTES to read longer records)"
-                )
-            if end < 0:
-                parts.append(piece)
-                break
-            yield number, b"".join(parts) + piece if parts else piece
+                raise _too_long(name, number, limits)
+            parts.append(chunk)
+            continue
+        data = chunk[:end]
+        if parts:
+            data = b"".join((*parts, data))
             parts.clear()
-            size = 0
-            number += 1
-            pos = end + 1
+        count = data.count(b"\n") + 1
+        if len(data) < _TINY_LINE * count:
+            yield from _sparse(data, number, name, limits)
+        else:
+            lines = data.split(b"\n")
+            if max(map(len, lines)) > limits.max_line_bytes:
+                longest = next(i for i, line in enumerate(lines) if len(line) > limits.max_line_bytes)
+                raise _too_long(name, number + longest, limits)
+            yield number, lines
+        number += count
+        rest = chunk[end + 1 :]
+        size = len(rest)
+        if size > limits.max_line_bytes:
+            raise _too_long(name, number, limits)
+        if rest:
+            parts.append(rest)
     if parts:
-        yield number, b"".join(parts)
+        yield number, [b"".join(parts)]
+
+
+def _sparse(data: bytes, number: int, name: str, limits: Limits) -> Iterator[tuple[int, list[bytes]]]:
+    """The non-blank lines of `data` (complete lines, the first numbered `number`), one by one."""
+    pos = 0
+    while pos < len(data):
+        if blank := _BLANK.match(data, pos):
+            number += data.count(b"\n", pos, blank.end())
+            pos = blank.end()
+            continue
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = len(data)
+        if end - pos > limits.max_line_bytes:
+            raise _too_long(name, number, limits)
+        yield number, [data[pos:end]]
+        number += 1
+        pos = end + 1
 
 
 class _Rejoined(io.RawIOBase):
@@ -149,7 +184,8 @@ def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None
     except OSError as exc:
         raise InputError(f"snapshot {name}: cannot open: {exc.strerror or exc}") from None
     try:
-        return _parse(_lines(stream, name, limits or Limits()), name)
+        with collector_paused():
+            return _parse(_batches(stream, name, limits or Limits()), name)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"snapshot {name}: unreadable or truncated file ({type(exc).__name__})") from None
     finally:
@@ -164,49 +200,68 @@ def read_demo() -> Inventory:
         return read_snapshot(path, label=f"demo:{DEMO_SNAPSHOT}")
 
 
-def _parse(lines: Iterator[tuple[int, bytes]], name: str) -> Inventory:
+def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
     header: SnapshotHeader | None = None
     inventory: Inventory | None = None
     seen_ids: set[str] = set()
-    for number, raw in lines:
-        if not raw.strip():
-            continue
-        where = f"snapshot {name} line {number}"
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        kind = record.get("record")
-        if header is None:
-            header = _header(record, where)
-            inventory = Inventory(header=header)
-            continue
-        assert inventory is not None
-        data = record.get("data")
-        if not isinstance(data, dict):
-            raise InputError(f"{where}: record {kind!r} has no 'data' object")
-        try:
-            if kind == "resource":
-                resource = Resource.model_validate(data)
-                if resource.id_key in seen_ids:
-                    raise InputError(f"{where}: duplicate resource id {resource.id}")
-                seen_ids.add(resource.id_key)
+    build = RowBuilder().build
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for first, lines in batches:
+        for offset, raw in enumerate(lines):
+            if not raw:
+                continue
+            try:
+                record = loads(raw)
+            except decode_error as exc:
+                if not raw.strip():
+                    continue
+                raise InputError(f"{_where(name, first + offset)}: not valid JSON ({exc.msg})") from None
+            if type(record) is not dict:
+                raise InputError(f"{_where(name, first + offset)}: expected a JSON object, got {type(record).__name__}")
+            if inventory is None:
+                header = _header(record, _where(name, first + offset))
+                inventory = Inventory(header=header)
+                continue
+            data = record.get("data")
+            kind = record.get("record")
+            if kind == "resource" and type(data) is dict:
+                try:
+                    resource = build(data)
+                except ValidationError as exc:
+                    raise InputError(
+                        f"{_where(name, first + offset)}: invalid resource record: {_first_error(exc)}"
+                    ) from None
+                key = resource.id_key
+                if key in seen_ids:
+                    raise InputError(f"{_where(name, first + offset)}: duplicate resource id {resource.id}")
+                seen_ids.add(key)
                 inventory.resources.append(resource)
-            elif kind == "key":
-                inventory.keys.append(KeyMetadata.model_validate(data))
-            elif kind == "app_settings":
-                inventory.app_settings.append(AppSettingsFacts.model_validate(data))
-            elif kind == "change":
-                inventory.changes.append(ResourceChange.model_validate(data))
             else:
-                raise InputError(f"{where}: unknown record type {kind!r}")
-        except ValidationError as exc:
-            raise InputError(f"{where}: invalid {kind} record: {_first_error(exc)}") from None
+                _other(inventory, kind, data, _where(name, first + offset))
     if inventory is None:
         raise InputError(f"snapshot {name}: empty file (no header line)")
     return inventory
+
+
+def _where(name: str, number: int) -> str:
+    return f"snapshot {name} line {number}"
+
+
+def _other(inventory: Inventory, kind: object, data: object, where: str) -> None:
+    """A record other than a resource: a key, app settings or a change (rare, so validated)."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: record {kind!r} has no 'data' object")
+    try:
+        if kind == "key":
+            inventory.keys.append(KeyMetadata.model_validate(data))
+        elif kind == "app_settings":
+            inventory.app_settings.append(AppSettingsFacts.model_validate(data))
+        elif kind == "change":
+            inventory.changes.append(ResourceChange.model_validate(data))
+        else:
+            raise InputError(f"{where}: unknown record type {kind!r}")
+    except ValidationError as exc:
+        raise InputError(f"{where}: invalid {kind} record: {_first_error(exc)}") from None
 
 
 def _header(record: dict[str, Any], where: str) -> SnapshotHeader:

@@ -1,4 +1,5 @@
-"""Deeply frozen resource JSON: every read works as on plain JSON, every write raises."""
+"""Deeply frozen resource JSON: every read works as on plain JSON, every write raises, and a snapshot's
+resources are frozen before any plugin check can reach them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from scanner.estate import Estate
+from scanner.estate_view import ReadOnlyEstate
 from scanner.frozen import FrozenDict, FrozenList, deep_freeze
+from scanner.snapshot import read_demo
 from tests.helpers import resource
 
 
@@ -57,3 +61,19 @@ def test_nesting_deeper_than_the_stack_is_frozen_too() -> None:
         assert isinstance(node, FrozenList)
         node, depth = node[0], depth + 1
     assert depth == 5000
+
+
+def test_a_snapshot_estate_is_frozen_before_a_plugin_sees_it() -> None:
+    estate = Estate(read_demo())
+    storage = next(row for row in estate.of_kind("storage") if row.properties.get("privateEndpointConnections"))
+    assert type(storage.properties) is dict  # built-in checks read the JSON as parsed
+    ReadOnlyEstate(estate)  # what the runner hands a plugin check
+    for row in estate.resources:
+        for value in (row.tags, row.identity, row.sku, row.properties):
+            assert value is None or isinstance(value, FrozenDict | FrozenList)
+    props: Any = storage.properties
+    with pytest.raises(TypeError, match="read-only"):
+        props["networkAcls"]["defaultAction"] = "Allow"
+    with pytest.raises(TypeError, match="read-only"):
+        props["privateEndpointConnections"].clear()
+    assert estate.resources == Estate(read_demo()).resources  # freezing changes no value

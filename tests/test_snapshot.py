@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from pydantic import ValidationError
 
+from scanner import snapshot
 from scanner.errors import InputError
 from scanner.inventory import AppSettingFact, AppSettingsFacts, Inventory, KeyMetadata
-from scanner.snapshot import read_snapshot, write_snapshot
+from scanner.models import Resource
+from scanner.resource_rows import RowBuilder
+from scanner.snapshot import encode_records, read_demo, read_snapshot, write_snapshot
 from tests.helpers import estate, resource, rid
 
 
@@ -114,3 +120,79 @@ def test_gzip_and_plain_are_equivalent(tmp_path: Path) -> None:
     write_snapshot(inventory, plain)
     write_snapshot(inventory, zipped)
     assert gzip.decompress(zipped.read_bytes()) == plain.read_bytes()
+
+
+def _demo_rows() -> list[dict[str, Any]]:
+    rows = [orjson.loads(line) for line in encode_records(read_demo())]
+    return [row["data"] for row in rows if row.get("record") == "resource"]
+
+
+ODD_ROWS: list[dict[str, Any]] = [
+    {"id": "/a", "type": "t"},
+    {"id": "/A/B", "type": "Microsoft.Web/sites", "name": "b", "kind": None, "tags": None, "extra": [1, 2]},
+    {"id": "/a", "type": "t", "subscription_id": "by-name", "resource_group": "rg"},
+    {"id": "/a", "type": "t", "subscriptionId": "alias", "subscription_id": "by-name"},
+    {"id": "/a", "type": "t", "source_line": "7"},
+    {"id": "/a", "type": "t", "source_line": 7.0},
+    {"id": "/a", "type": "t", "source_line": True},
+    {"id": "/a", "type": "t", "properties": [1, {"b": None}], "sku": {}, "identity": {"type": "None"}},
+    {"id": "/İD", "type": "T", "location": "westeurope", "resourceGroup": "RG"},
+]
+BAD_ROWS: list[dict[str, Any]] = [
+    {"type": "t"},
+    {"id": " \t", "type": "t"},
+    {"id": "/a", "type": ""},
+    {"id": 7, "type": "t"},
+    {"id": "/a", "type": "t", "name": None},
+    {"id": "/a", "type": "t", "location": 3},
+    {"id": "/a", "type": "t", "tags": ["x"]},
+    {"id": "/a", "type": "t", "source_line": "seven"},
+    {"id": "/a", "type": "t", "subscriptionId": {"x": 1}},
+]
+
+
+@pytest.mark.parametrize("row", [*_demo_rows(), *ODD_ROWS], ids=lambda row: str(row.get("id"))[-40:])
+def test_rows_read_in_bulk_are_what_validation_makes(row: dict[str, Any]) -> None:
+    built, validated = RowBuilder().build(dict(row)), Resource.model_validate(row)
+    assert built == validated
+    assert built.model_dump(by_alias=True) == validated.model_dump(by_alias=True)
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_fields_set == validated.model_fields_set
+    assert (built.id_key, built.type_key) == (validated.id.lower(), validated.type.lower())
+
+
+@pytest.mark.parametrize("row", BAD_ROWS, ids=str)
+def test_malformed_rows_fail_as_validation_fails(row: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as validated:
+        Resource.model_validate(row)
+    with pytest.raises(ValidationError) as built:
+        RowBuilder().build(row)
+    assert built.value.errors(include_context=False) == validated.value.errors(include_context=False)
+
+
+def test_repeated_text_is_shared_and_keys_follow_a_copy() -> None:
+    builder = RowBuilder()
+    first, second = (
+        builder.build({"id": f"/s/{n}", "type": "Microsoft.Storage/storageAccounts", "location": f"west{'europe'}"})
+        for n in "ab"
+    )
+    assert first.type is second.type and first.type_key is second.type_key and first.location is second.location
+    moved = first.model_copy(update={"id": "/S/C", "type": "X"})
+    assert (moved.id_key, moved.type_key) == ("/s/c", "x") and first.id_key == "/s/a"
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_line_numbers_survive_blank_lines_crlf_and_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(snapshot, "_CHUNK", chunk)
+    header, *records = _lines(tmp_path)
+    text = "\r\n".join([header, "", "   ", records[0], "\t", *records[1:]]) + "\r\n\n\n"
+    good = tmp_path / "crlf.jsonl"
+    good.write_bytes(text.encode())
+    back = read_snapshot(good)
+    assert back.resources == _inventory().resources and len(back.keys) == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes((text + "\n" * 5000 + "  {broken\n").encode())
+    with pytest.raises(InputError, match=rf"line {text.count(chr(10)) + 5001}: not valid JSON"):
+        read_snapshot(bad)
