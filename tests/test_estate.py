@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
+
 from scanner.estate import Estate, parent_id, versionless_key_id
 from scanner.models import Gap
+from tests import estate_index
 from tests.helpers import SUB, estate, resource, rid
 
 WS = rid("Microsoft.MachineLearningServices/workspaces", "mlw-prod")
@@ -247,3 +252,9 @@ def test_slot_private_endpoint_names_the_site_with_a_sites_slot_group() -> None:
     est = estate([site, slot, endpoint])
     assert est.has_approved_private_endpoint(slot)
     assert not est.has_approved_private_endpoint(site)
+
+
+def test_every_index_is_what_it_was_before_the_speed_work(tmp_path: Path) -> None:
+    """Indexes of the demo and a generated estate, read from snapshots, against digests recorded
+    from the index build before issue 11 (`python -m tests.estate_index --write` rewrites them)."""
+    assert estate_index.digests(tmp_path) == orjson.loads(estate_index.GOLDEN.read_bytes())
