@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from scanner import kinds, props
@@ -20,11 +21,13 @@ from scanner.frozen import deep_freeze
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
 
-_PROVIDERS = re.compile(r"/providers/", re.IGNORECASE)
+_PROVIDERS_TEXT = "/providers/"
+_PROVIDERS = re.compile(_PROVIDERS_TEXT, re.IGNORECASE)
 # A top-level ARM id at the start of a string: runs of non-slash characters between literals.
 _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
 _ML_PREFIX = "microsoft.machinelearningservices/"
 _JSON_FIELDS = ("tags", "identity", "sku", "properties")
+_ABSENT = object()
 
 ML_WORKSPACE_DEPENDENCIES = {
     "keyVault": "key-vault",
@@ -49,12 +52,22 @@ class PrivateLink:
 
 def parent_id(resource_id: str) -> str | None:
     """`.../workspaces/w/onlineEndpoints/e` -> `.../workspaces/w`; extension resources -> their target."""
-    parts = _PROVIDERS.split(resource_id.rstrip("/"))
+    stripped = resource_id.rstrip("/")
+    if stripped.isascii():
+        # The common case without a regex: one `/providers/` (in any case; ASCII lower-cases in place).
+        lowered = stripped.lower()
+        first = lowered.find(_PROVIDERS_TEXT)
+        if first < 0:
+            return None
+        if first == lowered.rfind(_PROVIDERS_TEXT):
+            depth = stripped.count("/", first + len(_PROVIDERS_TEXT)) + 1
+            return stripped.rsplit("/", 2)[0] if depth > 3 else None
+    parts = _PROVIDERS.split(stripped)
     if len(parts) < 2:
         return None
     segments = parts[-1].split("/")
     if len(segments) > 3:
-        return resource_id.rstrip("/").rsplit("/", 2)[0]
+        return stripped.rsplit("/", 2)[0]
     if len(parts) > 2:
         return "/providers/".join(parts[:-1])
     return None
@@ -91,6 +104,13 @@ _CMK_SINGLE = {
 }
 
 
+_CMK_KINDS = frozenset(_CMK_SPLIT) | frozenset(_CMK_SINGLE)
+
+
+def _subscription_of(resource: Resource) -> str | None:
+    return resource.subscription_id
+
+
 def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
     """The customer-managed key a resource encrypts with, as a key identifier, or None.
 
@@ -112,15 +132,35 @@ def referenced_ids(node: object) -> set[str]:
     """The top-level ARM ids (lower-case) named anywhere in a JSON value: what a resource depends on."""
     found: set[str] = set()
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
+        item = pop()
+        if type(item) is str:
+            if item[:1] == "/" and (match := _TOP_LEVEL_ID.match(item)):
+                found.add(match.group(0).lower())
+        elif isinstance(item, dict):
+            extend(item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            extend(item)
         elif isinstance(item, str) and (match := _TOP_LEVEL_ID.match(item)):
             found.add(match.group(0).lower())
     return found
+
+
+def _field(node: Any, key: str) -> Any:
+    """`props.get(node, key)` for one plain key, without its cost on the common shapes: the exact
+    key, else the first key equal to it ignoring case (looked for only when one exists)."""
+    if not isinstance(node, dict):
+        return props.get(node, key)
+    value = node.get(key, _ABSENT)
+    if value is not _ABSENT:
+        return value
+    try:
+        if key.lower() not in map(str.lower, node):
+            return None
+    except TypeError:  # a key that is not text: the general path
+        pass
+    return props.get(node, key)
 
 
 def _slot_target(target: str, group_ids: tuple[str, ...]) -> str:
@@ -185,8 +225,8 @@ class Estate:
         """Subscriptions are check subjects (Defender plans); synthesise rows the source lacked."""
         known = {r.id_key for r in self.resources if r.type_key == "microsoft.resources/subscriptions"}
         seen: set[str] = set()
-        for resource in list(self.resources):
-            sub = resource.subscription_id
+        # Each distinct subscription text once, in order of first appearance.
+        for sub in dict.fromkeys(map(_subscription_of, self.resources)):
             if sub and f"/subscriptions/{sub.lower()}" not in known and sub.lower() not in seen:
                 seen.add(sub.lower())
                 self.resources.append(
@@ -201,15 +241,16 @@ class Estate:
 
     def _index(self, resource: Resource) -> None:
         key = resource.id_key
+        type_key = resource.type_key
         self.by_id[key] = resource
-        self.by_type[resource.type_key].append(resource)
+        self.by_type[type_key].append(resource)
         kind = kinds.kind_of(resource)
         self.kind_of[key] = kind
-        key_id = cmk_key_id(resource, kind)
+        key_id = cmk_key_id(resource, kind) if kind in _CMK_KINDS else None
         if key_id:
             self._cmk_users[versionless_key_id(key_id)].append(resource)
             self._cmk_users_by_vault[vault_host(key_id)].append(resource)
-        if resource.type_key.startswith(_ML_PREFIX):
+        if type_key.startswith(_ML_PREFIX):
             for used in referenced_ids(resource.properties) - {key}:
                 self._ml_users[used].append(resource)
         if kind:
@@ -218,8 +259,7 @@ class Estate:
                 self._kinds_per_subscription[resource.subscription_id.lower()][kind] += 1
         parent = parent_id(resource.id)
         if parent:
-            self._children[(parent.lower(), resource.type_key)].append(resource)
-        type_key = resource.type_key
+            self._children[(parent.lower(), type_key)].append(resource)
         if type_key == "microsoft.network/privateendpoints":
             self._index_private_endpoint(resource)
         elif type_key == "microsoft.security/assessments":
@@ -242,7 +282,8 @@ class Estate:
             uri = props.text(resource, "properties.vaultUri")
             if uri:
                 self._vaults_by_host[vault_host(uri)] = resource
-        for conn in props.items(resource, "properties.privateEndpointConnections"):
+        connections = _field(resource.properties, "privateEndpointConnections")
+        for conn in connections if isinstance(connections, list) else ():
             endpoint = props.text(conn, "properties.privateEndpoint.id")
             status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
             links = self._private_links[key]

@@ -258,3 +258,18 @@ def test_every_index_is_what_it_was_before_the_speed_work(tmp_path: Path) -> Non
     """Indexes of the demo and a generated estate, read from snapshots, against digests recorded
     from the index build before issue 11 (`python -m tests.estate_index --write` rewrites them)."""
     assert estate_index.digests(tmp_path) == orjson.loads(estate_index.GOLDEN.read_bytes())
+
+
+def test_parent_ids_of_unusual_ids() -> None:
+    base = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Web/sites/app"
+    assert parent_id(base) is None and parent_id(base + "/") is None
+    assert parent_id(base + "/config/web") == base
+    assert parent_id(base + "/PROVIDERS/Microsoft.Security/assessments/a") == base
+    assert parent_id(base.replace("/providers/", "/Providers/") + "/slots/s/") == base.replace(
+        "/providers/", "/Providers/"
+    )
+    assert parent_id("/providers/providers/x/y/z") == "/providers/providers/x"  # the names overlap
+    assert parent_id("/subscriptions/s/resourceGroups/r/providers/X.Y/ſites/a/b/c") == (
+        "/subscriptions/s/resourceGroups/r/providers/X.Y/ſites/a"
+    )
+    assert parent_id("/subscriptions/s") is None and parent_id("") is None
