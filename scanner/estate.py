@@ -28,6 +28,8 @@ _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers
 _ML_PREFIX = "microsoft.machinelearningservices/"
 _JSON_FIELDS = ("tags", "identity", "sku", "properties")
 _ABSENT = object()
+_CONNECTIONS = "privateEndpointConnections"
+_CONNECTIONS_KEY = _CONNECTIONS.lower()
 
 ML_WORKSPACE_DEPENDENCIES = {
     "keyVault": "key-vault",
@@ -107,6 +109,10 @@ _CMK_SINGLE = {
 _CMK_KINDS = frozenset(_CMK_SPLIT) | frozenset(_CMK_SINGLE)
 
 
+def _lower(text: str | None) -> str | None:
+    return text.lower() if text else text
+
+
 def _subscription_of(resource: Resource) -> str | None:
     return resource.subscription_id
 
@@ -147,20 +153,20 @@ def referenced_ids(node: object) -> set[str]:
     return found
 
 
-def _field(node: Any, key: str) -> Any:
-    """`props.get(node, key)` for one plain key, without its cost on the common shapes: the exact
-    key, else the first key equal to it ignoring case (looked for only when one exists)."""
-    if not isinstance(node, dict):
-        return props.get(node, key)
-    value = node.get(key, _ABSENT)
-    if value is not _ABSENT:
-        return value
-    try:
-        if key.lower() not in map(str.lower, node):
-            return None
-    except TypeError:  # a key that is not text: the general path
-        pass
-    return props.get(node, key)
+def _connections(properties: Any, shapes: dict[tuple[Any, ...], bool]) -> list[Any]:
+    """`props.items(resource, "properties.privateEndpointConnections")` without its path walk on the
+    common shapes: the exact key, else a key equal to it ignoring case, looked for only when the
+    row's shape of keys (remembered in `shapes`) has one."""
+    if not isinstance(properties, dict):
+        return props.items(properties, _CONNECTIONS)
+    value = properties.get(_CONNECTIONS, _ABSENT)
+    if value is _ABSENT:
+        shape = tuple(properties)
+        variant = shapes.get(shape)
+        if variant is None:
+            variant = shapes[shape] = any(isinstance(k, str) and k.lower() == _CONNECTIONS_KEY for k in shape)
+        value = props.get(properties, _CONNECTIONS) if variant else None
+    return value if isinstance(value, list) else []
 
 
 def _slot_target(target: str, group_ids: tuple[str, ...]) -> str:
@@ -194,8 +200,9 @@ class Estate:
         self._cmk_users_by_vault: dict[str, list[Resource]] = defaultdict(list)
         self._ml_users: dict[str, list[Resource]] = defaultdict(list)
         with collector_paused():
+            shapes: dict[tuple[Any, ...], bool] = {}
             for resource in self.resources:
-                self._index(resource)
+                self._index(resource, shapes)
         self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
         self.keys_by_kid: dict[str, KeyMetadata] = {}
         for key in inventory.keys:
@@ -239,7 +246,7 @@ class Estate:
                     )
                 )
 
-    def _index(self, resource: Resource) -> None:
+    def _index(self, resource: Resource, shapes: dict[tuple[Any, ...], bool]) -> None:
         key = resource.id_key
         type_key = resource.type_key
         self.by_id[key] = resource
@@ -257,16 +264,17 @@ class Estate:
             self.by_kind[kind].append(resource)
             if resource.subscription_id:
                 self._kinds_per_subscription[resource.subscription_id.lower()][kind] += 1
-        parent = parent_id(resource.id)
-        if parent:
-            self._children[(parent.lower(), type_key)].append(resource)
+        # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent.
+        parent_key = parent_id(key) if resource.id.isascii() else _lower(parent_id(resource.id))
+        if parent_key:
+            self._children[(parent_key, type_key)].append(resource)
         if type_key == "microsoft.network/privateendpoints":
             self._index_private_endpoint(resource)
         elif type_key == "microsoft.security/assessments":
             target = (
                 props.text(resource, "properties.resourceDetails.Id")
                 or props.text(resource, "properties.resourceDetails.ResourceId")
-                or parent
+                or parent_id(resource.id)
             )
             if target:
                 self._assessments[target.lower()].append(resource)
@@ -282,8 +290,7 @@ class Estate:
             uri = props.text(resource, "properties.vaultUri")
             if uri:
                 self._vaults_by_host[vault_host(uri)] = resource
-        connections = _field(resource.properties, "privateEndpointConnections")
-        for conn in connections if isinstance(connections, list) else ():
+        for conn in _connections(resource.properties, shapes):
             endpoint = props.text(conn, "properties.privateEndpoint.id")
             status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
             links = self._private_links[key]
