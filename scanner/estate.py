@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,35 +76,51 @@ def parent_id(resource_id: str) -> str | None:
     return None
 
 
+# A URL urlsplit reads the plain way: scheme, `//`, a host of letters, digits, dots and dashes with
+# no user or port, a path without tabs or newlines (urlsplit drops those), then a query or fragment.
+_PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([A-Za-z0-9.\-]+)((?:/[^?#\t\r\n]*)?)(?:[?#][\s\S]*)?\Z")
+
+
 def versionless_key_id(key_id: str) -> str:
     """`https://v.vault.azure.net/keys/k/abc123` -> `https://v.vault.azure.net/keys/k` (lower-cased)."""
-    try:
-        split = urlsplit(key_id.strip())
-    except ValueError:  # e.g. an unbalanced "[" in the host: names no key we know
-        return key_id.strip().lower()
-    segments = [s for s in split.path.split("/") if s]
-    host = (split.hostname or "").lower()
+    stripped = key_id.strip()
+    plain = _PLAIN_URL.match(stripped)
+    if plain is not None:
+        host, path = plain.group(1).lower(), plain.group(2)
+    else:
+        try:
+            split = urlsplit(stripped)
+        except ValueError:  # e.g. an unbalanced "[" in the host: names no key we know
+            return stripped.lower()
+        host, path = (split.hostname or "").lower(), split.path
+    segments = [s for s in path.split("/") if s]
     if len(segments) >= 2 and segments[0].lower() == "keys":
         return f"https://{host}/keys/{segments[1].lower()}"
-    return key_id.strip().lower().rstrip("/")
+    return stripped.lower().rstrip("/")
 
 
 def vault_host(uri: str) -> str:
+    stripped = uri.strip()
+    plain = _PLAIN_URL.match(stripped)
+    if plain is not None:
+        return plain.group(1).lower()
     try:
-        return (urlsplit(uri.strip()).hostname or "").lower()
+        return (urlsplit(stripped).hostname or "").lower()
     except ValueError:
         return ""
 
 
 _CMK_SPLIT = {
-    kinds.STORAGE: "properties.encryption.keyvaultproperties",
-    kinds.COGNITIVE: "properties.encryption.keyVaultProperties",
+    kinds.STORAGE: "keyvaultproperties",
+    kinds.COGNITIVE: "keyVaultProperties",
 }
+"""Under `properties.encryption`: the object holding `keyVaultUri` and `keyName`."""
 _CMK_SINGLE = {
-    kinds.ML_WORKSPACE: "properties.encryption.keyVaultProperties.keyIdentifier",
-    kinds.REGISTRY: "properties.encryption.keyVaultProperties.keyIdentifier",
-    kinds.AKS: "properties.securityProfile.azureKeyVaultKms.keyId",
+    kinds.ML_WORKSPACE: ("encryption", "keyVaultProperties", "keyIdentifier"),
+    kinds.REGISTRY: ("encryption", "keyVaultProperties", "keyIdentifier"),
+    kinds.AKS: ("securityProfile", "azureKeyVaultKms", "keyId"),
 }
+"""Under `properties`: the path to the key identifier."""
 
 
 _CMK_KINDS = frozenset(_CMK_SPLIT) | frozenset(_CMK_SINGLE)
@@ -124,14 +141,49 @@ def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
     when keySource is Microsoft.KeyVault); the others give one key identifier.
     """
     if kind in _CMK_SPLIT:
-        if not props.equals(resource, "properties.encryption.keySource", "Microsoft.Keyvault"):
+        if (_text(resource.properties, "encryption", "keySource") or "").lower() != "microsoft.keyvault":
             return None
-        uri = props.text(resource, f"{_CMK_SPLIT[kind]}.keyVaultUri")
-        name = props.text(resource, f"{_CMK_SPLIT[kind]}.keyName")
+        uri = _text(resource.properties, "encryption", _CMK_SPLIT[kind], "keyVaultUri")
+        name = _text(resource.properties, "encryption", _CMK_SPLIT[kind], "keyName")
         return f"{uri.rstrip('/')}/keys/{name}" if uri and name else None
     if kind in _CMK_SINGLE:
-        return props.text(resource, _CMK_SINGLE[kind])
+        return _text(resource.properties, *_CMK_SINGLE[kind])
     return None
+
+
+def _at(node: Any, *keys: str) -> Any:
+    """`props.get(node, "k1.k2")` for plain keys, in fewer steps: a dict's exact key first, else its
+    first key equal to it ignoring case; None once a step is missing."""
+    for key in keys:
+        if isinstance(node, dict):
+            value = node.get(key, _ABSENT)
+            if value is _ABSENT:
+                lowered = key.lower()
+                value = next((v for k, v in node.items() if isinstance(k, str) and k.lower() == lowered), None)
+            node = value
+        else:
+            node = props.get(node, key)
+        if node is None:
+            return None
+    return node
+
+
+def _text(node: Any, *keys: str) -> str | None:
+    """`props.text` along plain keys (see `_at`)."""
+    value = _at(node, *keys)
+    if type(value) is str:
+        return value
+    if value is None or isinstance(value, Mapping | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _items(node: Any, *keys: str) -> list[Any]:
+    """`props.items` along plain keys (see `_at`)."""
+    value = _at(node, *keys)
+    return value if isinstance(value, list) else []
 
 
 def referenced_ids(node: object) -> set[str]:
@@ -272,8 +324,8 @@ class Estate:
             self._index_private_endpoint(resource)
         elif type_key == "microsoft.security/assessments":
             target = (
-                props.text(resource, "properties.resourceDetails.Id")
-                or props.text(resource, "properties.resourceDetails.ResourceId")
+                _text(resource.properties, "resourceDetails", "Id")
+                or _text(resource.properties, "resourceDetails", "ResourceId")
                 or parent_id(resource.id)
             )
             if target:
@@ -283,29 +335,29 @@ class Estate:
         elif type_key == "microsoft.security/securitycontacts" and resource.subscription_id:
             self._contacts[resource.subscription_id.lower()].append(resource)
         elif type_key == "microsoft.machinelearningservices/workspaces/computes":
-            target = props.text(resource, "properties.resourceId")
-            if target and props.equals(resource, "properties.computeType", "Kubernetes", "AKS"):
+            target = _text(resource.properties, "resourceId")
+            if target and (_text(resource.properties, "computeType") or "").lower() in ("kubernetes", "aks"):
                 self._aks_computes[target.lower()].append(resource)
         elif type_key == "microsoft.keyvault/vaults":
-            uri = props.text(resource, "properties.vaultUri")
+            uri = _text(resource.properties, "vaultUri")
             if uri:
                 self._vaults_by_host[vault_host(uri)] = resource
         for conn in _connections(resource.properties, shapes):
-            endpoint = props.text(conn, "properties.privateEndpoint.id")
-            status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
+            endpoint = _text(conn, "properties", "privateEndpoint", "id")
+            status = _text(conn, "properties", "privateLinkServiceConnectionState", "status") or "Unknown"
             links = self._private_links[key]
             endpoint_key = endpoint.lower() if endpoint else None
             if endpoint_key not in links or not links[endpoint_key].approved:
                 links[endpoint_key] = PrivateLink(endpoint, status)
 
     def _index_private_endpoint(self, endpoint: Resource) -> None:
-        for path in ("properties.privateLinkServiceConnections", "properties.manualPrivateLinkServiceConnections"):
-            for conn in props.items(endpoint, path):
-                target = props.text(conn, "properties.privateLinkServiceId")
+        for path in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
+            for conn in _items(endpoint.properties, path):
+                target = _text(conn, "properties", "privateLinkServiceId")
                 if not target:
                     continue
-                status = props.text(conn, "properties.privateLinkServiceConnectionState.status") or "Unknown"
-                groups = tuple(str(g) for g in props.items(conn, "properties.groupIds"))
+                status = _text(conn, "properties", "privateLinkServiceConnectionState", "status") or "Unknown"
+                groups = tuple(str(g) for g in _items(conn, "properties", "groupIds"))
                 links = self._private_links[_slot_target(target, groups).lower()]
                 # The target's own connection list and the endpoint's view describe one link;
                 # keep the approved one when they disagree.

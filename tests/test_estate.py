@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 
-from scanner.estate import Estate, parent_id, versionless_key_id
+from scanner import estate as estate_module
+from scanner import props
+from scanner.estate import Estate, parent_id, vault_host, versionless_key_id
 from scanner.models import Gap
 from tests import estate_index
 from tests.helpers import SUB, estate, resource, rid
@@ -273,3 +278,98 @@ def test_parent_ids_of_unusual_ids() -> None:
         "/subscriptions/s/resourceGroups/r/providers/X.Y/ſites/a"
     )
     assert parent_id("/subscriptions/s") is None and parent_id("") is None
+
+
+# The index's fast paths against the general definitions they replace (urlsplit, a case-blind regex).
+def _reference_parent(resource_id: str) -> str | None:
+    parts = re.split("/providers/", resource_id.rstrip("/"), flags=re.IGNORECASE)
+    if len(parts) < 2:
+        return None
+    if len(parts[-1].split("/")) > 3:
+        return resource_id.rstrip("/").rsplit("/", 2)[0]
+    return "/providers/".join(parts[:-1]) if len(parts) > 2 else None
+
+
+def _reference_key_id(key_id: str) -> str:
+    try:
+        split = urlsplit(key_id.strip())
+    except ValueError:
+        return key_id.strip().lower()
+    segments = [s for s in split.path.split("/") if s]
+    if len(segments) >= 2 and segments[0].lower() == "keys":
+        return f"https://{(split.hostname or '').lower()}/keys/{segments[1].lower()}"
+    return key_id.strip().lower().rstrip("/")
+
+
+def _reference_host(uri: str) -> str:
+    try:
+        return (urlsplit(uri.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+ODD = [
+    "/",
+    "//",
+    "?",
+    "#",
+    "@",
+    ":443",
+    "[",
+    "]",
+    "\t",
+    "\n",
+    "\r",
+    " ",
+    "\x01",
+    "é",
+    "ſ",
+    "K",
+    "İ",
+    "%41",
+    "\u3000",
+    "",
+]
+
+
+def _mangled(rnd: random.Random, parts: list[str]) -> str:
+    out = [part if rnd.random() < 0.8 else rnd.choice(ODD) + part for part in parts]
+    return "".join(out) + (rnd.choice(ODD) if rnd.random() < 0.3 else "")
+
+
+def test_fast_paths_agree_with_the_general_definitions() -> None:
+    rnd = random.Random(11)
+    for _ in range(40_000):
+        scheme = rnd.choice(["https://", "HTTPS://", "http:", "x+y.z-://", "1a://", ""])
+        host = rnd.choice(["kv.vault.azure.net", "KV-1.Vault.Azure.Net", "", "a..b", "h:1"])
+        path = rnd.choice(["", "/", "/keys/k", "/KEYS/K/v1/", "/secrets/s", "/keys"])
+        uri = _mangled(rnd, [scheme, host, path, rnd.choice(["", "?api=1", "#f", "?a#b"])])
+        assert versionless_key_id(uri) == _reference_key_id(uri), repr(uri)
+        assert vault_host(uri) == _reference_host(uri), repr(uri)
+        segments = ["/subscriptions/s", "/resourceGroups/r", rnd.choice(["/providers/", "/PROVIDERS/", "/provİders/"])]
+        segments += [
+            rnd.choice(["Microsoft.Web/sites/app", "x.y/a", "providers"]),
+            rnd.choice(["", "/c/d", "/providers/"]),
+        ]
+        segments += [rnd.choice(["", "/Providers/Microsoft.Security/assessments/a", "/e/f/g", "/"])]
+        resource_id = _mangled(rnd, segments)
+        assert parent_id(resource_id) == _reference_parent(resource_id), repr(resource_id)
+
+
+def test_index_reads_agree_with_props() -> None:
+    rnd = random.Random(5)
+    names = ["properties", "Properties", "PROPERTIES", "id", "Id", "status", "groupIds", 3]
+    leaves: list[object] = [None, "Approved", True, False, 0, 2.5, [], ["a", 1], {}]
+
+    def value(depth: int) -> object:
+        if depth == 0 or rnd.random() < 0.3:
+            return rnd.choice(leaves)
+        if rnd.random() < 0.2:
+            return [value(depth - 1) for _ in range(rnd.randint(0, 2))]
+        return {rnd.choice(names): value(depth - 1) for _ in range(rnd.randint(0, 4))}
+
+    for _ in range(20_000):
+        node = value(4)
+        path = [rnd.choice(["properties", "id", "status", "groupIds"]) for _ in range(rnd.randint(1, 3))]
+        assert estate_module._text(node, *path) == props.text(node, ".".join(path))
+        assert estate_module._items(node, *path) == props.items(node, ".".join(path))
