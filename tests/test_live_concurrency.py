@@ -7,13 +7,13 @@ from pathlib import Path
 
 from benchmarks.estate_gen import generate
 from scanner.azure.collect import collect
-from scanner.azure.limits import Budget, Limits, TokenBucket, arm_gate, subscription_of, vault_gate
+from scanner.azure.limits import ArmGate, Budget, Limits, TokenBucket, VaultGate, subscription_of
 from scanner.inventory import Inventory
 from scanner.snapshot import encode_records
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import options
 from tests.azure_fake.limits import ServerBuckets
-from tests.azure_fake.sample import sample_inventory, with_staging_slot
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory, with_staging_slot
 
 
 def _snapshot(inventory: Inventory) -> bytes:
@@ -77,13 +77,37 @@ def test_token_bucket_spends_the_burst_then_paces_at_the_refill_rate() -> None:
 def test_gates_key_budgets_by_subscription_and_vault() -> None:
     slept: list[float] = []
     limits = Limits(Budget(1, 1.0), clock=lambda: 0.0, sleep=slept.append)
-    gate = arm_gate(limits)
-    gate("https://management.azure.com/subscriptions/S1/resourceGroups/rg/providers/x?api-version=1")
-    gate("https://management.azure.com/subscriptions/s2/providers/Microsoft.Security/pricings")
+    gate = ArmGate(limits)
+    gate.admit("https://management.azure.com/subscriptions/S1/resourceGroups/rg/providers/x?api-version=1")
+    gate.admit("https://management.azure.com/subscriptions/s2/providers/Microsoft.Security/pricings")
     assert slept == []  # two subscriptions, two buckets
-    gate("https://management.azure.com/SUBSCRIPTIONS/s1/providers/y")
+    gate.admit("https://management.azure.com/SUBSCRIPTIONS/s1/providers/y")
     assert slept == [1.0] and limits.waits == 1  # same subscription, any casing
     vaults, subscriptions = Limits(Budget(1, 1.0), lambda: 0.0, slept.append), Limits(Budget(5, 5.0), lambda: 0.0)
     vault = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1"
-    vault_gate(vaults, subscriptions, vault)("https://kv1.vault.azure.net/keys")
+    VaultGate(vaults, subscriptions, vault).admit("https://kv1.vault.azure.net/keys")
     assert vaults.waits == 0 and subscription_of(vault) == "s1"
+
+
+def test_reads_left_by_other_callers_are_respected(tmp_path: Path) -> None:
+    """Another tool with the same identity spent most of the bucket: ARM's remaining-reads header caps ours."""
+    with AzureFake(sample_inventory()) as fake:
+        fake.arm_limits = ServerBuckets(5, 20.0)
+        for subscription in (SUB_A, SUB_B):
+            fake.arm_limits.spend(subscription, 4)
+        inventory = collect(options(fake, tmp_path, max_concurrency=1, arm_budget=Budget(5, 20.0)))
+        assert fake.counts["arm:throttled"] == 0  # our budget alone would have sent 5 at once
+    assert not any(c.gaps for c in inventory.header.sources)
+
+
+def test_remaining_reads_header_caps_the_budget() -> None:
+    slept: list[float] = []
+    limits = Limits(Budget(5, 5.0), clock=lambda: 0.0, sleep=slept.append)
+    gate = ArmGate(limits)
+    url = "https://management.azure.com/subscriptions/s1/providers/Microsoft.Security/securityContacts"
+    gate.observe(url, {"x-ms-ratelimit-remaining-subscription-reads": "1"})
+    gate.observe(url, {"x-ms-ratelimit-remaining-subscription-reads": "not a number"})  # ignored
+    gate.admit(url)
+    assert slept == []
+    gate.admit(url)
+    assert slept == [0.2]  # one token was left, the next waits a refill

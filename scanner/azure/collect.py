@@ -25,7 +25,7 @@ from scanner.azure.arm import ArmClient
 from scanner.azure.credentials import authority_of, credential_for
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
-from scanner.azure.limits import Limits, arm_gate
+from scanner.azure.limits import ArmGate, Limits
 from scanner.azure.options import CollectOptions
 from scanner.azure.progress import ARM_READS, VAULT_READS, Progress
 from scanner.azure.resource_graph import ResourceGraph
@@ -81,8 +81,8 @@ class Collection:
         self.graph = ResourceGraph(options, credential, progress, self.graph_quota)
         self.arm_limits = Limits(options.arm_budget)
         """Every ARM read (direct GETs, Defender) draws on its subscription's budget."""
-        self.arm = ArmClient(options, credential, self.arm_quota, arm_gate(self.arm_limits))
-        self.defender = Defender(options, credential, self.arm_quota, arm_gate(self.arm_limits))
+        self.arm = ArmClient(options, credential, self.arm_quota, ArmGate(self.arm_limits))
+        self.defender = Defender(options, credential, self.arm_quota, ArmGate(self.arm_limits))
         self.vaults = KeyVaultReader(options, credential, self.arm, self.vault_quota)
         self.sources = enabled_sources(options)
         self.resources: dict[str, Resource] = {}

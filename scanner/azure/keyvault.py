@@ -20,7 +20,7 @@ from azure.keyvault.keys import KeyClient, KeyProperties
 from scanner import props
 from scanner.azure import failures
 from scanner.azure.arm import KEYVAULT_API, ArmClient
-from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, vault_gate
+from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
@@ -88,7 +88,7 @@ class KeyVaultReader:
                 self._quota,
                 options.retry_backoff,
                 options.max_retries,
-                vault_gate(self.limits, self.subscription_limits, vault.id),
+                VaultGate(self.limits, self.subscription_limits, vault.id),
             ),
             **options.transport_kwargs(),
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 _SUBSCRIPTION = re.compile(r"/subscriptions/([^/?#]+)", re.IGNORECASE)
@@ -59,6 +59,14 @@ class TokenBucket:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / budget.per_second
 
+    def cap(self, remaining: int) -> None:
+        """The service says only `remaining` requests are left: hold no more tokens than that."""
+        now = self._clock()
+        budget = self._budget
+        self._tokens = min(float(budget.burst), self._tokens + (now - self._last) * budget.per_second)
+        self._last = now
+        self._tokens = min(self._tokens, float(remaining))
+
 
 class Limits:
     """One bucket per scope key, created on first use; counts the waits for benchmarks."""
@@ -77,14 +85,21 @@ class Limits:
         self.waits = 0
         self.waited_seconds = 0.0
 
+    def _bucket(self, scope: str) -> TokenBucket:
+        key = scope.lower()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.budget, self._clock)
+        return bucket
+
+    def cap(self, scope: str, remaining: int) -> None:
+        with self._lock:
+            self._bucket(scope).cap(remaining)
+
     def acquire(self, scope: str) -> None:
         """Block until one more request in `scope` fits the budget."""
-        key = scope.lower()
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(self.budget, self._clock)
-            delay = bucket.reserve()
+            delay = self._bucket(scope).reserve()
             if delay > 0:
                 self.waits += 1
                 self.waited_seconds += delay
@@ -92,8 +107,18 @@ class Limits:
             self._sleep(delay)
 
 
-Gate = Callable[[str], None]
-"""Called with a request's URL before every attempt (first try and each retry)."""
+REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+"""ARM's count of reads left in the subscription's bucket, on every response (shared with other callers)."""
+
+
+class Gate:
+    """What the retry policy calls around every attempt: `admit` before it, `observe` on its reply."""
+
+    def admit(self, url: str) -> None:
+        raise NotImplementedError
+
+    def observe(self, url: str, headers: Mapping[str, str]) -> None:
+        """A reply's headers; by default they say nothing about the budget."""
 
 
 def subscription_of(url: str) -> str | None:
@@ -101,21 +126,33 @@ def subscription_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def arm_gate(limits: Limits) -> Gate:
-    """ARM: one budget per subscription named in the URL; tenant-level URLs share one."""
+class ArmGate(Gate):
+    """ARM: one budget per subscription named in the URL (tenant-level URLs share one), and never
+    more tokens than ARM says remain, so reads by other tools with the same identity count too."""
 
-    def gate(url: str) -> None:
-        limits.acquire(subscription_of(url) or "tenant")
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
 
-    return gate
+    def admit(self, url: str) -> None:
+        self.limits.acquire(subscription_of(url) or "tenant")
+
+    def observe(self, url: str, headers: Mapping[str, str]) -> None:
+        try:
+            remaining = int(str(headers.get(REMAINING_READS)))
+        except ValueError:
+            return
+        self.limits.cap(subscription_of(url) or "tenant", remaining)
 
 
-def vault_gate(vaults: Limits, subscriptions: Limits, vault_id: str) -> Gate:
+class VaultGate(Gate):
     """Key Vault data plane: the vault's own budget, then its subscription's (five vaults' worth)."""
-    subscription = subscription_of(vault_id) or "unknown"
 
-    def gate(url: str) -> None:
-        vaults.acquire(vault_id)
-        subscriptions.acquire(subscription)
+    def __init__(self, vaults: Limits, subscriptions: Limits, vault_id: str) -> None:
+        self.vaults = vaults
+        self.subscriptions = subscriptions
+        self.vault_id = vault_id
+        self.subscription = subscription_of(vault_id) or "unknown"
 
-    return gate
+    def admit(self, url: str) -> None:
+        self.vaults.acquire(self.vault_id)
+        self.subscriptions.acquire(self.subscription)

@@ -95,7 +95,7 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
         self.quota.acquire()
         url = getattr(self._url, "value", None)
         if self.gate is not None and url is not None:
-            self.gate(url)
+            self.gate.admit(url)
 
     def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         self._url.value = str(request.http_request.url)
@@ -104,6 +104,8 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         self.quota.observe(response.http_response.headers)
+        if self.gate is not None:
+            self.gate.observe(str(response.http_request.url), response.http_response.headers)
         if response.http_response.status_code == 429:
             return bool(settings["total"])
         return bool(super().is_retry(settings, response))

@@ -31,11 +31,26 @@ class ServerBuckets:
             tokens, last = self._state.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
             if tokens + EPSILON >= 1.0:
-                self._state[key] = (tokens - 1.0, now)
+                self._state[key] = (max(0.0, tokens - 1.0), now)
                 return None
             self._state[key] = (tokens, now)
             self.refused += 1
             return (1.0 - tokens) / self.per_second
+
+    def remaining(self, scope: str) -> int:
+        """Whole tokens left in `scope`'s bucket now (what ARM announces in a header)."""
+        with self._lock:
+            now = time.monotonic()
+            tokens, last = self._state.get(scope.lower(), (float(self.burst), now))
+            return int(min(float(self.burst), tokens + (now - last) * self.per_second) + EPSILON)
+
+    def spend(self, scope: str, count: int) -> None:
+        """Another caller with the same identity used `count` requests of this bucket."""
+        with self._lock:
+            now = time.monotonic()
+            tokens, last = self._state.get(scope.lower(), (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+            self._state[scope.lower()] = (max(0.0, tokens - count), now)
 
 
 def retry_after(seconds: float) -> dict[str, str]:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.azure.limits import REMAINING_READS
 from scanner.inventory import KEY_METADATA
 from tests.azure_fake import kql, signing
 from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
@@ -42,10 +43,13 @@ class Router:
         split = urlsplit(handler.path)
         self.path = split.path
         self.params = parse_qs(split.query)
+        self.extra_headers: dict[str, str] = {}
+        """Sent with every reply (ARM's remaining-reads count)."""
 
     def reply(
         self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
     ) -> None:
+        headers = {**self.extra_headers, **(headers or {})}
         self.handler.reply(status, body, headers, raw)  # type: ignore[attr-defined]
 
     def count(self, route: str) -> None:
@@ -180,6 +184,8 @@ class Router:
             )
         subscription = self.path.split("/")[2] if self.path.lower().startswith("/subscriptions/") else "tenant"
         wait = fake.arm_limits.admit(subscription) if fake.arm_limits else None
+        if fake.arm_limits:
+            self.extra_headers[REMAINING_READS] = str(fake.arm_limits.remaining(subscription))
         if wait is not None:
             self.count("arm:throttled")
             return self.reply(429, _error("TooManyRequests", "subscription reads exceeded"), retry_after(wait))
