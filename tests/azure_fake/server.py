@@ -152,6 +152,8 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        _started: float | None = None
+        """When the API request being served arrived; None once it is answered (or not counted)."""
 
         def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
             return
@@ -173,6 +175,7 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fake.faults.delay)
             if fake.faults.jitter:  # responses finish out of order, as they do over a real network
                 time.sleep(random.uniform(0, fake.faults.jitter))
+            self._finished()  # before the client can read the reply and send its next request
             data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -182,21 +185,27 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _finished(self) -> None:
+            started = getattr(self, "_started", None)
+            if started is None:
+                return
+            self._started = None
+            with fake._lock:
+                fake.in_flight -= 1
+                fake.busy_seconds += time.perf_counter() - started
+
         def _serve(self, method: str) -> None:
             body = self._body()
-            counted = not self.path.endswith("/oauth2/v2.0/token")
-            if counted:
+            self._started = None
+            if not self.path.endswith("/oauth2/v2.0/token"):
                 with fake._lock:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-            started = time.perf_counter()
+                self._started = time.perf_counter()
             try:
                 Router(fake, self).route(method, body)
             finally:
-                if counted:
-                    with fake._lock:
-                        fake.in_flight -= 1
-                        fake.busy_seconds += time.perf_counter() - started
+                self._finished()
 
         def do_GET(self) -> None:
             self._serve("GET")
