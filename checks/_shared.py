@@ -123,7 +123,7 @@ def cmk_verdict(resource: Resource, *, encrypted: str, no_key: str, off: str) ->
 def read_from(label: str, node: Any, *paths: str) -> tuple[Evidence, ...]:
     """Evidence read from a record other than the judged resource, each path prefixed with `label`
     (e.g. "config/web.", "hub:") so an auditor sees whose value it is."""
-    return tuple(Evidence(path=f"{label}{e.path}", value=e.value) for e in props.read(node, *paths))
+    return tuple(props.evidence(f"{label}{e.path}", e.value) for e in props.read(node, *paths))
 
 
 def per_child(

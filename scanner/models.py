@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -114,11 +114,35 @@ class Resource(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+_UNSET: Any = object()
+_set_attr = object.__setattr__
+
+
 class Evidence(Frozen):
     """A property path a check read and the value it saw (None when absent)."""
 
     path: str
     value: Any = None
+
+    def __init__(self, *, path: str, value: Any = _UNSET, **extra: Any) -> None:
+        """Checks build these by the hundred thousand: a plain `str` path needs no validation
+        (`value` is `Any`), so it is stored directly; anything else goes through pydantic."""
+        if type(path) is not str or extra:
+            data: dict[str, Any] = {"path": path, **extra}
+            if value is not _UNSET:
+                data["value"] = value
+            super().__init__(**data)
+            return
+        unset = value is _UNSET
+        _set_attr(self, "__dict__", {"path": path, "value": None if unset else value})
+        _set_attr(self, "__pydantic_fields_set__", _PATH_SET if unset else _EVIDENCE_SET)
+        _set_attr(self, "__pydantic_extra__", None)
+        _set_attr(self, "__pydantic_private__", None)
+
+
+_EVIDENCE_SET = {"path", "value"}
+_PATH_SET = {"path"}
+"""Shared by every Evidence built on the fast path: pydantic copies a model's set before changing it."""
 
 
 class Remediation(Frozen):
@@ -209,6 +233,21 @@ class Finding(Frozen):
         if detail_key:
             parts.append(detail_key.lower())
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
+    """A model from values its builder already checked: what `model_construct` does, minus its
+    per-call overhead. `values` must hold every field, in field order, with the types validation
+    would give; `fields_set` is shared (pydantic copies a model's set before changing it)."""
+    model = cls.__new__(cls)
+    _set_attr(model, "__dict__", values)
+    _set_attr(model, "__pydantic_fields_set__", fields_set)
+    _set_attr(model, "__pydantic_extra__", None)
+    _set_attr(model, "__pydantic_private__", None)
+    return model
 
 
 def fails_gate(finding: Finding, fail_on: Severity | None) -> bool:

@@ -7,9 +7,11 @@ null or oddly shaped. Every check reads through these helpers so none of that ca
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from scanner.frozen import FrozenDict
 from scanner.models import Evidence, Resource
 
 MISSING: Any = None
@@ -29,41 +31,75 @@ _ROW_FIELDS = {
 }
 
 
-def _child(node: Any, key: str) -> Any:
+def _child(node: Any, key: str, lowered: str) -> Any:
     if not isinstance(node, Mapping):
         return MISSING
     if key in node:
         return node[key]
-    lowered = key.lower()
+    return _casefold_child(node, lowered)
+
+
+def _casefold_child(node: Mapping[Any, Any], lowered: str) -> Any:
+    """The first key equal to `lowered` ignoring case (ARM casing varies), in the mapping's order."""
     for name, value in node.items():
         if isinstance(name, str) and name.lower() == lowered:
             return value
     return MISSING
 
 
+_Parsed = tuple[str | None, tuple[tuple[str, str, int | None], ...], tuple[tuple[str, str, int | None], ...]]
+_PATHS: dict[str, _Parsed] = {}
+"""Each path split once: (Resource field of its first segment, the steps after it, every step); a
+step is (segment, lower-cased segment, list index if it is ASCII digits). Bounded: paths built from
+data (key names) must not grow it without limit."""
+_MAX_PATHS = 8192
+_DICTS = (dict, FrozenDict)
+
+
+def _index(part: str) -> int | None:
+    if not (part.isascii() and part.isdigit()):
+        return None
+    return int(part) if len(part) < 19 else sys.maxsize  # past any list, without int()'s digit limit
+
+
+def _parse(path: str) -> _Parsed:
+    steps = tuple((part, part.lower(), _index(part)) for part in path.split("."))
+    parsed = (_ROW_FIELDS.get(steps[0][1]), steps[1:], steps)
+    if len(_PATHS) < _MAX_PATHS:
+        _PATHS[path] = parsed
+    return parsed
+
+
 def get(node: Any, path: str, default: Any = None) -> Any:
     """Read a dotted path (`properties.encryption.keySource`) case-insensitively.
 
     A `Resource` is read as its Resource Graph row. Any missing step, null, or non-object on
-    the way yields `default`. Numeric segments index into lists.
+    the way yields `default`. Numeric segments index into lists. Every check reads through
+    here (hundreds of thousands of calls per large scan), so plain dicts and lists take exact
+    type tests before the general `Mapping` path.
     """
-    parts = path.split(".")
-    if isinstance(node, Resource):
-        field = _ROW_FIELDS.get(parts[0].lower())
-        if field is None:
+    parsed = _PATHS.get(path) or _parse(path)
+    if type(node) in _DICTS:
+        current: Any = node
+        steps = parsed[2]
+    elif isinstance(node, Resource):
+        if parsed[0] is None:
             return default
-        current: Any = getattr(node, field)
-        parts = parts[1:]
+        current = getattr(node, parsed[0])
         if current is None:
             return default
+        steps = parsed[1]
     else:
         current = node
-    for part in parts:
-        if isinstance(current, list) and part.isascii() and part.isdigit():
-            index = int(part)
+        steps = parsed[2]
+    for part, lowered, index in steps:
+        kind = type(current)
+        if kind in _DICTS:
+            current = current[part] if part in current else _casefold_child(current, lowered)
+        elif index is not None and isinstance(current, list):
             current = current[index] if index < len(current) else MISSING
         else:
-            current = _child(current, part)
+            current = _child(current, part, lowered)
         if current is MISSING:
             return default
     return current
@@ -84,6 +120,8 @@ def mapping(node: Any, path: str) -> dict[str, Any]:
 def text(node: Any, path: str) -> str | None:
     """A scalar at `path` as a string (`True` -> "true"), or None when absent or structured."""
     value = get(node, path)
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, Mapping | list):
         return None
     if isinstance(value, bool):
@@ -94,7 +132,10 @@ def text(node: Any, path: str) -> str | None:
 def equals(node: Any, path: str, *expected: str) -> bool:
     """True when the scalar at `path` matches any `expected`, case-insensitively."""
     value = text(node, path)
-    return value is not None and value.lower() in {e.lower() for e in expected}
+    if value is None:
+        return False
+    lowered = value.lower()
+    return any(lowered == e.lower() for e in expected)
 
 
 def flag(node: Any, path: str) -> bool | None:
@@ -109,11 +150,37 @@ def flag(node: Any, path: str) -> bool | None:
 
 def read(node: Any, *paths: str) -> tuple[Evidence, ...]:
     """Evidence for the paths a check read: the path and the value seen (None if absent)."""
-    return tuple(Evidence(path=p, value=_scalarize(get(node, p))) for p in paths)
+    return tuple(evidence(p, _scalarize(get(node, p))) for p in paths)
+
+
+_EVIDENCE: dict[tuple[str, Any, type], Evidence] = {}
+_MAX_EVIDENCE = 1 << 15
+
+
+def evidence(path: str, value: Any) -> Evidence:
+    """`Evidence(path=path, value=value)`, shared between findings when the value is a scalar:
+    a large estate repeats the same few (path, value) pairs across hundreds of thousands of
+    findings, and Evidence is immutable. Keyed with the value's type (1, 1.0 and True are equal)."""
+    kind = type(value)
+    if kind not in _PLAIN and kind is not str:
+        return Evidence(path=path, value=value)
+    key = (path, value, kind)
+    found = _EVIDENCE.get(key)
+    if found is None:
+        found = Evidence(path=path, value=value)
+        if len(_EVIDENCE) < _MAX_EVIDENCE:
+            _EVIDENCE[key] = found
+    return found
+
+
+_PLAIN = frozenset({bool, int, float, type(None)})
 
 
 def _scalarize(value: Any) -> Any:
     """Keep evidence small: scalars as-is, containers summarised."""
+    kind = type(value)
+    if kind in _PLAIN or (kind is str and len(value) <= 300):
+        return value
     if isinstance(value, Mapping):
         return {str(k): _scalarize(v) for k, v in list(value.items())[:20]}
     if isinstance(value, list):

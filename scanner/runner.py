@@ -21,19 +21,21 @@ resource) becomes `unknown`, a coverage gap, without being called.
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import orjson
 
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
-from scanner.models import Evidence, Finding, Resource, Severity, Status
+from scanner.models import Evidence, Finding, Resource, Severity, Status, trusted
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
@@ -96,7 +98,8 @@ def _valid(verdict: Any, plugin: bool) -> Verdict | str:
     return Verdict(status, verdict.message, tuple(evidence), severity, verdict.subject_id, verdict.detail_key)
 
 
-def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
+def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | None = None) -> list[Verdict]:
+    """The checked verdicts of one call; `view` is what a plugin sees (default: a read-only facade)."""
     for source in item.meta.needs:
         reason = estate.not_applicable(source)
         if reason is not None:
@@ -105,7 +108,10 @@ def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
         if gap is not None:
             return [unknown(f"coverage gap: {gap.reason}")]
     plugin = item.plugin is not None
-    view = cast(Estate, ReadOnlyEstate(estate)) if plugin else estate
+    if not plugin:
+        view = estate
+    elif view is None:
+        view = cast(Estate, ReadOnlyEstate(estate))
     try:
         result = item.func(resource, view)
         if isinstance(result, Verdict):
@@ -131,56 +137,93 @@ def _verdicts(item: Check, resource: Resource, estate: Estate) -> list[Verdict]:
     return [undetermined(v) if resource.source_file else v for v in verdicts]
 
 
+_FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
+"""The fields a new finding sets (later stages add waivers, baselines and changes); one shared set."""
+
+
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
+    """Built without re-validation: every value comes from a validated `Resource` or `CheckMeta`
+    or from a verdict `_valid` checked, so pydantic would only copy what is already right."""
     meta = item.meta
     subject_id = verdict.subject_id or resource.id
     subject = estate.get(subject_id) if verdict.subject_id else resource
-    return Finding(
-        check_id=meta.id,
-        resource_id=subject.id if subject else subject_id,
-        resource_type=subject.type_key if subject else "unknown",
-        resource_name=subject.name if subject else subject_id.rsplit("/", 1)[-1],
-        subscription_id=subject.subscription_id if subject else resource.subscription_id,
-        location=subject.location if subject else None,
-        status=verdict.status,
-        severity=verdict.severity or meta.severity,
-        title=meta.title,
-        message=verdict.message,
-        evidence=verdict.evidence,
-        # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
-        remediation=meta.remediation if verdict.status in _ACTIONABLE else None,
-        detail_key=verdict.detail_key,
-        tags=meta.tags,
-        pillar=meta.pillar,
-        fingerprint=Finding.make_fingerprint(meta.id, subject_id, verdict.detail_key),
-        source_file=(subject or resource).source_file,
-        source_line=(subject or resource).source_line,
-        source_address=(subject or resource).source_address,
+    where = subject or resource
+    status = verdict.status
+    return trusted(
+        Finding,
+        {
+            "check_id": meta.id,
+            "resource_id": subject.id if subject else subject_id,
+            "resource_type": subject.type_key if subject else "unknown",
+            "resource_name": subject.name if subject else subject_id.rsplit("/", 1)[-1],
+            "subscription_id": subject.subscription_id if subject else resource.subscription_id,
+            "location": subject.location if subject else None,
+            "status": status,
+            "severity": verdict.severity or meta.severity,
+            "title": meta.title,
+            "message": verdict.message,
+            "evidence": verdict.evidence,
+            # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
+            "remediation": meta.remediation if status in _ACTIONABLE else None,
+            "detail_key": verdict.detail_key,
+            "tags": meta.tags,
+            "pillar": meta.pillar,
+            "fingerprint": Finding.make_fingerprint(meta.id, subject_id, verdict.detail_key),
+            "waived_by": None,
+            "baselined": False,
+            "change": None,
+            "source_file": where.source_file,
+            "source_line": where.source_line,
+            "source_address": where.source_address,
+        },
+        _FINDING_SET,
     )
 
 
-class _Run:
-    """State shared by the supervisor and its workers; findings only land through `land`."""
+_BATCH = 512
+"""Findings a worker holds before landing them under the lock (at most this much work is redone
+after a timeout: the successor restarts at the first call whose findings had not landed)."""
 
-    def __init__(self, estate: Estate, checks: Mapping[str, Check], timeout: float | None) -> None:
+
+def _timed_out_message(timeout: float) -> str:
+    return (
+        f"check did not finish within {timeout:g} s (--check-timeout) and was abandoned; "
+        "it is not run on the rest of the estate"
+    )
+
+
+_NOT_RUN = "not run: this check timed out on an earlier resource in this scan"
+
+
+class _Run:
+    """State shared by the supervisor and its workers; findings only land through `_Worker.land`,
+    always in call order, so the list is the same whatever timed out and whoever computed it."""
+
+    def __init__(
+        self, estate: Estate, checks: Mapping[str, Check], timeout: float | None, resources: Sequence[Resource]
+    ) -> None:
         self.estate = estate
+        self.view = cast(Estate, ReadOnlyEstate(estate))
         self.by_kind = index_by_kind(checks.values())
         self.timeout = timeout
+        self.resources = resources
         self.lock = threading.Lock()
         self.findings: list[Finding] = []
-        self.timed_out: set[str] = set()
+        self.landed = 0
+        """Calls (in `pairs` order) whose findings are in `findings`."""
+        self.timed_out: dict[str, int] = {}
+        """Check id -> the call that hung; later calls of that check are not run."""
         self.current: _Worker | None = None
         self.failure: BaseException | None = None
 
     def pairs(self) -> Iterator[tuple[Check, Resource]]:
-        for resource in self.estate.resources:
-            kind = self.estate.kind_of.get(resource.id_key)
+        kind_of = self.estate.kind_of
+        by_kind = self.by_kind
+        for resource in self.resources:
+            kind = kind_of.get(resource.id_key)
             if kind is not None:
-                for item in self.by_kind.get(kind, ()):
+                for item in by_kind.get(kind, ()):
                     yield item, resource
-
-    def findings_for(self, item: Check, resource: Resource, verdicts: list[Verdict]) -> list[Finding]:
-        return [_finding(item, resource, self.estate, verdict) for verdict in verdicts]
 
 
 class _Worker(threading.Thread):
@@ -193,23 +236,39 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         state = self.run_state
+        estate, view, timed_out = state.estate, state.view, state.timed_out
+        pending: list[Finding] = []
+        position = self.first - 1
         try:
             for position, (item, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
-                if item.meta.id in state.timed_out:
-                    verdicts = _error("not run: this check timed out on an earlier resource in this scan")
+                hung = timed_out.get(item.meta.id)
+                if hung is not None and position >= hung:
+                    message = _timed_out_message(state.timeout or 0) if position == hung else _NOT_RUN
+                    verdicts = _error(message)
                 else:
                     self.call = (position, time.monotonic(), item, resource)
-                    verdicts = _verdicts(item, resource, state.estate)
-                findings = state.findings_for(item, resource, verdicts)
-                with state.lock:
-                    if state.current is not self:
-                        return  # abandoned after a timeout: another worker owns the rest
-                    state.findings.extend(findings)
+                    verdicts = _verdicts(item, resource, estate, view)
                     self.call = None
+                for verdict in verdicts:
+                    pending.append(_finding(item, resource, estate, verdict))
+                if len(pending) >= _BATCH and not self.land(pending, position + 1):
+                    return
+            self.land(pending, position + 1)
         except BaseException as exc:  # a bug of ours, or a late CheckTimeout
             with state.lock:
                 if state.current is self:
                     state.failure = exc
+
+    def land(self, findings: list[Finding], landed: int) -> bool:
+        """Add the findings of every call before `landed`; False once abandoned (another worker owns the rest)."""
+        state = self.run_state
+        with state.lock:
+            if state.current is not self:
+                return False
+            state.findings.extend(findings)
+            state.landed = landed
+        findings.clear()
+        return True
 
 
 def _interrupt(worker: threading.Thread) -> None:
@@ -247,17 +306,14 @@ def _supervise(run: _Run) -> None:
         call = worker.call
         if run.timeout is None or call is None or time.monotonic() - call[1] <= run.timeout:
             continue
-        position, _, item, resource = call
+        position, _, item, _ = call
         with run.lock:
             if worker.call is not call:
                 continue  # it finished just now
-            message = (
-                f"check did not finish within {run.timeout:g} s (--check-timeout) and was abandoned; "
-                "it is not run on the rest of the estate"
-            )
-            run.findings.extend(run.findings_for(item, resource, _error(message)))
-            run.timed_out.add(item.meta.id)
-            successor = _Worker(run, position + 1)
+            # The successor redoes the calls whose findings had not landed, then reports this
+            # call as timed out and skips the check from here on.
+            run.timed_out[item.meta.id] = position
+            successor = _Worker(run, run.landed)
             run.current = successor
         _interrupt(worker)
         _ABANDONED.append(worker)
@@ -267,12 +323,38 @@ def _supervise(run: _Run) -> None:
         raise run.failure
 
 
+def sort_key(finding: Finding) -> tuple[int, str, str, str]:
+    """Most severe first, then by check, resource and detail (the order every report shows)."""
+    return (-finding.severity.rank, finding.check_id, finding.resource_id.lower(), finding.detail_key or "")
+
+
+def evaluate(
+    estate: Estate, checks: Mapping[str, Check], timeout: float | None, resources: Sequence[Resource]
+) -> list[Finding]:
+    """The findings of every applicable check on `resources`, in call order (unsorted)."""
+    run = _Run(estate, checks, timeout, resources)
+    _supervise(run)
+    return run.findings
+
+
 def run_checks(
     estate: Estate, checks: Mapping[str, Check], *, timeout: float | None = DEFAULT_CHECK_TIMEOUT
 ) -> list[Finding]:
     """Every applicable check on every resource; `timeout` is seconds per call (None: no limit)."""
-    run = _Run(estate, checks, timeout if timeout and timeout > 0 else None)
-    _supervise(run)
-    findings = run.findings
-    findings.sort(key=lambda f: (-f.severity.rank, f.check_id, f.resource_id.lower(), f.detail_key or ""))
+    with gc_paused():
+        findings = evaluate(estate, checks, timeout if timeout and timeout > 0 else None, estate.resources)
+        findings.sort(key=sort_key)
     return findings
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic collector off while findings pile up: they hold no cycles, and each automatic
+    collection would walk the whole estate again (about a third of the phase). Restored after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -156,3 +156,37 @@ def test_an_abandoned_check_that_swallowed_the_first_interruption_is_stopped_by_
             break
         alive[0].join(0.05)
     assert not alive and swallowed == ["CheckTimeout"]
+
+
+def test_findings_built_without_revalidation_equal_validated_ones() -> None:
+    """The runner builds findings and evidence on a trusted path; pydantic must agree with every value."""
+    from scanner.models import Evidence, Finding
+    from scanner.registry import load_checks
+    from scanner.snapshot import read_snapshot
+    from tests.test_scan_equivalence import DEMO
+
+    findings = run_checks(Estate(read_snapshot(DEMO)), load_checks(plugins=False))
+    assert findings
+    for finding in findings:
+        again = Finding.model_validate(finding.model_dump(exclude_unset=True))
+        assert again == finding and again.model_dump(mode="json") == finding.model_dump(mode="json")
+        assert finding.model_fields_set == again.model_fields_set
+        assert {"waived_by", "baselined", "change"}.isdisjoint(finding.model_fields_set)
+        for item in finding.evidence:
+            assert Evidence.model_validate(item.model_dump()) == item
+    first, second = findings[0], findings[1]
+    waived = first.model_copy(update={"waived_by": "w"})
+    assert "waived_by" in waived.model_fields_set and "waived_by" not in second.model_fields_set
+
+
+def test_evidence_keeps_validation_for_anything_but_a_plain_path() -> None:
+    from pydantic import ValidationError
+
+    from scanner.models import Evidence
+
+    assert Evidence(path="p").model_fields_set == {"path"}
+    assert Evidence(path="p", value=1).model_fields_set == {"path", "value"}
+    with pytest.raises(ValidationError):
+        Evidence(path=3)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Evidence(path="p", bogus=1)  # type: ignore[call-arg]
