@@ -71,6 +71,15 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
     return out
 
 
+def _jobs(value: str) -> int | str:
+    """`--jobs`: `auto` or a whole number of processes, at least 1."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    if value.strip().isascii() and value.strip().isdigit() and 0 < int(value) <= 1024:
+        return int(value)
+    raise click.BadParameter(f"{value!r} is neither auto nor a number of processes (1 to 1024)")
+
+
 def _report_name(fmt: str) -> str:
     from reports import FILENAMES
 
@@ -328,6 +337,14 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="Seconds one check may spend on one resource before it becomes an error (0: no limit).",
 )
+@click.option(
+    "--jobs",
+    default="auto",
+    show_default=True,
+    metavar="N|auto",
+    callback=lambda _ctx, _param, value: _jobs(value),
+    help="Processes that run the checks: auto uses every usable core once the estate is large enough to pay.",
+)
 @azure_options
 @cli_evidence.scan_options
 @_guard
@@ -350,6 +367,7 @@ def scan(
     write_baseline: Path | None,
     history_db: str | None,
     check_timeout: float,
+    jobs: int | str,
     check_patterns: tuple[str, ...],
     skip_patterns: tuple[str, ...],
     min_severity: str | None,
@@ -412,6 +430,7 @@ def scan(
             load_seconds=time.perf_counter() - started,
             attestations=attestations,
             check_timeout=check_timeout or None,
+            jobs=jobs,
             catalog=catalog,
             min_severity=min_severity,
         )

@@ -33,16 +33,18 @@ def scan(
     now: datetime | None = None,
     attestations: Mapping[tuple[str, str], Attestation] | None = None,
     check_timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+    jobs: int | str = "auto",
     catalog: Mapping[str, Check] | None = None,
     min_severity: str | None = None,
 ) -> ScanResult:
     """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
-    mapped checks a selection left out; `min_severity` drops findings below that severity."""
+    mapped checks a selection left out; `min_severity` drops findings below that severity; `jobs`
+    processes run the checks (`auto`: every usable core when the estate is large enough)."""
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
     findings, waiver_uses = policy.apply(
-        selection.above(run_checks(estate, checks, timeout=check_timeout), min_severity),
+        selection.above(run_checks(estate, checks, timeout=check_timeout, jobs=jobs), min_severity),
         waivers,
         baseline,
         generated_at.date(),

@@ -137,7 +137,7 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
     return [undetermined(v) if resource.source_file else v for v in verdicts]
 
 
-_FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
+FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
 """The fields a new finding sets (later stages add waivers, baselines and changes); one shared set."""
 
 
@@ -176,7 +176,7 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
             "source_line": where.source_line,
             "source_address": where.source_address,
         },
-        _FINDING_SET,
+        FINDING_SET,
     )
 
 
@@ -338,11 +338,25 @@ def evaluate(
 
 
 def run_checks(
-    estate: Estate, checks: Mapping[str, Check], *, timeout: float | None = DEFAULT_CHECK_TIMEOUT
+    estate: Estate,
+    checks: Mapping[str, Check],
+    *,
+    timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+    jobs: int | str | None = 1,
 ) -> list[Finding]:
-    """Every applicable check on every resource; `timeout` is seconds per call (None: no limit)."""
+    """Every applicable check on every resource; `timeout` is seconds per call (None: no limit).
+    `jobs` processes share the work (`auto`: every usable core once the estate is large enough
+    to pay for it); the findings are the same whatever the number."""
+    from scanner import shards  # it builds on this module
+
+    limit = timeout if timeout and timeout > 0 else None
     with gc_paused():
-        findings = evaluate(estate, checks, timeout if timeout and timeout > 0 else None, estate.resources)
+        counts = shards.pair_counts(estate, checks) if jobs != 1 else []
+        processes = shards.jobs_for(jobs, sum(counts)) if counts else 1
+        if processes > 1:
+            findings = shards.run_sharded(estate, checks, limit, shards.split(counts, processes))
+        else:
+            findings = evaluate(estate, checks, limit, estate.resources)
         findings.sort(key=sort_key)
     return findings
 

@@ -1,0 +1,136 @@
+"""Checks evaluated in forked shards give exactly the serial run's findings, byte for byte, and
+keep every guarantee of the serial runner: errors, time limits and plugin isolation per call."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from functools import cache
+
+import orjson
+import pytest
+
+from benchmarks.estate_gen import generate
+from scanner import shards
+from scanner.estate import Estate
+from scanner.models import CheckMeta, Finding, Remediation, Resource, Severity, Status
+from scanner.registry import Check, Verdict, failed, load_checks, passed
+from scanner.runner import run_checks
+from scanner.snapshot import read_snapshot
+from tests.helpers import estate, resource
+from tests.test_scan_equivalence import DEMO
+
+
+@cache
+def _estates() -> dict[str, Estate]:
+    return {"demo": Estate(read_snapshot(DEMO)), "generated": Estate(generate(3_000, seed=11))}
+
+
+def _bytes(findings: list[Finding]) -> bytes:
+    return orjson.dumps([f.model_dump(mode="json") for f in findings])
+
+
+@pytest.mark.parametrize("name", ["demo", "generated"])
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_sharded_findings_are_the_serial_findings_byte_for_byte(name: str, jobs: int) -> None:
+    est = _estates()[name]
+    checks = load_checks(plugins=False)
+    serial = run_checks(est, checks, jobs=1)
+    counts = shards.pair_counts(est, checks)
+    bounds = shards.split(counts, jobs)
+    assert len(bounds) == jobs and all(high > low for low, high in bounds)  # every process has work
+    sharded = shards.run_sharded(est, checks, 30.0, bounds)
+    sharded.sort(key=lambda f: (-f.severity.rank, f.check_id, f.resource_id.lower(), f.detail_key or ""))
+    assert len(serial) > 100 and _bytes(sharded) == _bytes(serial)
+    assert sharded == serial
+    assert [f.model_fields_set for f in sharded] == [f.model_fields_set for f in serial]
+
+
+def test_split_is_contiguous_complete_and_balanced() -> None:
+    counts = [3, 0, 5, 1, 1, 7, 2, 2, 4, 0, 6] * 50
+    for jobs in (2, 3, 4):
+        bounds = shards.split(counts, jobs)
+        assert bounds[0][0] == 0 and bounds[-1][1] == len(counts)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+        work = [sum(counts[low:high]) for low, high in bounds]
+        share = sum(counts) / (jobs - 1 + shards.PARENT_SHARE)
+        assert abs(work[0] - share * shards.PARENT_SHARE) <= 7
+        assert all(abs(part - share) <= 2 * 7 for part in work[1:])
+
+
+def test_auto_stays_serial_until_the_estate_pays_for_a_process() -> None:
+    assert shards.jobs_for("auto", shards.MIN_PAIRS_PER_JOB - 1) == 1
+    assert shards.jobs_for("auto", 100 * shards.MIN_PAIRS_PER_JOB) == min(shards.usable_cores(), 100)
+    assert shards.jobs_for(3, 10) == 3 and shards.jobs_for(1, 10**9) == 1
+    est = _estates()["demo"]
+    checks = load_checks(plugins=False)
+    assert sum(shards.pair_counts(est, checks)) < shards.MIN_PAIRS_PER_JOB  # the demo runs serial
+
+
+def _meta(check_id: str) -> CheckMeta:
+    return CheckMeta(
+        id=check_id,
+        title="t",
+        kinds=("storage",),
+        severity=Severity.HIGH,
+        tags=("private-network",),
+        pillar="private-network",
+        rationale="r",
+        remediation=Remediation(text="fix"),
+    )
+
+
+def _storage(count: int) -> Estate:
+    return estate([resource("Microsoft.Storage/storageAccounts", f"st{i:03}") for i in range(count)])
+
+
+def test_a_plugin_that_raises_or_hangs_in_a_shard_is_an_error_there_and_the_scan_completes() -> None:
+    parent = os.getpid()
+
+    def hangs_in_a_child(r: Resource, e: Estate) -> Verdict:
+        if os.getpid() != parent and r.name == "st030":
+            time.sleep(3600)
+        return failed("plugin says no")
+
+    def raises(r: Resource, e: Estate) -> Verdict:
+        raise SystemExit(f"{r.id} must not leak")
+
+    def mutates(r: Resource, e: Estate) -> Verdict:
+        e.resources.clear()
+        return passed("cleared")
+
+    est = _storage(40)
+    checks = {
+        "P-HANG": Check(_meta("P-HANG"), hangs_in_a_child, plugin="rogue"),
+        "P-RAISE": Check(_meta("P-RAISE"), raises, plugin="rogue"),
+        "P-MUTATE": Check(_meta("P-MUTATE"), mutates, plugin="rogue"),
+        "B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine")),
+    }
+    before = list(est.resources)
+    findings = shards.run_sharded(est, checks, 1.0, shards.split(shards.pair_counts(est, checks), 2))
+    by = {(f.check_id, f.resource_name): f for f in findings}
+    assert len(by) == len(findings) == 160
+    hang = {name: f.message for (check_id, name), f in by.items() if check_id == "P-HANG"}
+    first_child = min(name for name in hang if hang[name] != "plugin says no")
+    assert first_child == "st030" and "did not finish within 1 s" in hang["st030"]
+    assert all("timed out on an earlier resource" in hang[f"st{i:03}"] for i in range(31, 40))
+    assert all(hang[f"st{i:03}"] == "plugin says no" for i in range(30))
+    assert {f.status for (c, _), f in by.items() if c in ("P-RAISE", "P-MUTATE")} == {Status.ERROR}
+    assert all("must not leak" not in f.message for f in findings)
+    assert {f.status for (c, _), f in by.items() if c == "B-OK"} == {Status.PASS}
+    assert est.resources == before
+
+
+def test_a_shard_process_that_dies_fails_the_scan_instead_of_losing_findings() -> None:
+    parent = os.getpid()
+
+    def dies_in_a_child(r: Resource, e: Estate) -> Verdict:
+        if os.getpid() != parent:
+            os._exit(7)
+        return passed("fine")
+
+    checks = {"B-DIE": Check(_meta("B-DIE"), dies_in_a_child)}
+    est = _storage(10)
+    with pytest.raises(RuntimeError, match="died"):
+        shards.run_sharded(est, checks, None, shards.split(shards.pair_counts(est, checks), 2))
