@@ -329,11 +329,20 @@ def sort_key(finding: Finding) -> tuple[int, str, str, str]:
 
 
 def evaluate(
-    estate: Estate, checks: Mapping[str, Check], timeout: float | None, resources: Sequence[Resource]
+    estate: Estate,
+    checks: Mapping[str, Check],
+    timeout: float | None,
+    resources: Sequence[Resource],
+    hung: set[str] | None = None,
 ) -> list[Finding]:
-    """The findings of every applicable check on `resources`, in call order (unsorted)."""
+    """The findings of every applicable check on `resources`, in call order (unsorted). `hung`
+    carries the checks that timed out across calls: they are not run, and are added to it."""
     run = _Run(estate, checks, timeout, resources)
+    if hung:
+        run.timed_out.update(dict.fromkeys(hung, -1))  # before every call here: none runs
     _supervise(run)
+    if hung is not None:
+        hung.update(run.timed_out)
     return run.findings
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner import props
 from scanner.estate import Estate
-from scanner.models import Finding, trusted
+from scanner.models import CheckMeta, Finding, trusted
 from scanner.registry import Check
 from scanner.runner import FINDING_SET, evaluate
 
@@ -33,7 +33,7 @@ MIN_PAIRS_PER_JOB = 10_000
 """Check calls each process must get before forking one pays: at 3,000 generated resources (9,700
 calls) two processes need about 0.77 of the serial CPU time on the critical path; fork, pickling
 and rebuilding the rows are a fixed cost that smaller estates do not repay."""
-PARENT_SHARE = 1.15
+PARENT_SHARE = 1.05
 """The parent's part of the calls against one child's: it works beside them, then rebuilds their rows
 (about a sixth of what evaluating them cost), while each child also pickles its rows."""
 
@@ -90,7 +90,8 @@ def split(counts: Sequence[int], jobs: int) -> list[tuple[int, int]]:
 def run_sharded(
     estate: Estate, checks: Mapping[str, Check], timeout: float | None, bounds: Sequence[tuple[int, int]]
 ) -> list[Finding]:
-    """The findings of every shard in call order: the first evaluated here, the rest in children."""
+    """The findings of every shard in call order: the first evaluated here, the rest in children,
+    whose rows the parent rebuilds chunk by chunk as they arrive."""
     global _JOB
     context = multiprocessing.get_context("fork")
     children: list[tuple[Any, Connection]] = []
@@ -104,8 +105,10 @@ def run_sharded(
             children.append((child, reader))
         low, high = bounds[0]
         findings = evaluate(estate, checks, timeout, estate.resources[low:high])
+        metas = {check_id: item.meta for check_id, item in checks.items()}
         for child, reader in children:
-            findings.extend(_rebuild(_receive(child, reader), checks))
+            while (rows := _receive(child, reader)) is not None:
+                findings.extend(_rebuild(rows, metas))
             child.join()
         return findings
     finally:
@@ -117,106 +120,70 @@ def run_sharded(
                 child.join()
 
 
-def _receive(child: Any, reader: Connection) -> list[tuple[Any, ...]]:
+def _receive(child: Any, reader: Connection) -> list[dict[str, Any]] | None:
+    """The next chunk of a child's rows; None once it has sent them all."""
     try:
         payload = reader.recv_bytes()
     except EOFError:
         child.join()
         raise RuntimeError(f"a check shard process died (exit code {child.exitcode})") from None
-    if payload[:1] != b"+":
+    if payload == _DONE:
+        return None
+    if payload[:1] != _ROWS:
         raise RuntimeError(f"a check shard process failed: {payload[1:].decode(errors='replace')}")
-    rows: list[tuple[Any, ...]] = pickle.loads(payload[1:])
+    rows: list[dict[str, Any]] = pickle.loads(payload[1:])
     return rows
 
 
+_ROWS, _DONE, _FAILED = b"+", b".", b"!"
+CHUNKS = 8
+"""Pieces a child sends its shard in: the parent rebuilds one while the child evaluates the next,
+so only the last piece's rebuilding waits for the child."""
+
+
 def _child(low: int, high: int, writer: Connection) -> None:
-    """Evaluate one shard and send its rows; leave at once (abandoned check threads may still spin).
-    The collector stays off (the runner paused it before forking), so it never writes to the
-    estate's shared pages."""
+    """Evaluate one shard in chunks and send each one's rows; leave at once (abandoned check
+    threads may still spin). The collector stays off (the runner paused it before forking), so
+    it never writes to the estate's shared pages."""
     gc.disable()
     code = 0
     try:
         assert _JOB is not None
         estate, checks, timeout = _JOB
-        findings = evaluate(estate, checks, timeout, estate.resources[low:high])
-        writer.send_bytes(b"+" + pickle.dumps(_rows(findings), protocol=pickle.HIGHEST_PROTOCOL))
+        hung: set[str] = set()  # a check that timed out in one chunk is not run in the next
+        step = max(1, -(-(high - low) // CHUNKS))
+        for start in range(low, high, step):
+            findings = evaluate(estate, checks, timeout, estate.resources[start : min(start + step, high)], hung)
+            writer.send_bytes(_ROWS + pickle.dumps(_rows(findings), protocol=pickle.HIGHEST_PROTOCOL))
+        writer.send_bytes(_DONE)
     except BaseException as exc:  # reported to the parent, which raises
         code = 1
         with contextlib.suppress(BaseException):
-            writer.send_bytes(b"!" + type(exc).__name__.encode())
+            writer.send_bytes(_FAILED + type(exc).__name__.encode())
     finally:
         writer.close()
         sys.stdout.flush()
         os._exit(code)
 
 
-_SENT = (
-    "check_id",
-    "resource_id",
-    "resource_type",
-    "resource_name",
-    "subscription_id",
-    "location",
-    "status",
-    "severity",
-    "message",
-    "evidence",
-    "detail_key",
-    "fingerprint",
-    "source_file",
-    "source_line",
-    "source_address",
-)
-"""A row's values, in order (then whether it carries the check's remediation); `_rebuild` reads
-them by these positions. Title, tags and pillar come from the check's metadata again."""
-
-
-def _rows(findings: list[Finding]) -> list[tuple[Any, ...]]:
-    """Each finding as a tuple of its own values (evidence as (path, value) pairs); identical
-    objects pickle once, so the ids, names and messages repeated across findings are cheap."""
+def _rows(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Each finding's own values (evidence as (path, value) pairs, remediation as whether it has
+    the check's); identical objects pickle once, so repeated ids, names and messages are cheap."""
     rows = []
     for finding in findings:
-        values = finding.__dict__
-        rows.append(
-            (
-                *[values[name] for name in _SENT[:9]],
-                tuple((e.path, e.value) for e in finding.evidence),
-                *[values[name] for name in _SENT[10:]],
-                finding.remediation is not None,
-            )
-        )
+        row = finding.__dict__.copy()
+        row["evidence"] = tuple((e.path, e.value) for e in finding.evidence)
+        row["remediation"] = finding.remediation is not None
+        rows.append(row)
     return rows
 
 
-def _rebuild(rows: list[tuple[Any, ...]], checks: Mapping[str, Check]) -> list[Finding]:
-    out = []
+def _rebuild(rows: list[dict[str, Any]], metas: Mapping[str, CheckMeta]) -> list[Finding]:
     evidence = props.evidence
-    metas = {check_id: item.meta for check_id, item in checks.items()}
     for row in rows:
-        meta = metas[row[0]]
-        values = {
-            "check_id": row[0],
-            "resource_id": row[1],
-            "resource_type": row[2],
-            "resource_name": row[3],
-            "subscription_id": row[4],
-            "location": row[5],
-            "status": row[6],
-            "severity": row[7],
-            "title": meta.title,
-            "message": row[8],
-            "evidence": tuple(evidence(path, value) for path, value in row[9]),
-            "remediation": meta.remediation if row[15] else None,
-            "detail_key": row[10],
-            "tags": meta.tags,
-            "pillar": meta.pillar,
-            "fingerprint": row[11],
-            "waived_by": None,
-            "baselined": False,
-            "change": None,
-            "source_file": row[12],
-            "source_line": row[13],
-            "source_address": row[14],
-        }
-        out.append(trusted(Finding, values, FINDING_SET))
-    return out
+        row["evidence"] = tuple(evidence(path, value) for path, value in row["evidence"])
+        if row["remediation"]:
+            row["remediation"] = metas[row["check_id"]].remediation
+        else:
+            row["remediation"] = None
+    return [trusted(Finding, row, FINDING_SET) for row in rows]
