@@ -15,10 +15,11 @@ from scanner.inventory import Inventory
 from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, gc_paused, run_checks
 from scanner.textsafe import printable
 
 
+@gc_paused()  # every stage builds long-lived objects without cycles; collections would only rescan them
 def scan(
     inventory: Inventory,
     *,

@@ -190,3 +190,24 @@ def test_evidence_keeps_validation_for_anything_but_a_plain_path() -> None:
         Evidence(path=3)  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         Evidence(path="p", bogus=1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_off_during_the_phase_and_restored_after(enabled: bool) -> None:
+    import gc
+
+    seen: list[bool] = []
+
+    def records(r: Resource, e: Estate) -> Verdict:
+        seen.append(gc.isenabled())
+        return passed("ok")
+
+    before = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        run_checks(
+            estate([resource("Microsoft.Storage/storageAccounts", "st1")]), {"T-GC": Check(_meta("T-GC"), records)}
+        )
+        assert seen == [False] and gc.isenabled() is enabled
+    finally:
+        gc.enable() if before else gc.disable()
