@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import hashlib
 import itertools
 import threading
 import time
@@ -98,6 +99,21 @@ def _valid(verdict: Any, plugin: bool) -> Verdict | str:
     return Verdict(status, verdict.message, tuple(evidence), severity, verdict.subject_id, verdict.detail_key)
 
 
+def _plain(verdict: Any) -> bool:
+    """A well-formed verdict of exact types (what built-in checks return): nothing to normalise."""
+    if type(verdict) is not Verdict or type(verdict.status) is not Status or type(verdict.message) is not str:
+        return False
+    severity, subject, detail, evidence = verdict.severity, verdict.subject_id, verdict.detail_key, verdict.evidence
+    if severity is not None and type(severity) is not Severity:
+        return False
+    if (subject is not None and type(subject) is not str) or (detail is not None and type(detail) is not str):
+        return False
+    return type(evidence) is tuple and (not evidence or set(map(type, evidence)) == _EVIDENCE_ONLY)
+
+
+_EVIDENCE_ONLY = {Evidence}
+
+
 def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | None = None) -> list[Verdict]:
     """The checked verdicts of one call; `view` is what a plugin sees (default: a read-only facade)."""
     for source in item.meta.needs:
@@ -128,7 +144,7 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
         return _error(f"check returned more than {MAX_VERDICTS} verdicts")
     verdicts: list[Verdict] = []
     for verdict in raw:
-        checked = _valid(verdict, plugin)
+        checked = verdict if not plugin and _plain(verdict) else _valid(verdict, plugin)
         if isinstance(checked, str):
             return _error(checked)
         verdicts.append(checked)
@@ -168,7 +184,7 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
             "detail_key": verdict.detail_key,
             "tags": meta.tags,
             "pillar": meta.pillar,
-            "fingerprint": Finding.make_fingerprint(meta.id, subject_id, verdict.detail_key),
+            "fingerprint": _fingerprint(meta.id, subject_id, verdict.detail_key),
             "waived_by": None,
             "baselined": False,
             "change": None,
@@ -178,6 +194,18 @@ def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) 
         },
         FINDING_SET,
     )
+
+
+_PREFIXES: dict[str, str] = {}
+
+
+def _fingerprint(check_id: str, resource_id: str, detail_key: str | None) -> str:
+    """`Finding.make_fingerprint`, with each check's part of the hashed text made once."""
+    prefix = _PREFIXES.get(check_id)
+    if prefix is None:
+        prefix = _PREFIXES[check_id] = check_id.upper() + "|"
+    text = prefix + resource_id.lower() + ("|" + detail_key.lower() if detail_key else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 _BATCH = 512

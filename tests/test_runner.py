@@ -172,6 +172,9 @@ def test_findings_built_without_revalidation_equal_validated_ones() -> None:
         assert again == finding and again.model_dump(mode="json") == finding.model_dump(mode="json")
         assert finding.model_fields_set == again.model_fields_set
         assert {"waived_by", "baselined", "change"}.isdisjoint(finding.model_fields_set)
+        assert finding.fingerprint == Finding.make_fingerprint(
+            finding.check_id, finding.resource_id, finding.detail_key
+        )
         for item in finding.evidence:
             assert Evidence.model_validate(item.model_dump()) == item
     first, second = findings[0], findings[1]
