@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers
 _ML_PREFIX = "microsoft.machinelearningservices/"
 _JSON_FIELDS = ("tags", "identity", "sku", "properties")
 _ABSENT = object()
+_SUBSCRIPTION_OF = attrgetter("subscription_id")
 _CONNECTIONS = "privateEndpointConnections"
 _CONNECTIONS_KEY = _CONNECTIONS.lower()
 
@@ -63,8 +65,7 @@ def parent_id(resource_id: str) -> str | None:
         if first < 0:
             return None
         if first == lowered.rfind(_PROVIDERS_TEXT):
-            depth = stripped.count("/", first + len(_PROVIDERS_TEXT)) + 1
-            return stripped.rsplit("/", 2)[0] if depth > 3 else None
+            return _above_last_two(stripped, first)
     parts = _PROVIDERS.split(stripped)
     if len(parts) < 2:
         return None
@@ -79,6 +80,25 @@ def parent_id(resource_id: str) -> str | None:
 # A URL urlsplit reads the plain way: scheme, `//`, a host of letters, digits, dots and dashes with
 # no user or port, a path without tabs or newlines (urlsplit drops those), then a query or fragment.
 _PLAIN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([A-Za-z0-9.\-]+)((?:/[^?#\t\r\n]*)?)(?:[?#][\s\S]*)?\Z")
+
+
+def _above_last_two(stripped: str, providers: int) -> str | None:
+    """The id without its last type/name pair when more than a provider/type/name follows the one
+    `/providers/` at `providers`; None for a top-level resource."""
+    if stripped.count("/", providers + len(_PROVIDERS_TEXT)) < 3:
+        return None
+    return stripped[: stripped.rfind("/", 0, stripped.rfind("/"))]
+
+
+def _lower_parent(key: str) -> str | None:
+    """`parent_id(key)` for an id already lower-case and ASCII (the index's keys): no second copy."""
+    stripped = key.rstrip("/")
+    first = stripped.find(_PROVIDERS_TEXT)
+    if first < 0:
+        return None
+    if first == stripped.rfind(_PROVIDERS_TEXT):
+        return _above_last_two(stripped, first)
+    return parent_id(stripped)
 
 
 def versionless_key_id(key_id: str) -> str:
@@ -128,10 +148,6 @@ _CMK_KINDS = frozenset(_CMK_SPLIT) | frozenset(_CMK_SINGLE)
 
 def _lower(text: str | None) -> str | None:
     return text.lower() if text else text
-
-
-def _subscription_of(resource: Resource) -> str | None:
-    return resource.subscription_id
 
 
 def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
@@ -285,7 +301,7 @@ class Estate:
         known = {r.id_key for r in self.resources if r.type_key == "microsoft.resources/subscriptions"}
         seen: set[str] = set()
         # Each distinct subscription text once, in order of first appearance.
-        for sub in dict.fromkeys(map(_subscription_of, self.resources)):
+        for sub in dict.fromkeys(map(_SUBSCRIPTION_OF, self.resources)):
             if sub and f"/subscriptions/{sub.lower()}" not in known and sub.lower() not in seen:
                 seen.add(sub.lower())
                 self.resources.append(
@@ -317,7 +333,7 @@ class Estate:
             if resource.subscription_id:
                 self._kinds_per_subscription[resource.subscription_id.lower()][kind] += 1
         # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent.
-        parent_key = parent_id(key) if resource.id.isascii() else _lower(parent_id(resource.id))
+        parent_key = _lower_parent(key) if resource.id.isascii() else _lower(parent_id(resource.id))
         if parent_key:
             self._children[(parent_key, type_key)].append(resource)
         if type_key == "microsoft.network/privateendpoints":
