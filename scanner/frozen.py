@@ -52,7 +52,11 @@ def _shallow(value: Any) -> Any:
 def _recursive(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
-        return FrozenDict({k: v if type(v) in _SCALARS else _recursive(v) for k, v in value.items()})
+        frozen = FrozenDict(value)  # copied at C speed; only the nested containers are replaced
+        for key, child in value.items():
+            if type(child) not in _SCALARS:
+                dict.__setitem__(frozen, key, _recursive(child))
+        return frozen
     if kind is list or kind is tuple:
         return FrozenList([v if type(v) in _SCALARS else _recursive(v) for v in value])
     return _iterative(value)  # already frozen, subclasses, other objects: the general path
