@@ -1,16 +1,29 @@
 """Build large acyclic data without the cycle collector walking it again and again.
 
-Reading a snapshot or indexing an estate allocates millions of containers; every so often the
-collector walks all of them, which costs more than the building itself (about twice the JSON
-parse at 20,000 resources). None of it holds a reference cycle, so reference counting alone frees
-it: the collector is paused while it is built and resumed (if it was running) afterwards.
+Reading a snapshot or indexing an estate allocates millions of containers. Left alone, the
+collector walks all of them every so often while they are built (about twice the JSON parse at
+20,000 resources), and again on every full collection for as long as they live, which in a scan
+means all through the checks, compliance and reports. None of it holds a reference cycle, so
+reference counting alone frees it: the collector is paused while it is built and, in the
+command-line process (one scan, then exit), what then exists is moved out of the collector's
+reach (`gc.freeze`) until the data built is released. A long-lived process that builds estates
+(the test suite, an embedding application) keeps the default: freezing everything alive there
+would hold its unrelated cyclic garbage for as long as any inventory lives.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_lock = threading.Lock()
+_resident = False
+"""Set by the command-line entry point (`set_resident`)."""
+_holders = 0
+"""How many built objects (inventories, estates) are alive with the collector's objects frozen for them."""
 
 
 @contextmanager
@@ -23,3 +36,33 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def set_resident(enabled: bool) -> None:
+    """Whether `keep_resident` freezes: on for a process that runs one scan and exits."""
+    global _resident
+    _resident = enabled
+
+
+def keep_resident(owner: object) -> None:
+    """When resident (`set_resident`), freeze every object the collector tracks now, until `owner`
+    and every other owner are gone.
+
+    Frozen objects are still freed by reference counting; only cycles among them wait for the
+    release (`gc.unfreeze` puts them back in the oldest generation, where the next full
+    collection finds them). `owner` must support weak references."""
+    global _holders
+    if not _resident:
+        return
+    with _lock:
+        gc.freeze()
+        _holders += 1
+    weakref.finalize(owner, _release)
+
+
+def _release() -> None:
+    global _holders
+    with _lock:
+        _holders -= 1
+        if _holders == 0:
+            gc.unfreeze()

@@ -17,7 +17,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import click
 
-from scanner import __version__, cli_evidence
+from scanner import __version__, bulk, cli_evidence
 from scanner.clickapp import (
     EXIT_CODES_HELP,
     EXIT_FINDINGS,
@@ -575,4 +575,5 @@ def _quiet_sdk_logging() -> None:
 
 def main() -> None:
     _quiet_sdk_logging()
+    bulk.set_resident(True)  # one scan per process: bulk data stays out of the cycle collector's walks
     cli(prog_name="mlwarden")

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner import kinds, props
-from scanner.bulk import collector_paused
+from scanner.bulk import collector_paused, keep_resident
 from scanner.frozen import deep_freeze
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
@@ -281,6 +281,7 @@ class Estate:
         }
         self.coverage: dict[str, SourceCoverage] = {source.name: source for source in self.header.sources}
         self._frozen = False
+        keep_resident(self)
 
     def freeze(self) -> None:
         """Deep-freeze every resource's JSON in place, once: done before a plugin check sees the

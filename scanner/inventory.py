@@ -163,7 +163,7 @@ class SnapshotHeader(Frozen):
     sources: tuple[SourceCoverage, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Inventory:
     header: SnapshotHeader
     resources: list[Resource] = field(default_factory=list)

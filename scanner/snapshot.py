@@ -31,7 +31,7 @@ import orjson
 from pydantic import ValidationError
 
 from scanner.atomic import atomic_open
-from scanner.bulk import collector_paused
+from scanner.bulk import collector_paused, keep_resident
 from scanner.errors import InputError
 from scanner.inventory import (
     SNAPSHOT_SCHEMA,
@@ -185,7 +185,9 @@ def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None
         raise InputError(f"snapshot {name}: cannot open: {exc.strerror or exc}") from None
     try:
         with collector_paused():
-            return _parse(_batches(stream, name, limits or Limits()), name)
+            inventory = _parse(_batches(stream, name, limits or Limits()), name)
+            keep_resident(inventory)
+            return inventory
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"snapshot {name}: unreadable or truncated file ({type(exc).__name__})") from None
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from scanner import snapshot
+from scanner import bulk, snapshot
 from scanner.errors import InputError
+from scanner.estate import Estate
 from scanner.inventory import AppSettingFact, AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Resource
 from scanner.resource_rows import RowBuilder
@@ -196,3 +199,41 @@ def test_line_numbers_survive_blank_lines_crlf_and_chunk_boundaries(
     bad.write_bytes((text + "\n" * 5000 + "  {broken\n").encode())
     with pytest.raises(InputError, match=rf"line {text.count(chr(10)) + 5001}: not valid JSON"):
         read_snapshot(bad)
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cycle collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_bulk_data_stays_out_of_the_collector_only_while_it_lives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "snap.jsonl"
+    write_snapshot(_inventory(), path)
+    monkeypatch.setattr(bulk, "_resident", True)
+    gc.collect()
+    before = bulk._holders
+    cycle = _Cycle()
+    alive = weakref.ref(cycle)
+    inventory = read_snapshot(path)
+    est = Estate(inventory)
+    assert bulk._holders == before + 2 and gc.get_freeze_count() > 0
+    del cycle, est
+    gc.collect()
+    assert bulk._holders == before + 1 and alive() is not None  # frozen: out of the collector's reach
+    del inventory
+    assert bulk._holders == before
+    if before == 0:  # released: cycles made meanwhile are collected again
+        gc.collect()
+        assert gc.get_freeze_count() == 0 and alive() is None
+
+
+def test_bulk_data_is_not_frozen_outside_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "snap.jsonl"
+    write_snapshot(_inventory(), path)
+    before = (bulk._holders, gc.get_freeze_count())
+    inventory = read_snapshot(path)
+    assert (bulk._holders, gc.get_freeze_count()) == before and Estate(inventory).resources
