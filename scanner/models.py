@@ -89,7 +89,9 @@ class Resource(BaseModel):
     @field_validator("tags", "identity", "sku", "properties")
     @classmethod
     def _read_only(cls, value: Any) -> Any:
-        """Frozen once here, so no check (or plugin) can change what later checks read."""
+        """Frozen once here, so no check (or plugin) can change what later checks read. Rows read in
+        bulk from a snapshot skip validation (`scanner.resource_rows`) and are frozen by
+        `Estate.freeze` before any plugin check runs."""
         return deep_freeze(value)
 
     # Computed once per resource (the index and every check ask for them); bulk reads fill them in.
