@@ -51,9 +51,15 @@ class RowBuilder:
             type(rid) is not str
             or type(rtype) is not str
             or type(name) is not str
-            or not {type(kind), type(location), type(subscription), type(group)} <= _TEXT_OR_NONE
-            or not {type(source_file), type(source_address)} <= _TEXT_OR_NONE
-            or not {type(tags), type(identity), type(sku)} <= _OBJECT_OR_NONE
+            or type(kind) not in _TEXT_OR_NONE
+            or type(location) not in _TEXT_OR_NONE
+            or type(subscription) not in _TEXT_OR_NONE
+            or type(group) not in _TEXT_OR_NONE
+            or type(source_file) not in _TEXT_OR_NONE
+            or type(source_address) not in _TEXT_OR_NONE
+            or type(tags) not in _OBJECT_OR_NONE
+            or type(identity) not in _OBJECT_OR_NONE
+            or type(sku) not in _OBJECT_OR_NONE
             or type(source_line) not in _INT_OR_NONE
             or not rid.strip()
             or not rtype.strip()
@@ -78,10 +84,10 @@ class RowBuilder:
                 "id": rid,
                 "name": name,
                 "type": rtype,
-                "kind": kind if kind is None else share(kind, kind),
-                "location": location if location is None else share(location, location),
-                "subscription_id": subscription if subscription is None else share(subscription, subscription),
-                "resource_group": group if group is None else share(group, group),
+                "kind": kind and share(kind, kind),
+                "location": location and share(location, location),
+                "subscription_id": subscription and share(subscription, subscription),
+                "resource_group": group and share(group, group),
                 "tags": tags,
                 "identity": identity,
                 "sku": sku,
