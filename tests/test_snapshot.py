@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import gzip
+import pickle
 import weakref
 from pathlib import Path
 from typing import Any
@@ -180,8 +182,10 @@ def test_repeated_text_is_shared_and_keys_follow_a_copy() -> None:
         for n in "ab"
     )
     assert first.type is second.type and first.type_key is second.type_key and first.location is second.location
-    moved = first.model_copy(update={"id": "/S/C", "type": "X"})
+    moved = first.model_copy(update={"id": "/S/C", "type": "X", "kind": "k"})
     assert (moved.id_key, moved.type_key) == ("/s/c", "x") and first.id_key == "/s/a"
+    assert first.model_fields_set == second.model_fields_set == {"id", "type", "location"}  # the shared set is intact
+    assert pickle.loads(pickle.dumps(first)) == first == copy.deepcopy(first)
 
 
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
