@@ -284,9 +284,9 @@ class Estate:
         keep_resident(self)
 
     def freeze(self) -> None:
-        """Deep-freeze every resource's JSON in place, once: done before a plugin check sees the
-        estate (`scanner.estate_view`), so no plugin can change what a later check reads.
-        Resources built by validation are frozen already and cost nothing here."""
+        """Deep-freeze every resource's JSON in place, once: the runner calls it before a plugin
+        check sees the estate, so no plugin can change what a later check reads. Resources
+        built by validation are frozen already and cost nothing here."""
         if self._frozen:
             return
         with collector_paused():

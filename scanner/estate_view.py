@@ -1,10 +1,11 @@
 """The estate as a plugin sees it: every lookup works, nothing can be changed.
 
-Making the facade deep-freezes every resource (`Estate.freeze`, once per estate); what is left
-mutable are the estate's own indexes (lists and dicts). A plugin gets this facade, which hands
-out read-only copies of lists and lazy read-only views of dicts, so it cannot reorder, add or
-drop what a built-in check reads next. Built-in checks get the estate itself: the facade costs a
-wrapper per lookup, and freezing costs a walk of all JSON that a scan without plugins skips.
+Before any plugin check runs, the runner deep-freezes every resource (`Estate.freeze`, once per
+estate); what is left mutable are the estate's own indexes (lists and dicts). A plugin gets this
+facade, which hands out read-only copies of lists and lazy read-only views of dicts, so it cannot
+reorder, add or drop what a built-in check reads next. Built-in checks get the estate itself: the
+facade costs a wrapper per lookup, and freezing costs a walk of all JSON that a scan without
+plugins skips.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class ReadOnlyEstate:
     __slots__ = ("_estate",)
 
     def __init__(self, estate: Estate) -> None:
-        estate.freeze()
         object.__setattr__(self, "_estate", estate)
 
     def __getattr__(self, name: str) -> Any:

@@ -8,8 +8,8 @@ else (a number where text belongs, a field name instead of its alias, a blank id
 
 Rows built here share repeated strings (type, location, subscription, resource group, kind) and
 one field set per shape of row: most of what a resource weighs that is not its own data. Their
-JSON is frozen later, by `Estate.freeze`, the first time a plugin check can see the estate
-(`scanner.estate_view`): a scan with only built-in checks does not pay for it.
+JSON is frozen later, by `Estate.freeze`, before the runner lets a plugin check see the estate:
+a scan with only built-in checks does not pay for it.
 """
 
 from __future__ import annotations

@@ -126,8 +126,10 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
     plugin = item.plugin is not None
     if not plugin:
         view = estate
-    elif view is None:
-        view = cast(Estate, ReadOnlyEstate(estate))
+    else:
+        estate.freeze()  # a no-op once done: run_checks freezes before any plugin runs
+        if view is None:
+            view = cast(Estate, ReadOnlyEstate(estate))
     try:
         result = item.func(resource, view)
         if isinstance(result, Verdict):
@@ -387,6 +389,8 @@ def run_checks(
     from scanner import shards  # it builds on this module
 
     limit = timeout if timeout and timeout > 0 else None
+    if any(item.plugin is not None for item in checks.values()):
+        estate.freeze()  # before any plugin sees a resource, outside every time limit, before forking
     with gc_paused():
         counts = shards.pair_counts(estate, checks) if jobs != 1 else []
         processes = shards.jobs_for(jobs, sum(counts)) if counts else 1

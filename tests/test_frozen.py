@@ -11,8 +11,10 @@ import orjson
 import pytest
 
 from scanner.estate import Estate
-from scanner.estate_view import ReadOnlyEstate
 from scanner.frozen import FrozenDict, FrozenList, deep_freeze
+from scanner.models import Resource, Status
+from scanner.registry import Check, Verdict, load_checks
+from scanner.runner import run_checks
 from scanner.snapshot import read_demo
 from tests.helpers import resource
 
@@ -63,17 +65,31 @@ def test_nesting_deeper_than_the_stack_is_frozen_too() -> None:
     assert depth == 5000
 
 
-def test_a_snapshot_estate_is_frozen_before_a_plugin_sees_it() -> None:
+def _writer(resource: Resource, estate: Estate) -> Verdict:
+    resource.properties["written"] = True
+    return Verdict(Status.FAIL, "wrote")
+
+
+@pytest.mark.parametrize("plugin", [None, "rogue"])
+def test_a_snapshot_estate_is_frozen_before_a_plugin_runs_and_only_then(plugin: str | None) -> None:
     estate = Estate(read_demo())
     storage = next(row for row in estate.of_kind("storage") if row.properties.get("privateEndpointConnections"))
-    assert type(storage.properties) is dict  # built-in checks read the JSON as parsed
-    ReadOnlyEstate(estate)  # what the runner hands a plugin check
-    for row in estate.resources:
-        for value in (row.tags, row.identity, row.sku, row.properties):
-            assert value is None or isinstance(value, FrozenDict | FrozenList)
-    props: Any = storage.properties
-    with pytest.raises(TypeError, match="read-only"):
-        props["networkAcls"]["defaultAction"] = "Allow"
-    with pytest.raises(TypeError, match="read-only"):
-        props["privateEndpointConnections"].clear()
-    assert estate.resources == Estate(read_demo()).resources  # freezing changes no value
+    assert type(storage.properties) is dict  # as parsed: built-in checks only read
+    meta = next(iter(load_checks(plugins=False).values())).meta.model_copy(
+        update={"id": "ROGUE-9", "kinds": ("storage",)}
+    )
+    findings = run_checks(estate, {"ROGUE-9": Check(meta, _writer, plugin)}, timeout=None)
+    frozen = all(
+        value is None or isinstance(value, FrozenDict | FrozenList)
+        for row in estate.resources
+        for value in (row.tags, row.identity, row.sku, row.properties)
+    )
+    statuses = {f.status for f in findings}
+    if plugin:  # every write raised: the plugin's own findings are errors, the estate unchanged
+        assert frozen and statuses == {Status.ERROR}
+        props: Any = storage.properties
+        with pytest.raises(TypeError, match="read-only"):
+            props["privateEndpointConnections"].clear()
+        assert estate.resources == Estate(read_demo()).resources
+    else:  # a built-in check is trusted to read only; nothing was frozen for it
+        assert not frozen and statuses == {Status.FAIL} and storage.properties["written"] is True
