@@ -252,6 +252,16 @@ def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
     return model
 
 
+def shared_keys(cls: type[BaseModel], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A dict of every field of `cls` (None unless in `defaults`) whose copies share one key table:
+    CPython keeps an instance dict filled attribute by attribute, in the same order, as a split
+    dict, and `dict.copy` keeps it split. For a 22-field finding that is 250 bytes, not 830."""
+    model = cls.__new__(cls)
+    for name in cls.model_fields:
+        _set_attr(model, name, defaults.get(name))
+    return dict.copy(model.__dict__)
+
+
 def fails_gate(finding: Finding, fail_on: Severity | None) -> bool:
     """True when this finding alone makes `--fail-on` exit 1: failing, at or above the threshold,
     neither waived nor baselined. The exit code, JUnit, Markdown and SARIF all ask this one question."""

@@ -36,7 +36,7 @@ import orjson
 
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
-from scanner.models import Evidence, Finding, Resource, Severity, Status, trusted
+from scanner.models import Evidence, Finding, Resource, Severity, Status, shared_keys, trusted
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
@@ -161,41 +161,45 @@ FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
 
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
     """Built without re-validation: every value comes from a validated `Resource` or `CheckMeta`
-    or from a verdict `_valid` checked, so pydantic would only copy what is already right."""
+    or from a verdict `_valid` checked, so pydantic would only copy what is already right. The
+    values go into a copy of a key-sharing dict (a third of the memory of a fresh 22-key dict)."""
     meta = item.meta
     subject_id = verdict.subject_id or resource.id
     subject = estate.get(subject_id) if verdict.subject_id else resource
     where = subject or resource
     status = verdict.status
-    return trusted(
-        Finding,
-        {
-            "check_id": meta.id,
-            "resource_id": subject.id if subject else subject_id,
-            "resource_type": subject.type_key if subject else "unknown",
-            "resource_name": subject.name if subject else subject_id.rsplit("/", 1)[-1],
-            "subscription_id": subject.subscription_id if subject else resource.subscription_id,
-            "location": subject.location if subject else None,
-            "status": status,
-            "severity": verdict.severity or meta.severity,
-            "title": meta.title,
-            "message": verdict.message,
-            "evidence": verdict.evidence,
-            # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
-            "remediation": meta.remediation if status in _ACTIONABLE else None,
-            "detail_key": verdict.detail_key,
-            "tags": meta.tags,
-            "pillar": meta.pillar,
-            "fingerprint": _fingerprint(meta.id, subject_id, verdict.detail_key),
-            "waived_by": None,
-            "baselined": False,
-            "change": None,
-            "source_file": where.source_file,
-            "source_line": where.source_line,
-            "source_address": where.source_address,
-        },
-        FINDING_SET,
-    )
+    values = FINDING_VALUES.copy()
+    values["check_id"] = meta.id
+    if subject:
+        values["resource_id"] = subject.id
+        values["resource_type"] = subject.type_key
+        values["resource_name"] = subject.name
+        values["subscription_id"] = subject.subscription_id
+        values["location"] = subject.location
+    else:
+        values["resource_id"] = subject_id
+        values["resource_type"] = "unknown"
+        values["resource_name"] = subject_id.rsplit("/", 1)[-1]
+        values["subscription_id"] = resource.subscription_id
+    values["status"] = status
+    values["severity"] = verdict.severity or meta.severity
+    values["title"] = meta.title
+    values["message"] = verdict.message
+    values["evidence"] = verdict.evidence
+    # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
+    values["remediation"] = meta.remediation if status in _ACTIONABLE else None
+    values["detail_key"] = verdict.detail_key
+    values["tags"] = meta.tags
+    values["pillar"] = meta.pillar
+    values["fingerprint"] = _fingerprint(meta.id, subject_id, verdict.detail_key)
+    values["source_file"] = where.source_file
+    values["source_line"] = where.source_line
+    values["source_address"] = where.source_address
+    return trusted(Finding, values, FINDING_SET)
+
+
+FINDING_VALUES = shared_keys(Finding, {"tags": (), "pillar": "", "fingerprint": "", "baselined": False})
+"""Every field in order, at the value a new finding has unless `_finding` sets it."""
 
 
 _PREFIXES: dict[str, str] = {}
