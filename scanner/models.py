@@ -7,11 +7,12 @@ of the previous stage's output.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from functools import cached_property
-from typing import Any, Literal, Self, TypeVar
+from functools import cached_property, partial
+from typing import Any, Literal, NamedTuple, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -464,16 +465,50 @@ class ScanResult(Frozen):
         return tuple(gap for source in self.sources if source.name in ADVISORY_SOURCES for gap in source.gaps)
 
     def failed(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.status is Status.FAIL and not f.waived_by)
+        """Unwaived failing findings, in finding order (counted once per result, however many renderers ask)."""
+        return _tally(self).failed
 
     def severity_counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Severity}
-        for finding in self.failed():
-            out[finding.severity.value] += 1
-        return out
+        return dict(_tally(self).severities)
 
     def status_counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for finding in self.findings:
-            out[finding.status.value] += 1
-        return out
+        return dict(_tally(self).statuses)
+
+
+class _Tally(NamedTuple):
+    failed: tuple[Finding, ...]
+    statuses: dict[str, int]
+    severities: dict[str, int]
+    """Of the unwaived failing findings."""
+
+
+_TALLIES: dict[int, tuple[weakref.ref[ScanResult], tuple[Finding, ...], _Tally]] = {}
+"""Per live ScanResult (by id, dropped when it dies): one pass over its findings serves `failed`,
+`status_counts` and `severity_counts` for every renderer. Kept beside the model, not in it, so equality,
+copies and dumps never see it; a copy with other findings gets its own entry."""
+
+
+def _tally(result: ScanResult) -> _Tally:
+    key = id(result)
+    entry = _TALLIES.get(key)
+    if entry is not None and entry[0]() is result and entry[1] is result.findings:
+        return entry[2]
+    statuses = dict.fromkeys(Status, 0)  # StrEnum keys: a status stored as its plain value counts the same
+    severities = dict.fromkeys(Severity, 0)
+    failed: list[Finding] = []
+    for finding in result.findings:
+        statuses[finding.status] += 1
+        if finding.status == Status.FAIL and not finding.waived_by:
+            failed.append(finding)
+            severities[finding.severity] += 1
+    tally = _Tally(
+        tuple(failed),
+        {status.value: count for status, count in statuses.items()},
+        {severity.value: count for severity, count in severities.items()},
+    )
+    _TALLIES[key] = (weakref.ref(result, partial(_forget, key)), result.findings, tally)
+    return tally
+
+
+def _forget(key: int, _dead: object) -> None:
+    _TALLIES.pop(key, None)
