@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from scanner import secrets
+from scanner.bulk import collector_paused
 from scanner.errors import InputError
 from scanner.inventory import Inventory, PropertyChange, ResourceChange
 from scanner.models import ChangeAttribution, Finding, SourceCoverage, Status
@@ -160,6 +161,7 @@ def _attribution(change: ResourceChange, prop: PropertyChange | None) -> ChangeA
     )
 
 
+@collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
 def attribute(
     findings: Sequence[Finding], changes: Iterable[ResourceChange], *, now: datetime, window: timedelta = WINDOW
 ) -> list[Finding]:

@@ -25,6 +25,7 @@ from itertools import chain
 from typing import Any
 
 from frameworks.catalog import Control, Framework
+from scanner.bulk import collector_paused
 from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult, Status
 
 
@@ -139,6 +140,7 @@ def attest(result: ControlResult, attestation: Attestation | None, today: date) 
     return result.model_copy(update=update)
 
 
+@collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
 def evaluate(
     frameworks: Sequence[Framework],
     checks: Iterable[CheckMeta],

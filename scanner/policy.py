@@ -33,6 +33,7 @@ import orjson
 
 from scanner import safe_yaml
 from scanner.atomic import write_bytes
+from scanner.bulk import collector_paused
 from scanner.errors import InputError
 from scanner.models import Finding, ScanResult, Severity, Status, WaiverNotice, WaiverUse
 from scanner.safe_yaml import LocatedDict, LocatedError
@@ -154,6 +155,7 @@ def _pattern(waiver: Waiver) -> Callable[[str], object]:
     return re.compile(fnmatch.translate(waiver.resource.lower())).match
 
 
+@collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
 def apply(
     findings: Iterable[Finding], waivers: Sequence[Waiver], baseline: frozenset[str], today: date
 ) -> tuple[list[Finding], tuple[WaiverUse, ...]]:

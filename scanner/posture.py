@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scanner import kinds, props
+from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status
 
@@ -233,6 +234,7 @@ class _Judge:
         return tuple(out)
 
 
+@collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
 def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPosture, ...]:
     judge = _Judge(findings)
     memo = _Memo(estate)
