@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain
 from typing import Any
 
 from frameworks.catalog import Control, Framework
 from scanner.bulk import collector_paused
-from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult, Status
+from scanner.finding_index import CheckTally, FindingIndex, index_findings
+from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult
 
 
 def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> tuple[list[str], str | None]:
@@ -41,49 +41,14 @@ def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> 
     return sorted(ids), strength
 
 
-@dataclass(slots=True)
-class _CheckTally:
-    """One check's findings reduced once, so each control costs O(its mapped checks), not O(findings)."""
-
-    failing: list[str] = field(default_factory=list)
-    passing: int = 0
-    unknown: int = 0
-
-
-_FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Status.ERROR
-
-
-def tally(findings: Iterable[Finding]) -> dict[str, _CheckTally]:
-    """Per check id: fingerprints of unwaived failures (in finding order, the very strings the findings
-    hold), evaluated resources (a waived failure is accepted risk, so it counts as evaluated) and
-    resources it could not judge. Statuses compare by value: a finding built without validation may
-    carry the plain string."""
-    out: dict[str, _CheckTally] = {}
-    for finding in findings:
-        entry = out.get(finding.check_id)
-        if entry is None:
-            entry = out[finding.check_id] = _CheckTally()
-        status = finding.status
-        if status == _FAIL:
-            if finding.waived_by:
-                entry.passing += 1
-            else:
-                entry.failing.append(finding.fingerprint)
-        elif status == _PASS:
-            entry.passing += 1
-        elif status in (_UNKNOWN, _ERROR):
-            entry.unknown += 1
-    return out
-
-
-_EMPTY = _CheckTally()
+_EMPTY = CheckTally()
 
 
 def _control_result(
     framework: Framework,
     control: Control,
     checks_by_tag: Mapping[str, list[str]],
-    tallies: Mapping[str, _CheckTally],
+    tallies: Mapping[str, CheckTally],
     not_run: frozenset[str] = frozenset(),
 ) -> ControlResult:
     base: dict[str, Any] = {
@@ -144,7 +109,7 @@ def attest(result: ControlResult, attestation: Attestation | None, today: date) 
 def evaluate(
     frameworks: Sequence[Framework],
     checks: Iterable[CheckMeta],
-    findings: Iterable[Finding],
+    findings: Iterable[Finding] | FindingIndex,
     attestations: Mapping[tuple[str, str], Attestation] | None = None,
     today: date | None = None,
     not_run: frozenset[str] = frozenset(),
@@ -158,7 +123,7 @@ def evaluate(
     for meta in checks:
         for tag in meta.tags:
             checks_by_tag[tag].append(meta.id)
-    tallies = tally(findings)
+    tallies = (findings if isinstance(findings, FindingIndex) else index_findings(findings, resources=False)).checks()
     return tuple(
         FrameworkResult(
             id=framework.id,

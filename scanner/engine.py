@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from frameworks.catalog import Framework
-from scanner import __version__, changes, compliance, policy, posture, selection
+from scanner import __version__, changes, compliance, finding_index, policy, posture, selection
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
@@ -60,15 +60,16 @@ def scan(
         judged = {f.check_id for f in findings}
         floor = Severity(min_severity).rank
         not_run |= {cid for cid, c in checks.items() if c.meta.severity.rank < floor and cid not in judged}
+    indexed = finding_index.index_findings(findings)  # one pass over the findings for both stages below
     framework_results = compliance.evaluate(
         frameworks,
         [c.meta for c in catalog.values()],
-        findings,
+        indexed,
         attestations,
         generated_at.date(),
         not_run=frozenset(not_run),
     )
-    deployment_postures = posture.postures(estate, findings)
+    deployment_postures = posture.postures(estate, indexed)
     done = time.perf_counter()
     header = inventory.header
     counts = Counter(kind for kind in estate.kind_of.values() if kind)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from scanner import kinds, props
 from scanner.bulk import collector_paused
 from scanner.estate import Estate
+from scanner.finding_index import FindingIndex, index_findings
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status
 
 POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
@@ -154,21 +155,8 @@ class _Judge:
     """Findings indexed once by resource; each dependency (role, resource, item) is tallied once per
     scan, however many deployments share it, so a deployment costs O(its dependencies)."""
 
-    def __init__(self, findings: Iterable[Finding]) -> None:
-        self.by_resource: dict[str, list[Finding]] = {}
-        lowered: dict[str, str] = {}  # findings of one resource share its id string: lower-case it once
-        for finding in findings:
-            if finding.pillar not in _PILLAR_INDEX:
-                continue
-            resource_id = finding.resource_id
-            key = lowered.get(resource_id)
-            if key is None:
-                key = lowered[resource_id] = resource_id.lower()
-            found = self.by_resource.get(key)
-            if found is None:
-                self.by_resource[key] = [finding]
-            else:
-                found.append(finding)
+    def __init__(self, by_resource: dict[str, list[Finding]]) -> None:
+        self.by_resource = by_resource
         self.shares: dict[tuple[str, str, str | None], tuple[_Share, ...] | None] = {}
         self.verdicts: dict[tuple[str, str], PillarVerdict] = {}
 
@@ -185,9 +173,12 @@ class _Judge:
         wanted = dep.item.lower() if dep.item else None
         where = "" if dep.role == "self" else f"its {dep.role} "
         for finding in findings:
+            pillar = _PILLAR_INDEX.get(finding.pillar)
+            if pillar is None:
+                continue  # e.g. monitoring: not a posture pillar
             if wanted and finding.detail_key and finding.detail_key.lower() != wanted:
                 continue  # a finding about another key in the same vault
-            share = shares[_PILLAR_INDEX[finding.pillar]]
+            share = shares[pillar]
             status = finding.status
             if status == _FAIL and not finding.waived_by:
                 share.failing.append(finding.fingerprint)
@@ -235,8 +226,9 @@ class _Judge:
 
 
 @collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
-def postures(estate: Estate, findings: Iterable[Finding]) -> tuple[DeploymentPosture, ...]:
-    judge = _Judge(findings)
+def postures(estate: Estate, findings: Iterable[Finding] | FindingIndex) -> tuple[DeploymentPosture, ...]:
+    indexed = findings if isinstance(findings, FindingIndex) else index_findings(findings, checks=False)
+    judge = _Judge(indexed.resources())
     memo = _Memo(estate)
     out = []
     for kind in kinds.DEPLOYMENT_KINDS:
