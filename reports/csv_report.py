@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import IO
 
 from reports.digest import evidence_value, finding_order
 from reports.names import DeploymentIndex, resource_group_of
@@ -50,14 +51,28 @@ def safe(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def render(result: ScanResult) -> bytes:
+_FLUSH_EVERY = 2000
+
+
+def write(result: ScanResult, handle: IO[bytes]) -> None:
+    """Stream the CSV to a binary handle, a few thousand rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     deployments = DeploymentIndex(result.postures)
-    for finding in sorted(result.findings, key=finding_order):
+    for count, finding in enumerate(sorted(result.findings, key=finding_order), start=1):
         writer.writerow([safe(cell) for cell in _row(finding, deployments)])
-    return buffer.getvalue().encode()
+        if count % _FLUSH_EVERY == 0:
+            handle.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+    handle.write(buffer.getvalue().encode())
+
+
+def render(result: ScanResult) -> bytes:
+    out = io.BytesIO()
+    write(result, out)
+    return out.getvalue()
 
 
 def _row(finding: Finding, deployments: DeploymentIndex) -> list[str]:

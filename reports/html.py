@@ -15,10 +15,11 @@ says that the JSON and CSV reports carry them.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import jinja2
 from markupsafe import Markup, escape
@@ -58,6 +59,7 @@ RISK_LINES = 5
 """Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
+_FLUSH_CHARS = 1 << 20
 _STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 
 Media = Literal["screen", "print"]
@@ -214,6 +216,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
     listed = media == "screen" and links <= LINK_BUDGET
     sections = _sections(by_check, metas)
+    lines = _CheckLines(by_check, metas)
     judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
     pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
     return ReportView(
@@ -224,7 +227,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
         severity_rows=_severity_rows(result),
         pillars=pillars,
         postures=tuple(_posture_row(p, pillars, items, names) for p in result.postures),
-        frameworks=tuple(_framework_view(fw, by_check, items, metas, listed) for fw in result.frameworks),
+        frameworks=tuple(_framework_view(fw, by_check, items, lines, listed) for fw in result.frameworks),
         sections=sections,
         subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
         findings_listed=sum(len(s.items) for s in sections),
@@ -233,13 +236,14 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
 
 def _severity_rows(result: ScanResult) -> tuple[tuple[str, int, int, int], ...]:
     """(severity, open, waived, baselined) failing findings, worst first."""
-    rows = []
-    for severity in SEVERITY_ORDER:
-        fails = [f for f in result.findings if f.status is Status.FAIL and f.severity is severity]
-        waived = sum(1 for f in fails if f.waived_by)
-        baselined = sum(1 for f in fails if f.baselined and not f.waived_by)
-        rows.append((severity.value, len(fails) - waived - baselined, waived, baselined))
-    return tuple(rows)
+    counts: dict[tuple[Severity, str], int] = defaultdict(int)
+    for f in result.findings:
+        if f.status is Status.FAIL:
+            counts[f.severity, "waived" if f.waived_by else "baselined" if f.baselined else "open"] += 1
+    return tuple(
+        (severity.value, counts[severity, "open"], counts[severity, "waived"], counts[severity, "baselined"])
+        for severity in SEVERITY_ORDER
+    )
 
 
 def _posture_row(
@@ -255,6 +259,18 @@ def _posture_row(
         subscription=subscription_label(posture.subscription_id, names),
         cells=tuple(cells.get(pillar) for pillar in pillars),
     )
+
+
+class _CheckLines(dict[str, CheckLine]):
+    """Each check's line, counted once: many controls of many frameworks cite the same check."""
+
+    def __init__(self, by_check: dict[str, list[Item]], metas: dict[str, CheckMeta]) -> None:
+        super().__init__()
+        self.by_check, self.metas = by_check, metas
+
+    def __missing__(self, check_id: str) -> CheckLine:
+        line = self[check_id] = _check_line(check_id, self.by_check.get(check_id, []), self.metas)
+        return line
 
 
 def _check_line(check_id: str, items: list[Item], metas: dict[str, CheckMeta]) -> CheckLine:
@@ -275,7 +291,7 @@ def _framework_view(
     framework: FrameworkResult,
     by_check: dict[str, list[Item]],
     items: dict[str, Item],
-    metas: dict[str, CheckMeta],
+    lines: _CheckLines,
     listed: bool,
 ) -> FrameworkView:
     rows = []
@@ -293,7 +309,7 @@ def _framework_view(
                 control=control,
                 level_label=LEVEL_LABELS.get(level, control.level or ""),
                 needs_justification=control.status == "fail" and level == "addressable",
-                checks=tuple(_check_line(c, by_check.get(c, []), metas) for c in control.check_ids),
+                checks=tuple(lines[c] for c in control.check_ids),
                 failing=tuple(failing),
                 passing=tuple(passing),
                 listed=listed,
@@ -368,5 +384,24 @@ def render_view(result: ScanResult, view: ReportView, paper: str = "A4") -> str:
     return _ENVIRONMENT.get_template("report.html.j2").render(view=view, r=result, paper=paper)
 
 
+def write_view(result: ScanResult, view: ReportView, handle: IO[bytes], paper: str = "A4") -> None:
+    """Stream the page through jinja2's generator, about a megabyte at a time, instead of one string."""
+    parts: list[str] = []
+    size = 0
+    for part in _ENVIRONMENT.get_template("report.html.j2").generate(view=view, r=result, paper=paper):
+        parts.append(part)
+        size += len(part)
+        if size >= _FLUSH_CHARS:
+            handle.write("".join(parts).encode())
+            parts, size = [], 0
+    handle.write("".join(parts).encode())
+
+
+def write(result: ScanResult, handle: IO[bytes]) -> None:
+    write_view(result, build_view(result), handle)
+
+
 def render(result: ScanResult) -> bytes:
-    return render_view(result, build_view(result)).encode()
+    out = io.BytesIO()
+    write(result, out)
+    return out.getvalue()

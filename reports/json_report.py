@@ -3,28 +3,157 @@
 Consumers parse this file, so it is the model's own dump with sorted keys (stable bytes for
 diffs and signatures) and a schema generated from the same model, committed so that a change
 to the model shows up as a reviewed schema change.
+
+At 100,000 resources it holds a few hundred thousand findings, so it is written as a stream:
+one finding (one control, one posture, one check) per line, compact, each element leaving out
+the fields that equal their model default (`null`, `false`, empty lists), which the schema does
+not require and `ScanResult.model_validate_json` restores. Nothing else is dropped: passes keep
+their evidence, and the file round-trips to an equal result. Findings are turned into dicts
+directly (a pydantic dump of the whole result cost 60x the parse of the snapshot and a second
+copy of every finding in memory).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
+import pydantic_core
+from pydantic import BaseModel
 
-from scanner.models import SCAN_RESULT_SCHEMA_VERSION, ScanResult
+from scanner.models import (
+    SCAN_RESULT_SCHEMA_VERSION,
+    Finding,
+    FrameworkResult,
+    ScanResult,
+)
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "scan-result.schema.json"
 SCHEMA_ID = f"urn:mlwarden:scan-result:{SCAN_RESULT_SCHEMA_VERSION}"
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_LINE = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_STREAMED = frozenset({"checks", "findings", "frameworks", "postures", "sources", "waivers"})
+"""Top-level lists written one element per line."""
+_FLUSH_BYTES = 1 << 20
+
+_FINDING_DEFAULTS: tuple[tuple[str, object], ...] = tuple(
+    (name, field.default) for name, field in Finding.model_fields.items() if not field.is_required()
+)
 
 
 def render(result: ScanResult) -> bytes:
     """The whole result, every finding included: this is the machine-readable record of the scan."""
-    return orjson.dumps(result.model_dump(mode="json"), option=_OPTIONS)
+    out = io.BytesIO()
+    write(result, out)
+    return out.getvalue()
+
+
+def write(result: ScanResult, handle: IO[bytes]) -> None:
+    """Stream the report to a binary handle, about a megabyte at a time."""
+    out = _Chunks(handle)
+    remediations: dict[int, dict[str, Any]] = {}
+    out.add(b"{")
+    for index, key in enumerate(sorted(ScanResult.model_fields)):
+        out.add(b"\n" if index == 0 else b",\n")
+        out.add(orjson.dumps(key) + b":")
+        value = getattr(result, key)
+        if key == "findings":
+            out.lines(_dumps(lean_finding(finding, remediations)) for finding in value)
+        elif key == "frameworks":
+            out.add(b"[")
+            for position, framework in enumerate(value):
+                out.add(b"\n" if position == 0 else b",\n")
+                _framework(framework, out)
+            out.add(b"\n]")
+        elif key in _STREAMED:
+            out.lines(_model_line(item) for item in value)
+        else:
+            out.add(_dumps(pydantic_core.to_jsonable_python(value)))
+    out.add(b"\n}\n")
+    out.flush()
+
+
+class _Chunks:
+    """Collects small byte strings and hands the handle about a megabyte at a time."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle, self.parts, self.size = handle, list[bytes](), 0
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= _FLUSH_BYTES:
+            self.flush()
+
+    def lines(self, items: Iterable[bytes]) -> None:
+        """A JSON array with one element per line."""
+        self.add(b"[")
+        separator = b"\n"
+        for item in items:
+            self.add(separator)
+            self.add(item)
+            separator = b",\n"
+        self.add(b"\n]")
+
+    def flush(self) -> None:
+        self.handle.write(b"".join(self.parts))
+        self.parts, self.size = [], 0
+
+
+def _dumps(value: object) -> bytes:
+    try:
+        return orjson.dumps(value, default=_default, option=_LINE)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a non-string key: the slow, exact way
+        plain = pydantic_core.to_jsonable_python(value, fallback=_default)
+        return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _default(value: Any) -> Any:
+    """Whatever orjson does not write itself, written as pydantic would (datetimes end in `Z`)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    return pydantic_core.to_jsonable_python(value)
+
+
+def lean_finding(finding: Finding, remediations: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The finding's fields but those equal to their default. Once written, equal to
+    `model_dump(mode="json", exclude_defaults=True)`; `remediations` caches the dump of each
+    check's remediation, one object shared by all its findings (keyed by id while they live)."""
+    fields = finding.__dict__.copy()
+    for name, default in _FINDING_DEFAULTS:
+        value = fields[name]
+        if value is default or value == default:
+            del fields[name]
+    evidence = fields.get("evidence")
+    if evidence:  # plain dicts: cheaper for orjson than a callback per item
+        fields["evidence"] = [item.__dict__ if item.value is not None else {"path": item.path} for item in evidence]
+    remediation = fields.get("remediation")
+    if remediation is not None and remediations is not None:
+        dumped = remediations.get(id(remediation))
+        if dumped is None:
+            dumped = remediations[id(remediation)] = remediation.model_dump(mode="json", exclude_defaults=True)
+        fields["remediation"] = dumped
+    return fields
+
+
+def _model_line(model: BaseModel) -> bytes:
+    return _dumps(model.model_dump(mode="json", exclude_defaults=True))
+
+
+def _framework(framework: FrameworkResult, out: _Chunks) -> None:
+    """A framework with its controls one per line (each can list thousands of failing
+    fingerprints). Its other keys sort after `controls`."""
+    out.add(b'{"controls":')
+    out.lines(_model_line(control) for control in framework.controls)
+    rest = _dumps(framework.model_dump(mode="json", exclude_defaults=True, exclude={"controls"}))
+    out.add(b"}" if rest == b"{}" else b"," + rest[1:])
 
 
 def schema() -> dict[str, Any]:

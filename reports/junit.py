@@ -8,14 +8,17 @@ baselined), so a CI task that fails on failed tests fails exactly when mlwarden 
 Failing findings that do not fail the gate pass with the reason in `<system-out>`; coverage
 gaps, check errors and checks that do not apply are `<skipped>` with the reason.
 
-Written as text rather than through an element tree: at 100,000 resources the file holds a
-few hundred thousand testcases, and a tree of them would cost far more memory than the text.
+Written as text rather than through an element tree, and streamed suite by suite to a file
+handle: at 100,000 resources the file holds a few hundred thousand testcases, and a tree (or
+one string) of them would cost far more memory than the findings.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections import defaultdict
+from typing import IO
 from xml.sax.saxutils import escape
 
 from reports.digest import evidence_value
@@ -24,59 +27,68 @@ from scanner.models import CheckMeta, Finding, ScanResult, Severity, Status, fai
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ATTRIBUTE = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 TEXT_LIMIT = 2_000
+_FLUSH_EVERY = 2_000
+_SKIPPED = frozenset({Status.UNKNOWN, Status.ERROR, Status.NOT_APPLICABLE})
 
 
-def render(result: ScanResult) -> bytes:
+def write(result: ScanResult, handle: IO[bytes]) -> None:
+    """Stream the XML: counts first (a cheap pass over the outcomes), then one suite at a time."""
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         by_check[finding.check_id].append(finding)
     metas = {meta.id: meta for meta in result.checks}
-    suites: list[str] = []
-    tests = failures = 0
-    seen: set[str] = set()
-    for check_id in sorted(set(metas) | set(by_check)):
-        text, suite_tests, suite_failures = _suite(check_id, metas.get(check_id), by_check[check_id], result, seen)
-        suites.append(text)
-        tests += suite_tests
-        failures += suite_failures
+    check_ids = sorted(set(metas) | set(by_check))
+    failures = sum(1 for finding in result.findings if fails_gate(finding, result.fail_on))
     head = _element(
         "testsuites",
         {
             "name": "mlwarden",
-            "tests": str(tests),
+            "tests": str(len(result.findings)),
             "failures": str(failures),
             "errors": "0",
             "time": f"{result.timings.total_seconds:.3f}",
         },
     )
-    body = "".join(suites)
-    return f'<?xml version="1.0" encoding="utf-8"?>\n{head}>\n{body}</testsuites>\n'.encode()
+    handle.write(f'<?xml version="1.0" encoding="utf-8"?>\n{head}>\n'.encode())
+    for check_id in check_ids:
+        _suite(check_id, metas.get(check_id), by_check.get(check_id, []), result, handle)
+    handle.write(b"</testsuites>\n")
 
 
-def _suite(
-    check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, seen: set[str]
-) -> tuple[str, int, int]:
-    """One check's testsuite, its testcase count and its failure count."""
+def render(result: ScanResult) -> bytes:
+    out = io.BytesIO()
+    write(result, out)
+    return out.getvalue()
+
+
+def _outcome(finding: Finding, fail_on: Severity | None) -> str:
+    if fails_gate(finding, fail_on):
+        return "failure"
+    return "skipped" if finding.status in _SKIPPED else "passed"
+
+
+def _suite(check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, handle: IO[bytes]) -> None:
+    """One check's testsuite. Test names are unique within it, hence in the file: each starts with the check id."""
     title = meta.title if meta else (findings[0].title if findings else check_id)
-    cases: list[str] = []
-    failures = skipped = 0
-    for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
-        case, outcome = _case(finding, result.fail_on, _unique(_name(finding), seen))
-        cases.append(case)
-        failures += outcome == "failure"
-        skipped += outcome == "skipped"
+    outcomes = [_outcome(finding, result.fail_on) for finding in findings]
     attributes = {
         "name": f"{check_id} {title}",
-        "tests": str(len(cases)),
-        "failures": str(failures),
+        "tests": str(len(findings)),
+        "failures": str(outcomes.count("failure")),
         "errors": "0",
-        "skipped": str(skipped),
+        "skipped": str(outcomes.count("skipped")),
         "time": "0",
         "timestamp": result.generated_at.isoformat(),
     }
-    properties = _properties(meta, result.fail_on)
-    text = f"  {_element('testsuite', attributes)}>\n{properties}{''.join(cases)}  </testsuite>\n"
-    return text, len(cases), failures
+    handle.write(f"  {_element('testsuite', attributes)}>\n{_properties(meta, result.fail_on)}".encode())
+    seen: set[str] = set()
+    cases: list[str] = []
+    for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
+        cases.append(_case(finding, result.fail_on, _unique(_name(finding), seen))[0])
+        if len(cases) >= _FLUSH_EVERY:
+            handle.write("".join(cases).encode())
+            cases.clear()
+    handle.write("".join(cases).encode() + b"  </testsuite>\n")
 
 
 def _properties(meta: CheckMeta | None, fail_on: Severity | None) -> str:

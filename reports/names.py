@@ -20,7 +20,7 @@ _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 def _segments(resource_id: str) -> list[str]:
-    return [part for part in resource_id.split("/") if part]
+    return list(filter(None, resource_id.split("/")))
 
 
 def subscription_of(resource_id: str) -> str | None:
@@ -40,7 +40,7 @@ def path_name(resource_id: str) -> str:
     with no provider part (a subscription, a resource group) yields its last segment.
     """
     parts = _segments(resource_id)
-    lowered = [part.lower() for part in parts]
+    lowered = _segments(resource_id.lower())
     if "providers" not in lowered:
         return parts[-1] if parts else resource_id
     start = len(lowered) - 1 - lowered[::-1].index("providers")
@@ -100,6 +100,8 @@ class DeploymentIndex:
 
     def __init__(self, postures: tuple[DeploymentPosture, ...]) -> None:
         self._by_resource: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        self._known: dict[tuple[str, str], tuple[str, ...]] = {}
+        """Answers so far: a resource has several findings, and one shared tuple serves them all."""
         for posture in postures:
             label = deployment_name(posture)
             for dependency in posture.dependencies:
@@ -109,12 +111,14 @@ class DeploymentIndex:
     def of(self, finding: Finding) -> tuple[str, ...]:
         """Sorted deployment names; an item-scoped dependency (one CMK) ignores findings on its vault's other items."""
         detail = (finding.detail_key or "").lower()
-        names = {
-            label
-            for label, item in self._by_resource.get(finding.resource_id.lower(), ())
-            if item is None or not detail or item == detail
-        }
-        return tuple(sorted(names))
+        key = (finding.resource_id.lower(), detail)
+        known = self._known.get(key)
+        if known is None:
+            names = {
+                label for label, item in self._by_resource.get(key[0], ()) if item is None or not detail or item == detail
+            }
+            known = self._known[key] = tuple(sorted(names))
+        return known
 
 
 def deployment_index(result: ScanResult) -> DeploymentIndex:

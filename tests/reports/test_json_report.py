@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
+import orjson
 
 from reports import json_report
-from scanner.models import ScanResult
+from scanner.models import Evidence, ScanResult
 
 
 def test_committed_schema_is_the_generated_one() -> None:
@@ -53,3 +55,54 @@ def test_schema_command_writes_the_file(tmp_path: Path) -> None:
     assert json_report.main(["--schema", "--output", str(target)]) == 0
     assert target.read_bytes() == json_report.schema_bytes()
     assert json_report.main([]) == 2
+
+
+def _demo_result() -> ScanResult:
+    from frameworks.catalog import load_all
+    from scanner.engine import scan
+    from scanner.registry import TAGS, load_checks
+    from scanner.snapshot import read_demo
+
+    checks = load_checks(plugins=False)
+    frameworks = list(load_all(check_ids=set(checks), tags=TAGS).values())
+    return scan(read_demo(), origin="demo", checks=checks, frameworks=frameworks)
+
+
+def test_each_finding_is_its_model_dump_without_defaults() -> None:
+    """The hand-built dict of the fast path says exactly what pydantic would, on every demo finding."""
+    result = _demo_result()
+    document = json.loads(json_report.render(result))
+    assert len(document["findings"]) == len(result.findings)
+    for written, finding in zip(document["findings"], result.findings, strict=True):
+        assert written == finding.model_dump(mode="json", exclude_defaults=True)
+    assert ScanResult.model_validate(document) == result
+
+
+def test_lean_lines_are_smaller_than_the_indented_dump(result: ScanResult) -> None:
+    """One compact line per finding, without null/false/empty fields, yet nothing of the result lost."""
+    lean = json_report.render(result)
+    full = orjson.dumps(result.model_dump(mode="json"), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    assert len(lean) < len(full) * 0.7
+    assert b'"waived_by":null' not in lean and b'"baselined":false' not in lean
+    lines = lean.split(b"\n")
+    start = lines.index(b'"findings":[')
+    assert lines[start + 1 + len(result.findings)] == b"],"
+    assert [json.loads(line.rstrip(b",")) for line in lines[start + 1 : start + 1 + len(result.findings)]]
+
+
+def test_values_orjson_cannot_write_fall_back_to_pydantic(result: ScanResult) -> None:
+    """An integer beyond 64 bits (a template may hold one), a set and a datetime in evidence."""
+    odd = Evidence(path="properties.x", value={"big": 2**70, "when": datetime(2026, 1, 2, tzinfo=UTC), "s": {"a"}})
+    finding = result.findings[0].model_copy(update={"evidence": (odd,)})
+    changed = result.model_copy(update={"findings": (finding, *result.findings[1:])})
+    document = json.loads(json_report.render(changed))
+    assert document["findings"][0]["evidence"] == [
+        {"path": "properties.x", "value": {"big": 2**70, "when": "2026-01-02T00:00:00Z", "s": ["a"]}}
+    ]
+
+
+def test_writes_to_a_handle_in_pieces(result: ScanResult, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    with target.open("wb") as handle:
+        json_report.write(result, handle)
+    assert target.read_bytes() == json_report.render(result)
