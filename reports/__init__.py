@@ -26,7 +26,6 @@ Renderer = Callable[[ScanResult], bytes]
 Streamer = Callable[[ScanResult, IO[bytes]], None]
 
 
-
 @dataclass(frozen=True)
 class Streamed:
     """A streaming writer called as a bytes renderer; `reports.options.write` streams it instead."""
@@ -74,6 +73,7 @@ REPORT_BASENAME = "mlwarden-report"
 FILENAMES: dict[str, str] = {fmt: f"{REPORT_BASENAME}{suffix}" for fmt, suffix in EXTENSIONS.items()} | {
     "compliance-csv": "mlwarden-compliance.csv",
 }
+
 
 def unavailable(formats: list[str]) -> str | None:
     """Why one of `formats` cannot be rendered here (a missing optional dependency), or None."""

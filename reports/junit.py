@@ -67,7 +67,9 @@ def _outcome(finding: Finding, fail_on: Severity | None) -> str:
     return "skipped" if finding.status in _SKIPPED else "passed"
 
 
-def _suite(check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, handle: IO[bytes]) -> None:
+def _suite(
+    check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, handle: IO[bytes]
+) -> None:
     """One check's testsuite. Test names are unique within it, hence in the file: each starts with the check id."""
     title = meta.title if meta else (findings[0].title if findings else check_id)
     outcomes = [_outcome(finding, result.fail_on) for finding in findings]

@@ -115,7 +115,9 @@ class DeploymentIndex:
         known = self._known.get(key)
         if known is None:
             names = {
-                label for label, item in self._by_resource.get(key[0], ()) if item is None or not detail or item == detail
+                label
+                for label, item in self._by_resource.get(key[0], ())
+                if item is None or not detail or item == detail
             }
             known = self._known[key] = tuple(sorted(names))
         return known

@@ -30,7 +30,7 @@ from scanner.clickapp import (
 )
 from scanner.coverage import incomplete_warning
 from scanner.errors import InputError
-from scanner.models import ADVISORY_SOURCES, ScanResult, Severity
+from scanner.models import ADVISORY_SOURCES, Severity
 from scanner.textsafe import printable
 
 P = ParamSpec("P")
@@ -82,18 +82,11 @@ def _jobs(value: str) -> int | str:
 
 def _report_name(fmt: str) -> str:
     from reports import FILENAMES
+    from reports.options import GZIP_SUFFIX, base_format
 
-    return FILENAMES.get(fmt, f"{REPORT_BASENAME}.{fmt}")
-
-
-def _render(result: ScanResult, formats: Sequence[str], options: Any) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """Every format in memory, once: --out and the evidence pack get the same bytes. Also returns
-    what the reports had to leave out (e.g. SARIF beyond GitHub's limits), for stderr."""
-    from reports.options import render
-
-    reports = [(fmt, render(fmt, result, options)) for fmt in formats]
-    notices = [notice for _, report in reports for notice in report.notices]
-    return [(_report_name(fmt), report.data) for fmt, report in reports], notices
+    base = base_format(fmt)
+    name = FILENAMES.get(base, f"{REPORT_BASENAME}.{base}")
+    return name + GZIP_SUFFIX if fmt.endswith(GZIP_SUFFIX) else name
 
 
 def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -254,8 +247,8 @@ def cli(ctx: click.Context) -> None:
     "formats",
     multiple=True,
     type=FormatList(),
-    help="Report format (repeatable or comma-separated). With --out each is written to "
-    f"DIR/{REPORT_BASENAME}.<ext>; without --out one format goes to stdout.",
+    help="Report format (repeatable or comma-separated; FMT.gz, e.g. json.gz, gzips it). With --out each "
+    f"is written to DIR/{REPORT_BASENAME}.<ext>[.gz]; without --out one format goes to stdout.",
 )
 @click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="PDF paper size.")
 @click.option(
@@ -384,7 +377,7 @@ def scan(
     from scanner import policy
     from scanner.engine import check_errors, exceeds_threshold
     from scanner.engine import scan as run_scan
-    from scanner.outputs import CommitStep, Outputs, reserved
+    from scanner.outputs import CommitStep, Outputs, StagedFile, reserved
 
     extras = cli_evidence.ScanExtras.take(azure)
     if sum(1 for given in (demo, snapshot, template, terraform_plan) if given) > 1:
@@ -434,14 +427,19 @@ def scan(
             catalog=catalog,
             min_severity=min_severity,
         )
-        # Every format rendered once, in memory: --out and the evidence pack get the same bytes.
-        from reports.options import RenderOptions
+        # Every format written once, as a stream into staging: --out, stdout and the evidence
+        # pack all get those bytes.
+        from reports.options import RenderOptions, write
 
         options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
-        rendered, notices = _render(result, chosen, options)
-        to_stdout = rendered[0][1] if len(chosen) == 1 and out is None else None
-        for name, data in rendered if out is not None else ():
-            outputs.stage_report(name, data)
+        rendered: list[StagedFile] = []
+        notices: list[str] = []
+        for fmt in chosen:
+            staged = outputs.stage_report(_report_name(fmt), partial(write, fmt, result, options=options))
+            rendered.append(staged.file)
+            notices += staged.value
+        # Opened now: staging is gone once the outputs are committed.
+        to_stdout = rendered[0].path.open("rb") if len(chosen) == 1 and out is None else None
         accepted = 0
         if write_baseline is not None:
             data, accepted = policy.render_baseline(result)
@@ -459,10 +457,11 @@ def scan(
         if to_stdout is None and not azure.get("quiet"):
             # Before the commit, which may wait on a shared history; the files it points to are
             # confirmed by the "wrote" lines once they have landed.
-            click.echo(summary(result, reports=[out / name for name, _ in rendered] if out is not None else []))
+            click.echo(summary(result, reports=[out / report.name for report in rendered] if out is not None else []))
         written = outputs.commit(steps)
     if to_stdout is not None:
-        sys.stdout.buffer.write(to_stdout)
+        with to_stdout:
+            shutil.copyfileobj(to_stdout, sys.stdout.buffer, 1 << 20)
         sys.stdout.flush()
     elif not azure.get("quiet"):
         for path in written:

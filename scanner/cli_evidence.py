@@ -22,6 +22,7 @@ from scanner.textsafe import printable
 if TYPE_CHECKING:
     from scanner.evidence import StagedPack
     from scanner.inventory import Inventory
+    from scanner.outputs import StagedFile
     from scanner.signing import KeyRef
 
 
@@ -107,7 +108,7 @@ class ScanExtras:
         self,
         result: ScanResult,
         inventory: Inventory,
-        reports: Sequence[tuple[str, bytes]],
+        reports: Sequence[StagedFile],
         inputs: Mapping[str, Path | None],
         params: Mapping[str, Any],
         framework_files: Sequence[Path] = (),

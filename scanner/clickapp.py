@@ -141,7 +141,8 @@ def full_summaries(group: click.Group) -> None:
 
 
 class FormatList(_ParamType):
-    """Report formats, repeatable or comma-separated, checked against `reports.RENDERERS`.
+    """Report formats, repeatable or comma-separated, checked against `reports.RENDERERS`;
+    `FMT.gz` (any but pdf) writes that format gzipped, to `mlwarden-report.<ext>.gz`.
 
     The registry is read when a value is converted or help is shown, so formats that another
     module registers (pdf, compliance-csv, ...) are accepted and listed without touching the CLI.
@@ -167,8 +168,13 @@ class FormatList(_ParamType):
             name = item.strip().lower()
             if not name:
                 continue
-            if name not in choices:
-                self.fail(f"unknown format {item.strip()!r} (choose from {', '.join(choices)})", param, ctx)
+            base = name.removesuffix(".gz")
+            if base not in choices or (base != name and base == "pdf"):
+                self.fail(
+                    f"unknown format {item.strip()!r} (choose from {', '.join(choices)}; add .gz to gzip any but pdf)",
+                    param,
+                    ctx,
+                )
             names.append(name)
         if not names:
             self.fail(f"{value!r} names no format (choose from {', '.join(choices)})", param, ctx)

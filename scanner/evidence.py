@@ -5,7 +5,8 @@
       manifest.sig           compact JWS over the exact bytes of manifest.json (with --sign-key)
       manifest.jwk           the public key that verifies it
       snapshot.jsonl.gz      the inventory actually scanned (after scope filters)
-      reports/...            every report the scan wrote, byte for byte
+      reports/...            every report the scan wrote, byte for byte (copied from the staged
+                             files, with the digests taken while they were streamed)
       inputs/...             the waivers, baseline, attestations and extra framework files used
 
 A pack is staged in a hidden sibling directory and renamed into place only when complete and
@@ -32,6 +33,7 @@ from scanner import jws
 from scanner.errors import InputError
 from scanner.inventory import Inventory
 from scanner.models import CheckMeta, ScanResult
+from scanner.outputs import StagedFile
 from scanner.snapshot import write_snapshot
 
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "manifest.jwk"
@@ -119,7 +121,7 @@ def stage(
     directory: Path,
     result: ScanResult,
     inventory: Inventory,
-    reports: Sequence[tuple[str, bytes]],
+    reports: Sequence[StagedFile],
     inputs: Mapping[str, Path],
     signer: Signer | None = None,
 ) -> StagedPack:
@@ -136,8 +138,8 @@ def stage(
     pack = StagedPack(staging, directory, 0, None)
     try:
         os.chmod(staging, 0o777 & ~_umask())
-        files: list[tuple[str, bytes | Path | Inventory]] = [(SNAPSHOT, inventory)]
-        files += [(f"reports/{name}", data) for name, data in reports]
+        files: list[tuple[str, StagedFile | Path | Inventory]] = [(SNAPSHOT, inventory)]
+        files += [(f"reports/{report.name}", report) for report in reports]
         files += [(f"inputs/{name}", path) for name, path in inputs.items()]
         entries = [_write(staging, name, content) for name, content in sorted(files, key=lambda item: item[0])]
         body = manifest(result, entries)
@@ -154,12 +156,19 @@ def stage(
     return pack
 
 
-def _write(root: Path, name: str, content: bytes | Path | Inventory) -> dict[str, Any]:
+def _write(root: Path, name: str, content: StagedFile | Path | Inventory) -> dict[str, Any]:
     target = root / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        target.write_bytes(content)
-    elif isinstance(content, Path):
+    if isinstance(content, StagedFile):
+        # A copy, not a hard link: editing a report in --out later must not change the evidence.
+        try:
+            shutil.copyfile(content.path, target)  # in the kernel (sendfile): no second copy in memory
+        except OSError as exc:
+            raise InputError(f"--evidence-pack: cannot write {name}: {exc.strerror or exc}") from None
+        if target.stat().st_size != content.size:
+            raise InputError(f"--evidence-pack: {name} changed while it was copied into the pack")
+        return {"path": name, "size": content.size, "sha256": content.sha256}
+    if isinstance(content, Path):
         try:
             shutil.copyfile(content, target)
         except OSError as exc:

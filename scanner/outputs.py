@@ -2,7 +2,8 @@
 
 A scan may write reports into `--out`, a baseline and a history record. They are checked before
 the scan runs (a bad path costs nothing), staged while it runs (reports rendered into a
-temporary directory inside `--out`, the baseline into a temporary file beside it), and only
+temporary directory inside `--out`, each written as a stream and hashed as it goes, the
+baseline into a temporary file beside it), and only
 then committed: staged files are renamed into place, each replaced file kept aside until the
 whole set (history record included) has landed. On any failure the renames are undone, so
 nothing of the failed run remains and earlier reports stay as they were.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -22,10 +24,12 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Generic, TypeVar, cast
 
 from scanner.errors import InputError
 
 STAGING_PREFIX = ".mlwarden-staging-"
+T = TypeVar("T")
 
 
 def _reason(exc: OSError) -> str:
@@ -119,6 +123,46 @@ class CommitStep:
     abandon: Callable[[], object] | None = None
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A report written into staging, with the size and SHA-256 of its bytes, computed as they were written."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Written(Generic[T]):
+    file: StagedFile
+    value: T
+    """What the writer returned (e.g. the notices of a report)."""
+
+
+class _Hashing:
+    """A write-only binary handle that hashes and counts what passes through to the file."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle, self._digest, self.size = handle, hashlib.sha256(), 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data)
+        self._digest.update(view)
+        self.size += view.nbytes
+        self._handle.write(view)
+        return view.nbytes
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 @dataclass
 class _Staged:
     target: Path
@@ -140,6 +184,8 @@ class Outputs:
     _lock_fds: list[int] = field(default_factory=list)
     _baseline_tmp: Path | None = None
     _staged: list[_Staged] = field(default_factory=list)
+    _scratch: Path | None = None
+    """Private staging for reports that do not go to `--out` (stdout, an evidence pack only)."""
 
     # -- before the scan -------------------------------------------------------------------
     def prepare(self) -> None:
@@ -217,12 +263,35 @@ class Outputs:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     # -- after the scan --------------------------------------------------------------------
-    def stage_report(self, name: str, data: bytes) -> None:
-        """Write one rendered report into the staging directory."""
-        assert self.out is not None and self._staging is not None
-        staged = self._staging / name
-        self._write(staged, data, "--out", self.out)
-        self._staged.append(_Staged(target=self.out / name, staged=staged))
+    def stage_report(self, name: str, write: Callable[[IO[bytes]], T]) -> Written[T]:
+        """Stream one report into staging through `write(handle)`, hashing it as it goes. With
+        `--out` it lands there at commit; without, it stays in private staging (for stdout or an
+        evidence pack) until `discard`."""
+        if self.out is not None:
+            assert self._staging is not None
+            staged, shown, option = self._staging / name, self.out, "--out"
+        else:
+            staged, shown, option = self._scratch_dir() / name, Path(name), "report"
+        try:
+            with staged.open("wb") as handle:
+                hashing = _Hashing(handle)
+                value = write(cast(IO[bytes], hashing))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(staged, 0o666 & ~_umask())
+        except OSError as exc:
+            raise InputError(f"{_where(option, shown)}: cannot write {name}: {_reason(exc)}") from None
+        if self.out is not None:
+            self._staged.append(_Staged(target=self.out / name, staged=staged))
+        return Written(StagedFile(name, staged, hashing.size, hashing.hexdigest()), value)
+
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None:
+            try:
+                self._scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+            except OSError as exc:
+                raise InputError(f"cannot stage a report in {tempfile.gettempdir()}: {_reason(exc)}") from None
+        return self._scratch
 
     def stage_baseline(self, data: bytes) -> None:
         assert self.baseline is not None and self._baseline_tmp is not None
@@ -297,9 +366,10 @@ class Outputs:
 
     def discard(self, *, keep_created: bool = False) -> None:
         """Remove staging space (and, unless kept, the directories this run created)."""
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
-            self._staging = None
+        for directory in (self._staging, self._scratch):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+        self._staging = self._scratch = None
         if self._baseline_tmp is not None:
             with contextlib.suppress(OSError):
                 self._baseline_tmp.unlink()
@@ -343,4 +413,13 @@ def reserved(outputs: Outputs) -> Iterator[Outputs]:
         raise
 
 
-__all__ = ["STAGING_PREFIX", "CommitStep", "Outputs", "check_file_destination", "reserved", "sweep"]
+__all__ = [
+    "STAGING_PREFIX",
+    "CommitStep",
+    "Outputs",
+    "StagedFile",
+    "Written",
+    "check_file_destination",
+    "reserved",
+    "sweep",
+]

@@ -8,17 +8,24 @@ runs as root and permission bits do not stop root.
 from __future__ import annotations
 
 import fcntl
+import gzip
+import hashlib
+import json
 import os
 import resource
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
 import reports
+from reports import json_report
 from scanner.cli import cli
 from scanner.outputs import STAGING_PREFIX
 
@@ -275,3 +282,58 @@ def test_evidence_pack_is_undone_with_the_reports(tmp_path: Path, previous: Path
     assert result.exit_code == 2, result.stderr
     assert not pack.exists() and snapshot_of(previous) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "scans.db"]
+
+
+def test_gzipped_reports_stream_into_out_and_the_pack_byte_for_byte(tmp_path: Path) -> None:
+    out, pack = tmp_path / "out", tmp_path / "pack"
+    args = ["--format", "json.gz,csv.gz,html", "--evidence-pack", str(pack), "--fail-on", "none"]
+    result = invoke("scan", "--demo", "--out", str(out), *args)
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["mlwarden-report.csv.gz", "mlwarden-report.html", "mlwarden-report.json.gz"]
+    raw = (out / "mlwarden-report.json.gz").read_bytes()
+    assert raw[:4] == b"\x1f\x8b\x08\x00" and raw[4:8] == bytes(4)  # no file name, no time: bytes of the result alone
+    schema = json.loads(json_report.SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator(schema).validate(json.loads(gzip.decompress(raw)))
+    assert gzip.decompress((out / "mlwarden-report.csv.gz").read_bytes()).startswith(b"severity,status,check_id")
+    listed = {entry["path"]: entry for entry in json.loads((pack / "manifest.json").read_bytes())["files"]}
+    for name in names:
+        data = (out / name).read_bytes()
+        assert (pack / "reports" / name).read_bytes() == data
+        assert listed[f"reports/{name}"]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert listed[f"reports/{name}"]["size"] == len(data)
+    assert not (pack / "reports" / name).samefile(out / name)  # a copy: editing --out cannot alter the evidence
+    assert invoke("verify", str(pack)).exit_code == 0
+
+
+def test_gzip_of_a_pdf_is_a_usage_error() -> None:
+    result = invoke("scan", "--demo", "--format", "pdf.gz", "--out", "unused")
+    assert result.exit_code == 2
+    assert "unknown format 'pdf.gz'" in error_line(result)
+
+
+def test_streamed_report_failing_mid_way_leaves_nothing(
+    tmp_path: Path, previous: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half a report is already in staging when the writer breaks: it never reaches --out or the pack."""
+
+    def half(result: object, handle: IO[bytes]) -> None:
+        handle.write(b"severity,status\r\n" * 10_000)
+        raise RuntimeError("writer bug")
+
+    monkeypatch.setitem(reports.RENDERERS, "csv", reports.Streamed(half))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = snapshot_of(previous)
+    pack = tmp_path / "pack"
+    result = invoke("scan", "--demo", "--out", str(previous), "--format", "json,csv", "--evidence-pack", str(pack))
+    assert result.exit_code == 4
+    assert snapshot_of(previous) == before and not pack.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_one_format_streams_to_stdout_through_private_staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = invoke("scan", "--demo", "--format", "json.gz", "--fail-on", "none")
+    assert result.exit_code == 0
+    assert json.loads(gzip.decompress(result.stdout_bytes))["findings"]
+    assert list(tmp_path.iterdir()) == []  # the staged copy is gone
