@@ -5,12 +5,13 @@ diffs and signatures) and a schema generated from the same model, committed so t
 to the model shows up as a reviewed schema change.
 
 At 100,000 resources it holds a few hundred thousand findings, so it is written as a stream:
-one finding (one control, one posture, one check) per line, compact, each element leaving out
-the fields that equal their model default (`null`, `false`, empty lists), which the schema does
-not require and `ScanResult.model_validate_json` restores. Nothing else is dropped: passes keep
-their evidence, and the file round-trips to an equal result. Findings are turned into dicts
-directly (a pydantic dump of the whole result cost 60x the parse of the snapshot and a second
-copy of every finding in memory).
+one finding (one control, one posture, one check) per line, compact. A finding leaves out the
+fields only some findings carry when they are empty (`OPTIONAL`: template source, change
+attribution, per-item detail key, remediation, which passes never have); the schema does not
+require them and `ScanResult.model_validate_json` restores them as null. Every other field is
+always there (`waived_by: null` says "not waived" to a consumer), passes keep their evidence,
+and the file round-trips to an equal result. Findings are turned into dicts directly: a pydantic
+dump of the whole result cost 60x the parse of the snapshot and a second copy of every finding.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ _STREAMED = frozenset({"checks", "findings", "frameworks", "postures", "sources"
 """Top-level lists written one element per line."""
 _FLUSH_BYTES = 1 << 20
 
-_FINDING_DEFAULTS: tuple[tuple[str, object], ...] = tuple(
-    (name, field.default) for name, field in Finding.model_fields.items() if not field.is_required()
-)
+OPTIONAL = ("detail_key", "remediation", "change", "source_file", "source_line", "source_address")
+"""Finding fields written only when set."""
 
 
 def render(result: ScanResult) -> bytes:
@@ -118,33 +118,32 @@ def _dumps(value: object) -> bytes:
 def _default(value: Any) -> Any:
     """Whatever orjson does not write itself, written as pydantic would (datetimes end in `Z`)."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_defaults=True)
+        return value.model_dump(mode="json")
     return pydantic_core.to_jsonable_python(value)
 
 
 def lean_finding(finding: Finding, remediations: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The finding's fields but those equal to their default. Once written, equal to
-    `model_dump(mode="json", exclude_defaults=True)`; `remediations` caches the dump of each
-    check's remediation, one object shared by all its findings (keyed by id while they live)."""
+    """The finding's fields but the `OPTIONAL` ones that are None; once written, equal to its
+    `model_dump(mode="json")` without those. `remediations` caches the dump of each check's
+    remediation, one object shared by all its findings (keyed by id while they live)."""
     fields = finding.__dict__.copy()
-    for name, default in _FINDING_DEFAULTS:
-        value = fields[name]
-        if value is default or value == default:
+    for name in OPTIONAL:
+        if fields[name] is None:
             del fields[name]
-    evidence = fields.get("evidence")
+    evidence = fields["evidence"]
     if evidence:  # plain dicts: cheaper for orjson than a callback per item
-        fields["evidence"] = [item.__dict__ if item.value is not None else {"path": item.path} for item in evidence]
+        fields["evidence"] = [item.__dict__ for item in evidence]
     remediation = fields.get("remediation")
     if remediation is not None and remediations is not None:
         dumped = remediations.get(id(remediation))
         if dumped is None:
-            dumped = remediations[id(remediation)] = remediation.model_dump(mode="json", exclude_defaults=True)
+            dumped = remediations[id(remediation)] = remediation.model_dump(mode="json")
         fields["remediation"] = dumped
     return fields
 
 
 def _model_line(model: BaseModel) -> bytes:
-    return _dumps(model.model_dump(mode="json", exclude_defaults=True))
+    return _dumps(model.model_dump(mode="json"))
 
 
 def _framework(framework: FrameworkResult, out: _Chunks) -> None:
@@ -152,7 +151,7 @@ def _framework(framework: FrameworkResult, out: _Chunks) -> None:
     fingerprints). Its other keys sort after `controls`."""
     out.add(b'{"controls":')
     out.lines(_model_line(control) for control in framework.controls)
-    rest = _dumps(framework.model_dump(mode="json", exclude_defaults=True, exclude={"controls"}))
+    rest = _dumps(framework.model_dump(mode="json", exclude={"controls"}))
     out.add(b"}" if rest == b"{}" else b"," + rest[1:])
 
 
