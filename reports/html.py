@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
@@ -60,6 +60,7 @@ RISK_LINES = 5
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 _FLUSH_CHARS = 1 << 20
+_COUNTED = ("failing", "waived", "passing", "unknown")
 _STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 
 Media = Literal["screen", "print"]
@@ -148,7 +149,8 @@ class CheckSection:
     anchor: str
     items: tuple[Item, ...]
     """Fail, error and unknown findings (waived ones included, marked), worst first, then by deployment."""
-    passing: tuple[Item, ...]
+    passing: tuple[str, ...]
+    """Names of the resources that passed, by name."""
     not_applicable: int
 
     def groups(self) -> list[MessageGroup]:
@@ -196,27 +198,83 @@ def item_order(item: Item) -> tuple[int, int, str, str, str]:
     )
 
 
+@dataclass
+class _CheckFindings:
+    """What the report keeps of one check's findings: an Item for each one to act on (fail, error,
+    unknown), only the name of each pass, only the count of the rest. On a large, mostly healthy
+    estate passes are most findings, and an Item each would be a second copy of all of them."""
+
+    first: Finding
+    """The worst finding, for the title and severity of a check the catalog does not know."""
+    items: list[Item] = field(default_factory=list)
+    passing: list[tuple[str, int, str, int, str]] = field(default_factory=list)
+    """(lower-cased name, -severity, first deployment, arrival, name) of each pass: the order the report gives them."""
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("failing", "waived", "passing", "unknown"), 0)
+    )
+    not_applicable: int = 0
+
+    def passing_names(self) -> list[str]:
+        return [entry[-1] for entry in sorted(self.passing)]
+
+
+def _collect(result: ScanResult, deployments: DeploymentIndex) -> tuple[dict[str, Item], dict[str, _CheckFindings]]:
+    """One pass over the findings (the first of each fingerprint, in report order)."""
+    names = result.scope.subscription_names
+    places: dict[tuple[str, str | None], str] = {}
+    seen: set[str] = set()
+    items: dict[str, Item] = {}
+    by_check: dict[str, _CheckFindings] = {}
+    for finding in sorted(result.findings, key=finding_order):
+        if finding.fingerprint in seen:
+            continue
+        seen.add(finding.fingerprint)
+        check = by_check.get(finding.check_id)
+        if check is None:
+            check = by_check[finding.check_id] = _CheckFindings(first=finding)
+        elif (_STATUS_RANK[finding.status], -finding.severity.rank) < (
+            _STATUS_RANK[check.first.status],
+            -check.first.severity.rank,
+        ):
+            check.first = finding
+        status = finding.status
+        if status is Status.PASS:
+            check.counts["passing"] += 1
+            name, serves = display_name(finding), deployments.of(finding)
+            first = serves[0] if serves else "\uffff"
+            check.passing.append((name.lower(), -finding.severity.rank, first, len(check.passing), name))
+            continue
+        if status is Status.NOT_APPLICABLE:
+            check.not_applicable += 1
+            continue
+        if status is Status.FAIL:
+            check.counts["waived" if finding.waived_by else "failing"] += 1
+        elif status in (Status.UNKNOWN, Status.ERROR):
+            check.counts["unknown"] += 1
+        if status not in LISTED:
+            continue
+        sub = finding.subscription_id or ""
+        rg = resource_group_of(finding.resource_id)
+        where = places.get((sub, rg))
+        if where is None:
+            where = places[sub, rg] = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
+        item = Item(finding, display_name(finding), anchor_of(finding), deployments.of(finding), where)
+        items[finding.fingerprint] = item
+        check.items.append(item)
+    for check in by_check.values():
+        check.items.sort(key=item_order)
+    return items, by_check
+
+
 def build_view(result: ScanResult, media: Media = "screen", detail: Literal["summary", "full"] = "full") -> ReportView:
     """Everything the template shows, already ordered and aggregated."""
-    deployments = DeploymentIndex(result.postures)
     names = result.scope.subscription_names
-    items: dict[str, Item] = {}
-    for finding in sorted(result.findings, key=finding_order):
-        rg = resource_group_of(finding.resource_id)
-        sub = finding.subscription_id or ""
-        where = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
-        items.setdefault(
-            finding.fingerprint,
-            Item(finding, display_name(finding), anchor_of(finding), deployments.of(finding), where),
-        )
-    by_check: dict[str, list[Item]] = defaultdict(list)
-    for item in sorted(items.values(), key=item_order):
-        by_check[item.finding.check_id].append(item)
+    items, by_check = _collect(result, DeploymentIndex(result.postures))
     metas = checks_by_id(result)
     links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
     listed = media == "screen" and links <= LINK_BUDGET
     sections = _sections(by_check, metas)
-    lines = _CheckLines(by_check, metas)
+    lines = {check_id: _check_line(check_id, check, metas) for check_id, check in by_check.items()}
     judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
     pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
     return ReportView(
@@ -227,7 +285,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
         severity_rows=_severity_rows(result),
         pillars=pillars,
         postures=tuple(_posture_row(p, pillars, items, names) for p in result.postures),
-        frameworks=tuple(_framework_view(fw, by_check, items, lines, listed) for fw in result.frameworks),
+        frameworks=tuple(_framework_view(fw, by_check, items, lines, metas, listed) for fw in result.frameworks),
         sections=sections,
         subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
         findings_listed=sum(len(s.items) for s in sections),
@@ -261,37 +319,18 @@ def _posture_row(
     )
 
 
-class _CheckLines(dict[str, CheckLine]):
-    """Each check's line, counted once: many controls of many frameworks cite the same check."""
-
-    def __init__(self, by_check: dict[str, list[Item]], metas: dict[str, CheckMeta]) -> None:
-        super().__init__()
-        self.by_check, self.metas = by_check, metas
-
-    def __missing__(self, check_id: str) -> CheckLine:
-        line = self[check_id] = _check_line(check_id, self.by_check.get(check_id, []), self.metas)
-        return line
-
-
-def _check_line(check_id: str, items: list[Item], metas: dict[str, CheckMeta]) -> CheckLine:
-    counts = {"failing": 0, "waived": 0, "passing": 0, "unknown": 0}
-    for item in items:
-        finding = item.finding
-        if finding.status is Status.FAIL:
-            counts["waived" if finding.waived_by else "failing"] += 1
-        elif finding.status is Status.PASS:
-            counts["passing"] += 1
-        elif finding.status in (Status.UNKNOWN, Status.ERROR):
-            counts["unknown"] += 1
+def _check_line(check_id: str, check: _CheckFindings | None, metas: dict[str, CheckMeta]) -> CheckLine:
     meta = metas.get(check_id)
+    counts = dict(check.counts) if check else dict.fromkeys(_COUNTED, 0)
     return CheckLine(check_id, meta.severity if meta else None, f"check-{check_id}", counts)
 
 
 def _framework_view(
     framework: FrameworkResult,
-    by_check: dict[str, list[Item]],
+    by_check: dict[str, _CheckFindings],
     items: dict[str, Item],
-    lines: _CheckLines,
+    lines: dict[str, CheckLine],
+    metas: dict[str, CheckMeta],
     listed: bool,
 ) -> FrameworkView:
     rows = []
@@ -302,14 +341,19 @@ def _framework_view(
         if listed:
             failing = sorted((items[fp] for fp in control.failing if fp in items), key=item_order)
             passing = sorted(
-                {i.name for check_id in control.check_ids for i in by_check.get(check_id, ()) if _passes(i.finding)}
+                {
+                    entry[-1]
+                    for check_id in control.check_ids
+                    if check_id in by_check
+                    for entry in by_check[check_id].passing
+                }
             )
         rows.append(
             ControlRow(
                 control=control,
                 level_label=LEVEL_LABELS.get(level, control.level or ""),
                 needs_justification=control.status == "fail" and level == "addressable",
-                checks=tuple(lines[c] for c in control.check_ids),
+                checks=tuple(lines.get(c) or _check_line(c, None, metas) for c in control.check_ids),
                 failing=tuple(failing),
                 passing=tuple(passing),
                 listed=listed,
@@ -327,26 +371,21 @@ def _framework_view(
     )
 
 
-def _passes(finding: Finding) -> bool:
-    return finding.status is Status.PASS
-
-
-def _sections(by_check: dict[str, list[Item]], metas: dict[str, CheckMeta]) -> tuple[CheckSection, ...]:
+def _sections(by_check: dict[str, _CheckFindings], metas: dict[str, CheckMeta]) -> tuple[CheckSection, ...]:
     """One section per check that produced findings, the most severe checks first."""
     sections = []
-    for check_id, items in by_check.items():
+    for check_id, check in by_check.items():
         meta = metas.get(check_id)
-        first = items[0].finding
         sections.append(
             CheckSection(
                 check_id=check_id,
-                title=meta.title if meta else first.title,
-                severity=meta.severity if meta else first.severity,
+                title=meta.title if meta else check.first.title,
+                severity=meta.severity if meta else check.first.severity,
                 meta=meta,
                 anchor=f"check-{check_id}",
-                items=tuple(i for i in items if i.finding.status in LISTED),
-                passing=tuple(sorted((i for i in items if _passes(i.finding)), key=lambda i: i.name.lower())),
-                not_applicable=sum(1 for i in items if i.finding.status is Status.NOT_APPLICABLE),
+                items=tuple(check.items),
+                passing=tuple(check.passing_names()),
+                not_applicable=check.not_applicable,
             )
         )
     return tuple(sorted(sections, key=lambda s: (not s.items, -s.severity.rank, s.check_id)))
