@@ -39,8 +39,25 @@ def path_name(resource_id: str) -> str:
     Every name after the last provider namespace, so child resources carry their parents. An id
     with no provider part (a subscription, a resource group) yields its last segment.
     """
+    lowered = resource_id.lower()
+    if lowered.endswith(("/providers", "/providers/")) or len(lowered) != len(resource_id):
+        return _path_name_slow(resource_id)
+    at = lowered.rfind("/providers/")
+    if at < 0 and not lowered.startswith("providers/"):
+        parts = _segments(resource_id)
+        return parts[-1] if parts else resource_id
+    rest = _segments(resource_id[at + len("/providers/") :] if at >= 0 else resource_id[len("providers/") :])
+    names = rest[2::2]  # namespace, then type/name pairs
+    if names:
+        return "/".join(names)
     parts = _segments(resource_id)
-    lowered = _segments(resource_id.lower())
+    return parts[-1] if parts else resource_id
+
+
+def _path_name_slow(resource_id: str) -> str:
+    """The same, segment by segment: for the ids the fast path cannot cut by position."""
+    parts = _segments(resource_id)
+    lowered = [part.lower() for part in parts]
     if "providers" not in lowered:
         return parts[-1] if parts else resource_id
     start = len(lowered) - 1 - lowered[::-1].index("providers")

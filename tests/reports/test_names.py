@@ -78,3 +78,29 @@ def test_deployments_of_a_finding_respect_item_scoped_dependencies() -> None:
     assert index.of(_finding(VAULT)) == ("mlw-claims/ep-triage/blue",)  # the vault as a whole
     assert index.of(_finding(VAULT, "other-key")) == ()
     assert index.of(_finding(WEBAPP)) == ()
+
+
+def test_path_name_cut_by_position_agrees_with_the_segment_walk() -> None:
+    """The fast path (one rfind) against the plain walk over segments, on odd and random ids."""
+    import random
+
+    from reports.names import _path_name_slow, path_name
+
+    ids = [
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app",
+        "/subscriptions/s/providers/Microsoft.Security/pricings/VirtualMachines",
+        "/a/providers/ns/t/n/providers/ns2/t2/n2",
+        "//providers//ns//t//n",
+        "/a/PROVIDERS/ns/t/n",
+        "/a/providers",
+        "/a/providers/",
+        "providers/a/b/c",
+        "/a/providersx/ns/t/n",
+        "/a/İ/providers/ns/t/n",
+        "",
+        "/",
+    ]
+    pieces = ["/", "providers", "PROVIDERS", "a", "ns", "t", "n", "", "İ"]
+    generator = random.Random(7)
+    ids += ["".join(generator.choice(pieces) for _ in range(generator.randint(0, 12))) for _ in range(20_000)]
+    assert [path_name(i) for i in ids] == [_path_name_slow(i) for i in ids]
