@@ -47,8 +47,9 @@ class Rendered:
 
 
 GZIP_SUFFIX = ".gz"
-GZIP_LEVEL = 6
-"""zlib's default: most of level 9's saving at a fraction of its time on a report of hundreds of MB."""
+GZIP_LEVEL = 1
+"""Fastest: on the JSON report 12% larger than zlib's default level 6 (7x smaller than plain
+rather than 8x) in a third of the time, which on a report of hundreds of MB is seconds."""
 
 
 def base_format(fmt: str) -> str:
