@@ -93,13 +93,19 @@ class _Chunks:
             self.flush()
 
     def lines(self, items: Iterable[bytes]) -> None:
-        """A JSON array with one element per line."""
+        """A JSON array with one element per line, joined a batch at a time."""
         self.add(b"[")
-        separator = b"\n"
+        batch: list[bytes] = []
+        size, separator = 0, b"\n"
         for item in items:
-            self.add(separator)
-            self.add(item)
-            separator = b",\n"
+            batch.append(item)
+            size += len(item)
+            if size >= _FLUSH_BYTES:
+                self.add(separator + b",\n".join(batch))
+                self.flush()
+                batch, size, separator = [], 0, b",\n"
+        if batch:
+            self.add(separator + b",\n".join(batch))
         self.add(b"\n]")
 
     def flush(self) -> None:
