@@ -430,14 +430,16 @@ def scan(
         # Every format written once, as a stream into staging: --out, stdout and the evidence
         # pack all get those bytes.
         from reports.options import RenderOptions, write
+        from scanner.bulk import collector_paused
 
         options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
         rendered: list[StagedFile] = []
         notices: list[str] = []
-        for fmt in chosen:
-            staged = outputs.stage_report(_report_name(fmt), partial(write, fmt, result, options=options))
-            rendered.append(staged.file)
-            notices += staged.value
+        with collector_paused():  # the views reports build are acyclic: no need to walk the whole heap
+            for fmt in chosen:
+                staged = outputs.stage_report(_report_name(fmt), partial(write, fmt, result, options=options))
+                rendered.append(staged.file)
+                notices += staged.value
         # Opened now: staging is gone once the outputs are committed.
         to_stdout = rendered[0].path.open("rb") if len(chosen) == 1 and out is None else None
         accepted = 0
