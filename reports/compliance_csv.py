@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import IO
 
-from reports.csv_report import safe
+from reports.csv_report import safe_row
 from reports.digest import finding_order
 from reports.names import DeploymentIndex, attestation_reference, display_name, resource_group_of
 from scanner.models import ControlResult, Finding, FrameworkResult, ScanResult
@@ -103,7 +103,7 @@ def write(result: ScanResult, handle: IO[bytes]) -> None:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows(result), start=1):
-        writer.writerow([safe(cell) for cell in row])
+        writer.writerow(safe_row(row))
         if count % _FLUSH_EVERY == 0:
             handle.write(buffer.getvalue().encode())
             buffer.seek(0)
