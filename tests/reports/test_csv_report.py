@@ -19,11 +19,13 @@ def _rows(result: ScanResult) -> list[dict[str, str]]:
 @pytest.mark.parametrize("value", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "\r=x"])
 def test_formula_starts_are_quoted(value: str) -> None:
     assert csv_report.safe(value) == "'" + value
+    assert csv_report.safe_row(["x", value, ""]) == ["x", "'" + value, ""]
 
 
 @pytest.mark.parametrize("value", ["mlw-claims", "/subscriptions/x", "1.2", ""])
 def test_ordinary_values_are_untouched(value: str) -> None:
     assert csv_report.safe(value) == value
+    assert csv_report.safe_row([value]) == [value]
 
 
 def test_one_row_per_finding_with_the_documented_columns(result: ScanResult) -> None:
