@@ -1,7 +1,7 @@
 """The canonical JSON report: the ScanResult dump, and the JSON Schema published beside it.
 
-Consumers parse this file, so it is the model's own dump with sorted keys (stable bytes for
-diffs and signatures) and a schema generated from the same model, committed so that a change
+Consumers parse this file, so it is the model's own serialisation with sorted keys (stable bytes
+for diffs and signatures) and a schema generated from the same model, committed so that a change
 to the model shows up as a reviewed schema change.
 
 At 100,000 resources it holds a few hundred thousand findings, so it is written as a stream:
