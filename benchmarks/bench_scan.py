@@ -1,34 +1,44 @@
 """Scan-pipeline benchmark: every stage as a ratio to the bare JSON parse of the same snapshot.
 
 Machines here are noisy, so absolute times are not comparable across runs; ratios measured in
-the same process are. Also prints the ratio of a 2N-resource scan to an N-resource scan,
-which should stay near 2 (linear in resources).
+the same process are. For each estate size a fresh child process measures, stage by stage:
+read, index, checks, waivers and change attribution, compliance, posture, and each renderer;
+then the real CLI (`mlwarden scan --format json --format html --out DIR`) runs end to end in
+another fresh process, whose wall time and peak RSS are the headline figures. The scan of 2N
+resources against N shows linearity (2.00 is linear).
 
-    python -m benchmarks.bench_scan --resources 20000
+    python -m benchmarks.bench_scan --resources 100000
+    python -m benchmarks.bench_scan --resources 1000000 --no-linearity --no-stages   # completes?
+
+`--mix realistic` pads the demo shapes with unrelated resources (VMs, disks, NICs, ...) that no
+check reads, the shape of a real tenant where ML is a small part of the estate.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+import platform
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
-from benchmarks.estate_gen import generate
-from frameworks.catalog import load_all
-from reports import RENDERERS
-from scanner.engine import scan
-from scanner.registry import TAGS, load_checks
-from scanner.snapshot import read_snapshot, write_snapshot
-
 T = TypeVar("T")
 
+STAGES = ("read", "index", "checks", "waivers+changes", "compliance", "posture", "engine")
+RENDERS = ("json", "html", "sarif", "junit", "csv", "markdown")
+HEADLINE_FORMATS = ("json", "html")
 
-def timed(func: Callable[[], T], repeat: int = 3) -> tuple[float, T]:
+
+def timed(func: Callable[[], T], repeat: int = 1) -> tuple[float, T]:
     """Best of `repeat` runs: the least disturbed measurement."""
     best, value = float("inf"), None
     for _ in range(repeat):
@@ -39,53 +49,212 @@ def timed(func: Callable[[], T], repeat: int = 3) -> tuple[float, T]:
     return best, value
 
 
-def bare_parse(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if orjson.loads(line))
+def bare_parse(path: Path) -> float:
+    """Best of three: decode every line of the snapshot with orjson and nothing else."""
+
+    def parse() -> int:
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if orjson.loads(line))
+
+    return timed(parse, repeat=3)[0]
 
 
-def measure(n_resources: int, workdir: Path) -> dict[str, float]:
-    inventory = generate(n_resources, seed=1)
-    path = workdir / f"estate-{n_resources}.jsonl"
-    write_snapshot(inventory, path)
+def _jobs(jobs: int | None) -> dict[str, int]:
+    """`jobs=` only when asked for: otherwise the scanner's own default is what is measured."""
+    return {} if jobs is None else {"jobs": jobs}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pieces(inventory: Any, checks: Any, frameworks: Any, jobs: int | None, out: dict[str, Any]) -> None:
+    """The stages of `scan()` one by one; what they build is freed on return."""
+    from scanner import changes, compliance, policy, posture
+    from scanner.estate import Estate
+    from scanner.runner import run_checks
+
+    seconds, estate = timed(lambda: Estate(inventory))
+    out["index"] = seconds
+    seconds, findings = timed(lambda: run_checks(estate, checks, **_jobs(jobs)))
+    out["checks"] = seconds
+    out["findings"] = len(findings)
+    today = inventory.header.collected_at.date()
+
+    def after() -> list[Any]:
+        applied, _ = policy.apply(findings, [], frozenset(), today)
+        return changes.attribute(applied, inventory.changes, now=inventory.header.collected_at)
+
+    seconds, findings = timed(after)
+    out["waivers+changes"] = seconds
+    metas = [c.meta for c in checks.values()]
+    out["compliance"], _ = timed(lambda: compliance.evaluate(frameworks, metas, findings, None, today))
+    out["posture"], _ = timed(lambda: posture.postures(estate, findings))
+
+
+def stages(path: Path, jobs: int | None) -> dict[str, Any]:
+    """In one process: each stage of `scanner.engine.scan` timed alone, then each renderer."""
+    from frameworks.catalog import load_all
+    from reports.options import RenderOptions
+    from scanner.engine import scan
+    from scanner.registry import TAGS, load_checks
+    from scanner.snapshot import read_snapshot
+
+    out: dict[str, Any] = {"bare_parse": bare_parse(path)}
     checks = load_checks(plugins=False)
     frameworks = list(load_all(check_ids=set(checks), tags=TAGS).values())
-    base, lines = timed(lambda: bare_parse(path))
-    read_s, loaded = timed(lambda: read_snapshot(path))
-    scan_s, result = timed(lambda: scan(loaded, origin="snapshot", checks=checks, frameworks=frameworks), repeat=2)
-    out = {
-        "records": float(lines),
-        "bare_parse": base,
-        "read_snapshot": read_s,
-        "scan": scan_s,
-        "findings": float(len(result.findings)),
-    }
-    for fmt in ("json", "html", "sarif"):
-        out[f"render_{fmt}"], data = timed(lambda fmt=fmt: RENDERERS[fmt](result), repeat=1)  # type: ignore[misc]
-        out[f"{fmt}_mb"] = len(data) / 1e6
+    seconds, inventory = timed(lambda: read_snapshot(path))
+    out["read"] = seconds
+    out["rss_after_read_mb"] = peak_rss_mb()
+    _pieces(inventory, checks, frameworks, jobs, out)
+    gc.collect()
+    seconds, result = timed(
+        lambda: scan(inventory, origin="snapshot", checks=checks, frameworks=frameworks, **_jobs(jobs))
+    )
+    out["engine"] = seconds
+    out["rss_after_scan_mb"] = peak_rss_mb()
+    options = RenderOptions()
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in RENDERS:
+            target = Path(tmp) / f"report.{fmt}"
+            start = time.perf_counter()
+            write_report(fmt, result, target, options)
+            out[fmt] = time.perf_counter() - start
+            out[f"{fmt}_bytes"] = target.stat().st_size
+            target.unlink()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
+def write_report(fmt: str, result: Any, target: Path, options: Any) -> None:  # TEMPORARY until streams land
+    from reports.options import render
+
+    target.write_bytes(render(fmt, result, options).data)
+
+
+def end_to_end(path: Path, jobs: int | None) -> dict[str, float]:
+    """The real CLI in a fresh process: wall time and that process's peak RSS."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-c", "from scanner.cli import main; main()", "scan", "--snapshot", str(path)]
+        command += ["--out", out, "--fail-on", "none"]
+        command += [arg for fmt in HEADLINE_FORMATS for arg in ("--format", fmt)]
+        if jobs is not None:
+            command += ["--jobs", str(jobs)]
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1, 3):
+            raise SystemExit(f"bench_scan: the CLI exited {code}: {stderr.strip()[-500:]}")
+        written = sorted(p.name for p in Path(out).iterdir())
+        if len(written) < len(HEADLINE_FORMATS):
+            raise SystemExit(f"bench_scan: the CLI wrote {written}, expected {len(HEADLINE_FORMATS)} reports")
+        return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": float(code)}
+
+
+def _child(args: argparse.Namespace) -> None:
+    print(orjson.dumps(stages(Path(args.child), args.jobs)).decode())
+
+
+def _in_child(path: Path, jobs: int | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.bench_scan", "--child", str(path)]
+    if jobs is not None:
+        command += ["--jobs", str(jobs)]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"bench_scan: stage run failed: {done.stderr.decode(errors='replace').strip()[-800:]}")
+    return dict(orjson.loads(done.stdout.splitlines()[-1]))
+
+
+def _generate(n: int, mix: str, target: Path) -> int:
+    from benchmarks.estate_gen import generate, generate_realistic
+    from scanner.snapshot import write_snapshot
+
+    inventory = generate(n, seed=1) if mix == "demo" else generate_realistic(n, seed=1)
+    write_snapshot(inventory, target)
+    return sum(1 for _ in target.open("rb"))
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--resources", type=int, default=20_000)
+    parser.add_argument("--mix", choices=("demo", "realistic"), default="demo")
+    parser.add_argument("--jobs", type=int, default=None, help="passed to the scan (default: the scanner's own choice)")
+    parser.add_argument("--no-linearity", action="store_true", help="skip the 2N run")
+    parser.add_argument("--no-stages", action="store_true", help="only the end-to-end CLI run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    sizes = [args.resources] if args.no_linearity else [args.resources, args.resources * 2]
+    print(f"machine: {_machine()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        small = measure(args.resources, Path(tmp))
-        large = measure(args.resources * 2, Path(tmp))
-    base = small["bare_parse"]
+        rows: dict[int, dict[str, Any]] = {}
+        for n in sizes:
+            path = Path(tmp) / f"estate-{n}.jsonl"
+            records = _generate(n, args.mix, path)
+            row: dict[str, Any] = {"records": records, "snapshot_mb": path.stat().st_size / 1e6}
+            row["parse"] = bare_parse(path)
+            row["cli"] = end_to_end(path, args.jobs)
+            if not args.no_stages:
+                row["stages"] = _in_child(path, args.jobs)
+            rows[n] = row
+            path.unlink()
+    _print(args, rows)
+
+
+def _print(args: argparse.Namespace, rows: dict[int, dict[str, Any]]) -> None:
+    n = args.resources
+    row = rows[n]
     print(
-        f"estate: {args.resources} generated resources -> {int(small['records'])} snapshot records, "
-        f"{int(small['findings'])} findings"
+        f"estate: {n} generated resources ({args.mix} mix) -> {row['records']} snapshot records, "
+        f"{row['snapshot_mb']:.0f} MB; bare orjson parse {row['parse']:.2f} s"
     )
-    print("stage                ratio to bare JSON parse of the same snapshot")
-    for stage in ("read_snapshot", "scan", "render_json", "render_html", "render_sarif"):
-        print(f"  {stage:<18} {small[stage] / base:8.1f}x")
-    print("report sizes: " + ", ".join(f"{fmt} {small[fmt + '_mb']:.1f} MB" for fmt in ("json", "html", "sarif")))
+    cli = row["cli"]
     print(
-        f"linearity: scan of 2N / scan of N = {large['scan'] / small['scan']:.2f} (2.00 is linear); "
-        f"bare parse 2N / N = {large['bare_parse'] / base:.2f}"
+        f"end to end (mlwarden scan, {' + '.join(HEADLINE_FORMATS)} reports, fresh process): "
+        f"{cli['wall'] / row['parse']:.1f}x the bare parse, peak RSS {cli['peak_rss_mb']:.0f} MB"
     )
+    if "stages" in row:
+        st = row["stages"]
+        base = st["bare_parse"]
+        print(f"stages ({st['findings']} findings), ratio to the bare parse measured in the same process:")
+        for stage in STAGES:
+            note = (
+                " (index + checks + waivers + compliance + posture, as scan() runs them)" if stage == "engine" else ""
+            )
+            print(f"  {stage:<16} {st[stage] / base:7.2f}x{note}")
+        for fmt in RENDERS:
+            per = st[f"{fmt}_bytes"] / max(st["findings"], 1)
+            print(f"  render {fmt:<9} {st[fmt] / base:7.2f}x  {st[f'{fmt}_bytes'] / 1e6:8.1f} MB  {per:6.0f} B/finding")
+        print(
+            f"  resident memory: {st['rss_after_read_mb']:.0f} MB after read, {st['rss_after_scan_mb']:.0f} MB "
+            f"after the scan, {st['peak_rss_mb']:.0f} MB peak while rendering (all stages kept in one process)"
+        )
+    if len(rows) == 2:
+        large = rows[2 * n]
+        ratio = large["cli"]["wall"] / cli["wall"]
+        parse_ratio = large["parse"] / row["parse"]
+        print(f"linearity: end-to-end 2N / N = {ratio:.2f} (2.00 is linear); bare parse 2N / N = {parse_ratio:.2f}")
+        if "stages" in large:
+            engine = large["stages"]["engine"] / row["stages"]["engine"]
+            print(f"           engine 2N / N = {engine:.2f}")
 
 
 if __name__ == "__main__":

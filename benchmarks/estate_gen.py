@@ -13,6 +13,7 @@ import argparse
 import random
 import uuid
 from pathlib import Path
+from typing import Any
 
 from scanner.inventory import Inventory, SnapshotHeader, SnapshotScope
 from scanner.models import Resource
@@ -79,6 +80,66 @@ def generate(n_resources: int, seed: int = 0) -> Inventory:
         sources=coverage(resources, len(keys), len(settings)),
     )
     return Inventory(header=header, resources=resources, keys=keys, app_settings=settings)
+
+
+_UNRELATED: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "Microsoft.Compute/virtualMachines",
+        {"hardwareProfile": {"vmSize": "Standard_D2s_v5"}, "provisioningState": "Succeeded"},
+    ),
+    ("Microsoft.Compute/disks", {"diskSizeGB": 128, "encryption": {"type": "EncryptionAtRestWithPlatformKey"}}),
+    (
+        "Microsoft.Network/networkInterfaces",
+        {"ipConfigurations": [{"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.0.4"}}]},
+    ),
+    (
+        "Microsoft.Network/networkSecurityGroups",
+        {"securityRules": [{"name": "allow-https", "properties": {"access": "Allow", "destinationPortRange": "443"}}]},
+    ),
+    ("Microsoft.Network/publicIPAddresses", {"publicIPAllocationMethod": "Static", "ipAddress": "20.1.2.3"}),
+    ("Microsoft.Sql/servers/databases", {"collation": "SQL_Latin1_General_CP1_CI_AS", "maxSizeBytes": 34359738368}),
+    ("Microsoft.Insights/components", {"Application_Type": "web", "RetentionInDays": 90}),
+    ("Microsoft.OperationalInsights/workspaces", {"retentionInDays": 30, "sku": {"name": "PerGB2018"}}),
+)
+
+
+def generate_realistic(n_resources: int, seed: int = 0, ml_share: float = 0.2) -> Inventory:
+    """`n_resources` rows of which about `ml_share` are the demo's ML shapes and the rest unrelated
+    infrastructure no check reads (VMs, disks, NICs, NSGs, ...): what a real tenant looks like."""
+    base = generate(max(1, int(n_resources * ml_share)), seed)
+    rng = random.Random(seed + 1)
+    subscriptions = base.header.scope.subscriptions
+    unrelated = []
+    for index in range(n_resources - len(base.resources)):
+        provider_type, properties = _UNRELATED[index % len(_UNRELATED)]
+        subscription = subscriptions[index % len(subscriptions)]
+        group = f"rg-infra-{index % 97:02d}"
+        name = f"{provider_type.rsplit('/', 1)[-1].lower()[:12]}-{index:07d}"
+        unrelated.append(
+            Resource.model_validate(
+                {
+                    "id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_type}/{name}",
+                    "name": name,
+                    "type": provider_type.lower(),
+                    "location": rng.choice(("westeurope", "northeurope", "eastus2")),
+                    "subscriptionId": subscription,
+                    "resourceGroup": group,
+                    "tags": {"cost-center": f"cc-{index % 13}", "owner": "platform"},
+                    "properties": properties,
+                }
+            )
+        )
+    resources = [*base.resources, *unrelated]
+    header = base.header.model_copy(
+        update={
+            "scope": SnapshotScope(
+                description=f"generated: {len(base.resources)} demo-shaped, {len(unrelated)} unrelated (seed {seed})",
+                subscriptions=subscriptions,
+            ),
+            "sources": coverage(resources, len(base.keys), len(base.app_settings)),
+        }
+    )
+    return Inventory(header=header, resources=resources, keys=base.keys, app_settings=base.app_settings)
 
 
 def main() -> None:
