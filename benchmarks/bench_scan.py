@@ -96,6 +96,7 @@ def stages(path: Path, jobs: int | None) -> dict[str, Any]:
     """In one process: each stage of `scanner.engine.scan` timed alone, then each renderer."""
     from frameworks.catalog import load_all
     from reports.options import RenderOptions
+    from reports.options import write as write_report
     from scanner.engine import scan
     from scanner.registry import TAGS, load_checks
     from scanner.snapshot import read_snapshot
@@ -118,18 +119,13 @@ def stages(path: Path, jobs: int | None) -> dict[str, Any]:
         for fmt in RENDERS:
             target = Path(tmp) / f"report.{fmt}"
             start = time.perf_counter()
-            write_report(fmt, result, target, options)
+            with target.open("wb") as handle:
+                write_report(fmt, result, handle, options)
             out[fmt] = time.perf_counter() - start
             out[f"{fmt}_bytes"] = target.stat().st_size
             target.unlink()
     out["peak_rss_mb"] = peak_rss_mb()
     return out
-
-
-def write_report(fmt: str, result: Any, target: Path, options: Any) -> None:  # TEMPORARY until streams land
-    from reports.options import render
-
-    target.write_bytes(render(fmt, result, options).data)
 
 
 def end_to_end(path: Path, jobs: int | None) -> dict[str, float]:
