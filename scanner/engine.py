@@ -10,16 +10,17 @@ from typing import Literal
 
 from frameworks.catalog import Framework
 from scanner import __version__, changes, compliance, finding_index, policy, posture, selection
+from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.inventory import Inventory
 from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import DEFAULT_CHECK_TIMEOUT, gc_paused, run_checks
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks
 from scanner.textsafe import printable
 
 
-@gc_paused()  # every stage builds long-lived objects without cycles; collections would only rescan them
+@collector_paused()  # every stage builds long-lived objects without cycles; collections would only rescan them
 def scan(
     inventory: Inventory,
     *,

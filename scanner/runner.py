@@ -21,7 +21,6 @@ resource) becomes `unknown`, a coverage gap, without being called.
 from __future__ import annotations
 
 import ctypes
-import gc
 import hashlib
 import itertools
 import threading
@@ -29,11 +28,11 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any, cast
 
 import orjson
 
+from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
 from scanner.models import Evidence, Finding, Resource, Severity, Status, shared_keys, trusted
@@ -395,7 +394,7 @@ def run_checks(
     limit = timeout if timeout and timeout > 0 else None
     if any(item.plugin is not None for item in checks.values()):
         estate.freeze()  # before any plugin sees a resource, outside every time limit, before forking
-    with gc_paused():
+    with collector_paused():
         counts = shards.pair_counts(estate, checks) if jobs != 1 else []
         processes = shards.jobs_for(jobs, sum(counts)) if counts else 1
         if processes > 1:
@@ -404,16 +403,3 @@ def run_checks(
             findings = evaluate(estate, checks, limit, estate.resources)
         findings.sort(key=sort_key)
     return findings
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic collector off while findings pile up: they hold no cycles, and each automatic
-    collection would walk the whole estate again (about a third of the phase). Restored after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
