@@ -10,13 +10,12 @@ Cells are formula-neutralised like the findings CSV: names and messages come fro
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import IO
 
-from reports.csv_report import safe_row
+from reports.csv_report import write_rows
 from reports.digest import finding_order
 from reports.names import DeploymentIndex, attestation_reference, display_name, resource_group_of
 from scanner.models import ControlResult, Finding, FrameworkResult, ScanResult
@@ -99,16 +98,7 @@ def rows(result: ScanResult) -> Iterator[list[str]]:
 
 def write(result: ScanResult, handle: IO[bytes]) -> None:
     """Stream the CSV to a binary handle, a few thousand rows at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for count, row in enumerate(rows(result), start=1):
-        writer.writerow(safe_row(row))
-        if count % _FLUSH_EVERY == 0:
-            handle.write(buffer.getvalue().encode())
-            buffer.seek(0)
-            buffer.truncate()
-    handle.write(buffer.getvalue().encode())
+    write_rows(handle, COLUMNS, rows(result))
 
 
 def render(result: ScanResult) -> bytes:

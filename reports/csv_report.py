@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from typing import IO
 
 from reports.digest import evidence_value, finding_order
@@ -62,12 +63,17 @@ _FLUSH_EVERY = 2000
 
 def write(result: ScanResult, handle: IO[bytes]) -> None:
     """Stream the CSV to a binary handle, a few thousand rows at a time."""
+    deployments = DeploymentIndex(result.postures)
+    write_rows(handle, COLUMNS, (_row(f, deployments) for f in sorted(result.findings, key=finding_order)))
+
+
+def write_rows(handle: IO[bytes], columns: Sequence[str], rows: Iterable[list[str]]) -> None:
+    """CSV with CRLF line ends, every cell formula-neutralised, flushed a few thousand rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    deployments = DeploymentIndex(result.postures)
-    for count, finding in enumerate(sorted(result.findings, key=finding_order), start=1):
-        writer.writerow(safe_row(_row(finding, deployments)))
+    writer.writerow(columns)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(safe_row(row))
         if count % _FLUSH_EVERY == 0:
             handle.write(buffer.getvalue().encode())
             buffer.seek(0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -186,14 +185,7 @@ def _at(node: Any, *keys: str) -> Any:
 
 def _text(node: Any, *keys: str) -> str | None:
     """`props.text` along plain keys (see `_at`)."""
-    value = _at(node, *keys)
-    if type(value) is str:
-        return value
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return props.scalar_text(_at(node, *keys))
 
 
 def _items(node: Any, *keys: str) -> list[Any]:

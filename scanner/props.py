@@ -119,7 +119,11 @@ def mapping(node: Any, path: str) -> dict[str, Any]:
 
 def text(node: Any, path: str) -> str | None:
     """A scalar at `path` as a string (`True` -> "true"), or None when absent or structured."""
-    value = get(node, path)
+    return scalar_text(get(node, path))
+
+
+def scalar_text(value: Any) -> str | None:
+    """A JSON scalar as text (`True` -> "true"); None for null, objects and lists."""
     if type(value) is str:
         return value
     if value is None or isinstance(value, Mapping | list):
