@@ -4,9 +4,10 @@ estate is cut into contiguous shards of resources and each is evaluated by its o
 The indexed estate is shared read-only through `fork` (it sits in a module global when the
 children are forked, so nothing is pickled on the way in). Each child runs the ordinary runner
 (same supervisor, same per-call time limit, same plugin isolation) on its shard and sends back
-compact rows: plain tuples whose repeated strings pickle once. The parent evaluates the first
-shard itself meanwhile, then rebuilds the children's findings in shard order, so the merged
-list is in the serial run's call order and sorts to the identical result.
+compact rows: each finding's values as a tuple, whose repeated objects pickle once. The parent
+evaluates the first shard itself meanwhile, while a thread per child receives and rebuilds that
+child's findings as they arrive; the merged list is in the serial run's call order and sorts to
+the identical result.
 
 A child that dies or fails is a bug (exit 4), never a silent hole in the findings.
 """
@@ -15,17 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
 from scanner import props
 from scanner.estate import Estate
-from scanner.models import CheckMeta, Finding, trusted
+from scanner.models import Evidence, Finding, Remediation, trusted
 from scanner.registry import Check
 from scanner.runner import FINDING_SET, FINDING_VALUES, evaluate
 
@@ -38,7 +41,7 @@ PARENT_SHARE = 1.05
 (about a sixth of what evaluating them cost), while each child also pickles its rows."""
 
 _JOB: tuple[Estate, Mapping[str, Check], float | None] | None = None
-"""What the children evaluate, set just before forking and cleared after."""
+"""What the children evaluate, set while a sharded run lasts (the children inherit it)."""
 
 
 def usable_cores() -> int:
@@ -90,11 +93,14 @@ def split(counts: Sequence[int], jobs: int) -> list[tuple[int, int]]:
 def run_sharded(
     estate: Estate, checks: Mapping[str, Check], timeout: float | None, bounds: Sequence[tuple[int, int]]
 ) -> list[Finding]:
-    """The findings of every shard in call order: the first evaluated here, the rest in children,
-    whose rows the parent rebuilds chunk by chunk as they arrive."""
+    """The findings of every shard in call order: the first evaluated here, the rest in children.
+
+    A thread per child receives its rows and rebuilds them while this process evaluates its own
+    shard (`recv` waits without the GIL): a child never blocks on a full pipe waiting for the
+    parent to finish its shard, which would serialise the work."""
     global _JOB
     context = multiprocessing.get_context("fork")
-    children: list[tuple[Any, Connection]] = []
+    shards: list[_Shard] = []
     _JOB = (estate, checks, timeout)
     try:
         for low, high in bounds[1:]:
@@ -102,25 +108,48 @@ def run_sharded(
             child = context.Process(target=_child, args=(low, high, writer), daemon=True)
             child.start()
             writer.close()
-            children.append((child, reader))
+            shards.append(_Shard(child, reader))
+        for shard in shards:
+            shard.start()
         low, high = bounds[0]
         findings = evaluate(estate, checks, timeout, estate.resources[low:high])
-        metas = {check_id: item.meta for check_id, item in checks.items()}
-        for child, reader in children:
-            while (rows := _receive(child, reader)) is not None:
-                findings.extend(_rebuild(rows, metas))
-            child.join()
+        for shard in shards:
+            shard.join()
+            if shard.failure is not None:
+                raise shard.failure
+            findings.extend(shard.findings)
+            shard.child.join()
         return findings
     finally:
         _JOB = None
-        for child, reader in children:
-            reader.close()
-            if child.is_alive():
-                child.terminate()
-                child.join()
+        for shard in shards:
+            if shard.child.is_alive():
+                shard.child.terminate()
+                shard.child.join()
+            if shard.ident is not None:
+                shard.join()  # the child is gone: its pipe is at end of file
+            shard.reader.close()
 
 
-def _receive(child: Any, reader: Connection) -> list[dict[str, Any]] | None:
+class _Shard(threading.Thread):
+    """Receives one child's rows and rebuilds its findings as they arrive."""
+
+    def __init__(self, child: Any, reader: Connection) -> None:
+        super().__init__(name="mlwarden-shard", daemon=True)
+        self.child = child
+        self.reader = reader
+        self.findings: list[Finding] = []
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while (rows := _receive(self.child, self.reader)) is not None:
+                self.findings.extend(_rebuild(rows))
+        except BaseException as exc:  # raised by the parent once it has evaluated its own shard
+            self.failure = exc
+
+
+def _receive(child: Any, reader: Connection) -> list[tuple[Any, ...]] | None:
     """The next chunk of a child's rows; None once it has sent them all."""
     try:
         payload = reader.recv_bytes()
@@ -131,7 +160,7 @@ def _receive(child: Any, reader: Connection) -> list[dict[str, Any]] | None:
         return None
     if payload[:1] != _ROWS:
         raise RuntimeError(f"a check shard process failed: {payload[1:].decode(errors='replace')}")
-    rows: list[dict[str, Any]] = pickle.loads(payload[1:])
+    rows: list[tuple[Any, ...]] = pickle.loads(payload[1:])
     return rows
 
 
@@ -150,11 +179,12 @@ def _child(low: int, high: int, writer: Connection) -> None:
     try:
         assert _JOB is not None
         estate, checks, timeout = _JOB
+        remediations = {id(item.meta.remediation): check_id for check_id, item in checks.items()}
         hung: set[str] = set()  # a check that timed out in one chunk is not run in the next
         step = max(1, -(-(high - low) // CHUNKS))
         for start in range(low, high, step):
             findings = evaluate(estate, checks, timeout, estate.resources[start : min(start + step, high)], hung)
-            writer.send_bytes(_ROWS + pickle.dumps(_rows(findings), protocol=pickle.HIGHEST_PROTOCOL))
+            writer.send_bytes(_ROWS + _pickle(_rows(findings), remediations))
         writer.send_bytes(_DONE)
     except BaseException as exc:  # reported to the parent, which raises
         code = 1
@@ -166,27 +196,40 @@ def _child(low: int, high: int, writer: Connection) -> None:
         os._exit(code)
 
 
-def _rows(findings: list[Finding]) -> list[dict[str, Any]]:
-    """Each finding's own values (evidence as (path, value) pairs, remediation as whether it has
-    the check's); identical objects pickle once, so repeated ids, names and messages are cheap."""
-    rows = []
-    for finding in findings:
-        row = finding.__dict__.copy()
-        row["evidence"] = tuple((e.path, e.value) for e in finding.evidence)
-        row["remediation"] = finding.remediation is not None
-        rows.append(row)
-    return rows
+def _rows(findings: list[Finding]) -> list[tuple[Any, ...]]:
+    """Each finding's values in field order (its dict's order: `FINDING_VALUES`)."""
+    return list(map(tuple, map(dict.values, map(vars, findings))))
 
 
-def _rebuild(rows: list[dict[str, Any]], metas: Mapping[str, CheckMeta]) -> list[Finding]:
+def _pickle(rows: list[tuple[Any, ...]], remediations: Mapping[int, str]) -> bytes:
+    """Rows pickled with evidence as (path, value) and a check's remediation as its check id;
+    identical objects pickle once, so repeated ids, names, messages and evidence are cheap."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {
+        Evidence: lambda e: (props.evidence, (e.path, e.value)),
+        Remediation: lambda r: (_remediation, (remediations[id(r)],)),
+    }
+    pickler.dump(rows)
+    return buffer.getvalue()
+
+
+def _remediation(check_id: str) -> Remediation:
+    """The check's own remediation object (shared by every finding of that check, as serially)."""
+    assert _JOB is not None
+    return _JOB[1][check_id].meta.remediation
+
+
+_FIELDS = tuple(FINDING_VALUES)
+
+
+def _rebuild(rows: list[tuple[Any, ...]]) -> list[Finding]:
     """Findings again, their values in key-sharing dicts as the runner makes them (a third of the
-    memory of the unpickled ones)."""
-    evidence = props.evidence
+    memory of a fresh dict)."""
+    copy, fields = FINDING_VALUES.copy, _FIELDS
     out = []
     for row in rows:
-        row["evidence"] = tuple(evidence(path, value) for path, value in row["evidence"])
-        row["remediation"] = metas[row["check_id"]].remediation if row["remediation"] else None
-        values = FINDING_VALUES.copy()
-        values.update(row)
+        values = copy()
+        values.update(zip(fields, row, strict=True))
         out.append(trusted(Finding, values, FINDING_SET))
     return out
