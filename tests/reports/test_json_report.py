@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import orjson
+import pytest
 
 from reports import json_report
 from scanner.models import Evidence, ScanResult
@@ -109,3 +110,22 @@ def test_writes_to_a_handle_in_pieces(result: ScanResult, tmp_path: Path) -> Non
     with target.open("wb") as handle:
         json_report.write(result, handle)
     assert target.read_bytes() == json_report.render(result)
+
+
+def test_batched_lines_are_each_element_alone(result: ScanResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Elements dumped a batch at a time read exactly as each dumped on its own, whatever the text
+    holds (newlines and commas included) and when one element of a batch needs the slow way."""
+    monkeypatch.setattr(json_report, "_BATCH", 3)
+    tricky = "a\n,b,\n,c\\n,\u2028"
+    odd = Evidence(path="properties.x", value={"big": 2**70, tricky: [tricky]})
+    findings = [f.model_copy(update={"message": tricky + f.message}) for f in result.findings]
+    findings[4] = findings[4].model_copy(update={"evidence": (odd,)})
+    changed = result.model_copy(update={"findings": tuple(findings)})
+    lines = json_report.render(changed).split(b"\n")
+    start = lines.index(b'"findings":[') + 1
+    written = lines[start : start + len(findings)]
+    assert written == [json_report._dumps(json_report.lean_finding(f)) + b"," for f in findings[:-1]] + [
+        json_report._dumps(json_report.lean_finding(findings[-1]))
+    ]
+    assert lines[start + len(findings)] == b"],"
+    assert ScanResult.model_validate_json(b"\n".join(lines)) == changed
