@@ -13,7 +13,10 @@ would hold its unrelated cyclic garbage for as long as any inventory lives.
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,6 +26,8 @@ _lock = threading.Lock()
 _resident = False
 """Set by the command-line entry point (`set_resident`)."""
 _holders = 0
+_said_all = False
+"""Set by a command (`said_all`) once it has written and said everything, holding bulk data."""
 """How many built objects (inventories, estates) are alive with the collector's objects frozen for them."""
 
 
@@ -73,3 +78,31 @@ def _release() -> None:
         _holders -= 1
         if _holders == 0:
             gc.unfreeze()
+
+
+def said_all() -> None:
+    """A command of a resident process is done but for its exit code: let `leave` skip the teardown."""
+    global _said_all
+    _said_all = _resident
+
+
+def leave(code: int | None) -> None:
+    """End a resident process that `said_all` now, without freeing what it built; return (for the
+    caller's ordinary exit) in any other case.
+
+    Freeing a 100,000-resource scan object by object, and the interpreter's last collection over
+    it, took 3.5 s after the last line was printed (12x the snapshot's parse). The OS reclaims
+    the memory at once. What an orderly exit does beyond freeing is done here: the atexit
+    handlers run (logging, `weakref.finalize` clean-ups such as temporary directories) and the
+    standard streams are flushed. Skipped only when no other thread runs (nothing to join) and
+    the flush succeeds (a closed stdout keeps its ordinary report and exit code); every file the
+    command wrote is closed and committed by then, history connections included."""
+    if not _said_all or threading.active_count() != 1:
+        return
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)

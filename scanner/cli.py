@@ -483,11 +483,12 @@ def scan(
         click.echo(f"wrote baseline {printable(write_baseline)} ({accepted} accepted finding(s))", err=True)
     if incomplete := incomplete_warning(result.gaps):
         click.echo(incomplete, err=True)
-    if errored := check_errors(result):
+    if errored := check_errors(result) if result.status_counts()["error"] else "":
         _warn(f"scan incomplete: {errored}")
+    bulk.said_all()
     if (incomplete or errored) and not allow_partial:
         sys.exit(EXIT_INCOMPLETE)
-    sys.exit(EXIT_FINDINGS if exceeds_threshold(result, threshold) else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if threshold is not None and exceeds_threshold(result, threshold) else EXIT_OK)
 
 
 Origin = Literal["demo", "snapshot", "azure", "template", "plan"]
@@ -577,4 +578,9 @@ def _quiet_sdk_logging() -> None:
 def main() -> None:
     _quiet_sdk_logging()
     bulk.set_resident(True)  # one scan per process: bulk data stays out of the cycle collector's walks
-    cli(prog_name="mlwarden")
+    try:
+        cli(prog_name="mlwarden")
+    except SystemExit as done:
+        if done.code is None or isinstance(done.code, int):
+            bulk.leave(done.code)  # a finished scan exits here, leaving its memory to the OS
+        raise

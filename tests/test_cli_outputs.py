@@ -337,3 +337,38 @@ def test_one_format_streams_to_stdout_through_private_staging(tmp_path: Path, mo
     assert result.exit_code == 0
     assert json.loads(gzip.decompress(result.stdout_bytes))["findings"]
     assert list(tmp_path.iterdir()) == []  # the staged copy is gone
+
+
+def test_finished_scan_exits_without_teardown_yet_runs_atexit_and_flushes(tmp_path: Path) -> None:
+    """The command line leaves a finished scan's memory to the OS (`scanner.bulk.leave`): its exit
+    code, every byte of stdout and the atexit handlers are still there; only freeing is skipped
+    (an object's `__del__` never runs)."""
+    marks = tmp_path / "marks"
+    prelude = (
+        "import atexit, pathlib\n"
+        f"marks = pathlib.Path({str(marks)!r})\n"
+        "atexit.register(lambda: marks.open('a').write('atexit\\n'))\n"
+        "class Held:\n"
+        "    def __del__(self): marks.open('a').write('freed\\n')\n"
+        "held = Held()\n"
+    )
+    done = run_cli("scan", "--demo", "--format", "json", "--fail-on", "high", prelude=prelude)
+    assert done.returncode == 1, done.stderr
+    assert len(json.loads(done.stdout)["findings"]) > 100
+    assert marks.read_text() == "atexit\n"
+    out = tmp_path / "out"
+    done = run_cli("scan", "--demo", "--out", str(out), "--fail-on", "none", prelude=prelude)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(f"wrote {out / 'mlwarden-report.json'}\nwrote {out / 'mlwarden-report.html'}\n")
+    assert marks.read_text() == "atexit\natexit\n"
+
+
+def test_a_failed_scan_exits_the_ordinary_way(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    prelude = (
+        f"import pathlib\nclass Held:\n    def __del__(self): pathlib.Path({str(marks)!r}).write_text('freed')\n"
+        "held = Held()\n"
+    )
+    done = run_cli("scan", "--snapshot", str(tmp_path / "missing.jsonl"), prelude=prelude)
+    assert done.returncode == 2 and done.stderr.startswith("mlwarden: error: ")
+    assert marks.read_text() == "freed"
