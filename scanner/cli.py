@@ -336,7 +336,8 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     metavar="N|auto",
     callback=lambda _ctx, _param, value: _jobs(value),
-    help="Processes that run the checks: auto uses every usable core once the estate is large enough to pay.",
+    help="Processes that run the checks and render the reports: auto uses every usable core "
+    "(for the checks, once the estate is large enough to pay).",
 )
 @azure_options
 @cli_evidence.scan_options
@@ -433,13 +434,23 @@ def scan(
         from scanner.bulk import collector_paused
 
         options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
-        rendered: list[StagedFile] = []
-        notices: list[str] = []
+        names = [_report_name(fmt) for fmt in chosen]
+        shows_summary = not (len(chosen) == 1 and out is None) and not azure.get("quiet")
+        said: list[str] = []
+
+        def tell() -> None:
+            """The summary, written while forked children render the last reports; printed once all have worked."""
+            if shows_summary:
+                said.append(summary(result, reports=[out / name for name in names] if out is not None else []))
+
         with collector_paused():  # the views reports build are acyclic: no need to walk the whole heap
-            for fmt in chosen:
-                staged = outputs.stage_report(_report_name(fmt), partial(write, fmt, result, options=options))
-                rendered.append(staged.file)
-                notices += staged.value
+            staged = outputs.stage_reports(
+                [(name, partial(write, fmt, result, options=options)) for name, fmt in zip(names, chosen, strict=True)],
+                meanwhile=tell,
+                jobs=jobs,
+            )
+        rendered: list[StagedFile] = [report.file for report in staged]
+        notices = [notice for report in staged for notice in report.value]
         # Opened now: staging is gone once the outputs are committed.
         to_stdout = rendered[0].path.open("rb") if len(chosen) == 1 and out is None else None
         accepted = 0
@@ -456,10 +467,10 @@ def scan(
             from scanner.history import record
 
             steps.append(CommitStep(lambda: recorded.append(record(result, history_db))))
-        if to_stdout is None and not azure.get("quiet"):
+        if said:
             # Before the commit, which may wait on a shared history; the files it points to are
             # confirmed by the "wrote" lines once they have landed.
-            click.echo(summary(result, reports=[out / report.name for report in rendered] if out is not None else []))
+            click.echo(said[0])
         written = outputs.commit(steps)
     if to_stdout is not None:
         with to_stdout:

@@ -267,11 +267,44 @@ class Outputs:
         """Stream one report into staging through `write(handle)`, hashing it as it goes. With
         `--out` it lands there at commit; without, it stays in private staging (for stdout or an
         evidence pack) until `discard`."""
+        return self.stage_reports([(name, write)], jobs=1)[0]
+
+    def stage_reports(
+        self,
+        reports: Sequence[tuple[str, Callable[[IO[bytes]], T]]],
+        meanwhile: Callable[[], object] = lambda: None,
+        jobs: int | str = "auto",
+    ) -> list[Written[T]]:
+        """`stage_report` for each (name, write), rendered on every usable core: forked children
+        take reports as this process does (`scanner.forked`), each written, hashed and returning
+        exactly what it would here. `meanwhile` runs here once no report is left to start (the
+        terminal summary, while the children finish). Any failure, or a child's death, raises
+        here after every child has ended: nothing is registered, so nothing lands."""
+        from scanner import forked
+
+        targets = [self._target(name) for name, _ in reports]
+
+        def do(index: int) -> tuple[int, str, T]:
+            return self._write_report(targets[index], reports[index][1])
+
+        done = forked.run(len(reports), forked.Shared(do, in_child=self._release_locks), meanwhile, jobs)
+        written = []
+        for (name, _), (staged, _shown, _option), (size, digest, value) in zip(reports, targets, done, strict=True):
+            if self.out is not None:
+                self._staged.append(_Staged(target=self.out / name, staged=staged))
+            written.append(Written(StagedFile(name, staged, size, digest), value))
+        return written
+
+    def _target(self, name: str) -> tuple[Path, Path, str]:
+        """Where report `name` is staged, and how an error about it names the destination."""
         if self.out is not None:
             assert self._staging is not None
-            staged, shown, option = self._staging / name, self.out, "--out"
-        else:
-            staged, shown, option = self._scratch_dir() / name, Path(name), "report"
+            return self._staging / name, self.out, "--out"
+        return self._scratch_dir() / name, Path(name), "report"
+
+    @staticmethod
+    def _write_report(target: tuple[Path, Path, str], write: Callable[[IO[bytes]], T]) -> tuple[int, str, T]:
+        staged, shown, option = target
         try:
             with staged.open("wb") as handle:
                 hashing = _Hashing(handle)
@@ -280,10 +313,15 @@ class Outputs:
                 os.fsync(handle.fileno())
             os.chmod(staged, 0o666 & ~_umask())
         except OSError as exc:
-            raise InputError(f"{_where(option, shown)}: cannot write {name}: {_reason(exc)}") from None
-        if self.out is not None:
-            self._staged.append(_Staged(target=self.out / name, staged=staged))
-        return Written(StagedFile(name, staged, hashing.size, hashing.hexdigest()), value)
+            raise InputError(f"{_where(option, shown)}: cannot write {staged.name}: {_reason(exc)}") from None
+        return hashing.size, hashing.hexdigest(), value
+
+    def _release_locks(self) -> None:
+        """In a forked child: close its copies of the staging locks, so that they end with this
+        run's own process (a next run may then sweep what a killed run left)."""
+        for fd in self._lock_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _scratch_dir(self) -> Path:
         if self._scratch is None:
