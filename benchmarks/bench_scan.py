@@ -139,8 +139,10 @@ def end_to_end(path: Path, jobs: int | None) -> dict[str, float]:
             command += ["--jobs", str(jobs)]
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        tree = _TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
+        tree.stop()
         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
         code = os.waitstatus_to_exitcode(status)
         if code not in (0, 1, 3):
@@ -148,7 +150,47 @@ def end_to_end(path: Path, jobs: int | None) -> dict[str, float]:
         written = sorted(p.name for p in Path(out).iterdir())
         if len(written) < len(HEADLINE_FORMATS):
             raise SystemExit(f"bench_scan: the CLI wrote {written}, expected {len(HEADLINE_FORMATS)} reports")
-        return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": float(code)}
+        return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "peak_tree_mb": tree.peak_mb, "exit": float(code)}
+
+
+class _TreeMemory:
+    """The peak, sampled every 20 ms, of the summed proportional set size (PSS) of a process and
+    its descendants: the memory the run holds when it renders reports in forked children, which
+    share the scan's pages. `ru_maxrss` only gives the largest single process."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid, self.peak_mb, self._done = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak_mb = max(self.peak_mb, sum(_pss_kb(pid) for pid in _descendants(self.pid)) / 1024)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _descendants(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            for child in handle.read().split():
+                found += _descendants(int(child))
+    except OSError:  # gone, or not Linux
+        pass
+    return found
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            return next((int(line.split()[1]) for line in handle if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -231,7 +273,8 @@ def _print(args: argparse.Namespace, rows: dict[int, dict[str, Any]]) -> None:
     cli = row["cli"]
     print(
         f"end to end (mlwarden scan, {' + '.join(HEADLINE_FORMATS)} reports, fresh process): "
-        f"{cli['wall'] / row['parse']:.1f}x the bare parse, peak RSS {cli['peak_rss_mb']:.0f} MB"
+        f"{cli['wall'] / row['parse']:.1f}x the bare parse, peak RSS {cli['peak_rss_mb']:.0f} MB "
+        f"(largest process; whole process tree, summed PSS: {cli['peak_tree_mb']:.0f} MB)"
     )
     if "stages" in row:
         st = row["stages"]
