@@ -78,8 +78,6 @@ class ScanExtras:
 
     @classmethod
     def take(cls, params: dict[str, Any]) -> ScanExtras:
-        from scanner.signing import KeyRef
-
         pack_dir, key_url = params.pop("evidence_pack", None), params.pop("sign_key", None)
         if key_url is not None and pack_dir is None:
             raise InputError("--sign-key signs an evidence pack: add --evidence-pack DIR")
@@ -87,11 +85,12 @@ class ScanExtras:
             from scanner.evidence import check_target
 
             check_target(pack_dir)
-        return cls(
-            attestations_file=params.pop("attestations_file", None),
-            pack_dir=pack_dir,
-            sign_key=KeyRef.parse(key_url) if key_url is not None else None,
-        )
+        sign_key = None
+        if key_url is not None:  # only then: signing loads the Azure SDK and cryptography (30 ms)
+            from scanner.signing import KeyRef
+
+            sign_key = KeyRef.parse(key_url)
+        return cls(attestations_file=params.pop("attestations_file", None), pack_dir=pack_dir, sign_key=sign_key)
 
     def attestations(self, framework_files: Sequence[Path], checks: Mapping[str, Any]) -> dict[Any, Attestation]:
         """Load and validate the attestations file against every known framework (not only the selected)."""
