@@ -18,9 +18,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import queue
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,23 +143,72 @@ class Written(Generic[T]):
 
 
 class _Hashing:
-    """A write-only binary handle that hashes and counts what passes through to the file."""
+    """A write-only binary handle that hashes and counts what passes through to the file.
+
+    Hashing and writing happen in a thread (both release the GIL), so the renderer builds its
+    next piece meanwhile: on the 440 MB JSON report of 100,000 resources they are about 0.5 s of
+    work. Small writes are gathered first (a hand-off costs more than hashing a few bytes); at
+    most `_QUEUED` pieces wait, so memory stays bounded. `finish` (or `abandon`) ends the thread."""
+
+    _PIECE = 1 << 16
+    _QUEUED = 8
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle, self._digest, self.size = handle, hashlib.sha256(), 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=self._QUEUED)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="mlwarden-report-writer", daemon=True)
+        self._thread.start()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        view = memoryview(data)
-        self._digest.update(view)
-        self.size += view.nbytes
-        self._handle.write(view)
-        return view.nbytes
+        piece = bytes(data)  # the same object for bytes; a copy of a buffer its owner may reuse
+        self.size += len(piece)
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size >= self._PIECE:
+            self._send()
+        return len(piece)
+
+    def _send(self) -> None:
+        if self._error is not None:
+            raise self._error
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
+        self._queue.put(data)
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._digest.update(data)
+                    self._handle.write(data)
+                except BaseException as exc:  # raised in the renderer's thread at its next piece or at finish
+                    self._error = exc
 
     def flush(self) -> None:
-        self._handle.flush()
+        """Nothing to do before `finish`: pieces reach the file in order."""
 
     def writable(self) -> bool:
         return True
+
+    def finish(self) -> None:
+        """Wait until every byte is hashed and handed to the file; raise what writing raised."""
+        if self._pending:
+            self._send()
+        self._end()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        """The renderer failed: end the thread, ignoring what is left."""
+        self._pending = []
+        self._end()
+
+    def _end(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
@@ -308,7 +359,12 @@ class Outputs:
         try:
             with staged.open("wb") as handle:
                 hashing = _Hashing(handle)
-                value = write(cast(IO[bytes], hashing))
+                try:
+                    value = write(cast(IO[bytes], hashing))
+                except BaseException:
+                    hashing.abandon()
+                    raise
+                hashing.finish()
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(staged, 0o666 & ~_umask())
