@@ -494,7 +494,8 @@ def scan(
         click.echo(f"wrote baseline {printable(write_baseline)} ({accepted} accepted finding(s))", err=True)
     if incomplete := incomplete_warning(result.gaps):
         click.echo(incomplete, err=True)
-    if errored := check_errors(result) if result.status_counts()["error"] else "":
+    errored = check_errors(result) if result.status_counts()["error"] else ""  # the tally is cached: no pass
+    if errored:
         _warn(f"scan incomplete: {errored}")
     bulk.said_all()
     if (incomplete or errored) and not allow_partial:
