@@ -85,7 +85,8 @@ def _too_long(name: str, number: int, limits: Limits) -> InputError:
 
 def _batches(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, consecutive lines) for every chunk read: the lines of a chunk
-    are split at C speed and handed over together. No line is held beyond `max_line_bytes` and
+    are split at C speed and handed over together, the unfinished last one carried into the next
+    chunk's first (never a copy of the whole chunk). No line is held beyond `max_line_bytes` and
     no more than `max_total_bytes` are ever inflated. Lines may be blank; a chunk made mostly of
     tiny lines has its blank runs skipped at C speed (a gzip of a billion newlines must not
     take minutes), its other lines handed over one by one."""
@@ -98,28 +99,28 @@ def _batches(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int
                 f"snapshot {name}: more than {_mib(limits.max_total_bytes)} of data (set "
                 "MLWARDEN_SNAPSHOT_MAX_BYTES to read a larger estate)"
             )
-        end = chunk.rfind(b"\n")
-        if end < 0:
+        count = chunk.count(b"\n")
+        if not count:
             size += len(chunk)
             if size > limits.max_line_bytes:
                 raise _too_long(name, number, limits)
             parts.append(chunk)
             continue
-        data = chunk[:end]
-        if parts:
-            data = b"".join((*parts, data))
-            parts.clear()
-        count = data.count(b"\n") + 1
-        if len(data) < _TINY_LINE * count:
-            yield from _sparse(data, number, name, limits)
+        end = chunk.rfind(b"\n")
+        if size + end < _TINY_LINE * count:
+            yield from _sparse(b"".join((*parts, chunk[:end])), number, name, limits)
+            rest = chunk[end + 1 :]
         else:
-            lines = data.split(b"\n")
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if parts:
+                lines[0] = b"".join((*parts, lines[0]))
             if max(map(len, lines)) > limits.max_line_bytes:
                 longest = next(i for i, line in enumerate(lines) if len(line) > limits.max_line_bytes)
                 raise _too_long(name, number + longest, limits)
             yield number, lines
+        parts.clear()
         number += count
-        rest = chunk[end + 1 :]
         size = len(rest)
         if size > limits.max_line_bytes:
             raise _too_long(name, number, limits)
@@ -169,7 +170,12 @@ def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     """(stream of the snapshot's bytes, inflated when gzip; the handle to close). `-` is stdin."""
     raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     head = raw.read(2)
-    stream: IO[bytes] = io.BufferedReader(_Rejoined(head, raw), buffer_size=_CHUNK)
+    stream: IO[bytes]
+    if raw.seekable():  # a regular file: read it directly, 1 MiB at a time, no copy through a wrapper
+        raw.seek(-len(head), io.SEEK_CUR)
+        stream = raw
+    else:
+        stream = io.BufferedReader(_Rejoined(head, raw), buffer_size=_CHUNK)
     if head == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     return stream, raw
