@@ -166,6 +166,26 @@ def cmk_key_id(resource: Resource, kind: str | None) -> str | None:
     return None
 
 
+_FOLDED: dict[tuple[Any, ...], dict[str, Any]] = {}
+_MAX_SHAPES = 8192
+"""Per shape of keys (a dict's keys in order): each lower-cased key -> the first key equal to it ignoring
+case. Rows of one kind share a few shapes, so a key missing from a row is looked for ignoring case
+without lower-casing every key of every row. Bounded: shapes come from data."""
+
+
+def _folded(node: dict[Any, Any]) -> dict[str, Any]:
+    shape = tuple(node)
+    folded = _FOLDED.get(shape)
+    if folded is None:
+        folded = {}
+        for name in shape:
+            if isinstance(name, str):
+                folded.setdefault(name.lower(), name)
+        if len(_FOLDED) < _MAX_SHAPES:
+            _FOLDED[shape] = folded
+    return folded
+
+
 def _at(node: Any, *keys: str) -> Any:
     """`props.get(node, "k1.k2")` for plain keys, in fewer steps: a dict's exact key first, else its
     first key equal to it ignoring case; None once a step is missing."""
@@ -173,8 +193,8 @@ def _at(node: Any, *keys: str) -> Any:
         if isinstance(node, dict):
             value = node.get(key, _ABSENT)
             if value is _ABSENT:
-                lowered = key.lower()
-                value = next((v for k, v in node.items() if isinstance(k, str) and k.lower() == lowered), None)
+                actual = _folded(node).get(key.lower())
+                value = None if actual is None else node[actual]
             node = value
         else:
             node = props.get(node, key)
@@ -183,9 +203,12 @@ def _at(node: Any, *keys: str) -> Any:
     return node
 
 
-def _text(node: Any, *keys: str) -> str | None:
-    """`props.text` along plain keys (see `_at`)."""
+def text_at(node: Any, *keys: str) -> str | None:
+    """`props.text(node, "k1.k2")` for plain keys (see `_at`): the estate's and posture's reads."""
     return props.scalar_text(_at(node, *keys))
+
+
+_text = text_at
 
 
 def _items(node: Any, *keys: str) -> list[Any]:
@@ -410,7 +433,7 @@ class Estate:
         """role -> ARM id of the workspace's Key Vault, storage, registry and App Insights."""
         out: dict[str, str] = {}
         for prop, role in ML_WORKSPACE_DEPENDENCIES.items():
-            value = props.text(workspace, f"properties.{prop}")
+            value = _text(workspace.properties, prop)
             if value:
                 out[role] = value
         return out

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from scanner.models import Finding, Status
 
 _FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Status.ERROR
+POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
+_PILLAR_INDEX = {pillar: index for index, pillar in enumerate(POSTURE_PILLARS)}
 
 
 @dataclass(slots=True)
@@ -27,34 +29,54 @@ class CheckTally:
     unknown: int = 0
 
 
+@dataclass(slots=True)
+class ResourceFindings:
+    """One resource's findings as deployment posture reads them, sorted while each finding is at hand:
+    per posture pillar, how many findings about the whole resource passed or could not judge, and
+    the findings still to be read one by one (failures, and findings about one item such as a key in
+    a vault, which count only for a dependency on that item), in finding order. Findings on no
+    posture pillar (monitoring) and not-applicable ones are left out: posture never counts them."""
+
+    passed: list[int] = field(default_factory=lambda: [0] * len(POSTURE_PILLARS))
+    unknown: list[int] = field(default_factory=lambda: [0] * len(POSTURE_PILLARS))
+    itemised: list[Finding] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class FindingIndex:
     by_check: dict[str, CheckTally] | None
-    by_resource: dict[str, list[Finding]] | None
-    """Lower-case resource id -> its findings, in finding order."""
+    by_resource: dict[str, ResourceFindings] | None
+    """Lower-case resource id -> its findings on posture pillars."""
 
     def checks(self) -> dict[str, CheckTally]:
         if self.by_check is None:
             raise ValueError("the findings were indexed without check tallies")
         return self.by_check
 
-    def resources(self) -> dict[str, list[Finding]]:
+    def resources(self) -> dict[str, ResourceFindings]:
         if self.by_resource is None:
             raise ValueError("the findings were indexed without resources")
         return self.by_resource
 
 
 def index_findings(findings: Iterable[Finding], *, checks: bool = True, resources: bool = True) -> FindingIndex:
-    """One pass. Statuses compare by value: a finding built without validation may hold the plain string."""
+    """One pass: every finding is read once, here, while it is in cache. Statuses compare by value: a
+    finding built without validation may hold the plain string."""
     by_check: dict[str, CheckTally] | None = {} if checks else None
-    by_resource: dict[str, list[Finding]] | None = {} if resources else None
-    lowered: dict[str, str] = {}  # findings of one resource share its id string: lower-case it once
+    by_resource: dict[str, ResourceFindings] | None = {} if resources else None
+    lowered: dict[str, ResourceFindings] = {}  # findings of one resource share its id string: lower-case it once
+    pillar_index = _PILLAR_INDEX.get
+    last_check: str | None = None
+    tally = CheckTally()
     for finding in findings:
+        status = finding.status
         if by_check is not None:
-            tally = by_check.get(finding.check_id)
-            if tally is None:
-                tally = by_check[finding.check_id] = CheckTally()
-            status = finding.status
+            check_id = finding.check_id
+            if check_id != last_check:  # findings come in runs of one check
+                found = by_check.get(check_id)
+                if found is None:
+                    found = by_check[check_id] = CheckTally()
+                last_check, tally = check_id, found
             if status == _FAIL:
                 if finding.waived_by:
                     tally.passing += 1
@@ -65,13 +87,21 @@ def index_findings(findings: Iterable[Finding], *, checks: bool = True, resource
             elif status in (_UNKNOWN, _ERROR):
                 tally.unknown += 1
         if by_resource is not None:
+            pillar = pillar_index(finding.pillar)
+            if pillar is None:
+                continue
             resource_id = finding.resource_id
-            key = lowered.get(resource_id)
-            if key is None:
-                key = lowered[resource_id] = resource_id.lower()
-            found = by_resource.get(key)
-            if found is None:
-                by_resource[key] = [finding]
-            else:
-                found.append(finding)
+            facts = lowered.get(resource_id)
+            if facts is None:
+                key = resource_id.lower()
+                facts = by_resource.get(key)
+                if facts is None:
+                    facts = by_resource[key] = ResourceFindings()
+                lowered[resource_id] = facts
+            if status == _FAIL or finding.detail_key:
+                facts.itemised.append(finding)
+            elif status == _PASS:
+                facts.passed[pillar] += 1
+            elif status in (_UNKNOWN, _ERROR):
+                facts.unknown[pillar] += 1
     return FindingIndex(by_check, by_resource)

@@ -11,16 +11,22 @@ dependency and why. A slot is part of its app's posture, never a deployment row 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scanner import kinds, props
 from scanner.bulk import collector_paused
-from scanner.estate import Estate
-from scanner.finding_index import FindingIndex, index_findings
-from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status
+from scanner.estate import Estate, text_at
+from scanner.finding_index import POSTURE_PILLARS, FindingIndex, ResourceFindings, index_findings
+from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status, trusted
 
-POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
+__all__ = ["POSTURE_PILLARS", "dependencies", "postures"]
 SLOT_TYPE = "microsoft.web/sites/slots"
+_DEPENDENCY_SET = {"role", "resource_id", "item"}
+_FAILING_SET = {"pillar", "status", "failing", "reasons"}
+_SETTLED_SET = {"pillar", "status", "reasons"}
+_POSTURE_SET = {"deployment_id", "name", "kind", "subscription_id", "dependencies", "pillars"}
+"""Field sets of the posture models built here from values of the right types (`models.trusted`): the
+sets their keyword construction would record."""
 
 
 def _cmk(resource: Resource, estate: Estate) -> tuple[Resource, str | None] | None:
@@ -28,7 +34,7 @@ def _cmk(resource: Resource, estate: Estate) -> tuple[Resource, str | None] | No
     key_id = estate.cmk_key_id(resource)
     vault = estate.vault_for_uri(key_id)
     if vault is None:
-        vault = estate.get(props.text(resource, "properties.encryption.keyVaultProperties.keyVaultArmId"))
+        vault = estate.get(text_at(resource.properties, "encryption", "keyVaultProperties", "keyVaultArmId"))
     if vault is None:
         return None
     key = estate.key(key_id)
@@ -44,6 +50,18 @@ class _Memo:
         self.cmk: dict[str, tuple[Resource, str | None] | None] = {}
         self.workspaces: dict[tuple[str, str], tuple[tuple[str, Dependency], ...]] = {}
         self.rows: dict[tuple[str, str, str | None], Dependency] = {}
+        self.endpoints: dict[str, tuple[tuple[str, Dependency], ...]] = {}
+
+    def endpoints_of(self, resource: Resource) -> tuple[tuple[str, Dependency], ...]:
+        """(lower-case id, row) of each private endpoint connected to the resource."""
+        found = self.endpoints.get(resource.id_key)
+        if found is None:
+            found = self.endpoints[resource.id_key] = tuple(
+                (link.endpoint_id.lower(), self.row("private-endpoint", link.endpoint_id))
+                for link in self.estate.private_links(resource)
+                if link.endpoint_id
+            )
+        return found
 
     def cmk_of(self, resource: Resource) -> tuple[Resource, str | None] | None:
         key = resource.id_key
@@ -55,7 +73,8 @@ class _Memo:
         key = (role, resource_id, item)
         found = self.rows.get(key)
         if found is None:
-            found = self.rows[key] = Dependency(role=role, resource_id=resource_id, item=item)
+            values = {"role": role, "resource_id": resource_id, "item": item}
+            found = self.rows[key] = trusted(Dependency, values, _DEPENDENCY_SET)
         return found
 
 
@@ -68,19 +87,23 @@ class _Deps:
         self.items: dict[str, Dependency] = {}
 
     def add(self, role: str, resource_id: str | None, item: str | None = None) -> Resource | None:
-        if not resource_id or resource_id.lower() in self.items:
-            return self.estate.get(resource_id)
-        self.items[resource_id.lower()] = self.memo.row(role, resource_id, item)
-        found = self.estate.get(resource_id)
+        if not resource_id:
+            return None
+        key = resource_id.lower()
+        found = self.estate.by_id.get(key)
+        if key in self.items:
+            return found
+        self.items[key] = self.memo.row(role, resource_id, item)
         if found is not None:
             self.add_surroundings(found, role)
         return found
 
     def add_surroundings(self, resource: Resource, role: str) -> None:
         """Private endpoints and CMK vaults of anything the deployment depends on."""
-        for link in self.estate.private_links(resource):
-            if link.endpoint_id and link.endpoint_id.lower() not in self.items:
-                self.items[link.endpoint_id.lower()] = self.memo.row("private-endpoint", link.endpoint_id)
+        items = self.items
+        for endpoint_key, row in self.memo.endpoints_of(resource):
+            if endpoint_key not in items:
+                items[endpoint_key] = row
         cmk = self.memo.cmk_of(resource)
         if cmk is not None:
             self.add(f"cmk-vault ({role})", cmk[0].id, item=cmk[1])
@@ -106,7 +129,7 @@ class _Deps:
         self.add(role, workspace.id)
         for dep_role, dep_id in self.estate.workspace_dependencies(workspace).items():
             self.add(f"{role} {dep_role}", dep_id)
-        hub = self.estate.get(props.text(workspace, "properties.hubResourceId"))
+        hub = self.estate.get(text_at(workspace.properties, "hubResourceId"))
         if hub is not None and role == "workspace":
             # A hub-based project shares its hub's network, vault, storage and registry.
             self.add_workspace(hub, "hub")
@@ -120,10 +143,10 @@ def dependencies(deployment: Resource, kind: str, estate: Estate, memo: _Memo | 
         endpoint = estate.parent(deployment)
         if endpoint is not None:
             deps.add("endpoint", endpoint.id)
-            compute = estate.get(props.text(endpoint, "properties.compute"))
+            compute = estate.get(text_at(endpoint.properties, "compute"))
             if compute is not None:
                 deps.add("kubernetes compute", compute.id)
-                deps.add("aks cluster", props.text(compute, "properties.resourceId"))
+                deps.add("aks cluster", text_at(compute.properties, "resourceId"))
         deps.add_workspace(estate.workspace_of(deployment))
     elif kind == kinds.AKS:
         for compute in estate.aks_attachments(deployment):
@@ -140,81 +163,87 @@ _FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Statu
 _PILLAR_INDEX = {pillar: index for index, pillar in enumerate(POSTURE_PILLARS)}
 
 
+_NO_FAILURES: tuple[list[str], ...] = ([], [], [], [])
+"""The failures of a dependency with none: shared, so never appended to."""
+
+
 @dataclass(slots=True)
 class _Share:
-    """What one dependency brings to one pillar: its failing fingerprints and their reason lines
-    (phrased for the dependency's role), how many of its findings could not judge, how many passed."""
+    """What one dependency brings to each posture pillar (lists indexed like `POSTURE_PILLARS`): its
+    failing fingerprints and their reason lines (phrased for the dependency's role), how many of its
+    findings could not judge, how many passed."""
 
-    failing: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    unknown: int = 0
-    evaluated: int = 0
+    unknown: list[int]
+    evaluated: list[int]
+    failing: tuple[list[str], ...] = _NO_FAILURES
+    reasons: tuple[list[str], ...] = _NO_FAILURES
 
 
 class _Judge:
     """Findings indexed once by resource; each dependency (role, resource, item) is tallied once per
     scan, however many deployments share it, so a deployment costs O(its dependencies)."""
 
-    def __init__(self, by_resource: dict[str, list[Finding]]) -> None:
+    def __init__(self, by_resource: dict[str, ResourceFindings]) -> None:
         self.by_resource = by_resource
-        self.shares: dict[tuple[str, str, str | None], tuple[_Share, ...] | None] = {}
+        self.shares: dict[tuple[str, str, str | None], _Share | None] = {}
         self.verdicts: dict[tuple[str, str], PillarVerdict] = {}
 
-    def share(self, dep: Dependency) -> tuple[_Share, ...] | None:
-        """Per posture pillar, what `dep` contributes; None when no finding sits on it."""
+    def share(self, dep: Dependency) -> _Share | None:
+        """What `dep` contributes; None when no finding on a posture pillar sits on it."""
         memo_key = (dep.role, dep.resource_id, dep.item)
         if memo_key in self.shares:
             return self.shares[memo_key]
-        findings = self.by_resource.get(dep.resource_id.lower())
-        if findings is None:
+        facts = self.by_resource.get(dep.resource_id.lower())
+        if facts is None:
             self.shares[memo_key] = None
             return None
-        shares = tuple(_Share() for _ in POSTURE_PILLARS)
+        if not facts.itemised:  # counts alone, never changed: shared, not copied
+            share = self.shares[memo_key] = _Share(facts.unknown, facts.passed)
+            return share
+        share = _Share(list(facts.unknown), list(facts.passed), ([], [], [], []), ([], [], [], []))
         wanted = dep.item.lower() if dep.item else None
         where = "" if dep.role == "self" else f"its {dep.role} "
-        for finding in findings:
-            pillar = _PILLAR_INDEX.get(finding.pillar)
-            if pillar is None:
-                continue  # e.g. monitoring: not a posture pillar
+        for finding in facts.itemised:
             if wanted and finding.detail_key and finding.detail_key.lower() != wanted:
                 continue  # a finding about another key in the same vault
-            share = shares[pillar]
+            pillar = _PILLAR_INDEX[finding.pillar]
             status = finding.status
-            if status == _FAIL and not finding.waived_by:
-                share.failing.append(finding.fingerprint)
-                named = f"{where}{finding.resource_name}: " if where else ""
-                share.reasons.append(f"{named}{finding.title.rstrip('.')}: {finding.message}")
+            if status == _FAIL:
+                if not finding.waived_by:
+                    share.failing[pillar].append(finding.fingerprint)
+                    named = f"{where}{finding.resource_name}: " if where else ""
+                    share.reasons[pillar].append(f"{named}{finding.title.rstrip('.')}: {finding.message}")
             elif status in (_UNKNOWN, _ERROR):
-                share.unknown += 1
+                share.unknown[pillar] += 1
             elif status == _PASS:
-                share.evaluated += 1
-        self.shares[memo_key] = shares
-        return shares
+                share.evaluated[pillar] += 1
+        self.shares[memo_key] = share
+        return share
 
     def settled(self, pillar: str, status: str, why: str = "") -> PillarVerdict:
         """Passing and unknown verdicts repeat across deployments: one object each."""
         found = self.verdicts.get((pillar, why))
         if found is None:
-            reasons = (why,) if why else ()
-            found = self.verdicts[(pillar, why)] = PillarVerdict(pillar=pillar, status=status, reasons=reasons)  # type: ignore[arg-type]
+            values = {"pillar": pillar, "status": status, "failing": (), "reasons": (why,) if why else ()}
+            found = self.verdicts[(pillar, why)] = trusted(PillarVerdict, values, _SETTLED_SET)
         return found
 
     def pillars(self, deps: tuple[Dependency, ...]) -> tuple[PillarVerdict, ...]:
-        contributions = [shares for dep in deps if (shares := self.share(dep)) is not None]
+        contributions = [share for dep in deps if (share := self.share(dep)) is not None]
         out: list[PillarVerdict] = []
         for index, pillar in enumerate(POSTURE_PILLARS):
             failing: list[str] = []
             reasons: list[str] = []
             unknown = evaluated = 0
-            for shares in contributions:
-                share = shares[index]
-                if share.failing:
-                    failing += share.failing
-                    reasons += share.reasons
-                unknown += share.unknown
-                evaluated += share.evaluated
+            for share in contributions:
+                if share.failing[index]:
+                    failing += share.failing[index]
+                    reasons += share.reasons[index]
+                unknown += share.unknown[index]
+                evaluated += share.evaluated[index]
             if failing:
-                verdict = PillarVerdict(pillar=pillar, status="fail", failing=tuple(failing), reasons=tuple(reasons))
+                values = {"pillar": pillar, "status": "fail", "failing": tuple(failing), "reasons": tuple(reasons)}
+                verdict = trusted(PillarVerdict, values, _FAILING_SET)
             elif unknown:
                 verdict = self.settled(pillar, "unknown", f"{unknown} check(s) could not judge")
             elif not evaluated:
@@ -236,14 +265,13 @@ def postures(estate: Estate, findings: Iterable[Finding] | FindingIndex) -> tupl
             if deployment.type_key == SLOT_TYPE:
                 continue  # part of its site's posture, not a deployment of its own
             deps = dependencies(deployment, kind, estate, memo)
-            out.append(
-                DeploymentPosture(
-                    deployment_id=deployment.id,
-                    name=deployment.name,
-                    kind=kind,
-                    subscription_id=deployment.subscription_id,
-                    dependencies=deps,
-                    pillars=judge.pillars(deps),
-                )
-            )
+            values = {
+                "deployment_id": deployment.id,
+                "name": deployment.name,
+                "kind": kind,
+                "subscription_id": deployment.subscription_id,
+                "dependencies": deps,
+                "pillars": judge.pillars(deps),
+            }
+            out.append(trusted(DeploymentPosture, values, _POSTURE_SET))
     return tuple(out)
