@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +28,6 @@ _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers
 _ML_PREFIX = "microsoft.machinelearningservices/"
 _JSON_FIELDS = ("tags", "identity", "sku", "properties")
 _ABSENT = object()
-_SUBSCRIPTION_OF = attrgetter("subscription_id")
 _CONNECTIONS = "privateEndpointConnections"
 _CONNECTIONS_KEY = _CONNECTIONS.lower()
 
@@ -260,13 +258,47 @@ def _slot_target(target: str, group_ids: tuple[str, ...]) -> str:
     return target
 
 
+_SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+
+
+def _missing_subscriptions(subscriptions: dict[str, str], known: set[str]) -> list[Resource]:
+    """Subscriptions are check subjects (Defender plans): rows for those the source named on its
+    resources but did not list (`subscriptions`: each text, in order of first appearance -> lower-case)."""
+    seen: set[str] = set()
+    added = []
+    for sub, lowered in subscriptions.items():
+        if f"/subscriptions/{lowered}" not in known and lowered not in seen:
+            seen.add(lowered)
+            added.append(
+                Resource(
+                    id=f"/subscriptions/{sub}",
+                    name=sub,
+                    type=_SUBSCRIPTION_TYPE,
+                    subscriptionId=sub,
+                    properties={"synthesized": True},
+                )
+            )
+    return added
+
+
+_SPECIAL_TYPES = frozenset(
+    {
+        "microsoft.network/privateendpoints",
+        "microsoft.security/assessments",
+        "microsoft.security/pricings",
+        "microsoft.security/securitycontacts",
+        "microsoft.machinelearningservices/workspaces/computes",
+        "microsoft.keyvault/vaults",
+    }
+)
+
+
 class Estate:
     """Read-only indexes over one inventory. Build once per scan."""
 
     def __init__(self, inventory: Inventory) -> None:
         self.header = inventory.header
         self.resources: list[Resource] = list(inventory.resources)
-        self._add_missing_subscriptions()
         self.by_id: dict[str, Resource] = {}
         self.by_type: dict[str, list[Resource]] = defaultdict(list)
         self.by_kind: dict[str, list[Resource]] = defaultdict(list)
@@ -283,9 +315,10 @@ class Estate:
         self._cmk_users_by_vault: dict[str, list[Resource]] = defaultdict(list)
         self._ml_users: dict[str, list[Resource]] = defaultdict(list)
         with collector_paused():
-            shapes: dict[tuple[Any, ...], bool] = {}
-            for resource in self.resources:
-                self._index(resource, shapes)
+            subscriptions, known = self._index_all(self.resources)
+            added = _missing_subscriptions(subscriptions, known)
+            self.resources += added
+            self._index_all(added)
         self.keys_by_vault: dict[str, list[KeyMetadata]] = defaultdict(list)
         self.keys_by_kid: dict[str, KeyMetadata] = {}
         for key in inventory.keys:
@@ -312,46 +345,61 @@ class Estate:
         self._frozen = True
 
     # -- construction -------------------------------------------------------------------
-    def _add_missing_subscriptions(self) -> None:
-        """Subscriptions are check subjects (Defender plans); synthesise rows the source lacked."""
-        known = {r.id_key for r in self.resources if r.type_key == "microsoft.resources/subscriptions"}
-        seen: set[str] = set()
-        # Each distinct subscription text once, in order of first appearance.
-        for sub in dict.fromkeys(map(_SUBSCRIPTION_OF, self.resources)):
-            if sub and f"/subscriptions/{sub.lower()}" not in known and sub.lower() not in seen:
-                seen.add(sub.lower())
-                self.resources.append(
-                    Resource(
-                        id=f"/subscriptions/{sub}",
-                        name=sub,
-                        type="microsoft.resources/subscriptions",
-                        subscriptionId=sub,
-                        properties={"synthesized": True},
-                    )
-                )
+    def _index_all(self, resources: list[Resource]) -> tuple[dict[str, str], set[str]]:
+        """Index `resources` in one loop, the indexes held in locals; return each distinct subscription
+        text (in order of first appearance) with its lower-case form, and the ids of subscription rows."""
+        by_id, kind_of, by_type, by_kind = self.by_id, self.kind_of, self.by_type, self.by_kind
+        children, per_subscription = self._children, self._kinds_per_subscription
+        cmk_users, cmk_users_by_vault, ml_users = self._cmk_users, self._cmk_users_by_vault, self._ml_users
+        private_links, special = self._private_links, self._special
+        subscription_keys: dict[str, str] = {}  # the subscription text is shared by its rows: lower it once
+        subscription_rows: set[str] = set()
+        shapes: dict[tuple[Any, ...], bool] = {}
+        for resource in resources:
+            key = resource.id_key
+            type_key = resource.type_key
+            if type_key == _SUBSCRIPTION_TYPE:
+                subscription_rows.add(key)
+            by_id[key] = resource
+            by_type[type_key].append(resource)
+            kind = kinds.kind_of(resource)
+            kind_of[key] = kind
+            if kind in _CMK_KINDS:
+                key_id = cmk_key_id(resource, kind)
+                if key_id:
+                    cmk_users[versionless_key_id(key_id)].append(resource)
+                    cmk_users_by_vault[vault_host(key_id)].append(resource)
+            if type_key.startswith(_ML_PREFIX):
+                for used in referenced_ids(resource.properties) - {key}:
+                    ml_users[used].append(resource)
+            subscription = resource.subscription_id
+            if subscription:
+                subscription_key = subscription_keys.get(subscription)
+                if subscription_key is None:
+                    subscription_key = subscription_keys[subscription] = subscription.lower()
+                if kind:
+                    per_subscription[subscription_key][kind] += 1
+            if kind:
+                by_kind[kind].append(resource)
+            # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent.
+            parent_key = _lower_parent(key) if resource.id.isascii() else _lower(parent_id(resource.id))
+            if parent_key:
+                children[(parent_key, type_key)].append(resource)
+            if type_key in _SPECIAL_TYPES:
+                special(resource, type_key)
+            properties = resource.properties
+            connections = _connections(properties, shapes) if properties else ()
+            for conn in connections:
+                endpoint = _text(conn, "properties", "privateEndpoint", "id")
+                status = _text(conn, "properties", "privateLinkServiceConnectionState", "status") or "Unknown"
+                links = private_links[key]
+                endpoint_key = endpoint.lower() if endpoint else None
+                if endpoint_key not in links or not links[endpoint_key].approved:
+                    links[endpoint_key] = PrivateLink(endpoint, status)
+        return subscription_keys, subscription_rows
 
-    def _index(self, resource: Resource, shapes: dict[tuple[Any, ...], bool]) -> None:
-        key = resource.id_key
-        type_key = resource.type_key
-        self.by_id[key] = resource
-        self.by_type[type_key].append(resource)
-        kind = kinds.kind_of(resource)
-        self.kind_of[key] = kind
-        key_id = cmk_key_id(resource, kind) if kind in _CMK_KINDS else None
-        if key_id:
-            self._cmk_users[versionless_key_id(key_id)].append(resource)
-            self._cmk_users_by_vault[vault_host(key_id)].append(resource)
-        if type_key.startswith(_ML_PREFIX):
-            for used in referenced_ids(resource.properties) - {key}:
-                self._ml_users[used].append(resource)
-        if kind:
-            self.by_kind[kind].append(resource)
-            if resource.subscription_id:
-                self._kinds_per_subscription[resource.subscription_id.lower()][kind] += 1
-        # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent.
-        parent_key = _lower_parent(key) if resource.id.isascii() else _lower(parent_id(resource.id))
-        if parent_key:
-            self._children[(parent_key, type_key)].append(resource)
+    def _special(self, resource: Resource, type_key: str) -> None:
+        """The few types other indexes are built from: endpoints, assessments, plans, contacts, ..."""
         if type_key == "microsoft.network/privateendpoints":
             self._index_private_endpoint(resource)
         elif type_key == "microsoft.security/assessments":
@@ -374,13 +422,6 @@ class Estate:
             uri = _text(resource.properties, "vaultUri")
             if uri:
                 self._vaults_by_host[vault_host(uri)] = resource
-        for conn in _connections(resource.properties, shapes):
-            endpoint = _text(conn, "properties", "privateEndpoint", "id")
-            status = _text(conn, "properties", "privateLinkServiceConnectionState", "status") or "Unknown"
-            links = self._private_links[key]
-            endpoint_key = endpoint.lower() if endpoint else None
-            if endpoint_key not in links or not links[endpoint_key].approved:
-                links[endpoint_key] = PrivateLink(endpoint, status)
 
     def _index_private_endpoint(self, endpoint: Resource) -> None:
         for path in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
