@@ -18,16 +18,41 @@ from typing import Any
 
 from scanner.models import Resource
 
-_TEXT_OR_NONE = frozenset({str, type(None)})
-_OBJECT_OR_NONE = frozenset({dict, type(None)})
-_INT_OR_NONE = frozenset({int, type(None)})
+_TEXT: frozenset[type] = frozenset({str})
+_TEXT_OR_NONE: frozenset[type] = frozenset({str, type(None)})
+_OBJECT_OR_NONE: frozenset[type] = frozenset({dict, type(None)})
+_INT_OR_NONE: frozenset[type] = frozenset({int, type(None)})
 _BY_NAME = frozenset({"subscription_id", "resource_group"})
 """Field names validation accepts beside their aliases (which wins is validation's business)."""
 _FIELD_OF = {"subscriptionId": "subscription_id", "resourceGroup": "resource_group"}
 _FIELDS = frozenset(Resource.model_fields) - _BY_NAME | frozenset(_FIELD_OF)
 """Row keys that fill a field; every other key is ignored, as validation does (`extra="ignore"`)."""
+_EXACT: dict[str, frozenset[type]] = {
+    "id": _TEXT,
+    "type": _TEXT,
+    "name": _TEXT,
+    "kind": _TEXT_OR_NONE,
+    "location": _TEXT_OR_NONE,
+    "subscriptionId": _TEXT_OR_NONE,
+    "resourceGroup": _TEXT_OR_NONE,
+    "source_file": _TEXT_OR_NONE,
+    "source_address": _TEXT_OR_NONE,
+    "tags": _OBJECT_OR_NONE,
+    "identity": _OBJECT_OR_NONE,
+    "sku": _OBJECT_OR_NONE,
+    "source_line": _INT_OR_NONE,
+}
+"""The exact JSON types a row key may hold for validation to return it unchanged (`properties`: any)."""
 _new = object.__new__
 _set = object.__setattr__
+
+
+def _plain(shape: tuple[str, ...], types: tuple[type, ...]) -> bool:
+    """Whether a row with these keys holding values of these types is one validation returns as it is:
+    `id` and `type` present, every field of its exact type, no field given by name instead of alias."""
+    if "id" not in shape or "type" not in shape or not _BY_NAME.isdisjoint(shape):
+        return False
+    return all(kind in _EXACT.get(key, (kind,)) for key, kind in zip(shape, types, strict=True))
 
 
 class RowBuilder:
@@ -38,63 +63,51 @@ class RowBuilder:
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
         self._type_keys: dict[str, str] = {}
-        self._field_sets: dict[tuple[str, ...], set[str]] = {}
+        self._field_sets: dict[tuple[tuple[str, ...], tuple[type, ...]], set[str]] = {}
+        """Per shape of row (its keys, the types of its values): the field set of its resources, or an
+        empty set when validation must judge it. pydantic copies a model's field set before changing
+        it (model_copy), so one set can serve many."""
 
     def build(self, row: dict[str, Any]) -> Resource:
         """The row as `Resource.model_validate(row)` gives it (or raises), `id_key` and `type_key` included."""
+        # Rows come in few shapes (keys and the types of their values): each shape is judged once.
+        shape = (tuple(row), tuple(map(type, row.values())))
+        fields_set = self._field_sets.get(shape)
+        if fields_set is None:
+            keys = shape[0]
+            plain = _plain(*shape)
+            fields_set = self._field_sets[shape] = (
+                {_FIELD_OF.get(k, k) for k in keys if k in _FIELDS} if plain else set()
+            )
         get = row.get
-        rid, rtype, name = get("id"), get("type"), get("name", "")
-        kind, location, subscription, group = get("kind"), get("location"), get("subscriptionId"), get("resourceGroup")
-        source_file, source_line, source_address = get("source_file"), get("source_line"), get("source_address")
-        tags, identity, sku = get("tags"), get("identity"), get("sku")
-        if (
-            type(rid) is not str
-            or type(rtype) is not str
-            or type(name) is not str
-            or type(kind) not in _TEXT_OR_NONE
-            or type(location) not in _TEXT_OR_NONE
-            or type(subscription) not in _TEXT_OR_NONE
-            or type(group) not in _TEXT_OR_NONE
-            or type(source_file) not in _TEXT_OR_NONE
-            or type(source_address) not in _TEXT_OR_NONE
-            or type(tags) not in _OBJECT_OR_NONE
-            or type(identity) not in _OBJECT_OR_NONE
-            or type(sku) not in _OBJECT_OR_NONE
-            or type(source_line) not in _INT_OR_NONE
-            or not rid.strip()
-            or not rtype.strip()
-            or not _BY_NAME.isdisjoint(row)
-        ):
+        rid, rtype = get("id"), get("type")
+        if not fields_set or not rid or not rtype or rid.isspace() or rtype.isspace():
             return Resource.model_validate(row)
+        kind, location, subscription, group = get("kind"), get("location"), get("subscriptionId"), get("resourceGroup")
         share = self._strings.setdefault
         rtype = share(rtype, rtype)
         type_key = self._type_keys.get(rtype)
         if type_key is None:
             type_key = self._type_keys[rtype] = share(rtype.lower(), rtype.lower())
-        shape = tuple(row)
-        fields_set = self._field_sets.get(shape)
-        if fields_set is None:
-            # pydantic copies a model's field set before changing it (model_copy), so one set can serve many
-            fields_set = self._field_sets[shape] = {_FIELD_OF.get(key, key) for key in shape if key in _FIELDS}
         resource = _new(Resource)
         _set(
             resource,
             "__dict__",
             {
                 "id": rid,
-                "name": name,
+                "name": get("name", ""),
                 "type": rtype,
                 "kind": kind and share(kind, kind),
                 "location": location and share(location, location),
                 "subscription_id": subscription and share(subscription, subscription),
                 "resource_group": group and share(group, group),
-                "tags": tags,
-                "identity": identity,
-                "sku": sku,
+                "tags": get("tags"),
+                "identity": get("identity"),
+                "sku": get("sku"),
                 "properties": get("properties"),
-                "source_file": source_file,
-                "source_line": source_line,
-                "source_address": source_address,
+                "source_file": get("source_file"),
+                "source_line": get("source_line"),
+                "source_address": get("source_address"),
                 "id_key": rid.lower(),
                 "type_key": type_key,
             },
