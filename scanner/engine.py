@@ -107,11 +107,8 @@ def scan(
 
 def _subscription_names(estate: Estate) -> dict[str, str]:
     """Display names from the subscription rows (Resource Graph `resourcecontainers`), so reports name them."""
-    return {
-        r.subscription_id.lower(): r.name
-        for r in estate.resources
-        if r.type_key == "microsoft.resources/subscriptions" and r.subscription_id and r.name
-    }
+    rows = estate.by_type.get("microsoft.resources/subscriptions", [])  # in resource order, like the rows
+    return {r.subscription_id.lower(): r.name for r in rows if r.subscription_id and r.name}
 
 
 def exceeds_threshold(result: ScanResult, fail_on: Severity | None) -> bool:

@@ -22,6 +22,7 @@ from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
 
 _PROVIDERS_TEXT = "/providers/"
+_PROVIDERS_LENGTH = len(_PROVIDERS_TEXT)
 _PROVIDERS = re.compile(_PROVIDERS_TEXT, re.IGNORECASE)
 # A top-level ARM id at the start of a string: runs of non-slash characters between literals.
 _TOP_LEVEL_ID = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/[^/]+/[^/]+/[^/]+", re.IGNORECASE)
@@ -381,8 +382,21 @@ class Estate:
                     per_subscription[subscription_key][kind] += 1
             if kind:
                 by_kind[kind].append(resource)
-            # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent.
-            parent_key = _lower_parent(key) if resource.id.isascii() else _lower(parent_id(resource.id))
+            # An ASCII id lower-cases in place, so its lower-case form has the lower-case parent;
+            # the common case (one `/providers/`, no trailing slash) is `_lower_parent` inlined.
+            if resource.id.isascii():
+                first = key.find(_PROVIDERS_TEXT)
+                if first < 0:
+                    parent_key = None
+                elif first == key.rfind(_PROVIDERS_TEXT) and key[-1] != "/":
+                    if key.count("/", first + _PROVIDERS_LENGTH) < 3:
+                        parent_key = None
+                    else:
+                        parent_key = key[: key.rfind("/", 0, key.rfind("/"))]
+                else:
+                    parent_key = _lower_parent(key)
+            else:
+                parent_key = _lower(parent_id(resource.id))
             if parent_key:
                 children[(parent_key, type_key)].append(resource)
             if type_key in _SPECIAL_TYPES:

@@ -376,3 +376,27 @@ def test_index_reads_agree_with_props() -> None:
         path = [rnd.choice(["properties", "id", "status", "groupIds"]) for _ in range(rnd.randint(1, 3))]
         assert estate_module._text(node, *path) == props.text(node, ".".join(path))
         assert estate_module._items(node, *path) == props.items(node, ".".join(path))
+
+
+def test_the_index_files_children_under_the_general_parent() -> None:
+    """The parent step inlined in the index loop against the general definition, on mangled ids."""
+    rnd = random.Random(23)
+    rows, seen = [], set()
+    for number in range(3_000):
+        segments = ["/subscriptions/s", "/resourceGroups/r", rnd.choice(["/providers/", "/PROVIDERS/", "/provİders/"])]
+        segments += [
+            rnd.choice(["Microsoft.Web/sites/app", "x.y/a", "providers"]),
+            rnd.choice(["", "/c/d", "/providers/"]),
+        ]
+        segments += [rnd.choice(["", "/Providers/Microsoft.Security/assessments/a", "/e/f/g", "/"]), f"/n{number}"]
+        resource_id = _mangled(rnd, segments)
+        if resource_id.strip() and resource_id.lower() not in seen:
+            seen.add(resource_id.lower())
+            rows.append(resource("x.y/t", f"n{number}", id=resource_id))
+    filed: dict[int, list[tuple[str, str]]] = {}
+    for key, found in estate(rows)._children.items():
+        for row in found:
+            filed.setdefault(id(row), []).append(key)
+    for row in rows:
+        expected = _reference_parent(row.id)
+        assert filed.get(id(row), []) == ([(expected.lower(), row.type_key)] if expected else []), repr(row.id)
