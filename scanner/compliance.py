@@ -26,7 +26,7 @@ from typing import Any
 from frameworks.catalog import Control, Framework
 from scanner.bulk import collector_paused
 from scanner.finding_index import CheckTally, FindingIndex, index_findings
-from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult
+from scanner.models import Attestation, CheckMeta, ControlResult, Finding, FrameworkResult, trusted
 
 
 def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> tuple[list[str], str | None]:
@@ -42,6 +42,39 @@ def _mapped_checks(control: Control, checks_by_tag: Mapping[str, list[str]]) -> 
 
 
 _EMPTY = CheckTally()
+_MANUAL_SET = {"framework_id", "control_id", "title", "level", "kind", "manual_evidence", "status", "reason"}
+_MAPPED_SET = _MANUAL_SET | {"strength", "check_ids", "failing", "passing_count", "unknown_count"}
+"""The field sets keyword construction records for a manual and a mapped control result."""
+
+
+def _result(
+    framework: Framework,
+    control: Control,
+    status: str,
+    reason: str,
+    mapped: tuple[str | None, tuple[str, ...], tuple[str, ...], int, int] | None = None,
+) -> ControlResult:
+    """A control result from values of the field types (`models.trusted`): validating one would walk every
+    failing fingerprint again, and at 100,000 resources the controls name millions of them."""
+    strength, check_ids, failing, passing, unknown = mapped or (None, (), (), 0, 0)
+    values = {
+        "framework_id": framework.id,
+        "control_id": control.id,
+        "title": control.title,
+        "status": status,
+        "level": control.level,
+        "kind": control.kind,
+        "strength": strength,
+        "reason": reason,
+        "check_ids": check_ids,
+        "failing": failing,
+        "passing_count": passing,
+        "unknown_count": unknown,
+        "manual_evidence": control.manual_evidence,
+        "attestation": None,
+        "expired_attestation": None,
+    }
+    return trusted(ControlResult, values, _MAPPED_SET if mapped else _MANUAL_SET)
 
 
 def _control_result(
@@ -50,20 +83,20 @@ def _control_result(
     checks_by_tag: Mapping[str, list[str]],
     tallies: Mapping[str, CheckTally],
     not_run: frozenset[str] = frozenset(),
+    joined: dict[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> ControlResult:
-    base: dict[str, Any] = {
-        "framework_id": framework.id,
-        "control_id": control.id,
-        "title": control.title,
-        "level": control.level,
-        "kind": control.kind,
-        "manual_evidence": control.manual_evidence,
-    }
+    """`joined` keeps the failing fingerprints of each set of mapped checks: controls mapping the same
+    checks share one tuple instead of each copying every fingerprint."""
     if not control.mappings:
-        return ControlResult(status="manual", reason="no automated check maps to this control", **base)
-    check_ids, strength = _mapped_checks(control, checks_by_tag)
+        return _result(framework, control, "manual", "no automated check maps to this control")
+    ids, strength = _mapped_checks(control, checks_by_tag)
+    check_ids = tuple(ids)
     mapped = [tallies.get(check_id, _EMPTY) for check_id in check_ids]
-    failing = tuple(chain.from_iterable(entry.failing for entry in mapped))
+    failing = joined.get(check_ids) if joined is not None else None
+    if failing is None:
+        failing = tuple(chain.from_iterable(entry.failing for entry in mapped))
+        if joined is not None:
+            joined[check_ids] = failing
     passing = sum(entry.passing for entry in mapped)
     unknown = sum(entry.unknown for entry in mapped)
     skipped = [c for c in check_ids if c in not_run]
@@ -77,16 +110,7 @@ def _control_result(
         status, reason = "pass", f"{passing} evaluated resource(s) passed"
     else:
         status, reason = "not_assessed", "no resource in scope was evaluated by the mapped checks"
-    return ControlResult(
-        status=status,  # type: ignore[arg-type]
-        strength=strength,
-        reason=reason,
-        check_ids=tuple(check_ids),
-        failing=failing,
-        passing_count=passing,
-        unknown_count=unknown,
-        **base,
-    )
+    return _result(framework, control, status, reason, (strength, check_ids, failing, passing, unknown))
 
 
 def attest(result: ControlResult, attestation: Attestation | None, today: date) -> ControlResult:
@@ -124,6 +148,7 @@ def evaluate(
         for tag in meta.tags:
             checks_by_tag[tag].append(meta.id)
     tallies = (findings if isinstance(findings, FindingIndex) else index_findings(findings, resources=False)).checks()
+    joined: dict[tuple[str, ...], tuple[str, ...]] = {}
     return tuple(
         FrameworkResult(
             id=framework.id,
@@ -131,7 +156,7 @@ def evaluate(
             version=framework.version,
             controls=tuple(
                 attest(
-                    _control_result(framework, control, checks_by_tag, tallies, not_run),
+                    _control_result(framework, control, checks_by_tag, tallies, not_run, joined),
                     attestations.get((framework.id, control.id)),
                     today or date.min,
                 )
