@@ -185,20 +185,22 @@ class _Judge:
 
     def __init__(self, by_resource: dict[str, ResourceFindings]) -> None:
         self.by_resource = by_resource
-        self.shares: dict[tuple[str, str, str | None], _Share | None] = {}
+        self.shares: dict[int, tuple[Dependency, _Share | None]] = {}
+        """By the identity of a dependency row (rows are shared, see `_Memo.row`), kept alive here."""
         self.verdicts: dict[tuple[str, str], PillarVerdict] = {}
 
     def share(self, dep: Dependency) -> _Share | None:
         """What `dep` contributes; None when no finding on a posture pillar sits on it."""
-        memo_key = (dep.role, dep.resource_id, dep.item)
-        if memo_key in self.shares:
-            return self.shares[memo_key]
+        known = self.shares.get(id(dep))
+        if known is not None:
+            return known[1]
         facts = self.by_resource.get(dep.resource_id.lower())
         if facts is None:
-            self.shares[memo_key] = None
+            self.shares[id(dep)] = (dep, None)
             return None
         if not facts.itemised:  # counts alone, never changed: shared, not copied
-            share = self.shares[memo_key] = _Share(facts.unknown, facts.passed)
+            share = _Share(facts.unknown, facts.passed)
+            self.shares[id(dep)] = (dep, share)
             return share
         share = _Share(list(facts.unknown), list(facts.passed), ([], [], [], []), ([], [], [], []))
         wanted = dep.item.lower() if dep.item else None
@@ -217,7 +219,7 @@ class _Judge:
                 share.unknown[pillar] += 1
             elif status == _PASS:
                 share.evaluated[pillar] += 1
-        self.shares[memo_key] = share
+        self.shares[id(dep)] = (dep, share)
         return share
 
     def settled(self, pillar: str, status: str, why: str = "") -> PillarVerdict:
