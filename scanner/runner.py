@@ -21,13 +21,13 @@ resource) becomes `unknown`, a coverage gap, without being called.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import itertools
 import threading
 import time
 import traceback
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from hashlib import sha256
 from typing import Any, cast
 
 import orjson
@@ -113,16 +113,55 @@ def _plain(verdict: Any) -> bool:
 _EVIDENCE_ONLY = {Evidence}
 
 
+class _Plan:
+    """One check's constants for a scan: what each call would otherwise look up again (sources
+    that cannot apply, sources collected with gaps, the finding's check fields)."""
+
+    __slots__ = ("absent", "func", "gapped", "id", "item", "plugin", "prefix", "remediation", "template")
+
+    def __init__(self, item: Check, estate: Estate) -> None:
+        meta = item.meta
+        self.item = item
+        self.id = meta.id
+        self.func = item.func
+        self.plugin = item.plugin is not None
+        self.remediation = meta.remediation
+        self.prefix = meta.id.upper() + "|"
+        gapped: list[str] = []
+        self.absent: str | None = None
+        """Why a needed source cannot exist (every call is not applicable once the earlier sources had no gap)."""
+        for source in meta.needs:
+            self.absent = estate.not_applicable(source)
+            if self.absent is not None:
+                break
+            coverage = estate.coverage.get(source)
+            if coverage is None or not coverage.collected or coverage.gaps:
+                gapped.append(source)  # only these can have a gap covering a resource
+        self.gapped = tuple(gapped)
+        template = FINDING_VALUES.copy()
+        template["check_id"] = meta.id
+        template["severity"] = meta.severity
+        template["title"] = meta.title
+        template["tags"] = meta.tags
+        template["pillar"] = meta.pillar
+        self.template = template
+        """The finding's values before the resource's and the verdict's: copies share its key table."""
+
+
 def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | None = None) -> list[Verdict]:
     """The checked verdicts of one call; `view` is what a plugin sees (default: a read-only facade)."""
-    for source in item.meta.needs:
-        reason = estate.not_applicable(source)
-        if reason is not None:
-            return [Verdict(Status.NOT_APPLICABLE, reason)]
+    return _call(_Plan(item, estate), resource, estate, view)
+
+
+def _call(plan: _Plan, resource: Resource, estate: Estate, view: Estate | None) -> list[Verdict]:
+    """`_verdicts` with the check's constants worked out once per scan."""
+    for source in plan.gapped:
         gap = estate.gap(source, resource.id)
         if gap is not None:
             return [unknown(f"coverage gap: {gap.reason}")]
-    plugin = item.plugin is not None
+    if plan.absent is not None:
+        return [Verdict(Status.NOT_APPLICABLE, plan.absent)]
+    plugin = plan.plugin
     if not plugin:
         view = estate
     else:
@@ -130,7 +169,7 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
         if view is None:
             view = cast(Estate, ReadOnlyEstate(estate))
     try:
-        result = item.func(resource, view)
+        result = plan.func(resource, view)
         if isinstance(result, Verdict):
             raw: list[Any] = [result]
         elif isinstance(result, Iterable) and not isinstance(result, str | bytes | Mapping):
@@ -143,15 +182,17 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
         return _raised(exc)
     if len(raw) > MAX_VERDICTS:
         return _error(f"check returned more than {MAX_VERDICTS} verdicts")
-    verdicts: list[Verdict] = []
-    for verdict in raw:
-        checked = verdict if not plugin and _plain(verdict) else _valid(verdict, plugin)
-        if isinstance(checked, str):
-            return _error(checked)
-        verdicts.append(checked)
-    if not verdicts:
+    if not raw:
         return [Verdict(Status.NOT_APPLICABLE, "nothing to evaluate on this resource")]
-    return [undetermined(v) if resource.source_file else v for v in verdicts]
+    if plugin or not all(map(_plain, raw)):
+        verdicts: list[Verdict] = []
+        for verdict in raw:
+            checked = verdict if not plugin and _plain(verdict) else _valid(verdict, plugin)
+            if isinstance(checked, str):
+                return _error(checked)
+            verdicts.append(checked)
+        raw = verdicts
+    return [undetermined(v) for v in raw] if resource.source_file else raw
 
 
 FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
@@ -159,58 +200,63 @@ FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
 
 
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
+    """The finding of one verdict (see `_make`)."""
+    return _make(_Plan(item, estate), resource, _part(resource), estate, verdict)
+
+
+def _part(resource: Resource) -> dict[str, Any]:
+    """A resource's values in every finding about it (made once per resource, not per finding)."""
+    return {
+        "resource_id": resource.id,
+        "resource_type": resource.type_key,
+        "resource_name": resource.name,
+        "subscription_id": resource.subscription_id,
+        "location": resource.location,
+        "source_file": resource.source_file,
+        "source_line": resource.source_line,
+        "source_address": resource.source_address,
+    }
+
+
+def _make(plan: _Plan, resource: Resource, part: dict[str, Any], estate: Estate, verdict: Verdict) -> Finding:
     """Built without re-validation: every value comes from a validated `Resource` or `CheckMeta`
     or from a verdict `_valid` checked, so pydantic would only copy what is already right. The
     values go into a copy of a key-sharing dict (a third of the memory of a fresh 22-key dict)."""
-    meta = item.meta
-    subject_id = verdict.subject_id or resource.id
-    subject = estate.get(subject_id) if verdict.subject_id else resource
-    where = subject or resource
+    values = plan.template.copy()
     status = verdict.status
-    values = FINDING_VALUES.copy()
-    values["check_id"] = meta.id
-    if subject:
-        values["resource_id"] = subject.id
-        values["resource_type"] = subject.type_key
-        values["resource_name"] = subject.name
-        values["subscription_id"] = subject.subscription_id
-        values["location"] = subject.location
+    detail_key = verdict.detail_key
+    if verdict.subject_id:
+        subject_id = verdict.subject_id
+        subject = estate.get(subject_id)
+        if subject:
+            values.update(_part(subject))
+        else:
+            values.update(part)
+            values["resource_id"] = subject_id
+            values["resource_type"] = "unknown"
+            values["resource_name"] = subject_id.rsplit("/", 1)[-1]
+            values["location"] = None
+        subject_key = subject_id.lower()
     else:
-        values["resource_id"] = subject_id
-        values["resource_type"] = "unknown"
-        values["resource_name"] = subject_id.rsplit("/", 1)[-1]
-        values["subscription_id"] = resource.subscription_id
+        values.update(part)
+        subject_key = resource.id_key
     values["status"] = status
-    values["severity"] = verdict.severity or meta.severity
-    values["title"] = meta.title
+    if verdict.severity:
+        values["severity"] = verdict.severity
     values["message"] = verdict.message
     values["evidence"] = verdict.evidence
     # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
-    values["remediation"] = meta.remediation if status in _ACTIONABLE else None
-    values["detail_key"] = verdict.detail_key
-    values["tags"] = meta.tags
-    values["pillar"] = meta.pillar
-    values["fingerprint"] = _fingerprint(meta.id, subject_id, verdict.detail_key)
-    values["source_file"] = where.source_file
-    values["source_line"] = where.source_line
-    values["source_address"] = where.source_address
+    if status in _ACTIONABLE:
+        values["remediation"] = plan.remediation
+    if detail_key is not None:
+        values["detail_key"] = detail_key
+        subject_key += "|" + detail_key.lower() if detail_key else ""
+    values["fingerprint"] = sha256((plan.prefix + subject_key).encode()).hexdigest()[:32]
     return trusted(Finding, values, FINDING_SET)
 
 
 FINDING_VALUES = shared_keys(Finding, {"tags": (), "pillar": "", "fingerprint": "", "baselined": False})
 """Every field in order, at the value a new finding has unless `_finding` sets it."""
-
-
-_PREFIXES: dict[str, str] = {}
-
-
-def _fingerprint(check_id: str, resource_id: str, detail_key: str | None) -> str:
-    """`Finding.make_fingerprint`, with each check's part of the hashed text made once."""
-    prefix = _PREFIXES.get(check_id)
-    if prefix is None:
-        prefix = _PREFIXES[check_id] = check_id.upper() + "|"
-    text = prefix + resource_id.lower() + ("|" + detail_key.lower() if detail_key else "")
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 _BATCH = 512
@@ -237,7 +283,10 @@ class _Run:
     ) -> None:
         self.estate = estate
         self.view = cast(Estate, ReadOnlyEstate(estate))
-        self.by_kind = index_by_kind(checks.values())
+        plans = {item.meta.id: _Plan(item, estate) for item in checks.values()}
+        self.by_kind = {
+            kind: [plans[item.meta.id] for item in items] for kind, items in index_by_kind(checks.values()).items()
+        }
         self.timeout = timeout
         self.resources = resources
         self.lock = threading.Lock()
@@ -249,14 +298,14 @@ class _Run:
         self.current: _Worker | None = None
         self.failure: BaseException | None = None
 
-    def pairs(self) -> Iterator[tuple[Check, Resource]]:
+    def pairs(self) -> Iterator[tuple[_Plan, Resource]]:
         kind_of = self.estate.kind_of
         by_kind = self.by_kind
         for resource in self.resources:
             kind = kind_of.get(resource.id_key)
             if kind is not None:
-                for item in by_kind.get(kind, ()):
-                    yield item, resource
+                for plan in by_kind.get(kind, ()):
+                    yield plan, resource
 
 
 class _Worker(threading.Thread):
@@ -272,18 +321,23 @@ class _Worker(threading.Thread):
         estate, view, timed_out = state.estate, state.view, state.timed_out
         pending: list[Finding] = []
         position = self.first - 1
+        current: Resource | None = None
+        part: dict[str, Any] = {}
+        monotonic = time.monotonic
         try:
-            for position, (item, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
-                hung = timed_out.get(item.meta.id)
+            for position, (plan, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
+                if resource is not current:
+                    current, part = resource, _part(resource)
+                hung = timed_out.get(plan.id) if timed_out else None
                 if hung is not None and position >= hung:
                     message = _timed_out_message(state.timeout or 0) if position == hung else _NOT_RUN
                     verdicts = _error(message)
                 else:
-                    self.call = (position, time.monotonic(), item, resource)
-                    verdicts = _verdicts(item, resource, estate, view)
+                    self.call = (position, monotonic(), plan.item, resource)
+                    verdicts = _call(plan, resource, estate, view)
                     self.call = None
                 for verdict in verdicts:
-                    pending.append(_finding(item, resource, estate, verdict))
+                    pending.append(_make(plan, resource, part, estate, verdict))
                 if len(pending) >= _BATCH and not self.land(pending, position + 1):
                     return
             self.land(pending, position + 1)
