@@ -70,14 +70,40 @@ def _parse(path: str) -> _Parsed:
     return parsed
 
 
+_FOCUS: tuple[Resource | None, dict[str, Any]] = (None, {})
+"""The resource the runner is evaluating and what was read of it (see `focus`)."""
+_UNREAD: Any = object()
+
+
+def focus(resource: Resource | None) -> None:
+    """Remember what is read of `resource` until the next call: the checks of one resource read
+    the same paths again and again (half of all reads). The runner calls it as it moves to each
+    resource (None when done). Sound because a resource's JSON does not change while its checks
+    run (built-in checks only read; plugins see it frozen, and the runner freezes before the
+    first one). Each focus has its own memo, so a thread abandoned on another resource cannot
+    put its reads into this one's."""
+    global _FOCUS
+    _FOCUS = (resource, {})
+
+
 def get(node: Any, path: str, default: Any = None) -> Any:
     """Read a dotted path (`properties.encryption.keySource`) case-insensitively.
 
     A `Resource` is read as its Resource Graph row. Any missing step, null, or non-object on
     the way yields `default`. Numeric segments index into lists. Every check reads through
-    here (hundreds of thousands of calls per large scan), so plain dicts and lists take exact
-    type tests before the general `Mapping` path.
+    here (hundreds of thousands of calls per large scan), so reads of the focused resource are
+    remembered, and plain dicts and lists take exact type tests before the general `Mapping` path.
     """
+    memo = _FOCUS
+    if node is memo[0]:
+        value = memo[1].get(path, _UNREAD)
+        if value is _UNREAD:
+            value = memo[1][path] = _get(node, path, None)
+        return default if value is None else value
+    return _get(node, path, default)
+
+
+def _get(node: Any, path: str, default: Any) -> Any:
     parsed = _PATHS.get(path) or _parse(path)
     if type(node) in _DICTS:
         current: Any = node
@@ -154,7 +180,21 @@ def flag(node: Any, path: str) -> bool | None:
 
 def read(node: Any, *paths: str) -> tuple[Evidence, ...]:
     """Evidence for the paths a check read: the path and the value seen (None if absent)."""
-    return tuple(evidence(p, _scalarize(get(node, p))) for p in paths)
+    if len(paths) == 1:  # most reads: no generator
+        return (_seen(node, paths[0]),)
+    return tuple([_seen(node, path) for path in paths])
+
+
+def _seen(node: Any, path: str) -> Evidence:
+    """`evidence(path, _scalarize(get(node, path)))`, the shared scalar case first."""
+    value = get(node, path)
+    kind = type(value)
+    if kind in _PLAIN or (kind is str and len(value) <= 300):
+        found = _EVIDENCE.get((path, value, kind))
+        if found is not None:
+            return found
+        return evidence(path, value)
+    return evidence(path, _scalarize(value))
 
 
 _EVIDENCE: dict[tuple[str, Any, type], Evidence] = {}

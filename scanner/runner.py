@@ -36,6 +36,7 @@ from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
 from scanner.models import Evidence, Finding, Resource, Severity, Status, shared_keys, trusted
+from scanner.props import focus
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
@@ -328,6 +329,7 @@ class _Worker(threading.Thread):
             for position, (plan, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
                 if resource is not current:
                     current, part = resource, _part(resource)
+                    focus(resource)
                 hung = timed_out.get(plan.id) if timed_out else None
                 if hung is not None and position >= hung:
                     message = _timed_out_message(state.timeout or 0) if position == hung else _NOT_RUN
@@ -345,6 +347,8 @@ class _Worker(threading.Thread):
             with state.lock:
                 if state.current is self:
                     state.failure = exc
+        finally:
+            focus(None)
 
     def land(self, findings: list[Finding], landed: int) -> bool:
         """Add the findings of every call before `landed`; False once abandoned (another worker owns the rest)."""
@@ -424,6 +428,8 @@ def evaluate(
 ) -> list[Finding]:
     """The findings of every applicable check on `resources`, in call order (unsorted). `hung`
     carries the checks that timed out across calls: they are not run, and are added to it."""
+    if any(item.plugin is not None for item in checks.values()):
+        estate.freeze()  # before any call: what a check reads of its resource is remembered (`props.focus`)
     run = _Run(estate, checks, timeout, resources)
     if hung:
         run.timed_out.update(dict.fromkeys(hung, -1))  # before every call here: none runs
