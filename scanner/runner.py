@@ -118,11 +118,13 @@ class _Plan:
     """One check's constants for a scan: what each call would otherwise look up again (sources
     that cannot apply, sources collected with gaps, the finding's check fields)."""
 
-    __slots__ = ("absent", "func", "gapped", "id", "item", "plugin", "prefix", "remediation", "template")
+    __slots__ = ("absent", "func", "gapped", "id", "index", "item", "plugin", "prefix", "remediation", "template")
 
-    def __init__(self, item: Check, estate: Estate) -> None:
+    def __init__(self, item: Check, estate: Estate, index: int = -1) -> None:
         meta = item.meta
         self.item = item
+        self.index = index
+        """The check's place in the scan's mapping of checks (how a shard's rows name it)."""
         self.id = meta.id
         self.func = item.func
         self.plugin = item.plugin is not None
@@ -202,7 +204,19 @@ FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
 
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
     """The finding of one verdict (see `_make`)."""
-    return _make(_Plan(item, estate), resource, _part(resource), estate, verdict)
+    v = verdict
+    return _make(
+        _Plan(item, estate),
+        resource,
+        _part(resource),
+        estate,
+        v.status,
+        v.message,
+        v.evidence,
+        v.severity,
+        v.subject_id,
+        v.detail_key,
+    )
 
 
 def _part(resource: Resource) -> dict[str, Any]:
@@ -219,15 +233,24 @@ def _part(resource: Resource) -> dict[str, Any]:
     }
 
 
-def _make(plan: _Plan, resource: Resource, part: dict[str, Any], estate: Estate, verdict: Verdict) -> Finding:
-    """Built without re-validation: every value comes from a validated `Resource` or `CheckMeta`
-    or from a verdict `_valid` checked, so pydantic would only copy what is already right. The
-    values go into a copy of a key-sharing dict (a third of the memory of a fresh 22-key dict)."""
+def _make(
+    plan: _Plan,
+    resource: Resource,
+    part: dict[str, Any],
+    estate: Estate,
+    status: Status,
+    message: str,
+    evidence: tuple[Evidence, ...],
+    severity: Severity | None,
+    subject_id: str | None,
+    detail_key: str | None,
+) -> Finding:
+    """The finding of one verdict (its fields), built without re-validation: every value comes
+    from a validated `Resource` or `CheckMeta` or from a verdict `_valid` checked, so pydantic
+    would only copy what is already right. The values go into a copy of a key-sharing dict (a
+    third of the memory of a fresh 22-key dict)."""
     values = plan.template.copy()
-    status = verdict.status
-    detail_key = verdict.detail_key
-    if verdict.subject_id:
-        subject_id = verdict.subject_id
+    if subject_id:
         subject = estate.get(subject_id)
         if subject:
             values.update(_part(subject))
@@ -242,10 +265,10 @@ def _make(plan: _Plan, resource: Resource, part: dict[str, Any], estate: Estate,
         values.update(part)
         subject_key = resource.id_key
     values["status"] = status
-    if verdict.severity:
-        values["severity"] = verdict.severity
-    values["message"] = verdict.message
-    values["evidence"] = verdict.evidence
+    if severity:
+        values["severity"] = severity
+    values["message"] = message
+    values["evidence"] = evidence
     # Remediation is for what needs fixing; passes stay small in 100k-resource reports.
     if status in _ACTIONABLE:
         values["remediation"] = plan.remediation
@@ -280,18 +303,26 @@ class _Run:
     always in call order, so the list is the same whatever timed out and whoever computed it."""
 
     def __init__(
-        self, estate: Estate, checks: Mapping[str, Check], timeout: float | None, resources: Sequence[Resource]
+        self,
+        estate: Estate,
+        checks: Mapping[str, Check],
+        timeout: float | None,
+        resources: Sequence[Resource],
+        offset: int | None = None,
     ) -> None:
         self.estate = estate
+        self.offset = offset
+        """Set: the run makes rows (`Row`), `resources` starting at this index of `estate.resources`."""
         self.view = cast(Estate, ReadOnlyEstate(estate))
-        plans = {item.meta.id: _Plan(item, estate) for item in checks.values()}
+        by_id = {plan.id: plan for plan in plans(estate, checks)}
         self.by_kind = {
-            kind: [plans[item.meta.id] for item in items] for kind, items in index_by_kind(checks.values()).items()
+            kind: [by_id[item.meta.id] for item in items] for kind, items in index_by_kind(checks.values()).items()
         }
         self.timeout = timeout
         self.resources = resources
         self.lock = threading.Lock()
-        self.findings: list[Finding] = []
+        self.findings: list[Any] = []
+        """Findings in call order, or rows when `offset` is set."""
         self.landed = 0
         """Calls (in `pairs` order) whose findings are in `findings`."""
         self.timed_out: dict[str, int] = {}
@@ -299,14 +330,15 @@ class _Run:
         self.current: _Worker | None = None
         self.failure: BaseException | None = None
 
-    def pairs(self) -> Iterator[tuple[_Plan, Resource]]:
+    def pairs(self) -> Iterator[tuple[_Plan, Resource, int]]:
+        """Every call in order: the check, the resource and the resource's place in `resources`."""
         kind_of = self.estate.kind_of
         by_kind = self.by_kind
-        for resource in self.resources:
+        for index, resource in enumerate(self.resources):
             kind = kind_of.get(resource.id_key)
             if kind is not None:
                 for plan in by_kind.get(kind, ()):
-                    yield plan, resource
+                    yield plan, resource, index
 
 
 class _Worker(threading.Thread):
@@ -320,13 +352,16 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         state = self.run_state
         estate, view, timed_out = state.estate, state.view, state.timed_out
-        pending: list[Finding] = []
+        pending: list[Any] = []
         position = self.first - 1
         current: Resource | None = None
         part: dict[str, Any] = {}
         monotonic = time.monotonic
+        offset = state.offset
         try:
-            for position, (plan, resource) in enumerate(itertools.islice(state.pairs(), self.first, None), self.first):
+            for position, (plan, resource, index) in enumerate(
+                itertools.islice(state.pairs(), self.first, None), self.first
+            ):
                 if resource is not current:
                     current, part = resource, _part(resource)
                     focus(resource)
@@ -338,8 +373,28 @@ class _Worker(threading.Thread):
                     self.call = (position, monotonic(), plan.item, resource)
                     verdicts = _call(plan, resource, estate, view)
                     self.call = None
-                for verdict in verdicts:
-                    pending.append(_make(plan, resource, part, estate, verdict))
+                if offset is None:
+                    for v in verdicts:
+                        pending.append(
+                            _make(
+                                plan,
+                                resource,
+                                part,
+                                estate,
+                                v.status,
+                                v.message,
+                                v.evidence,
+                                v.severity,
+                                v.subject_id,
+                                v.detail_key,
+                            )
+                        )
+                else:
+                    where = (plan.index, offset + index)
+                    for v in verdicts:
+                        pending.append(
+                            (*where, v.status, v.message, v.evidence, v.severity, v.subject_id, v.detail_key)
+                        )
                 if len(pending) >= _BATCH and not self.land(pending, position + 1):
                     return
             self.land(pending, position + 1)
@@ -350,7 +405,7 @@ class _Worker(threading.Thread):
         finally:
             focus(None)
 
-    def land(self, findings: list[Finding], landed: int) -> bool:
+    def land(self, findings: list[Any], landed: int) -> bool:
         """Add the findings of every call before `landed`; False once abandoned (another worker owns the rest)."""
         state = self.run_state
         with state.lock:
@@ -428,9 +483,54 @@ def evaluate(
 ) -> list[Finding]:
     """The findings of every applicable check on `resources`, in call order (unsorted). `hung`
     carries the checks that timed out across calls: they are not run, and are added to it."""
+    return cast(list[Finding], _evaluate(estate, checks, timeout, resources, hung, None))
+
+
+Row = tuple[int, int, Status, str, tuple[Evidence, ...], Severity | None, str | None, str | None]
+"""A finding as its verdict: (check's place in the checks mapping, resource's place in the estate,
+then the verdict's status, message, evidence, severity, subject id and detail key)."""
+
+
+def evaluate_rows(
+    estate: Estate, checks: Mapping[str, Check], timeout: float | None, low: int, high: int, hung: set[str]
+) -> list[Row]:
+    """`evaluate` on `estate.resources[low:high]`, as rows (`findings_of` turns them into the
+    findings): a shard process sends these, a fraction of the bytes of its findings."""
+    return cast(list[Row], _evaluate(estate, checks, timeout, estate.resources[low:high], hung, low))
+
+
+def findings_of(rows: Iterable[Row], estate: Estate, plans: Sequence[_Plan]) -> list[Finding]:
+    """The findings of rows, as `evaluate` would have made them."""
+    resources = estate.resources
+    out: list[Finding] = []
+    current, resource, part = -1, None, {}
+    for check, index, status, message, evidence, severity, subject_id, detail_key in rows:
+        if index != current:
+            current, resource = index, resources[index]
+            part = _part(resource)
+        assert resource is not None
+        out.append(
+            _make(plans[check], resource, part, estate, status, message, evidence, severity, subject_id, detail_key)
+        )
+    return out
+
+
+def plans(estate: Estate, checks: Mapping[str, Check]) -> list[_Plan]:
+    """Each check's constants, in the mapping's order (how rows name checks)."""
+    return [_Plan(item, estate, index) for index, item in enumerate(checks.values())]
+
+
+def _evaluate(
+    estate: Estate,
+    checks: Mapping[str, Check],
+    timeout: float | None,
+    resources: Sequence[Resource],
+    hung: set[str] | None,
+    offset: int | None,
+) -> list[Any]:
     if any(item.plugin is not None for item in checks.values()):
         estate.freeze()  # before any call: what a check reads of its resource is remembered (`props.focus`)
-    run = _Run(estate, checks, timeout, resources)
+    run = _Run(estate, checks, timeout, resources, offset)
     if hung:
         run.timed_out.update(dict.fromkeys(hung, -1))  # before every call here: none runs
     _supervise(run)
