@@ -469,7 +469,10 @@ def _supervise(run: _Run) -> None:
         raise run.failure
 
 
-def sort_key(finding: Finding) -> tuple[int, str, str, str]:
+SortKey = tuple[int, str, str, str]
+
+
+def sort_key(finding: Finding) -> SortKey:
     """Most severe first, then by check, resource and detail (the order every report shows)."""
     return (-finding.severity.rank, finding.check_id, finding.resource_id.lower(), finding.detail_key or "")
 
@@ -561,5 +564,5 @@ def run_checks(
             findings = shards.run_sharded(estate, checks, limit, shards.split(counts, processes))
         else:
             findings = evaluate(estate, checks, limit, estate.resources)
-        findings.sort(key=sort_key)
+            findings.sort(key=sort_key)
     return findings

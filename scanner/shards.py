@@ -30,7 +30,7 @@ from scanner import props
 from scanner.estate import Estate
 from scanner.models import Evidence, Finding
 from scanner.registry import Check
-from scanner.runner import Row, evaluate, evaluate_rows, findings_of, plans
+from scanner.runner import Row, SortKey, evaluate, evaluate_rows, findings_of, plans, sort_key
 
 MIN_PAIRS_PER_JOB = 10_000
 """Check calls each process must get before forking one pays: at 3,000 generated resources (9,700
@@ -95,11 +95,13 @@ def split(counts: Sequence[int], jobs: int) -> list[tuple[int, int]]:
 def run_sharded(
     estate: Estate, checks: Mapping[str, Check], timeout: float | None, bounds: Sequence[tuple[int, int]]
 ) -> list[Finding]:
-    """The findings of every shard in call order: the first evaluated here, the rest in children.
+    """The findings of every shard, sorted (`runner.sort_key`) as the serial run sorts them: the
+    first shard evaluated here, the rest in children.
 
-    A thread per child receives its rows and rebuilds them while this process evaluates its own
-    shard (`recv` waits without the GIL): a child never blocks on a full pipe waiting for the
-    parent to finish its shard, which would serialise the work."""
+    A thread per child receives its rows and makes their findings while this process evaluates
+    its own shard (`recv` waits without the GIL): a child never blocks on a full pipe waiting for
+    the parent to finish its shard, which would serialise the work. Each piece is sorted as it
+    is made, so what is left once the last child is done is merging sorted runs."""
     global _JOB
     context = multiprocessing.get_context("fork")
     shards: list[_Shard] = []
@@ -114,14 +116,16 @@ def run_sharded(
         for shard in shards:
             shard.start()
         low, high = bounds[0]
-        findings = evaluate(estate, checks, timeout, estate.resources[low:high])
+        findings, keys = _sorted(evaluate(estate, checks, timeout, estate.resources[low:high]))
         for shard in shards:
             shard.join()
             if shard.failure is not None:
                 raise shard.failure
             findings.extend(shard.findings)
+            keys.extend(shard.keys)
             shard.child.join()
-        return findings
+        # Sorted runs in call order: a stable sort of them is the stable sort of the calls' findings.
+        return list(map(findings.__getitem__, sorted(range(len(keys)), key=keys.__getitem__)))
     finally:
         _JOB = None
         for shard in shards:
@@ -143,14 +147,25 @@ class _Shard(threading.Thread):
         self.estate = estate
         self.plans = plans(estate, checks)
         self.findings: list[Finding] = []
+        self.keys: list[SortKey] = []
+        """Each chunk's findings sorted, and their sort keys."""
         self.failure: BaseException | None = None
 
     def run(self) -> None:
         try:
             while (rows := _receive(self.child, self.reader)) is not None:
-                self.findings.extend(findings_of(rows, self.estate, self.plans))
+                findings, keys = _sorted(findings_of(rows, self.estate, self.plans))
+                self.findings += findings
+                self.keys += keys
         except BaseException as exc:  # raised by the parent once it has evaluated its own shard
             self.failure = exc
+
+
+def _sorted(findings: list[Finding]) -> tuple[list[Finding], list[SortKey]]:
+    """The findings in stable `sort_key` order, and their keys in that order."""
+    keys = list(map(sort_key, findings))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return list(map(findings.__getitem__, order)), list(map(keys.__getitem__, order))
 
 
 def _receive(child: Any, reader: Connection) -> list[Row] | None:
