@@ -108,10 +108,10 @@ def _plain(verdict: Any) -> bool:
         return False
     if (subject is not None and type(subject) is not str) or (detail is not None and type(detail) is not str):
         return False
-    return type(evidence) is tuple and (not evidence or set(map(type, evidence)) == _EVIDENCE_ONLY)
+    return type(evidence) is tuple and _EVIDENCE_ONLY.issuperset(map(type, evidence))
 
 
-_EVIDENCE_ONLY = {Evidence}
+_EVIDENCE_ONLY = frozenset({Evidence})
 
 
 class _Plan:
