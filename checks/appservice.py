@@ -32,6 +32,11 @@ def _in_ase(site: Resource) -> bool:
     return bool(props.text(site, _ASE))
 
 
+def _site_config(site: Resource, estate: Estate) -> Resource | None:
+    """The app's `config/web` record (several checks of each app ask: see `props.derived`)."""
+    return estate.site_config(site)
+
+
 def _config_evidence(config: Resource, *paths: str) -> tuple[Evidence, ...]:
     """Evidence read from `config/web`, labelled so an auditor sees which record it came from."""
     return read_from("config/web.", config, *paths)
@@ -43,7 +48,7 @@ def _judged_on_config(judge: Callable[[Resource], Verdict]) -> Callable[[Resourc
 
     @functools.wraps(judge)
     def on_site(resource: Resource, estate: Estate) -> Verdict:
-        config = estate.site_config(resource)
+        config = props.derived(resource, _site_config, estate)
         if config is None:
             return unknown("the app service config source was read but holds no config/web record for this app")
         return judge(config)
@@ -249,7 +254,7 @@ def app_vnet_route_all(resource: Resource, estate: Estate) -> Verdict:
     if not props.text(resource, "properties.virtualNetworkSubnetId"):
         return failed("the app is not integrated with a virtual network", *evidence)
     route_all = any(props.flag(resource, path) is True for path in route_paths)
-    config = estate.site_config(resource)
+    config = props.derived(resource, _site_config, estate)
     if config is not None:
         evidence = (*evidence, *_config_evidence(config, "properties.vnetRouteAllEnabled"))
         route_all = route_all or props.flag(config, "properties.vnetRouteAllEnabled") is True

@@ -50,7 +50,7 @@ def storage_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
     def register(func: CheckFunc) -> CheckFunc:
         @functools.wraps(func)
         def judged(resource: Resource, estate: Estate) -> CheckResult:
-            exempt = cloud_shell_exemption(resource, estate)
+            exempt = props.derived(resource, cloud_shell_exemption, estate)
             return exempt if exempt is not None else func(resource, estate)
 
         return check(kinds=(kinds.STORAGE,), **meta)(judged)

@@ -8,13 +8,14 @@ null or oddly shaped. Every check reads through these helpers so none of that ca
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, cast
 
 from scanner.frozen import FrozenDict
 from scanner.models import Evidence, Resource
 
 MISSING: Any = None
+T = TypeVar("T")
 
 _ROW_FIELDS = {
     "id": "id",
@@ -70,7 +71,7 @@ def _parse(path: str) -> _Parsed:
     return parsed
 
 
-_FOCUS: tuple[Resource | None, dict[str, Any]] = (None, {})
+_FOCUS: tuple[Resource | None, dict[Any, Any]] = (None, {})
 """The resource the runner is evaluating and what was read of it (see `focus`)."""
 _UNREAD: Any = object()
 
@@ -84,6 +85,20 @@ def focus(resource: Resource | None) -> None:
     put its reads into this one's."""
     global _FOCUS
     _FOCUS = (resource, {})
+
+
+def derived(resource: Resource, compute: Callable[[Resource, Any], T], estate: Any) -> T:
+    """`compute(resource, estate)`, worked out once per focused resource (see `focus`) for what
+    several checks of one resource all derive first (Cloud Shell exemption, an app's config
+    record). `compute` must depend only on the resource and the scan's estate."""
+    memo = _FOCUS
+    if resource is not memo[0]:
+        return compute(resource, estate)
+    key = (compute, id(estate))
+    found = memo[1].get(key, _UNREAD)
+    if found is _UNREAD:
+        found = memo[1][key] = compute(resource, estate)
+    return cast(T, found)
 
 
 def get(node: Any, path: str, default: Any = None) -> Any:
