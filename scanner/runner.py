@@ -474,7 +474,16 @@ SortKey = tuple[int, str, str, str]
 
 def sort_key(finding: Finding) -> SortKey:
     """Most severe first, then by check, resource and detail (the order every report shows)."""
-    return (-finding.severity.rank, finding.check_id, finding.resource_id.lower(), finding.detail_key or "")
+    return (
+        _MOST_SEVERE_FIRST[finding.severity],
+        finding.check_id,
+        finding.resource_id.lower(),
+        finding.detail_key or "",
+    )
+
+
+_MOST_SEVERE_FIRST = {severity: -severity.rank for severity in Severity}
+"""`-severity.rank` without a property call per finding (sorting 340k findings)."""
 
 
 def evaluate(
