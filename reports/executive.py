@@ -82,10 +82,22 @@ class Summary:
 def report_id(result: ScanResult) -> str:
     """A short id that changes whenever the judged content does, for citing a report in working papers.
 
-    Independent of finding order, so the same result always carries the same id."""
+    Independent of finding order, so the same result always carries the same id: the findings are
+    hashed by (fingerprint, check, resource). When the fingerprints are distinct and of one length
+    (always, from the scanner), sorting the hashed lines themselves gives that order, and one
+    sort of plain strings is a fraction of a sort by a Python key over a large estate."""
+    findings = result.findings
     digest = hashlib.sha256(f"{result.generated_at.isoformat()}|{result.scope.description}".encode())
-    for finding in sorted(result.findings, key=lambda f: (f.fingerprint, f.check_id, f.resource_id)):
-        digest.update(f"{finding.fingerprint}:{finding.status.value}:{finding.waived_by or ''}\n".encode())
+    fingerprints = {finding.fingerprint for finding in findings}
+    if len(fingerprints) == len(findings) and len({len(fp) for fp in fingerprints}) <= 1:
+        values = {status: status.value for status in Status}
+        lines = sorted(
+            [f"{f.fingerprint}:{values.get(f.status) or f.status.value}:{f.waived_by or ''}\n" for f in findings]
+        )
+        digest.update("".join(lines).encode())
+    else:
+        for finding in sorted(findings, key=lambda f: (f.fingerprint, f.check_id, f.resource_id)):
+            digest.update(f"{finding.fingerprint}:{finding.status.value}:{finding.waived_by or ''}\n".encode())
     return "MLW-" + digest.hexdigest()[:12].upper()
 
 
@@ -116,21 +128,27 @@ def _risk_order(finding: Finding) -> tuple[int, str, str]:
 
 
 def _risk_groups(result: ScanResult) -> tuple[list[RiskGroup], int]:
+    """Deployments ranked by their critical and high counts; only the shown ones sort their findings."""
     risky = {f.fingerprint: f for f in result.failed() if f.severity in RISK_SEVERITIES}
     names = result.scope.subscription_names
-    groups: list[RiskGroup] = []
+    ranked: list[tuple[int, int, str, DeploymentPosture, set[str]]] = []
     claimed: set[str] = set()
     for posture in result.postures:
         fingerprints = {fp for verdict in posture.pillars for fp in verdict.failing if fp in risky}
         claimed |= fingerprints
         if fingerprints:
-            groups.append(_group(posture, sorted((risky[fp] for fp in fingerprints), key=_risk_order), names))
-    groups.sort(key=lambda g: (-g.critical, -g.high, g.deployment))
-    shown = groups[:TOP_RISK_GROUPS]
+            critical = sum(1 for fp in fingerprints if risky[fp].severity is Severity.CRITICAL)
+            high = sum(1 for fp in fingerprints if risky[fp].severity is Severity.HIGH)
+            ranked.append((-critical, -high, deployment_name(posture), posture, fingerprints))
+    ranked.sort(key=lambda entry: entry[:3])
+    shown = [
+        _group(posture, sorted((risky[fp] for fp in fingerprints), key=_risk_order), names)
+        for *_, posture, fingerprints in ranked[:TOP_RISK_GROUPS]
+    ]
     outside = sorted((f for fp, f in risky.items() if fp not in claimed), key=_risk_order)
     if outside:
         shown.append(RiskGroup(deployment="", kind="", subscription="", findings=tuple(outside)))
-    return shown, len(groups)
+    return shown, len(ranked)
 
 
 def _group(posture: DeploymentPosture, findings: list[Finding], names: dict[str, str]) -> RiskGroup:

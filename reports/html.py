@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, NamedTuple
 
 import jinja2
 from markupsafe import Markup, escape
@@ -32,7 +33,9 @@ from reports.names import (
     deployment_name,
     display_name,
     framework_label,
+    path_name,
     resource_group_of,
+    shows_detail,
     subscription_label,
     when,
 )
@@ -66,9 +69,8 @@ _STATUS_RANK = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS:
 Media = Literal["screen", "print"]
 
 
-@dataclass(frozen=True)
-class Item:
-    """One finding as the report lists it."""
+class Item(NamedTuple):
+    """One finding as the report lists it (a tuple: a large estate has a hundred thousand of them)."""
 
     finding: Finding
     name: str
@@ -76,6 +78,8 @@ class Item:
     deployments: tuple[str, ...]
     location: str
     """`subscription name · resource group` (the scope table pairs each name with its id)."""
+    order: tuple[int, int, str, str, str]
+    """`item_order`'s key, computed once."""
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,12 @@ def anchor_of(finding: Finding) -> str:
 
 def item_order(item: Item) -> tuple[int, int, str, str, str]:
     """Worst status, worst severity, then deployment (resources outside any last), then name."""
-    return (
-        _STATUS_RANK[item.finding.status],
-        -item.finding.severity.rank,
-        item.deployments[0] if item.deployments else "\uffff",
-        item.name.lower(),
-        item.finding.check_id,
-    )
+    return item.order
+
+
+_ORDER = itemgetter(5)
+_FIRST = itemgetter(0)
+_NAME_KEY = itemgetter(0, 1)
 
 
 @dataclass
@@ -207,70 +210,139 @@ class _CheckFindings:
     first: Finding
     """The worst finding, for the title and severity of a check the catalog does not know."""
     items: list[Item] = field(default_factory=list)
-    passing: list[tuple[str, int, str, int, str]] = field(default_factory=list)
-    """(lower-cased name, -severity, first deployment, arrival, name) of each pass: the order the report gives them."""
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("failing", "waived", "passing", "unknown"), 0)
-    )
+    passing: list[str] = field(default_factory=list)
+    """Names of the passes, in the order the report gives them (`_collect` sorts them)."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTED, 0))
     not_applicable: int = 0
 
     def passing_names(self) -> list[str]:
-        return [entry[-1] for entry in sorted(self.passing)]
+        return self.passing
 
 
-def _collect(result: ScanResult, deployments: DeploymentIndex) -> tuple[dict[str, Item], dict[str, _CheckFindings]]:
-    """One pass over the findings (the first of each fingerprint, in report order)."""
+def _report_order(findings: tuple[Finding, ...]) -> list[tuple[int, Finding]]:
+    """(input position, finding) for the first finding of each fingerprint in report order
+    (`finding_order`; equal keys keep input order), in input order."""
+    firsts: dict[str, tuple[int, Finding]] = {}
+    kept = list(enumerate(findings))
+    for entry in kept:
+        prev = firsts.setdefault(entry[1].fingerprint, entry)
+        if prev is not entry and finding_order(entry[1]) < finding_order(prev[1]):
+            firsts[entry[1].fingerprint] = entry
+    if len(firsts) == len(kept):
+        return kept
+    chosen = {id(entry) for entry in firsts.values()}
+    return [entry for entry in kept if id(entry) in chosen]
+
+
+def _collect(
+    result: ScanResult, deployments: DeploymentIndex, metas: dict[str, CheckMeta]
+) -> tuple[dict[str, Item], dict[str, _CheckFindings]]:
+    """One pass over the findings (the first of each fingerprint), giving what sorting them all by
+    `finding_order` and listing them in that order would: within one check and status that order is
+    (resource id lower-cased, detail, input position), so each list sorts once by its own full key,
+    and the pass keeps per finding only what the report shows. Names, resource groups and
+    deployments are worked out once per resource, not once per finding."""
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
-    seen: set[str] = set()
     items: dict[str, Item] = {}
     by_check: dict[str, _CheckFindings] = {}
-    for finding in sorted(result.findings, key=finding_order):
-        if finding.fingerprint in seen:
-            continue
-        seen.add(finding.fingerprint)
-        check = by_check.get(finding.check_id)
-        if check is None:
-            check = by_check[finding.check_id] = _CheckFindings(first=finding)
-        elif (_STATUS_RANK[finding.status], -finding.severity.rank) < (
-            _STATUS_RANK[check.first.status],
-            -check.first.severity.rank,
-        ):
-            check.first = finding
+    ordered_items: dict[str, list[tuple[tuple[int, int, str, str, str, str, int], Item]]] = {}
+    passes: dict[str, list[tuple[str, int, str, Finding, int]]] = {}
+    paths: dict[str, tuple[str, str, str | None]] = {}
+    """resource id -> (lower-cased, path name, resource group)."""
+    shows: dict[str | None, bool] = {None: False}
+    """detail key -> whether the name carries it."""
+    neg_rank = {severity: -severity.rank for severity in Severity}
+    status_pass, status_na, status_fail = Status.PASS, Status.NOT_APPLICABLE, Status.FAIL
+    for index, finding in _report_order(result.findings):
+        check_id = finding.check_id
         status = finding.status
-        if status is Status.PASS:
-            check.counts["passing"] += 1
-            name, serves = display_name(finding), deployments.of(finding)
-            first = serves[0] if serves else "\uffff"
-            check.passing.append((name.lower(), -finding.severity.rank, first, len(check.passing), name))
-            continue
-        if status is Status.NOT_APPLICABLE:
+        check = by_check.get(check_id)
+        if check is None:
+            check = by_check[check_id] = _CheckFindings(first=finding)
+            ordered_items[check_id] = []
+            passes[check_id] = []
+        elif check_id not in metas and _worse(finding, check.first):
+            check.first = finding
+        if status is status_na:
             check.not_applicable += 1
             continue
-        if status is Status.FAIL:
+        resource_id = finding.resource_id
+        known = paths.get(resource_id)
+        if known is None:
+            known = paths[resource_id] = (resource_id.lower(), path_name(resource_id), resource_group_of(resource_id))
+        name = known[1] or finding.resource_name
+        if finding.resource_type == "microsoft.resources/subscriptions":
+            name = finding.resource_name or name
+        detail = finding.detail_key
+        shown = shows.get(detail)
+        if shown is None:
+            shown = shows[detail] = shows_detail(detail)
+        if shown:
+            name = f"{name}/{detail}"
+        if status is status_pass:
+            check.counts["passing"] += 1
+            passes[check_id].append((name.lower(), neg_rank[finding.severity], name, finding, index))
+            continue
+        if status is status_fail:
             check.counts["waived" if finding.waived_by else "failing"] += 1
         elif status in (Status.UNKNOWN, Status.ERROR):
             check.counts["unknown"] += 1
         if status not in LISTED:
             continue
         sub = finding.subscription_id or ""
-        rg = resource_group_of(finding.resource_id)
+        rg = known[2]
         where = places.get((sub, rg))
         if where is None:
             where = places[sub, rg] = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
-        item = Item(finding, display_name(finding), anchor_of(finding), deployments.of(finding), where)
+        serves = deployments.of_key(known[0], detail)
+        lowered = name.lower()
+        rank, severity = _STATUS_RANK[status], neg_rank[finding.severity]
+        order = (rank, severity, serves[0] if serves else "\uffff", lowered, check_id)
+        item = Item(finding, name, anchor_of(finding), serves, where, order)
         items[finding.fingerprint] = item
-        check.items.append(item)
-    for check in by_check.values():
-        check.items.sort(key=item_order)
+        ordered_items[check_id].append(((*order[:4], known[0], detail or "", index), item))
+    for check_id, check in by_check.items():
+        listed = ordered_items[check_id]
+        listed.sort(key=_FIRST)
+        check.items = [item for _, item in listed]
+        check.passing = _passing_order(passes[check_id], deployments)
     return items, by_check
+
+
+def _worse(finding: Finding, than: Finding) -> bool:
+    """Whether `finding` comes before `than` in report order among a check's worst findings."""
+    key = (_STATUS_RANK[finding.status], -finding.severity.rank)
+    current = (_STATUS_RANK[than.status], -than.severity.rank)
+    return key < current or (key == current and finding_order(finding) < finding_order(than))
+
+
+def _passing_order(entries: list[tuple[str, int, str, Finding, int]], deployments: DeploymentIndex) -> list[str]:
+    """Pass names by (lower-cased name, -severity, first deployment, report order); the deployments
+    are looked up only where name and severity tie, which on most estates is nowhere."""
+    entries.sort(key=_NAME_KEY)
+    start = 0
+    while start < len(entries):
+        end = start + 1
+        while end < len(entries) and entries[end][:2] == entries[start][:2]:
+            end += 1
+        if end - start > 1:
+            entries[start:end] = sorted(entries[start:end], key=lambda e: _tie_key(e, deployments))
+        start = end
+    return [entry[2] for entry in entries]
+
+
+def _tie_key(entry: tuple[str, int, str, Finding, int], deployments: DeploymentIndex) -> tuple[str, str, str, int]:
+    finding = entry[3]
+    serves = deployments.of(finding)
+    return (serves[0] if serves else "\uffff", finding.resource_id.lower(), finding.detail_key or "", entry[4])
 
 
 def build_view(result: ScanResult, media: Media = "screen", detail: Literal["summary", "full"] = "full") -> ReportView:
     """Everything the template shows, already ordered and aggregated."""
     names = result.scope.subscription_names
-    items, by_check = _collect(result, DeploymentIndex(result.postures))
     metas = checks_by_id(result)
+    items, by_check = _collect(result, DeploymentIndex(result.postures), metas)
     links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
     listed = media == "screen" and links <= LINK_BUDGET
     sections = _sections(by_check, metas)
@@ -309,7 +381,7 @@ def _posture_row(
 ) -> PostureRow:
     cells: dict[str, PostureCell] = {}
     for verdict in posture.pillars:
-        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=item_order)
+        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=_ORDER)
         cells[verdict.pillar] = PostureCell(verdict=verdict, links=tuple(linked))
     return PostureRow(
         posture=posture,
@@ -339,14 +411,9 @@ def _framework_view(
         failing: list[Item] = []
         passing: list[str] = []
         if listed:
-            failing = sorted((items[fp] for fp in control.failing if fp in items), key=item_order)
+            failing = sorted((items[fp] for fp in control.failing if fp in items), key=_ORDER)
             passing = sorted(
-                {
-                    entry[-1]
-                    for check_id in control.check_ids
-                    if check_id in by_check
-                    for entry in by_check[check_id].passing
-                }
+                {name for check_id in control.check_ids if check_id in by_check for name in by_check[check_id].passing}
             )
         rows.append(
             ControlRow(

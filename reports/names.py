@@ -71,9 +71,14 @@ def display_name(finding: Finding) -> str:
     name = path_name(finding.resource_id) or finding.resource_name
     if finding.resource_type == "microsoft.resources/subscriptions":
         name = finding.resource_name or name
-    if finding.detail_key and not _GUID.match(finding.detail_key):
+    if shows_detail(finding.detail_key):
         name = f"{name}/{finding.detail_key}"
     return name
+
+
+def shows_detail(detail_key: str | None) -> bool:
+    """Whether a name carries the finding's item: a key or secret name does, a GUID (an assignment) does not."""
+    return bool(detail_key) and not _GUID.match(detail_key or "")
 
 
 def subscription_label(subscription_id: str | None, names: Mapping[str, str]) -> str:
@@ -127,8 +132,12 @@ class DeploymentIndex:
 
     def of(self, finding: Finding) -> tuple[str, ...]:
         """Sorted deployment names; an item-scoped dependency (one CMK) ignores findings on its vault's other items."""
-        detail = (finding.detail_key or "").lower()
-        key = (finding.resource_id.lower(), detail)
+        return self.of_key(finding.resource_id.lower(), finding.detail_key)
+
+    def of_key(self, resource_id_lower: str, detail_key: str | None) -> tuple[str, ...]:
+        """`of` for a resource id already lower-cased (a caller naming many findings keeps it per resource)."""
+        detail = (detail_key or "").lower()
+        key = (resource_id_lower, detail)
         known = self._known.get(key)
         if known is None:
             names = {
