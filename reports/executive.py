@@ -83,22 +83,30 @@ def report_id(result: ScanResult) -> str:
     """A short id that changes whenever the judged content does, for citing a report in working papers.
 
     Independent of finding order, so the same result always carries the same id: the findings are
-    hashed by (fingerprint, check, resource). When the fingerprints are distinct and of one length
-    (always, from the scanner), sorting the hashed lines themselves gives that order, and one
-    sort of plain strings is a fraction of a sort by a Python key over a large estate."""
+    hashed in (fingerprint, check, resource) order."""
     findings = result.findings
-    digest = hashlib.sha256(f"{result.generated_at.isoformat()}|{result.scope.description}".encode())
     fingerprints = {finding.fingerprint for finding in findings}
     if len(fingerprints) == len(findings) and len({len(fp) for fp in fingerprints}) <= 1:
-        values = {status: status.value for status in Status}
-        lines = sorted(
-            [f"{f.fingerprint}:{values.get(f.status) or f.status.value}:{f.waived_by or ''}\n" for f in findings]
-        )
-        digest.update("".join(lines).encode())
-    else:
-        for finding in sorted(findings, key=lambda f: (f.fingerprint, f.check_id, f.resource_id)):
-            digest.update(f"{finding.fingerprint}:{finding.status.value}:{finding.waived_by or ''}\n".encode())
+        return report_id_of(result, [f"{f.fingerprint}:{f.status}:{f.waived_by or ''}\n" for f in findings])
+    digest = hashlib.sha256(_header(result))
+    for finding in sorted(findings, key=lambda f: (f.fingerprint, f.check_id, f.resource_id)):
+        digest.update(f"{finding.fingerprint}:{finding.status.value}:{finding.waived_by or ''}\n".encode())
     return "MLW-" + digest.hexdigest()[:12].upper()
+
+
+def report_id_of(result: ScanResult, lines: list[str]) -> str:
+    """`report_id` from each finding's `fingerprint:status:waiver` line, in any order, for findings
+    whose fingerprints are distinct and of one length (always, from the scanner): sorting the lines
+    themselves is then sorting by fingerprint, and one sort of plain strings is a fraction of a sort
+    by a Python key over a large estate. Sorts `lines` in place."""
+    lines.sort()
+    digest = hashlib.sha256(_header(result))
+    digest.update("".join(lines).encode())
+    return "MLW-" + digest.hexdigest()[:12].upper()
+
+
+def _header(result: ScanResult) -> bytes:
+    return f"{result.generated_at.isoformat()}|{result.scope.description}".encode()
 
 
 def _attested_as(control: ControlResult) -> str:
@@ -160,20 +168,27 @@ def _group(posture: DeploymentPosture, findings: list[Finding], names: dict[str,
     )
 
 
-def summarize(result: ScanResult) -> Summary:
+def _unknown(result: ScanResult) -> int:
+    """Unknown and error results, from the per-result tally every renderer shares."""
+    counts = result.status_counts()
+    return counts[Status.UNKNOWN.value] + counts[Status.ERROR.value]
+
+
+def summarize(result: ScanResult, known_id: str | None = None) -> Summary:
+    """`known_id`: the report id when the caller already worked it out (see `report_id`)."""
     risks, risky = _risk_groups(result)
     open_by_severity = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
     for finding in result.failed():
         open_by_severity[finding.severity.value] += 1
     names = result.scope.subscription_names
     return Summary(
-        report_id=report_id(result),
+        report_id=known_id or report_id(result),
         frameworks=tuple(framework_summary(fw) for fw in result.frameworks),
         risks=tuple(risks),
         risky_deployments=risky,
         open_by_severity=open_by_severity,
         gaps=len(result.gaps),
-        unknown_findings=sum(1 for f in result.findings if f.status in (Status.UNKNOWN, Status.ERROR)),
+        unknown_findings=_unknown(result),
         sources_not_collected=tuple(s.name for s in result.sources if not s.collected),
         subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
     )

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Literal, NamedTuple
 
@@ -197,6 +198,7 @@ def item_order(item: Item) -> tuple[int, int, str, str, str]:
 
 
 _ORDER = itemgetter(5)
+_FINGERPRINT = attrgetter("fingerprint")
 _FIRST = itemgetter(0)
 _NAME_KEY = itemgetter(0, 1)
 
@@ -228,20 +230,30 @@ def _report_order(findings: tuple[Finding, ...]) -> list[tuple[int, Finding]]:
         prev = firsts.setdefault(entry[1].fingerprint, entry)
         if prev is not entry and finding_order(entry[1]) < finding_order(prev[1]):
             firsts[entry[1].fingerprint] = entry
-    if len(firsts) == len(kept):
-        return kept
     chosen = {id(entry) for entry in firsts.values()}
     return [entry for entry in kept if id(entry) in chosen]
 
 
-def _collect(
-    result: ScanResult, deployments: DeploymentIndex, metas: dict[str, CheckMeta]
-) -> tuple[dict[str, Item], dict[str, _CheckFindings]]:
+@dataclass
+class _Collected:
+    items: dict[str, Item]
+    """Fingerprint -> Item of every finding listed (fail, error, unknown)."""
+    by_check: dict[str, _CheckFindings]
+    report_id: str
+    severity_rows: tuple[tuple[str, int, int, int], ...]
+
+
+def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, CheckMeta]) -> _Collected:
     """One pass over the findings (the first of each fingerprint), giving what sorting them all by
     `finding_order` and listing them in that order would: within one check and status that order is
     (resource id lower-cased, detail, input position), so each list sorts once by its own full key,
     and the pass keeps per finding only what the report shows. Names, resource groups and
-    deployments are worked out once per resource, not once per finding."""
+    deployments are worked out once per resource, not once per finding. The same pass gathers the
+    report id's lines and the severity table, which would otherwise each walk every finding again."""
+    findings = result.findings
+    fingerprints = set(map(_FINGERPRINT, findings))
+    distinct = len(fingerprints) == len(findings)
+    kept = None if distinct else _report_order(findings)
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
     items: dict[str, Item] = {}
@@ -252,18 +264,26 @@ def _collect(
     """resource id -> (lower-cased, path name, resource group)."""
     shows: dict[str | None, bool] = {None: False}
     """detail key -> whether the name carries it."""
+    lines: list[str] = []
+    """`fingerprint:status:waiver` per finding: what the report id hashes."""
+    severities: dict[tuple[Severity, str], int] = defaultdict(int)
     neg_rank = {severity: -severity.rank for severity in Severity}
     status_pass, status_na, status_fail = Status.PASS, Status.NOT_APPLICABLE, Status.FAIL
-    for index, finding in _report_order(result.findings):
-        check_id = finding.check_id
+    check_id = ""
+    check = _CheckFindings(first=findings[0]) if findings else None
+    for index, finding in enumerate(findings) if kept is None else kept:
         status = finding.status
-        check = by_check.get(check_id)
-        if check is None:
-            check = by_check[check_id] = _CheckFindings(first=finding)
-            ordered_items[check_id] = []
-            passes[check_id] = []
-        elif check_id not in metas and _worse(finding, check.first):
-            check.first = finding
+        waiver = finding.waived_by
+        lines.append(f"{finding.fingerprint}:{status}:{waiver or ''}\n")
+        if finding.check_id != check_id:
+            check_id = finding.check_id
+            found = by_check.get(check_id)
+            if found is None:
+                found = by_check[check_id] = _CheckFindings(first=finding)
+                ordered_items[check_id] = []
+                passes[check_id] = []
+            check = found
+        assert check is not None
         if status is status_na:
             check.not_applicable += 1
             continue
@@ -281,11 +301,11 @@ def _collect(
         if shown:
             name = f"{name}/{detail}"
         if status is status_pass:
-            check.counts["passing"] += 1
             passes[check_id].append((name.lower(), neg_rank[finding.severity], name, finding, index))
             continue
         if status is status_fail:
-            check.counts["waived" if finding.waived_by else "failing"] += 1
+            check.counts["waived" if waiver else "failing"] += 1
+            severities[finding.severity, "waived" if waiver else "baselined" if finding.baselined else "open"] += 1
         elif status in (Status.UNKNOWN, Status.ERROR):
             check.counts["unknown"] += 1
         if status not in LISTED:
@@ -302,19 +322,41 @@ def _collect(
         item = Item(finding, name, anchor_of(finding), serves, where, order)
         items[finding.fingerprint] = item
         ordered_items[check_id].append(((*order[:4], known[0], detail or "", index), item))
+    unknown = [check_id for check_id in by_check if check_id not in metas]
+    if unknown:
+        _worst_first(by_check, unknown, findings if kept is None else (finding for _, finding in kept))
     for check_id, check in by_check.items():
         listed = ordered_items[check_id]
         listed.sort(key=_FIRST)
         check.items = [item for _, item in listed]
         check.passing = _passing_order(passes[check_id], deployments)
-    return items, by_check
+        check.counts["passing"] = len(check.passing)
+    if kept is None and len(set(map(len, fingerprints))) <= 1:
+        report_id = executive.report_id_of(result, lines)
+        rows = tuple(
+            (
+                severity.value,
+                severities[severity, "open"],
+                severities[severity, "waived"],
+                severities[severity, "baselined"],
+            )
+            for severity in SEVERITY_ORDER
+        )
+    else:
+        report_id, rows = executive.report_id(result), _severity_rows(result)
+    return _Collected(items, by_check, report_id, rows)
 
 
-def _worse(finding: Finding, than: Finding) -> bool:
-    """Whether `finding` comes before `than` in report order among a check's worst findings."""
-    key = (_STATUS_RANK[finding.status], -finding.severity.rank)
-    current = (_STATUS_RANK[than.status], -than.severity.rank)
-    return key < current or (key == current and finding_order(finding) < finding_order(than))
+def _worst_first(by_check: dict[str, _CheckFindings], check_ids: list[str], findings: Iterable[Finding]) -> None:
+    """`first` for checks the catalog does not know (their section takes its title from it): the
+    first in report order, which leads with status and severity; equal keys keep input order."""
+    candidates: dict[str, list[Finding]] = {check_id: [] for check_id in check_ids}
+    for finding in findings:
+        found = candidates.get(finding.check_id)
+        if found is not None:
+            found.append(finding)
+    for check_id, found in candidates.items():
+        by_check[check_id].first = min(found, key=finding_order)
 
 
 def _passing_order(entries: list[tuple[str, int, str, Finding, int]], deployments: DeploymentIndex) -> list[str]:
@@ -342,7 +384,8 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     """Everything the template shows, already ordered and aggregated."""
     names = result.scope.subscription_names
     metas = checks_by_id(result)
-    items, by_check = _collect(result, DeploymentIndex(result.postures), metas)
+    collected = _collect(result, DeploymentIndex(result.postures), metas)
+    items, by_check = collected.items, collected.by_check
     links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
     listed = media == "screen" and links <= LINK_BUDGET
     sections = _sections(by_check, metas)
@@ -353,8 +396,8 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
         media=media,
         detail=detail,
         evidence=media == "screen" and sum(len(s.items) for s in sections) <= EVIDENCE_BUDGET,
-        summary=executive.summarize(result),
-        severity_rows=_severity_rows(result),
+        summary=executive.summarize(result, collected.report_id),
+        severity_rows=collected.severity_rows,
         pillars=pillars,
         postures=tuple(_posture_row(p, pillars, items, names) for p in result.postures),
         frameworks=tuple(_framework_view(fw, by_check, items, lines, metas, listed) for fw in result.frameworks),
@@ -370,6 +413,10 @@ def _severity_rows(result: ScanResult) -> tuple[tuple[str, int, int, int], ...]:
     for f in result.findings:
         if f.status is Status.FAIL:
             counts[f.severity, "waived" if f.waived_by else "baselined" if f.baselined else "open"] += 1
+    return _severity_table(counts)
+
+
+def _severity_table(counts: dict[tuple[Severity, str], int]) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(
         (severity.value, counts[severity, "open"], counts[severity, "waived"], counts[severity, "baselined"])
         for severity in SEVERITY_ORDER
