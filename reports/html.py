@@ -144,6 +144,14 @@ class MessageGroup:
     message: str
     items: tuple[Item, ...]
 
+    @property
+    def spans(self) -> Markup:
+        """Each item as `<span id=anchor>name</span>`, comma-separated: the one long list of a large
+        page, written in Python rather than by the template item by item."""
+        return Markup(
+            ", ".join(map(_SPAN, *_escaped([item.anchor for item in self.items], [item.name for item in self.items])))
+        )
+
 
 @dataclass(frozen=True)
 class CheckSection:
@@ -182,6 +190,8 @@ class ReportView:
     sections: tuple[CheckSection, ...]
     subscriptions: tuple[str, ...]
     findings_listed: int
+    posture_rows: Markup | None = None
+    """The posture table's rows, written in Python, where verdicts only count their reasons."""
 
 
 def anchor_of(finding: Finding) -> str:
@@ -198,6 +208,7 @@ def item_order(item: Item) -> tuple[int, int, str, str, str]:
 
 
 _ORDER = itemgetter(5)
+_SPAN = '<span id="{}">{}</span>'.format
 _FINGERPRINT = attrgetter("fingerprint")
 _FIRST = itemgetter(0)
 _NAME_KEY = itemgetter(0, 1)
@@ -392,14 +403,20 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     lines = {check_id: _check_line(check_id, check, metas) for check_id, check in by_check.items()}
     judged = {verdict.pillar for posture in result.postures for verdict in posture.pillars}
     pillars = POSTURE_PILLARS + tuple(sorted(judged - set(POSTURE_PILLARS)))
+    evidence = media == "screen" and sum(len(s.items) for s in sections) <= EVIDENCE_BUDGET
+    counted = (media == "print" and detail == "summary") or (media == "screen" and not evidence)
+    """Verdicts show their reasons' count and no links (the template's test for the same)."""
+    linked = {} if counted or media == "print" else items
+    postures = tuple(_posture_row(p, pillars, linked, names) for p in result.postures)
     return ReportView(
         media=media,
         detail=detail,
-        evidence=media == "screen" and sum(len(s.items) for s in sections) <= EVIDENCE_BUDGET,
+        evidence=evidence,
         summary=executive.summarize(result, collected.report_id),
         severity_rows=collected.severity_rows,
         pillars=pillars,
-        postures=tuple(_posture_row(p, pillars, items, names) for p in result.postures),
+        postures=postures,
+        posture_rows=_posture_rows(postures) if counted and postures else None,
         frameworks=tuple(_framework_view(fw, by_check, items, lines, metas, listed) for fw in result.frameworks),
         sections=sections,
         subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
@@ -503,6 +520,36 @@ def _sections(by_check: dict[str, _CheckFindings], metas: dict[str, CheckMeta]) 
             )
         )
     return tuple(sorted(sections, key=lambda s: (not s.items, -s.severity.rank, s.check_id)))
+
+
+def _escaped(*columns: list[str]) -> list[list[str]]:
+    """Each column escaped as the template would escape each value; a batch without any character
+    to escape (the usual case) is returned as is after one check of its joined text."""
+    joined = "".join("".join(column) for column in columns)
+    if len(escape(joined)) == len(joined):
+        return list(columns)
+    return [[str(escape(value)) for value in column] for column in columns]
+
+
+def _posture_rows(postures: tuple[PostureRow, ...]) -> Markup:
+    """The posture table's rows where each verdict shows only its reasons' count (the summary PDF,
+    and an HTML page too large for evidence), as the template's loop would write them."""
+    rows = []
+    for row in postures:
+        cells = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append('<td><span class="muted">not judged</span></td>')
+                continue
+            status = escape(cell.verdict.status)
+            reasons = cell.verdict.reasons
+            counted = f' <span class="muted">{len(reasons)} reason(s)</span>' if reasons else ""
+            cells.append(f'<td><span class="badge s-{status}">{status}</span>{counted}</td>')
+        rows.append(
+            f'<tr>\n<td><strong>{escape(row.name)}</strong><br><span class="muted">{escape(row.posture.kind)}'
+            f" · {escape(row.subscription)}</span></td>\n" + "\n".join(cells) + "\n</tr>"
+        )
+    return Markup("\n".join(rows))
 
 
 def wrap_id(value: str) -> Markup:
