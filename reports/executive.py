@@ -177,9 +177,8 @@ def _unknown(result: ScanResult) -> int:
 def summarize(result: ScanResult, known_id: str | None = None) -> Summary:
     """`known_id`: the report id when the caller already worked it out (see `report_id`)."""
     risks, risky = _risk_groups(result)
-    open_by_severity = {s.value: 0 for s in sorted(Severity, key=lambda s: -s.rank)}
-    for finding in result.failed():
-        open_by_severity[finding.severity.value] += 1
+    counts = result.severity_counts()  # of the unwaived failures, from the tally every renderer shares
+    open_by_severity = {s.value: counts.get(s.value, 0) for s in sorted(Severity, key=lambda s: -s.rank)}
     names = result.scope.subscription_names
     return Summary(
         report_id=known_id or report_id(result),

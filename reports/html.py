@@ -210,6 +210,9 @@ def item_order(item: Item) -> tuple[int, int, str, str, str]:
 _ORDER = itemgetter(5)
 _SPAN = '<span id="{}">{}</span>'.format
 _FINGERPRINT = attrgetter("fingerprint")
+_STATUS = attrgetter("status")
+_WAIVER = attrgetter("waived_by")
+_SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 _FIRST = itemgetter(0)
 _NAME_KEY = itemgetter(0, 1)
 
@@ -247,11 +250,13 @@ def _report_order(findings: tuple[Finding, ...]) -> list[tuple[int, Finding]]:
 
 @dataclass
 class _Collected:
-    items: dict[str, Item]
-    """Fingerprint -> Item of every finding listed (fail, error, unknown)."""
     by_check: dict[str, _CheckFindings]
     report_id: str
     severity_rows: tuple[tuple[str, int, int, int], ...]
+
+    def items(self) -> dict[str, Item]:
+        """Fingerprint -> Item of every finding listed (fail, error, unknown), for the links that need it."""
+        return {item.finding.fingerprint: item for check in self.by_check.values() for item in check.items}
 
 
 def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, CheckMeta]) -> _Collected:
@@ -262,30 +267,28 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
     deployments are worked out once per resource, not once per finding. The same pass gathers the
     report id's lines and the severity table, which would otherwise each walk every finding again."""
     findings = result.findings
-    fingerprints = set(map(_FINGERPRINT, findings))
-    distinct = len(fingerprints) == len(findings)
+    fingerprints = list(map(_FINGERPRINT, findings))
+    distinct = len(set(fingerprints)) == len(findings)
     kept = None if distinct else _report_order(findings)
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
-    items: dict[str, Item] = {}
     by_check: dict[str, _CheckFindings] = {}
     ordered_items: dict[str, list[tuple[tuple[int, int, str, str, str, str, int], Item]]] = {}
     passes: dict[str, list[tuple[str, int, str, Finding, int]]] = {}
-    paths: dict[str, tuple[str, str, str | None]] = {}
-    """resource id -> (lower-cased, path name, resource group)."""
+    paths: dict[str, tuple[str, str, str | None, str]] = {}
+    """resource id -> (lower-cased, path name, resource group, path name lower-cased)."""
+    served: dict[str, tuple[str, ...]] = {}
+    """resource id -> the deployments its findings without a detail key affect."""
     shows: dict[str | None, bool] = {None: False}
     """detail key -> whether the name carries it."""
-    lines: list[str] = []
-    """`fingerprint:status:waiver` per finding: what the report id hashes."""
     severities: dict[tuple[Severity, str], int] = defaultdict(int)
     neg_rank = {severity: -severity.rank for severity in Severity}
     status_pass, status_na, status_fail = Status.PASS, Status.NOT_APPLICABLE, Status.FAIL
+    new_item = tuple.__new__
     check_id = ""
     check = _CheckFindings(first=findings[0]) if findings else None
     for index, finding in enumerate(findings) if kept is None else kept:
         status = finding.status
-        waiver = finding.waived_by
-        lines.append(f"{finding.fingerprint}:{status}:{waiver or ''}\n")
         if finding.check_id != check_id:
             check_id = finding.check_id
             found = by_check.get(check_id)
@@ -301,19 +304,26 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         resource_id = finding.resource_id
         known = paths.get(resource_id)
         if known is None:
-            known = paths[resource_id] = (resource_id.lower(), path_name(resource_id), resource_group_of(resource_id))
-        name = known[1] or finding.resource_name
-        if finding.resource_type == "microsoft.resources/subscriptions":
-            name = finding.resource_name or name
+            path = path_name(resource_id)
+            known = paths[resource_id] = (resource_id.lower(), path, resource_group_of(resource_id), path.lower())
+        name = known[1]
         detail = finding.detail_key
-        shown = shows.get(detail)
-        if shown is None:
-            shown = shows[detail] = shows_detail(detail)
-        if shown:
-            name = f"{name}/{detail}"
+        if name and detail is None and finding.resource_type != _SUBSCRIPTION_TYPE:
+            lowered = known[3]
+        else:
+            name = name or finding.resource_name
+            if finding.resource_type == _SUBSCRIPTION_TYPE:
+                name = finding.resource_name or name
+            shown = shows.get(detail)
+            if shown is None:
+                shown = shows[detail] = shows_detail(detail)
+            if shown:
+                name = f"{name}/{detail}"
+            lowered = name.lower()
         if status is status_pass:
-            passes[check_id].append((name.lower(), neg_rank[finding.severity], name, finding, index))
+            passes[check_id].append((lowered, neg_rank[finding.severity], name, finding, index))
             continue
+        waiver = finding.waived_by
         if status is status_fail:
             check.counts["waived" if waiver else "failing"] += 1
             severities[finding.severity, "waived" if waiver else "baselined" if finding.baselined else "open"] += 1
@@ -326,13 +336,18 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         where = places.get((sub, rg))
         if where is None:
             where = places[sub, rg] = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
-        serves = deployments.of_key(known[0], detail)
-        lowered = name.lower()
+        if detail is None:
+            serves = served.get(resource_id)
+            if serves is None:
+                serves = served[resource_id] = deployments.of_key(known[0], None)
+        else:
+            serves = deployments.of_key(known[0], detail)
+        fingerprint = fingerprints[index]
         rank, severity = _STATUS_RANK[status], neg_rank[finding.severity]
         order = (rank, severity, serves[0] if serves else "\uffff", lowered, check_id)
-        item = Item(finding, name, anchor_of(finding), serves, where, order)
-        items[finding.fingerprint] = item
-        ordered_items[check_id].append(((*order[:4], known[0], detail or "", index), item))
+        anchor = f"f{fingerprint[:12]}" if fingerprint else anchor_of(finding)
+        item: Item = new_item(Item, (finding, name, anchor, serves, where, order))
+        ordered_items[check_id].append(((rank, severity, order[2], lowered, known[0], detail or "", index), item))
     unknown = [check_id for check_id in by_check if check_id not in metas]
     if unknown:
         _worst_first(by_check, unknown, findings if kept is None else (finding for _, finding in kept))
@@ -343,19 +358,12 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         check.passing = _passing_order(passes[check_id], deployments)
         check.counts["passing"] = len(check.passing)
     if kept is None and len(set(map(len, fingerprints))) <= 1:
-        report_id = executive.report_id_of(result, lines)
-        rows = tuple(
-            (
-                severity.value,
-                severities[severity, "open"],
-                severities[severity, "waived"],
-                severities[severity, "baselined"],
-            )
-            for severity in SEVERITY_ORDER
-        )
+        waivers = [waiver or "" for waiver in map(_WAIVER, findings)]
+        lines = list(map("{}:{}:{}\n".format, fingerprints, map(_STATUS, findings), waivers))
+        report_id, rows = executive.report_id_of(result, lines), _severity_table(severities)
     else:
         report_id, rows = executive.report_id(result), _severity_rows(result)
-    return _Collected(items, by_check, report_id, rows)
+    return _Collected(by_check, report_id, rows)
 
 
 def _worst_first(by_check: dict[str, _CheckFindings], check_ids: list[str], findings: Iterable[Finding]) -> None:
@@ -374,6 +382,8 @@ def _passing_order(entries: list[tuple[str, int, str, Finding, int]], deployment
     """Pass names by (lower-cased name, -severity, first deployment, report order); the deployments
     are looked up only where name and severity tie, which on most estates is nowhere."""
     entries.sort(key=_NAME_KEY)
+    if len(set(map(_NAME_KEY, entries))) == len(entries):
+        return [entry[2] for entry in entries]
     start = 0
     while start < len(entries):
         end = start + 1
@@ -396,7 +406,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     names = result.scope.subscription_names
     metas = checks_by_id(result)
     collected = _collect(result, DeploymentIndex(result.postures), metas)
-    items, by_check = collected.items, collected.by_check
+    by_check = collected.by_check
     links = sum(len(c.failing) + c.passing_count for fw in result.frameworks for c in fw.controls)
     listed = media == "screen" and links <= LINK_BUDGET
     sections = _sections(by_check, metas)
@@ -406,6 +416,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     evidence = media == "screen" and sum(len(s.items) for s in sections) <= EVIDENCE_BUDGET
     counted = (media == "print" and detail == "summary") or (media == "screen" and not evidence)
     """Verdicts show their reasons' count and no links (the template's test for the same)."""
+    items = collected.items() if listed or not (counted or media == "print") else {}
     linked = {} if counted or media == "print" else items
     postures = tuple(_posture_row(p, pillars, linked, names) for p in result.postures)
     return ReportView(
@@ -445,7 +456,7 @@ def _posture_row(
 ) -> PostureRow:
     cells: dict[str, PostureCell] = {}
     for verdict in posture.pillars:
-        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=_ORDER)
+        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=_ORDER) if items else ()
         cells[verdict.pillar] = PostureCell(verdict=verdict, links=tuple(linked))
     return PostureRow(
         posture=posture,
