@@ -81,6 +81,8 @@ class Item(NamedTuple):
     """`subscription name · resource group` (the scope table pairs each name with its id)."""
     order: tuple[int, int, str, str, str]
     """`item_order`'s key, computed once."""
+    group: tuple[Severity, Status, bool, str]
+    """(severity, status, waived, message): the compact listing's group."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,12 @@ class FrameworkView:
     """Whether the catalog flags controls required/addressable (HIPAA): only then is there an R/A column."""
 
 
-@dataclass(frozen=True)
-class PostureCell:
+class PostureCell(NamedTuple):
     verdict: PillarVerdict
     links: tuple[Item, ...]
 
 
-@dataclass(frozen=True)
-class PostureRow:
+class PostureRow(NamedTuple):
     posture: DeploymentPosture
     name: str
     subscription: str
@@ -170,8 +170,7 @@ class CheckSection:
         """The items grouped by (severity, status, waived, message), keeping their order within each group."""
         grouped: dict[tuple[Severity, Status, bool, str], list[Item]] = {}
         for item in self.items:
-            f = item.finding
-            grouped.setdefault((f.severity, f.status, bool(f.waived_by), f.message), []).append(item)
+            grouped.setdefault(item.group, []).append(item)
         return [MessageGroup(*key, items=tuple(items)) for key, items in grouped.items()]
 
 
@@ -343,10 +342,12 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         else:
             serves = deployments.of_key(known[0], detail)
         fingerprint = fingerprints[index]
-        rank, severity = _STATUS_RANK[status], neg_rank[finding.severity]
+        level = finding.severity
+        rank, severity = _STATUS_RANK[status], neg_rank[level]
         order = (rank, severity, serves[0] if serves else "\uffff", lowered, check_id)
         anchor = f"f{fingerprint[:12]}" if fingerprint else anchor_of(finding)
-        item: Item = new_item(Item, (finding, name, anchor, serves, where, order))
+        group = (level, status, bool(waiver), finding.message)
+        item: Item = new_item(Item, (finding, name, anchor, serves, where, order, group))
         ordered_items[check_id].append(((rank, severity, order[2], lowered, known[0], detail or "", index), item))
     unknown = [check_id for check_id in by_check if check_id not in metas]
     if unknown:
