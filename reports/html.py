@@ -19,7 +19,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Literal, NamedTuple
 
@@ -208,9 +208,6 @@ def item_order(item: Item) -> tuple[int, int, str, str, str]:
 
 _ORDER = itemgetter(5)
 _SPAN = '<span id="{}">{}</span>'.format
-_FINGERPRINT = attrgetter("fingerprint")
-_STATUS = attrgetter("status")
-_WAIVER = attrgetter("waived_by")
 _SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 _FIRST = itemgetter(0)
 _NAME_KEY = itemgetter(0, 1)
@@ -265,10 +262,28 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
     and the pass keeps per finding only what the report shows. Names, resource groups and
     deployments are worked out once per resource, not once per finding. The same pass gathers the
     report id's lines and the severity table, which would otherwise each walk every finding again."""
+    collected = _collect_pass(result, deployments, metas, None)
+    if collected is None:  # two findings share a fingerprint: the first in report order is kept
+        collected = _collect_pass(result, deployments, metas, _report_order(result.findings))
+    assert collected is not None
+    return collected
+
+
+def _collect_pass(
+    result: ScanResult,
+    deployments: DeploymentIndex,
+    metas: dict[str, CheckMeta],
+    kept: list[tuple[int, Finding]] | None,
+) -> _Collected | None:
+    """`_collect` over every finding (`kept` None), None if two share a fingerprint; or over `kept`.
+
+    Each finding is read once, here: on a large estate the findings are far apart in memory, and
+    every further pass over them costs about as much as this one."""
     findings = result.findings
-    fingerprints = list(map(_FINGERPRINT, findings))
-    distinct = len(set(fingerprints)) == len(findings)
-    kept = None if distinct else _report_order(findings)
+    seen: set[str] = set()
+    lines: list[str] = []
+    """`fingerprint:status:waiver` per finding: what the report id hashes."""
+    lengths: set[int] = set()
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
     by_check: dict[str, _CheckFindings] = {}
@@ -288,6 +303,12 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
     check = _CheckFindings(first=findings[0]) if findings else None
     for index, finding in enumerate(findings) if kept is None else kept:
         status = finding.status
+        fingerprint = finding.fingerprint
+        waiver = finding.waived_by
+        if kept is None:
+            seen.add(fingerprint)
+            lines.append(f"{fingerprint}:{status}:{waiver or ''}\n")
+            lengths.add(len(fingerprint))
         if finding.check_id != check_id:
             check_id = finding.check_id
             found = by_check.get(check_id)
@@ -322,7 +343,6 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         if status is status_pass:
             passes[check_id].append((lowered, neg_rank[finding.severity], name, finding, index))
             continue
-        waiver = finding.waived_by
         if status is status_fail:
             check.counts["waived" if waiver else "failing"] += 1
             severities[finding.severity, "waived" if waiver else "baselined" if finding.baselined else "open"] += 1
@@ -341,7 +361,6 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
                 serves = served[resource_id] = deployments.of_key(known[0], None)
         else:
             serves = deployments.of_key(known[0], detail)
-        fingerprint = fingerprints[index]
         level = finding.severity
         rank, severity = _STATUS_RANK[status], neg_rank[level]
         order = (rank, severity, serves[0] if serves else "\uffff", lowered, check_id)
@@ -358,9 +377,9 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
         check.items = [item for _, item in listed]
         check.passing = _passing_order(passes[check_id], deployments)
         check.counts["passing"] = len(check.passing)
-    if kept is None and len(set(map(len, fingerprints))) <= 1:
-        waivers = [waiver or "" for waiver in map(_WAIVER, findings)]
-        lines = list(map("{}:{}:{}\n".format, fingerprints, map(_STATUS, findings), waivers))
+    if kept is None and len(seen) != len(findings):
+        return None
+    if kept is None and len(lengths) <= 1:
         report_id, rows = executive.report_id_of(result, lines), _severity_table(severities)
     else:
         report_id, rows = executive.report_id(result), _severity_rows(result)
