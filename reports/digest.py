@@ -20,6 +20,8 @@ DETAILED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 SEVERITY_ORDER: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
 """Worst first, for tables and summaries."""
 
+_NEGATED_RANK = {severity: -severity.rank for severity in Severity}
+"""`-severity.rank` without a property call: this key runs once per finding a report sorts."""
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 
 
@@ -38,7 +40,7 @@ def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
     """Worst status, then worst severity first; ties broken by ids so the order never depends on input order."""
     return (
         _STATUS_ORDER[finding.status],
-        -finding.severity.rank,
+        _NEGATED_RANK[finding.severity],
         finding.check_id,
         finding.resource_id.lower(),
         finding.detail_key or "",
