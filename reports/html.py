@@ -263,7 +263,7 @@ def _collect(result: ScanResult, deployments: DeploymentIndex, metas: dict[str, 
     deployments are worked out once per resource, not once per finding. The same pass gathers the
     report id's lines and the severity table, which would otherwise each walk every finding again."""
     collected = _collect_pass(result, deployments, metas, None)
-    if collected is None:  # two findings share a fingerprint: the first in report order is kept
+    if collected is None:  # two findings share a fingerprint (the first in report order is kept), or a NUL
         collected = _collect_pass(result, deployments, metas, _report_order(result.findings))
     assert collected is not None
     return collected
@@ -275,7 +275,8 @@ def _collect_pass(
     metas: dict[str, CheckMeta],
     kept: list[tuple[int, Finding]] | None,
 ) -> _Collected | None:
-    """`_collect` over every finding (`kept` None), None if two share a fingerprint; or over `kept`.
+    """`_collect` over every finding (`kept` None), None if two share a fingerprint or a sort field
+    holds a NUL; or over `kept`, with tuple sort keys.
 
     Each finding is read once, here: on a large estate the findings are far apart in memory, and
     every further pass over them costs about as much as this one."""
@@ -287,7 +288,11 @@ def _collect_pass(
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
     by_check: dict[str, _CheckFindings] = {}
-    ordered_items: dict[str, list[tuple[tuple[int, int, str, str, str, str, int], Item]]] = {}
+    ordered_items: dict[str, list[tuple[str | tuple[int, int, str, str, str, str, int], Item]]] = {}
+    """Per check, (sort key, item): in the first pass the key is one string, the tuple's fields
+    joined by NUL (faster to sort); a NUL inside a field would break that, so then the pass is rerun
+    with the tuples."""
+    text_keys = kept is None
     passes: dict[str, list[tuple[str, int, str, Finding, int]]] = {}
     paths: dict[str, tuple[str, str, str | None, str]] = {}
     """resource id -> (lower-cased, path name, resource group, path name lower-cased)."""
@@ -367,7 +372,13 @@ def _collect_pass(
         anchor = f"f{fingerprint[:12]}" if fingerprint else anchor_of(finding)
         group = (level, status, bool(waiver), finding.message)
         item: Item = new_item(Item, (finding, name, anchor, serves, where, order, group))
-        ordered_items[check_id].append(((rank, severity, order[2], lowered, known[0], detail or "", index), item))
+        if text_keys:
+            key = f"{rank}{severity + 4}{order[2]}\0{lowered}\0{known[0]}\0{detail or ''}\0{index:012d}"
+            if key.count("\0") != 4:
+                return None
+            ordered_items[check_id].append((key, item))
+        else:
+            ordered_items[check_id].append(((rank, severity, order[2], lowered, known[0], detail or "", index), item))
     unknown = [check_id for check_id in by_check if check_id not in metas]
     if unknown:
         _worst_first(by_check, unknown, findings if kept is None else (finding for _, finding in kept))
