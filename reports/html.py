@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
 import jinja2
 from markupsafe import Markup, escape
@@ -79,8 +79,6 @@ class Item(NamedTuple):
     deployments: tuple[str, ...]
     location: str
     """`subscription name · resource group` (the scope table pairs each name with its id)."""
-    order: tuple[int, int, str, str, str]
-    """`item_order`'s key, computed once."""
     group: tuple[Severity, Status, bool, str]
     """(severity, status, waived, message): the compact listing's group."""
 
@@ -203,10 +201,15 @@ def anchor_of(finding: Finding) -> str:
 
 def item_order(item: Item) -> tuple[int, int, str, str, str]:
     """Worst status, worst severity, then deployment (resources outside any last), then name."""
-    return item.order
+    return (
+        _STATUS_RANK[item.finding.status],
+        -item.finding.severity.rank,
+        item.deployments[0] if item.deployments else "\uffff",
+        item.name.lower(),
+        item.finding.check_id,
+    )
 
 
-_ORDER = itemgetter(5)
 _SPAN = '<span id="{}">{}</span>'.format
 _SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 _FIRST = itemgetter(0)
@@ -281,39 +284,44 @@ def _collect_pass(
     Each finding is read once, here: on a large estate the findings are far apart in memory, and
     every further pass over them costs about as much as this one."""
     findings = result.findings
-    seen: set[str] = set()
+    fingerprints: list[str] = []
     lines: list[str] = []
     """`fingerprint:status:waiver` per finding: what the report id hashes."""
-    lengths: set[int] = set()
     names = result.scope.subscription_names
     places: dict[tuple[str, str | None], str] = {}
     by_check: dict[str, _CheckFindings] = {}
-    ordered_items: dict[str, list[tuple[str | tuple[int, int, str, str, str, str, int], Item]]] = {}
+    ordered_items: dict[str, list[tuple[str | tuple[int, int, str, str, str, str], Item]]] = {}
     """Per check, (sort key, item): in the first pass the key is one string, the tuple's fields
     joined by NUL (faster to sort); a NUL inside a field would break that, so then the pass is rerun
     with the tuples."""
     text_keys = kept is None
     passes: dict[str, list[tuple[str, int, str, Finding, int]]] = {}
-    paths: dict[str, tuple[str, str, str | None, str]] = {}
-    """resource id -> (lower-cased, path name, resource group, path name lower-cased)."""
-    served: dict[str, tuple[str, ...]] = {}
-    """resource id -> the deployments its findings without a detail key affect."""
+    paths: dict[str, list[Any]] = {}
+    """resource id -> [lower-cased, path name, resource group, path name lower-cased, then, once one
+    of its findings is listed: subscription id, location, deployments of its findings without a
+    detail key]: worked out once per resource."""
     shows: dict[str | None, bool] = {None: False}
     """detail key -> whether the name carries it."""
     severities: dict[tuple[Severity, str], int] = defaultdict(int)
     neg_rank = {severity: -severity.rank for severity in Severity}
+    prefixes = {
+        status: {level: f"{rank}{4 - level.rank}" for level in Severity} for status, rank in _STATUS_RANK.items()
+    }
+    """Status rank and severity as the first two characters of a text sort key."""
     status_pass, status_na, status_fail = Status.PASS, Status.NOT_APPLICABLE, Status.FAIL
     new_item = tuple.__new__
     check_id = ""
     check = _CheckFindings(first=findings[0]) if findings else None
+    counts: dict[str, int] = {}
+    listing: list[tuple[str | tuple[int, int, str, str, str, str], Item]] = []
+    passing: list[tuple[str, int, str, Finding, int]] = []
     for index, finding in enumerate(findings) if kept is None else kept:
         status = finding.status
         fingerprint = finding.fingerprint
         waiver = finding.waived_by
         if kept is None:
-            seen.add(fingerprint)
+            fingerprints.append(fingerprint)
             lines.append(f"{fingerprint}:{status}:{waiver or ''}\n")
-            lengths.add(len(fingerprint))
         if finding.check_id != check_id:
             check_id = finding.check_id
             found = by_check.get(check_id)
@@ -321,16 +329,17 @@ def _collect_pass(
                 found = by_check[check_id] = _CheckFindings(first=finding)
                 ordered_items[check_id] = []
                 passes[check_id] = []
-            check = found
-        assert check is not None
+            check, counts = found, found.counts
+            listing, passing = ordered_items[check_id], passes[check_id]
         if status is status_na:
+            assert check is not None
             check.not_applicable += 1
             continue
         resource_id = finding.resource_id
         known = paths.get(resource_id)
         if known is None:
             path = path_name(resource_id)
-            known = paths[resource_id] = (resource_id.lower(), path, resource_group_of(resource_id), path.lower())
+            known = paths[resource_id] = [resource_id.lower(), path, resource_group_of(resource_id), path.lower()]
         name = known[1]
         detail = finding.detail_key
         if name and detail is None and finding.resource_type != _SUBSCRIPTION_TYPE:
@@ -346,39 +355,38 @@ def _collect_pass(
                 name = f"{name}/{detail}"
             lowered = name.lower()
         if status is status_pass:
-            passes[check_id].append((lowered, neg_rank[finding.severity], name, finding, index))
+            passing.append((lowered, neg_rank[finding.severity], name, finding, index))
             continue
         if status is status_fail:
-            check.counts["waived" if waiver else "failing"] += 1
+            counts["waived" if waiver else "failing"] += 1
             severities[finding.severity, "waived" if waiver else "baselined" if finding.baselined else "open"] += 1
         elif status in (Status.UNKNOWN, Status.ERROR):
-            check.counts["unknown"] += 1
+            counts["unknown"] += 1
         if status not in LISTED:
             continue
         sub = finding.subscription_id or ""
-        rg = known[2]
-        where = places.get((sub, rg))
-        if where is None:
-            where = places[sub, rg] = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
-        if detail is None:
-            serves = served.get(resource_id)
-            if serves is None:
-                serves = served[resource_id] = deployments.of_key(known[0], None)
-        else:
-            serves = deployments.of_key(known[0], detail)
+        if len(known) == 4:
+            known += ("", "", deployments.of_key(known[0], None))
+        if known[4] != sub or not known[5]:
+            rg = known[2]
+            where = places.get((sub, rg))
+            if where is None:
+                where = places[sub, rg] = names.get(sub.lower(), sub) + (f" · {rg}" if rg else "")
+            known[4], known[5] = sub, where
+        serves = known[6] if detail is None else deployments.of_key(known[0], detail)
         level = finding.severity
-        rank, severity = _STATUS_RANK[status], neg_rank[level]
-        order = (rank, severity, serves[0] if serves else "\uffff", lowered, check_id)
+        first = serves[0] if serves else "\uffff"
         anchor = f"f{fingerprint[:12]}" if fingerprint else anchor_of(finding)
         group = (level, status, bool(waiver), finding.message)
-        item: Item = new_item(Item, (finding, name, anchor, serves, where, order, group))
+        item: Item = new_item(Item, (finding, name, anchor, serves, known[5], group))
+        # equal keys keep input order (a stable sort), as the report order does
         if text_keys:
-            key = f"{rank}{severity + 4}{order[2]}\0{lowered}\0{known[0]}\0{detail or ''}\0{index:012d}"
-            if key.count("\0") != 4:
+            key = f"{prefixes[status][level]}{first}\0{lowered}\0{known[0]}\0{detail or ''}"
+            if key.count("\0") != 3:
                 return None
-            ordered_items[check_id].append((key, item))
+            listing.append((key, item))
         else:
-            ordered_items[check_id].append(((rank, severity, order[2], lowered, known[0], detail or "", index), item))
+            listing.append(((_STATUS_RANK[status], neg_rank[level], first, lowered, known[0], detail or ""), item))
     unknown = [check_id for check_id in by_check if check_id not in metas]
     if unknown:
         _worst_first(by_check, unknown, findings if kept is None else (finding for _, finding in kept))
@@ -388,9 +396,9 @@ def _collect_pass(
         check.items = [item for _, item in listed]
         check.passing = _passing_order(passes[check_id], deployments)
         check.counts["passing"] = len(check.passing)
-    if kept is None and len(seen) != len(findings):
+    if kept is None and len(set(fingerprints)) != len(findings):
         return None
-    if kept is None and len(lengths) <= 1:
+    if kept is None and len(set(map(len, fingerprints))) <= 1:
         report_id, rows = executive.report_id_of(result, lines), _severity_table(severities)
     else:
         report_id, rows = executive.report_id(result), _severity_rows(result)
@@ -487,7 +495,7 @@ def _posture_row(
 ) -> PostureRow:
     cells: dict[str, PostureCell] = {}
     for verdict in posture.pillars:
-        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=_ORDER) if items else ()
+        linked = sorted((items[fp] for fp in verdict.failing if fp in items), key=item_order) if items else ()
         cells[verdict.pillar] = PostureCell(verdict=verdict, links=tuple(linked))
     return PostureRow(
         posture=posture,
@@ -517,7 +525,7 @@ def _framework_view(
         failing: list[Item] = []
         passing: list[str] = []
         if listed:
-            failing = sorted((items[fp] for fp in control.failing if fp in items), key=_ORDER)
+            failing = sorted((items[fp] for fp in control.failing if fp in items), key=item_order)
             passing = sorted(
                 {name for check_id in control.check_ids if check_id in by_check for name in by_check[check_id].passing}
             )
