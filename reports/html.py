@@ -593,21 +593,23 @@ def _escaped(*columns: list[str]) -> list[list[str]]:
 def _posture_rows(postures: tuple[PostureRow, ...]) -> Markup:
     """The posture table's rows where each verdict shows only its reasons' count (the summary PDF,
     and an HTML page too large for evidence), as the template's loop would write them."""
+    cells: dict[tuple[str, int] | None, str] = {None: '<td><span class="muted">not judged</span></td>'}
+    """(verdict, reasons) -> the cell: a large estate has a handful of distinct cells."""
+    names, kinds, subscriptions = _escaped(
+        [row.name for row in postures], [row.posture.kind for row in postures], [row.subscription for row in postures]
+    )
     rows = []
-    for row in postures:
-        cells = []
+    for row, name, kind, subscription in zip(postures, names, kinds, subscriptions, strict=True):
+        line = [f'<tr>\n<td><strong>{name}</strong><br><span class="muted">{kind} · {subscription}</span></td>']
         for cell in row.cells:
-            if cell is None:
-                cells.append('<td><span class="muted">not judged</span></td>')
-                continue
-            status = escape(cell.verdict.status)
-            reasons = cell.verdict.reasons
-            counted = f' <span class="muted">{len(reasons)} reason(s)</span>' if reasons else ""
-            cells.append(f'<td><span class="badge s-{status}">{status}</span>{counted}</td>')
-        rows.append(
-            f'<tr>\n<td><strong>{escape(row.name)}</strong><br><span class="muted">{escape(row.posture.kind)}'
-            f" · {escape(row.subscription)}</span></td>\n" + "\n".join(cells) + "\n</tr>"
-        )
+            key = None if cell is None else (cell.verdict.status, len(cell.verdict.reasons))
+            text = cells.get(key)
+            if text is None and key is not None:
+                status = escape(key[0])
+                counted = f' <span class="muted">{key[1]} reason(s)</span>' if key[1] else ""
+                text = cells[key] = f'<td><span class="badge s-{status}">{status}</span>{counted}</td>'
+            line.append(text or "")
+        rows.append("\n".join(line) + "\n</tr>")
     return Markup("\n".join(rows))
 
 
