@@ -141,12 +141,19 @@ def _risk_groups(result: ScanResult) -> tuple[list[RiskGroup], int]:
     names = result.scope.subscription_names
     ranked: list[tuple[int, int, str, DeploymentPosture, set[str]]] = []
     claimed: set[str] = set()
+    # set operations, not a loop per fingerprint: deployments share dependencies, so their failing
+    # lists add up to as many fingerprints as the estate has failures
+    risky_set = set(risky)
+    criticals = {fp for fp, f in risky.items() if f.severity is Severity.CRITICAL}
+    highs = {fp for fp, f in risky.items() if f.severity is Severity.HIGH}
     for posture in result.postures:
-        fingerprints = {fp for verdict in posture.pillars for fp in verdict.failing if fp in risky}
+        failing: set[str] = set()
+        for verdict in posture.pillars:
+            failing.update(verdict.failing)
+        fingerprints = failing & risky_set
         claimed |= fingerprints
         if fingerprints:
-            critical = sum(1 for fp in fingerprints if risky[fp].severity is Severity.CRITICAL)
-            high = sum(1 for fp in fingerprints if risky[fp].severity is Severity.HIGH)
+            critical, high = len(fingerprints & criticals), len(fingerprints & highs)
             ranked.append((-critical, -high, deployment_name(posture), posture, fingerprints))
     ranked.sort(key=lambda entry: entry[:3])
     shown = [
