@@ -223,6 +223,7 @@ _NAME, _ANCHOR, _GROUP = itemgetter(1), itemgetter(2), itemgetter(5)
 _SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 _FIRST = itemgetter(0)
 _NAME_KEY = itemgetter(0, 1)
+_SEVERITY_KEY, _PASS_NAME = itemgetter(1), itemgetter(2)
 
 
 @dataclass
@@ -429,9 +430,14 @@ def _worst_first(by_check: dict[str, _CheckFindings], check_ids: list[str], find
 def _passing_order(entries: list[tuple[str, int, str, Finding, int]], deployments: DeploymentIndex) -> list[str]:
     """Pass names by (lower-cased name, -severity, first deployment, report order); the deployments
     are looked up only where name and severity tie, which on most estates is nowhere."""
-    entries.sort(key=_NAME_KEY)
-    if len(set(map(_NAME_KEY, entries))) == len(entries):
-        return [entry[2] for entry in entries]
+    if len(set(map(_SEVERITY_KEY, entries))) <= 1:  # one severity (the usual case): sort by name alone
+        entries.sort(key=_FIRST)
+        if len(set(map(_FIRST, entries))) == len(entries):
+            return list(map(_PASS_NAME, entries))
+    else:
+        entries.sort(key=_NAME_KEY)
+        if len(set(map(_NAME_KEY, entries))) == len(entries):
+            return list(map(_PASS_NAME, entries))
     start = 0
     while start < len(entries):
         end = start + 1
