@@ -137,15 +137,22 @@ def _risk_order(finding: Finding) -> tuple[int, str, str]:
 
 def _risk_groups(result: ScanResult) -> tuple[list[RiskGroup], int]:
     """Deployments ranked by their critical and high counts; only the shown ones sort their findings."""
-    risky = {f.fingerprint: f for f in result.failed() if f.severity in RISK_SEVERITIES}
+    risky: dict[str, Finding] = {}
+    for finding in result.failed():
+        if finding.severity in RISK_SEVERITIES:
+            risky[finding.fingerprint] = finding
     names = result.scope.subscription_names
     ranked: list[tuple[int, int, str, DeploymentPosture, set[str]]] = []
     claimed: set[str] = set()
     # set operations, not a loop per fingerprint: deployments share dependencies, so their failing
     # lists add up to as many fingerprints as the estate has failures
     risky_set = set(risky)
-    criticals = {fp for fp, f in risky.items() if f.severity is Severity.CRITICAL}
-    highs = {fp for fp, f in risky.items() if f.severity is Severity.HIGH}
+    criticals, highs = set(), set()
+    for fp, finding in risky.items():
+        if finding.severity is Severity.CRITICAL:
+            criticals.add(fp)
+        elif finding.severity is Severity.HIGH:
+            highs.add(fp)
     for posture in result.postures:
         failing: set[str] = set()
         for verdict in posture.pillars:
