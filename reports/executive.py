@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reports.names import deployment_name, framework_label, subscription_label
@@ -135,12 +136,16 @@ def _risk_order(finding: Finding) -> tuple[int, str, str]:
     return (-finding.severity.rank, finding.check_id, finding.resource_id.lower())
 
 
-def _risk_groups(result: ScanResult) -> tuple[list[RiskGroup], int]:
-    """Deployments ranked by their critical and high counts; only the shown ones sort their findings."""
-    risky: dict[str, Finding] = {}
-    for finding in result.failed():
-        if finding.severity in RISK_SEVERITIES:
-            risky[finding.fingerprint] = finding
+def risky_failures(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """Fingerprint -> the open critical and high failures among `findings` (`result.failed()`)."""
+    return {finding.fingerprint: finding for finding in findings if finding.severity in RISK_SEVERITIES}
+
+
+def _risk_groups(result: ScanResult, risky: dict[str, Finding] | None = None) -> tuple[list[RiskGroup], int]:
+    """Deployments ranked by their critical and high counts; only the shown ones sort their findings.
+    `risky`: `risky_failures(result.failed())` when the caller already has it."""
+    if risky is None:
+        risky = risky_failures(result.failed())
     names = result.scope.subscription_names
     ranked: list[tuple[int, int, str, DeploymentPosture, set[str]]] = []
     claimed: set[str] = set()
@@ -188,9 +193,9 @@ def _unknown(result: ScanResult) -> int:
     return counts[Status.UNKNOWN.value] + counts[Status.ERROR.value]
 
 
-def summarize(result: ScanResult, known_id: str | None = None) -> Summary:
-    """`known_id`: the report id when the caller already worked it out (see `report_id`)."""
-    risks, risky = _risk_groups(result)
+def summarize(result: ScanResult, known_id: str | None = None, risky: dict[str, Finding] | None = None) -> Summary:
+    """`known_id` and `risky`: the report id and `risky_failures` when the caller already worked them out."""
+    risks, risky_deployments = _risk_groups(result, risky)
     counts = result.severity_counts()  # of the unwaived failures, from the tally every renderer shares
     open_by_severity = {s.value: counts.get(s.value, 0) for s in sorted(Severity, key=lambda s: -s.rank)}
     names = result.scope.subscription_names
@@ -198,7 +203,7 @@ def summarize(result: ScanResult, known_id: str | None = None) -> Summary:
         report_id=known_id or report_id(result),
         frameworks=tuple(framework_summary(fw) for fw in result.frameworks),
         risks=tuple(risks),
-        risky_deployments=risky,
+        risky_deployments=risky_deployments,
         open_by_severity=open_by_severity,
         gaps=len(result.gaps),
         unknown_findings=_unknown(result),

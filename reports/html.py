@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from reports import executive
 from reports.digest import SEVERITY_ORDER, checks_by_id, evidence_value, finding_order
+from reports.executive import RISK_SEVERITIES
 from reports.names import (
     DeploymentIndex,
     attestation_fields,
@@ -262,6 +263,8 @@ class _Collected:
     by_check: dict[str, _CheckFindings]
     report_id: str
     severity_rows: tuple[tuple[str, int, int, int], ...]
+    risky: dict[str, Finding] | None
+    """`executive.risky_failures(result.failed())`, gathered by the same pass (None: not gathered)."""
 
     def items(self) -> dict[str, Item]:
         """Fingerprint -> Item of every finding listed (fail, error, unknown), for the links that need it."""
@@ -313,6 +316,8 @@ def _collect_pass(
     shows: dict[str | None, bool] = {None: False}
     """detail key -> whether the name carries it."""
     severities: dict[tuple[Severity, str], int] = defaultdict(int)
+    risky: dict[str, Finding] = {}
+    odd = False
     neg_rank = {severity: -severity.rank for severity in Severity}
     prefixes = {
         status: {level: f"{rank}{4 - level.rank}" for level in Severity} for status, rank in _STATUS_RANK.items()
@@ -370,8 +375,12 @@ def _collect_pass(
         if status is status_fail:
             counts["waived" if waiver else "failing"] += 1
             severities[finding.severity, "waived" if waiver else "baselined" if finding.baselined else "open"] += 1
+            if not waiver and finding.severity in RISK_SEVERITIES:
+                risky[fingerprint] = finding
         elif status in (Status.UNKNOWN, Status.ERROR):
             counts["unknown"] += 1
+        else:  # a status that is not a Status member: leave `failed()`'s own test to executive
+            odd = True
         if status not in LISTED:
             continue
         sub = finding.subscription_id or ""
@@ -410,9 +419,8 @@ def _collect_pass(
         return None
     if kept is None and len(set(map(len, fingerprints))) <= 1:
         report_id, rows = executive.report_id_of(result, lines), _severity_table(severities)
-    else:
-        report_id, rows = executive.report_id(result), _severity_rows(result)
-    return _Collected(by_check, report_id, rows)
+        return _Collected(by_check, report_id, rows, None if odd else risky)
+    return _Collected(by_check, executive.report_id(result), _severity_rows(result), None)
 
 
 def _worst_first(by_check: dict[str, _CheckFindings], check_ids: list[str], findings: Iterable[Finding]) -> None:
@@ -477,7 +485,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
         media=media,
         detail=detail,
         evidence=evidence,
-        summary=executive.summarize(result, collected.report_id),
+        summary=executive.summarize(result, collected.report_id, collected.risky),
         severity_rows=collected.severity_rows,
         pillars=pillars,
         postures=postures,
