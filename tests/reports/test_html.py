@@ -310,3 +310,25 @@ def test_a_large_report_says_where_the_evidence_is(result: ScanResult) -> None:
     assert "too many for a row each" in text
     assert "JSON and CSV reports" in text
     assert f">{result.findings[1].resource_name}-{html.EVIDENCE_BUDGET + 9:04d}<" in text
+
+
+def test_a_large_report_escapes_the_rows_python_writes(result: ScanResult) -> None:
+    """Past the evidence budget, the grouped finding names and the posture rows are written in
+    Python, not by the template: hostile names must come out escaped there too."""
+    evil = '<img src=x onerror="alert(1)">&'
+    escaped = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;"
+    big = _many_failures(result, html.EVIDENCE_BUDGET + 10)
+    failing = next(f for f in big.findings if f.check_id == "MLW-WS-003" and f.status.value == "fail")
+    hostile = failing.model_copy(
+        update={"resource_id": f"{failing.resource_id}{evil}", "fingerprint": "e" * 32, "message": "a & b"}
+    )
+    posture = big.postures[0].model_copy(update={"kind": evil, "name": evil})
+    text = html.render(big.model_copy(update={"findings": (*big.findings, hostile), "postures": (posture,)})).decode()
+    assert "too many for a row each" in text  # the compact listing, not per-finding rows
+    assert evil not in text
+    assert f'<span id="feeeeeeeeeeee">{failing.resource_name}{escaped}</span>' in text
+    assert "a &amp; b (1)" in text
+    assert f'<span class="muted">{escaped} · ' in text  # the posture row's kind
+    parsed = _parse(text)
+    assert "img" not in parsed.tags
+    assert "feeeeeeeeeeee" in parsed.ids
