@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -208,6 +209,12 @@ def text_at(node: Any, *keys: str) -> str | None:
 
 
 _text = text_at
+
+
+def mapping_at(node: Any, *keys: str) -> dict[str, Any]:
+    """`props.mapping(node, "k1.k2")` for plain keys (see `_at`)."""
+    value = _at(node, *keys)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _items(node: Any, *keys: str) -> list[Any]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scanner import kinds, props
+from scanner import kinds
 from scanner.bulk import collector_paused
-from scanner.estate import Estate, text_at
+from scanner.estate import Estate, mapping_at, text_at
 from scanner.finding_index import POSTURE_PILLARS, FindingIndex, ResourceFindings, index_findings
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status, trusted
 
@@ -154,7 +154,7 @@ def dependencies(deployment: Resource, kind: str, estate: Estate, memo: _Memo | 
     elif kind in (kinds.WEB_APP, kinds.FUNCTION_APP):  # slots serve the same app and swap into production
         for slot in estate.children(deployment, SLOT_TYPE):
             deps.add("slot", slot.id)
-    for identity_id in props.mapping(deployment, "identity.userAssignedIdentities"):
+    for identity_id in mapping_at(deployment.identity, "userAssignedIdentities"):
         deps.add("identity", identity_id)
     return tuple(deps.items.values())
 

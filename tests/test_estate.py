@@ -376,6 +376,7 @@ def test_index_reads_agree_with_props() -> None:
         path = [rnd.choice(["properties", "id", "status", "groupIds"]) for _ in range(rnd.randint(1, 3))]
         assert estate_module._text(node, *path) == props.text(node, ".".join(path))
         assert estate_module._items(node, *path) == props.items(node, ".".join(path))
+        assert estate_module.mapping_at(node, *path) == props.mapping(node, ".".join(path))
 
 
 def test_the_index_files_children_under_the_general_parent() -> None:
