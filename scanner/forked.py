@@ -140,9 +140,12 @@ def _take_all(queue: _Queue, shared: Shared[T]) -> dict[int, T]:
 def _fork(queue: _Queue, shared: Shared[T]) -> _Child:
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(reader)
-        _child(queue, shared, writer)
+    if pid == 0:  # the child: never returns into the parent's code, whatever happens
+        try:
+            os.close(reader)
+            _child(queue, shared, writer)
+        finally:
+            os._exit(70)
     os.close(writer)
     return _Child(pid, reader)
 
