@@ -436,17 +436,15 @@ def scan(
         options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
         names = [_report_name(fmt) for fmt in chosen]
         shows_summary = not (len(chosen) == 1 and out is None) and not azure.get("quiet")
-        said: list[str] = []
 
-        def tell() -> None:
-            """The summary, written while forked children render the last reports; printed once all have worked."""
-            if shows_summary:
-                said.append(summary(result, reports=[out / name for name in names] if out is not None else []))
+        def tell() -> str:
+            """The summary: written by whichever process is free first, printed once every report is staged."""
+            return summary(result, reports=[out / name for name in names] if out is not None else [])
 
         with collector_paused():  # the views reports build are acyclic: no need to walk the whole heap
-            staged = outputs.stage_reports(
+            staged, said = outputs.stage_reports(
                 [(name, partial(write, fmt, result, options=options)) for name, fmt in zip(names, chosen, strict=True)],
-                meanwhile=tell,
+                tell if shows_summary else None,
                 jobs=jobs,
             )
         rendered: list[StagedFile] = [report.file for report in staged]
@@ -467,10 +465,10 @@ def scan(
             from scanner.history import record
 
             steps.append(CommitStep(lambda: recorded.append(record(result, history_db))))
-        if said:
+        if said is not None:
             # Before the commit, which may wait on a shared history; the files it points to are
             # confirmed by the "wrote" lines once they have landed.
-            click.echo(said[0])
+            click.echo(said)
         written = outputs.commit(steps)
     if to_stdout is not None:
         with to_stdout:

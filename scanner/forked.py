@@ -101,17 +101,11 @@ class Shared(Generic[T]):
     in_child: Callable[[], object] = lambda: None
 
 
-def run(
-    count: int, shared: Shared[T], meanwhile: Callable[[], object] = lambda: None, jobs: int | str = "auto"
-) -> list[T]:
-    """Every task's value, in task order, from `jobs` processes (`children_for`); this one takes
-    tasks too, then calls `meanwhile` while the children finish theirs. Serial (and `meanwhile`
-    last) when there are no children."""
-    children = children_for(count, jobs)
+def run(count: int, shared: Shared[T], children: int) -> list[T]:
+    """Every task's value, in task order, from this process and `children` forked ones (see
+    `children_for`), each taking the next task when free; serial, in order, without children."""
     if children == 0:
-        values = [shared.do(index) for index in range(count)]
-        meanwhile()
-        return values
+        return [shared.do(index) for index in range(count)]
     queue = _Queue(count)
     started: list[_Child] = []
     try:
@@ -120,7 +114,6 @@ def run(
         for _ in range(children):
             started.append(_fork(queue, shared))
         done = _take_all(queue, shared)
-        meanwhile()
         for child in started:
             done.update(_outcome(child.receive(), child.status))
     finally:

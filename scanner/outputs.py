@@ -25,6 +25,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Generic, TypeVar, cast
 
@@ -32,6 +33,7 @@ from scanner.errors import InputError
 
 STAGING_PREFIX = ".mlwarden-staging-"
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 def _reason(exc: OSError) -> str:
@@ -318,33 +320,37 @@ class Outputs:
         """Stream one report into staging through `write(handle)`, hashing it as it goes. With
         `--out` it lands there at commit; without, it stays in private staging (for stdout or an
         evidence pack) until `discard`."""
-        return self.stage_reports([(name, write)], jobs=1)[0]
+        return self.stage_reports([(name, write)], jobs=1)[0][0]
 
     def stage_reports(
         self,
         reports: Sequence[tuple[str, Callable[[IO[bytes]], T]]],
-        meanwhile: Callable[[], object] = lambda: None,
+        also: Callable[[], V] | None = None,
         jobs: int | str = "auto",
-    ) -> list[Written[T]]:
-        """`stage_report` for each (name, write), rendered on every usable core: forked children
-        take reports as this process does (`scanner.forked`), each written, hashed and returning
-        exactly what it would here. `meanwhile` runs here once no report is left to start (the
-        terminal summary, while the children finish). Any failure, or a child's death, raises
-        here after every child has ended: nothing is registered, so nothing lands."""
+    ) -> tuple[list[Written[T]], V | None]:
+        """`stage_report` for each (name, write), then `also()` (the terminal summary), with the
+        value of each. With several reports and `jobs` above 1 (`auto`: one per usable core),
+        forked children take these tasks as this process does (`scanner.forked`): each report is
+        written and hashed exactly as it would be here, and whoever is free first takes `also`.
+        Any failure, or a child's death, raises here after every child has ended: nothing is
+        registered, so nothing lands."""
         from scanner import forked
 
         targets = [self._target(name) for name, _ in reports]
-
-        def do(index: int) -> tuple[int, str, T]:
-            return self._write_report(targets[index], reports[index][1])
-
-        done = forked.run(len(reports), forked.Shared(do, in_child=self._release_locks), meanwhile, jobs)
+        tasks: list[Callable[[], object]] = [
+            partial(self._write_report, target, write) for target, (_, write) in zip(targets, reports, strict=True)
+        ]
+        if also is not None:
+            tasks.append(also)
+        children = forked.children_for(len(reports), jobs)
+        done = forked.run(len(tasks), forked.Shared(lambda index: tasks[index](), self._release_locks), children)
         written = []
-        for (name, _), (staged, _shown, _option), (size, digest, value) in zip(reports, targets, done, strict=True):
+        for (name, _), (staged, _shown, _option), outcome in zip(reports, targets, done, strict=False):
+            size, digest, value = cast(tuple[int, str, T], outcome)
             if self.out is not None:
                 self._staged.append(_Staged(target=self.out / name, staged=staged))
             written.append(Written(StagedFile(name, staged, size, digest), value))
-        return written
+        return written, cast(V, done[-1]) if also is not None else None
 
     def _target(self, name: str) -> tuple[Path, Path, str]:
         """Where report `name` is staged, and how an error about it names the destination."""
