@@ -26,9 +26,9 @@ _lock = threading.Lock()
 _resident = False
 """Set by the command-line entry point (`set_resident`)."""
 _holders = 0
+"""How many built objects (inventories, estates) are alive with the collector's objects frozen for them."""
 _said_all = False
 """Set by a command (`said_all`) once it has written and said everything, holding bulk data."""
-"""How many built objects (inventories, estates) are alive with the collector's objects frozen for them."""
 
 
 @contextmanager
