@@ -204,19 +204,12 @@ FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}
 
 def _finding(item: Check, resource: Resource, estate: Estate, verdict: Verdict) -> Finding:
     """The finding of one verdict (see `_make`)."""
-    v = verdict
-    return _make(
-        _Plan(item, estate),
-        resource,
-        _part(resource),
-        estate,
-        v.status,
-        v.message,
-        v.evidence,
-        v.severity,
-        v.subject_id,
-        v.detail_key,
-    )
+    return _of_verdict(_Plan(item, estate), resource, _part(resource), estate, verdict)
+
+
+def _of_verdict(plan: _Plan, resource: Resource, part: dict[str, Any], estate: Estate, v: Verdict) -> Finding:
+    """`_make` with a verdict's fields (shard rows carry the fields without the verdict)."""
+    return _make(plan, resource, part, estate, v.status, v.message, v.evidence, v.severity, v.subject_id, v.detail_key)
 
 
 def _part(resource: Resource) -> dict[str, Any]:
@@ -375,20 +368,7 @@ class _Worker(threading.Thread):
                     self.call = None
                 if offset is None:
                     for v in verdicts:
-                        pending.append(
-                            _make(
-                                plan,
-                                resource,
-                                part,
-                                estate,
-                                v.status,
-                                v.message,
-                                v.evidence,
-                                v.severity,
-                                v.subject_id,
-                                v.detail_key,
-                            )
-                        )
+                        pending.append(_of_verdict(plan, resource, part, estate, v))
                 else:
                     where = (plan.index, offset + index)
                     for v in verdicts:
