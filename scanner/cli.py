@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import click
 
@@ -32,6 +32,9 @@ from scanner.coverage import incomplete_warning
 from scanner.errors import InputError
 from scanner.models import ADVISORY_SOURCES, Severity
 from scanner.textsafe import printable
+
+if TYPE_CHECKING:
+    from scanner.azure.changes import Attach
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -153,7 +156,9 @@ def _narrow_offline(inventory: Any, params: dict[str, Any], description: str) ->
     return narrowed, f"{description} narrowed to {narrowed.header.scope.description.split(' narrowed to ', 1)[-1]}"
 
 
-def _collect(params: dict[str, Any], checks: dict[str, Any]) -> Any:
+def _collect(params: dict[str, Any]) -> Attach:
+    """What adds who changed the failing resources (`Attach`) to the inventory collected now."""
+    from scanner.azure.changes import Attach
     from scanner.azure.collect import collect
     from scanner.azure.options import CollectOptions
     from scanner.changes import WINDOW, parse_since
@@ -175,19 +180,7 @@ def _collect(params: dict[str, Any], checks: dict[str, Any]) -> Any:
         keyvault=not params["no_keyvault"],
         quiet=params["quiet"],
     )
-    inventory = collect(options)
-    return _with_changes(inventory, options, since, checks)
-
-
-def _with_changes(inventory: Any, options: Any, since: Any, checks: dict[str, Any]) -> Any:
-    """Who changed it: after the checks, one paged `resourcechanges` read for the failing resources only."""
-    from scanner.azure.changes import read_changes
-    from scanner.changes import with_changes
-    from scanner.engine import failing_resources
-
-    failing = failing_resources(inventory, checks)
-    found, coverage = read_changes(options, failing, since, inventory.header.scope.subscriptions)
-    return with_changes(inventory, found, coverage)
+    return Attach(collect(options), options, since)
 
 
 @click.group(cls=MlwardenGroup, context_settings=CONTEXT, invoke_without_command=True, epilog=EXIT_CODES_HELP)
@@ -408,8 +401,8 @@ def scan(
     )
     with reserved(outputs):
         started = time.perf_counter()
-        inventory, origin, description = _load_source(
-            demo, snapshot, template, parameter_files, terraform_plan, azure, checks
+        inventory, origin, description, attach = _load_source(
+            demo, snapshot, template, parameter_files, terraform_plan, azure
         )
         threshold = None if fail_on == "none" else Severity(fail_on)
         result = run_scan(
@@ -427,7 +420,9 @@ def scan(
             jobs=jobs,
             catalog=catalog,
             min_severity=min_severity,
+            after_checks=attach,  # live: who changed the failing resources, read once the checks have run (once)
         )
+        inventory = attach.inventory if attach is not None else inventory  # the evidence pack's snapshot has them
         # Every format written once, as a stream into staging: --out, stdout and the evidence
         # pack all get those bytes.
         from reports.options import RenderOptions, write
@@ -511,9 +506,9 @@ def _load_source(
     parameter_files: Sequence[Path],
     terraform_plan: Path | None,
     azure: dict[str, Any],
-    checks: dict[str, Any],
-) -> tuple[Any, Origin, str]:
-    """The inventory a scan judges, where it came from, and how to describe it."""
+) -> tuple[Any, Origin, str, Attach | None]:
+    """The inventory a scan judges, where it came from, how to describe it, and (live) what adds
+    who changed the resources that fail (`Attach`, else None)."""
     from scanner.snapshot import read_demo, read_snapshot
 
     if template is not None or terraform_plan is not None:
@@ -521,14 +516,15 @@ def _load_source(
 
         inventory = read_templates(template, list(parameter_files)) if template else read_plan(terraform_plan)  # type: ignore[arg-type]
         inventory, description = _narrow_offline(inventory, azure, inventory.header.scope.description)
-        return inventory, "template" if template else "plan", description
+        return inventory, "template" if template else "plan", description, None
     if demo:
         inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
-        return inventory, "demo", description
+        return inventory, "demo", description, None
     if snapshot is not None:
         inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
-        return inventory, "snapshot", description
-    return _collect(azure, checks), "azure", ""
+        return inventory, "snapshot", description, None
+    attach = _collect(azure)
+    return attach.inventory, "azure", "", attach
 
 
 @cli.command(short_help="Read live Azure into a snapshot file that `scan --snapshot` reads back.")
@@ -547,7 +543,11 @@ def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
     from scanner.snapshot import write_snapshot
 
     check_file_destination(out, "--out")
-    inventory = _collect(azure, _load_checks())
+    from scanner.engine import failing_resources
+
+    checks = _load_checks()  # before the collection: a broken plugin says so at once
+    attach = _collect(azure)
+    inventory = attach(failing_resources(attach.inventory, checks))  # the checks run only to name the failing
     try:
         write_snapshot(inventory, out)
     except OSError as exc:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -13,11 +14,16 @@ from scanner import __version__, changes, compliance, finding_index, policy, pos
 from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.inventory import Inventory
-from scanner.models import Attestation, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
+from scanner.models import Attestation, Finding, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks, sort_key
 from scanner.textsafe import printable
+
+AfterChecks = Callable[[list[str]], Inventory]
+"""Called once the checks have run, with the sorted ids of the resources that fail (`failing_ids`):
+returns the inventory to report on, the same records with more sources (a live scan adds who
+changed the failing resources, `resource_changes`). Reading it then spares a second run of the checks."""
 
 
 @collector_paused()  # every stage builds long-lived objects without cycles; collections would only rescan them
@@ -38,15 +44,26 @@ def scan(
     jobs: int | str = "auto",
     catalog: Mapping[str, Check] | None = None,
     min_severity: str | None = None,
+    after_checks: AfterChecks | None = None,
 ) -> ScanResult:
     """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
     mapped checks a selection left out; `min_severity` drops findings below that severity; `jobs`
-    processes run the checks (`auto`: every usable core when the estate is large enough)."""
+    processes run the checks (`auto`: every usable core when the estate is large enough);
+    `after_checks` (see `AfterChecks`) gives the inventory the scan reports on."""
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
+    ran = run_checks(estate, checks, timeout=check_timeout, jobs=jobs)
+    if after_checks is not None:
+        reading = time.perf_counter()
+        updated = after_checks(failing_ids(ran))
+        read = time.perf_counter() - reading  # collection time: counted as loading, not as checking
+        started += read
+        load_seconds += read
+        ran = _rejudged(ran, inventory, updated, checks, timeout=check_timeout, jobs=jobs)
+        inventory = updated
     findings, waiver_uses = policy.apply(
-        selection.above(run_checks(estate, checks, timeout=check_timeout, jobs=jobs), min_severity),
+        selection.above(ran, min_severity),
         waivers,
         baseline,
         generated_at.date(),
@@ -128,6 +145,35 @@ def check_errors(result: ScanResult) -> str:
     return f"{sum(failing.values())} check error(s): {printable(shown)}{more}"
 
 
-def failing_resources(inventory: Inventory, checks: Mapping[str, Check]) -> list[str]:
+def failing_ids(findings: Iterable[Finding]) -> list[str]:
     """Ids of the resources with a failing finding: the ones worth asking `resourcechanges` about."""
-    return sorted({f.resource_id for f in run_checks(Estate(inventory), checks) if f.status is Status.FAIL})
+    return sorted({f.resource_id for f in findings if f.status is Status.FAIL})
+
+
+def failing_resources(inventory: Inventory, checks: Mapping[str, Check]) -> list[str]:
+    """`failing_ids` of a run of `checks` on `inventory` alone (`mlwarden collect`, which reports no findings)."""
+    return failing_ids(run_checks(Estate(inventory), checks))
+
+
+def _rejudged(
+    findings: list[Finding],
+    before: Inventory,
+    after: Inventory,
+    checks: Mapping[str, Check],
+    *,
+    timeout: float | None,
+    jobs: int | str,
+) -> list[Finding]:
+    """The findings as a run on `after` would give them. An estate reads only the sources' coverage
+    from the header, and `after` has the same records, so only checks that need a source whose
+    coverage changed can judge differently: those run again (on their own) and their findings
+    replace the first ones, in the runner's order."""
+    was = {source.name: source for source in before.header.sources}
+    now = {source.name: source for source in after.header.sources}
+    changed = {name for name in was.keys() | now.keys() if was.get(name) != now.get(name)}
+    again = {cid: item for cid, item in checks.items() if changed.intersection(item.meta.needs)}
+    if not again:
+        return findings
+    kept = [f for f in findings if f.check_id not in again]
+    # Ties of `sort_key` are findings of one check, so all come from one side: the merge keeps their order.
+    return list(heapq.merge(kept, run_checks(Estate(after), again, timeout=timeout, jobs=jobs), key=sort_key))

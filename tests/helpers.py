@@ -77,15 +77,17 @@ def status(check_id: str, target: Resource, est: Estate | None = None) -> Status
     return findings[0].status
 
 
-def install_plugin(directory: Path, monkeypatch: MonkeyPatch, name: str, check_id: str, body: str) -> Path:
-    """A third-party distribution whose module registers one storage check through the
-    `mlwarden.checks` entry point; the registry is restored when the test ends."""
+def install_plugin(
+    directory: Path, monkeypatch: MonkeyPatch, name: str, check_id: str, body: str, needs: tuple[str, ...] = ()
+) -> Path:
+    """A third-party distribution whose module registers one storage check (needing the sources
+    `needs`) through the `mlwarden.checks` entry point; the registry is restored when the test ends."""
     from scanner import registry
 
     (directory / f"{name}.py").write_text(
         "from scanner.registry import check, failed\n"
         f"@check(id='{check_id}', title='Plugin rule', kinds=('storage',), severity='high', tags=('logging',),\n"
-        "       pillar='monitoring', rationale='r', remediation='f')\n"
+        f"       pillar='monitoring', rationale='r', remediation='f', needs={needs!r})\n"
         "def plugin_rule(resource, estate):\n"
         f"    {body}\n"
     )

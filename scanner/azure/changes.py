@@ -18,9 +18,9 @@ from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
 from scanner.azure.throttle import Quota
-from scanner.changes import from_row
+from scanner.changes import from_row, with_changes
 from scanner.errors import SourceError
-from scanner.inventory import RESOURCE_CHANGES, ResourceChange
+from scanner.inventory import RESOURCE_CHANGES, Inventory, ResourceChange
 from scanner.models import Gap, SourceCoverage
 
 
@@ -45,3 +45,19 @@ def read_changes(
     finally:
         graph.close()
     return changes, SourceCoverage(name=RESOURCE_CHANGES, collected=True, records=len(changes), gaps=tuple(gaps))
+
+
+class Attach:
+    """Who changed it for a live collection: called once the checks have named the failing
+    resources (`engine.AfterChecks`), it reads their changes and keeps the inventory it made."""
+
+    def __init__(self, inventory: Inventory, options: CollectOptions, since: timedelta) -> None:
+        self.inventory = inventory
+        """The collected inventory; once called, the same with its changes and their coverage."""
+        self.options = options
+        self.since = since
+
+    def __call__(self, failing: Sequence[str]) -> Inventory:
+        found, coverage = read_changes(self.options, failing, self.since, self.inventory.header.scope.subscriptions)
+        self.inventory = with_changes(self.inventory, found, coverage)
+        return self.inventory
