@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jsonschema
 import orjson
 import pytest
+import yaml
 
 from reports import json_report
 from scanner.models import Evidence, ScanResult
@@ -129,3 +130,57 @@ def test_batched_lines_are_each_element_alone(result: ScanResult, monkeypatch: p
     ]
     assert lines[start + len(findings)] == b"],"
     assert ScanResult.model_validate_json(b"\n".join(lines)) == changed
+
+
+def test_controls_and_postures_are_each_their_model_dump(tmp_path: Path) -> None:
+    """Controls and postures are written from their fields, not pydantic's dump: each line says
+    what `model_dump(mode="json")` says, attestations (a live one, an expired one) included."""
+    from frameworks.catalog import load_all
+    from scanner.attestations import load
+    from scanner.engine import scan
+    from scanner.registry import TAGS, load_checks
+    from scanner.snapshot import read_demo
+
+    checks = load_checks(plugins=False)
+    catalog = load_all(check_ids=set(checks), tags=TAGS)
+
+    def entry() -> dict[str, object]:
+        return {
+            "statement": 'Dana "R" is the security official, \u00fcn\u00efc\u00f8de',
+            "evidence": [{"uri": "https://intranet.example/appointment.pdf"}],
+            "attested_by": "Dana Reyes",
+            "role": "Security Officer",
+        }
+
+    path = tmp_path / "attestations.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "attestations": [
+                    {"framework": "hipaa-security-rule", "control": "164.308(a)(2)", "status": "implemented"}
+                    | entry()
+                    | {"date": date(2026, 11, 2), "expires": date(2027, 11, 2)},
+                    {"framework": "gdpr", "control": "Art. 30", "status": "partially-implemented"}
+                    | entry()
+                    | {"date": date(2025, 1, 2), "expires": date(2025, 6, 2)},
+                ]
+            }
+        )
+    )
+    result = scan(
+        read_demo(),
+        origin="demo",
+        checks=checks,
+        frameworks=list(catalog.values()),
+        attestations=load(path, catalog),
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    document = json.loads(json_report.render(result))
+    controls = [control for framework in result.frameworks for control in framework.controls]
+    assert any(c.attestation for c in controls) and any(c.expired_attestation for c in controls)
+    written = [control for framework in document["frameworks"] for control in framework["controls"]]
+    assert written == [control.model_dump(mode="json") for control in controls]
+    assert any(control["failing"] for control in written)
+    assert document["postures"] == [posture.model_dump(mode="json") for posture in result.postures]
+    assert any(p["dependencies"] for p in document["postures"])
+    assert ScanResult.model_validate(document) == result
