@@ -10,7 +10,6 @@ import heapq
 import os
 import sys
 from collections.abc import Sequence
-from operator import attrgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -55,7 +54,7 @@ def summary(result: ScanResult, *, colour: bool | None = None, reports: Sequence
         f"{result.resource_count} resources, {len(result.checks)} checks",
     ]
     breakdown = ", ".join(paint(s, f"{len(found)} {s.value}") for s, found in by_severity.items() if found)
-    waived = sum(map(bool, map(attrgetter("waived_by"), result.findings)))
+    waived = result.waived_count()
     lines.append(
         f"Failing: {failing_count}"
         + (f" ({breakdown})" if breakdown else "")

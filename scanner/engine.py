@@ -14,7 +14,17 @@ from scanner import __version__, changes, compliance, finding_index, policy, pos
 from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.inventory import Inventory
-from scanner.models import Attestation, Finding, ScanResult, ScanScope, Severity, Status, Timings, fails_gate
+from scanner.models import (
+    Attestation,
+    Finding,
+    ScanResult,
+    ScanScope,
+    Severity,
+    Status,
+    Timings,
+    fails_gate,
+    remember_tally,
+)
 from scanner.policy import Waiver
 from scanner.registry import Check
 from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks, sort_key
@@ -78,7 +88,7 @@ def scan(
         judged = {f.check_id for f in findings}
         floor = Severity(min_severity).rank
         not_run |= {cid for cid, c in checks.items() if c.meta.severity.rank < floor and cid not in judged}
-    indexed = finding_index.index_findings(findings)  # one pass over the findings for both stages below
+    indexed = finding_index.index_findings(findings, tally=True)  # one pass for both stages below and the reports
     framework_results = compliance.evaluate(
         frameworks,
         [c.meta for c in catalog.values()],
@@ -91,7 +101,7 @@ def scan(
     done = time.perf_counter()
     header = inventory.header
     counts = Counter(kind for kind in estate.kind_of.values() if kind)
-    return ScanResult(
+    result = ScanResult(
         tool_version=__version__,
         generated_at=generated_at,
         scope=ScanScope(
@@ -120,6 +130,9 @@ def scan(
             total_seconds=round(done - started + load_seconds, 4),
         ),
     )
+    assert indexed.tally is not None
+    remember_tally(result, indexed.tally)  # reports forked from here inherit it: none counts again
+    return result
 
 
 def _subscription_names(estate: Estate) -> dict[str, str]:

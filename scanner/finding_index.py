@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from scanner.models import Finding, Status
+from scanner.models import Finding, Status, Tally, TallyBuilder
 
 _FAIL, _PASS, _UNKNOWN, _ERROR = Status.FAIL, Status.PASS, Status.UNKNOWN, Status.ERROR
 POSTURE_PILLARS = ("encryption", "private-network", "identity", "secrets")
@@ -47,6 +47,8 @@ class FindingIndex:
     by_check: dict[str, CheckTally] | None
     by_resource: dict[str, ResourceFindings] | None
     """Lower-case resource id -> its findings on posture pillars."""
+    tally: Tally | None = None
+    """What `ScanResult.failed`, `status_counts` and `waived_count` say of these findings."""
 
     def checks(self) -> dict[str, CheckTally]:
         if self.by_check is None:
@@ -59,33 +61,39 @@ class FindingIndex:
         return self.by_resource
 
 
-def index_findings(findings: Iterable[Finding], *, checks: bool = True, resources: bool = True) -> FindingIndex:
-    """One pass: every finding is read once, here, while it is in cache. Statuses compare by value: a
-    finding built without validation may hold the plain string."""
+def index_findings(
+    findings: Iterable[Finding], *, checks: bool = True, resources: bool = True, tally: bool = False
+) -> FindingIndex:
+    """One pass: every finding is read once, here, while it is in cache (`tally`: also counted for
+    the result's `Tally`, which every report asks for). Statuses compare by value: a finding built
+    without validation may hold the plain string."""
     by_check: dict[str, CheckTally] | None = {} if checks else None
     by_resource: dict[str, ResourceFindings] | None = {} if resources else None
     lowered: dict[str, ResourceFindings] = {}  # findings of one resource share its id string: lower-case it once
     pillar_index = _PILLAR_INDEX.get
     last_check: str | None = None
-    tally = CheckTally()
+    check_tally = CheckTally()
+    counting = TallyBuilder() if tally else None
     for finding in findings:
         status = finding.status
+        if counting is not None:
+            counting.add(finding)
         if by_check is not None:
             check_id = finding.check_id
             if check_id != last_check:  # findings come in runs of one check
                 found = by_check.get(check_id)
                 if found is None:
                     found = by_check[check_id] = CheckTally()
-                last_check, tally = check_id, found
+                last_check, check_tally = check_id, found
             if status == _FAIL:
                 if finding.waived_by:
-                    tally.passing += 1
+                    check_tally.passing += 1
                 else:
-                    tally.failing.append(finding.fingerprint)
+                    check_tally.failing.append(finding.fingerprint)
             elif status == _PASS:
-                tally.passing += 1
+                check_tally.passing += 1
             elif status in (_UNKNOWN, _ERROR):
-                tally.unknown += 1
+                check_tally.unknown += 1
         if by_resource is not None:
             pillar = pillar_index(finding.pillar)
             if pillar is None:
@@ -104,4 +112,4 @@ def index_findings(findings: Iterable[Finding], *, checks: bool = True, resource
                 facts.passed[pillar] += 1
             elif status in (_UNKNOWN, _ERROR):
                 facts.unknown[pillar] += 1
-    return FindingIndex(by_check, by_resource)
+    return FindingIndex(by_check, by_resource, counting.tally() if counting is not None else None)

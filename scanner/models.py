@@ -474,38 +474,69 @@ class ScanResult(Frozen):
     def status_counts(self) -> dict[str, int]:
         return dict(_tally(self).statuses)
 
+    def waived_count(self) -> int:
+        """Findings a waiver accepted."""
+        return _tally(self).waived
 
-class _Tally(NamedTuple):
+
+class Tally(NamedTuple):
     failed: tuple[Finding, ...]
     statuses: dict[str, int]
     severities: dict[str, int]
     """Of the unwaived failing findings."""
+    waived: int
 
 
-_TALLIES: dict[int, tuple[weakref.ref[ScanResult], tuple[Finding, ...], _Tally]] = {}
+class TallyBuilder:
+    """`Tally` fed one finding at a time, so that a pass over the findings made for another reason
+    (the engine's `finding_index`) also counts them, while each finding is in cache."""
+
+    __slots__ = ("failed", "severities", "statuses", "waived")
+
+    def __init__(self) -> None:
+        self.statuses = dict.fromkeys(Status, 0)  # StrEnum keys: a status stored as its plain value counts the same
+        self.severities = dict.fromkeys(Severity, 0)
+        self.failed: list[Finding] = []
+        self.waived = 0
+
+    def add(self, finding: Finding) -> None:
+        status = finding.status
+        self.statuses[status] += 1
+        if finding.waived_by:
+            self.waived += 1
+        elif status == Status.FAIL:
+            self.failed.append(finding)
+            self.severities[finding.severity] += 1
+
+    def tally(self) -> Tally:
+        return Tally(
+            tuple(self.failed),
+            {status.value: count for status, count in self.statuses.items()},
+            {severity.value: count for severity, count in self.severities.items()},
+            self.waived,
+        )
+
+
+_TALLIES: dict[int, tuple[weakref.ref[ScanResult], tuple[Finding, ...], Tally]] = {}
 """Per live ScanResult (by id, dropped when it dies): one pass over its findings serves `failed`,
 `status_counts` and `severity_counts` for every renderer. Kept beside the model, not in it, so equality,
 copies and dumps never see it; a copy with other findings gets its own entry."""
 
 
-def _tally(result: ScanResult) -> _Tally:
+def _tally(result: ScanResult) -> Tally:
     key = id(result)
     entry = _TALLIES.get(key)
     if entry is not None and entry[0]() is result and entry[1] is result.findings:
         return entry[2]
-    statuses = dict.fromkeys(Status, 0)  # StrEnum keys: a status stored as its plain value counts the same
-    severities = dict.fromkeys(Severity, 0)
-    failed: list[Finding] = []
+    builder = TallyBuilder()
     for finding in result.findings:
-        statuses[finding.status] += 1
-        if finding.status == Status.FAIL and not finding.waived_by:
-            failed.append(finding)
-            severities[finding.severity] += 1
-    tally = _Tally(
-        tuple(failed),
-        {status.value: count for status, count in statuses.items()},
-        {severity.value: count for severity, count in severities.items()},
-    )
+        builder.add(finding)
+    return remember_tally(result, builder.tally())
+
+
+def remember_tally(result: ScanResult, tally: Tally) -> Tally:
+    """`tally` as the one of `result`, whose findings (in order) it must count."""
+    key = id(result)
     _TALLIES[key] = (weakref.ref(result, partial(_forget, key)), result.findings, tally)
     return tally
 

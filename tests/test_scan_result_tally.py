@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import tempfile
+from pathlib import Path
 
 from scanner import models
 from scanner.models import Finding, ScanResult, Severity, Status
@@ -40,6 +42,7 @@ def test_counts_and_failed_findings() -> None:
     assert result.failed() == (findings[0], findings[3])
     assert result.status_counts() == {"pass": 1, "fail": 3, "error": 0, "not_applicable": 0, "unknown": 1}
     assert result.severity_counts() == {"critical": 1, "high": 0, "medium": 0, "low": 1, "info": 0}
+    assert result.waived_count() == 1
 
 
 def test_asked_again_it_is_not_recounted_and_callers_cannot_spoil_it() -> None:
@@ -74,3 +77,41 @@ def test_a_status_stored_as_its_plain_value_counts_the_same() -> None:
     result = _result(plain)
     assert result.failed() == (plain,)
     assert result.status_counts()["fail"] == 1 and result.severity_counts()["high"] == 1
+
+
+def test_the_scan_counts_in_its_own_pass_what_a_recount_gives() -> None:
+    """The engine's tally (made in the pass that indexes findings for compliance and posture, and
+    inherited by forked renderers) is what counting the result's findings afresh gives: on a
+    generated estate with waivers and a baseline, so every branch counts."""
+    from benchmarks.estate_gen import generate
+    from frameworks.catalog import load_all
+    from scanner.engine import scan
+    from scanner.policy import load_waivers
+    from scanner.registry import TAGS, load_checks
+
+    checks = load_checks(plugins=False)
+    frameworks = list(load_all(check_ids=set(checks), tags=TAGS).values())
+    inventory = generate(400, seed=5)
+    plain = scan(inventory, origin="snapshot", checks=checks, frameworks=frameworks, jobs=1)
+    failing = [f for f in plain.findings if f.status is Status.FAIL]
+    waiver = failing[0]
+    path = Path(tempfile.mkdtemp()) / "waivers.yaml"
+    path.write_text(
+        "waivers:\n"
+        f"- check: {waiver.check_id}\n  resource: '{waiver.resource_id}'\n  owner: ops@example.com\n"
+        "  justification: accepted for the test\n  expires: 2099-01-01\n"
+    )
+    result = scan(
+        inventory,
+        origin="snapshot",
+        checks=checks,
+        frameworks=frameworks,
+        waivers=load_waivers(path, set(checks)),
+        baseline=frozenset({failing[-1].fingerprint}),
+        jobs=1,
+    )
+    seeded = models._tally(result)
+    recount = models._tally(result.model_copy(update={"findings": tuple(result.findings)}))
+    assert seeded == recount
+    assert seeded.waived >= 1 and seeded.failed and seeded.statuses["pass"] and seeded.statuses["not_applicable"]
+    assert any(f.baselined for f in seeded.failed)
