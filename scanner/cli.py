@@ -329,8 +329,9 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     metavar="N|auto",
     callback=lambda _ctx, _param, value: _jobs(value),
-    help="Processes that run the checks and render the reports: auto uses every usable core "
-    "(for the checks, once the estate is large enough to pay).",
+    help="Processes that run the checks and render the reports: auto uses every free core (usable, "
+    "within the cgroup CPU quota, not busy with other work right now; for the checks, once the estate "
+    "is large enough to pay); a number is taken as given.",
 )
 @azure_options
 @cli_evidence.scan_options

@@ -58,7 +58,7 @@ def scan(
 ) -> ScanResult:
     """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
     mapped checks a selection left out; `min_severity` drops findings below that severity; `jobs`
-    processes run the checks (`auto`: every usable core when the estate is large enough);
+    processes run the checks (`auto`: every free core when the estate is large enough);
     `after_checks` (see `AfterChecks`) gives the inventory the scan reports on."""
     started = time.perf_counter()
     estate = Estate(inventory)

@@ -26,25 +26,20 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from scanner import errors
+from scanner.cores import free_cores, usable_cores
 from scanner.errors import MlwardenError
 
 T = TypeVar("T")
 _OK, _FAILED, _REFUSED = b"+", b"?", b"!"
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def children_for(tasks: int, jobs: int | str = "auto") -> int:
     """Children to fork for `tasks` independent tasks: with `jobs` processes in all (`auto`: one
-    per usable core), never more than tasks need; none where fork is not available."""
+    per free core, see `cores.free_cores`), never more than tasks need; none where fork is not
+    available."""
     if not hasattr(os, "fork") or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    processes = usable_cores() if jobs == "auto" else int(jobs)
+    processes = free_cores(min(tasks, usable_cores())) if jobs == "auto" else int(jobs)
     return max(0, min(tasks, processes) - 1)
 
 

@@ -329,7 +329,7 @@ class Outputs:
         jobs: int | str = "auto",
     ) -> tuple[list[Written[T]], V | None]:
         """`stage_report` for each (name, write), then `also()` (the terminal summary), with the
-        value of each. With several reports and `jobs` above 1 (`auto`: one per usable core),
+        value of each. With several reports and `jobs` above 1 (`auto`: one per free core),
         forked children take these tasks as this process does (`scanner.forked`): each report is
         written and hashed exactly as it would be here, and whoever is free first takes `also`.
         Any failure, or a child's death, raises here after every child has ended: nothing is

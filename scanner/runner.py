@@ -539,7 +539,7 @@ def run_checks(
     jobs: int | str | None = 1,
 ) -> list[Finding]:
     """Every applicable check on every resource; `timeout` is seconds per call (None: no limit).
-    `jobs` processes share the work (`auto`: every usable core once the estate is large enough
+    `jobs` processes share the work (`auto`: every free core once the estate is large enough
     to pay for it); the findings are the same whatever the number."""
     from scanner import shards  # it builds on this module
 

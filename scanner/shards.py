@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from scanner import props
+from scanner.cores import free_cores, usable_cores
 from scanner.estate import Estate
 from scanner.models import Evidence, Finding
 from scanner.registry import Check
@@ -48,13 +49,6 @@ _JOB: tuple[Estate, Mapping[str, Check], float | None] | None = None
 """What the children evaluate, set while a sharded run lasts (the children inherit it)."""
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def pair_counts(estate: Estate, checks: Mapping[str, Check]) -> list[int]:
     """Check calls per resource, in the runner's order."""
     per_kind: dict[str, int] = {}
@@ -66,12 +60,13 @@ def pair_counts(estate: Estate, checks: Mapping[str, Check]) -> list[int]:
 
 
 def jobs_for(requested: int | str | None, pairs: int) -> int:
-    """Processes to use: `auto` uses every usable core once each has enough calls to pay for
-    itself; a number is taken as given (1 is serial)."""
+    """Processes to use: `auto` uses every free core (`cores.free_cores`: usable, within the CPU
+    quota and not busy with other work) once each has enough calls to pay for itself; a number is
+    taken as given (1 is serial)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     if requested is None or requested == "auto":
-        return max(1, min(usable_cores(), pairs // MIN_PAIRS_PER_JOB))
+        return free_cores(min(usable_cores(), pairs // MIN_PAIRS_PER_JOB))
     return max(1, int(requested))
 
 

@@ -1,6 +1,7 @@
 """Reports rendered in forked children: the same files as one by one, and all or nothing.
 
-`scanner.forked.usable_cores` is set to 4 here, so children are forked whatever the machine.
+`scanner.forked.usable_cores` is set to 4 here and every usable core counts as free, so children
+are forked whatever the machine and its load.
 Renderers that must run in a child make the parent wait, at its first report, for a byte the
 child writes into a pipe when it starts its own: the child then surely holds one report.
 """
@@ -31,6 +32,7 @@ FORMATS = ["json", "html", "csv", "sarif", "junit", "compliance-csv", "markdown"
 @pytest.fixture(autouse=True)
 def cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked, "usable_cores", lambda: 4)
+    monkeypatch.setattr(forked, "free_cores", lambda most: most)
 
 
 @pytest.fixture(scope="module")

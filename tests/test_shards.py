@@ -61,7 +61,7 @@ def test_split_is_contiguous_complete_and_balanced() -> None:
 
 def test_auto_stays_serial_until_the_estate_pays_for_a_process() -> None:
     assert shards.jobs_for("auto", shards.MIN_PAIRS_PER_JOB - 1) == 1
-    assert shards.jobs_for("auto", 100 * shards.MIN_PAIRS_PER_JOB) == min(shards.usable_cores(), 100)
+    assert 1 <= shards.jobs_for("auto", 100 * shards.MIN_PAIRS_PER_JOB) <= min(shards.usable_cores(), 100)
     assert shards.jobs_for(3, 10) == 3 and shards.jobs_for(1, 10**9) == 1
     est = _estates()["demo"]
     checks = load_checks(plugins=False)
