@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 import orjson
 
@@ -46,7 +47,7 @@ def main() -> None:
     big = scan_at_scale(100_000)
     dump = _best(lambda: orjson.dumps([f.model_dump(mode="json") for f in big.findings]), repeat=1)
     for label, render in (("sarif", sarif.render), ("junit", junit.render), ("markdown", markdown.render)):
-        ratio = _best(lambda r=render: r(big), repeat=1) / dump
+        ratio = _best(partial(render, big), repeat=1) / dump
         print(f"{label} at 100k resources: {ratio:.2f}x orjson.dumps of the findings")
 
 
