@@ -87,7 +87,9 @@ def sweep(directory: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
 
 def _make_dirs(path: Path, option: str, shown: Path | None = None) -> list[Path]:
     """`mkdir -p path`, returning the directories it created (outermost first); errors name
-    `option shown` (the path as the user gave it)."""
+    `option shown` (the path as the user gave it). A directory another process creates meanwhile
+    (concurrent scans into one new history directory) is used, not claimed: only its creator's
+    failure may remove it."""
     shown = path if shown is None else shown
     missing: list[Path] = []
     probe = path
@@ -103,7 +105,12 @@ def _make_dirs(path: Path, option: str, shown: Path | None = None) -> list[Path]
     created: list[Path] = []
     try:
         for directory in reversed(missing):
-            directory.mkdir()
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                if not directory.is_dir():
+                    raise
+                continue
             created.append(directory)
     except OSError as exc:
         _remove_dirs(created)

@@ -1,24 +1,29 @@
-"""SQLite history under scheduled-job conditions: ten scans writing one file at once all land, a
-lock held past every retry is exit 3 (never an input error), scan ids are bounded, and what
-the estate wrote into ids cannot forge terminal output."""
+"""SQLite history under scheduled-job conditions: ten scans writing one file at once all land
+(also when they race to create its directory), a lock held past every retry is exit 3 (never an
+input error), scan ids are bounded, and what the estate wrote into ids cannot forge terminal
+output."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from scanner import history_sqlite, history_store
 from scanner.cli import cli
-from scanner.errors import StoreUnavailableError
+from scanner.errors import InputError, StoreUnavailableError
 from scanner.history import diff, record, scans
 from scanner.models import Status
+from scanner.outputs import Outputs
 from tests.test_history import MONDAY, TUESDAY, WEBAPP, finding, scan_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +56,49 @@ def test_ten_concurrent_scans_into_a_new_file_all_land(tmp_path: Path) -> None:
     assert sorted(s.id for s in scans(db)) == list(range(1, 11))
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _prepare_histories(barrier: Any, dbs: list[Path], errors: Any) -> None:
+    """A racer: check `--history DB` for each db as a scan does, every racer starting each db together."""
+    for db in dbs:
+        barrier.wait()
+        outputs = Outputs(history=db)
+        try:
+            outputs.prepare()
+        except InputError as exc:
+            errors.put(str(exc))
+        else:
+            outputs.discard(keep_created=True)
+    errors.put(None)
+
+
+def test_scans_racing_to_create_the_history_directory_all_go_ahead(tmp_path: Path) -> None:
+    """Racers all see the directory missing and all but one find it made when they create it:
+    that is another scan at work, not an unwritable path (before, some racers met exit 2 in
+    every run of this test)."""
+    dbs = [tmp_path / str(i) / "team" / "history.db" for i in range(200)]
+    context = multiprocessing.get_context("fork")
+    racers = 4
+    barrier, errors = context.Barrier(racers, timeout=60), context.Queue()
+    processes = [context.Process(target=_prepare_histories, args=(barrier, dbs, errors)) for _ in range(racers)]
+    for process in processes:
+        process.start()
+    reported: list[str] = []
+    finished = 0
+    try:
+        while finished < racers:
+            message = errors.get(timeout=120)
+            finished += message is None
+            reported += [message] if message is not None else []
+    except queue.Empty:
+        pytest.fail(f"racers stopped reporting; errors so far: {reported}")
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+
+    assert reported == []
+    assert [process.exitcode for process in processes] == [0] * racers
+    assert all(db.parent.is_dir() and not db.exists() for db in dbs)
 
 
 def test_scans_that_meet_a_held_write_lock_wait_for_it_and_land(tmp_path: Path) -> None:
