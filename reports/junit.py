@@ -85,12 +85,34 @@ def _suite(
     handle.write(f"  {_element('testsuite', attributes)}>\n{_properties(meta, result.fail_on)}".encode())
     seen: set[str] = set()
     cases: list[str] = []
+    names = _Names(check_id)
     for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
-        cases.append(_case(finding, result.fail_on, _unique(_name(finding), seen))[0])
+        name = _unique(_name(finding), seen)
+        cases.append(_case(finding, result.fail_on, name, names.attribute(finding, name))[0])
         if len(cases) >= _FLUSH_EVERY:
             handle.write("".join(cases).encode())
             cases.clear()
     handle.write("".join(cases).encode() + b"  </testsuite>\n")
+
+
+class _Names:
+    """A suite's testcase names as attribute text. A name is the check id, the resource id and the
+    detail key, and escaping works character by character, so each part is escaped once (a resource
+    has a testcase in every suite) and the escaped parts are joined; a name `_unique` changed is
+    escaped whole."""
+
+    def __init__(self, check_id: str) -> None:
+        self.check = _attribute(check_id)
+        self.resources: dict[str, str] = {}
+
+    def attribute(self, finding: Finding, name: str) -> str:
+        if name != _name(finding):
+            return _attribute(name)
+        resource = self.resources.get(finding.resource_id)
+        if resource is None:
+            resource = self.resources[finding.resource_id] = _attribute(finding.resource_id)
+        detail = f" [{_attribute(finding.detail_key)}]" if finding.detail_key else ""
+        return f"{self.check} {resource}{detail}"
 
 
 def _properties(meta: CheckMeta | None, fail_on: Severity | None) -> str:
@@ -120,10 +142,13 @@ def _unique(name: str, seen: set[str]) -> str:
     return candidate
 
 
-def _case(finding: Finding, fail_on: Severity | None, name: str) -> tuple[str, str]:
-    """One testcase and its outcome: failure, skipped or passed."""
+def _case(finding: Finding, fail_on: Severity | None, name: str, name_text: str | None = None) -> tuple[str, str]:
+    """One testcase and its outcome: failure, skipped or passed (`name_text`: `name` already escaped)."""
     # time="0": some reporters parse a missing duration as NaN; a check on one resource takes no measurable time.
-    open_tag = "    " + _element("testcase", {"classname": finding.check_id, "name": name, "time": "0"})
+    named = _attribute(name) if name_text is None else name_text
+    open_tag = f'    <testcase classname="{_attribute(finding.check_id)}" name="{named}" time="0"'
+    if finding.status is Status.PASS and not fails_gate(finding, fail_on):
+        return f"{open_tag}/>\n", "passed"
     message = _clip(finding.message)
     if fails_gate(finding, fail_on):
         failure = _element("failure", {"message": message, "type": finding.severity.value})
@@ -160,8 +185,13 @@ def _details(finding: Finding) -> str:
 
 def _element(tag: str, attributes: dict[str, str]) -> str:
     """An opening tag without its closing `>` or `/>`."""
-    rendered = "".join(f' {key}="{escape(_clean(value), _ATTRIBUTE)}"' for key, value in attributes.items())
+    rendered = "".join(f' {key}="{_attribute(value)}"' for key, value in attributes.items())
     return f"<{tag}{rendered}"
+
+
+def _attribute(value: str) -> str:
+    """An attribute's value as it goes between double quotes."""
+    return escape(_clean(value), _ATTRIBUTE)
 
 
 def _text(text: str) -> str:

@@ -199,3 +199,28 @@ def test_names_are_plain_check_and_resource_ids() -> None:
     """Azure DevOps keys test history on classname + name: nothing volatile (counts, times) may appear in them."""
     document = junit.render(scan_result()).decode()
     assert not re.search(r'name="[^"]*\d+ resource\(s\)', document)
+
+
+def test_hostile_resource_ids_and_detail_keys_read_back_as_their_names(xsd: Any) -> None:
+    """Each testcase name is escaped from parts (a resource's id once for all its suites): what a
+    parser reads back is the check id, resource id and detail key, with characters XML cannot hold
+    replaced, whether the name is plain, carries a detail key or was made unique with `#2`."""
+    hostile = 'w&"<x>\'\t\n\r\x01 \u2028&amp;'
+    resource = arm_id("Microsoft.KeyVault/vaults", hostile)
+    findings = []
+    for check_id in ("MLW-KV-001", "MLW-ST-002"):
+        for detail in (None, 'k"&<\n\x02', 'k"&<\n\x02'):
+            item = finding(check_id, resource, Status.FAIL, "m")
+            findings.append(item.model_copy(update={"detail_key": detail}))
+    document = junit.render(scan_result(tuple(findings)))
+    xsd.validate(document.decode())
+    names = sorted(case.get("name", "") for case in ET.fromstring(document).iter("testcase"))
+    clean = junit._clean
+    expected = sorted(
+        clean(f"{check_id} {resource}")
+        + (f" [{clean(detail)}]" if detail else "")
+        + (" #2" if second else "")
+        for check_id in ("MLW-KV-001", "MLW-ST-002")
+        for detail, second in ((None, False), ('k"&<\n\x02', False), ('k"&<\n\x02', True))
+    )
+    assert names == expected
