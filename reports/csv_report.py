@@ -93,11 +93,6 @@ def render(result: ScanResult) -> bytes:
     return out.getvalue()
 
 
-def _row(finding: Finding, deployments: DeploymentIndex) -> list[str]:
-    """One finding's cells, in `COLUMNS` order."""
-    return _Rows(deployments).row(finding)
-
-
 class _Rows:
     """Makes each finding's cells. At 100,000 resources there are 340,000 rows but only a few
     thousand distinct resources, checks and evidence items: what depends on those alone (resource

@@ -88,7 +88,7 @@ def _suite(
     names = _Names(check_id)
     for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
         name = _unique(_name(finding), seen)
-        cases.append(_case(finding, result.fail_on, name, names.attribute(finding, name))[0])
+        cases.append(_case(finding, result.fail_on, names.open_tag(finding, name))[0])
         if len(cases) >= _FLUSH_EVERY:
             handle.write("".join(cases).encode())
             cases.clear()
@@ -96,16 +96,21 @@ def _suite(
 
 
 class _Names:
-    """A suite's testcase names as attribute text. A name is the check id, the resource id and the
-    detail key, and escaping works character by character, so each part is escaped once (a resource
-    has a testcase in every suite) and the escaped parts are joined; a name `_unique` changed is
-    escaped whole."""
+    """A suite's testcase opening tags. A name is the check id, the resource id and the detail key,
+    and escaping works character by character, so each part is escaped once (a resource has a
+    testcase in every suite) and the escaped parts are joined; a name `_unique` changed is escaped
+    whole. The classname is the suite's check id, escaped once."""
 
     def __init__(self, check_id: str) -> None:
         self.check = _attribute(check_id)
         self.resources: dict[str, str] = {}
 
-    def attribute(self, finding: Finding, name: str) -> str:
+    def open_tag(self, finding: Finding, name: str) -> str:
+        """`<testcase ...` without its closing `>` or `/>`, for `finding` named `name`."""
+        # time="0": some reporters parse a missing duration as NaN; a check on one resource takes no measurable time.
+        return f'    <testcase classname="{self.check}" name="{self._name(finding, name)}" time="0"'
+
+    def _name(self, finding: Finding, name: str) -> str:
         if name != _name(finding):
             return _attribute(name)
         resource = self.resources.get(finding.resource_id)
@@ -142,11 +147,8 @@ def _unique(name: str, seen: set[str]) -> str:
     return candidate
 
 
-def _case(finding: Finding, fail_on: Severity | None, name: str, name_text: str | None = None) -> tuple[str, str]:
-    """One testcase and its outcome: failure, skipped or passed (`name_text`: `name` already escaped)."""
-    # time="0": some reporters parse a missing duration as NaN; a check on one resource takes no measurable time.
-    named = _attribute(name) if name_text is None else name_text
-    open_tag = f'    <testcase classname="{_attribute(finding.check_id)}" name="{named}" time="0"'
+def _case(finding: Finding, fail_on: Severity | None, open_tag: str) -> tuple[str, str]:
+    """One testcase (`open_tag` from `_Names`) and its outcome: failure, skipped or passed."""
     if finding.status is Status.PASS and not fails_gate(finding, fail_on):
         return f"{open_tag}/>\n", "passed"
     message = _clip(finding.message)
