@@ -73,9 +73,9 @@ class _Recorder(Progress):
         self.fake = fake
         self.seen_at_done: dict[str, int] = {}
 
-    def subscription(self, subscription_id: str) -> None:
+    def subscription(self, subscription_id: str, total: int | None = None) -> None:
         self.seen_at_done[subscription_id] = _touching(self.fake, subscription_id)
-        super().subscription(subscription_id)
+        super().subscription(subscription_id, total)
 
 
 def _touching(fake: AzureFake, subscription: str) -> int:
@@ -102,6 +102,7 @@ def test_on_a_terminal_a_live_display_with_phases_counts_rate_and_eta(fake: Azur
     assert re.search(r"\d[\d,]*\.\d/s", text)  # a rate
     assert re.search(r"\d:\d\d:\d\d", text)  # elapsed / remaining time columns
     assert f"mlwarden: subscription {SUB_A} done" in text
+    assert re.findall(r"subscription \S+ done \((\d) of 2\)", text) == ["1", "2"]  # how far, out of how many
     assert "mlwarden: collected " in text
 
 

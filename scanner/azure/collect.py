@@ -205,6 +205,7 @@ class Collection:
                 self.progress.phase(phase, count)
         pending = Counter((job.subscription or "").lower() for job in jobs)
         names = {(job.subscription or "").lower(): job.subscription for job in jobs}
+        subscriptions = sum(1 for name in names.values() if name)
         lock = threading.Lock()
 
         def run(job: Job) -> Outcome:
@@ -217,7 +218,7 @@ class Collection:
                     pending[key] -= 1
                     done = pending[key] == 0
                 if done and names[key]:
-                    self.progress.subscription(str(names[key]))
+                    self.progress.subscription(str(names[key]), subscriptions)
 
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_concurrency)) as pool:
             for outcome in pool.map(run, jobs):

@@ -151,12 +151,17 @@ class Progress:
             self._display.update(phase.task, completed=phase.done, total=phase.total)
 
     # -- events ----------------------------------------------------------------------------
-    def subscription(self, subscription_id: str) -> None:
-        """Said only when every read of that subscription has finished."""
+    def subscription(self, subscription_id: str, total: int | None = None) -> None:
+        """Said only when every read of that subscription has finished; `total` is how many
+        subscriptions the collection reads, so a long CI log shows how far it is."""
         with self._lock:
             self.subscriptions_done += 1
             count = self.subscriptions_done
-        self._say(f"subscription {subscription_id} done ({count})")
+        self._say(
+            f"subscription {subscription_id} done ({count} of {total})"
+            if total
+            else f"subscription {subscription_id} done ({count})"
+        )
 
     def gap(self, gap: Gap) -> None:
         with self._lock:
