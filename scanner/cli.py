@@ -95,10 +95,34 @@ def _report_name(fmt: str) -> str:
 def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by `scan` (live) and `collect`."""
     options = [
-        click.option("--subscription", "subscriptions", multiple=True, help="Subscription id (repeatable)."),
-        click.option("--management-group", "management_groups", multiple=True, help="Management group (repeatable)."),
-        click.option("--resource-group", "resource_groups", multiple=True, help="Only these resource groups."),
-        click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only resources with this tag."),
+        click.option(
+            "--subscription",
+            "subscriptions",
+            multiple=True,
+            metavar="ID",
+            help="Only this subscription (repeatable; default: every subscription the identity can read).",
+        ),
+        click.option(
+            "--management-group",
+            "management_groups",
+            multiple=True,
+            metavar="ID",
+            help="Every subscription under this management group (repeatable; live scans only).",
+        ),
+        click.option(
+            "--resource-group",
+            "resource_groups",
+            multiple=True,
+            metavar="NAME",
+            help="Only resources in this resource group (repeatable: any of them).",
+        ),
+        click.option(
+            "--tag",
+            "tags",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Only resources with this tag, value case-insensitive (repeatable: every one must match).",
+        ),
         click.option(
             "--cloud",
             type=click.Choice(["public", "usgov", "china"]),
@@ -106,21 +130,35 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Azure cloud: public, US Government or China.",
         ),
-        click.option("--arm-endpoint", help="Override the ARM endpoint (Azure Stack, tests)."),
-        click.option("--authority-host", help="Override the Entra ID authority host."),
-        click.option("--credential-scope", help="Override the ARM token scope."),
-        click.option("--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra CA bundle to trust."),
+        click.option("--arm-endpoint", metavar="URL", help="Override the ARM endpoint (Azure Stack, tests)."),
+        click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (sign-in)."),
+        click.option("--credential-scope", metavar="SCOPE", help="Override the scope of the ARM access token."),
         click.option(
-            "--app-settings", is_flag=True, help="Read app settings to classify secrets (needs more than Reader)."
+            "--ca-bundle",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's.",
+        ),
+        click.option(
+            "--app-settings",
+            is_flag=True,
+            help="Also read app settings and connection strings to classify secrets (values are dropped; "
+            "needs more than Reader: Microsoft.Web/sites/config/list/action).",
         ),
         click.option("--diagnostics", is_flag=True, help="Read diagnostic settings (one call per resource)."),
-        click.option("--no-keyvault", is_flag=True, help="Do not read Key Vault key metadata."),
+        click.option(
+            "--no-keyvault",
+            is_flag=True,
+            help="Skip the per-vault reads of key and secret metadata (checks that need them are unknown).",
+        ),
         click.option(
             "--changes-since",
             metavar="DURATION",
             help="Attribute failures to Azure changes this far back (e.g. 7d, 72h; default and maximum 14d).",
         ),
-        click.option("--quiet", "-q", is_flag=True, help="No progress output."),
+        click.option(
+            "--quiet", "-q", is_flag=True, help="No progress output (errors and warnings still go to stderr)."
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -133,6 +171,10 @@ def _parse_tags(items: Sequence[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--tag {item!r}: expected KEY=VALUE")
+        if key.lower() in {k.lower() for k in tags}:
+            # Every --tag must match and a resource holds one value per tag: a second value would
+            # silently replace the first (or match nothing), so it is refused.
+            raise InputError(f"--tag {item!r}: tag {key!r} given twice (every --tag must match)")
         tags[key] = value
     return tags
 
@@ -196,28 +238,45 @@ def cli(ctx: click.Context) -> None:
         click.echo(ctx.get_help())
 
 
-@cli.command(short_help="Scan the demo estate, a snapshot, or live Azure; write reports; exit by --fail-on.")
+SCAN_EXAMPLES = """\b
+Examples:
+  mlwarden scan --demo --out out/                       # HTML and JSON reports of the demo estate
+  mlwarden scan --demo --format sarif --out out/ --fail-on critical
+  mlwarden scan --snapshot estate.jsonl.gz --waivers waivers.yaml --baseline baseline.json
+  mlwarden scan --template infra/ --format sarif --out out/   # before deployment
+  mlwarden scan --subscription ID --out out/            # live Azure (az login, or any Azure credential)"""
+
+
+@cli.command(
+    short_help="Scan the demo estate, a snapshot, a template or plan, or live Azure; write reports; exit by --fail-on.",
+    epilog=SCAN_EXAMPLES,
+)
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
 @click.option(
     "--snapshot",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz).",
+    metavar="FILE",
+    help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz; - reads stdin).",
 )
 @click.option(
     "--template",
     type=click.Path(path_type=Path),
-    help="Scan ARM/Bicep-built templates before deployment: a template file or a directory (recursive).",
+    metavar="PATH",
+    help="Scan ARM templates (also `az bicep build` output) before deployment: a file, or a directory "
+    "searched recursively.",
 )
 @click.option(
     "--parameters",
     "parameter_files",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="ARM parameters file for --template (repeatable; in a directory, x.parameters.json goes with x.json).",
+    metavar="FILE",
+    help="ARM parameters file for --template (repeatable; with a directory, x.parameters.json goes with x.json).",
 )
 @click.option(
     "--terraform-plan",
     type=click.Path(path_type=Path),
+    metavar="FILE",
     help="Scan a Terraform plan before apply: the JSON of `terraform show -json plan.out`.",
 )
 @click.option(
@@ -233,15 +292,17 @@ def cli(ctx: click.Context) -> None:
     "framework_files",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Add a framework catalog of your own (YAML; repeatable).",
+    metavar="FILE",
+    help="Add a framework catalog of your own (YAML; repeatable; see `frameworks list`).",
 )
 @click.option(
     "--format",
     "formats",
     multiple=True,
     type=FormatList(),
-    help="Report format (repeatable or comma-separated; FMT.gz, e.g. json.gz, gzips it). With --out each "
-    f"is written to DIR/{REPORT_BASENAME}.<ext>[.gz]; without --out one format goes to stdout.",
+    help="Report format (repeatable or comma-separated; FMT.gz, e.g. json.gz, gzips any but pdf). With --out "
+    f"each is written to DIR/{REPORT_BASENAME}.<ext>[.gz] (compliance-csv: DIR/mlwarden-compliance.csv); "
+    "without --out one format goes to stdout.",
 )
 @click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="PDF paper size.")
 @click.option(
@@ -255,7 +316,7 @@ def cli(ctx: click.Context) -> None:
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     metavar="DIR",
-    help="Write the reports into DIR (default formats: json and html).",
+    help="Write the reports into DIR (default formats: json and html); they land only if the scan succeeds.",
 )
 @click.option(
     "--fail-on",
@@ -265,7 +326,11 @@ def cli(ctx: click.Context) -> None:
     help="Exit 1 when a failing finding at or above this severity is not waived or baselined; "
     "`none` never fails on findings.",
 )
-@click.option("--allow-partial", is_flag=True, help="A scan with coverage gaps exits 0/1 instead of 3.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="A scan with coverage gaps or check errors exits 0/1 instead of 3 (they stay in the report).",
+)
 @click.option(
     "--sarif-include",
     multiple=True,
@@ -277,17 +342,21 @@ def cli(ctx: click.Context) -> None:
     "--waivers",
     "waivers_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Waivers YAML: accepted risk per check and resource pattern, with owner and expiry.",
+    metavar="FILE",
+    help="Waivers YAML: accepted risk per check and resource pattern, with owner and expiry "
+    "(example: examples/waivers.yaml).",
 )
 @click.option(
     "--baseline",
     "baseline_file",
     type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
     help="A baseline from --write-baseline: only findings not in it count for --fail-on.",
 )
 @click.option(
     "--write-baseline",
     type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
     help="Write a baseline accepting every failing finding of this scan.",
 )
 @click.option(
@@ -319,6 +388,7 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--check-timeout",
     type=click.FloatRange(min=0),
+    metavar="SECONDS",
     default=30.0,
     show_default=True,
     help="Seconds one check may spend on one resource before it becomes an error (0: no limit).",
@@ -363,10 +433,13 @@ def scan(
     pdf_detail: Literal["summary", "full"],
     **azure: Any,
 ) -> None:
-    """Scan the demo estate (--demo), a snapshot (--snapshot FILE) or, with neither, live Azure.
+    """Scan the demo estate (--demo), a snapshot (--snapshot FILE), ARM templates (--template PATH)
+    or a Terraform plan (--terraform-plan FILE); with none of them, live Azure.
 
-    Prints a summary, writes reports (--out DIR) and exits by --fail-on. A scan that fails
-    writes nothing: reports, baseline and history record land together or not at all.
+    Prints a summary, writes reports (--out DIR) and exits by --fail-on (exit codes: `mlwarden
+    --help`). A scan that fails writes nothing: reports, baseline and history record land
+    together or not at all. --subscription, --resource-group and --tag also narrow a scan of the
+    demo, a snapshot, a template or a plan; the other live options apply to live Azure only.
     """
     from reports.terminal import summary
     from scanner import policy
@@ -533,9 +606,14 @@ def _load_source(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
+    metavar="FILE",
     help="Snapshot file to write (.jsonl, or .jsonl.gz to compress).",
 )
-@click.option("--allow-partial", is_flag=True, help="Exit 0 even when some scopes could not be read.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 instead of 3 when some sources or scopes could not be read (the gaps stay in the snapshot).",
+)
 @azure_options
 @_guard
 def collect(out: Path, allow_partial: bool, **azure: Any) -> None:

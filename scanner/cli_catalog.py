@@ -18,6 +18,7 @@ from frameworks.catalog import Control, Framework
 from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import CheckMeta, Severity
+from scanner.registry import PILLARS
 from scanner.textsafe import printable
 
 
@@ -65,6 +66,7 @@ framework_file_option = click.option(
     "framework_files",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )
 
@@ -75,13 +77,31 @@ def checks() -> None:
 
 
 @checks.command("list", short_help="List checks, optionally filtered by tag, kind, pillar or severity.")
-@click.option("--tag", "tags", multiple=True, help="Only checks with this tag (repeatable: any of them).")
-@click.option("--kind", "kinds", multiple=True, help="Only checks on this resource kind, e.g. aks (repeatable).")
-@click.option("--pillar", "pillars", multiple=True, help="Only checks of this pillar (repeatable).")
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    help="Only checks with this tag, e.g. private-network (repeatable: any of them; `checks tags` lists them).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Only checks on this resource kind, e.g. aks or storage (repeatable: any of them).",
+)
+@click.option(
+    "--pillar",
+    "pillars",
+    multiple=True,
+    metavar="PILLAR",
+    help=f"Only checks of this pillar: {', '.join(PILLARS[:-1])} or {PILLARS[-1]} (repeatable: any of them).",
+)
 @click.option(
     "--severity",
     type=click.Choice([s.value for s in Severity]),
-    help="Only checks of this severity or above.",
+    help="Only checks of this severity or above (high: high and critical).",
 )
 @click.option(
     "--format",
@@ -97,7 +117,7 @@ def checks_list(
 ) -> None:
     """Every registered check (built-in and plugins), filtered by --tag, --kind, --pillar and --severity."""
     from scanner.kinds import ALL_KINDS
-    from scanner.registry import PILLARS, TAGS
+    from scanner.registry import TAGS
 
     _known("--tag", tags, TAGS)
     _known("--kind", kinds, ALL_KINDS)
@@ -144,7 +164,7 @@ def checks_tags() -> None:
 
 
 @checks.command("show", short_help="One check: rationale, remediation and the controls it evidences.")
-@click.argument("check_id")
+@click.argument("check_id", metavar="CHECK_ID")
 @click.option(
     "--format",
     "fmt",
@@ -211,7 +231,7 @@ def frameworks_list(framework_files: tuple[Path, ...]) -> None:
 
 
 @frameworks.command("show", short_help="A framework's controls and the checks behind each.")
-@click.argument("framework_id")
+@click.argument("framework_id", metavar="FRAMEWORK_ID")
 @framework_file_option
 @_guard
 def frameworks_show(framework_id: str, framework_files: tuple[Path, ...]) -> None:

@@ -33,19 +33,22 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--attestations",
             "attestations_file",
             type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
             help="Attestations YAML for manual controls (see `mlwarden attestations template`).",
         ),
         click.option(
             "--evidence-pack",
             "evidence_pack",
             type=click.Path(file_okay=False, path_type=Path),
-            help="Write snapshot, reports, inputs and a digest manifest to this new directory.",
+            metavar="DIR",
+            help="Also write the snapshot, reports, inputs and a digest manifest to this new (or empty) directory.",
         ),
         click.option(
             "--sign-key",
             "sign_key",
             metavar="KEY_URL",
-            help="Sign the evidence pack manifest with this Key Vault key (https://<vault>.vault.azure.net/keys/<name>).",
+            help="Sign the evidence pack manifest with this Key Vault key "
+            "(https://<vault>.vault.azure.net/keys/<name>[/<version>]; needs --evidence-pack).",
         ),
     ]
     for option in reversed(options):
@@ -164,17 +167,28 @@ def attestations() -> None:
 
 
 @attestations.command("template")
-@click.option("--framework", "framework_id", required=True, help="Framework id (see `mlwarden frameworks list`).")
+@click.option(
+    "--framework",
+    "framework_id",
+    required=True,
+    metavar="ID",
+    help="The framework whose manual controls to list, e.g. hipaa-security-rule (see `mlwarden frameworks list`).",
+)
 @click.option(
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )
 @_guard
 def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> None:
-    """Print a starting attestations file with one entry per manual control and its evidence request."""
+    """Print a starting attestations file with one entry per manual control and its evidence request.
+
+    Redirect it to a file, fill in the controls you can vouch for and delete the rest: a blank
+    entry refuses to load. Then: `mlwarden scan --attestations FILE ...`.
+    """
     from scanner import __version__
     from scanner.attestations import template
     from scanner.cli import _frameworks, _load_checks
@@ -187,7 +201,7 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
 
 
 @click.command("verify")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=click.Path(path_type=Path), metavar="DIR")
 @click.option(
     "--key", "key_url", metavar="KEY_URL", help="Require a signature by this Key Vault key (fetched to compare)."
 )
@@ -198,13 +212,19 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
     show_default=True,
     help="Azure cloud of the signing key's vault (with --key).",
 )
-@click.option("--authority-host", help="Override the Entra ID authority host (with --key).")
+@click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (with --key).")
 @click.option(
-    "--ca-bundle", type=click.Path(dir_okay=False, path_type=Path), help="Extra CA bundle to trust (with --key)."
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Extra CA certificates (PEM) to trust (with --key).",
 )
 @_guard
 def verify_command(directory: Path, key_url: str | None, **params: Any) -> None:
     """Check an evidence pack offline: every digest, then the signature with the included public key.
+
+    DIR is the pack a scan wrote with --evidence-pack. With --key the signer is pinned: the key's
+    public half is fetched from Key Vault (needs keys/get) and must be the one that signed.
 
     Exit 0 when everything matches, 1 naming the first file or signature that does not, 2 when the
     pack cannot be read (missing or truncated manifest).

@@ -22,8 +22,8 @@ db_option = click.option(
     metavar="PATH|URL",
     envvar="MLWARDEN_HISTORY",
     required=True,
-    help="History: a SQLite file, or postgresql://user@host/db (password from PGPASSWORD/PGPASSFILE). "
-    "Env: MLWARDEN_HISTORY.",
+    help="The history `scan --history` records into: a SQLite file, or postgresql://user@host/db "
+    "(password from PGPASSWORD/PGPASSFILE). Env: MLWARDEN_HISTORY.",
 )
 scan_id = click.IntRange(1, MAX_ID)
 """A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow."""
@@ -87,7 +87,11 @@ def history_list(db: str, fmt: str) -> None:
 )
 @_guard
 def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
-    """What changed between two recorded scans (default: the last two)."""
+    """What changed between two recorded scans (default: the last two).
+
+    OLDER and NEWER are scan ids from `mlwarden history list`. Shows the failing findings that are
+    new, fixed or still failing, and status changes; --fail-on-new turns it into a gate.
+    """
     if older is None:
         older, newer = latest_two(db)
     elif newer is None:

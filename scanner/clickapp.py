@@ -22,6 +22,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+"""130, what a shell reports for a command stopped by Ctrl-C."""
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """141, what a shell reports for `cat` or `grep` killed by SIGPIPE: the reader went away early
 (`mlwarden checks list | head -1`). Not 0, so that `scan ... | head` never turns a gate green
@@ -30,10 +32,12 @@ under `set -o pipefail`; nothing is printed."""
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    nothing failing at or above --fail-on
-  1    failing findings at or above --fail-on
-  2    usage or input error (one line on stderr: what and where)
-  3    scan incomplete: a source or scope could not be read (--allow-partial: a warning)
+  1    failing findings at or above --fail-on (history diff --fail-on-new: new ones; verify: a mismatch)
+  2    usage or input error (one line on stderr: what and where), or no Azure credential could sign in
+  3    scan incomplete: a source or scope could not be read, or a check errored (--allow-partial: a
+       warning); or the history could not be reached, so the scan was not recorded
   4    internal error, a bug in mlwarden (please report it)
+  130  interrupted (Ctrl-C)
   141  the reader of stdout went away (e.g. piped into head); nothing else printed"""
 
 
@@ -99,7 +103,7 @@ class MlwardenGroup(click.Group):
             sys.exit(EXIT_INPUT)
         except click.exceptions.Abort:
             click.echo(error_line("interrupted"), err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             _silence_stdout()
             sys.exit(EXIT_BROKEN_PIPE)
@@ -116,12 +120,17 @@ class MlwardenGroup(click.Group):
             raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        # Caught here, inside click: click's own handler would turn EPIPE into exit 1.
+        # Caught here, inside click: click's own handler would turn EPIPE into exit 1, and would
+        # start Ctrl-C's error with an empty line even where no `^C` was echoed (a CI log).
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             _silence_stdout()
             raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+        except KeyboardInterrupt:
+            if sys.stderr is not None and sys.stderr.isatty():
+                click.echo(err=True)  # end the line the terminal's `^C` is on
+            raise click.exceptions.Abort() from None
 
 
 if TYPE_CHECKING:  # click >= 8.2 types ParamType generically; older ones cannot be subscripted
