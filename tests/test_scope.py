@@ -94,3 +94,7 @@ def test_cli_filters_offline_scans_and_rejects_what_a_snapshot_cannot_answer() -
     assert groups.exit_code == 2 and "needs a live scan" in groups.stderr
     bad_tag = runner.invoke(cli, ["scan", "--demo", "--tag", "novalue"])
     assert bad_tag.exit_code == 2 and "expected KEY=VALUE" in bad_tag.stderr
+    # Every --tag must match and a resource holds one value per tag: a second value for the same
+    # key (in any casing) would silently replace the first, so it is refused.
+    twice = runner.invoke(cli, ["scan", "--demo", "--tag", "env=prod", "--tag", "Env=dev"])
+    assert twice.exit_code == 2 and "given twice" in twice.stderr and twice.stdout == ""
