@@ -20,7 +20,7 @@ from typing import Any
 from scanner import secrets
 from scanner.bulk import collector_paused
 from scanner.errors import InputError
-from scanner.inventory import Inventory, PropertyChange, ResourceChange
+from scanner.inventory import Inventory, PropertyChange, ResourceChange, in_range
 from scanner.models import ChangeAttribution, Finding, SourceCoverage, Status
 
 WINDOW = timedelta(days=14)
@@ -76,7 +76,8 @@ def _time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if in_range(parsed) else None
 
 
 def from_row(row: Mapping[str, Any]) -> ResourceChange | None:

@@ -8,10 +8,10 @@ classifications) are records of their own, so every check also runs offline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Final, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
 from scanner.models import Frozen, Resource, SourceCoverage
 
@@ -52,6 +52,26 @@ ALL_SOURCES = (
     REGISTRY_TOKENS,
     BLOB_CONTAINERS,
 )
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def in_range(value: datetime) -> bool:
+    """A time a collection or a change can have; one outside it breaks the change window's
+    arithmetic (`collected_at` minus 14 days) and can only be a damaged or forged file."""
+    return EARLIEST <= value < LATEST
+
+
+def _instant(value: datetime) -> datetime:
+    if not in_range(value):
+        raise ValueError("must be between 1970 and 9000")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+"""A point in time with its time zone: a naive time cannot be compared with one that has one."""
 
 
 class LifetimeAction(Frozen):
@@ -131,7 +151,7 @@ class ResourceChange(Frozen):
     """The changed resource (`properties.targetResourceId`)."""
     change_type: str
     """`Create`, `Update` or `Delete`."""
-    time: datetime
+    time: Instant
     changed_by: str | None = None
     changed_by_type: str | None = None
     client_type: str | None = None
@@ -155,7 +175,7 @@ class SnapshotHeader(Frozen):
     schema_: Literal["mlwarden-snapshot"] = Field(default=SNAPSHOT_SCHEMA, alias="schema")
     schema_version: int = SNAPSHOT_SCHEMA_VERSION
     tool_version: str
-    collected_at: datetime
+    collected_at: Instant
     cloud: str = "public"
     inputs: Literal["azure", "template", "plan"] = "azure"
     """What was read: live Azure (or its snapshot), ARM templates, or a Terraform plan."""

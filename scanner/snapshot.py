@@ -276,7 +276,7 @@ def _header(record: dict[str, Any], where: str) -> SnapshotHeader:
     if record.get("record") != "header" or record.get("schema") != SNAPSHOT_SCHEMA:
         raise InputError(f"{where}: not an mlwarden snapshot (first line must be the {SNAPSHOT_SCHEMA} header)")
     version = record.get("schema_version")
-    if version != SNAPSHOT_SCHEMA_VERSION:
+    if type(version) is not int or version != SNAPSHOT_SCHEMA_VERSION:  # not 1.0 or true, which equal 1
         raise InputError(
             f"{where}: snapshot schema version {version!r} is not supported (this build reads "
             f"{SNAPSHOT_SCHEMA_VERSION})"
