@@ -12,14 +12,17 @@ commands (scanner.history_store).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.history_store import APPLICATION_ID, MAX_ID, SCHEMA_VERSION, FindingRow, Store
+from scanner.errors import InputError
+from scanner.history_store import APPLICATION_ID, MAX_ID, SCHEMA_VERSION, FindingRow, Store, corrupt_as_input
 from scanner.models import ChangeAttribution, Severity, Status
+from scanner.textsafe import printable
 
 __all__ = [
     "APPLICATION_ID",
@@ -160,8 +163,26 @@ def is_url(target: Target) -> bool:
     return isinstance(target, str) and target.lower().startswith(("postgresql://", "postgres://"))
 
 
+_OTHER_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_KEYWORD_DSN = re.compile(r"^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=", re.IGNORECASE)
+
+
 def open_store(target: Target) -> Store:
-    """The store a `--history`/`--db` value names: a postgresql:// URL, else a SQLite file."""
+    """The store a `--history`/`--db` value names: a postgresql:// URL, else a SQLite file.
+
+    Another URL scheme, or a libpq `key=value` connection string, is refused rather than taken
+    as a file name (which would create a stray SQLite file, and name it, password and all)."""
+    if isinstance(target, str) and not is_url(target):
+        if match := _OTHER_URL.match(target):
+            scheme = printable(match.group(0)[:-3][:20])
+            raise InputError(
+                f"history: {scheme}:// is not a history store (a SQLite file path or postgresql://user@host/db)"
+            )
+        if _KEYWORD_DSN.match(target):
+            raise InputError(
+                "history: a key=value connection string is not supported; write it as postgresql://user@host/db "
+                "(the password from PGPASSWORD or a PGPASSFILE)"
+            )
     if is_url(target):
         from scanner.history_pg import PostgresStore
 
@@ -190,7 +211,8 @@ def check(target: Target) -> None:
 
 def scans(target: Target) -> list[ScanSummary]:
     """Every recorded scan, oldest first."""
-    return [ScanSummary(**row.decoded()) for row in open_store(target).scans()]
+    store = open_store(target)
+    return [ScanSummary(**row.decoded(store.label)) for row in store.scans()]
 
 
 def latest_two(target: Target) -> tuple[int, int]:
@@ -200,8 +222,10 @@ def latest_two(target: Target) -> tuple[int, int]:
 
 def diff(target: Target, older: int, newer: int) -> HistoryDiff:
     """Compare two recorded scans finding by finding, by fingerprint."""
-    before_row, after_row, before_rows, after_rows = open_store(target).pair(older, newer)
-    before, after = _by_fingerprint(before_rows), _by_fingerprint(after_rows)
+    store = open_store(target)
+    before_row, after_row, before_rows, after_rows = store.pair(older, newer)
+    with corrupt_as_input(store.label):
+        before, after = _by_fingerprint(before_rows), _by_fingerprint(after_rows)
     sections: dict[str, list[FindingChange]] = {"new": [], "fixed": [], "still": [], "changed": []}
     for fingerprint in before.keys() | after.keys():
         was, now = before.get(fingerprint), after.get(fingerprint)
@@ -227,8 +251,8 @@ def diff(target: Target, older: int, newer: int) -> HistoryDiff:
         elif change.before is not change.after:
             sections["changed"].append(change)
     return HistoryDiff(
-        older=ScanSummary(**before_row.decoded()),
-        newer=ScanSummary(**after_row.decoded()),
+        older=ScanSummary(**before_row.decoded(store.label)),
+        newer=ScanSummary(**after_row.decoded(store.label)),
         new_failing=_ordered(sections["new"]),
         fixed=_ordered(sections["fixed"]),
         still_failing=_ordered(sections["still"]),

@@ -32,6 +32,9 @@ _TRANSIENT = {"40001", "40P01", "55P03", "57P03", "53300"}
 _CONFIG = {"28000", "28P01", "3D000", "42501"}
 """bad authorization, bad password, no such database, insufficient privilege: fix the settings."""
 
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+"""libpq's sslmode values: anything else is a setting to fix (exit 2), not a server to retry (exit 3)."""
+
 _PASSWORD_REFUSED = (
     "history URL: a password in the URL is refused (it would show in process lists and logs); "
     "set PGPASSWORD or PGPASSFILE, or use azure_ad=true for Microsoft Entra sign-in"
@@ -158,6 +161,7 @@ def _parse(url: str) -> tuple[str, str | None, str]:
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         password = parts.password
+        _ = parts.port  # a port that is not a number from 0 to 65535 is a ValueError here, not a failed connection
     except ValueError as exc:
         raise InputError(f"history URL: not a valid URL ({printable(first_line(exc))})") from None
     if password is not None or any(key.lower() == "password" for key, _ in query):
@@ -167,6 +171,9 @@ def _parse(url: str) -> tuple[str, str | None, str]:
     entra = ours.get("azure_ad", "false").lower()
     if entra not in ("true", "false", "1", "0", "yes", "no"):
         raise InputError(f"history URL: azure_ad must be true or false, not {printable(entra)!r}")
+    sslmode = next((value for key, value in rest if key.lower() == "sslmode"), None)
+    if sslmode is not None and sslmode not in _SSLMODES:
+        raise InputError(f"history URL: sslmode must be one of {', '.join(_SSLMODES)}, not {printable(sslmode)!r}")
     conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
     psycopg = _psycopg()
     try:

@@ -287,7 +287,12 @@ class ScanSummaryRow:
         self.values = values
         self.frameworks = frameworks
 
-    def decoded(self) -> dict[str, Any]:
+    def decoded(self, label: str) -> dict[str, Any]:
+        """The row's public shape; a stored value that does not decode is a damaged history (exit 2)."""
+        with corrupt_as_input(label):
+            return self._decode()
+
+    def _decode(self) -> dict[str, Any]:
         (scan_id, generated, recorded, origin, scope, cloud, subs, tool, count, statuses, failing, waived, based) = (
             self.values
         )
@@ -298,7 +303,7 @@ class ScanSummaryRow:
             "origin": origin,
             "scope": scope,
             "cloud": cloud,
-            "subscriptions": tuple(str(s) for s in json.loads(subs)),
+            "subscriptions": tuple(str(s) for s in _json_list(subs)),
             "tool_version": tool,
             "resource_count": int(count),
             "status_counts": _counts(statuses, [s.value for s in Status]),
@@ -404,7 +409,16 @@ def _rows(tx: Tx, scan_id: int) -> list[FindingRow]:
 def _counts(text: str, keys: list[str]) -> dict[str, int]:
     """A stored count map with every current key present, so older rows read with today's enums."""
     stored = json.loads(text)
+    if not isinstance(stored, dict):
+        raise TypeError(f"expected a JSON object of counts, got {type(stored).__name__}")
     return {key: int(stored.get(key, 0)) for key in keys}
+
+
+def _json_list(text: str) -> list[Any]:
+    stored = json.loads(text)
+    if not isinstance(stored, list):
+        raise TypeError(f"expected a JSON list, got {type(stored).__name__}")
+    return stored
 
 
 def first_line(exc: BaseException) -> str:

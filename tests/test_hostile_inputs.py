@@ -1,0 +1,198 @@
+"""Hostile inputs, as an outside tester would write them: every one is one `mlwarden: error:` line
+naming the file (and line or field), a documented exit code, no traceback, and an earlier report
+and history left byte for byte as they were.
+
+Each case here broke before its fix (exit 4 "internal error", a silent success, a stray file or
+an echoed secret); tests/test_bounded_input.py, test_snapshot.py and test_history.py hold the
+classes that already held.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from scanner.cli import cli
+from scanner.snapshot import DEMO_SNAPSHOT
+
+DEMO = (Path(__file__).resolve().parents[1] / "scanner" / "data" / DEMO_SNAPSHOT).read_bytes().splitlines(keepends=True)
+SECRET = "S3cretPw-canary"
+CHANGE_LINE = next(i for i, line in enumerate(DEMO, 1) if b'"record":"change"' in line)
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, env=env)
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Reports and a history of one earlier, successful scan."""
+    root = tmp_path_factory.mktemp("earlier")
+    result = invoke("scan", "--demo", "--out", root / "out", "--format", "json,sarif", "--history", root / "h.db")
+    assert result.exit_code == 1, result.output
+    return root
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, earlier: Path) -> Path:
+    shutil.copytree(earlier, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def refused(workdir: Path, *args: str | Path, code: int = 2, env: dict[str, str] | None = None) -> str:
+    """Run a scan that must fail: one error line, `code`, and the earlier outputs untouched."""
+    before = tree(workdir)
+    result = invoke(*args, env=env)
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlwarden: error: "), result.stderr
+    assert "Traceback" not in result.output and SECRET not in result.output
+    assert tree(workdir) == before
+    return lines[0]
+
+
+def scan_args(workdir: Path, *args: str | Path) -> tuple[str | Path, ...]:
+    return ("scan", *args, "--out", workdir / "out", "--format", "json,sarif", "--history", workdir / "h.db")
+
+
+# -- snapshot times --------------------------------------------------------------------------------
+
+
+def header(**changes: object) -> bytes:
+    record = json.loads(DEMO[0])
+    record.update(changes)
+    return json.dumps(record).encode() + b"\n"
+
+
+def with_change_time(value: str) -> bytes:
+    lines = list(DEMO)
+    index = CHANGE_LINE - 1
+    record = json.loads(lines[index])
+    record["data"]["time"] = value
+    lines[index] = json.dumps(record).encode() + b"\n"
+    return b"".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (
+            header(collected_at="2026-11-01T09:00:00") + b"".join(DEMO[1:]),
+            "line 1: invalid header: collected_at: Input should have timezone info",
+        ),
+        (
+            header(collected_at="0001-01-01T00:00:00Z") + b"".join(DEMO[1:]),
+            "line 1: invalid header: collected_at: Value error, must be between 1970 and 9000",
+        ),
+        (
+            header(collected_at="9999-12-31T23:59:59Z") + b"".join(DEMO[1:]),
+            "line 1: invalid header: collected_at: Value error, must be between",
+        ),
+        (
+            with_change_time("2026-10-30T00:00:00"),
+            f"line {CHANGE_LINE}: invalid change record: time: Input should have timezone info",
+        ),
+        (
+            with_change_time("0001-01-01T00:00:00Z"),
+            f"line {CHANGE_LINE}: invalid change record: time: Value error, must be between",
+        ),
+        (header(schema_version=1.0) + b"".join(DEMO[1:]), "line 1: snapshot schema version 1.0 is not supported"),
+        (header(schema_version=True) + b"".join(DEMO[1:]), "line 1: snapshot schema version True is not supported"),
+    ],
+    ids=[
+        "naive-collected-at",
+        "year-1",
+        "year-9999",
+        "naive-change-time",
+        "change-year-1",
+        "version-1.0",
+        "version-true",
+    ],
+)
+def test_snapshot_times_and_versions_that_cannot_be_compared_are_input_errors(
+    workdir: Path, body: bytes, fragment: str
+) -> None:
+    """A naive or out-of-range time used to reach the change window's arithmetic: TypeError or
+    OverflowError, exit 4. `1.0` and `true` equal 1 in Python and passed as the schema version."""
+    snapshot = workdir / "estate.jsonl"
+    snapshot.write_bytes(body)
+    before = tree(workdir)
+    message = refused(workdir, *scan_args(workdir, "--snapshot", snapshot))
+    assert f"snapshot {snapshot} {fragment}" in message, message
+    assert tree(workdir) == before
+
+
+# -- history stores --------------------------------------------------------------------------------
+
+
+def damaged(workdir: Path, sql: str) -> Path:
+    """The earlier history with a second scan, then one stored value damaged by `sql`."""
+    db = workdir / "h.db"
+    assert invoke("scan", "--demo", "--history", db, "--fail-on", "none").exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.executescript("PRAGMA ignore_check_constraints = 1;" + sql)
+    conn.close()
+    return db
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE scans SET status_counts = 'not json' WHERE id = 2",
+        "UPDATE scans SET status_counts = '[1, 2]' WHERE id = 2",
+        "UPDATE scans SET generated_at = 5 WHERE id = 2",
+        "UPDATE scans SET subscriptions = '{' WHERE id = 2",
+        "UPDATE scans SET resource_count = 'many' WHERE id = 2",
+    ],
+    ids=["counts-not-json", "counts-a-list", "time-a-number", "subscriptions-not-json", "count-text"],
+)
+@pytest.mark.parametrize("command", [["list"], ["list", "--format", "json"], ["diff"]])
+def test_a_damaged_history_row_is_a_corrupt_history_not_a_bug(workdir: Path, sql: str, command: list[str]) -> None:
+    """Values decoded after the read transaction were outside the corrupt-history guard: exit 4."""
+    db = damaged(workdir, sql)
+    message = refused(workdir, "history", *command, "--db", db)
+    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history ("), message
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("mysql://scanner@db.example/mlwarden", "history: mysql:// is not a history store"),
+        ("file:///tmp/history.db", "history: file:// is not a history store"),
+        (
+            f"host=db.example password={SECRET} dbname=mlwarden",
+            "history: a key=value connection string is not supported",
+        ),
+        ("postgresql://scanner@db.example:99999999/mlwarden", "history URL: not a valid URL (Port out of range"),
+        ("postgresql://scanner@db.example:abc/mlwarden", "history URL: not a valid URL (Port could not be cast"),
+        ("postgresql://scanner@db.example/mlwarden?sslmode=bogus", "history URL: sslmode must be one of"),
+    ],
+    ids=["mysql", "file-url", "keyword-dsn-with-password", "port-out-of-range", "port-text", "sslmode"],
+)
+def test_history_targets_that_are_not_a_file_or_a_postgresql_url_are_refused(
+    workdir: Path, target: str, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another scheme or a libpq key=value string used to become a SQLite file of that name in the
+    working directory (`recorded scan 1 in host=... password=...`, echoing the password); a bad
+    port or sslmode was exit 3 "cannot connect", as if the server were down."""
+    monkeypatch.chdir(workdir)
+    before = set(workdir.iterdir())
+    message = refused(workdir, *scan_args(workdir, "--demo")[:-2], "--history", target)
+    assert fragment in message, message
+    assert set(workdir.iterdir()) == before
+    assert fragment in refused(workdir, "history", "list", "--db", target)
+
+
+def test_a_finding_with_an_unknown_status_is_a_corrupt_history(workdir: Path) -> None:
+    db = damaged(workdir, "UPDATE findings SET status = 'bogus' WHERE scan_id = 2")
+    message = refused(workdir, "history", "diff", "--db", db)
+    assert message == f"mlwarden: error: history db {db}: corrupt history (ValueError)"
