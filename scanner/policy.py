@@ -40,6 +40,10 @@ from scanner.safe_yaml import LocatedDict, LocatedError
 from scanner.textsafe import printable
 
 BASELINE_FORMAT = "mlwarden-baseline"
+BASELINE_VERSION = 1
+MAX_BASELINE_BYTES = 256 << 20
+"""About 3 million fingerprints: far beyond any estate's failing findings."""
+_BASELINE_KEYS = {"format", "version", "generated_at", "fingerprints"}
 _WAIVER_KEYS = {"check", "resource", "justification", "owner", "expires"}
 
 
@@ -59,9 +63,9 @@ class Waiver:
         return fnmatch.fnmatchcase(resource_id.lower(), self.resource.lower())
 
 
-def _waiver(item: Any, where: str, check_ids: Collection[str]) -> Waiver:
+def _waiver(item: Any, where: str, check_ids: Collection[str], list_line: int, number: int) -> Waiver:
     if not isinstance(item, LocatedDict):
-        raise InputError(f"{where}: each waiver must be a mapping")
+        raise InputError(f"{where} line {list_line}: waiver {number} of 'waivers:' must be a mapping")
     line = item.line
     missing = sorted(_WAIVER_KEYS - set(item))
     extra = sorted(set(item) - _WAIVER_KEYS)
@@ -94,17 +98,30 @@ def load_waivers(path: Path, check_ids: Collection[str] = ()) -> list[Waiver]:
         raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
     except LocatedError as exc:
         raise InputError(f"{where} line {exc.line}: {exc.message}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("waivers"), list):
+    if not isinstance(document, LocatedDict) or not isinstance(document.get("waivers"), list):
         raise InputError(f"{where} line 1: expected a top-level 'waivers:' list")
-    return [_waiver(item, where, check_ids) for item in document["waivers"]]
+    for key in document:
+        if key != "waivers":  # a misspelt second `waivers:` would otherwise be dropped unseen
+            line = document.line_of(key)
+            raise InputError(f"{where} line {line}: unknown top-level key {key!r} (the file holds one 'waivers:' list)")
+    line = document.line_of("waivers")
+    return [_waiver(item, where, check_ids, line, index) for index, item in enumerate(document["waivers"], 1)]
 
 
 def load_baseline(path: Path) -> frozenset[str]:
+    """The accepted fingerprints. The file is read bounded (`--baseline /dev/zero` must not
+    fill memory) and exactly: an unknown key, a newer version or a fingerprint that is not text
+    is refused, because a baseline silently accepting less (or more) than meant moves the gate."""
     where = f"baseline {path}"
     try:
-        data = orjson.loads(path.read_bytes())
+        with path.open("rb") as handle:
+            body = handle.read(MAX_BASELINE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    if len(body) > MAX_BASELINE_BYTES:
+        raise InputError(f"{where}: larger than {MAX_BASELINE_BYTES >> 20} MiB")
+    try:
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if (
@@ -113,7 +130,23 @@ def load_baseline(path: Path) -> frozenset[str]:
         or not isinstance(data.get("fingerprints"), list)
     ):
         raise InputError(f"{where}: not an mlwarden baseline (expected format {BASELINE_FORMAT!r} and 'fingerprints')")
-    return frozenset(str(fp) for fp in data["fingerprints"])
+    if extra := sorted(set(data) - _BASELINE_KEYS):
+        known = ", ".join(sorted(_BASELINE_KEYS))
+        raise InputError(f"{where}: unknown key(s) {', '.join(map(repr, extra))} (a baseline holds {known})")
+    version = data.get("version", BASELINE_VERSION)
+    if type(version) is not int or version != BASELINE_VERSION:
+        raise InputError(
+            f"{where}: baseline version {version!r} is not supported (this mlwarden reads {BASELINE_VERSION})"
+        )
+    fingerprints = data["fingerprints"]
+    for index, fingerprint in enumerate(fingerprints):
+        if not isinstance(fingerprint, str) or not fingerprint.strip():
+            raise InputError(f"{where}: fingerprints[{index}] must be a non-empty string, not {_kind(fingerprint)}")
+    return frozenset(fingerprints)
+
+
+def _kind(value: object) -> str:
+    return "an empty string" if value == "" else f"{type(value).__name__}"
 
 
 def render_baseline(result: ScanResult) -> tuple[bytes, int]:
@@ -121,7 +154,7 @@ def render_baseline(result: ScanResult) -> tuple[bytes, int]:
     fingerprints = sorted({f.fingerprint for f in result.findings if f.status is Status.FAIL})
     body = {
         "format": BASELINE_FORMAT,
-        "version": 1,
+        "version": BASELINE_VERSION,
         "generated_at": result.generated_at.isoformat(),
         "fingerprints": fingerprints,
     }
