@@ -189,13 +189,29 @@ class Verified:
     """The JWS header (alg, kid) when the pack is signed."""
 
 
+_MAX_OWN_BYTES = 64 << 20
+"""manifest.json, .sig and .jwk: 64 MiB is some 300,000 listed files."""
+
+
+def _read_own(path: Path) -> bytes:
+    """One of the pack's own files, which a pack from elsewhere may make a FIFO (a read that
+    never returns) or a link to /dev/zero (one that never ends): only a bounded regular file."""
+    if path.exists() and not path.is_file():
+        raise OSError(0, "not a regular file")
+    with path.open("rb") as handle:
+        body = handle.read(_MAX_OWN_BYTES + 1)
+    if len(body) > _MAX_OWN_BYTES:
+        raise OSError(0, f"larger than {_MAX_OWN_BYTES >> 20} MiB")
+    return body
+
+
 def read_manifest(directory: Path) -> tuple[bytes, list[dict[str, Any]]]:
     """The manifest's exact bytes and its file list; anything unreadable is exit 2."""
     where = f"evidence pack {directory}"
     if not directory.is_dir():
         raise InputError(f"{where}: not a directory")
     try:
-        body = (directory / MANIFEST).read_bytes()
+        body = _read_own(directory / MANIFEST)
     except FileNotFoundError:
         raise InputError(f"{where}: {MANIFEST} is missing") from None
     except OSError as exc:
@@ -259,7 +275,7 @@ def _signature(
             raise PackMismatch(f"{SIGNATURE}: missing next to {PUBLIC_KEY}")
         return None
     try:
-        jwk = orjson.loads(public.read_bytes())
+        jwk = orjson.loads(_read_own(public))
     except FileNotFoundError:
         raise PackMismatch(f"{PUBLIC_KEY}: missing, so {SIGNATURE} cannot be checked") from None
     except (OSError, orjson.JSONDecodeError):
@@ -267,7 +283,9 @@ def _signature(
     if not isinstance(jwk, dict):
         raise PackMismatch(f"{PUBLIC_KEY}: not a JSON Web Key")
     try:
-        header = jws.verify(signature.read_bytes(), body, jwk)
+        header = jws.verify(_read_own(signature), body, jwk)
+    except OSError as exc:
+        raise PackMismatch(f"{SIGNATURE}: cannot read it ({exc.strerror or exc})") from None
     except jws.JwsError as exc:
         raise PackMismatch(f"{SIGNATURE}: {exc}") from None
     if expected_key is not None and not jws.same_key(expected_key(header), jwk):
