@@ -10,8 +10,13 @@ classes that already held.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -196,3 +201,111 @@ def test_a_finding_with_an_unknown_status_is_a_corrupt_history(workdir: Path) ->
     db = damaged(workdir, "UPDATE findings SET status = 'bogus' WHERE scan_id = 2")
     message = refused(workdir, "history", "diff", "--db", db)
     assert message == f"mlwarden: error: history db {db}: corrupt history (ValueError)"
+
+
+# -- waivers and baselines -------------------------------------------------------------------------
+
+WAIVER = "  - check: MLW-AKS-02\n    resource: '*'\n    justification: j\n    owner: o\n    expires: 2027-03-31\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("waivers:\n" + WAIVER + "wavers:\n" + WAIVER, "line 7: unknown top-level key 'wavers'"),
+        ("version: 2\nwaivers:\n" + WAIVER, "line 1: unknown top-level key 'version'"),
+        ("waivers:\n  - MLW-AKS-02\n", "line 1: waiver 1 of 'waivers:' must be a mapping"),
+    ],
+    ids=["misspelt-second-list", "unknown-key", "item-not-a-mapping"],
+)
+def test_waiver_files_with_unknown_top_level_keys_are_refused(workdir: Path, text: str, fragment: str) -> None:
+    """A second, misspelt `wavers:` list was dropped unseen: its waivers never applied, and the
+    auditor reading the file would think they did."""
+    path = workdir / "waivers.yaml"
+    path.write_text(text)
+    message = refused(workdir, *scan_args(workdir, "--demo", "--waivers", path))
+    assert f"waivers {path} {fragment}" in message, message
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"fingerprints": [{"a": 1}, 5]}, "fingerprints[0] must be a non-empty string, not dict"),
+        ({"fingerprints": ["", "x"]}, "fingerprints[0] must be a non-empty string, not an empty string"),
+        ({"version": 2, "fingerprints": []}, "baseline version 2 is not supported (this mlwarden reads 1)"),
+        ({"version": "1", "fingerprints": []}, "baseline version '1' is not supported"),
+        ({"fingerprints": [], "fingreprints": ["abc"]}, "unknown key(s) 'fingreprints'"),
+    ],
+    ids=["not-text", "empty", "newer-version", "version-text", "misspelt-key"],
+)
+def test_baselines_are_read_exactly(workdir: Path, body: dict[str, object], fragment: str) -> None:
+    """Fingerprints were passed through str() (a dict became a fingerprint), and any version or
+    extra key was accepted: a baseline that accepts other findings than meant moves the gate."""
+    path = workdir / "baseline.json"
+    path.write_text(json.dumps({"format": "mlwarden-baseline", "version": 1, **body}))
+    message = refused(workdir, *scan_args(workdir, "--demo", "--baseline", path))
+    assert f"baseline {path}: {fragment}" in message, message
+
+
+def test_a_baseline_written_by_mlwarden_still_loads(workdir: Path) -> None:
+    path = workdir / "baseline.json"
+    assert invoke("scan", "--demo", "--write-baseline", path, "--fail-on", "none").exit_code == 0
+    assert invoke("scan", "--demo", "--baseline", path).exit_code == 0
+
+
+def capped(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child limited to 768 MiB of address space: reading without bound fails as MemoryError."""
+    cap = 768 << 20
+    return subprocess.run(
+        [sys.executable, "-c", "from scanner.cli import main; main()", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap)),
+    )
+
+
+def test_an_endless_baseline_is_refused_in_bounded_memory(workdir: Path) -> None:
+    """`--baseline /dev/zero` read the whole file: MemoryError, exit 4 (or all the memory there is)."""
+    before = tree(workdir)
+    proc = capped(*scan_args(workdir, "--demo", "--baseline", "/dev/zero"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == "mlwarden: error: baseline /dev/zero: larger than 256 MiB\n"
+    assert tree(workdir) == before
+
+
+# -- evidence packs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    target = tmp_path / "pack"
+    result = invoke("scan", "--demo", "--fail-on", "none", "--evidence-pack", target)
+    assert result.exit_code == 0, result.output
+    return target
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: p.symlink_to("/dev/zero"), lambda p: os.mkfifo(p)],
+    ids=["link-to-dev-zero", "fifo"],
+)
+def test_a_pack_whose_own_files_never_end_is_refused(pack: Path, make: Callable[[Path], None]) -> None:
+    """A pack comes from someone else: a manifest linked to /dev/zero was read whole (MemoryError,
+    exit 4), and a FIFO blocked `verify` forever; a signature file likewise."""
+    manifest = pack / "manifest.json"
+    manifest.unlink()
+    make(manifest)
+    proc = capped("verify", pack)
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"mlwarden: error: evidence pack {pack}: cannot read manifest.json: not a regular file\n",
+    )
+
+
+def test_a_signature_that_is_a_fifo_is_a_mismatch_not_a_hang(pack: Path) -> None:
+    os.mkfifo(pack / "manifest.sig")
+    (pack / "manifest.jwk").write_text('{"kty": "EC"}')
+    proc = capped("verify", pack)
+    assert proc.returncode == 1, proc.stderr
+    assert "manifest.sig: cannot read it (not a regular file)" in proc.stderr
