@@ -335,7 +335,8 @@ Examples:
     "--sarif-include",
     multiple=True,
     type=click.Choice(["unknown", "waived", "baselined"]),
-    help="Also put in the SARIF: unknown (coverage gaps, check errors) as notes, waived, baselined (repeatable).",
+    help="Also put in the SARIF (repeatable): unknown (coverage gaps, check errors) as notes, waived as "
+    "suppressed results, baselined as unchanged ones; by default it holds only the other failing findings.",
 )
 @click.option("--sarif-category", metavar="NAME", help="SARIF runs[].automationDetails.id, exactly as given.")
 @click.option(
@@ -617,7 +618,13 @@ def _load_source(
 @azure_options
 @_guard
 def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
-    """Read live Azure and write a snapshot that `scan --snapshot` reads back to the same result."""
+    """Read live Azure and write a snapshot that `scan --snapshot` reads back to the same result.
+
+    Signs in as `scan` does (any Azure credential: az login, a managed or workload identity, a
+    service principal) and reads every subscription the identity can read unless --subscription
+    or --management-group narrows it. Example: `mlwarden collect --out estate.jsonl.gz`, then
+    `mlwarden scan --snapshot estate.jsonl.gz --out out/`.
+    """
     from scanner.outputs import check_file_destination
     from scanner.snapshot import write_snapshot
 

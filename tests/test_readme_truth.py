@@ -222,23 +222,45 @@ def _readme_command_lines() -> Iterator[str]:
                 yield command.group(1).strip()
 
 
-def test_every_command_line_in_the_readme_uses_real_options() -> None:
+def _wrong_options(lines: Iterator[str]) -> list[str]:
+    """Each `mlwarden ...` line that names a command or an option that does not exist."""
     by_length = sorted(COMMANDS, key=len, reverse=True)
     groups = {f"mlwarden {name}" for name, command in cli.commands.items() if isinstance(command, click.Group)}
     wrong = []
-    for line in _readme_command_lines():
+    for line in lines:
         words = line.split()
         path = next((p for p in by_length if words[: len(p.split())] == p.split()), None)
         if path is None:
             head = " ".join(words[:2])
-            if words[1:2] and not words[1].startswith("-") and head not in groups:
+            if words[1:2] and re.match(r"[a-z]", words[1]) and head not in groups:
                 wrong.append(f"{line}: no such command")
             continue
-        known = options(COMMANDS[path])
+        known = {*options(COMMANDS[path]), "--help"}
         for word in words[len(path.split()) :]:
-            option = word.strip("[]").split("=", 1)[0]
+            option = word.strip("[]`").split("=", 1)[0]
             if option.startswith("--") and option not in known:
                 wrong.append(f"{line}: `{path}` has no {option}")
+    return wrong
+
+
+def test_every_command_line_in_the_readme_uses_real_options() -> None:
+    wrong = _wrong_options(_readme_command_lines())
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_example_in_the_help_uses_real_options() -> None:
+    """The examples and pointers in `--help` texts (`mlwarden scan --demo ...`) are real commands."""
+    texts = [cli.help or "", cli.epilog or ""]
+    texts += [text for command in COMMANDS.values() for text in (command.help or "", command.epilog or "")]
+    texts += [
+        param.help or "" for command in COMMANDS.values() for param in command.params if isinstance(param, click.Option)
+    ]
+    lines = [
+        found.split("  #", 1)[0].split("`", 1)[0].strip()
+        for text in texts
+        for found in re.findall(r"mlwarden [^\n`]+", " ".join(text.split("\n")) if "\b" not in text else text)
+    ]
+    wrong = _wrong_options(iter(line for line in lines if line))
     assert not wrong, "\n".join(wrong)
 
 
