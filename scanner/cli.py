@@ -284,7 +284,7 @@ Examples:
     "frameworks",
     multiple=True,
     metavar="ID",
-    help="Framework to evaluate (repeatable or comma-separated; default: every in-force one; "
+    help="Framework to evaluate (repeatable or comma-separated; default: every catalog in force; "
     "see `mlwarden frameworks list`).",
 )
 @click.option(
@@ -293,7 +293,7 @@ Examples:
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
-    help="Add a framework catalog of your own (YAML; repeatable; see `frameworks list`).",
+    help="Add a framework catalog of your own (YAML, as in the README's 'Adding a framework'; repeatable).",
 )
 @click.option(
     "--format",
