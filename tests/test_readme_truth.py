@@ -385,3 +385,21 @@ def test_the_attestation_example_loads(tmp_path: Path) -> None:
     controls = [c for fw in report["frameworks"] if fw["id"] == "hipaa-security-rule" for c in fw["controls"]]
     (control,) = [c for c in controls if c["control_id"] == "164.308(a)(1)(ii)(A)"]
     assert control["attestation"]["attested_by"] == "Dana Reyes"
+
+
+def test_the_action_inputs_table_is_action_yml() -> None:
+    """README's table of the GitHub Action's inputs: the same names and defaults as action.yml."""
+    import yaml
+
+    inputs = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
+    text = section("Run it in CI and on a schedule")
+    table = text[text.index("| input | default | meaning |") :].split("\n\n", 1)[0]
+    documented: dict[str, str] = {}
+    for row in table.splitlines()[2:]:
+        cells = re.split(r"(?<!\\)\|", row)
+        names, defaults = re.findall(r"`([^`]+)`", cells[1]), re.findall(r"`([^`]+)`", cells[2])
+        for i, name in enumerate(names):
+            documented[name] = defaults[i] if len(defaults) == len(names) else (defaults[0] if defaults else "")
+    assert set(documented) == set(inputs), f"README's inputs {sorted(documented)}; action.yml's {sorted(inputs)}"
+    for name, default in documented.items():
+        assert str(inputs[name].get("default", "")) == default, f"input {name}: README {default!r}, action.yml"
