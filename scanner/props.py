@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from scanner.frozen import FrozenDict
 from scanner.models import Evidence, Resource
+from scanner.unevaluated import PREFIX as UNEVALUATED
 
 MISSING: Any = None
 T = TypeVar("T")
@@ -139,6 +140,8 @@ def _get(node: Any, path: str, default: Any) -> Any:
             current = current[part] if part in current else _casefold_child(current, lowered)
         elif index is not None and isinstance(current, list):
             current = current[index] if index < len(current) else MISSING
+        elif kind is str and current.startswith(UNEVALUATED):
+            return current  # a whole object unknown before deployment: so is everything inside it
         else:
             current = _child(current, part, lowered)
         if current is MISSING:

@@ -8,12 +8,14 @@ caller stores an `unevaluated(...)` marker so the checks that read it report `un
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner.unevaluated import PREFIX as UNEVALUATED_PREFIX
@@ -113,6 +115,10 @@ class _Parser:
         elif kind == "number":
             node = Literal(int(value))
         elif kind == "name":
+            following = self.tokens[self.pos : self.pos + 3]
+            if [t[1] for t in following[:1]] == ["."] and len(following) == 3 and following[2][1] == "(":
+                self.pos += 2  # a user-defined function: `namespace.member(...)`
+                value = f"{value}.{following[1][1]}"
             self.take("(")
             args: list[Any] = []
             if self.peek() is not None and self.peek()[1] == ")":  # type: ignore[index]
@@ -155,9 +161,17 @@ class Context:
 
     parameters: Mapping[str, Any]
     variables: Mapping[str, Any]
-    copy_index: dict[str, int] = field(default_factory=dict)
+    copy_index: dict[str, int | None] = field(default_factory=dict)
+    """Active copy loops by lower-cased name ("" = the resource's own); None = an unknown count."""
     resource_ids: dict[str, Any] = field(default_factory=dict)
     """Lower-cased resource id -> the evaluated resource, for `reference()` of a resource in the template."""
+    symbols: dict[str, Any] = field(default_factory=dict)
+    """Lower-cased symbolic name (languageVersion 2.0) -> the evaluated resource, in this template's scope."""
+    unresolved: list[str] = field(default_factory=list)
+    """`reference()` calls that found no resource: a later declaration may hold it (see arm_template)."""
+    functions: Mapping[str, Any] = field(default_factory=dict)
+    """User-defined functions (`namespace.member`, lower-cased) -> their definition."""
+    lambda_variables: Mapping[str, Any] = field(default_factory=dict)
     resolving: set[str] = field(default_factory=set)
     variable_cache: dict[str, Any] = field(default_factory=dict)
     evaluate_variable: Callable[[str], Any] | None = None
@@ -179,6 +193,8 @@ def evaluate(node: Any, ctx: Context) -> Any:
         target = evaluate(node.target, ctx)
         key = node.key if isinstance(node.key, str) else evaluate(node.key, ctx)
         return _member(target, key, node)
+    if node.name in ctx.functions:
+        return _user_function(ctx, node, [evaluate(arg, ctx) for arg in node.args])
     function = _FUNCTIONS.get(node.name)
     if function is None:
         raise Unevaluable(node.text)
@@ -187,7 +203,16 @@ def evaluate(node: Any, ctx: Context) -> Any:
             raise ExpressionError("if() takes three arguments")
         condition = evaluate(node.args[0], ctx)
         return evaluate(node.args[1] if _truthy(condition, node) else node.args[2], ctx)
+    if node.name == "lambda":  # its body is evaluated per item by map(), filter(), ...
+        if not node.args:
+            raise ExpressionError("lambda() needs a body")
+        names = tuple(str(evaluate(arg, ctx)).lower() for arg in node.args[:-1])
+        return Lambda(names, node.args[-1], ctx)
     args = [evaluate(arg, ctx) for arg in node.args]
+    if node.name not in _MARKER_AWARE and any(
+        isinstance(a, str) and a.startswith((UNEVALUATED_PREFIX, SECURE_PREFIX)) for a in args
+    ):
+        raise Unevaluable(node.text)  # a function of an unknown value is unknown, never a broken template
     try:
         return function(ctx, node, *args)
     except (Unevaluable, ExpressionError):
@@ -203,11 +228,13 @@ def _member(target: Any, key: Any, node: Access) -> Any:
         if isinstance(key, str):
             for name, value in target.items():
                 if name.lower() == key.lower():
-                    return value
+                    return declared(value) if isinstance(target, Declared) else value
         if isinstance(target, Declared):  # a runtime property (clientId, principalId...): known after deployment
             raise Unevaluable(f"reference(...).{key}")
         raise ExpressionError(f"no property {key!r}")
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
+        if not -len(target) <= key < len(target) and target and isinstance(target[0], Declared):
+            raise Unevaluable(f"reference(...)[{key}]")
         return target[key]
     raise ExpressionError(f"cannot index {type(target).__name__} with {key!r}")
 
@@ -315,24 +342,28 @@ def _extension_resource_id(ctx: Context, node: Call, scope: str, rtype: str, *na
     return f"{str(scope).rstrip('/')}/providers/{segments[0]}/{path}"
 
 
-def _resource_group(ctx: Context, node: Call) -> dict[str, Any]:
-    return {
-        "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{PLACEHOLDER_RESOURCE_GROUP}",
-        "name": PLACEHOLDER_RESOURCE_GROUP,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": PLACEHOLDER_LOCATION,
-        "tags": {},
-        "properties": {"provisioningState": "Succeeded"},
-    }
+def _resource_group(ctx: Context, node: Call) -> Declared:
+    return Declared(
+        {
+            "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{PLACEHOLDER_RESOURCE_GROUP}",
+            "name": PLACEHOLDER_RESOURCE_GROUP,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": PLACEHOLDER_LOCATION,
+            "tags": {},
+            "properties": {"provisioningState": "Succeeded"},
+        }
+    )
 
 
-def _subscription(ctx: Context, node: Call) -> dict[str, Any]:
-    return {
-        "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}",
-        "subscriptionId": PLACEHOLDER_SUBSCRIPTION,
-        "tenantId": PLACEHOLDER_TENANT,
-        "displayName": "template subscription",
-    }
+def _subscription(ctx: Context, node: Call) -> Declared:
+    return Declared(
+        {
+            "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}",
+            "subscriptionId": PLACEHOLDER_SUBSCRIPTION,
+            "tenantId": PLACEHOLDER_TENANT,
+            "displayName": "template subscription",
+        }
+    )
 
 
 def _unique_string(ctx: Context, node: Call, *args: Any) -> str:
@@ -393,21 +424,51 @@ def _copy_index(ctx: Context, node: Call, *args: Any) -> int:
     key = name.lower() if name else ""
     if key not in ctx.copy_index:
         raise ExpressionError(f"copyIndex({name or ''}) outside its copy loop")
-    return ctx.copy_index[key] + offset
+    index = ctx.copy_index[key]
+    if index is None:
+        raise Unevaluable(node.text)
+    return index + offset
 
 
 class Declared(dict[str, Any]):
     """What `reference()` knows of a resource in this template: its declared properties only."""
 
 
+def declared(value: Any) -> Any:
+    """A value read from a `Declared` object: objects stay `Declared` (one level at a time), so a
+    property the template does not declare is unknown, never a broken template."""
+    if isinstance(value, Mapping) and not isinstance(value, Declared):
+        return Declared(value)
+    if isinstance(value, list):
+        return [declared(item) for item in value]
+    return value
+
+
+def _resource_named(ctx: Context, target: Any) -> Any:
+    """A resource of this template by id, or by symbolic name (languageVersion 2.0)."""
+    if not isinstance(target, str):
+        return None
+    return ctx.resource_ids.get(target.lower()) or ctx.symbols.get(target.lower())
+
+
 def _reference(ctx: Context, node: Call, target: Any, *rest: Any) -> Any:
-    """Only the declared properties of a resource in this template; never runtime state."""
-    if isinstance(target, str):
-        declared = ctx.resource_ids.get(target.lower())
-        if declared is not None and not (len(rest) > 1 and str(rest[1]).lower() == "full"):
-            properties = declared.get("properties")
-            return Declared(properties if isinstance(properties, Mapping) else {})
-    raise Unevaluable(node.text)
+    """Only the declared properties of a resource in this template (or a nested deployment's outputs);
+    never runtime state. With 'full', the declared envelope (identity, sku, ...) too."""
+    found = _resource_named(ctx, target)
+    if found is None:
+        ctx.unresolved.append(node.text)
+        raise Unevaluable(node.text)
+    if len(rest) > 1 and str(rest[1]).lower() == "full":
+        return Declared({k: v for k, v in found.items() if not k.startswith("_")})
+    properties = found.get("properties")
+    return Declared(properties if isinstance(properties, Mapping) else {})
+
+
+def _resource_info(ctx: Context, node: Call, target: Any) -> Any:
+    found = _resource_named(ctx, target)
+    if found is None:
+        raise Unevaluable(node.text)
+    return {"id": found.get("id"), "name": found.get("_full_name"), "type": found.get("type")}
 
 
 def _length(ctx: Context, node: Call, value: Any) -> int:
@@ -464,6 +525,162 @@ def _unevaluable(ctx: Context, node: Call, *args: Any) -> Any:
     raise Unevaluable(node.text)
 
 
+_ENVIRONMENT = {
+    "name": "AzureCloud",
+    "gallery": "https://gallery.azure.com/",
+    "graph": "https://graph.windows.net/",
+    "portal": "https://portal.azure.com",
+    "graphAudience": "https://graph.windows.net/",
+    "resourceManager": "https://management.azure.com/",
+    "authentication": {
+        "loginEndpoint": "https://login.microsoftonline.com/",
+        "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+        "tenant": "common",
+        "identityProvider": "AAD",
+    },
+    "suffixes": {
+        "acrLoginServer": ".azurecr.io",
+        "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+        "azureDatalakeStoreFileSystem": "azuredatalakestore.net",
+        "azureFrontDoorEndpointSuffix": "azurefd.net",
+        "keyvaultDns": ".vault.azure.net",
+        "sqlServerHostname": ".database.windows.net",
+        "storage": "core.windows.net",
+    },
+}
+"""The public cloud's `environment()`; anything else it holds is unknown (a `Declared` object)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lambda:
+    """A `lambda('x', body)` bound to where it was written; `call` evaluates the body per item."""
+
+    names: tuple[str, ...]
+    body: Any
+    ctx: Context
+
+    def call(self, *values: Any) -> Any:
+        bound = dict(self.ctx.lambda_variables)
+        bound.update(zip(self.names, values, strict=False))
+        return evaluate(self.body, replace(self.ctx, lambda_variables=bound))
+
+
+def _lambda_variable(ctx: Context, node: Call, name: Any) -> Any:
+    key = str(name).lower()
+    if key not in ctx.lambda_variables:
+        raise ExpressionError(f"lambdaVariables({name!r}) outside its lambda")
+    return ctx.lambda_variables[key]
+
+
+def _filter(ctx: Context, node: Call, items: Any, fn: Lambda) -> Any:
+    if isinstance(items, Mapping):
+        return {k: v for k, v in items.items() if _truthy(fn.call({"key": k, "value": v}), node)}
+    return [item for i, item in enumerate(items) if _truthy(fn.call(item, i), node)]
+
+
+def _map(ctx: Context, node: Call, items: Any, fn: Lambda) -> list[Any]:
+    return [fn.call(item, i) for i, item in enumerate(items)]
+
+
+def _reduce(ctx: Context, node: Call, items: Any, initial: Any, fn: Lambda) -> Any:
+    value = initial
+    for i, item in enumerate(items):
+        value = fn.call(value, item, i)
+    return value
+
+
+def _sort(ctx: Context, node: Call, items: Any, fn: Lambda) -> list[Any]:
+    return sorted(items, key=functools.cmp_to_key(lambda a, b: -1 if _truthy(fn.call(a, b), node) else 1))
+
+
+def _to_object(ctx: Context, node: Call, items: Any, key: Lambda, value: Lambda | None = None) -> dict[str, Any]:
+    return {str(key.call(item)): (value.call(item) if value is not None else item) for item in items}
+
+
+def _group_by(ctx: Context, node: Call, items: Any, fn: Lambda) -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        groups.setdefault(str(fn.call(item)), []).append(item)
+    return groups
+
+
+def _try_get(ctx: Context, node: Call, value: Any, *keys: Any) -> Any:
+    """`tryGet(obj, 'a', 0)` (Bicep's `obj.?a[0]`): null where a step is missing, unknown where the
+    missing step is a runtime property of a declared resource."""
+    for key in keys:
+        if isinstance(value, Mapping) and isinstance(key, str):
+            found = next((v for k, v in value.items() if k.lower() == key.lower()), _ABSENT)
+            if found is _ABSENT:
+                if isinstance(value, Declared):
+                    raise Unevaluable(node.text)
+                return None
+            value = declared(found) if isinstance(value, Declared) else found
+        elif isinstance(value, list) and isinstance(key, int) and not isinstance(key, bool):
+            value = value[key] if -len(value) <= key < len(value) else None
+        else:
+            return None
+    return value
+
+
+_ABSENT = object()
+
+
+def _intersection(ctx: Context, node: Call, first: Any, *rest: Any) -> Any:
+    if isinstance(first, Mapping):
+        return {k: v for k, v in first.items() if all(isinstance(r, Mapping) and r.get(k) == v for r in rest)}
+    return [item for item in first if all(item in r for r in rest)]
+
+
+def _index_of(container: Any, item: Any, *, first: bool) -> int:
+    if isinstance(container, str):
+        text, part = container.lower(), str(item).lower()
+        return text.find(part) if first else text.rfind(part)
+    matches = [i for i, value in enumerate(container) if value == item]
+    return (matches[0] if first else matches[-1]) if matches else -1
+
+
+def _numbers(args: tuple[Any, ...]) -> list[int]:
+    values = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    return [int(v) for v in values]
+
+
+def _user_function(ctx: Context, node: Call, args: list[Any]) -> Any:
+    """A template's own function: its `output.value` evaluated with only its parameters in scope."""
+    definition = ctx.functions[node.name]
+    declared_params = definition.get("parameters") if isinstance(definition, Mapping) else None
+    names = [str(p.get("name")) for p in declared_params or () if isinstance(p, Mapping)]
+    output = definition.get("output") if isinstance(definition, Mapping) else None
+    if not isinstance(output, Mapping) or len(names) != len(args):
+        raise ExpressionError(f"{node.text}: does not match its definition")
+    if node.name in ctx.resolving:
+        raise ExpressionError(f"{node.text}: calls itself")
+    inner = Context(parameters=dict(zip(names, args, strict=True)), variables={}, functions=ctx.functions)
+    inner.resolving = {*ctx.resolving, node.name}
+    return evaluate_value(output.get("value"), inner)
+
+
+def evaluate_value(value: Any, ctx: Context) -> Any:
+    """Every expression inside a JSON value (no property copy loops: a function's output)."""
+    if isinstance(value, str):
+        return evaluate_string(value, ctx)
+    if isinstance(value, list):
+        return [evaluate_value(v, ctx) for v in value]
+    if isinstance(value, Mapping):
+        return {k: evaluate_value(v, ctx) for k, v in value.items()}
+    return value
+
+
+_MARKER_AWARE = frozenset(
+    {
+        "parameters", "variables", "concat", "format", "tolower", "toupper", "trim", "replace", "substring",
+        "string", "coalesce", "createobject", "createarray", "array", "resourceid", "subscriptionresourceid",
+        "extensionresourceid", "tenantresourceid", "guid", "uniquestring", "equals", "empty", "length",
+        "contains", "not", "and", "or", "reference", "resourceinfo", "copyindex",
+    }
+)  # fmt: skip
+"""Functions that handle an unknown argument themselves (keep it, or say why it is unknown); any
+other function of an unknown value is unknown as a whole."""
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "parameters": _parameters,
     "variables": _variables,
@@ -494,7 +711,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "tenantresourceid": lambda ctx, node, t, *n: "/" + _resource_id_parts("x", None, t, n).split("/", 3)[3],
     "resourcegroup": _resource_group,
     "subscription": _subscription,
-    "tenant": lambda ctx, node: {"tenantId": PLACEHOLDER_TENANT},
+    "tenant": lambda ctx, node: Declared({"tenantId": PLACEHOLDER_TENANT}),
     "managementgroup": lambda ctx, node, *a: {
         "id": "/providers/Microsoft.Management/managementGroups/template-management-group",
         "name": "template-management-group",
@@ -521,8 +738,38 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "null": lambda ctx, node: None,
     "if": lambda ctx, node, *a: None,  # evaluated lazily in `evaluate`
     "reference": _reference,
-    "environment": lambda ctx, node: {"name": "AzureCloud", "suffixes": {"storage": "core.windows.net"}},
-    "deployment": lambda ctx, node: {"name": "template-deployment", "properties": {}},
+    "resourceinfo": _resource_info,
+    "environment": lambda ctx, node: Declared(_ENVIRONMENT),
+    "deployment": lambda ctx, node: Declared({"name": "template-deployment", "properties": {}}),
+    "lambda": lambda ctx, node, *a: None,  # built lazily in `evaluate`
+    "lambdavariables": _lambda_variable,
+    "filter": _filter,
+    "map": _map,
+    "reduce": _reduce,
+    "sort": _sort,
+    "toobject": _to_object,
+    "mapvalues": lambda ctx, node, obj, fn: {k: fn.call(v) for k, v in obj.items()},
+    "groupby": _group_by,
+    "tryget": _try_get,
+    "items": lambda ctx, node, obj: [{"key": k, "value": v} for k, v in sorted(obj.items(), key=lambda i: i[0])],
+    "objectkeys": lambda ctx, node, obj: sorted(obj),
+    "shallowmerge": lambda ctx, node, objs: {k: v for o in objs for k, v in o.items()},
+    "flatten": lambda ctx, node, arrays: [item for a in arrays for item in a],
+    "intersection": _intersection,
+    "join": lambda ctx, node, items, sep: str(sep).join(_str(i) for i in items),
+    "indexof": lambda ctx, node, c, i: _index_of(c, i, first=True),
+    "lastindexof": lambda ctx, node, c, i: _index_of(c, i, first=False),
+    "range": lambda ctx, node, start, count: list(range(int(start), int(start) + int(count))),
+    "add": lambda ctx, node, a, b: int(a) + int(b),
+    "sub": lambda ctx, node, a, b: int(a) - int(b),
+    "mul": lambda ctx, node, a, b: int(a) * int(b),
+    "div": lambda ctx, node, a, b: int(int(a) / int(b)),
+    "mod": lambda ctx, node, a, b: int(math.fmod(int(a), int(b))),
+    "min": lambda ctx, node, *a: min(_numbers(a)),
+    "max": lambda ctx, node, *a: max(_numbers(a)),
+    "padleft": lambda ctx, node, v, n, c=" ": _str(v).rjust(int(n), str(c)[:1] or " "),
+    "base64": lambda ctx, node, v: base64.b64encode(_str(v).encode()).decode(),
+    "base64tostring": lambda ctx, node, v: base64.b64decode(str(v)).decode("utf-8", "replace"),
     "utcnow": _unevaluable,
     "newguid": _unevaluable,
 }

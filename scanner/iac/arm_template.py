@@ -63,23 +63,49 @@ class Row:
 class _Template:
     path: Path
     document: Mapping[str, Any]
-    ctx: Context
+    resource_ids: dict[str, Any] = field(default_factory=dict)
+    symbols: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Symbolic names per template scope (keyed by the scope's `resources` address)."""
+    unresolved: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
 
 
 def evaluate_template(document: Mapping[str, Any], path: Path, parameters: Mapping[str, Any]) -> list[Row]:
-    """Every resource the template would deploy, evaluated; raises InputError for a broken template."""
-    template = _Template(path, document, _context(document, path, parameters, None))
-    _resources(template, document.get("resources"), template.ctx, parent=None, address="resources", depth=0)
+    """Every resource the template would deploy, evaluated; raises InputError for a broken template.
+
+    ARM orders a deployment by `dependsOn`, not by where resources stand, so a `reference()` may
+    name a resource (or a module's outputs) declared further down: when one found nothing, the
+    template is evaluated again with every resource of the first pass known."""
+    template = _Template(path, document)
+    for _ in range(2):
+        template.rows, template.unresolved = [], []
+        ctx = _context(document, path, parameters, None, template, "resources")
+        _resources(template, document.get("resources"), ctx, parent=None, address="resources", depth=0)
+        if not template.unresolved:
+            break
     return template.rows
 
 
-def _context(document: Mapping[str, Any], path: Path, given: Mapping[str, Any], outer: Context | None) -> Context:
+def _context(
+    document: Mapping[str, Any],
+    path: Path,
+    given: Mapping[str, Any],
+    outer: Context | None,
+    template: _Template,
+    scope: str,
+) -> Context:
     definitions = document.get("parameters") or {}
     if not isinstance(definitions, Mapping):
         raise InputError(f"{path}: `parameters` is not an object")
     values: dict[str, Any] = {}
-    ctx = Context(parameters=values, variables=document.get("variables") or {})
+    ctx = Context(
+        parameters=values,
+        variables=document.get("variables") or {},
+        resource_ids=template.resource_ids,
+        functions=_functions(document),
+        symbols=template.symbols.setdefault(scope, {}),
+        unresolved=template.unresolved,
+    )
     lowered = {k.lower(): v for k, v in given.items()}
     for name, definition in definitions.items():
         kind = str(definition.get("type", "")).lower() if isinstance(definition, Mapping) else ""
@@ -114,9 +140,17 @@ def _context(document: Mapping[str, Any], path: Path, given: Mapping[str, Any], 
         for loop in copies:
             if isinstance(loop, Mapping) and isinstance(loop.get("name"), str):
                 ctx.variable_cache[loop["name"]] = _copy_array(loop, ctx, path)
-    if outer is not None:
-        ctx.resource_ids = outer.resource_ids
     return ctx
+
+
+def _functions(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's own functions as `namespace.member` (lower-cased) -> definition."""
+    found: dict[str, Any] = {}
+    for namespace in document.get("functions") or ():
+        members = namespace.get("members") if isinstance(namespace, Mapping) else None
+        for name, definition in members.items() if isinstance(members, Mapping) else ():
+            found[f"{namespace.get('namespace')}.{name}".lower()] = definition
+    return found
 
 
 def _value(value: Any, ctx: Context, path: Path) -> Any:
@@ -142,8 +176,11 @@ def _value(value: Any, ctx: Context, path: Path) -> Any:
     return value
 
 
-def _count(loop: Mapping[str, Any], ctx: Context, path: Path) -> int:
+def _count(loop: Mapping[str, Any], ctx: Context, path: Path) -> int | None:
+    """The loop's count; None when it is known only at deployment (a parameter without a value...)."""
     count = _value(loop.get("count", 0), ctx, path)
+    if isinstance(count, str) and count.startswith((arm_expr.UNEVALUATED_PREFIX, arm_expr.SECURE_PREFIX)):
+        return None
     if isinstance(count, str) and count.isdigit():
         count = int(count)
     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COPY:
@@ -151,10 +188,13 @@ def _count(loop: Mapping[str, Any], ctx: Context, path: Path) -> int:
     return count
 
 
-def _copy_array(loop: Mapping[str, Any], ctx: Context, path: Path) -> list[Any]:
+def _copy_array(loop: Mapping[str, Any], ctx: Context, path: Path) -> list[Any] | str:
     name = str(loop.get("name", "")).lower()
+    count = _count(loop, ctx, path)
+    if count is None:  # how many items is unknown, so is the array
+        return arm_expr.unevaluated(f"copy loop {loop.get('name')!r}: count {loop.get('count')!r}")
     items = []
-    for index in range(_count(loop, ctx, path)):
+    for index in range(count):
         ctx.copy_index[name] = index
         items.append(_value(loop.get("input"), ctx, path))
     ctx.copy_index.pop(name, None)
@@ -167,26 +207,30 @@ def _resources(
     if depth > MAX_NESTING:
         raise InputError(f"{template.path}: resources nested more than {MAX_NESTING} levels")
     if isinstance(resources, Mapping):  # languageVersion 2.0: symbolic names
-        items: Iterator[tuple[str, Any]] = ((f"{address}.{k}", v) for k, v in resources.items())
+        items: Iterator[tuple[str, str | None, Any]] = ((f"{address}.{k}", str(k), v) for k, v in resources.items())
     elif isinstance(resources, list):
-        items = ((f"{address}[{i}]", v) for i, v in enumerate(resources))
+        items = ((f"{address}[{i}]", None, v) for i, v in enumerate(resources))
     elif resources is None:
         return
     else:
         raise InputError(f"{template.path}: `resources` is neither an array nor an object")
-    for where, declared in items:
+    for where, symbol, declared in items:
         if not isinstance(declared, Mapping):
             raise InputError(f"{template.path}:{getattr(resources, 'line', 0)}: {where} is not an object")
         copy = declared.get("copy")
         if isinstance(copy, Mapping):
             name = str(copy.get("name", "")).lower()
-            for index in range(_count(copy, ctx, template.path)):
+            count = _count(copy, ctx, template.path)
+            # An unknown count is judged as one instance whose copyIndex() is unknown: what does not
+            # depend on the index holds for every instance, the rest is `unknown`.
+            for index in range(count) if count is not None else (None,):
                 ctx.copy_index[name] = ctx.copy_index[""] = index
-                _resource(template, declared, ctx, parent, where, depth)
+                instance = f"{symbol}[{index}]" if symbol is not None and index is not None else None
+                _resource(template, declared, ctx, parent, where, depth, (symbol, instance))
             ctx.copy_index.pop(name, None)
             ctx.copy_index.pop("", None)
         else:
-            _resource(template, declared, ctx, parent, where, depth)
+            _resource(template, declared, ctx, parent, where, depth, (symbol,))
 
 
 def _resource(
@@ -196,6 +240,7 @@ def _resource(
     parent: dict[str, Any] | None,
     where: str,
     depth: int,
+    symbols: tuple[str | None, ...] = (),
 ) -> None:
     path, line = template.path, getattr(declared, "line", 0)
     if declared.get("existing") is True:
@@ -205,6 +250,8 @@ def _resource(
         if condition is False:
             return
     rtype, name = _value(declared.get("type"), ctx, path), _value(declared.get("name"), ctx, path)
+    if isinstance(name, int) and not isinstance(name, bool):  # a name from an int parameter: ARM makes it a string
+        name = str(name)
     if not isinstance(rtype, str) or not isinstance(name, str) or not rtype or not name:
         raise InputError(f"{path}:{line}: {where} has no string `type` and `name`")
     if parent is not None and rtype.count("/") == 0:  # a nested child: `config` under `Microsoft.Web/sites`
@@ -212,7 +259,12 @@ def _resource(
     elif parent is not None and name.count("/") < rtype.count("/") - 1:
         name = f"{parent['_full_name']}/{name}"
     if rtype.lower() == "microsoft.resources/deployments":  # its inner template has a scope of its own
-        _nested_deployment(template, declared, ctx, where, depth)
+        outputs = _nested_deployment(template, declared, ctx, where, depth)
+        _register(
+            ctx,
+            {"type": rtype, "_full_name": name, "id": _id(rtype, name), "properties": {"outputs": outputs}},
+            symbols,
+        )
         return
     row = {
         key: _value(declared[key], ctx, path)
@@ -220,9 +272,17 @@ def _resource(
         if key in declared
     }
     row.update(type=rtype, _full_name=name, id=_id(rtype, name), name=name.rsplit("/", 1)[-1])
-    ctx.resource_ids[row["id"].lower()] = row
+    _register(ctx, row, symbols)
     template.rows.append(Row(data=row, line=line, address=where))
     _resources(template, declared.get("resources"), ctx, row, f"{where}.resources", depth + 1)
+
+
+def _register(ctx: Context, row: dict[str, Any], symbols: tuple[str | None, ...]) -> None:
+    """Make the evaluated resource visible to `reference()` by id and by its symbolic names."""
+    ctx.resource_ids[row["id"].lower()] = row
+    for symbol in symbols:
+        if symbol is not None:
+            ctx.symbols[symbol.lower()] = row
 
 
 def _id(rtype: str, name: str) -> str:
@@ -235,12 +295,15 @@ def _id(rtype: str, name: str) -> str:
     )
 
 
-def _nested_deployment(template: _Template, declared: Mapping[str, Any], ctx: Context, where: str, depth: int) -> None:
-    """An inline nested template: `inner` scope gets its own parameters; `outer` sees the parent's."""
+def _nested_deployment(
+    template: _Template, declared: Mapping[str, Any], ctx: Context, where: str, depth: int
+) -> dict[str, Any]:
+    """An inline nested template: `inner` scope gets its own parameters; `outer` sees the parent's.
+    Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`)."""
     properties = declared.get("properties")
     inner = properties.get("template") if isinstance(properties, Mapping) else None
     if not isinstance(properties, Mapping) or not isinstance(inner, Mapping):
-        return  # a linked template (templateLink) is not read: nothing of it is judged
+        return {}  # a linked template (templateLink) is not read: nothing of it is judged
     options = properties.get("expressionEvaluationOptions")
     scope = str(options.get("scope", "outer")).lower() if isinstance(options, Mapping) else "outer"
     if scope == "inner":
@@ -250,10 +313,29 @@ def _nested_deployment(template: _Template, declared: Mapping[str, Any], ctx: Co
             for name, entry in (passed.items() if isinstance(passed, Mapping) else ())
             if isinstance(entry, Mapping) and "value" in entry
         }
-        inner_ctx = _context(inner, template.path, given, ctx)
+        inner_ctx = _context(inner, template.path, given, ctx, template, f"{where}.properties.template.resources")
     else:
         inner_ctx = ctx
     _resources(template, inner.get("resources"), inner_ctx, None, f"{where}.properties.template.resources", depth + 1)
+    return _outputs(inner.get("outputs"), inner_ctx, template.path)
+
+
+def _outputs(outputs: Any, ctx: Context, path: Path) -> dict[str, Any]:
+    """A nested template's outputs, each `{type, value}`; one that cannot be evaluated is unknown,
+    never a broken template (ARM evaluates outputs after the resources exist)."""
+    out: dict[str, Any] = {}
+    for name, output in outputs.items() if isinstance(outputs, Mapping) else ():
+        if not isinstance(output, Mapping):
+            continue
+        try:
+            copy = output.get("copy")
+            value = (
+                _copy_array(copy, ctx, path) if isinstance(copy, Mapping) else _value(output.get("value"), ctx, path)
+            )
+        except InputError:
+            value = arm_expr.unevaluated(f"outputs('{name}')")
+        out[name] = {"type": output.get("type"), "value": value}
+    return out
 
 
 def located_line(value: Any) -> int:

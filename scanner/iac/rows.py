@@ -251,8 +251,23 @@ def _connection_states(properties: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ENVELOPE_OBJECTS = {"identity": "type", "sku": "name"}
+"""Envelope objects a template may fill from one unknown value: the marker moves to the field the
+checks read, so they are `unknown` rather than the row being refused."""
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    for key, inner in _ENVELOPE_OBJECTS.items():
+        value = data.get(key)
+        if isinstance(value, str) and value.startswith((UNEVALUATED_PREFIX, SECURE_PREFIX)):
+            data[key] = {inner: value}
+    if isinstance(data.get("tags"), str):  # tags from an unknown parameter: nothing a check judges
+        data["tags"] = None
+    return data
+
+
 def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow) -> None:
-    data = {**data, "properties": _redact(data.get("properties"))}
+    data = _envelope({**data, "properties": _redact(data.get("properties"))})
     data.setdefault("subscriptionId", data["id"].split("/")[2] if data["id"].startswith("/subscriptions/") else None)
     if "/resourcegroups/" in data["id"].lower():
         data.setdefault("resourceGroup", data["id"].split("/")[4])
