@@ -4,6 +4,7 @@ naming why, never a pass or a fail that rests on a value the template does not f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,251 @@ def test_template_functions_of_bicep_output(tmp_path: Path, expression: str, exp
     ]
     found = run(tmp_path, template(vault(enablePurgeProtection=expression), parameters=params, functions=functions))
     assert status(found, "MLW-KV-01") == expected
+
+
+# ---------------------------------------------------------------------------------------------- templates: children
+
+
+def test_node_pools_declared_as_agentpools_children_are_judged_with_their_cluster(tmp_path: Path) -> None:
+    cluster = {
+        "type": "Microsoft.ContainerService/managedClusters",
+        "apiVersion": "2024-02-01",
+        "name": "aks-ref",
+        "location": "westeurope",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "dnsPrefix": "ref",
+            "agentPoolProfiles": [{"name": "system", "mode": "System", "enableEncryptionAtHost": True}],
+        },
+    }
+    pool = {
+        "type": "Microsoft.ContainerService/managedClusters/agentPools",
+        "apiVersion": "2024-02-01",
+        "name": "aks-ref/gpu",
+        "properties": {"mode": "User", "enableNodePublicIP": True},
+    }
+    found = run(tmp_path, template(cluster, pool))
+    public = by(found, "MLW-AKS-14", "aks-ref")
+    assert public["status"] == "fail" and "gpu" in public["message"]
+    assert status(found, "MLW-AKS-13", "aks-ref") == "fail"
+
+
+def test_an_app_without_config_children_is_judged_on_the_service_defaults(tmp_path: Path) -> None:
+    site = {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": "2023-12-01",
+        "name": "app-ref",
+        "location": "westeurope",
+        "kind": "app,linux",
+        "properties": {"httpsOnly": True},
+    }
+    ftp_off = {
+        "type": "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
+        "apiVersion": "2023-12-01",
+        "name": "app-ref/ftp",
+        "properties": {"allow": False},
+    }
+    found = run(tmp_path, template(site))
+    assert status(found, "MLW-CFG-01") == "pass"  # minTlsVersion defaults to 1.2
+    assert status(found, "MLW-CFG-02") == "fail"  # ftpsState defaults to AllAllowed
+    assert status(found, "MLW-APP-05") == "fail"  # basic-auth publishing is on unless switched off
+    assert status(found, "MLW-CFG-05") == "fail"  # no authentication configured
+    declared = run(tmp_path, template(site, ftp_off))
+    assert by(declared, "MLW-APP-05")["message"] == "basic-auth publishing is allowed for SCM"
+
+
+# ---------------------------------------------------------------------------------------------- Terraform plans
+
+
+def change(address: str, tf_type: str, after: dict[str, Any], unknown: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": tf_type,
+        "name": address.rsplit(".", 1)[-1],
+        "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown or {}},
+    }
+
+
+def plan(*changes: dict[str, Any], references: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """A plan of `changes`; `references` maps an address to {attribute: the address it refers to}."""
+    resources = [
+        {"address": address, "expressions": {k: {"references": [f"{v}.id", v]} for k, v in refs.items()}}
+        for address, refs in (references or {}).items()
+    ]
+    return {
+        "format_version": "1.2",
+        "resource_changes": list(changes),
+        "configuration": {"root_module": {"resources": resources}},
+    }
+
+
+def run_plan(tmp_path: Path, document: dict[str, Any]) -> list[dict[str, Any]]:
+    return findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", document))))
+
+
+KV_VALUES = {
+    "name": "kv-plan",
+    "location": "westeurope",
+    "resource_group_name": "rg-ref",
+    "tenant_id": "00000000-0000-0000-0000-0000000000aa",
+    "sku_name": "standard",
+    "purge_protection_enabled": True,
+    "public_network_access_enabled": False,
+    "network_acls": [{"default_action": "Deny", "bypass": "AzureServices"}],
+}
+
+
+def test_flags_and_blocks_known_only_after_apply_are_unknown_not_passed(tmp_path: Path) -> None:
+    values = {**KV_VALUES, "purge_protection_enabled": None, "network_acls": []}
+    unknown = {"purge_protection_enabled": True, "network_acls": True}
+    found = run_plan(tmp_path, plan(change("azurerm_key_vault.kv", "azurerm_key_vault", values, unknown)))
+    assert status(found, "MLW-KV-01") == "unknown"
+    cluster = {
+        "name": "aks-plan",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "identity": [{"type": "SystemAssigned"}],
+        "default_node_pool": [{"name": "system", "vm_size": "Standard_D4s_v5"}],
+        "microsoft_defender": [],
+        "local_account_disabled": None,
+    }
+    computed = {"microsoft_defender": True, "local_account_disabled": True}
+    found = run_plan(
+        tmp_path, plan(change("azurerm_kubernetes_cluster.aks", "azurerm_kubernetes_cluster", cluster, computed))
+    )
+    assert status(found, "MLW-AKS-16") == "unknown"
+    assert status(found, "MLW-AKS-03") == "unknown"
+
+
+def test_hand_written_plans_without_mode_are_read_and_data_sources_are_not(tmp_path: Path) -> None:
+    managed = change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES)
+    del managed["mode"]
+    data = change("data.azurerm_key_vault.shared", "azurerm_key_vault", {**KV_VALUES, "name": "kv-shared"})
+    del data["mode"]
+    found = run_plan(tmp_path, plan(managed, data))
+    assert status(found, "MLW-KV-01", "kv-plan") == "pass"
+    assert not [f for f in found if f["resource_name"] == "kv-shared"]
+
+
+def test_provider_2_app_service_and_function_app_are_judged(tmp_path: Path) -> None:
+    app = {
+        "name": "app-legacy",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "https_only": False,
+        "client_cert_enabled": True,
+        "site_config": [{"min_tls_version": "1.0", "ftps_state": "FtpsOnly", "remote_debugging_enabled": False}],
+        "app_settings": {"DB_PASSWORD": "Pl41nT3xt-s3cr3t-v4lu3"},
+        "auth_settings": [{"enabled": True}],
+    }
+    function = {
+        "name": "func-legacy",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "https_only": True,
+        "storage_account_name": "stfunc",
+        "storage_account_access_key": "c2VjcmV0LWtleS1ub3QtcmVhbA==",
+        "site_config": [{"min_tls_version": "1.2"}],
+    }
+    slot = {"name": "staging", "app_service_name": "app-legacy", "resource_group_name": "rg-ref", "https_only": True}
+    document = plan(
+        change("azurerm_app_service.app", "azurerm_app_service", app),
+        change("azurerm_function_app.func", "azurerm_function_app", function),
+        change("azurerm_app_service_slot.staging", "azurerm_app_service_slot", slot),
+    )
+    result = scan("--terraform-plan", str(write(tmp_path / "plan.json", document)))
+    found = findings(result)
+    assert status(found, "MLW-APP-01", "app-legacy") == "fail"
+    assert status(found, "MLW-APP-07", "app-legacy") == "pass"
+    assert status(found, "MLW-CFG-01", "app-legacy") == "fail"
+    assert status(found, "MLW-CFG-05", "app-legacy") == "pass"
+    assert "DB_PASSWORD" in by(found, "MLW-CFG-06", "app-legacy")["message"]
+    assert "AzureWebJobsStorage" in by(found, "MLW-CFG-06", "func-legacy")["message"]
+    slot_finding = by(found, "MLW-APP-01", "staging")
+    assert slot_finding["status"] == "pass" and "/sites/app-legacy/slots/staging" in slot_finding["resource_id"]
+    assert "Pl41nT3xt" not in result.stdout and "c2VjcmV0" not in result.stdout
+
+
+def test_resources_that_configure_another_resource_are_merged_into_it(tmp_path: Path) -> None:
+    account = {
+        "name": "stplan",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "account_kind": "StorageV2",
+        "min_tls_version": "TLS1_2",
+        "network_rules": [],
+    }
+    rules = {"default_action": "Deny", "bypass": ["AzureServices"]}
+    cmk = {
+        "key_name": "cmk",
+        "key_vault_id": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+    }
+    cluster = {
+        "name": "aks-plan",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "identity": [{"type": "SystemAssigned"}],
+        "default_node_pool": [{"name": "system", "host_encryption_enabled": True}],
+    }
+    pool = {"name": "gpu", "host_encryption_enabled": True, "node_public_ip_enabled": True}
+    after_apply = {"storage_account_id": True}
+    document = plan(
+        change("azurerm_storage_account.st", "azurerm_storage_account", account),
+        change("azurerm_storage_account_network_rules.st", "azurerm_storage_account_network_rules", rules, after_apply),
+        change(
+            "azurerm_storage_account_customer_managed_key.st",
+            "azurerm_storage_account_customer_managed_key",
+            cmk,
+            after_apply,
+        ),
+        change("azurerm_kubernetes_cluster.aks", "azurerm_kubernetes_cluster", cluster),
+        change(
+            "azurerm_kubernetes_cluster_node_pool.gpu",
+            "azurerm_kubernetes_cluster_node_pool",
+            pool,
+            {"kubernetes_cluster_id": True},
+        ),
+        references={
+            "azurerm_storage_account_network_rules.st": {"storage_account_id": "azurerm_storage_account.st"},
+            "azurerm_storage_account_customer_managed_key.st": {"storage_account_id": "azurerm_storage_account.st"},
+            "azurerm_kubernetes_cluster_node_pool.gpu": {"kubernetes_cluster_id": "azurerm_kubernetes_cluster.aks"},
+        },
+    )
+    found = run_plan(tmp_path, document)
+    assert status(found, "MLW-ST-05") == "pass"
+    assert status(found, "MLW-ST-08") == "pass"
+    public = by(found, "MLW-AKS-14")
+    assert public["status"] == "fail" and "gpu" in public["message"]
+
+
+def test_key_vault_secrets_in_a_plan_are_judged_without_their_values(tmp_path: Path) -> None:
+    secret = {"name": "db-password", "value": "N0t-4-R34l-P4ssw0rd!", "content_type": "password"}
+    dated = {**secret, "name": "api-key", "expiration_date": "2027-01-01T00:00:00Z"}
+    refs = {"key_vault_id": "azurerm_key_vault.kv"}
+    document = plan(
+        change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES),
+        change("azurerm_key_vault_secret.db", "azurerm_key_vault_secret", secret, {"key_vault_id": True}),
+        change("azurerm_key_vault_secret.api", "azurerm_key_vault_secret", dated, {"key_vault_id": True}),
+        references={"azurerm_key_vault_secret.db": refs, "azurerm_key_vault_secret.api": refs},
+    )
+    result = scan("--terraform-plan", str(write(tmp_path / "plan.json", document)))
+    expiry = [f for f in findings(result) if f["check_id"] == "MLW-KV-09"]
+    assert sorted((f["status"], f["message"]) for f in expiry) == [
+        ("fail", "secret db-password has no expiration date"),
+        ("pass", "secret api-key has an expiration date"),
+    ]
+    assert "N0t-4-R34l" not in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--terraform-plan", "--template"])
+def test_utf16_files_written_by_windows_powershell_are_read(tmp_path: Path, option: str) -> None:
+    document = (
+        plan(change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES))
+        if option == "--terraform-plan"
+        else template(vault("kv-plan", enablePurgeProtection=True))
+    )
+    path = tmp_path / "input.json"
+    path.write_bytes(json.dumps(document, indent=2).encode("utf-16"))
+    found = findings(scan(option, str(path)))
+    assert status(found, "MLW-KV-01", "kv-plan") == "pass"

@@ -7,6 +7,7 @@ each `{`; wrapping it gives every decoded object its 1-based line without a pars
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import json.decoder
 import json.scanner
@@ -52,13 +53,21 @@ def _skip_ws(text: str, index: int) -> int:
     return index
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without a BOM), or UTF-16 with its BOM: Windows PowerShell's `>` and `Out-File`
+    write `terraform show -json` and exported templates as UTF-16."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def load(path: Path, what: str) -> Any:
     """Read and parse a file; a missing, oversized, non-UTF-8 or malformed file is one InputError."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputError(f"{path}: {what} is {size} bytes, over the {MAX_BYTES}-byte limit")
-        text = path.read_bytes().decode("utf-8-sig")
+        text = _decode(path.read_bytes())
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what} ({exc.strerror or type(exc).__name__})") from None
     except UnicodeDecodeError as exc:

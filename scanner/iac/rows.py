@@ -164,10 +164,17 @@ def build_inventory(
     keys: list[KeyMetadata] = []
     configs: set[str] = set()
     pending_configs: dict[str, tuple[dict[str, Any], SourceRow]] = {}
+    sites: dict[str, tuple[dict[str, Any], SourceRow]] = {}
+    rows = list(rows)
+    pools = _agent_pools(rows)
     for source in rows:
         data = {k: v for k, v in source.data.items() if not k.startswith("_")}
         type_key, id_key = str(data["type"]).lower(), str(data["id"]).lower()
         parent = id_key.rsplit("/", 2)[0]
+        if type_key == _POOL_TYPE:
+            continue  # judged as one of its cluster's node pools
+        if type_key == _CLUSTER_TYPE and id_key in pools:
+            data["properties"] = _with_pools(data.get("properties"), pools[id_key])
         if type_key.endswith("/config") and type_key.rsplit("/", 1)[0] in _SITE_TYPES:
             name = str(data["name"]).lower()
             if name in _SETTINGS_CONFIGS:
@@ -197,6 +204,7 @@ def build_inventory(
                 }
                 pending_configs[id_key] = (config, source)
             settings.setdefault(id_key, [])
+            sites[id_key] = (data, source)
         if type_key == "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments":
             env = _get(data.get("properties"), "environmentVariables")
             if isinstance(env, Mapping):
@@ -215,6 +223,10 @@ def build_inventory(
     for site, (config, source) in pending_configs.items():
         if site not in configs:  # an explicit config/web resource wins over the inline siteConfig
             _add(resources, config, source)
+    if origin == "template":
+        for data, source in sites.values():
+            for child in _site_defaults(data, resources):
+                _add(resources, child, source)
     facts = [
         AppSettingsFacts(resource_id=resources[k].id if k in resources else k, settings=tuple(v))
         for k, v in settings.items()
@@ -230,6 +242,59 @@ def build_inventory(
         ),
     )
     return Inventory(header=header, resources=list(resources.values()), keys=keys, app_settings=facts)
+
+
+_CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
+_POOL_TYPE = f"{_CLUSTER_TYPE}/agentpools"
+
+
+def _agent_pools(rows: list[SourceRow]) -> dict[str, list[dict[str, Any]]]:
+    """`managedClusters/agentPools` declared on their own, by cluster id: live ARM lists every pool in the
+    cluster's `agentPoolProfiles`, and so the node-pool checks read them there."""
+    pools: dict[str, list[dict[str, Any]]] = {}
+    for source in rows:
+        if str(source.data.get("type", "")).lower() == _POOL_TYPE:
+            properties = source.data.get("properties")
+            pool = {"name": source.data.get("name"), **(properties if isinstance(properties, Mapping) else {})}
+            pools.setdefault(str(source.data["id"]).lower().rsplit("/", 2)[0], []).append(pool)
+    return pools
+
+
+def _with_pools(properties: Any, pools: list[dict[str, Any]]) -> Any:
+    if not isinstance(properties, Mapping):
+        return properties  # unknown as a whole: so are its pools
+    declared = _get(properties, "agentPoolProfiles")
+    names = {str(_get(p, "name")).lower() for p in declared or () if isinstance(p, Mapping)}
+    extra = [p for p in pools if str(p.get("name")).lower() not in names]
+    key = next((k for k in properties if k.lower() == "agentpoolprofiles"), "agentPoolProfiles")
+    return {**properties, key: [*(declared if isinstance(declared, list) else []), *extra]}
+
+
+_SITE_DEFAULTS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
+    ("config/web", (), {}),
+    ("basicPublishingCredentialsPolicies/ftp", (), {"allow": True}),
+    ("basicPublishingCredentialsPolicies/scm", (), {"allow": True}),
+    ("config/authsettingsV2", ("config/authsettings",), {"platform": {"enabled": False}}),
+)
+"""What an app gets when its template does not declare the child: the service's defaults (the
+Terraform translation writes the same ones)."""
+
+
+def _site_defaults(site: Mapping[str, Any], resources: Mapping[str, Resource]) -> list[dict[str, Any]]:
+    children = []
+    for suffix, alternatives, properties in _SITE_DEFAULTS:
+        declared = (f"{site['id']}/{s}".lower() for s in (suffix, *alternatives))
+        if not any(child in resources for child in declared):
+            child_type, name = suffix.split("/")
+            children.append(
+                {
+                    "id": f"{site['id']}/{suffix}",
+                    "name": name,
+                    "type": f"{site['type']}/{child_type}",
+                    "properties": properties,
+                }
+            )
+    return children
 
 
 def _connection_states(properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.iac.arm_expr import PLACEHOLDER_RESOURCE_GROUP, PLACEHOLDER_SUBSCRIPTION
+from scanner.unevaluated import PREFIX as UNEVALUATED_PREFIX
 from scanner.unevaluated import marker
 
 Values = dict[str, Any]
@@ -32,12 +33,58 @@ def _first(values: Values, *names: str, default: Any = None) -> Any:
     return default
 
 
+def _unknown(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX)
+
+
+class _UnknownBlock(dict[str, Any]):
+    """A nested block known only after apply: present, and every attribute in it is the marker."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> Any:
+        return self.marker
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.marker
+
+
 def _block(values: Values, name: str) -> Values:
-    """A nested block: Terraform writes `[{...}]` (or `[]` when absent)."""
+    """A nested block: Terraform writes `[{...}]` (or `[]` when absent); one known only after apply
+    is an `_UnknownBlock`."""
     value = values.get(name)
+    if _unknown(value):
+        return _UnknownBlock(str(value))
+    if isinstance(value, list) and value and _unknown(value[0]):
+        return _UnknownBlock(value[0])
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         return dict(value[0])
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _bool(flag: Any) -> Any:
+    """A flag as a boolean (null is false); a value known only after apply stays its marker."""
+    return flag if _unknown(flag) else bool(flag)
+
+
+def _choose(flag: Any, yes: Any, no: Any) -> Any:
+    """`yes` or `no` by a flag or a block's presence; the marker when that is known only after apply."""
+    if isinstance(flag, _UnknownBlock):
+        return flag.marker
+    return flag if _unknown(flag) else (yes if flag else no)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A map attribute; {} when absent or known only after apply (nothing in it can be classified)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _enabled(flag: Any) -> Any:
@@ -107,7 +154,7 @@ def _compute(compute_type: str) -> Translate:
         if compute_type == "AmlCompute":
             inner["remoteLoginPortPublicAccess"] = _enabled(_first(v, "ssh_public_access_enabled", default=False))
         else:
-            inner["sshSettings"] = {"sshPublicAccess": "Enabled" if _block(v, "ssh") else "Disabled"}
+            inner["sshSettings"] = {"sshPublicAccess": _choose(_block(v, "ssh"), "Enabled", "Disabled")}
         props = {
             "computeType": compute_type,
             "disableLocalAuth": _not(_first(v, "local_auth_enabled", default=True)),
@@ -127,35 +174,35 @@ def _aks(v: Values, rid: str) -> dict[str, Any]:
     network = _block(v, "network_profile")
     ranges = access.get("authorized_ip_ranges") or v.get("api_server_authorized_ip_ranges") or []
     addons: dict[str, Any] = {
-        "azurepolicy": {"enabled": bool(v.get("azure_policy_enabled"))},
-        "httpApplicationRouting": {"enabled": bool(v.get("http_application_routing_enabled"))},
+        "azurepolicy": {"enabled": _bool(v.get("azure_policy_enabled"))},
+        "httpApplicationRouting": {"enabled": _bool(v.get("http_application_routing_enabled"))},
     }
     if secrets_provider:
         rotation = secrets_provider.get("secret_rotation_enabled")
         addons["azureKeyvaultSecretsProvider"] = {
-            "enabled": True,
-            "config": {"enableSecretRotation": "true" if rotation is True else "false"},
+            "enabled": _choose(secrets_provider, True, False),
+            "config": {"enableSecretRotation": _choose(rotation, "true", "false")},
         }
-    security: dict[str, Any] = {"workloadIdentity": {"enabled": bool(v.get("workload_identity_enabled"))}}
+    security: dict[str, Any] = {"workloadIdentity": {"enabled": _bool(v.get("workload_identity_enabled"))}}
     if kms:
         security["azureKeyVaultKms"] = {
-            "enabled": True,
+            "enabled": _choose(kms, True, False),
             "keyId": kms.get("key_vault_key_id"),
             "keyVaultNetworkAccess": kms.get("key_vault_network_access") or "Public",
         }
-    if _block(v, "microsoft_defender"):
-        security["defender"] = {"securityMonitoring": {"enabled": True}}
+    if defender := _block(v, "microsoft_defender"):
+        security["defender"] = {"securityMonitoring": {"enabled": _choose(defender, True, False)}}
     props: dict[str, Any] = {
         "apiServerAccessProfile": {
-            "enablePrivateCluster": bool(v.get("private_cluster_enabled")),
+            "enablePrivateCluster": _bool(v.get("private_cluster_enabled")),
             "authorizedIPRanges": ranges,
             "disableRunCommand": _not(_first(v, "run_command_enabled", default=True)),
         },
-        "disableLocalAccounts": bool(v.get("local_account_disabled")),
+        "disableLocalAccounts": _bool(v.get("local_account_disabled")),
         "enableRBAC": _first(v, "role_based_access_control_enabled", default=True),
         "addonProfiles": addons,
         "securityProfile": security,
-        "oidcIssuerProfile": {"enabled": bool(v.get("oidc_issuer_enabled"))},
+        "oidcIssuerProfile": {"enabled": _bool(v.get("oidc_issuer_enabled"))},
         "diskEncryptionSetID": v.get("disk_encryption_set_id"),
         "agentPoolProfiles": [
             {
@@ -175,7 +222,10 @@ def _aks(v: Values, rid: str) -> dict[str, Any]:
         },
     }
     if aad:
-        props["aadProfile"] = {"managed": True, "enableAzureRBAC": bool(aad.get("azure_rbac_enabled"))}
+        props["aadProfile"] = {
+            "managed": _choose(aad, True, False),
+            "enableAzureRBAC": _bool(aad.get("azure_rbac_enabled")),
+        }
     if not v.get("identity") and _block(v, "service_principal"):
         props["servicePrincipalProfile"] = {"clientId": _block(v, "service_principal").get("client_id")}
     return {**_common(v), "properties": props}
@@ -186,12 +236,12 @@ def _site(kind: str) -> Translate:
         config = _block(v, "site_config")
         cors = _block(config, "cors")
         site_config: dict[str, Any] = {
-            "minTlsVersion": config.get("minimum_tls_version"),
+            "minTlsVersion": _first(config, "minimum_tls_version", "min_tls_version"),
             "ftpsState": config.get("ftps_state"),
-            "remoteDebuggingEnabled": bool(config.get("remote_debugging_enabled")),
+            "remoteDebuggingEnabled": _bool(config.get("remote_debugging_enabled")),
             "http20Enabled": config.get("http2_enabled"),
             "vnetRouteAllEnabled": config.get("vnet_route_all_enabled"),
-            "appSettings": [{"name": k, "value": val} for k, val in (v.get("app_settings") or {}).items()],
+            "appSettings": [{"name": k, "value": val} for k, val in _mapping(v.get("app_settings")).items()],
             "connectionStrings": [
                 {"name": c.get("name"), "connectionString": c.get("value"), "type": c.get("type")}
                 for c in v.get("connection_string") or ()
@@ -201,7 +251,11 @@ def _site(kind: str) -> Translate:
         if cors:
             site_config["cors"] = {"allowedOrigins": cors.get("allowed_origins") or []}
         if kind.startswith("functionapp"):
-            if v.get("storage_account_access_key"):
+            if v.get("storage_connection_string"):  # azurerm_function_app before provider 2.x's key attribute
+                site_config["appSettings"].append(
+                    {"name": "AzureWebJobsStorage", "value": v.get("storage_connection_string")}
+                )
+            elif v.get("storage_account_access_key"):
                 site_config["appSettings"].append(
                     {"name": "AzureWebJobsStorage", "value": _storage_key_setting(v.get("storage_account_access_key"))}
                 )
@@ -209,11 +263,11 @@ def _site(kind: str) -> Translate:
                 site_config["appSettings"].append(
                     {"name": "AzureWebJobsStorage__accountName", "value": v.get("storage_account_name")}
                 )
-        auth = _block(v, "auth_settings_v2")
+        auth = _block(v, "auth_settings_v2") or _block(v, "auth_settings")
         props: dict[str, Any] = {
-            "httpsOnly": bool(v.get("https_only")),
+            "httpsOnly": _bool(v.get("https_only")),
             "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
-            "clientCertEnabled": bool(v.get("client_certificate_enabled")),
+            "clientCertEnabled": _bool(_first(v, "client_certificate_enabled", "client_cert_enabled")),
             "virtualNetworkSubnetId": v.get("virtual_network_subnet_id"),
             "siteConfig": site_config,
         }
@@ -224,7 +278,7 @@ def _site(kind: str) -> Translate:
             "basicPublishingCredentialsPolicies/scm": {
                 "allow": _first(v, "webdeploy_publish_basic_authentication_enabled", default=True)
             },
-            "config/authsettingsV2": {"platform": {"enabled": bool(auth.get("auth_enabled"))}},
+            "config/authsettingsV2": {"platform": {"enabled": _bool(_first(auth, "auth_enabled", "enabled"))}},
         }
         return {**_common(v), "kind": kind, "properties": props, "_children": children}
 
@@ -240,9 +294,9 @@ def _key_vault(v: Values, rid: str) -> dict[str, Any]:
     acls = _block(v, "network_acls")
     props: dict[str, Any] = {
         "tenantId": v.get("tenant_id"),
-        "enablePurgeProtection": bool(v.get("purge_protection_enabled")),
+        "enablePurgeProtection": _bool(v.get("purge_protection_enabled")),
         "enableSoftDelete": True,
-        "enableRbacAuthorization": bool(_first(v, "rbac_authorization_enabled", "enable_rbac_authorization")),
+        "enableRbacAuthorization": _bool(_first(v, "rbac_authorization_enabled", "enable_rbac_authorization")),
         "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
         "accessPolicies": [
             {
@@ -291,12 +345,22 @@ def _vault_key(v: Values, rid: str) -> dict[str, Any]:
     return {"properties": props}
 
 
+def _vault_secret(v: Values, rid: str) -> dict[str, Any]:
+    """Secret metadata only: the `value` attribute is never read."""
+    return {
+        "properties": {
+            "contentType": v.get("content_type"),
+            "attributes": {"enabled": True, "exp": v.get("expiration_date"), "nbf": v.get("not_before_date")},
+        }
+    }
+
+
 def _storage(v: Values, rid: str) -> dict[str, Any]:
     rules = _block(v, "network_rules")
     cmk = _block(v, "customer_managed_key")
     encryption: dict[str, Any] = {
-        "keySource": "Microsoft.Keyvault" if cmk else "Microsoft.Storage",
-        "requireInfrastructureEncryption": bool(v.get("infrastructure_encryption_enabled")),
+        "keySource": _choose(cmk, "Microsoft.Keyvault", "Microsoft.Storage"),
+        "requireInfrastructureEncryption": _bool(v.get("infrastructure_encryption_enabled")),
     }
     if cmk:
         key_id = cmk.get("key_vault_key_id")
@@ -307,7 +371,7 @@ def _storage(v: Values, rid: str) -> dict[str, Any]:
         "allowBlobPublicAccess": _first(v, "allow_nested_items_to_be_public", "allow_blob_public_access", default=True),
         "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
         "allowSharedKeyAccess": _first(v, "shared_access_key_enabled", default=True),
-        "allowCrossTenantReplication": bool(v.get("cross_tenant_replication_enabled")),
+        "allowCrossTenantReplication": _bool(v.get("cross_tenant_replication_enabled")),
         "encryption": encryption,
     }
     if rules:
@@ -319,11 +383,11 @@ def _registry(v: Values, rid: str) -> dict[str, Any]:
     rules = _block(v, "network_rule_set")
     encryption = _block(v, "encryption")
     props: dict[str, Any] = {
-        "adminUserEnabled": bool(v.get("admin_enabled")),
-        "anonymousPullEnabled": bool(v.get("anonymous_pull_enabled")),
+        "adminUserEnabled": _bool(v.get("admin_enabled")),
+        "anonymousPullEnabled": _bool(v.get("anonymous_pull_enabled")),
         "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
         "policies": {
-            "exportPolicy": {"status": "enabled" if _first(v, "export_policy_enabled", default=True) else "disabled"}
+            "exportPolicy": {"status": _choose(_first(v, "export_policy_enabled", default=True), "enabled", "disabled")}
         },
         "encryption": {"status": "enabled", "keyVaultProperties": {"keyIdentifier": encryption.get("key_vault_key_id")}}
         if encryption and encryption.get("key_vault_key_id")
@@ -342,7 +406,7 @@ def _cognitive(v: Values, rid: str) -> dict[str, Any]:
         "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
         "customSubDomainName": v.get("custom_subdomain_name"),
         "encryption": {
-            "keySource": "Microsoft.KeyVault",
+            "keySource": _choose(cmk, "Microsoft.KeyVault", "Microsoft.CognitiveServices"),
             "keyVaultProperties": {"keyName": cmk.get("key_vault_key_id")},
         }
         if cmk
@@ -397,13 +461,50 @@ TABLE: dict[str, tuple[str, str | None, Translate]] = {
     "azurerm_windows_web_app_slot": ("Microsoft.Web/sites/slots", "app_service_id", _site("app")),
     "azurerm_linux_function_app_slot": ("Microsoft.Web/sites/slots", "function_app_id", _site("functionapp,linux")),
     "azurerm_windows_function_app_slot": ("Microsoft.Web/sites/slots", "function_app_id", _site("functionapp")),
+    # provider 2.x/3.x resources, deprecated in favour of the Linux/Windows ones above but still in wide use
+    "azurerm_app_service": ("Microsoft.Web/sites", None, _site("app")),
+    "azurerm_function_app": ("Microsoft.Web/sites", None, _site("functionapp")),
+    "azurerm_app_service_slot": ("Microsoft.Web/sites/slots", "app_service_name", _site("app")),
+    "azurerm_function_app_slot": ("Microsoft.Web/sites/slots", "function_app_name", _site("functionapp")),
     "azurerm_key_vault": ("Microsoft.KeyVault/vaults", None, _key_vault),
     "azurerm_key_vault_key": ("Microsoft.KeyVault/vaults/keys", "key_vault_id", _vault_key),
+    "azurerm_key_vault_secret": ("Microsoft.KeyVault/vaults/secrets", "key_vault_id", _vault_secret),
     "azurerm_storage_account": ("Microsoft.Storage/storageAccounts", None, _storage),
     "azurerm_container_registry": ("Microsoft.ContainerRegistry/registries", None, _registry),
     "azurerm_cognitive_account": ("Microsoft.CognitiveServices/accounts", None, _cognitive),
     "azurerm_private_endpoint": ("Microsoft.Network/privateEndpoints", None, _private_endpoint),
 }
+
+
+def _network_rules(target: dict[str, Any], v: Values) -> None:
+    target["networkAcls"] = {"defaultAction": v.get("default_action"), "bypass": v.get("bypass")}
+
+
+def _storage_cmk(target: dict[str, Any], v: Values) -> None:
+    encryption = target.setdefault("encryption", {})
+    encryption["keySource"] = "Microsoft.Keyvault"
+    encryption["keyvaultproperties"] = {
+        "keyvaulturi": _first(v, "key_vault_uri", "key_vault_id"),
+        "keyname": v.get("key_name"),
+    }
+
+
+def _node_pool(target: dict[str, Any], v: Values) -> None:
+    target.setdefault("agentPoolProfiles", []).append(
+        {
+            "name": v.get("name"),
+            "enableEncryptionAtHost": _first(v, "host_encryption_enabled", "enable_host_encryption", default=False),
+            "enableNodePublicIP": _first(v, "node_public_ip_enabled", "enable_node_public_ip", default=False),
+        }
+    )
+
+
+AUGMENT: dict[str, tuple[str, Callable[[dict[str, Any], Values], None]]] = {
+    "azurerm_storage_account_network_rules": ("storage_account_id", _network_rules),
+    "azurerm_storage_account_customer_managed_key": ("storage_account_id", _storage_cmk),
+    "azurerm_kubernetes_cluster_node_pool": ("kubernetes_cluster_id", _node_pool),
+}
+"""Resources that set part of another resource's ARM properties: (attribute naming it, merge)."""
 
 
 def _unknowns(values: Any, unknown: Any, address: str, path: str = "") -> Any:
@@ -492,7 +593,7 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
         raise InputError(f"{path}: not a Terraform plan (`terraform show -json plan.out` output)")
     entries: dict[str, tuple[Values, Any, int, str]] = {}
     for resource in _planned(document):
-        if resource.get("mode") == "managed" and resource.get("type") in TABLE:
+        if _managed(resource) and resource.get("type") in _READ:
             values = resource.get("values")
             entries[str(resource.get("address"))] = (
                 dict(values) if isinstance(values, Mapping) else {},
@@ -501,7 +602,7 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
                 str(resource["type"]),
             )
     for change in document.get("resource_changes") or ():
-        if not isinstance(change, Mapping) or change.get("mode") != "managed" or change.get("type") not in TABLE:
+        if not isinstance(change, Mapping) or not _managed(change) or change.get("type") not in _READ:
             continue
         detail = change.get("change")
         detail = detail if isinstance(detail, Mapping) else {}
@@ -518,8 +619,9 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
             entries[address] = (values, unknown, line, tf_type)
     expressions = _expressions(document)
     ids: dict[str, str] = {}
+    augments = [a for a in entries if entries[a][3] in AUGMENT]
     # Top-level resources first, so that children can find their parent's ARM id.
-    order = sorted(entries, key=lambda a: TABLE[entries[a][3]][1] is not None)
+    order = sorted((a for a in entries if entries[a][3] in TABLE), key=lambda a: TABLE[entries[a][3]][1] is not None)
     rows: list[tuple[dict[str, Any], int, str]] = []
     resolved: dict[str, tuple[Values, str]] = {}
     for address in order:  # ARM ids first: a reference anywhere in the plan can then be resolved
@@ -555,19 +657,38 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
                     address,
                 )
             )
+    by_id = {row["id"].lower(): row for row, _, _ in rows}
+    for address in augments:
+        values, unknown, _, tf_type = entries[address]
+        attribute, merge = AUGMENT[tf_type]
+        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids)
+        target = values.get(attribute)
+        parent = by_id.get(target.lower()) if isinstance(target, str) else None
+        if parent is not None and isinstance(parent.get("properties"), dict):
+            merge(parent["properties"], values)  # a target outside the plan is judged where it is deployed
     return rows
 
 
+def _managed(resource: Mapping[str, Any]) -> bool:
+    """A managed resource; hand-written and older plans may leave `mode` out (data sources say `data`)."""
+    mode = resource.get("mode", "managed")
+    return mode == "managed" and not str(resource.get("address", "")).startswith("data.")
+
+
+_READ = TABLE.keys() | AUGMENT.keys()
+
+
 def _arm_id(arm_type: str, name: str, values: Values, parent_attr: str | None) -> str:
-    if parent_attr:
-        parent = values.get(parent_attr)
-        if isinstance(parent, str) and parent.startswith("/subscriptions/"):
-            child = arm_type.rsplit("/", 1)[-1]
-            return f"{parent.rstrip('/')}/{child}/{name}"
+    parent = values.get(parent_attr) if parent_attr else None
+    if isinstance(parent, str) and parent.startswith("/subscriptions/"):
+        child = arm_type.rsplit("/", 1)[-1]
+        return f"{parent.rstrip('/')}/{child}/{name}"
     group = values.get("resource_group_name")
     group = group if isinstance(group, str) and not group.startswith("<") else PLACEHOLDER_RESOURCE_GROUP
     namespace, *segments = arm_type.split("/")
     base = f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{group}/providers/{namespace}/{segments[0]}"
+    if parent_attr and isinstance(parent, str) and parent and "/" not in parent and not parent.startswith("<"):
+        return f"{base}/{parent}/{segments[-1]}/{name}"  # a parent given by name (the provider 2.x slots)
     if parent_attr:  # the parent is not in the plan: name it by placeholder
         return f"{base}/unknown-parent/{segments[-1]}/{name}"
     return f"{base}/{name}"
