@@ -468,3 +468,18 @@ def test_utf16_files_written_by_windows_powershell_are_read(tmp_path: Path, opti
     path.write_bytes(json.dumps(document, indent=2).encode("utf-16"))
     found = findings(scan(option, str(path)))
     assert status(found, "MLW-KV-01", "kv-plan") == "pass"
+
+
+def test_templates_with_comments_and_directories_with_other_json(tmp_path: Path) -> None:
+    """ARM accepts `//` and `/* */` comments; a repository holds JSONC configs next to its templates."""
+    body = json.dumps(template(vault(enablePurgeProtection=True)), indent=2)
+    commented = body.replace('"resources": [', '// the vault of the ML platform\n  "resources": [ /* one */', 1)
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "main.json").write_text(commented)
+    (tmp_path / "infra" / "devcontainer.json").write_text('{\n  // editor settings\n  "name": "x",\n}\n')
+    found = findings(scan("--template", str(tmp_path / "infra")))
+    purge = by(found, "MLW-KV-01", "kv-ref")
+    assert purge["status"] == "pass" and purge["source_line"] == commented.splitlines().index("    {") + 1
+    (tmp_path / "infra" / "broken.json").write_text(body[:-20])  # a template cut short is still an error
+    result = scan("--template", str(tmp_path / "infra"))
+    assert result.exit_code == 2 and "broken.json" in result.stderr and "malformed ARM template" in result.stderr

@@ -43,8 +43,18 @@ def _parameters_for(template: Path, parameter_files: list[Path], single: bool) -
     for file in parameter_files:
         stem = file.name.split(".parameters", 1)[0].removesuffix(".json")
         if single or stem == template.stem:
-            values.update(arm_template.parameter_values(located_json.load(file, "ARM parameters file"), file))
+            document = located_json.load(file, "ARM parameters file", comments=True)
+            values.update(arm_template.parameter_values(document, file))
     return values
+
+
+def _names_template_schema(file: Path) -> bool:
+    """Whether a file that did not parse says it is a deployment template (then it is an error)."""
+    try:
+        head = file.read_bytes()[: 64 * 1024].lower()
+    except OSError:
+        return True
+    return any(marker.encode() in head.replace(b"\x00", b"") for marker in arm_template.TEMPLATE_SCHEMA_MARKERS)
 
 
 def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inventory:
@@ -59,7 +69,12 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
     for file in files:
         if file in parameter_files:
             continue
-        document = located_json.load(file, "ARM template")
+        try:
+            document = located_json.load(file, "ARM template", comments=True)
+        except InputError:
+            if path.is_file() or _names_template_schema(file):
+                raise
+            continue  # a directory's other JSON (JSONC configs, fixtures...) need not parse
         if not arm_template.is_deployment_template(document):
             if path.is_file():
                 raise InputError(f"{file}: not an ARM deployment template (no deployment template `$schema`)")

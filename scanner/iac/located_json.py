@@ -11,6 +11,7 @@ import codecs
 import json
 import json.decoder
 import json.scanner
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,25 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8-sig")
 
 
-def load(path: Path, what: str) -> Any:
-    """Read and parse a file; a missing, oversized, non-UTF-8 or malformed file is one InputError."""
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
+def _blank_comment(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if text.startswith('"') else re.sub(r"[^\n]", " ", text)
+
+
+def strip_comments(text: str) -> str:
+    """`//` and `/* */` comments (ARM accepts them in templates and parameter files) become spaces,
+    newlines kept, so every object keeps its line."""
+    if "//" not in text and "/*" not in text:
+        return text
+    return _STRING_OR_COMMENT.sub(_blank_comment, text)
+
+
+def load(path: Path, what: str, *, comments: bool = False) -> Any:
+    """Read and parse a file; a missing, oversized, non-UTF-8 or malformed file is one InputError.
+    With `comments`, JSON with comments (as ARM reads templates) is accepted."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -73,7 +91,7 @@ def load(path: Path, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: {what} is not UTF-8 (byte {exc.start})") from None
     try:
-        return loads(text)
+        return loads(strip_comments(text) if comments else text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed {what}: {exc.msg}") from None
     except RecursionError:

@@ -167,11 +167,12 @@ def build_inventory(
     sites: dict[str, tuple[dict[str, Any], SourceRow]] = {}
     rows = list(rows)
     pools = _agent_pools(rows)
+    clusters = {str(r.data["id"]).lower() for r in rows if str(r.data.get("type", "")).lower() == _CLUSTER_TYPE}
     for source in rows:
         data = {k: v for k, v in source.data.items() if not k.startswith("_")}
         type_key, id_key = str(data["type"]).lower(), str(data["id"]).lower()
         parent = id_key.rsplit("/", 2)[0]
-        if type_key == _POOL_TYPE:
+        if type_key == _POOL_TYPE and parent in clusters:
             continue  # judged as one of its cluster's node pools
         if type_key == _CLUSTER_TYPE and id_key in pools:
             data["properties"] = _with_pools(data.get("properties"), pools[id_key])
