@@ -483,3 +483,65 @@ def test_templates_with_comments_and_directories_with_other_json(tmp_path: Path)
     (tmp_path / "infra" / "broken.json").write_text(body[:-20])  # a template cut short is still an error
     result = scan("--template", str(tmp_path / "infra"))
     assert result.exit_code == 2 and "broken.json" in result.stderr and "malformed ARM template" in result.stderr
+
+
+def test_children_named_from_a_parent_name_without_a_value_stay_with_their_parent(tmp_path: Path) -> None:
+    site = {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": "2023-12-01",
+        "name": "[parameters('siteName')]",
+        "location": "westeurope",
+        "kind": "app",
+        "properties": {"httpsOnly": True},
+    }
+    web = {
+        "type": "Microsoft.Web/sites/config",
+        "apiVersion": "2023-12-01",
+        "name": "[concat(parameters('siteName'), '/web')]",
+        "properties": {"minTlsVersion": "1.0"},
+    }
+    settings = {
+        "type": "Microsoft.Web/sites/config",
+        "apiVersion": "2023-12-01",
+        "name": "[format('{0}/{1}', parameters('siteName'), 'appsettings')]",
+        "properties": {"DB_PASSWORD": "Pl41n-t3xt-in-a-t3mplate"},
+    }
+    result = scan(
+        "--template",
+        str(write(tmp_path / "main.json", template(site, web, settings, parameters={"siteName": {"type": "string"}}))),
+    )
+    found = findings(result)
+    assert status(found, "MLW-CFG-01") == "fail"  # the declared TLS 1.0, not the default
+    assert "DB_PASSWORD" in by(found, "MLW-CFG-06")["message"]
+    assert "Pl41n-t3xt" not in result.stdout
+
+
+def test_a_deposed_object_being_deleted_does_not_hide_its_replacement(tmp_path: Path) -> None:
+    """create_before_destroy: the plan deletes the deposed old object under the same address."""
+    new = change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES)
+    old = {**change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES), "deposed": "0f3c9a1e"}
+    old["change"] = {"actions": ["delete"], "before": KV_VALUES, "after": None}
+    document = plan(new, old) | {"planned_values": {"root_module": {"resources": []}}}
+    assert status(run_plan(tmp_path, document), "MLW-KV-01", "kv-plan") == "pass"
+
+
+def test_property_names_from_expressions_and_members_chosen_by_unknown_keys(tmp_path: Path) -> None:
+    cluster = {
+        "type": "Microsoft.ContainerService/managedClusters",
+        "apiVersion": "2024-02-01",
+        "name": "aks-ref",
+        "location": "[variables('regions')[parameters('location')]]",  # `location` has no value
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "dnsPrefix": "ref",
+            "agentPoolProfiles": [{"name": "system", "mode": "System"}],
+            "addonProfiles": {"[variables('policyAddon')]": {"enabled": True}},
+        },
+    }
+    document = template(
+        cluster,
+        parameters={"location": {"type": "string"}},
+        variables={"regions": {"westeurope": "northeurope"}, "policyAddon": "azurepolicy"},
+    )
+    found = run(tmp_path, document)
+    assert status(found, "MLW-AKS-17") == "pass"

@@ -224,6 +224,8 @@ def evaluate(node: Any, ctx: Context) -> Any:
 def _member(target: Any, key: Any, node: Access) -> Any:
     if isinstance(target, str) and target.startswith((UNEVALUATED_PREFIX, SECURE_PREFIX)):
         return target
+    if isinstance(key, str) and key.startswith((UNEVALUATED_PREFIX, SECURE_PREFIX)):
+        raise Unevaluable(f"[{key}]")  # which member is unknown, so is its value
     if isinstance(target, Mapping):
         if isinstance(key, str):
             for name, value in target.items():
@@ -301,6 +303,34 @@ def _format(ctx: Context, node: Call, template: str, *args: Any) -> str:
     if marker:
         raise Unevaluable(node.text)
     return _FORMAT_ITEM.sub(lambda m: _str(args[int(m.group(1))]), str(template))
+
+
+def name_with_unknown_parts(text: str, ctx: Context) -> str | None:
+    """A resource name built by `concat`/`format` from parts some of which are unknown: the parts
+    joined with each unknown one as its marker text, so `parent/child` names keep their `/` and a
+    child still lands under its parent (whose name is the same marker). None when that cannot be done."""
+    node = parse(text[1:-1]) if is_expression(text) else None
+    if not isinstance(node, Call) or node.name not in ("concat", "format"):
+        return None
+    parts: list[Any] = []
+    for arg in node.args:
+        try:
+            part = evaluate(arg, ctx)
+        except Unevaluable as exc:
+            part = unevaluated(exc.expression)
+        if isinstance(part, str) and part.startswith(SECURE_PREFIX):
+            return None
+        if isinstance(part, str) and part.startswith(UNEVALUATED_PREFIX) and "/" in part:
+            return None
+        parts.append(part)
+    if node.name == "concat":
+        return "".join(_str(p) for p in parts)
+    if not parts:
+        return None
+    try:
+        return _FORMAT_ITEM.sub(lambda m: _str(parts[1:][int(m.group(1))]), str(parts[0]))
+    except IndexError:
+        return None
 
 
 def _resource_id_parts(subscription: str, group: str | None, rtype: str, names: tuple[Any, ...]) -> str:

@@ -7,6 +7,7 @@ ignored. Each row remembers the line where its object starts in the template.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,9 +172,17 @@ def _value(value: Any, ctx: Context, path: Path) -> Any:
                 for loop in item:
                     out[str(loop.get("name"))] = _copy_array(loop, ctx, path)
             else:
-                out[key] = _value(item, ctx, path)
+                out[_key(key, ctx, path)] = _value(item, ctx, path)
         return out
     return value
+
+
+def _key(key: str, ctx: Context, path: Path) -> str:
+    """A property name may be an expression too (`{"[variables('identityId')]": {}}`)."""
+    if not arm_expr.is_expression(key):
+        return arm_expr.evaluate_string(key, ctx) if key.startswith("[[") else key
+    value = _value(key, ctx, path)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _count(loop: Mapping[str, Any], ctx: Context, path: Path) -> int | None:
@@ -250,6 +259,8 @@ def _resource(
         if condition is False:
             return
     rtype, name = _value(declared.get("type"), ctx, path), _value(declared.get("name"), ctx, path)
+    if isinstance(name, str) and name.startswith(arm_expr.UNEVALUATED_PREFIX):
+        name = _name_with_unknown_parts(declared.get("name"), ctx) or name
     if isinstance(name, int) and not isinstance(name, bool):  # a name from an int parameter: ARM makes it a string
         name = str(name)
     if not isinstance(rtype, str) or not isinstance(name, str) or not rtype or not name:
@@ -275,6 +286,15 @@ def _resource(
     _register(ctx, row, symbols)
     template.rows.append(Row(data=row, line=line, address=where))
     _resources(template, declared.get("resources"), ctx, row, f"{where}.resources", depth + 1)
+
+
+def _name_with_unknown_parts(declared: Any, ctx: Context) -> str | None:
+    if not isinstance(declared, str):
+        return None
+    try:
+        return arm_expr.name_with_unknown_parts(declared, ctx)
+    except ExpressionError:
+        return None
 
 
 def _register(ctx: Context, row: dict[str, Any], symbols: tuple[str | None, ...]) -> None:

@@ -604,6 +604,8 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     for change in document.get("resource_changes") or ():
         if not isinstance(change, Mapping) or not _managed(change) or change.get("type") not in _READ:
             continue
+        if change.get("deposed"):  # the old object a create-before-destroy replaces: its address is the new one's
+            continue
         detail = change.get("change")
         detail = detail if isinstance(detail, Mapping) else {}
         address = str(change.get("address"))
