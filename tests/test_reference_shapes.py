@@ -545,3 +545,89 @@ def test_property_names_from_expressions_and_members_chosen_by_unknown_keys(tmp_
     )
     found = run(tmp_path, document)
     assert status(found, "MLW-AKS-17") == "pass"
+
+
+def test_avm_private_endpoint_module_loop_reaches_its_vault(tmp_path: Path) -> None:
+    """Azure Verified Modules pass some module parameters as one expression that yields `{value: ...}`,
+    and refer to loop instances as `reference('name[i]')` and `references('name')`."""
+    pe_module = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "languageVersion": "2.0",
+        "contentVersion": "1.0.0.0",
+        "parameters": {
+            "name": {"type": "string"},
+            "privateLinkServiceConnections": {"type": "array", "nullable": True},
+            "subnetResourceId": {"type": "string"},
+        },
+        "resources": {
+            "privateEndpoint": {
+                "type": "Microsoft.Network/privateEndpoints",
+                "apiVersion": "2023-11-01",
+                "name": "[parameters('name')]",
+                "location": "westeurope",
+                "properties": {
+                    "privateLinkServiceConnections": (
+                        "[coalesce(parameters('privateLinkServiceConnections'), createArray())]"
+                    ),
+                    "subnet": {"id": "[parameters('subnetResourceId')]"},
+                },
+            }
+        },
+        "outputs": {"name": {"type": "string", "value": "[parameters('name')]"}},
+    }
+    connection = (
+        "[if(not(equals(tryGet(parameters('endpoints')[copyIndex()], 'isManualConnection'), true())), "
+        "createObject('value', createArray(createObject('name', format('pe-{0}', copyIndex()), 'properties', "
+        "createObject('privateLinkServiceId', resourceId('Microsoft.KeyVault/vaults', 'kv-ref'), 'groupIds', "
+        "createArray('vault'))))), createObject('value', null()))]"
+    )
+    loop = {
+        "copy": {"name": "vault_privateEndpoints", "count": "[length(parameters('endpoints'))]"},
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": "[format('vault-pe-{0}', copyIndex())]",
+        "properties": {
+            "expressionEvaluationOptions": {"scope": "inner"},
+            "mode": "Incremental",
+            "parameters": {
+                "name": {"value": "[format('pe-kv-{0}', copyIndex())]"},
+                "privateLinkServiceConnections": connection,
+                "subnetResourceId": {"value": "[parameters('endpoints')[copyIndex()].subnetResourceId]"},
+            },
+            "template": pe_module,
+        },
+        "dependsOn": ["vault"],
+    }
+    names = (
+        "[equals(length(map(references('vault_privateEndpoints'), "
+        "lambda('pe', lambdaVariables('pe').outputs.name.value))), 2)]"
+    )
+    first = "[equals(reference('vault_privateEndpoints[0]').outputs.name.value, 'pe-kv-0')]"
+    resources = {
+        "vault": vault(enablePurgeProtection=first, enableRbacAuthorization=names),
+        "vault_privateEndpoints": loop,
+    }
+    params = {
+        "endpoints": {"type": "array", "defaultValue": [{"subnetResourceId": "snet-a"}, {"subnetResourceId": "snet-b"}]}
+    }
+    found = run(tmp_path, template(parameters=params, languageVersion="2.0") | {"resources": resources})
+    assert status(found, "MLW-KV-06") == "pass"
+    assert status(found, "MLW-KV-01") == "pass" and status(found, "MLW-KV-03") == "pass"
+
+
+def test_user_functions_may_read_the_templates_variables(tmp_path: Path) -> None:
+    functions = [
+        {
+            "namespace": "__bicep",
+            "members": {
+                "hardened": {"parameters": [], "output": {"type": "bool", "value": "[variables('hardening').purge]"}}
+            },
+        }
+    ]
+    document = template(
+        vault(enablePurgeProtection="[__bicep.hardened()]"),
+        variables={"hardening": {"purge": True}},
+        functions=functions,
+        languageVersion="2.0",
+    )
+    assert status(run(tmp_path, document), "MLW-KV-01") == "pass"

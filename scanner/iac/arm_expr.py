@@ -488,7 +488,26 @@ def _reference(ctx: Context, node: Call, target: Any, *rest: Any) -> Any:
     if found is None:
         ctx.unresolved.append(node.text)
         raise Unevaluable(node.text)
-    if len(rest) > 1 and str(rest[1]).lower() == "full":
+    return _declared_view(found, full=len(rest) > 1 and str(rest[1]).lower() == "full")
+
+
+def _references(ctx: Context, node: Call, target: Any, *rest: Any) -> list[Any]:
+    """`references('loop')`: what `reference()` gives for each instance of a copy loop, in order."""
+    name = str(target).lower()
+    instances = sorted(
+        (int(key[len(name) + 1 : -1]), row)
+        for key, row in ctx.symbols.items()
+        if key.startswith(f"{name}[") and key.endswith("]") and key[len(name) + 1 : -1].isdigit()
+    )
+    if not instances:  # not declared (yet), or a loop whose count is unknown
+        ctx.unresolved.append(node.text)
+        raise Unevaluable(node.text)
+    full = len(rest) > 1 and str(rest[1]).lower() == "full"
+    return [_declared_view(row, full=full) for _, row in instances]
+
+
+def _declared_view(found: Mapping[str, Any], *, full: bool) -> Declared:
+    if full:
         return Declared({k: v for k, v in found.items() if not k.startswith("_")})
     properties = found.get("properties")
     return Declared(properties if isinstance(properties, Mapping) else {})
@@ -684,7 +703,12 @@ def _user_function(ctx: Context, node: Call, args: list[Any]) -> Any:
         raise ExpressionError(f"{node.text}: does not match its definition")
     if node.name in ctx.resolving:
         raise ExpressionError(f"{node.text}: calls itself")
-    inner = Context(parameters=dict(zip(names, args, strict=True)), variables={}, functions=ctx.functions)
+    inner = Context(
+        parameters=dict(zip(names, args, strict=True)),
+        variables=ctx.variables,  # Bicep's functions may read the template's variables
+        functions=ctx.functions,
+        evaluate_variable=ctx.evaluate_variable,
+    )
     inner.resolving = {*ctx.resolving, node.name}
     return evaluate_value(output.get("value"), inner)
 
@@ -705,7 +729,7 @@ _MARKER_AWARE = frozenset(
         "parameters", "variables", "concat", "format", "tolower", "toupper", "trim", "replace", "substring",
         "string", "coalesce", "createobject", "createarray", "array", "resourceid", "subscriptionresourceid",
         "extensionresourceid", "tenantresourceid", "guid", "uniquestring", "equals", "empty", "length",
-        "contains", "not", "and", "or", "reference", "resourceinfo", "copyindex",
+        "contains", "not", "and", "or", "reference", "references", "resourceinfo", "copyindex",
     }
 )  # fmt: skip
 """Functions that handle an unknown argument themselves (keep it, or say why it is unknown); any
@@ -769,6 +793,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "if": lambda ctx, node, *a: None,  # evaluated lazily in `evaluate`
     "reference": _reference,
     "resourceinfo": _resource_info,
+    "references": _references,
     "environment": lambda ctx, node: Declared(_ENVIRONMENT),
     "deployment": lambda ctx, node: Declared({"name": "template-deployment", "properties": {}}),
     "lambda": lambda ctx, node, *a: None,  # built lazily in `evaluate`

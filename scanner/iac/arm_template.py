@@ -328,11 +328,12 @@ def _nested_deployment(
     scope = str(options.get("scope", "outer")).lower() if isinstance(options, Mapping) else "outer"
     if scope == "inner":
         passed = properties.get("parameters") or {}
-        given = {
-            name: _value(entry.get("value"), ctx, template.path)
-            for name, entry in (passed.items() if isinstance(passed, Mapping) else ())
-            if isinstance(entry, Mapping) and "value" in entry
-        }
+        given = {}
+        for name, entry in passed.items() if isinstance(passed, Mapping) else ():
+            if isinstance(entry, str):  # Bicep/AVM: one expression that yields `{"value": ...}`
+                entry = _value(entry, ctx, template.path)
+            if isinstance(entry, Mapping) and "value" in entry:
+                given[name] = _value(entry.get("value"), ctx, template.path)
         inner_ctx = _context(inner, template.path, given, ctx, template, f"{where}.properties.template.resources")
     else:
         inner_ctx = ctx
