@@ -631,3 +631,21 @@ def test_user_functions_may_read_the_templates_variables(tmp_path: Path) -> None
         languageVersion="2.0",
     )
     assert status(run(tmp_path, document), "MLW-KV-01") == "pass"
+
+
+def test_terraform_show_json_of_a_state_is_read_like_a_plan(tmp_path: Path) -> None:
+    """`terraform show -json` without a plan file prints the state: `values` instead of `planned_values`."""
+    resource = {
+        "address": "azurerm_key_vault.kv",
+        "mode": "managed",
+        "type": "azurerm_key_vault",
+        "name": "kv",
+        "values": {**KV_VALUES, "purge_protection_enabled": False},
+        "sensitive_values": {},
+    }
+    document = {
+        "format_version": "1.0",
+        "terraform_version": "1.9.5",
+        "values": {"root_module": {"resources": [resource]}},
+    }
+    assert status(run_plan(tmp_path, document), "MLW-KV-01", "kv-plan") == "fail"

@@ -576,7 +576,7 @@ def _planned(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         for child in module.get("child_modules") or ():
             yield from walk(child)
 
-    planned = document.get("planned_values")
+    planned = document.get("planned_values") or document.get("values")  # `terraform show -json` of a state
     yield from walk(planned.get("root_module") if isinstance(planned, Mapping) else None)
 
 
@@ -589,7 +589,7 @@ def _config_address(address: str) -> str:
 
 def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]]:
     """(ARM-shaped row, line, Terraform address) for every audited azurerm resource the plan leaves in place."""
-    if not isinstance(document, Mapping) or ("planned_values" not in document and "resource_changes" not in document):
+    if not isinstance(document, Mapping) or not {"planned_values", "resource_changes", "values"} & document.keys():
         raise InputError(f"{path}: not a Terraform plan (`terraform show -json plan.out` output)")
     entries: dict[str, tuple[Values, Any, int, str]] = {}
     for resource in _planned(document):
