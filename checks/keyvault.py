@@ -464,6 +464,8 @@ def vault_purge_grants(resource: Resource, estate: Estate) -> Verdict:
     grants = _purge_grants(resource)
     policies = props.items(resource, "properties.accessPolicies")
     evidence = (*evidence, Evidence(path="properties.accessPolicies[*].permissions (purge)", value=grants))
+    if isinstance(props.get(resource, "properties.accessPolicies"), str):  # a template's value known only at deployment
+        evidence = (*evidence, *props.read(resource, "properties.accessPolicies"))
     if grants:
         blocked = (
             " (purge protection blocks it for now)" if props.flag(resource, "properties.enablePurgeProtection") else ""

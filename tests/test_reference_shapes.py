@@ -649,3 +649,65 @@ def test_terraform_show_json_of_a_state_is_read_like_a_plan(tmp_path: Path) -> N
         "values": {"root_module": {"resources": [resource]}},
     }
     assert status(run_plan(tmp_path, document), "MLW-KV-01", "kv-plan") == "fail"
+
+
+def _cmk_workspace() -> dict[str, Any]:
+    return {
+        "type": WS,
+        "apiVersion": "2024-04-01",
+        "name": "mlw-cmk",
+        "location": "westeurope",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "encryption": {
+                "status": "Enabled",
+                "keyVaultProperties": {
+                    "keyVaultArmId": "[resourceId('Microsoft.KeyVault/vaults', 'kv-ref')]",
+                    "keyIdentifier": "https://kv-ref.vault.azure.net/keys/cmk",
+                },
+            }
+        },
+    }
+
+
+def test_access_policies_added_by_a_child_resource_are_judged_on_the_vault(tmp_path: Path) -> None:
+    purge = {
+        "objectId": "11111111-2222-3333-4444-555555555555",
+        "tenantId": "t",
+        "permissions": {"keys": ["Get", "Purge"]},
+    }
+    add = {
+        "type": "Microsoft.KeyVault/vaults/accessPolicies",
+        "apiVersion": "2023-07-01",
+        "name": "kv-ref/add",
+        "properties": {"accessPolicies": [purge]},
+    }
+    found = run(tmp_path, template(vault(accessPolicies=[]), add, _cmk_workspace()))
+    grant = by(found, "MLW-KV-12", "kv-ref")
+    assert grant["status"] == "fail" and "11111111-2222-3333-4444-555555555555" in grant["message"]
+    unknown = vault(accessPolicies="[parameters('policies')]")
+    found = run(tmp_path, template(unknown, _cmk_workspace(), parameters={"policies": {"type": "array"}}))
+    assert status(found, "MLW-KV-12", "kv-ref") == "unknown"
+
+
+def test_access_policies_of_a_plan_as_their_own_resources_are_judged_on_the_vault(tmp_path: Path) -> None:
+    policy = {
+        "object_id": "99999999-2222-3333-4444-555555555555",
+        "tenant_id": "t",
+        "key_permissions": ["Get", "Purge"],
+    }
+    workspace = {
+        "name": "mlw-plan",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "identity": [{"type": "SystemAssigned"}],
+        "encryption": [{"key_vault_id": None, "key_id": "https://kv-plan.vault.azure.net/keys/cmk"}],
+    }
+    document = plan(
+        change("azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES),
+        change("azurerm_key_vault_access_policy.ml", "azurerm_key_vault_access_policy", policy, {"key_vault_id": True}),
+        change("azurerm_machine_learning_workspace.ws", "azurerm_machine_learning_workspace", workspace),
+        references={"azurerm_key_vault_access_policy.ml": {"key_vault_id": "azurerm_key_vault.kv"}},
+    )
+    grant = by(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan")
+    assert grant["status"] == "fail" and "99999999" in grant["message"]

@@ -167,6 +167,7 @@ def build_inventory(
     sites: dict[str, tuple[dict[str, Any], SourceRow]] = {}
     rows = list(rows)
     pools = _agent_pools(rows)
+    policies = _access_policies(rows)
     clusters = {str(r.data["id"]).lower() for r in rows if str(r.data.get("type", "")).lower() == _CLUSTER_TYPE}
     for source in rows:
         data = {k: v for k, v in source.data.items() if not k.startswith("_")}
@@ -176,6 +177,12 @@ def build_inventory(
             continue  # judged as one of its cluster's node pools
         if type_key == _CLUSTER_TYPE and id_key in pools:
             data["properties"] = _with_pools(data.get("properties"), pools[id_key])
+        if type_key == _POLICIES_TYPE and parent in policies.vaults:
+            continue  # merged into its vault's accessPolicies
+        if type_key == _VAULT_TYPE and id_key in policies.changes:
+            data["properties"] = policies.apply(data.get("properties"), id_key)
+        if type_key == _VAULT_TYPE:
+            data["properties"] = _with_vault_uri(data.get("properties"), str(data.get("name", "")))
         if type_key.endswith("/config") and type_key.rsplit("/", 1)[0] in _SITE_TYPES:
             name = str(data["name"]).lower()
             if name in _SETTINGS_CONFIGS:
@@ -269,6 +276,54 @@ def _with_pools(properties: Any, pools: list[dict[str, Any]]) -> Any:
     extra = [p for p in pools if str(p.get("name")).lower() not in names]
     key = next((k for k in properties if k.lower() == "agentpoolprofiles"), "agentPoolProfiles")
     return {**properties, key: [*(declared if isinstance(declared, list) else []), *extra]}
+
+
+_VAULT_TYPE = "microsoft.keyvault/vaults"
+_POLICIES_TYPE = f"{_VAULT_TYPE}/accesspolicies"
+
+
+@dataclass
+class _AccessPolicies:
+    """`vaults/accessPolicies` children (`add` or `replace`), by vault id: they change the vault's own
+    `accessPolicies`, which is where the live vault reports them."""
+
+    changes: dict[str, list[tuple[str, Any]]]
+    vaults: set[str]
+
+    def apply(self, properties: Any, vault: str) -> Any:
+        if not isinstance(properties, Mapping):
+            return properties
+        key = next((k for k in properties if k.lower() == "accesspolicies"), "accessPolicies")
+        current: Any = properties.get(key) or []
+        for operation, added in self.changes[vault]:
+            if isinstance(added, str) or isinstance(current, str):
+                current = added if isinstance(added, str) else current  # unknown at deployment: stays unknown
+            elif operation == "replace":
+                current = list(added)
+            elif operation == "add":
+                current = [*current, *added]
+        return {**properties, key: current}
+
+
+def _with_vault_uri(properties: Any, name: str) -> Any:
+    """A vault's URI is known only once deployed, but follows from its name (public cloud); keys that
+    encrypt other resources are found by it."""
+    if not isinstance(properties, Mapping) or _get(properties, "vaultUri") or not name or "<" in name:
+        return properties
+    return {**properties, "vaultUri": f"https://{name.lower()}.vault.azure.net/"}
+
+
+def _access_policies(rows: list[SourceRow]) -> _AccessPolicies:
+    changes: dict[str, list[tuple[str, Any]]] = {}
+    vaults = {str(r.data["id"]).lower() for r in rows if str(r.data.get("type", "")).lower() == _VAULT_TYPE}
+    for source in rows:
+        if str(source.data.get("type", "")).lower() != _POLICIES_TYPE:
+            continue
+        vault, operation = str(source.data["id"]).lower().rsplit("/", 2)[0], str(source.data.get("name")).lower()
+        added = _get(source.data.get("properties"), "accessPolicies")
+        if vault in vaults and operation in ("add", "replace") and isinstance(added, (list, str)):
+            changes.setdefault(vault, []).append((operation, added))
+    return _AccessPolicies(changes, {v for v in vaults if v in changes})
 
 
 _SITE_DEFAULTS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (

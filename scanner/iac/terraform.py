@@ -303,8 +303,8 @@ def _key_vault(v: Values, rid: str) -> dict[str, Any]:
                 "objectId": p.get("object_id"),
                 "tenantId": p.get("tenant_id"),
                 "permissions": {
-                    "keys": [str(x).lower() for x in p.get("key_permissions") or ()],
-                    "secrets": [str(x).lower() for x in p.get("secret_permissions") or ()],
+                    "keys": _permissions(p.get("key_permissions")),
+                    "secrets": _permissions(p.get("secret_permissions")),
                 },
             }
             for p in v.get("access_policy") or ()
@@ -499,7 +499,28 @@ def _node_pool(target: dict[str, Any], v: Values) -> None:
     )
 
 
+def _access_policy(target: dict[str, Any], v: Values) -> None:
+    policies = target.get("accessPolicies")
+    target["accessPolicies"] = [
+        *(policies if isinstance(policies, list) else []),
+        {
+            "objectId": v.get("object_id"),
+            "tenantId": v.get("tenant_id"),
+            "permissions": {
+                "keys": _permissions(v.get("key_permissions")),
+                "secrets": _permissions(v.get("secret_permissions")),
+            },
+        },
+    ]
+
+
+def _permissions(value: Any) -> Any:
+    """Permission names lower-cased; a list known only after apply stays its marker."""
+    return [str(x).lower() for x in value] if isinstance(value, list) else value if _unknown(value) else []
+
+
 AUGMENT: dict[str, tuple[str, Callable[[dict[str, Any], Values], None]]] = {
+    "azurerm_key_vault_access_policy": ("key_vault_id", _access_policy),
     "azurerm_storage_account_network_rules": ("storage_account_id", _network_rules),
     "azurerm_storage_account_customer_managed_key": ("storage_account_id", _storage_cmk),
     "azurerm_kubernetes_cluster_node_pool": ("kubernetes_cluster_id", _node_pool),
