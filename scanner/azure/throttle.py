@@ -6,6 +6,10 @@ latest announcement and makes the next request wait for the window to reset once
 is spent. azure-core's `RetryPolicy` does not retry a 429 on POST without `Retry-After`;
 `ThrottledRetryPolicy` does, with exponential back-off, for every method, and passes every
 attempt through an optional `Gate` (a per-subscription or per-vault budget, `limits.py`).
+
+azure-core also retries a POST only on 500/503/504 and never after a connection dropped
+mid-reply. Every POST mlwarden sends is a read (a Resource Graph query, a `config/*/list`
+action), so it is retried like a GET: on 408, 502, a reset connection or a read timeout too.
 """
 
 from __future__ import annotations
@@ -96,6 +100,11 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
         url = getattr(self._url, "value", None)
         if self.gate is not None and url is not None:
             self.gate.admit(url)
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings: dict[str, Any] = super().configure_retries(options)
+        settings["methods"] = frozenset({*settings["methods"], "POST"})  # reads only: see the module docstring
+        return settings
 
     def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
         self._url.value = str(request.http_request.url)
