@@ -3,6 +3,10 @@
 The SDK's `resources()` is one POST and never pages, so this module loops. A subscription the
 identity cannot read is isolated by splitting its batch and recorded as a coverage gap; a
 page that is not the documented shape is a `SourceError`.
+
+Pages are read from the response JSON itself, not the SDK model, so the variants the service
+and its documentation allow all work: the token as `$skipToken` (or `skipToken`),
+`resultTruncated` as a string or a boolean, `data` as rows or in the `table` format.
 """
 
 from __future__ import annotations
@@ -24,6 +28,32 @@ from scanner.models import Gap
 PAGE_SIZE = 1000
 MAX_SUBSCRIPTIONS = 1000
 SUBSCRIPTION_LIMIT_HIT = "x-ms-tenant-subscription-limit-hit"
+
+
+TOKEN_KEYS = ("$skipToken", "skipToken")
+
+
+def page_rows(data: Any) -> list[dict[str, Any]] | None:
+    """`data` as a list of row objects: `objectArray` as is, `table` (columns and rows) zipped; None if neither."""
+    if isinstance(data, list):
+        return data if all(isinstance(row, dict) for row in data) else None
+    if not isinstance(data, dict):
+        return None
+    columns, rows = data.get("columns"), data.get("rows")
+    if not isinstance(columns, list) or not isinstance(rows, list):
+        return None
+    names = [column["name"] for column in columns if isinstance(column, dict) and isinstance(column.get("name"), str)]
+    if len(names) != len(columns):
+        return None
+    if not all(isinstance(row, list) and len(row) == len(names) for row in rows):
+        return None
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> tuple[Any, Any]:
+    """`cls` hook: the JSON the service sent (already decoded by azure-core) and the response headers."""
+    body = pipeline_response.context.get("deserialized_data")
+    return body, pipeline_response.http_response.headers
 
 
 class ResourceGraph:
@@ -106,21 +136,24 @@ class ResourceGraph:
                     top=PAGE_SIZE, skip_token=token, allow_partial_scopes=bool(management_groups)
                 ),
             )
-            response = self._send(request, table)
-            data = response.data
-            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            body = self._send(request, table)
+            data = page_rows(body.get("data")) if isinstance(body, dict) else None
+            if data is None:
                 raise SourceError(f"Resource Graph {table} query: malformed page (no 'data' list of rows)")
             collected.extend(data)
-            total = response.total_records if isinstance(response.total_records, int) else None
-            self._progress.page(table, len(data), total, first=token is None)
-            token = response.skip_token
+            total = body.get("totalRecords")
+            self._progress.page(table, len(data), total if type(total) is int else None, first=token is None)
+            token = next((str(body[key]) for key in TOKEN_KEYS if body.get(key)), None)
             if not token:
+                if str(body.get("resultTruncated", "")).lower() == "true":
+                    # Rows were left out and no token reaches them: the result is not the whole scope.
+                    raise SourceError(f"Resource Graph {table} query: result truncated and no paging token")
                 return collected
 
     def _send(self, request: QueryRequest, table: str) -> Any:
         self.requests += 1
         try:
-            return self._client.resources(request, cls=self._read_headers)
+            reply: tuple[Any, Any] = self._client.resources(request, cls=_raw)  # type: ignore[assignment]
         except ClientAuthenticationError:
             raise  # no token, or the service refused it: the whole collection cannot go on
         except DecodeError:  # a subclass of HttpResponseError: the body was not JSON
@@ -133,11 +166,10 @@ class ResourceGraph:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None
         except AzureError as exc:
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
-
-    def _read_headers(self, pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
-        if str(pipeline_response.http_response.headers.get(SUBSCRIPTION_LIMIT_HIT, "")).lower() == "true":
+        body, headers = reply
+        if str(headers.get(SUBSCRIPTION_LIMIT_HIT, "")).lower() == "true":
             self.tenant_limit_hit = True
-        return deserialized
+        return body
 
     def close(self) -> None:
         self._client.close()
