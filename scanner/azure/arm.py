@@ -7,6 +7,7 @@ rows come back in the Resource Graph shape (lower-case type, subscriptionId, res
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from azure.core import PipelineClient
 from azure.core.exceptions import DecodeError, HttpResponseError
@@ -62,19 +63,24 @@ class ArmClient:
         return self._call("POST", f"{self._base}{path}?api-version={api_version}")
 
     def list(self, path: str, api_version: str) -> list[dict[str, Any]]:
-        """Every item of a `value`/`nextLink` collection."""
+        """Every item of a `value`/`nextLink` collection.
+
+        A `nextLink` is followed as given (it may name another api-version), resolved against
+        the page it came from if it is only a path. A reply without a `value` list, or more
+        than `MAX_PAGES` pages, is malformed: the caller records a gap, never an empty list.
+        """
         items: list[dict[str, Any]] = []
-        url: str | None = f"{self._base}{path}?api-version={api_version}"
+        url = f"{self._base}{path}?api-version={api_version}"
         for _ in range(MAX_PAGES):
-            if not url:
-                break
             body = self._call("GET", url)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise DecodeError(f"GET {path}: no 'value' list")
             items.extend(item for item in body["value"] if isinstance(item, dict))
             link = body.get("nextLink")
-            url = link if isinstance(link, str) and link else None
-        return items
+            if not isinstance(link, str) or not link:
+                return items
+            url = urljoin(url, link)
+        raise DecodeError(f"GET {path}: more than {MAX_PAGES} pages")
 
     def close(self) -> None:
         self._client.close()
