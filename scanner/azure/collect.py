@@ -82,7 +82,7 @@ class Collection:
         self.arm_limits = Limits(options.arm_budget)
         """Every ARM read (direct GETs, Defender) draws on its subscription's budget."""
         self.arm = ArmClient(options, credential, self.arm_quota, ArmGate(self.arm_limits))
-        self.defender = Defender(options, credential, self.arm_quota, ArmGate(self.arm_limits))
+        self.defender = Defender(options, credential, self.arm_quota, self.arm, ArmGate(self.arm_limits))
         self.vaults = KeyVaultReader(options, credential, self.arm, self.vault_quota)
         self.sources = enabled_sources(options)
         self.resources: dict[str, Resource] = {}

@@ -1,7 +1,9 @@
-"""Defender for Cloud through `azure-mgmt-security`: plans (fallback to Resource Graph) and contacts.
+"""Defender for Cloud: plans through `azure-mgmt-security` (fallback to Resource Graph), contacts over ARM.
 
 `SecurityCenter` requires a subscription id even for scoped calls, so there is one client per
-subscription. Rows keep the service's raw JSON so checks read the same casing as Resource Graph.
+subscription. Rows keep the service's raw JSON so checks read the same casing as Resource Graph,
+and every field the service sent: contacts are listed as plain ARM JSON because the SDK's model
+for them (2020-01-01-preview) would drop the newer `isEnabled` and `notificationsSources`.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from azure.core.exceptions import DecodeError
 from azure.mgmt.security import SecurityCenter
 
-from scanner.azure.arm import as_row
+from scanner.azure.arm import ArmClient, as_row
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.throttle import Quota, retry_policy
@@ -19,6 +22,8 @@ from scanner.models import Resource
 
 PRICING_TYPE = "microsoft.security/pricings"
 CONTACT_TYPE = "microsoft.security/securitycontacts"
+CONTACTS_API = "2020-01-01-preview"
+"""What azure-mgmt-security's default profile asks for; the newer shape is read too when a service sends it."""
 
 
 def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
@@ -27,8 +32,11 @@ def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
 
 
 class Defender:
-    def __init__(self, options: CollectOptions, credential: Any, quota: Quota, gate: Gate | None = None) -> None:
+    def __init__(
+        self, options: CollectOptions, credential: Any, quota: Quota, arm: ArmClient, gate: Gate | None = None
+    ) -> None:
         self._options = options
+        self._arm = arm
         self._credential = credential
         self._quota = quota
         self._gate = gate
@@ -51,11 +59,11 @@ class Defender:
         with self._client(subscription_id) as client:
             body = client.pricings.list(scope_id=f"subscriptions/{subscription_id}", cls=_raw)
         items = body.get("value") if isinstance(body, dict) else None
-        return [as_row(item, PRICING_TYPE) for item in items or [] if isinstance(item, dict)]
+        if not isinstance(items, list):  # no plans would read as "Defender off": say it was not read
+            raise DecodeError("pricings: no 'value' list")
+        return [as_row(item, PRICING_TYPE) for item in items if isinstance(item, dict)]
 
     def contacts(self, subscription_id: str) -> list[Resource]:
-        """Security contacts (who Defender alerts); the SDK pages, models serialise back to REST shape."""
-        self.requests += 1
-        with self._client(subscription_id) as client:
-            items = [contact.serialize(keep_readonly=True) for contact in client.security_contacts.list()]
-        return [as_row(item, CONTACT_TYPE) for item in items]
+        """Security contacts (who Defender alerts), as the service sent them; `nextLink` paging."""
+        path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/securityContacts"
+        return [as_row(item, CONTACT_TYPE) for item in self._arm.list(path, CONTACTS_API)]
