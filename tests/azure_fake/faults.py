@@ -12,10 +12,16 @@ class Faults:
     graph_429_retry_after: bool = True
     graph_5xx: int = 0
     """The next N Resource Graph requests get 503."""
+    graph_502: int = 0
+    """The next N Resource Graph requests get 502 (a gateway in front of the service)."""
+    graph_reset: int = 0
+    """The next N Resource Graph requests are read, then the connection is closed with no reply."""
+    graph_fail_paged: int | None = None
+    """Every Resource Graph request that carries a `$skipToken` gets this status: a partial result, then failure."""
     arm_5xx: int = 0
     """The next N ARM GETs get 500."""
     arm_429: int = 0
-    """The next N ARM requests of `arm_429_method` get 429 without Retry-After."""
+    """The next N ARM requests of `arm_429_method` get 429 without Retry-After (unless `wire.retry_after` is `date`)."""
     arm_429_method: str = "GET"
     graph_malformed: str | None = None
     """On the next page: `json` (not JSON), `no-data` (no `data` key), `truncated` (body cut short) or

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
+import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,6 +55,31 @@ class Router:
         headers = {**self.extra_headers, **(headers or {})}
         self.handler.reply(status, body, headers, raw)  # type: ignore[attr-defined]
 
+    def retry_after(self, seconds: float) -> dict[str, str]:
+        """`Retry-After` as the wire variant spells it: whole seconds, an HTTP date, or not at all."""
+        style = self.fake.wire.retry_after
+        if style == "none":
+            return {}
+        if style == "date":
+            return {"Retry-After": formatdate(time.time() + max(1, math.ceil(seconds)), usegmt=True)}
+        return retry_after(seconds)
+
+    def collection(self, items: list[dict[str, Any]]) -> None:
+        """An ARM list reply: `value`, paged by `nextLink` when the wire variant asks for pages."""
+        wire = self.fake.wire
+        if not items and wire.arm_empty_value != "list":
+            return self.reply(200, {} if wire.arm_empty_value == "missing" else {"value": None})
+        size = wire.arm_page_size
+        if not size:
+            return self.reply(200, {"value": items})
+        start = int(self.params.get("$skiptoken", ["0"])[0])
+        body: dict[str, Any] = {"value": items[start : start + size]}
+        if start + size < len(items):
+            version = self.params.get("api-version", [""])[0]
+            link = f"{self.path}?api-version={version}&$skiptoken={start + size}"
+            body["nextLink"] = link if wire.arm_next_link == "relative" else self.fake.url + link
+        self.reply(200, body)
+
     def count(self, route: str) -> None:
         with self.fake._lock:
             self.fake.counts[route] += 1
@@ -90,7 +118,12 @@ class Router:
         form = parse_qs(body.decode())
         self.fake.token_scopes.extend(form.get("scope", []))
         token = self.fake.issue_token()
-        self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})
+        expiry: dict[str, Any] = {"expires_in": 3599, "ext_expires_in": 3599}
+        if self.fake.wire.token_expiry == "str":  # as the v1 endpoint and some proxies send them
+            expiry = {"expires_in": "3599", "ext_expires_in": "3599"}
+        elif self.fake.wire.token_expiry == "on":
+            expiry = {"expires_on": str(int(time.time()) + 3599)}
+        self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token})
 
     def openid(self, path: str) -> None:
         """Tenant discovery, which MSAL (service principals) fetches from the authority it was given."""
@@ -115,13 +148,21 @@ class Router:
         if fake.take("graph_429"):
             headers = fake.block(1.0)
             if fake.faults.graph_429_retry_after:
-                headers["Retry-After"] = "1"
+                headers.update(self.retry_after(1.0))
             return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
         if fake.take("graph_5xx"):
             return self.reply(503, _error("ServiceUnavailable", "try again"))
+        if fake.take("graph_502"):
+            return self.reply(502, raw=b"<html><body>502 Bad Gateway</body></html>")
+        if fake.take("graph_reset"):
+            self.handler.drop()  # type: ignore[attr-defined]
+            return None
+        options = request.get("options") or {}
+        if fake.faults.graph_fail_paged and options.get("$skipToken"):
+            return self.reply(fake.faults.graph_fail_paged, _error("InternalServerError", "paging failed"))
         allowed, headers = fake.quota_gate()
         if not allowed:
-            headers["Retry-After"] = str(int(headers["x-ms-user-quota-resets-after"][-2:]))
+            headers.update(self.retry_after(float(headers["x-ms-user-quota-resets-after"][-2:])))
             return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
         subscriptions = [s.lower() for s in request.get("subscriptions") or []]
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
@@ -143,19 +184,24 @@ class Router:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:
             rows = [r for r in rows if str(r.get("type", "")).lower() != "microsoft.security/pricings"]
-        options = request.get("options") or {}
+        wire = fake.wire
         start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
-        size = min(int(options.get("$top") or 100), fake.page_cap)
+        size = min(int(options.get("$top") or 100), fake.page_cap, wire.graph_page_size or fake.page_cap)
         page = rows[start : start + size]
         payload: dict[str, Any] = {
             "totalRecords": len(rows),
             "count": len(page),
-            "resultTruncated": "false",
-            "data": page,
+            "resultTruncated": wire.graph_truncated,
+            "data": _table(page) if wire.graph_table else page,
             "facets": [],
         }
+        if not wire.graph_counts:
+            del payload["totalRecords"], payload["count"]
         if start + size < len(rows):
-            payload["$skipToken"] = base64.b64encode(str(start + size).encode()).decode()
+            if wire.graph_truncate_without_token:
+                payload["resultTruncated"] = "true"
+            else:
+                payload[wire.graph_token_key] = base64.b64encode(str(start + size).encode()).decode()
         malformed = fake.faults.graph_malformed
         if malformed:
             fake.faults.graph_malformed = None
@@ -188,7 +234,7 @@ class Router:
             self.extra_headers[REMAINING_READS] = str(fake.arm_limits.remaining(subscription))
         if wait is not None:
             self.count("arm:throttled")
-            return self.reply(429, _error("TooManyRequests", "subscription reads exceeded"), retry_after(wait))
+            return self.reply(429, _error("TooManyRequests", "subscription reads exceeded"), self.retry_after(wait))
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
         if any(f"/subscriptions/{sub}/" in self.path.lower() + "/" for sub in forbidden):
             return self.reply(403, _error("AuthorizationFailed", "no access"))
@@ -197,19 +243,20 @@ class Router:
         if source and fake.estate.refuses(source, scope):
             return self.reply(403, _error("AuthorizationFailed", f"the estate records a {source} gap here"))
         if self.handler.command == fake.faults.arm_429_method and fake.take("arm_429"):
-            return self.reply(429, _error("TooManyRequests", "subscription read quota exceeded"))
+            headers = self.retry_after(1.0) if fake.wire.retry_after == "date" else {}
+            return self.reply(429, _error("TooManyRequests", "subscription read quota exceeded"), headers)
         if self.handler.command == "GET" and fake.take("arm_5xx"):
             return self.reply(500, _error("InternalServerError", "transient"))
         estate = fake.estate
         key = target.lower()
         if name == "pricings":
-            return self.reply(200, {"value": estate.pricings.get(key, [])})
+            return self.reply(200, {"value": estate.pricings.get(key, [])} if fake.wire.pricings_value else {})
         if name == "contacts":
-            return self.reply(200, {"value": estate.contacts.get(key, [])})
+            return self.collection(estate.contacts.get(key, []))
         if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):
-            return self.reply(200, {"value": estate.children.get((name, key), [])})
+            return self.collection(estate.children.get((name, key), []))
         if name == "containers":  # rows are children of the account's blobServices/default
-            return self.reply(200, {"value": estate.children.get((name, f"{key}/blobservices/default"), [])})
+            return self.collection(estate.children.get((name, f"{key}/blobservices/default"), []))
         if name == "config":
             config = estate.configs.get((key, "web"))
             return self.reply(200, config) if config else self.reply(404, _error("NotFound", "no config"))
@@ -230,7 +277,7 @@ class Router:
             vault = target.rsplit("/", 1)[-1].lower()
             if vault in fake.faults.forbidden_vaults_arm:
                 return self.reply(403, _error("AuthorizationFailed", "no access to keys"))
-            return self.reply(200, {"value": estate.vault_keys_arm(target, full=fake.arm_key_fields)})
+            return self.collection(estate.vault_keys_arm(target, full=fake.arm_key_fields))
         self.reply(404, _error("NoRoute", name))
 
     # -- Key Vault data plane --------------------------------------------------------------
@@ -245,6 +292,10 @@ class Router:
         if not fake.token_valid(auth):
             self.count("kv:challenge")
             challenge = f'Bearer authorization="{fake.url}/{_tenant()}", resource="https://vault.azure.net"'
+            if fake.wire.kv_challenge == "scope":
+                challenge = (
+                    f'Bearer authorization_uri="{fake.url}/{_tenant()}", scope="https://vault.azure.net/.default"'
+                )
             return self.reply(
                 401,
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
@@ -253,7 +304,7 @@ class Router:
         wait = fake.vault_limits.admit(parts[0]) if fake.vault_limits else None
         if wait is not None:
             self.count("kv:throttled")
-            return self.reply(429, _error("Throttled", "vault transactions exceeded"), retry_after(wait))
+            return self.reply(429, _error("Throttled", "vault transactions exceeded"), self.retry_after(wait))
         if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
             return self.reply(403, _error("Forbidden", "caller is not authorized"))
@@ -261,7 +312,7 @@ class Router:
         keys = fake.estate.keys.get(str(vault["id"]).lower(), [])
         if len(parts) == 2:
             self.count("kv:list")
-            size = int(self.params.get("maxresults", ["25"])[0])
+            size = fake.wire.kv_page_size or int(self.params.get("maxresults", ["25"])[0])
             start = int(self.params.get("$skiptoken", ["0"])[0])
             value = [key_item(k, real_url) for k in keys[start : start + size]]
             next_link = None
@@ -280,6 +331,21 @@ class Router:
             return self.reply(200, policy) if policy else self.reply(404, _error("NotFound", "no policy"))
         self.count("kv:get")
         self.reply(200, key_bundle(match, real_url))
+
+
+def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows in Resource Graph's `table` result format: typed columns, then one list per row."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", dict: "object", list: "object"}
+
+    def kind(name: str) -> str:
+        seen = {kinds.get(type(row.get(name)), "object") for row in rows if row.get(name) is not None}
+        return seen.pop() if len(seen) == 1 else "object"
+
+    return {
+        "columns": [{"name": name, "type": kind(name)} for name in names],
+        "rows": [[row.get(name) for name in names] for row in rows],
+    }
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from tests.azure_fake.estate import FakeEstate
 from tests.azure_fake.faults import Faults
 from tests.azure_fake.limits import ServerBuckets
 from tests.azure_fake.signing import SigningKeys
+from tests.azure_fake.wire import Wire
 
 TENANT = "72f988bf-0000-4000-8000-00000000fa4e"
 CLIENT_ID = "6b0a4f2e-0000-4000-8000-00000000c11e"
@@ -44,6 +45,7 @@ class AzureFake:
     def __init__(self, inventory: Inventory, *, quota: int = 15, window: float = 5.0, page_cap: int = 1000):
         self.estate = FakeEstate(inventory)
         self.faults = Faults()
+        self.wire = Wire()
         self.signing_keys = SigningKeys()
         self.quota, self.window, self.page_cap = quota, window, page_cap
         self.counts: Counter[str] = Counter()
@@ -184,6 +186,11 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def drop(self) -> None:
+            """Close the connection without a reply, as a reset mid-request looks to the client."""
+            self._finished()
+            self.close_connection = True
 
         def _finished(self) -> None:
             started = getattr(self, "_started", None)

@@ -1,0 +1,46 @@
+"""Wire variants: shapes real Azure (or a fake written from the docs) may send that ours does not by default.
+
+Each field switches one documented or observed variation on; the defaults are the shapes the
+fake has always served, so tests that do not touch `fake.wire` see no difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Wire:
+    # -- Resource Graph ----------------------------------------------------------------------
+    graph_token_key: str = "$skipToken"
+    """The body key that carries the next page's token (`skipToken` is what some clients print)."""
+    graph_truncated: str | bool = "false"
+    """`resultTruncated` as sent: the spec's string, or a JSON boolean."""
+    graph_truncate_without_token: bool = False
+    """A page that leaves rows out says `resultTruncated: "true"` and gives no `$skipToken`."""
+    graph_table: bool = False
+    """Answer in the `table` result format (`columns`/`rows`) whatever `resultFormat` asked for."""
+    graph_counts: bool = True
+    """Send `totalRecords` and `count` (a terse fake may leave them out)."""
+    graph_page_size: int | None = None
+    """Serve at most this many rows a page whatever `$top` asked for."""
+    # -- throttling ----------------------------------------------------------------------------
+    retry_after: str = "seconds"
+    """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date) or `none`."""
+    # -- ARM -----------------------------------------------------------------------------------
+    arm_page_size: int | None = None
+    """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
+    arm_next_link: str = "absolute"
+    """`absolute` (the fake's own host), `relative` (a path only) or `api-version` (absolute, another version)."""
+    arm_empty_value: str = "list"
+    """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
+    pricings_value: bool = True
+    """False: the pricings reply has no `value` list at all."""
+    # -- identity --------------------------------------------------------------------------------
+    token_expiry: str = "int"
+    """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
+    # -- Key Vault ---------------------------------------------------------------------------------
+    kv_challenge: str = "resource"
+    """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`)."""
+    kv_page_size: int | None = None
+    """Page key lists at this many whatever `maxresults` said."""

@@ -1,0 +1,209 @@
+"""Wire variants real Azure (or a fake written only from the docs) may send: the same estate must come back.
+
+Each test switches one variation on in the fake (`fake.wire`, `fake.faults`) and collects through
+the real SDK clients over HTTPS. A variation that carries the same data must give the same
+inventory as the default shapes; one that loses data must say so (a gap or a one-line error).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scanner import inventory as sources
+from scanner.azure.collect import collect
+from scanner.errors import SourceError
+from scanner.inventory import Inventory
+from tests.azure_fake import AzureFake
+from tests.azure_fake.harness import env, options
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+
+_REFERENCE: list[tuple[Any, ...]] = []
+
+
+def _shape(inventory: Inventory) -> tuple[Any, ...]:
+    """What a collection read: every row, every key and its metadata, every app-setting fact, every gap."""
+    rows = sorted(json.dumps(r.raw(), sort_keys=True) for r in inventory.resources)
+    keys = sorted(k.model_dump_json() for k in inventory.keys)
+    facts = sorted(f.model_dump_json() for f in inventory.app_settings)
+    gaps = sorted((g.source, g.scope.lower()) for c in inventory.header.sources for g in c.gaps)
+    return rows, keys, facts, gaps
+
+
+def reference(tmp_path: Path) -> tuple[Any, ...]:
+    """The sample collected with the fake's default shapes (once per session)."""
+    if not _REFERENCE:
+        with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
+            _REFERENCE.append(_shape(collect(options(server, tmp_path))))
+    return _REFERENCE[0]
+
+
+@pytest.fixture
+def fake() -> Iterator[AzureFake]:
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
+        yield server
+
+
+def _same(fake: AzureFake, tmp_path: Path, **overrides: Any) -> Inventory:
+    wanted = reference(tmp_path)
+    inventory = collect(options(fake, tmp_path, **overrides))
+    assert _shape(inventory) == wanted
+    assert fake.counts["unknown"] == 0 and fake.counts["kv:unknown"] == 0
+    return inventory
+
+
+# -- Resource Graph ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["$skipToken", "skipToken"])
+def test_graph_paging_token_under_either_key(fake: AzureFake, tmp_path: Path, key: str) -> None:
+    fake.wire.graph_token_key = key
+    fake.wire.graph_page_size = 2  # the sample has more rows than this in every table but one
+    _same(fake, tmp_path)
+    assert fake.counts["graph:resources"] > 1
+
+
+@pytest.mark.parametrize("value", ["false", False, "False"], ids=["string", "bool", "capitalised"])
+def test_graph_result_truncated_false_in_any_spelling(fake: AzureFake, tmp_path: Path, value: object) -> None:
+    fake.wire.graph_truncated = value  # type: ignore[assignment]
+    _same(fake, tmp_path)
+
+
+def test_graph_without_counts(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_counts = False
+    fake.wire.graph_page_size = 3
+    _same(fake, tmp_path)
+
+
+def test_graph_table_format_is_read_as_rows(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_table = True
+    fake.wire.graph_page_size = 3
+    _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("value", ["true", True], ids=["string", "bool"])
+def test_graph_truncated_result_without_a_token_is_an_error(fake: AzureFake, tmp_path: Path, value: object) -> None:
+    fake.wire.graph_truncate_without_token = True
+    fake.wire.graph_truncated = value  # type: ignore[assignment]
+    fake.wire.graph_page_size = 2
+    with pytest.raises(SourceError, match="truncated") as caught:
+        collect(options(fake, tmp_path))
+    assert "\n" not in str(caught.value)
+
+
+def test_graph_502_and_a_reset_connection_are_retried(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_502 = 2
+    fake.faults.graph_reset = 2
+    _same(fake, tmp_path)
+    assert fake.faults.graph_502 == fake.faults.graph_reset == 0
+
+
+@pytest.mark.parametrize("style", ["date", "none"])
+def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Path, style: str) -> None:
+    fake.wire.retry_after = style
+    fake.faults.graph_429 = 2
+    _same(fake, tmp_path)
+    assert fake.faults.graph_429 == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_arm_429_retry_after_as_a_date(fake: AzureFake, tmp_path: Path, method: str) -> None:
+    fake.wire.retry_after = "date"
+    fake.faults.arm_429 = 2
+    fake.faults.arm_429_method = method
+    _same(fake, tmp_path, max_concurrency=1)
+    assert fake.faults.arm_429 == 0
+
+
+# -- ARM lists ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["absolute", "relative"])
+def test_arm_lists_paged_by_next_link(fake: AzureFake, tmp_path: Path, link: str) -> None:
+    fake.wire.arm_page_size = 1
+    fake.wire.arm_next_link = link
+    _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("empty", ["missing", "null"])
+def test_arm_collection_without_a_value_list_is_a_gap_not_an_empty_list(
+    fake: AzureFake, tmp_path: Path, empty: str
+) -> None:
+    fake.wire.arm_empty_value = empty  # every empty list (computes, secrets, tokens, ...) comes back without `value`
+    inventory = collect(options(fake, tmp_path))
+    rows, keys, facts, _ = reference(tmp_path)
+    assert _shape(inventory)[:3] == (rows, keys, facts)
+    gaps = [g for c in inventory.header.sources for g in c.gaps]
+    assert gaps and all(g.reason == "malformed response" for g in gaps)
+    assert {g.source for g in gaps} >= {sources.DIAGNOSTIC_SETTINGS}
+
+
+def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tmp_path: Path) -> None:
+    fake.pricings_in_graph = False
+    fake.wire.pricings_value = False
+    inventory = collect(options(fake, tmp_path))
+    coverage = {c.name: c for c in inventory.header.sources}
+    assert {g.scope for g in coverage[sources.DEFENDER_PLANS].gaps} >= {f"/subscriptions/{SUB_A}"}
+
+
+# -- identity and Key Vault ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expiry", ["str", "on"])
+def test_token_expiry_spellings(fake: AzureFake, tmp_path: Path, expiry: str) -> None:
+    fake.wire.token_expiry = expiry
+    _same(fake, tmp_path)
+
+
+def test_key_vault_challenge_with_scope_and_small_pages(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.kv_challenge = "scope"
+    fake.wire.kv_page_size = 1
+    _same(fake, tmp_path)
+    assert fake.counts["kv:challenge"] >= 1 and fake.counts["kv:list"] > 1
+
+
+# -- CLI: a partial result then a failure ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["scan", "collect"])
+def test_cli_failure_after_a_first_page_exits_3_and_writes_nothing(
+    fake: AzureFake, tmp_path: Path, command: str
+) -> None:
+    from scanner.cli import cli
+
+    fake.wire.graph_page_size = 2
+    fake.faults.graph_fail_paged = 400
+    target = tmp_path / ("reports" if command == "scan" else "estate.jsonl")
+    args = [command, "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path)]
+    result = CliRunner().invoke(cli, [*args, "--quiet", "--out", str(target)], env=env(fake, tmp_path))
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("mlwarden: error:")]
+    assert len(errors) == 1 and "Resource Graph" in errors[0] and "HTTP 400" in errors[0], result.output
+    assert "Traceback" not in result.output
+    assert not target.exists() and not list(tmp_path.glob(".estate.jsonl.*"))
+
+
+def test_security_contact_in_the_newer_shape_keeps_every_field(fake: AzureFake, tmp_path: Path) -> None:
+    """2023-12-01-preview: `isEnabled` and `notificationsSources` instead of `alertNotifications`."""
+    from scanner.estate import Estate
+    from scanner.registry import load_checks
+    from scanner.runner import run_checks
+
+    newer = {"emails": "secops@example.org", "isEnabled": True, "notificationsSources": [{"sourceType": "Alert"}]}
+    for contacts in fake.estate.contacts.values():
+        for contact in contacts:
+            contact["properties"] = newer
+    inventory = collect(options(fake, tmp_path))
+    contacts = [r for r in inventory.resources if r.type_key == "microsoft.security/securitycontacts"]
+    assert contacts and all(r.properties == newer for r in contacts)
+    verdicts = {
+        f.status.value
+        for f in run_checks(Estate(inventory), load_checks(plugins=False))
+        if f.check_id == "MLW-DEF-07" and f.resource_id.lower() == f"/subscriptions/{SUB_B}".lower()
+    }
+    assert verdicts == {"pass"}
