@@ -74,6 +74,18 @@ def test_authority_host_reaches_every_credential_and_nothing_else(fake: AzureFak
 
 
 @pytest.mark.parametrize("kind", ["workload", "secret"])
+def test_azure_authority_host_is_the_authority_without_the_option(fake: AzureFake, tmp_path: Path, kind: str) -> None:
+    """As azure-identity documents it: a fake (or Azure Stack) authority named only in the environment."""
+    with RecordingProxy() as proxy:
+        env = _env(tmp_path, kind, AZURE_AUTHORITY_HOST=fake.url, HTTPS_PROXY=proxy.url)
+        args = ["--arm-endpoint", fake.url, "--ca-bundle", str(fake.ca_path), "--out", str(tmp_path / "e.jsonl")]
+        result = _run(env, *args)
+        assert result.exit_code == 0, result.output
+        assert proxy.hosts == []  # not the public cloud's authority, no instance discovery
+    assert fake.counts["token"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["workload", "secret"])
 @pytest.mark.parametrize("cloud", ["usgov", "china"])
 def test_cloud_reaches_every_credential(fake: AzureFake, tmp_path: Path, cloud: str, kind: str) -> None:
     endpoints = CLOUDS[cloud]

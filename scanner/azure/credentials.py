@@ -20,6 +20,7 @@ from scanner.azure.signin import SignInChain
 from scanner.errors import InputError
 
 TOKEN_CREDENTIALS = "AZURE_TOKEN_CREDENTIALS"
+AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
 WORKLOAD_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")
 CHAIN = (
     ("environmentcredential", "EnvironmentCredential"),
@@ -33,8 +34,15 @@ GROUPS = {"prod": CHAIN[:3], "dev": CHAIN[3:]}
 
 
 def authority_of(options: CollectOptions) -> str:
-    """The chosen authority as an https URL: `--authority-host`, else the cloud's own."""
-    value = (options.authority_host or options.endpoints.authority).strip().rstrip("/")
+    """The chosen authority as an https URL.
+
+    `--authority-host`; else a sovereign cloud's own; else `AZURE_AUTHORITY_HOST`, which
+    azure-identity reads by itself (and AKS's workload-identity webhook sets); else the public cloud.
+    """
+    value = options.authority_host
+    if not value and options.cloud == "public":
+        value = os.environ.get(AUTHORITY_ENV, "").strip() or None
+    value = (value or options.endpoints.authority).strip().rstrip("/")
     return value if "://" in value else f"https://{value}"
 
 
