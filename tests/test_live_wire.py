@@ -207,3 +207,33 @@ def test_security_contact_in_the_newer_shape_keeps_every_field(fake: AzureFake, 
         if f.check_id == "MLW-DEF-07" and f.resource_id.lower() == f"/subscriptions/{SUB_B}".lower()
     }
     assert verdicts == {"pass"}
+
+
+@pytest.mark.parametrize("scope", [[], ["--management-group", "mg-ml"]], ids=["tenant", "management-group"])
+def test_cli_refused_scope_exits_3_with_one_line(fake: AzureFake, tmp_path: Path, scope: list[str]) -> None:
+    """Resource Graph answers 403 when nothing in the scope is readable: no subscription to split off."""
+    from scanner.cli import cli
+
+    fake.faults.graph_forbidden = 403
+    target = tmp_path / "reports"
+    args = ["scan", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path)]
+    result = CliRunner().invoke(cli, [*args, *scope, "--quiet", "--out", str(target)], env=env(fake, tmp_path))
+    assert result.exit_code == 3, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlwarden: error: Resource Graph refused the "), lines
+    assert "HTTP 403 AuthorizationFailed" in lines[0] and (not scope or "mg-ml" in lines[0])
+    assert not target.exists()
+
+
+def test_unregistered_provider_is_a_gap_and_never_registered(fake: AzureFake, tmp_path: Path) -> None:
+    """A 409 MissingSubscriptionRegistration must not make the SDK POST `providers/{rp}/register` (a write)."""
+    fake.pricings_in_graph = False
+    fake.faults.unregistered = {"pricings"}
+    inventory = collect(options(fake, tmp_path))
+    coverage = {c.name: c for c in inventory.header.sources}
+    assert {g.reason for g in coverage[sources.DEFENDER_PLANS].gaps} == {"HTTP 409 MissingSubscriptionRegistration"}
+    fake.faults.unregistered = {"graph"}
+    with pytest.raises(SourceError, match="HTTP 409 MissingSubscriptionRegistration"):
+        collect(options(fake, tmp_path))
+    assert not [path for _, method, path in fake.requests if method != "GET" and "/register" in path.lower()]
+    assert fake.counts["unknown"] == 0

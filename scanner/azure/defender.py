@@ -17,6 +17,7 @@ from azure.mgmt.security import SecurityCenter
 from scanner.azure.arm import ArmClient, as_row
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
+from scanner.azure.pipeline import read_only_policies
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
 
@@ -44,12 +45,13 @@ class Defender:
 
     def _client(self, subscription_id: str) -> SecurityCenter:
         options = self._options
+        retry = retry_policy(self._quota, options.retry_backoff, options.max_retries, self._gate)
         return SecurityCenter(
             self._credential,
             subscription_id,
             base_url=options.arm_url,
             credential_scopes=[options.scope],
-            retry_policy=retry_policy(self._quota, options.retry_backoff, options.max_retries, self._gate),
+            policies=read_only_policies(options, self._credential, retry),
             **options.transport_kwargs(),
         )
 

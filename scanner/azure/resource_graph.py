@@ -20,6 +20,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from scanner.azure import failures
 from scanner.azure.options import CollectOptions
+from scanner.azure.pipeline import read_only_policies
 from scanner.azure.progress import Progress
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.errors import SourceError
@@ -60,11 +61,12 @@ class ResourceGraph:
     """Runs the scanner's queries; counts requests so benchmarks can compare with the minimum."""
 
     def __init__(self, options: CollectOptions, credential: Any, progress: Progress, quota: Quota) -> None:
+        retry = retry_policy(quota, options.retry_backoff, options.max_retries)
         self._client = ResourceGraphClient(
             credential,
             base_url=options.arm_url,
             credential_scopes=[options.scope],
-            retry_policy=retry_policy(quota, options.retry_backoff, options.max_retries),
+            policies=read_only_policies(options, credential, retry),
             **options.transport_kwargs(),
         )
         self._progress = progress
@@ -91,7 +93,15 @@ class ResourceGraph:
             for batch in batches:
                 self._subscriptions(kql, table, batch, sources, rows, gaps)
         else:
-            rows.extend(self._pages(kql, table, None, list(management_groups) or None))
+            try:
+                rows.extend(self._pages(kql, table, None, list(management_groups) or None))
+            except ClientAuthenticationError:
+                raise
+            except HttpResponseError as exc:  # 403: nothing in the scope can be read, so there is nothing to scan
+                where = f"management group {', '.join(management_groups)}" if management_groups else "tenant scope"
+                raise SourceError(
+                    f"Resource Graph refused the {where} ({table} query): {failures.reason(exc)}"
+                ) from None
         return rows, gaps
 
     def _subscriptions(

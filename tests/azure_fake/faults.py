@@ -32,6 +32,10 @@ class Faults:
     """The token endpoint refuses the client (as Entra ID does for an unknown or disabled app)."""
     forbidden_subscription: str | None = None
     """Resource Graph and ARM answer 403 for anything touching this subscription."""
+    graph_forbidden: int | None = None
+    """Every Resource Graph request gets this status (403: no scope readable; 401: token refused)."""
+    unregistered: set[str] = field(default_factory=set)
+    """Routes (`graph`, `pricings`) that answer 409 MissingSubscriptionRegistration (a provider never registered)."""
     forbidden_vaults: set[str] = field(default_factory=set)
     """Key Vault data plane answers 403 for these vault names (the scanner should fall back to ARM)."""
     forbidden_vaults_arm: set[str] = field(default_factory=set)

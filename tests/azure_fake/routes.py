@@ -164,6 +164,12 @@ class Router:
         if not allowed:
             headers.update(self.retry_after(float(headers["x-ms-user-quota-resets-after"][-2:])))
             return self.reply(429, _error("RateLimiting", "Client application has been throttled"), headers)
+        if "graph" in fake.faults.unregistered:
+            return self.reply(409, _unregistered("Microsoft.ResourceGraph"), headers)
+        if fake.faults.graph_forbidden:
+            status = fake.faults.graph_forbidden
+            code = "AuthorizationFailed" if status == 403 else "InvalidAuthenticationToken"
+            return self.reply(status, _error(code, "the client has no access to the scope"), headers)
         subscriptions = [s.lower() for s in request.get("subscriptions") or []]
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
         if forbidden & set(subscriptions):
@@ -249,6 +255,8 @@ class Router:
             return self.reply(500, _error("InternalServerError", "transient"))
         estate = fake.estate
         key = target.lower()
+        if name in fake.faults.unregistered:
+            return self.reply(409, _unregistered("Microsoft.Security"))
         if name == "pricings":
             return self.reply(200, {"value": estate.pricings.get(key, [])} if fake.wire.pricings_value else {})
         if name == "contacts":
@@ -346,6 +354,12 @@ def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "columns": [{"name": name, "type": kind(name)} for name in names],
         "rows": [[row.get(name) for name in names] for row in rows],
     }
+
+
+def _unregistered(namespace: str) -> dict[str, Any]:
+    """ARM's answer when the subscription never registered the provider (the SDK would register it: a write)."""
+    message = f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found"
+    return _error("MissingSubscriptionRegistration", message)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
