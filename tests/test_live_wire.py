@@ -237,3 +237,19 @@ def test_unregistered_provider_is_a_gap_and_never_registered(fake: AzureFake, tm
         collect(options(fake, tmp_path))
     assert not [path for _, method, path in fake.requests if method != "GET" and "/register" in path.lower()]
     assert fake.counts["unknown"] == 0
+
+
+@pytest.mark.parametrize("bundle", ["missing", "not-pem"])
+def test_cli_unusable_ca_bundle_is_a_usage_error(fake: AzureFake, tmp_path: Path, bundle: str) -> None:
+    """Not 'authority unreachable' or an OSError from the transport: the option is named."""
+    from scanner.cli import cli
+
+    path = tmp_path / f"{bundle}.pem"
+    if bundle == "not-pem":
+        path.write_text("not a certificate\n")
+    args = ["collect", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(path)]
+    result = CliRunner().invoke(cli, [*args, "--quiet", "--out", str(tmp_path / "e.jsonl")], env=env(fake, tmp_path))
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mlwarden: error: --ca-bundle {path}: "), lines
+    assert fake.counts["token"] == 0 and not (tmp_path / "e.jsonl").exists()

@@ -11,6 +11,7 @@ not a known cloud. Order and `AZURE_TOKEN_CREDENTIALS` follow `DefaultAzureCrede
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from scanner.azure.options import CLOUDS, CollectOptions
 from scanner.azure.signin import SignInChain
 from scanner.errors import InputError
+from scanner.textsafe import printable
 
 TOKEN_CREDENTIALS = "AZURE_TOKEN_CREDENTIALS"
 AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
@@ -65,7 +67,24 @@ def selected() -> tuple[tuple[str, str], ...]:
     return chosen
 
 
+def check_ca_bundle(options: CollectOptions) -> None:
+    """A `--ca-bundle` that cannot be read or holds no certificate is an input error.
+
+    Left to the transport, every sign-in would fail with "authority unreachable" or an OSError.
+    """
+    if not options.ca_bundle:
+        return
+    where = printable(str(options.ca_bundle))
+    try:
+        ssl.create_default_context(cafile=str(options.ca_bundle))
+    except ssl.SSLError:
+        raise InputError(f"--ca-bundle {where}: no PEM certificate in it") from None
+    except OSError as exc:
+        raise InputError(f"--ca-bundle {where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
 def credential_for(options: CollectOptions) -> Any:
+    check_ca_bundle(options)
     if options.credential is not None:
         return options.credential
     import azure.identity as identity
