@@ -253,3 +253,30 @@ def test_cli_unusable_ca_bundle_is_a_usage_error(fake: AzureFake, tmp_path: Path
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"mlwarden: error: --ca-bundle {path}: "), lines
     assert fake.counts["token"] == 0 and not (tmp_path / "e.jsonl").exists()
+
+
+def test_public_cloud_layout_with_each_vault_at_its_own_host(tmp_path: Path) -> None:
+    """No endpoint option at all: ARM, the authority and every vault at their real host names, reached
+    through a proxy that tunnels them to the fake. Key Vault's challenge is verified as in Azure."""
+    from urllib.parse import urlsplit
+
+    from scanner.cli import cli
+    from scanner.snapshot import read_snapshot
+    from tests.azure_fake.proxy import RecordingProxy
+
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as fake:
+        vaults = {str(urlsplit(str(r["properties"]["vaultUri"])).hostname) for r in fake.estate.vaults.values()}
+        port = int(fake.url.rsplit(":", 1)[1])
+        tunnel = dict.fromkeys({"management.azure.com", "login.microsoftonline.com", *vaults}, port)
+        with RecordingProxy(tunnel) as proxy:
+            environment: dict[str, str | None] = {**env(fake, tmp_path), "HTTPS_PROXY": proxy.url, "NO_PROXY": ""}
+            environment["AZURE_AUTHORITY_HOST"] = None
+            target = tmp_path / "estate.jsonl"
+            args = ["collect", "--ca-bundle", str(fake.ca_path), "--quiet", "--out", str(target)]
+            result = CliRunner().invoke(cli, args, env=environment)
+            assert result.exit_code == 0, result.output
+            assert set(proxy.hosts) == set(tunnel)
+        assert fake.counts["kv:challenge"] >= 1 and fake.counts["kv:list"] >= 1 and fake.counts["kv:unknown"] == 0
+    collected = read_snapshot(target)
+    assert not any(c.gaps for c in collected.header.sources)
+    assert {k.kid for k in collected.keys} == {k.kid for k in sample_inventory().keys}

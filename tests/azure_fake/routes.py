@@ -21,6 +21,7 @@ from tests.azure_fake.limits import retry_after
 if TYPE_CHECKING:
     from tests.azure_fake.server import AzureFake
 
+VAULT_SUFFIX = ".vault.azure.net"
 ID = r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^?]+?)"
 ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "pricings", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/pricings$", re.I)),
@@ -92,8 +93,13 @@ class Router:
             return self.token(body)
         if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
             return self.openid(path)
+        host = str(self.handler.headers.get("Host", "")).lower().split(":")[0]
+        if host.endswith(VAULT_SUFFIX):  # a vault at its own host, as real vault URIs are (reached through a proxy)
+            name = host.removesuffix(VAULT_SUFFIX)
+            return self.keyvault(method, [name, *(p for p in path.split("/") if p)], f"https://{host}")
         if path.startswith("/kv/"):
-            return self.keyvault(method)
+            parts = [p for p in path[len("/kv/") :].split("/") if p]
+            return self.keyvault(method, parts, f"{self.fake.url}/kv/{parts[0] if parts else ''}")
         if path.startswith("/keys/"):
             return signing.route(self, method, body)
         auth = self.handler.headers.get("Authorization")
@@ -289,9 +295,9 @@ class Router:
         self.reply(404, _error("NoRoute", name))
 
     # -- Key Vault data plane --------------------------------------------------------------
-    def keyvault(self, method: str) -> None:
+    def keyvault(self, method: str, parts: list[str], base: str) -> None:
+        """`parts`: the vault's name, then the path below the vault; `base`: the URL the vault was reached at."""
         fake = self.fake
-        parts = [p for p in self.path[len("/kv/") :].split("/") if p]
         vault = fake.estate.vaults.get(parts[0].lower()) if parts else None
         if vault is None or method != "GET" or len(parts) < 2 or parts[1] != "keys":
             self.count("kv:unknown")
@@ -325,7 +331,6 @@ class Router:
             value = [key_item(k, real_url) for k in keys[start : start + size]]
             next_link = None
             if start + size < len(keys):
-                base = fake.url + "/kv/" + parts[0]
                 next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={start + size}"
             return self.reply(200, {"value": value, "nextLink": next_link})
         match = next((k for k in keys if k.name.lower() == parts[2].lower()), None)

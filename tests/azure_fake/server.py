@@ -74,7 +74,7 @@ class AzureFake:
         self._blocked_until = 0.0
         self._dir = tempfile.TemporaryDirectory(prefix="azure-fake-")
         ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1", *CLOUD_HOSTS)
+        cert = ca.issue_cert("localhost", "127.0.0.1", *CLOUD_HOSTS, "*.vault.azure.net")
         self.ca_path = Path(self._dir.name) / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
