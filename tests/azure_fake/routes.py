@@ -129,7 +129,9 @@ class Router:
             expiry = {"expires_in": "3599", "ext_expires_in": "3599"}
         elif self.fake.wire.token_expiry == "on":
             expiry = {"expires_on": str(int(time.time()) + 3599)}
-        self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token})
+        # Always JSON: azure-identity cannot read a token reply of another content type (Entra ID never sends one).
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token}, json_type)
 
     def openid(self, path: str) -> None:
         """Tenant discovery, which MSAL (service principals) fetches from the authority it was given."""

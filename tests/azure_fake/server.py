@@ -180,7 +180,9 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
             self._finished()  # before the client can read the reply and send its next request
             data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            content_type = (headers or {}).pop("Content-Type", fake.wire.content_type)
+            if content_type:
+                self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass
 class Wire:
+    content_type: str = "application/json; charset=utf-8"
+    """The `Content-Type` of every API reply (a hand-written fake may say `text/plain`, or nothing: empty)."""
     # -- Resource Graph ----------------------------------------------------------------------
     graph_token_key: str = "$skipToken"
     """The body key that carries the next page's token (`skipToken` is what some clients print)."""
