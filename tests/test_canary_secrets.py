@@ -79,3 +79,27 @@ def test_no_canary_in_any_report_written_by_the_cli(fake: AzureFake, tmp_path: P
         assert MARK not in path.read_text(errors="replace"), path.name
     assert MARK not in result.output
     assert fake.counts["arm:appsettings"] == 2
+
+
+@pytest.mark.parametrize("variant", ["graph-table", "skip-token-key", "arm-pages", "malformed-arm"])
+def test_no_canary_through_wire_variants(
+    fake: AzureFake, tmp_path: Path, caplog: pytest.LogCaptureFixture, variant: str
+) -> None:
+    """The other reply shapes mlwarden reads (tests/test_live_wire.py) redact and drop the same values."""
+    caplog.set_level(logging.DEBUG)
+    fake.wire.graph_page_size = 2
+    if variant == "graph-table":
+        fake.wire.graph_table = True
+    elif variant == "skip-token-key":
+        fake.wire.graph_token_key = "skipToken"
+    elif variant == "arm-pages":
+        fake.wire.arm_page_size = 1
+    else:
+        fake.wire.arm_empty_value = "missing"
+    inventory = collect(options(fake, tmp_path))
+    assert MARK.encode() not in b"".join(encode_records(inventory))
+    assert MARK not in caplog.text
+    gaps = [g.reason for c in inventory.header.sources for g in c.gaps]
+    assert all(MARK not in reason for reason in gaps)
+    deployment = next(r for r in inventory.resources if r.type_key.endswith("/deployments"))
+    assert set(deployment.properties["environmentVariables"].values()) == {"<redacted>"}
