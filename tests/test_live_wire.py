@@ -287,3 +287,37 @@ def test_json_replies_without_a_content_type(fake: AzureFake, tmp_path: Path) ->
     SDK's own deserializer before mlwarden sees it; Azure never sends it, so that is left.)"""
     fake.wire.content_type = ""
     _same(fake, tmp_path)
+
+
+def test_managed_identity_on_app_service_signs_in_and_its_header_never_shows(
+    fake: AzureFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`IDENTITY_ENDPOINT` + `IDENTITY_HEADER` (App Service, Functions, Container Apps): GET with `resource=`."""
+    from scanner.cli import cli
+    from tests.azure_fake.routes import MSI_HEADER, MSI_PATH
+
+    environment: dict[str, str | None] = dict.fromkeys(
+        ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST")
+    )
+    environment.update(
+        AZURE_TOKEN_CREDENTIALS="managedidentitycredential",
+        IDENTITY_ENDPOINT=fake.url + MSI_PATH,
+        IDENTITY_HEADER=MSI_HEADER,
+    )
+    target = tmp_path / "estate.jsonl"
+    args = [
+        "collect",
+        "--arm-endpoint",
+        fake.url,
+        "--ca-bundle",
+        str(fake.ca_path),
+        "--no-keyvault",
+        "--out",
+        str(target),
+    ]
+    result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
+    assert result.exit_code == 0, result.output
+    assert fake.counts["msi"] >= 1 and fake.counts["token"] == 0
+    assert set(fake.token_scopes) == {"https://management.azure.com/.default"}
+    out, err = capsys.readouterr()
+    assert MSI_HEADER not in result.output + out + err and MSI_HEADER not in target.read_text()

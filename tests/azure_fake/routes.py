@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from tests.azure_fake.server import AzureFake
 
 VAULT_SUFFIX = ".vault.azure.net"
+MSI_PATH = "/msi/token"
+"""App Service's managed identity endpoint (`IDENTITY_ENDPOINT`), served by the fake."""
+MSI_HEADER = "fake-identity-header-CANARY-5c1d"
+"""The `IDENTITY_HEADER` secret the endpoint expects in `X-IDENTITY-HEADER`."""
 ID = r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^?]+?)"
 ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "pricings", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/pricings$", re.I)),
@@ -91,6 +95,8 @@ class Router:
             self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, path))
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):
             return self.token(body)
+        if method == "GET" and path == MSI_PATH:
+            return self.managed_identity()
         if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
             return self.openid(path)
         host = str(self.handler.headers.get("Host", "")).lower().split(":")[0]
@@ -132,6 +138,22 @@ class Router:
         # Always JSON: azure-identity cannot read a token reply of another content type (Entra ID never sends one).
         json_type = {"Content-Type": "application/json; charset=utf-8"}
         self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token}, json_type)
+
+    def managed_identity(self) -> None:
+        """App Service and Functions (2019-08-01): `resource`, not `scope`; `expires_on` as a string of seconds."""
+        self.count("msi")
+        if self.handler.headers.get("X-IDENTITY-HEADER") != MSI_HEADER:
+            return self.reply(401, {"statusCode": 401, "message": "missing or wrong X-IDENTITY-HEADER"})
+        resource = self.params.get("resource", [""])[0]
+        self.fake.token_scopes.append(resource + "/.default")
+        body = {
+            "access_token": self.fake.issue_token(),
+            "expires_on": str(int(time.time()) + 3599),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": self.params.get("client_id", ["system-assigned"])[0],
+        }
+        self.reply(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
     def openid(self, path: str) -> None:
         """Tenant discovery, which MSAL (service principals) fetches from the authority it was given."""
