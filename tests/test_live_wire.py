@@ -130,6 +130,15 @@ def test_arm_lists_paged_by_next_link(fake: AzureFake, tmp_path: Path, link: str
     _same(fake, tmp_path)
 
 
+def test_arm_next_link_back_to_a_page_already_read_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.arm_page_size = 1
+    fake.wire.arm_next_link = "loop"
+    inventory = collect(options(fake, tmp_path))
+    reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
+    assert reasons == {"malformed response"}  # each list longer than a page (ends at the second link)
+    assert fake.total_requests < 200
+
+
 @pytest.mark.parametrize("empty", ["missing", "null"])
 def test_arm_collection_without_a_value_list_is_a_gap_not_an_empty_list(
     fake: AzureFake, tmp_path: Path, empty: str
@@ -321,3 +330,11 @@ def test_managed_identity_on_app_service_signs_in_and_its_header_never_shows(
     assert set(fake.token_scopes) == {"https://management.azure.com/.default"}
     out, err = capsys.readouterr()
     assert MSI_HEADER not in result.output + out + err and MSI_HEADER not in target.read_text()
+
+
+def test_graph_paging_token_that_repeats_is_an_error_not_a_hang(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_stuck_token = True
+    fake.wire.graph_page_size = 2
+    with pytest.raises(SourceError, match="paging token repeated"):
+        collect(options(fake, tmp_path))
+    assert fake.counts["graph"] <= 4

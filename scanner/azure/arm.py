@@ -66,11 +66,13 @@ class ArmClient:
         """Every item of a `value`/`nextLink` collection.
 
         A `nextLink` is followed as given (it may name another api-version), resolved against
-        the page it came from if it is only a path. A reply without a `value` list, or more
-        than `MAX_PAGES` pages, is malformed: the caller records a gap, never an empty list.
+        the page it came from if it is only a path. A reply without a `value` list, a link
+        back to a page already read, or more than `MAX_PAGES` pages, is malformed: the caller
+        records a gap, never an empty list.
         """
         items: list[dict[str, Any]] = []
         url = f"{self._base}{path}?api-version={api_version}"
+        seen: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self._call("GET", url)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
@@ -79,7 +81,10 @@ class ArmClient:
             link = body.get("nextLink")
             if not isinstance(link, str) or not link:
                 return items
+            seen.add(url)
             url = urljoin(url, link)
+            if url in seen:  # a page already read: following it would never end
+                raise DecodeError(f"GET {path}: nextLink repeated")
         raise DecodeError(f"GET {path}: more than {MAX_PAGES} pages")
 
     def close(self) -> None:

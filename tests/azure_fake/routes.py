@@ -81,7 +81,8 @@ class Router:
         body: dict[str, Any] = {"value": items[start : start + size]}
         if start + size < len(items):
             version = self.params.get("api-version", [""])[0]
-            link = f"{self.path}?api-version={version}&$skiptoken={start + size}"
+            following = 0 if wire.arm_next_link == "loop" else start + size
+            link = f"{self.path}?api-version={version}&$skiptoken={following}"
             body["nextLink"] = link if wire.arm_next_link == "relative" else self.fake.url + link
         self.reply(200, body)
 
@@ -233,11 +234,12 @@ class Router:
         }
         if not wire.graph_counts:
             del payload["totalRecords"], payload["count"]
-        if start + size < len(rows):
+        if start + size < len(rows) or (wire.graph_stuck_token and len(rows) > size):
             if wire.graph_truncate_without_token:
                 payload["resultTruncated"] = "true"
             else:
-                payload[wire.graph_token_key] = base64.b64encode(str(start + size).encode()).decode()
+                following = size if wire.graph_stuck_token else start + size
+                payload[wire.graph_token_key] = base64.b64encode(str(following).encode()).decode()
         malformed = fake.faults.graph_malformed
         if malformed:
             fake.faults.graph_malformed = None

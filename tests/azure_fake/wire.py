@@ -20,6 +20,8 @@ class Wire:
     """`resultTruncated` as sent: the spec's string, or a JSON boolean."""
     graph_truncate_without_token: bool = False
     """A page that leaves rows out says `resultTruncated: "true"` and gives no `$skipToken`."""
+    graph_stuck_token: bool = False
+    """Every page gives the token of the second page again (a server bug: paging never ends)."""
     graph_table: bool = False
     """Answer in the `table` result format (`columns`/`rows`) whatever `resultFormat` asked for."""
     graph_counts: bool = True
@@ -33,7 +35,7 @@ class Wire:
     arm_page_size: int | None = None
     """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
     arm_next_link: str = "absolute"
-    """`absolute` (the fake's own host), `relative` (a path only) or `api-version` (absolute, another version)."""
+    """`absolute` (the fake's own host), `relative` (a path only) or `loop` (every page links to the first)."""
     arm_empty_value: str = "list"
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_value: bool = True
