@@ -338,3 +338,14 @@ def test_graph_paging_token_that_repeats_is_an_error_not_a_hang(fake: AzureFake,
     with pytest.raises(SourceError, match="paging token repeated"):
         collect(options(fake, tmp_path))
     assert fake.counts["graph"] <= 4
+
+
+def test_arm_endpoint_below_a_path(fake: AzureFake, tmp_path: Path) -> None:
+    """`--arm-endpoint https://host:port/arm`: every client keeps the path (Resource Graph, Defender, ARM)."""
+    fake.wire.arm_prefix = "/arm"
+    fake.pricings_in_graph = False  # so Defender's own client is used too
+    inventory = collect(options(fake, tmp_path, arm_endpoint=fake.url + "/arm/"))
+    assert not any(c.gaps for c in inventory.header.sources)
+    api = [path for _, _, path in fake.requests if "/oauth2/" not in path and not path.startswith("/kv/")]
+    assert api and not [path for path in api if not path.startswith("/arm/")]
+    assert fake.counts["arm:pricings"] == 2

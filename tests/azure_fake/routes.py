@@ -50,6 +50,9 @@ class Router:
         self.handler: BaseHTTPRequestHandler = handler
         split = urlsplit(handler.path)
         self.path = split.path
+        prefix = fake.wire.arm_prefix
+        if prefix and (self.path == prefix or self.path.startswith(prefix + "/")):
+            self.path = self.path[len(prefix) :] or "/"  # ARM behind a path, as on a gateway or Azure Stack Hub
         self.params = parse_qs(split.query)
         self.extra_headers: dict[str, str] = {}
         """Sent with every reply (ARM's remaining-reads count)."""
@@ -93,7 +96,8 @@ class Router:
     def route(self, method: str, body: bytes) -> None:
         path = self.path
         with self.fake._lock:
-            self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, path))
+            raw_path = urlsplit(self.handler.path).path  # as sent, before any `arm_prefix` is taken off
+            self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, raw_path))
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):
             return self.token(body)
         if method == "GET" and path == MSI_PATH:

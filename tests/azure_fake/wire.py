@@ -32,6 +32,8 @@ class Wire:
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date) or `none`."""
     # -- ARM -----------------------------------------------------------------------------------
+    arm_prefix: str = ""
+    """Also serve every route below this path (`/arm`), for `--arm-endpoint https://host:port/arm`."""
     arm_page_size: int | None = None
     """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
     arm_next_link: str = "absolute"
