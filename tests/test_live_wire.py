@@ -349,3 +349,17 @@ def test_arm_endpoint_below_a_path(fake: AzureFake, tmp_path: Path) -> None:
     api = [path for _, _, path in fake.requests if "/oauth2/" not in path and not path.startswith("/kv/")]
     assert api and not [path for path in api if not path.startswith("/arm/")]
     assert fake.counts["arm:pricings"] == 2
+
+
+@pytest.mark.parametrize("empty", ["missing", "null"])
+def test_empty_vault_listed_without_a_value_list(fake: AzureFake, tmp_path: Path, empty: str) -> None:
+    """azure-keyvault-keys pages a reply without `value` as no keys (an empty vault: nothing there could
+    fail a check); `"value": null` made its pager raise TypeError (exit 4): now the vault falls back to
+    ARM, whose list is as malformed, so the vault is a gap."""
+    fake.estate.keys.clear()
+    fake.wire.arm_empty_value = empty
+    inventory = collect(options(fake, tmp_path))
+    gaps = [(g.scope, g.reason) for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    vault = str(next(iter(fake.estate.vaults.values()))["id"])
+    assert gaps == ([] if empty == "missing" else [(vault, "keys not readable: malformed response")])
+    assert inventory.keys == []

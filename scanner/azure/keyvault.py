@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
 from azure.keyvault.keys import KeyClient, KeyProperties
 
 from scanner import props
@@ -100,7 +100,10 @@ class KeyVaultReader:
         the whole vault (the caller falls back to ARM), as a serial read would.
         """
         with self._client(vault, uri) as client:
-            items = list(client.list_properties_of_keys())
+            try:
+                items = list(client.list_properties_of_keys())
+            except TypeError:  # a page with `"value": null`: the SDK's pager iterates None
+                raise DecodeError("key list: 'value' is not a list") from None
             read = partial(self._key, client, vault, uri)
             workers = min(KEY_WORKERS, self._options.max_concurrency, len(items))
             if workers > 1:

@@ -362,6 +362,8 @@ class Router:
             next_link = None
             if start + size < len(keys):
                 next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={start + size}"
+            if not value and fake.wire.arm_empty_value != "list":  # the same shortcut on the data plane
+                return self.reply(200, {} if fake.wire.arm_empty_value == "missing" else {"value": None})
             return self.reply(200, {"value": value, "nextLink": next_link})
         match = next((k for k in keys if k.name.lower() == parts[2].lower()), None)
         if match is None:
