@@ -363,3 +363,9 @@ def test_empty_vault_listed_without_a_value_list(fake: AzureFake, tmp_path: Path
     vault = str(next(iter(fake.estate.vaults.values()))["id"])
     assert gaps == ([] if empty == "missing" else [(vault, "keys not readable: malformed response")])
     assert inventory.keys == []
+
+
+def test_graph_rows_without_subscription_or_group_columns(fake: AzureFake, tmp_path: Path) -> None:
+    """Null `subscriptionId`/`resourceGroup` are read from each row's id: the same estate comes back."""
+    fake.wire.graph_sparse = True
+    _same(fake, tmp_path)

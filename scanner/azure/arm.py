@@ -91,7 +91,7 @@ class ArmClient:
         self._client.close()
 
 
-def _segment(resource_id: str, name: str) -> str | None:
+def id_segment(resource_id: str, name: str) -> str | None:
     parts = resource_id.strip("/").split("/")
     for index, part in enumerate(parts[:-1]):
         if part.lower() == name:
@@ -109,8 +109,8 @@ def as_row(item: dict[str, Any], fallback_type: str) -> Resource:
             "type": str(item.get("type") or fallback_type).lower(),
             "kind": item.get("kind"),
             "location": item.get("location"),
-            "subscriptionId": _segment(resource_id, "subscriptions"),
-            "resourceGroup": (_segment(resource_id, "resourcegroups") or "").lower() or None,
+            "subscriptionId": id_segment(resource_id, "subscriptions"),
+            "resourceGroup": (id_segment(resource_id, "resourcegroups") or "").lower() or None,
             "tags": item.get("tags"),
             "identity": item.get("identity"),
             "sku": item.get("sku"),

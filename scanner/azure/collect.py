@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from scanner import __version__
 from scanner import inventory as sources
 from scanner.azure import failures, queries
-from scanner.azure.arm import ArmClient
+from scanner.azure.arm import ArmClient, id_segment
 from scanner.azure.credentials import authority_of, credential_for
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
@@ -49,7 +49,18 @@ DEPLOYMENT_TYPE = "microsoft.machinelearningservices/workspaces/onlineendpoints/
 
 
 def as_resource(row: dict[str, Any]) -> Resource:
-    """A Resource Graph row as a `Resource`; a row without the envelope is a malformed source."""
+    """A Resource Graph row as a `Resource`; a row without the envelope is a malformed source.
+
+    Resource Graph always fills `subscriptionId` and `resourceGroup`; where a reply leaves them
+    null, they are read from the id, as checks and scope filters rely on them.
+    """
+    resource_id = row.get("id")
+    if isinstance(resource_id, str) and (row.get("subscriptionId") is None or row.get("resourceGroup") is None):
+        row = dict(row)
+        if row.get("subscriptionId") is None:
+            row["subscriptionId"] = id_segment(resource_id, "subscriptions")
+        if row.get("resourceGroup") is None and (group := id_segment(resource_id, "resourcegroups")):
+            row["resourceGroup"] = group.lower()
     try:
         return Resource.model_validate(row)
     except ValidationError as exc:
@@ -129,10 +140,9 @@ class Collection:
         )
         for gap in gaps:
             self.add_gap(gap)
-        self.add_rows(sources.RESOURCES, (as_resource({**row, "type": SUBSCRIPTION_TYPE}) for row in rows))
-        found = {
-            str(row["subscriptionId"]).lower(): str(row["subscriptionId"]) for row in rows if row.get("subscriptionId")
-        }
+        subscription_rows = [as_resource({**row, "type": SUBSCRIPTION_TYPE}) for row in rows]
+        self.add_rows(sources.RESOURCES, subscription_rows)
+        found = {row.subscription_id.lower(): row.subscription_id for row in subscription_rows if row.subscription_id}
         if self.graph.tenant_limit_hit:
             self.add_gap(Gap(source=sources.RESOURCES, scope="tenant", reason="Resource Graph capped the tenant scope"))
         if not options.subscriptions:

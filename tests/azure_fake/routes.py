@@ -221,6 +221,8 @@ class Router:
         if subscriptions:  # scoping happens before the projection, as in Resource Graph
             table = [r for r in table if str(r.get("subscriptionId", "")).lower() in subscriptions]
         rows = query.select(table)
+        if fake.wire.graph_sparse:
+            rows = [{**r, **{k: None for k in ("subscriptionId", "resourceGroup") if k in r}} for r in rows]
         if query.table == "appserviceresources" and not fake.appservice_config_in_graph:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:

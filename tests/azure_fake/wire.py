@@ -20,6 +20,8 @@ class Wire:
     """`resultTruncated` as sent: the spec's string, or a JSON boolean."""
     graph_truncate_without_token: bool = False
     """A page that leaves rows out says `resultTruncated: "true"` and gives no `$skipToken`."""
+    graph_sparse: bool = False
+    """`subscriptionId` and `resourceGroup` come back null (a fake that projects columns its rows lack)."""
     graph_stuck_token: bool = False
     """Every page gives the token of the second page again (a server bug: paging never ends)."""
     graph_table: bool = False
