@@ -369,3 +369,17 @@ def test_graph_rows_without_subscription_or_group_columns(fake: AzureFake, tmp_p
     """Null `subscriptionId`/`resourceGroup` are read from each row's id: the same estate comes back."""
     fake.wire.graph_sparse = True
     _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("shape", ["key-without-key", "policy-not-an-object"])
+def test_key_vault_reply_the_sdk_cannot_read_falls_back_to_arm(fake: AzureFake, tmp_path: Path, shape: str) -> None:
+    """A key bundle without `key`, a rotation policy that is not an object: the SDK raised AttributeError,
+    which escaped the vault read (exit 4). Now the vault is read from ARM and the gap says why."""
+    if shape == "key-without-key":
+        fake.wire.kv_key_without_key = True
+    else:
+        fake.wire.kv_policy_body = "not a policy"
+    inventory = collect(options(fake, tmp_path))
+    gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response; "), gaps
+    assert {k.source for k in inventory.keys} == {"arm"} and fake.counts["arm:vault-keys"] == 1

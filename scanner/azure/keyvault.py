@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, DecodeError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.keyvault.keys import KeyClient, KeyProperties
 
 from scanner import props
@@ -66,6 +66,8 @@ class KeyVaultReader:
                 return self._data_plane(vault, uri.rstrip("/")), None
             except (AzureError, ValueError) as exc:  # private or firewalled vault, or no data-plane permission
                 refused = f"data plane {failures.reason(exc)}"
+            except (TypeError, AttributeError, KeyError):  # the SDK choked on a reply not in the documented shape
+                refused = "data plane malformed response"
         try:
             keys = self._arm_keys(vault, (uri or "").rstrip("/"), refused)
         except AzureError as exc:
@@ -100,10 +102,7 @@ class KeyVaultReader:
         the whole vault (the caller falls back to ARM), as a serial read would.
         """
         with self._client(vault, uri) as client:
-            try:
-                items = list(client.list_properties_of_keys())
-            except TypeError:  # a page with `"value": null`: the SDK's pager iterates None
-                raise DecodeError("key list: 'value' is not a list") from None
+            items = list(client.list_properties_of_keys())
             read = partial(self._key, client, vault, uri)
             workers = min(KEY_WORKERS, self._options.max_concurrency, len(items))
             if workers > 1:

@@ -375,9 +375,14 @@ class Router:
             if not match.rotation_policy_readable:
                 return self.reply(403, _error("Forbidden", "missing keys/getrotationpolicy"))
             policy = rotation_policy(match, real_url)
+            if fake.wire.kv_policy_body is not None:
+                return self.reply(200, fake.wire.kv_policy_body)
             return self.reply(200, policy) if policy else self.reply(404, _error("NotFound", "no policy"))
         self.count("kv:get")
-        self.reply(200, key_bundle(match, real_url))
+        bundle = key_bundle(match, real_url)
+        if fake.wire.kv_key_without_key:
+            del bundle["key"]
+        self.reply(200, bundle)
 
 
 def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -52,3 +52,7 @@ class Wire:
     """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`)."""
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
+    kv_key_without_key: bool = False
+    """`GET /keys/{name}` answers the attributes without the `key` (JSON web key) object."""
+    kv_policy_body: object = None
+    """When set, the body of every rotation-policy reply instead of the policy."""
