@@ -152,12 +152,14 @@ def test_arm_collection_without_a_value_list_is_a_gap_not_an_empty_list(
     assert {g.source for g in gaps} >= {sources.DIAGNOSTIC_SETTINGS}
 
 
-def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tmp_path: Path) -> None:
+@pytest.mark.parametrize("body", [{}, []], ids=["no-value", "not-an-object"])
+def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tmp_path: Path, body: object) -> None:
     fake.pricings_in_graph = False
-    fake.wire.pricings_value = False
+    fake.wire.pricings_body = body
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
-    assert {g.scope for g in coverage[sources.DEFENDER_PLANS].gaps} >= {f"/subscriptions/{SUB_A}"}
+    gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
+    assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
 
 
 # -- identity and Key Vault ------------------------------------------------------------------------

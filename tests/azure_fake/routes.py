@@ -296,7 +296,8 @@ class Router:
         if name in fake.faults.unregistered:
             return self.reply(409, _unregistered("Microsoft.Security"))
         if name == "pricings":
-            return self.reply(200, {"value": estate.pricings.get(key, [])} if fake.wire.pricings_value else {})
+            body = fake.wire.pricings_body
+            return self.reply(200, {"value": estate.pricings.get(key, [])} if body is None else body)
         if name == "contacts":
             return self.collection(estate.contacts.get(key, []))
         if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):

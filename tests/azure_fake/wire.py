@@ -42,8 +42,8 @@ class Wire:
     """`absolute` (the fake's own host), `relative` (a path only) or `loop` (every page links to the first)."""
     arm_empty_value: str = "list"
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
-    pricings_value: bool = True
-    """False: the pricings reply has no `value` list at all."""
+    pricings_body: object = None
+    """When set, the body of every pricings reply (`{}`: no `value` list; `[]`: not even an object)."""
     # -- identity --------------------------------------------------------------------------------
     token_expiry: str = "int"
     """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
