@@ -24,7 +24,9 @@ from scanner.clickapp import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     FormatList,
+    Location,
     MlwardenGroup,
+    Seconds,
     flatten_formats,
     guard,
 )
@@ -135,7 +137,7 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--credential-scope", metavar="SCOPE", help="Override the scope of the ARM access token."),
         click.option(
             "--ca-bundle",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=Location(dir_okay=False, path_type=Path),
             metavar="FILE",
             help="Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's.",
         ),
@@ -254,13 +256,13 @@ Examples:
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
 @click.option(
     "--snapshot",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz; - reads stdin).",
 )
 @click.option(
     "--template",
-    type=click.Path(path_type=Path),
+    type=Location(path_type=Path),
     metavar="PATH",
     help="Scan ARM templates (also `az bicep build` output) before deployment: a file, or a directory "
     "searched recursively.",
@@ -269,13 +271,13 @@ Examples:
     "--parameters",
     "parameter_files",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=Location(path_type=Path),
     metavar="FILE",
     help="ARM parameters file for --template (repeatable; with a directory, x.parameters.json goes with x.json).",
 )
 @click.option(
     "--terraform-plan",
-    type=click.Path(path_type=Path),
+    type=Location(path_type=Path),
     metavar="FILE",
     help="Scan a Terraform plan before apply: the JSON of `terraform show -json plan.out`.",
 )
@@ -291,7 +293,7 @@ Examples:
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML, as in the README's 'Adding a framework'; repeatable).",
 )
@@ -314,7 +316,7 @@ Examples:
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Location(path_type=Path, file_okay=False),
     metavar="DIR",
     help="Write the reports into DIR (default formats: json and html); they land only if the scan succeeds.",
 )
@@ -342,7 +344,7 @@ Examples:
 @click.option(
     "--waivers",
     "waivers_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Waivers YAML: accepted risk per check and resource pattern, with owner and expiry "
     "(example: examples/waivers.yaml).",
@@ -350,13 +352,13 @@ Examples:
 @click.option(
     "--baseline",
     "baseline_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="A baseline from --write-baseline: only findings not in it count for --fail-on.",
 )
 @click.option(
     "--write-baseline",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Write a baseline accepting every failing finding of this scan.",
 )
@@ -388,7 +390,7 @@ Examples:
 )
 @click.option(
     "--check-timeout",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     metavar="SECONDS",
     default=30.0,
     show_default=True,
@@ -449,6 +451,10 @@ def scan(
     from scanner.outputs import CommitStep, Outputs, StagedFile, reserved
 
     extras = cli_evidence.ScanExtras.take(azure)
+    if azure.get("changes_since"):  # a live option, but a typo must not pass silently in any mode
+        from scanner.changes import parse_since
+
+        parse_since(azure["changes_since"])
     if sum(1 for given in (demo, snapshot, template, terraform_plan) if given) > 1:
         raise InputError("--demo, --snapshot, --template and --terraform-plan are mutually exclusive")
     if parameter_files and template is None:
@@ -605,7 +611,7 @@ def _load_source(
 @cli.command(short_help="Read live Azure into a snapshot file that `scan --snapshot` reads back.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     required=True,
     metavar="FILE",
     help="Snapshot file to write (.jsonl, or .jsonl.gz to compress).",

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from frameworks.catalog import Control, Framework
+from scanner.clickapp import Location
 from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import CheckMeta, Severity
@@ -65,7 +66,7 @@ framework_file_option = click.option(
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )

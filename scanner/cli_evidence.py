@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from scanner.clickapp import Location
 from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import Attestation, ScanResult
@@ -32,14 +33,14 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--attestations",
             "attestations_file",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=Location(dir_okay=False, path_type=Path),
             metavar="FILE",
             help="Attestations YAML for manual controls (see `mlwarden attestations template`).",
         ),
         click.option(
             "--evidence-pack",
             "evidence_pack",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=Location(file_okay=False, path_type=Path),
             metavar="DIR",
             help="Also write the snapshot, reports, inputs and a digest manifest to this new (or empty) directory.",
         ),
@@ -178,7 +179,7 @@ def attestations() -> None:
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )
@@ -201,7 +202,7 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
 
 
 @click.command("verify")
-@click.argument("directory", type=click.Path(path_type=Path), metavar="DIR")
+@click.argument("directory", type=Location(path_type=Path), metavar="DIR")
 @click.option(
     "--key", "key_url", metavar="KEY_URL", help="Require a signature by this Key Vault key (fetched to compare)."
 )
@@ -215,7 +216,7 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
 @click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (with --key).")
 @click.option(
     "--ca-bundle",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=Location(dir_okay=False, path_type=Path),
     metavar="FILE",
     help="Extra CA certificates (PEM) to trust (with --key).",
 )

@@ -6,6 +6,7 @@ Kept apart from `scanner.cli` so that the command module holds commands only.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -193,3 +194,25 @@ class FormatList(_ParamType):
 def flatten_formats(values: Sequence[Sequence[str]]) -> list[str]:
     """The formats from every `--format`, in order, each once."""
     return list(dict.fromkeys(name for group in values for name in group))
+
+
+class Location(click.Path):
+    """`click.Path` that refuses an empty value: `--out "$OUT_DIR"` with the variable unset would
+    otherwise be the working directory (reports written where nobody looks), and an empty input
+    path would read `.`."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path (is the variable meant to name it unset?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A non-negative number of seconds; `nan` passes a plain `FloatRange` (it compares false with
+    every bound) and would reach the check supervisor's clock."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds

@@ -173,6 +173,8 @@ def open_store(target: Target) -> Store:
     Another URL scheme, or a libpq `key=value` connection string, is refused rather than taken
     as a file name (which would create a stray SQLite file, and name it, password and all)."""
     if isinstance(target, str) and not is_url(target):
+        if not target.strip():
+            raise InputError("history: an empty path (is MLWARDEN_HISTORY, or the variable meant to name it, unset?)")
         if match := _OTHER_URL.match(target):
             scheme = printable(match.group(0)[:-3][:20])
             raise InputError(

@@ -295,6 +295,7 @@ class Outputs:
         """A SQLite history must be creatable or writable here; then the history module's own check."""
         from scanner import history
 
+        history.open_store(target)  # refuses what is neither a file path nor a postgresql:// URL, before any mkdir
         if not history.is_url(target):
             db = Path(target)
             where = _where("--history", db)

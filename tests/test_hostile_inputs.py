@@ -309,3 +309,50 @@ def test_a_signature_that_is_a_fifo_is_a_mismatch_not_a_hang(pack: Path) -> None
     proc = capped("verify", pack)
     assert proc.returncode == 1, proc.stderr
     assert "manifest.sig: cannot read it (not a regular file)" in proc.stderr
+
+
+# -- option values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        ("--out", "Invalid value for '--out': an empty path"),
+        ("--snapshot", "Invalid value for '--snapshot': an empty path"),
+        ("--waivers", "Invalid value for '--waivers': an empty path"),
+        ("--baseline", "Invalid value for '--baseline': an empty path"),
+        ("--write-baseline", "Invalid value for '--write-baseline': an empty path"),
+        ("--attestations", "Invalid value for '--attestations': an empty path"),
+        ("--framework-file", "Invalid value for '--framework-file': an empty path"),
+        ("--evidence-pack", "Invalid value for '--evidence-pack': an empty path"),
+        ("--history", "history: an empty path"),
+    ],
+)
+def test_an_empty_path_is_refused_not_taken_as_the_working_directory(
+    workdir: Path, option: str, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out "$OUT_DIR"` with the variable unset wrote every report into the working directory
+    (exit 1, as if all went well); the inputs read `.` and failed with "is a directory"."""
+    monkeypatch.chdir(workdir)
+    source = () if option == "--snapshot" else ("--demo",)
+    message = refused(workdir, "scan", *source, option, "")
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--check-timeout", "nan"], "Invalid value for '--check-timeout': 'nan' is not a number of seconds"),
+        (["--changes-since", "forever"], "--changes-since 'forever': expected a duration such as 7d or 72h"),
+        (["--changes-since", "9" * 40 + "d"], "expected a duration such as 7d or 72h"),
+        (["--changes-since", "15d"], "--changes-since '15d': must be more than 0 and at most 14d"),
+    ],
+    ids=["timeout-nan", "since-word", "since-huge", "since-too-long"],
+)
+def test_option_values_that_cannot_mean_anything_are_refused_in_every_mode(
+    workdir: Path, args: list[str], fragment: str
+) -> None:
+    """`nan` passed FloatRange(min=0) (it compares false with every bound); --changes-since was
+    parsed only by a live scan, so a typo passed silently with --demo or --snapshot."""
+    message = refused(workdir, *scan_args(workdir, "--demo", *args))
+    assert fragment in message, message
