@@ -101,8 +101,15 @@ def leave(code: int | None) -> None:
         return
     try:
         atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        flush_std_streams()
     except (OSError, ValueError):
         return
     os._exit(code or 0)
+
+
+def flush_std_streams() -> None:
+    """Flush stdout and stderr before an `os._exit`; either is None when the process was
+    started with it closed (`>&-`), which must not turn a finished scan into an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()

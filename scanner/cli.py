@@ -462,6 +462,8 @@ def scan(
     chosen = flatten_formats(formats) or (["json", "html"] if out or extras.pack_dir else [])
     if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
+    if len(chosen) == 1 and out is None and sys.stdout is None:
+        raise InputError(f"stdout is closed: nowhere to write the {chosen[0]} report (use --out DIR)")
     from reports import unavailable
 
     if (missing := unavailable(chosen)) is not None:

@@ -20,12 +20,12 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from scanner import errors
+from scanner.bulk import flush_std_streams
 from scanner.cores import free_cores, usable_cores
 from scanner.errors import MlwardenError
 
@@ -104,8 +104,7 @@ def run(count: int, shared: Shared[T], children: int) -> list[T]:
     queue = _Queue(count)
     started: list[_Child] = []
     try:
-        sys.stdout.flush()  # what a child would otherwise print a second time
-        sys.stderr.flush()
+        flush_std_streams()  # what a child would otherwise print a second time
         for _ in range(children):
             started.append(_fork(queue, shared))
         done = _take_all(queue, shared)
@@ -153,8 +152,7 @@ def _child(queue: _Queue, shared: Shared[T], writer: int) -> None:
         view = memoryview(payload)
         while view:
             view = view[os.write(writer, view) :]
-        sys.stdout.flush()
-        sys.stderr.flush()
+        flush_std_streams()
     finally:
         os._exit(0)
 

@@ -22,13 +22,13 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
 from scanner import props
+from scanner.bulk import flush_std_streams
 from scanner.cores import free_cores, usable_cores
 from scanner.estate import Estate
 from scanner.models import Evidence, Finding
@@ -216,7 +216,7 @@ def _child(low: int, high: int, writer: Connection) -> None:
             writer.send_bytes(_FAILED + type(exc).__name__.encode())
     finally:
         writer.close()
-        sys.stdout.flush()
+        flush_std_streams()
         os._exit(code)
 
 

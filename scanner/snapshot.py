@@ -168,6 +168,10 @@ class _Rejoined(io.RawIOBase):
 
 def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     """(stream of the snapshot's bytes, inflated when gzip; the handle to close). `-` is stdin."""
+    if str(path) == "-" and sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise OSError(0, "stdin is closed")
+    if str(path) == "-" and sys.stdin.isatty():
+        raise OSError(0, "stdin is a terminal (pipe a snapshot in, or name the file)")
     raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     head = raw.read(2)
     stream: IO[bytes]
@@ -197,7 +201,7 @@ def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"snapshot {name}: unreadable or truncated file ({type(exc).__name__})") from None
     finally:
-        if raw is not sys.stdin.buffer:
+        if str(path) != "-":  # stdin stays open (and may be None: a scan started with `<&-`)
             raw.close()
 
 

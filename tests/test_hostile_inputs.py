@@ -356,3 +356,74 @@ def test_option_values_that_cannot_mean_anything_are_refused_in_every_mode(
     parsed only by a live scan, so a typo passed silently with --demo or --snapshot."""
     message = refused(workdir, *scan_args(workdir, "--demo", *args))
     assert fragment in message, message
+
+
+# -- standard streams ------------------------------------------------------------------------------
+
+
+def closed(fds: tuple[int, ...], *args: str | Path, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI started with these standard descriptors closed, as cron or a daemon may start it."""
+    return subprocess.run(
+        [sys.executable, "-c", "from scanner.cli import main; main()", *map(str, args)],
+        stdin=stdin,
+        stdout=subprocess.DEVNULL if 1 in fds else subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=lambda: [os.close(fd) for fd in fds],  # type: ignore[func-returns-value]
+    )
+
+
+def test_a_closed_stdin_is_no_concern_of_a_scan_that_reads_a_file(tmp_path: Path) -> None:
+    """Reading the demo or a snapshot closed its file unless it `is sys.stdin.buffer`, which is an
+    AttributeError when stdin is None: exit 4 for every scan started with `<&-`."""
+    snapshot = tmp_path / "estate.jsonl"
+    snapshot.write_bytes(b"".join(DEMO))
+    for source in (["--demo"], ["--snapshot", snapshot]):
+        proc = closed((0,), "scan", *source, "--fail-on", "none", "--quiet")
+        assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    proc = closed((0,), "scan", "--snapshot", "-")
+    assert (proc.returncode, proc.stderr) == (2, "mlwarden: error: snapshot <stdin>: cannot open: stdin is closed\n")
+
+
+def test_snapshot_from_a_terminal_is_refused_rather_than_waited_for() -> None:
+    primary, secondary = os.openpty()
+    try:
+        proc = closed((), "scan", "--snapshot", "-", stdin=secondary)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "mlwarden: error: snapshot <stdin>: cannot open: stdin is a terminal (pipe a snapshot in, or name the file)\n"
+    )
+
+
+def test_a_closed_stdout_keeps_reports_in_out_and_refuses_a_report_to_stdout(tmp_path: Path) -> None:
+    """Every process that ends with os._exit flushed sys.stdout, None when started with `>&-`: the
+    scan, each forked renderer (exit 4 with a traceback) and the single report to stdout."""
+    out = tmp_path / "out"
+    args = (
+        "scan",
+        "--demo",
+        "--fail-on",
+        "none",
+        "--quiet",
+        "--out",
+        out,
+        "--format",
+        "json,html,csv,sarif",
+        "--jobs",
+        "2",
+    )
+    proc = closed((1,), *args)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"mlwarden-report.{ext}" for ext in ("csv", "html", "json", "sarif")
+    ]
+    proc = closed((1,), "scan", "--demo", "--fail-on", "none", "--format", "json")
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "mlwarden: error: stdout is closed: nowhere to write the json report (use --out DIR)\n",
+    )
