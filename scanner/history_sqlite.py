@@ -9,6 +9,7 @@ concurrent writers whatever the settings: share a history through PostgreSQL ins
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,10 @@ class SqliteStore(Store):
         """Autocommit mode, so this module alone decides where transactions begin and end."""
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
+            # Absolute: SQLite takes a bare `:memory:` as a database that vanishes on close, so
+            # `--history :memory:` would say "recorded" and keep nothing.
+            where = os.path.abspath(self.path)
+            conn = sqlite3.connect(where, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
             try:
                 conn.execute("PRAGMA application_id").fetchone()
             except sqlite3.DatabaseError as exc:
@@ -102,7 +106,10 @@ class SqliteStore(Store):
     def _after_commit(self) -> None:
         """WAL from the first landed scan on: readers stop blocking writers. Best effort: a writer
         that holds the file just now leaves it for the next scan to switch."""
-        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(self.path, timeout=0.5)) as conn:
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(sqlite3.connect(os.path.abspath(self.path), timeout=0.5)) as conn,
+        ):
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
 

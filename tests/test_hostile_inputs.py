@@ -427,3 +427,17 @@ def test_a_closed_stdout_keeps_reports_in_out_and_refuses_a_report_to_stdout(tmp
         2,
         "mlwarden: error: stdout is closed: nowhere to write the json report (use --out DIR)\n",
     )
+
+
+def test_a_history_named_like_sqlites_memory_database_is_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--history :memory:` said "recorded scan 1 in :memory:" and kept nothing: SQLite took the
+    bare name as its in-memory database."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke("scan", "--demo", "--fail-on", "none", "--quiet", "--history", ":memory:")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / ":memory:").is_file()
+    listed = invoke("history", "list", "--db", ":memory:", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    assert [scan["id"] for scan in json.loads(listed.stdout)["scans"]] == [1]
