@@ -53,8 +53,14 @@ _TINY_LINE = 16
 
 
 def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
+    """A limit from the environment; one set but unusable (`2GiB`, `0`) is an error, not the default
+    it would silently fall back to (the read would then stop at a limit the user thinks is raised)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise InputError(f"{name}={value[:40]!r}: expected a whole number of bytes above 0")
+    return int(value)
 
 
 def _first_error(exc: ValidationError) -> str:

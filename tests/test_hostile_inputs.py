@@ -441,3 +441,18 @@ def test_a_history_named_like_sqlites_memory_database_is_a_file(
     listed = invoke("history", "list", "--db", ":memory:", "--format", "json")
     assert listed.exit_code == 0, listed.output
     assert [scan["id"] for scan in json.loads(listed.stdout)["scans"]] == [1]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MLWARDEN_SNAPSHOT_MAX_BYTES", "2GiB"),
+        ("MLWARDEN_SNAPSHOT_MAX_LINE_BYTES", "0"),
+        ("MLWARDEN_SNAPSHOT_MAX_BYTES", "-5"),
+    ],
+)
+def test_a_snapshot_limit_set_to_nonsense_is_refused_not_ignored(workdir: Path, name: str, value: str) -> None:
+    """An unusable value fell back to the default silently: a user who "raised" the limit to
+    `2GiB` got the 1 GiB default, and an error telling them to set the variable they had set."""
+    message = refused(workdir, *scan_args(workdir, "--demo"), env={name: value})
+    assert message == f"mlwarden: error: {name}={value!r}: expected a whole number of bytes above 0"
