@@ -481,6 +481,21 @@ def scan(
         report_names=tuple(_report_name(fmt) for fmt in chosen) if out else (),
         baseline=write_baseline,
         history=history_db,
+        inputs=tuple(
+            (option, path)
+            for option, paths in (
+                ("--snapshot", [snapshot] if snapshot is not None and str(snapshot) != "-" else []),
+                ("--waivers", [waivers_file]),
+                ("--baseline", [baseline_file]),
+                ("--attestations", [extras.attestations_file]),
+                ("--framework-file", framework_files),
+                ("--template", [template]),
+                ("--parameters", parameter_files),
+                ("--terraform-plan", [terraform_plan]),
+            )
+            for path in paths
+            if path is not None
+        ),
     )
     with reserved(outputs):
         started = time.perf_counter()

@@ -239,6 +239,8 @@ class Outputs:
     report_names: tuple[str, ...] = ()
     baseline: Path | None = None
     history: str | Path | None = None
+    inputs: tuple[tuple[str, Path], ...] = ()
+    """(option, file) of every file the scan reads: no output may land on one of them."""
     _created: list[Path] = field(default_factory=list)
     _staging: Path | None = None
     _lock_fds: list[int] = field(default_factory=list)
@@ -250,6 +252,7 @@ class Outputs:
     # -- before the scan -------------------------------------------------------------------
     def prepare(self) -> None:
         """Check every destination is usable and reserve staging space; raise InputError if not."""
+        self._check_overlaps()
         try:
             if self.out is not None:
                 self._prepare_out(self.out)
@@ -260,6 +263,29 @@ class Outputs:
         except BaseException:
             self.discard()
             raise
+
+    def _check_overlaps(self) -> None:
+        """No output may be written over a file the scan reads (`--write-baseline estate.jsonl`
+        replaced the snapshot it scanned) or over another output (a baseline named like a report
+        in `--out`: one of them silently lost). Refreshing `--baseline` in place stays allowed."""
+        from scanner import history
+
+        written: list[tuple[str, Path]] = [("--out", self.out / name) for name in self.report_names if self.out]
+        if self.baseline is not None:
+            written.append(("--write-baseline", self.baseline))
+        if self.history is not None and not history.is_url(self.history) and str(self.history).strip():
+            written.append(("--history", Path(self.history)))
+        seen: dict[str, tuple[str, Path]] = {}
+        for option, path in written:
+            key = os.path.realpath(path)
+            if key in seen:
+                raise InputError(f"{_where(option, path)}: is also where {seen[key][0]} writes")
+            seen[key] = (option, path)
+        for option, path in self.inputs:
+            writer = seen.get(os.path.realpath(path))
+            if writer is not None and (option, writer[0]) != ("--baseline", "--write-baseline"):
+                where = _where(*writer)
+                raise InputError(f"{where}: is the {option} file this scan reads; writing there would destroy it")
 
     def _prepare_out(self, out: Path) -> None:
         if out.exists() and not out.is_dir():

@@ -456,3 +456,62 @@ def test_a_snapshot_limit_set_to_nonsense_is_refused_not_ignored(workdir: Path, 
     `2GiB` got the 1 GiB default, and an error telling them to set the variable they had set."""
     message = refused(workdir, *scan_args(workdir, "--demo"), env={name: value})
     assert message == f"mlwarden: error: {name}={value!r}: expected a whole number of bytes above 0"
+
+
+# -- outputs over inputs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--snapshot", "estate.jsonl", "--write-baseline", "estate.jsonl"],
+            "--write-baseline estate.jsonl: is the --snapshot file this scan reads; writing there would destroy it",
+        ),
+        (
+            ["--snapshot", "link.jsonl", "--write-baseline", "./estate.jsonl"],
+            "--write-baseline estate.jsonl: is the --snapshot file this scan reads; writing there would destroy it",
+        ),
+        (
+            ["--demo", "--waivers", "waivers.yaml", "--write-baseline", "waivers.yaml"],
+            "--write-baseline waivers.yaml: is the --waivers file this scan reads; writing there would destroy it",
+        ),
+        (
+            ["--snapshot", "estate.jsonl", "--history", "estate.jsonl"],
+            "--history estate.jsonl: is the --snapshot file this scan reads; writing there would destroy it",
+        ),
+        (
+            ["--demo", "--out", "out", "--write-baseline", "out/mlwarden-report.json"],
+            "--write-baseline out/mlwarden-report.json: is also where --out writes",
+        ),
+        (
+            ["--demo", "--history", "h.db", "--write-baseline", "h.db"],
+            "--history h.db: is also where --write-baseline writes",
+        ),
+    ],
+    ids=[
+        "baseline-over-snapshot",
+        "through-a-link",
+        "baseline-over-waivers",
+        "history-over-snapshot",
+        "baseline-over-report",
+        "baseline-over-history",
+    ],
+)
+def test_no_output_lands_on_an_input_or_another_output(
+    workdir: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--write-baseline estate.jsonl` replaced the snapshot the scan had just read (exit 0), and a
+    baseline named like a report in --out silently took the report's place."""
+    monkeypatch.chdir(workdir)
+    (workdir / "estate.jsonl").write_bytes(b"".join(DEMO))
+    (workdir / "link.jsonl").symlink_to("estate.jsonl")
+    (workdir / "waivers.yaml").write_text("waivers:\n" + WAIVER)
+    assert refused(workdir, "scan", *args) == f"mlwarden: error: {message}"
+
+
+def test_a_baseline_may_still_be_refreshed_in_place(workdir: Path) -> None:
+    path = workdir / "baseline.json"
+    assert invoke("scan", "--demo", "--write-baseline", path, "--fail-on", "none").exit_code == 0
+    result = invoke("scan", "--demo", "--baseline", path, "--write-baseline", path)
+    assert result.exit_code == 0, result.output
