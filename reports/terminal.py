@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reports.digest import SEVERITY_ORDER, finding_order
+from reports.names import display_name
 from scanner.models import Finding, ScanResult, Severity
 from scanner.textsafe import printable as _plain
 
@@ -80,7 +81,9 @@ def summary(result: ScanResult, *, colour: bool | None = None, reports: Sequence
         lines.append("Top failures:")
         for finding in _worst(by_severity, TOP_FAILURES):
             label = paint(finding.severity, f"{finding.severity.value.upper():<8}")
-            where = f"{_plain(finding.check_id):<12} {_plain(finding.resource_name)}"
+            # The unambiguous name the reports use (`workspace/endpoint/deployment`, `vault/key`):
+            # a bare `main` could be any deployment.
+            where = f"{_plain(finding.check_id):<12} {_plain(display_name(finding))}"
             lines.append(f"  {label} {where}: {_plain(finding.message)}")
             if finding.change:
                 lines.append(f"           {_plain(finding.change.summary())}")

@@ -54,3 +54,15 @@ def test_escape_sequences_in_data_cannot_reach_the_terminal() -> None:
 def test_passing_gate_says_ok(result: ScanResult) -> None:
     relaxed = result.model_copy(update={"fail_on": Severity.CRITICAL})
     assert "Result: OK at --fail-on critical" in terminal.summary(relaxed, colour=False)
+
+
+def test_top_failures_name_a_child_resource_by_its_path() -> None:
+    """A deployment is `workspace/endpoint/deployment`, as in every report: a bare `main` could be any."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    text = CliRunner().invoke(cli, ["scan", "--demo", "--fail-on", "none", "--check", "MLW-MLDEP-01"]).stdout
+    lines = [line for line in text.splitlines() if line.lstrip().startswith(("CRITICAL", "HIGH", "MEDIUM", "LOW"))]
+    assert lines and all(" main:" not in line for line in lines)
+    assert any("mlw-lh-research/ep-sepsis-research/main:" in line for line in lines), text
