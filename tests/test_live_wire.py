@@ -385,3 +385,27 @@ def test_key_vault_reply_the_sdk_cannot_read_falls_back_to_arm(fake: AzureFake, 
     gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
     assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response; "), gaps
     assert {k.source for k in inventory.keys} == {"arm"} and fake.counts["arm:vault-keys"] == 1
+
+
+def test_app_service_table_failing_is_read_per_site_instead(fake: AzureFake, tmp_path: Path) -> None:
+    """`appserviceresources` refused (a fake or cloud without it): each site's config GET reads the same rows."""
+    fake.faults.graph_table_refused = {"appserviceresources": 400}
+    rows, keys, facts, gaps = reference(tmp_path)
+    inventory = collect(options(fake, tmp_path))
+    assert _shape(inventory)[1:] == (keys, facts, gaps)  # the rows differ only in ARM's own fields (location)
+    assert {r.id.lower() for r in inventory.resources} == {json.loads(row)["id"].lower() for row in rows}
+    configs = {r.id.lower() for r in inventory.resources if r.id.lower().endswith("/config/web")}
+    assert configs and fake.counts["arm:config"] == len(configs)
+
+
+def test_security_table_failing_is_a_gap_and_plans_come_from_defender(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_table_refused = {"securityresources": 400}
+    inventory = collect(options(fake, tmp_path))
+    coverage = {c.name: c for c in inventory.header.sources}
+    assert {(g.scope, g.reason) for g in coverage[sources.DEFENDER_ASSESSMENTS].gaps} == {
+        (f"/subscriptions/{sub}", "Resource Graph securityresources query failed: HTTP 400 BadRequest")
+        for sub in (SUB_A, SUB_B)
+    }
+    assert coverage[sources.DEFENDER_PLANS].gaps == () and fake.counts["arm:pricings"] == 2
+    assert not [r for r in inventory.resources if r.type_key == "microsoft.security/assessments"]
+    assert [r for r in inventory.resources if r.type_key == "microsoft.security/pricings"]

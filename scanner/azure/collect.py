@@ -172,12 +172,26 @@ class Collection:
         return [s for s in subscriptions if f"/subscriptions/{s}".lower() not in refused]
 
     def site_configs(self, subscriptions: list[str]) -> None:
-        rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
+        """Site config from `appserviceresources`; if that query fails, each site's own GET reads it instead."""
+        try:
+            rows = self._graph(queries.SITE_CONFIG, sources.APPSERVICE_CONFIG, subscriptions)
+        except SourceError as exc:  # Reads.plan GETs config/web for every site without a row: all of them
+            self.progress.step(f"{exc}; reading each site's config from ARM instead")
+            return
         self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
     def security(self, subscriptions: list[str]) -> list[Job]:
-        """Assessments and plans from Resource Graph; per-subscription Defender reads as pool tasks."""
-        rows = [as_resource(row) for row in self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)]
+        """Assessments and plans from Resource Graph; per-subscription Defender reads as pool tasks.
+
+        If the `securityresources` query fails, the assessments are a gap per subscription and
+        the plans are read from Defender, as for a subscription with no plan rows.
+        """
+        try:
+            found = self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)
+            failed = None
+        except SourceError as exc:
+            found, failed = [], str(exc)
+        rows = [as_resource(row) for row in found]
         plans = [row for row in rows if row.type_key == PRICING_TYPE]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
@@ -186,6 +200,8 @@ class Collection:
         tasks: list[Job] = []
         for subscription in subscriptions:
             scope = f"/subscriptions/{subscription}"
+            if failed and scope.lower() not in refused:
+                self.add_gap(Gap(source=sources.DEFENDER_ASSESSMENTS, scope=scope, reason=failed))
             if scope.lower() in refused:
                 reason = "Resource Graph refused the subscription"
                 self.add_gap(Gap(source=sources.DEFENDER_PLANS, scope=scope, reason=reason))

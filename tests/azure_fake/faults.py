@@ -34,6 +34,8 @@ class Faults:
     """Resource Graph and ARM answer 403 for anything touching this subscription."""
     graph_forbidden: int | None = None
     """Every Resource Graph request gets this status (403: no scope readable; 401: token refused)."""
+    graph_table_refused: dict[str, int] = field(default_factory=dict)
+    """Resource Graph answers this status to every query of the named table (`securityresources`: 400)."""
     unregistered: set[str] = field(default_factory=set)
     """Routes (`graph`, `pricings`) that answer 409 MissingSubscriptionRegistration (a provider never registered)."""
     forbidden_vaults: set[str] = field(default_factory=set)

@@ -214,6 +214,8 @@ class Router:
         except kql.UnknownQuery as exc:
             return self.reply(400, _error("BadRequest", f"unknown query shape: {exc}"), headers)
         self.count(f"graph:{query.table}")
+        if query.table in fake.faults.graph_table_refused:
+            return self.reply(fake.faults.graph_table_refused[query.table], _error("BadRequest", "table refused"))
         if query.table == "resourcechanges" and fake.faults.changes_refused:
             status = fake.faults.changes_refused
             return self.reply(status, _error("Forbidden" if status == 403 else "BadRequest", "resourcechanges refused"))
