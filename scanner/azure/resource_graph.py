@@ -155,15 +155,14 @@ class ResourceGraph:
             total = body.get("totalRecords")
             self._progress.page(table, len(data), total if type(total) is int else None, first=token is None)
             token = next((str(body[key]) for key in TOKEN_KEYS if body.get(key)), None)
-            if token in seen:  # a page already read: following it would never end
-                raise SourceError(f"Resource Graph {table} query: the paging token repeated")
-            if token:
-                seen.add(token)
             if not token:
                 if str(body.get("resultTruncated", "")).lower() == "true":
                     # Rows were left out and no token reaches them: the result is not the whole scope.
                     raise SourceError(f"Resource Graph {table} query: result truncated and no paging token")
                 return collected
+            if token in seen:  # a page already read: following it would never end
+                raise SourceError(f"Resource Graph {table} query: the paging token repeated")
+            seen.add(token)
 
     def _send(self, request: QueryRequest, table: str) -> Any:
         self.requests += 1
