@@ -409,3 +409,13 @@ def test_security_table_failing_is_a_gap_and_plans_come_from_defender(fake: Azur
     assert coverage[sources.DEFENDER_PLANS].gaps == () and fake.counts["arm:pricings"] == 2
     assert not [r for r in inventory.resources if r.type_key == "microsoft.security/assessments"]
     assert [r for r in inventory.resources if r.type_key == "microsoft.security/pricings"]
+
+
+def test_key_deleted_between_listing_and_read_is_left_out(fake: AzureFake, tmp_path: Path) -> None:
+    """Not the whole vault falling back to ARM with a gap: the other keys are read as usual."""
+    listed = sorted(k.name for keys in fake.estate.keys.values() for k in keys)
+    fake.wire.kv_deleted_key = listed[0]
+    inventory = collect(options(fake, tmp_path))
+    assert sorted(k.name for k in inventory.keys) == listed[1:]
+    assert {k.source for k in inventory.keys} == {"data-plane"} and fake.counts["arm:vault-keys"] == 0
+    assert not any(c.gaps for c in inventory.header.sources)

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyProperties
 
 from scanner import props
@@ -99,7 +99,8 @@ class KeyVaultReader:
         """List the keys, then read each key and its policy; a big vault's keys are read a few at a time.
 
         Results keep the listing's order whatever order the replies arrive in; any failure fails
-        the whole vault (the caller falls back to ARM), as a serial read would.
+        the whole vault (the caller falls back to ARM), as a serial read would. A key deleted
+        between the listing and its read (404) is left out: there is nothing left to judge.
         """
         with self._client(vault, uri) as client:
             items = list(client.list_properties_of_keys())
@@ -110,13 +111,17 @@ class KeyVaultReader:
                     out = list(pool.map(read, items))
             else:
                 out = [read(item) for item in items]
+        keys = [key for key in out if key is not None]
         with self._lock:
-            self.requests += 1 + 2 * len(items)
-        return out
+            self.requests += 1 + len(items) + len(keys)
+        return keys
 
-    def _key(self, client: KeyClient, vault: Resource, uri: str, item: KeyProperties) -> KeyMetadata:
+    def _key(self, client: KeyClient, vault: Resource, uri: str, item: KeyProperties) -> KeyMetadata | None:
         name = str(item.name)
-        key = client.get_key(name)
+        try:
+            key = client.get_key(name)
+        except ResourceNotFoundError:
+            return None
         key_type = str(getattr(key.key_type, "value", key.key_type) or "") or None
         size, curve = _key_size(key.key), getattr(key.key, "crv", None)
         del key

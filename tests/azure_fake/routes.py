@@ -382,6 +382,8 @@ class Router:
                 return self.reply(200, fake.wire.kv_policy_body)
             return self.reply(200, policy) if policy else self.reply(404, _error("NotFound", "no policy"))
         self.count("kv:get")
+        if match.name == fake.wire.kv_deleted_key:
+            return self.reply(404, _error("KeyNotFound", "the key was deleted"))
         bundle = key_bundle(match, real_url)
         if fake.wire.kv_key_without_key:
             del bundle["key"]

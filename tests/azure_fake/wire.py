@@ -56,3 +56,5 @@ class Wire:
     """`GET /keys/{name}` answers the attributes without the `key` (JSON web key) object."""
     kv_policy_body: object = None
     """When set, the body of every rotation-policy reply instead of the policy."""
+    kv_deleted_key: str | None = None
+    """This key is still listed but `GET /keys/{name}` answers 404 (deleted between the two reads)."""
