@@ -35,6 +35,7 @@ from scanner import safe_yaml
 from scanner.atomic import write_bytes
 from scanner.bulk import collector_paused
 from scanner.errors import InputError
+from scanner.json_keys import duplicate_key
 from scanner.models import Finding, ScanResult, Severity, Status, WaiverNotice, WaiverUse
 from scanner.safe_yaml import LocatedDict, LocatedError
 from scanner.textsafe import printable
@@ -130,6 +131,8 @@ def load_baseline(path: Path) -> frozenset[str]:
         or not isinstance(data.get("fingerprints"), list)
     ):
         raise InputError(f"{where}: not an mlwarden baseline (expected format {BASELINE_FORMAT!r} and 'fingerprints')")
+    if (twice := duplicate_key(body)) is not None:
+        raise InputError(f"{where}: the key {twice!r} appears twice in one object")
     if extra := sorted(set(data) - _BASELINE_KEYS):
         known = ", ".join(sorted(_BASELINE_KEYS))
         raise InputError(f"{where}: unknown key(s) {', '.join(map(repr, extra))} (a baseline holds {known})")

@@ -42,6 +42,7 @@ from scanner.inventory import (
     ResourceChange,
     SnapshotHeader,
 )
+from scanner.json_keys import duplicate_key
 from scanner.resource_rows import RowBuilder
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -237,6 +238,8 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
             if type(record) is not dict:
                 raise InputError(f"{_where(name, first + offset)}: expected a JSON object, got {type(record).__name__}")
             if inventory is None:
+                if (twice := duplicate_key(raw)) is not None:
+                    raise InputError(f"{_where(name, first + offset)}: the header has the key {twice!r} twice")
                 header = _header(record, _where(name, first + offset))
                 inventory = Inventory(header=header)
                 continue
@@ -267,6 +270,8 @@ def _where(name: str, number: int) -> str:
 
 def _other(inventory: Inventory, kind: object, data: object, where: str) -> None:
     """A record other than a resource: a key, app settings or a change (rare, so validated)."""
+    if kind == "header":  # two files concatenated, or a header repeated: which one would hold?
+        raise InputError(f"{where}: a second header (a snapshot has one, on its first line)")
     if not isinstance(data, dict):
         raise InputError(f"{where}: record {kind!r} has no 'data' object")
     try:

@@ -515,3 +515,30 @@ def test_a_baseline_may_still_be_refreshed_in_place(workdir: Path) -> None:
     assert invoke("scan", "--demo", "--write-baseline", path, "--fail-on", "none").exit_code == 0
     result = invoke("scan", "--demo", "--baseline", path, "--write-baseline", path)
     assert result.exit_code == 0, result.output
+
+
+# -- duplicate keys and headers --------------------------------------------------------------------
+
+
+def test_a_header_given_twice_or_with_a_key_twice_is_refused(workdir: Path) -> None:
+    """Two concatenated snapshots said "record 'header' has no 'data' object"; a header with
+    `collected_at` twice took the last one silently (orjson keeps the last)."""
+    snapshot = workdir / "estate.jsonl"
+    snapshot.write_bytes(DEMO[0] + b"".join(DEMO))
+    message = refused(workdir, *scan_args(workdir, "--snapshot", snapshot))
+    assert (
+        message
+        == f"mlwarden: error: snapshot {snapshot} line 2: a second header (a snapshot has one, on its first line)"
+    )
+    twice = DEMO[0].replace(b'"schema_version":1', b'"schema_version":1,"collected_at":"2020-01-01T00:00:00Z"')
+    snapshot.write_bytes(twice + b"".join(DEMO[1:]))
+    message = refused(workdir, *scan_args(workdir, "--snapshot", snapshot))
+    assert message == f"mlwarden: error: snapshot {snapshot} line 1: the header has the key 'collected_at' twice"
+
+
+def test_a_baseline_with_a_key_twice_is_refused(workdir: Path) -> None:
+    """A second `fingerprints` list silently replaced the first."""
+    path = workdir / "baseline.json"
+    path.write_text('{"format": "mlwarden-baseline", "version": 1, "fingerprints": ["a"], "fingerprints": []}')
+    message = refused(workdir, *scan_args(workdir, "--demo", "--baseline", path))
+    assert message == f"mlwarden: error: baseline {path}: the key 'fingerprints' appears twice in one object"
