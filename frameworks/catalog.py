@@ -101,7 +101,9 @@ class _Reader:
         allowed, required = _keys(model)
         for key in value:
             if key not in allowed:
-                self.fail(value.line_of(key), f"unknown key {key!r} in {what}{_suggest(key, allowed)}")
+                self.fail(
+                    value.line_of(key), f"unknown key {safe_yaml.key_name(key)} in {what}{_suggest(key, allowed)}"
+                )
         missing = sorted(required - set(value))
         if missing:
             self.fail(value.line, f"{what} is missing {', '.join(repr(k) for k in missing)}")

@@ -82,7 +82,7 @@ class _Reader:
             self.fail(line, "each attestation must be a mapping with keys " + ", ".join(KEYS))
         for key in item:
             if key not in KEYS:
-                self.fail(item.line_of(key), f"unknown key {key!r}{_suggest(key, KEYS)}")
+                self.fail(item.line_of(key), f"unknown key {safe_yaml.key_name(key)}{_suggest(key, KEYS)}")
         missing = [key for key in KEYS if key not in item]
         if missing:
             self.fail(item.line, "attestation is missing " + ", ".join(repr(k) for k in missing))

@@ -71,7 +71,11 @@ def _waiver(item: Any, where: str, check_ids: Collection[str], list_line: int, n
     missing = sorted(_WAIVER_KEYS - set(item))
     extra = sorted(set(item) - _WAIVER_KEYS)
     if missing or extra:
-        what = f"missing {', '.join(missing)}" if missing else f"unknown key(s) {', '.join(extra)}"
+        what = (
+            f"missing {', '.join(missing)}"
+            if missing
+            else f"unknown key(s) {', '.join(safe_yaml.key_name(key, quote=False) for key in extra)}"
+        )
         raise InputError(f"{where} line {line}: waiver {what}")
     for key in ("check", "resource", "justification", "owner"):
         if not isinstance(item[key], str) or not item[key].strip():
@@ -104,7 +108,10 @@ def load_waivers(path: Path, check_ids: Collection[str] = ()) -> list[Waiver]:
     for key in document:
         if key != "waivers":  # a misspelt second `waivers:` would otherwise be dropped unseen
             line = document.line_of(key)
-            raise InputError(f"{where} line {line}: unknown top-level key {key!r} (the file holds one 'waivers:' list)")
+            raise InputError(
+                f"{where} line {line}: unknown top-level key {safe_yaml.key_name(key)} "
+                "(the file holds one 'waivers:' list)"
+            )
     line = document.line_of("waivers")
     return [_waiver(item, where, check_ids, line, index) for index, item in enumerate(document["waivers"], 1)]
 

@@ -12,6 +12,7 @@ complaint can name a line. Every problem is one `LocatedError(line, message)`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -48,6 +49,18 @@ class LocatedError(Exception):
 def is_date(value: Any) -> bool:
     """A calendar date: YAML reads `2027-03-31T10:00:00` as a datetime, which is a `date` too."""
     return isinstance(value, date) and not isinstance(value, datetime)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.$@-]{1,64}")
+
+
+def key_name(key: str, *, quote: bool = True) -> str:
+    """A key from a user's file, fit to quote in an error: a plain name is quoted; anything else
+    is not, because a wrong file passed by mistake (`/etc/shadow`, a `user:hash` list) makes
+    whole lines into keys, and the error line must not repeat what they hold."""
+    if not _NAME.fullmatch(key):
+        return "(not a plain name, so not repeated here)"
+    return repr(key) if quote else key
 
 
 def _short(text: str) -> str:

@@ -542,3 +542,21 @@ def test_a_baseline_with_a_key_twice_is_refused(workdir: Path) -> None:
     path.write_text('{"format": "mlwarden-baseline", "version": 1, "fingerprints": ["a"], "fingerprints": []}')
     message = refused(workdir, *scan_args(workdir, "--demo", "--baseline", path))
     assert message == f"mlwarden: error: baseline {path}: the key 'fingerprints' appears twice in one object"
+
+
+@pytest.mark.parametrize(
+    ("option", "text"),
+    [
+        ("--framework-file", f"svc:$6$salt${SECRET}:19000:0:99999:7:::\n"),
+        ("--waivers", f"waivers: []\nsvc:$6$salt${SECRET}:1: x\n"),
+        ("--attestations", f"attestations:\n  - svc:$6$salt${SECRET}:1: x\n"),
+    ],
+    ids=["framework", "waivers", "attestations"],
+)
+def test_the_wrong_file_passed_by_mistake_is_not_repeated_in_the_error(workdir: Path, option: str, text: str) -> None:
+    """`--framework-file /etc/shadow` answered "unknown key 'root:$6$...:19000:...'": the YAML
+    reads each `user:hash:...` line as a key, and unknown keys were quoted whole."""
+    path = workdir / "passed-by-mistake"
+    path.write_text(text)
+    message = refused(workdir, *scan_args(workdir, "--demo", option, path))
+    assert "(not a plain name, so not repeated here)" in message and "$6$" not in message, message
