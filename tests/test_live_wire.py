@@ -419,3 +419,26 @@ def test_key_deleted_between_listing_and_read_is_left_out(fake: AzureFake, tmp_p
     assert sorted(k.name for k in inventory.keys) == listed[1:]
     assert {k.source for k in inventory.keys} == {"data-plane"} and fake.counts["arm:vault-keys"] == 0
     assert not any(c.gaps for c in inventory.header.sources)
+
+
+def test_managed_identity_through_imds(fake: AzureFake, tmp_path: Path) -> None:
+    """A VM or AKS node: the instance metadata service (here at `AZURE_POD_IDENTITY_AUTHORITY_HOST`),
+    probed first, then asked with `Metadata: true`; its reply spells every number as a string."""
+    from scanner.cli import cli
+
+    environment: dict[str, str | None] = dict.fromkeys(
+        (
+            "AZURE_CLIENT_ID",
+            "AZURE_TENANT_ID",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "AZURE_AUTHORITY_HOST",
+            "IDENTITY_ENDPOINT",
+        )
+    )
+    environment.update(AZURE_TOKEN_CREDENTIALS="managedidentitycredential", AZURE_POD_IDENTITY_AUTHORITY_HOST=fake.url)
+    target = tmp_path / "estate.jsonl"
+    args = ["collect", "--arm-endpoint", fake.url, "--ca-bundle", str(fake.ca_path), "--no-keyvault"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
+    assert result.exit_code == 0, result.output
+    assert fake.counts["imds"] >= 2 and fake.counts["token"] == 0  # the probe, then the token
+    assert set(fake.token_scopes) == {"https://management.azure.com/.default"}

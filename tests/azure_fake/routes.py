@@ -25,6 +25,8 @@ VAULT_SUFFIX = ".vault.azure.net"
 MSI_PATH = "/msi/token"
 """App Service's managed identity endpoint (`IDENTITY_ENDPOINT`), served by the fake."""
 MSI_HEADER = "fake-identity-header-CANARY-5c1d"
+IMDS_PATH = "/metadata/identity/oauth2/token"
+"""The instance metadata service's token path (a VM, VM scale set or AKS node; `AZURE_POD_IDENTITY_AUTHORITY_HOST`)."""
 """The `IDENTITY_HEADER` secret the endpoint expects in `X-IDENTITY-HEADER`."""
 ID = r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^?]+?)"
 ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -102,6 +104,8 @@ class Router:
             return self.token(body)
         if method == "GET" and path == MSI_PATH:
             return self.managed_identity()
+        if method == "GET" and path == IMDS_PATH:
+            return self.imds()
         if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
             return self.openid(path)
         host = str(self.handler.headers.get("Host", "")).lower().split(":")[0]
@@ -157,6 +161,26 @@ class Router:
             "resource": resource,
             "token_type": "Bearer",
             "client_id": self.params.get("client_id", ["system-assigned"])[0],
+        }
+        self.reply(200, body, {"Content-Type": "application/json; charset=utf-8"})
+
+    def imds(self) -> None:
+        """IMDS (2018-02-01): `Metadata: true` required (without it the probe gets 400); every value a string."""
+        self.count("imds")
+        if self.handler.headers.get("Metadata") != "true":
+            return self.reply(400, {"error": "invalid_request", "error_description": "Required metadata header"})
+        resource = self.params.get("resource", [""])[0]
+        self.fake.token_scopes.append(resource + "/.default")
+        now = int(time.time())
+        body = {
+            "access_token": self.fake.issue_token(),
+            "refresh_token": "",
+            "expires_in": "3599",
+            "expires_on": str(now + 3599),
+            "ext_expires_in": "3599",
+            "not_before": str(now),
+            "resource": resource,
+            "token_type": "Bearer",
         }
         self.reply(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
