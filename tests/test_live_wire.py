@@ -442,3 +442,19 @@ def test_managed_identity_through_imds(fake: AzureFake, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert fake.counts["imds"] >= 2 and fake.counts["token"] == 0  # the probe, then the token
     assert set(fake.token_scopes) == {"https://management.azure.com/.default"}
+
+
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_ca_named_in_the_environment_is_trusted(fake: AzureFake, tmp_path: Path, variable: str) -> None:
+    """Without --ca-bundle: `REQUESTS_CA_BUNDLE` (read by requests) and `SSL_CERT_FILE` (read by mlwarden)."""
+    from scanner.cli import cli
+
+    environment: dict[str, str | None] = {**env(fake, tmp_path), "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None}
+    environment[variable] = str(fake.ca_path)
+    target = tmp_path / "estate.jsonl"
+    args = ["collect", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--no-keyvault", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
+    assert result.exit_code == 0, result.output
+    environment[variable] = str(tmp_path / "missing.pem")
+    result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
+    assert result.exit_code == 2 and "mlwarden: error: " in result.output, result.output

@@ -68,19 +68,21 @@ def selected() -> tuple[tuple[str, str], ...]:
 
 
 def check_ca_bundle(options: CollectOptions) -> None:
-    """A `--ca-bundle` that cannot be read or holds no certificate is an input error.
+    """A `--ca-bundle` (or `SSL_CERT_FILE`) that cannot be read or holds no certificate is an input error.
 
     Left to the transport, every sign-in would fail with "authority unreachable" or an OSError.
     """
-    if not options.ca_bundle:
+    trusted = options.trusted_ca
+    if trusted is None:
         return
-    where = printable(str(options.ca_bundle))
+    path, named = trusted
+    where = f"{named} {printable(path)}" if named.startswith("--") else f"{named}={printable(path)}"
     try:
-        ssl.create_default_context(cafile=str(options.ca_bundle))
+        ssl.create_default_context(cafile=path)
     except ssl.SSLError:
-        raise InputError(f"--ca-bundle {where}: no PEM certificate in it") from None
+        raise InputError(f"{where}: no PEM certificate in it") from None
     except OSError as exc:
-        raise InputError(f"--ca-bundle {where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        raise InputError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
 def credential_for(options: CollectOptions) -> Any:

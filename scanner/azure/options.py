@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -9,6 +10,8 @@ from typing import Any, Literal
 from scanner.azure.limits import ARM_READS, VAULT_READS, Budget
 
 Cloud = Literal["public", "usgov", "china"]
+REQUESTS_CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+SSL_CERT_ENV = "SSL_CERT_FILE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,20 @@ class CollectOptions:
         """True when any endpoint differs from the cloud's own (Azure Stack, tests)."""
         return bool(self.arm_endpoint or self.authority_host or self.keyvault_url_template)
 
+    @property
+    def trusted_ca(self) -> tuple[str, str] | None:
+        """The CA file every request trusts and where it was named: `--ca-bundle`, else `SSL_CERT_FILE`.
+
+        `requests` (under azure-core, azure-identity and MSAL) reads `REQUESTS_CA_BUNDLE` and
+        `CURL_CA_BUNDLE` itself but ignores `SSL_CERT_FILE`, which Python and OpenSSL users set.
+        """
+        if self.ca_bundle:
+            return str(self.ca_bundle), "--ca-bundle"
+        if not any(os.environ.get(name) for name in REQUESTS_CA_ENV) and os.environ.get(SSL_CERT_ENV):
+            return os.environ[SSL_CERT_ENV], SSL_CERT_ENV
+        return None
+
     def transport_kwargs(self) -> dict[str, Any]:
         """Keyword arguments every azure-core client and credential gets (the trusted CA)."""
-        return {"connection_verify": str(self.ca_bundle)} if self.ca_bundle else {}
+        trusted = self.trusted_ca
+        return {"connection_verify": trusted[0]} if trusted else {}
