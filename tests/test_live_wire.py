@@ -458,3 +458,9 @@ def test_ca_named_in_the_environment_is_trusted(fake: AzureFake, tmp_path: Path,
     environment[variable] = str(tmp_path / "missing.pem")
     result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
     assert result.exit_code == 2 and "mlwarden: error: " in result.output, result.output
+
+
+def test_token_endpoint_503_is_retried(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.token_5xx = 1
+    _same(fake, tmp_path)
+    assert fake.faults.token_5xx == 0

@@ -28,6 +28,8 @@ class Faults:
     `bad-row` (a row without an id)."""
     tenant_limit_hit: bool = False
     """Resource Graph says the tenant scope was capped (`x-ms-tenant-subscription-limit-hit: true`)."""
+    token_5xx: int = 0
+    """The next N token requests get 503 (Entra ID having a bad moment)."""
     token_refused: bool = False
     """The token endpoint refuses the client (as Entra ID does for an unknown or disabled app)."""
     forbidden_subscription: str | None = None

@@ -133,6 +133,8 @@ class Router:
     # -- identity ------------------------------------------------------------------------
     def token(self, body: bytes) -> None:
         self.count("token")
+        if self.fake.take("token_5xx"):
+            return self.reply(503, {"error": "temporarily_unavailable", "error_description": "AADSTS90033"})
         if self.fake.faults.token_refused:
             error = {"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found."}
             return self.reply(400, error)
