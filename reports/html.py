@@ -29,7 +29,7 @@ from typing import IO, Any, Literal, NamedTuple
 import jinja2
 from markupsafe import Markup, escape
 
-from reports import executive
+from reports import executive, visible
 from reports.digest import SEVERITY_ORDER, checks_by_id, evidence_value, finding_order
 from reports.executive import RISK_SEVERITIES
 from reports.names import (
@@ -599,12 +599,12 @@ def _sections(by_check: dict[str, _CheckFindings], metas: dict[str, CheckMeta]) 
 
 
 def _escaped(*columns: list[str]) -> list[list[str]]:
-    """Each column escaped as the template would escape each value; a batch without any character
-    to escape (the usual case) is returned as is after one check of its joined text."""
+    """Each column written as the template writes each value (`visible.marked`); a batch of plain
+    text with nothing to escape (the usual case) is returned as is after one check of its joined text."""
     joined = "".join("".join(column) for column in columns)
-    if len(escape(joined)) == len(joined):
+    if len(escape(joined)) == len(joined) and visible.marked(joined) == joined:
         return list(columns)
-    return [[str(escape(value)) for value in column] for column in columns]
+    return [list(map(visible.marked, column)) for column in columns]
 
 
 def _posture_rows(postures: tuple[PostureRow, ...]) -> Markup:
@@ -632,7 +632,7 @@ def _posture_rows(postures: tuple[PostureRow, ...]) -> Markup:
 
 def wrap_id(value: str) -> Markup:
     """An ARM id that may break after each '/', so tables never hard-wrap it mid-name."""
-    return Markup("/<wbr>").join(escape(part) for part in value.split("/"))
+    return Markup("/<wbr>").join(Markup(visible.marked(part)) for part in value.split("/"))
 
 
 def _environment() -> jinja2.Environment:
@@ -643,7 +643,11 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=visible.shown_html,
     )
+    environment.filters["join"] = visible.joined
+    environment.filters["prose"] = visible.prose_html
+    environment.filters["plain"] = lambda value: escape(visible.plain(str(value)))
     environment.filters["evidence"] = evidence_value
     environment.filters["wrap_id"] = wrap_id
     environment.filters["when"] = when

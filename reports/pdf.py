@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from reports import html
+from reports import html, visible
 from reports.options import RenderOptions
 from scanner.models import ScanResult
 
@@ -49,7 +49,7 @@ def render(result: ScanResult, options: RenderOptions | None = None) -> bytes:
 
     document = weasyprint.HTML(string=render_html(result, options)).render()
     metadata = document.metadata
-    metadata.title = f"mlwarden report: {result.scope.description}"
+    metadata.title = f"mlwarden report: {visible.plain(result.scope.description)}"
     metadata.created = metadata.modified = result.generated_at.isoformat(timespec="seconds")
     data = document.write_pdf()
     assert data is not None

@@ -1,0 +1,150 @@
+"""The HTML and PDF as an auditor reads them when the estate's names are hostile.
+
+Names, messages and subscription names come from the estate: 200-character names without a
+break, right-to-left text, a right-to-left override (U+202E), zero-width and control characters.
+The PDF is laid out by WeasyPrint and every line of text is checked to stay inside its table
+cell and the page; the HTML shows each hidden character as a marked `[U+XXXX]` and isolates
+right-to-left text in `<bdi>`, in the rows the template writes and in those html.py writes.
+"""
+
+from __future__ import annotations
+
+import html as std_html
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from reports import html, pdf, visible
+from reports.options import RenderOptions
+from scanner.models import ScanResult, Status
+from tests.reports.conftest import FINDINGS, POSTURE, SUB, arm_id, finding, scan_result
+
+LONG_RG = "rg" + "researchmachinelearning" * 9
+LONG_NAME = "mlw" + "imagingproofofconcept" * 10
+LONG_MESSAGE = "setting SFTP_PASSWORD_" + "X" * 190 + " holds a password"
+OVERRIDE = "kv-\u202eexe.txt\u202c-prod"
+ZERO_WIDTH = "acr\u200blh\u200dresearch"
+RTL = "ep-\u05d9\u05e8\u05d5\u05e7-\u0646\u0634\u0631"
+HIDDEN = "\u202e\u202c\u200b\u200d\t\n"
+
+
+def _hostile() -> ScanResult:
+    long_id = arm_id("Microsoft.MachineLearningServices/workspaces", LONG_NAME, rg=LONG_RG)
+    extra = (
+        finding("MLW-WS-001", long_id, Status.FAIL, LONG_MESSAGE),
+        finding("MLW-KV-001", arm_id("Microsoft.KeyVault/vaults", OVERRIDE), Status.FAIL, "purge protection is off"),
+        finding("MLW-KV-001", arm_id("Microsoft.KeyVault/vaults", ZERO_WIDTH), Status.PASS, "purge protection is on"),
+        finding(
+            "MLW-EP-001",
+            arm_id("Microsoft.MachineLearningServices/workspaces", "mlw-claims") + f"/onlineEndpoints/{RTL}",
+            Status.FAIL,
+            "authMode is Key",
+        ),
+        finding("MLW-KV-001", arm_id("Microsoft.KeyVault/vaults", "kv-a\tb\nc"), Status.FAIL, "purge is off"),
+    )
+    base = scan_result(FINDINGS + extra)
+    deployment = f"{long_id}/onlineEndpoints/{RTL}"
+    posture = POSTURE.model_copy(update={"deployment_id": deployment + "/deployments/blue", "name": "blue"})
+    names = {SUB.lower(): "Research \u202eetalpmet\u202c " + "S" * 120}
+    scope = base.scope.model_copy(update={"subscription_names": names})
+    return base.model_copy(update={"postures": (POSTURE, posture), "scope": scope})
+
+
+@pytest.fixture(scope="module")
+def hostile() -> ScanResult:
+    return _hostile()
+
+
+def _overflows(result: ScanResult, options: RenderOptions) -> Iterator[str]:
+    """Each piece of text WeasyPrint laid out past the right edge of its table cell or of the page."""
+    import weasyprint  # type: ignore[import-untyped]
+
+    document = weasyprint.HTML(string=pdf.render_html(result, options)).render()
+    for number, page in enumerate(document.pages, start=1):
+        page_box = page._page_box
+        for text, right, limit in _text_edges(page_box, page_box.content_box_x() + page_box.width, page_box):
+            yield f"page {number}: {text[:60]!r} ends at {right:.0f} > {limit:.0f}"
+
+
+def _text_edges(box: Any, limit: float, page_box: Any) -> Iterator[tuple[str, float, float]]:
+    """(text, right edge, the edge it must keep within) of each text box past that edge, depth first."""
+    from weasyprint.formatting_structure import boxes  # type: ignore[import-untyped]
+
+    if isinstance(box, boxes.MarginBox):
+        limit = page_box.margin_width()
+    elif isinstance(box, boxes.TableCellBox):
+        limit = box.border_box_x() + box.border_width()
+    if isinstance(box, boxes.TextBox) and box.position_x + box.width > limit + 0.5:
+        yield box.text, box.position_x + box.width, limit
+    for child in getattr(box, "children", ()):
+        yield from _text_edges(child, limit, page_box)
+
+
+@pytest.mark.parametrize("detail", ["summary", "full"])
+def test_no_text_leaves_its_cell_or_the_page(hostile: ScanResult, detail: str) -> None:
+    if pdf.missing():
+        pytest.skip(pdf.missing())
+    overflowing = list(_overflows(hostile, RenderOptions(pdf_detail=detail)))  # type: ignore[arg-type]
+    assert not overflowing, "\n".join(overflowing[:10])
+
+
+def test_the_pdf_carries_the_long_names_whole(hostile: ScanResult) -> None:
+    """Wrapped, not cut: the text of the full edition holds each long name once its line breaks are undone."""
+    if pdf.missing():
+        pytest.skip(pdf.missing())
+    reader = PdfReader(io.BytesIO(pdf.render(hostile, RenderOptions(pdf_detail="full"))))
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    for whole in (LONG_NAME, LONG_RG, LONG_MESSAGE.replace(" ", "")):
+        assert whole in text
+
+
+def _bare_text(page: str) -> str:
+    """The page without its markup: what a reader sees, entities decoded."""
+    return std_html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_hidden_characters_are_shown_not_written(hostile: ScanResult, media: str) -> None:
+    full = RenderOptions(pdf_detail="full")
+    page = html.render(hostile).decode() if media == "screen" else pdf.render_html(hostile, full)
+    body = page[page.index("<body") :]
+    assert not set(HIDDEN) & set(_bare_text(body).replace("\n", "")), "a hidden character reached the page"
+    for code in ("202E", "202C", "200B", "200D"):
+        assert f'<span class="cc">[U+{code}]</span>' in body
+    assert 'kv-a<span class="cc">[U+0009]</span>b<span class="cc">[U+000A]</span>c' in body
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "<span" not in title
+
+
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_right_to_left_names_are_isolated(hostile: ScanResult, media: str) -> None:
+    """In the listing the template writes (screen) and the posture rows html.py writes (print)."""
+    page = html.render(hostile).decode() if media == "screen" else pdf.render_html(hostile)
+    body = page[page.index("<body") :]
+    rtl = re.compile("[\u0590-\u08ff]+")
+    for match in rtl.finditer(body):
+        opened = body.rfind("<bdi>", 0, match.start())
+        assert opened != -1 and body.find("</bdi>", opened) >= match.end(), body[match.start() - 80 : match.end() + 20]
+    assert f"<bdi>{RTL}</bdi>" in body or f"/{RTL}</bdi>" in body
+
+
+def test_compact_listing_marks_names_too(hostile: ScanResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page too large for evidence rows lists names in spans html.py writes; they are marked the same."""
+    monkeypatch.setattr(html, "EVIDENCE_BUDGET", 0)
+    page = html.render(hostile).decode()
+    assert "too many for a row each" in page
+    assert 'acr<span class="cc">[U+200B]</span>lh<span class="cc">[U+200D]</span>research' in page
+    assert "\u202e" not in page
+
+
+def test_plain_ascii_is_written_as_before() -> None:
+    """The usual text takes the fast path: escaped exactly as autoescape escapes it, nothing added."""
+    for text in ("mlw-claims", '<b>"x"</b> & y', ""):
+        assert visible.shown_html(text) == text
+        assert visible.marked(text) == str(html.escape(text))
+    assert visible.plain("a\u200bb") == "a[U+200B]b"
+    assert visible.marked("\ud800") == '<span class="cc">[U+D800]</span>'
