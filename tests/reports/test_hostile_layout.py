@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from reports import html, pdf, visible
 from reports.options import RenderOptions
-from scanner.models import ScanResult, Status
+from scanner.models import Gap, ScanResult, Status
 from tests.reports.conftest import FINDINGS, POSTURE, SUB, arm_id, finding, scan_result
 
 LONG_RG = "rg" + "researchmachinelearning" * 9
@@ -148,3 +148,45 @@ def test_plain_ascii_is_written_as_before() -> None:
         assert visible.marked(text) == str(html.escape(text))
     assert visible.plain("a\u200bb") == "a[U+200B]b"
     assert visible.marked("\ud800") == '<span class="cc">[U+D800]</span>'
+
+
+def _empty() -> ScanResult:
+    base = scan_result((), resource_count=0)
+    sources = tuple(source.model_copy(update={"gaps": (), "collected": True}) for source in base.sources)
+    return base.model_copy(update={"sources": sources, "postures": (), "waivers": ()})
+
+
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_an_empty_scope_says_nothing_was_assessed(media: str) -> None:
+    """Zero resources is not a clean bill of health: the summary says so and every empty list says why."""
+    empty = _empty()
+    page = html.render(empty).decode() if media == "screen" else pdf.render_html(empty)
+    text = " ".join(_bare_text(page).split())
+    assert "No resource was found in scope, so nothing was assessed" in text
+    assert "No open critical or high failures: no resource was assessed." in text
+    assert "No check produced a result: no resource was in scope." in text
+    assert "every check could judge its resources" not in text
+
+
+def test_only_unknown_results_are_not_called_free_of_failures() -> None:
+    unknown = tuple(f.model_copy(update={"status": Status.UNKNOWN, "waived_by": None}) for f in FINDINGS)
+    text = " ".join(_bare_text(html.render(scan_result(unknown)).decode()).split())
+    assert "No open critical or high failures among the results that could be judged:" in text
+    assert "result(s) are unknown and 1 part(s) of the scope could not be read (see Coverage gaps)." in text
+
+
+def test_coverage_gaps_start_a_page_with_their_table() -> None:
+    """A long gap list opened at the foot of the summary's last page, its heading left alone there."""
+    if pdf.missing():
+        pytest.skip(pdf.missing())
+    base = scan_result()
+    gaps = tuple(
+        Gap(source="resources", scope=f"/subscriptions/{n:08d}-0000-0000-0000-000000000000", reason="403")
+        for n in range(60)
+    )
+    sources = (base.sources[0].model_copy(update={"gaps": gaps}), *base.sources[1:])
+    reader = PdfReader(io.BytesIO(pdf.render(base.model_copy(update={"sources": sources}))))
+    pages = [page.extract_text() for page in reader.pages]
+    start = next(text for text in pages if "Coverage gaps: 60" in text)
+    assert "Sign-off" not in start
+    assert "Scope not read" in start and "00000000-0000-0000" in start
