@@ -7,6 +7,8 @@ it, a newline or tab reads as a space. So every such character is shown as a mar
 chip, and text holding right-to-left letters (Hebrew, Arabic) is wrapped in `<bdi>` so it cannot
 flip the order of what surrounds it (`name: 5 reasons` must not read `5 :name reasons`).
 
+This is the HTML side of `scanner.textsafe.printable` (terminal, Markdown, logs), which replaces such
+characters with `?`; a report names each one instead, since the auditor may need to tell them apart.
 `shown_html` is the template environment's finalize step, so it covers every value a template
 writes; html.py calls `marked` for the long lists it writes itself. Printable ASCII, the usual
 text, takes one regex test and is returned as it was, which keeps a large report's cost flat.
