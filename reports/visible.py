@@ -56,7 +56,9 @@ def plain(text: str, prose: bool = False) -> str:
 
 def marked(text: str, prose: bool = False) -> str:
     """The text as HTML: escaped, hidden characters as `<span class="cc">[U+XXXX]</span>`, and in
-    `<bdi>` when it holds right-to-left letters."""
+    `<bdi>` when it holds right-to-left letters. A line may break on either side of a chip: WeasyPrint
+    does not break a word that runs across inline boxes, so without it `kv[U+000A]research:` ran
+    out of a narrow cell."""
     escaped = str(escape(text))
     if _PLAIN.fullmatch(text):
         return escaped
@@ -66,7 +68,7 @@ def marked(text: str, prose: bool = False) -> str:
         nonlocal rtl
         char = match.group()
         if _hidden(char, prose):
-            return f'<span class="cc">{_chip(char)}</span>'
+            return f'<wbr><span class="cc">{_chip(char)}</span><wbr>'
         rtl = rtl or unicodedata.bidirectional(char) in _RTL
         return char
 

@@ -48,7 +48,11 @@ def _hostile() -> ScanResult:
     )
     base = scan_result(FINDINGS + extra)
     deployment = f"{long_id}/onlineEndpoints/{RTL}"
-    posture = POSTURE.model_copy(update={"deployment_id": deployment + "/deployments/blue", "name": "blue"})
+    reason = f"its vault kv\tlh\nresearch{ZERO_WIDTH}: purge protection is off; its workspace {LONG_NAME} is public"
+    pillars = tuple(v.model_copy(update={"reasons": (*v.reasons, reason)}) for v in POSTURE.pillars)
+    posture = POSTURE.model_copy(
+        update={"deployment_id": deployment + "/deployments/blue", "name": "blue", "pillars": pillars}
+    )
     names = {SUB.lower(): "Research \u202eetalpmet\u202c " + "S" * 120}
     scope = base.scope.model_copy(update={"subscription_names": names})
     return base.model_copy(update={"postures": (POSTURE, posture), "scope": scope})
@@ -114,8 +118,8 @@ def test_hidden_characters_are_shown_not_written(hostile: ScanResult, media: str
     body = page[page.index("<body") :]
     assert not set(HIDDEN) & set(_bare_text(body).replace("\n", "")), "a hidden character reached the page"
     for code in ("202E", "202C", "200B", "200D"):
-        assert f'<span class="cc">[U+{code}]</span>' in body
-    assert 'kv-a<span class="cc">[U+0009]</span>b<span class="cc">[U+000A]</span>c' in body
+        assert f'<wbr><span class="cc">[U+{code}]</span><wbr>' in body
+    assert 'kv-a<wbr><span class="cc">[U+0009]</span><wbr>b<wbr><span class="cc">[U+000A]</span><wbr>c' in body
     title = page[page.index("<title>") : page.index("</title>")]
     assert "<span" not in title
 
@@ -137,7 +141,7 @@ def test_compact_listing_marks_names_too(hostile: ScanResult, monkeypatch: pytes
     monkeypatch.setattr(html, "EVIDENCE_BUDGET", 0)
     page = html.render(hostile).decode()
     assert "too many for a row each" in page
-    assert 'acr<span class="cc">[U+200B]</span>lh<span class="cc">[U+200D]</span>research' in page
+    assert 'acr<wbr><span class="cc">[U+200B]</span><wbr>lh<wbr><span class="cc">[U+200D]</span><wbr>research' in page
     assert "\u202e" not in page
 
 
@@ -147,7 +151,7 @@ def test_plain_ascii_is_written_as_before() -> None:
         assert visible.shown_html(text) == text
         assert visible.marked(text) == str(html.escape(text))
     assert visible.plain("a\u200bb") == "a[U+200B]b"
-    assert visible.marked("\ud800") == '<span class="cc">[U+D800]</span>'
+    assert visible.marked("\ud800") == '<wbr><span class="cc">[U+D800]</span><wbr>'
 
 
 def _empty() -> ScanResult:
