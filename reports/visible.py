@@ -22,14 +22,17 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-_PLAIN = re.compile(r"[\x20-\x7e]*")
-"""Printable ASCII: nothing hidden, nothing right-to-left."""
 _OTHER = re.compile(r"[^\x20-\x7e]")
 _LAYOUT = frozenset("\t\n\r")
 """Whitespace controls that prose (a waiver's justification) may hold; names never do."""
 _BLANKS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 """Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern)."""
 _RTL = frozenset(("R", "AL"))
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII: nothing hidden, nothing right-to-left (two C-level tests, no regex)."""
+    return text.isascii() and text.isprintable()
 
 
 def _hidden(char: str, prose: bool) -> bool:
@@ -49,7 +52,7 @@ def _chip(char: str) -> str:
 def plain(text: str, prose: bool = False) -> str:
     """The text with each hidden character written as `[U+XXXX]`: for places that take no markup
     (the page title, PDF metadata, attribute values)."""
-    if _PLAIN.fullmatch(text):
+    if _plain(text):
         return text
     return "".join(_chip(char) if _hidden(char, prose) else char for char in text)
 
@@ -60,7 +63,7 @@ def marked(text: str, prose: bool = False) -> str:
     does not break a word that runs across inline boxes, so without it `kv[U+000A]research:` ran
     out of a narrow cell."""
     escaped = str(escape(text))
-    if _PLAIN.fullmatch(text):
+    if _plain(text):
         return escaped
     rtl = False
 
@@ -79,7 +82,7 @@ def marked(text: str, prose: bool = False) -> str:
 def shown_html(value: object) -> object:
     """jinja2 `finalize`: a string written by a template, marked; markup (already made safe by the
     code that built it) and other values pass through for autoescape to handle as before."""
-    if type(value) is str and not _PLAIN.fullmatch(value):
+    if type(value) is str and not _plain(value):
         return Markup(marked(value))
     return value
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html as std_html
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -54,7 +55,8 @@ def _hostile() -> ScanResult:
         update={"deployment_id": deployment + "/deployments/blue", "name": "blue", "pillars": pillars}
     )
     names = {SUB.lower(): "Research \u202eetalpmet\u202c " + "S" * 120}
-    scope = base.scope.model_copy(update={"subscription_names": names})
+    description = f"snapshot {LONG_NAME}.jsonl"
+    scope = base.scope.model_copy(update={"subscription_names": names, "description": description})
     return base.model_copy(update={"postures": (POSTURE, posture), "scope": scope})
 
 
@@ -64,28 +66,44 @@ def hostile() -> ScanResult:
 
 
 def _overflows(result: ScanResult, options: RenderOptions) -> Iterator[str]:
-    """Each piece of text WeasyPrint laid out past the right edge of its table cell or of the page."""
+    """Each piece of text WeasyPrint laid out past the right edge of its table cell or of the page,
+    and each running header laid over another."""
     import weasyprint  # type: ignore[import-untyped]
+    from weasyprint.formatting_structure import boxes  # type: ignore[import-untyped]
 
     document = weasyprint.HTML(string=pdf.render_html(result, options)).render()
     for number, page in enumerate(document.pages, start=1):
         page_box = page._page_box
-        for text, right, limit in _text_edges(page_box, page_box.content_box_x() + page_box.width, page_box):
+        for text, right, limit in _text_edges(page_box, page_box.content_box_x() + page_box.width):
             yield f"page {number}: {text[:60]!r} ends at {right:.0f} > {limit:.0f}"
+        headers = [list(_text_boxes(box)) for box in page_box.children if isinstance(box, boxes.MarginBox)]
+        for one, other in itertools.combinations(headers, 2):
+            for a, b in itertools.product(one, other):
+                across = a.position_x < b.position_x + b.width and b.position_x < a.position_x + a.width
+                if across and a.position_y < b.position_y + b.height and b.position_y < a.position_y + a.height:
+                    yield f"page {number}: running header {a.text[:40]!r} overlaps {b.text[:40]!r}"
 
 
-def _text_edges(box: Any, limit: float, page_box: Any) -> Iterator[tuple[str, float, float]]:
-    """(text, right edge, the edge it must keep within) of each text box past that edge, depth first."""
+def _text_boxes(box: Any) -> Iterator[Any]:
+    from weasyprint.formatting_structure import boxes
+
+    if isinstance(box, boxes.TextBox):
+        yield box
+    for child in getattr(box, "children", ()):
+        yield from _text_boxes(child)
+
+
+def _text_edges(box: Any, limit: float) -> Iterator[tuple[str, float, float]]:
+    """(text, right edge, the edge it must keep within) of each text box past that edge, depth first:
+    a cell's or a running header's own edge (past it, text runs over its neighbour), else the page's."""
     from weasyprint.formatting_structure import boxes  # type: ignore[import-untyped]
 
-    if isinstance(box, boxes.MarginBox):
-        limit = page_box.margin_width()
-    elif isinstance(box, boxes.TableCellBox):
+    if isinstance(box, (boxes.MarginBox, boxes.TableCellBox)):
         limit = box.border_box_x() + box.border_width()
     if isinstance(box, boxes.TextBox) and box.position_x + box.width > limit + 0.5:
         yield box.text, box.position_x + box.width, limit
     for child in getattr(box, "children", ()):
-        yield from _text_edges(child, limit, page_box)
+        yield from _text_edges(child, limit)
 
 
 @pytest.mark.parametrize("detail", ["summary", "full"])
