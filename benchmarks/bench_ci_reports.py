@@ -10,6 +10,7 @@ it; SARIF, JUnit and Markdown at 100,000 resources are timed against the bare
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from functools import partial
@@ -37,6 +38,7 @@ def _named(name: str) -> ScanResult:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     normal = _named("mlw-claims")
     base = _best(lambda: markdown.render(normal))
     spaced = _named("w" + " " * 20_000 + "x")

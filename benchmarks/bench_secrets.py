@@ -9,6 +9,7 @@ is linear in size; the backtracking classifier this replaced gave 8 and more).
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from scanner.secrets import classify
@@ -33,6 +34,7 @@ def _cost(name: str, value: str, calls: int, repeat: int = 3) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     benign = _cost("DB_PASSWORD", _grow("x", MIB), 1)
     print(f"{'input':>24}  {'vs benign 1 MiB':>15}  {'1 MiB / 8x128 KiB':>17}")
     for unit in VALUES:
