@@ -19,6 +19,7 @@ from scanner.estate import Estate
 from scanner.inventory import AppSettingFact
 from scanner.models import Evidence, Resource
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+from scanner.unevaluated import PREFIX as UNEVALUATED
 
 _SITES = (kinds.WEB_APP, kinds.FUNCTION_APP)
 _DOCS = "https://learn.microsoft.com/azure/app-service"
@@ -546,24 +547,30 @@ def cfg_secrets_in_key_vault(resource: Resource, estate: Estate) -> Verdict:
     facts = estate.settings_of(resource)
     if facts is None:
         return unknown("app settings were collected, but none for this app (listing them may have been denied)")
-    plaintext = [s for s in facts.settings if _plaintext_secret(s)]
-    references = sum(1 for s in facts.settings if s.key_vault_reference)
+    settings = [s for s in facts.settings if not s.name.startswith(UNEVALUATED)]
+    plaintext = [s for s in settings if _plaintext_secret(s)]
+    references = sum(1 for s in settings if s.key_vault_reference)
     summary = Evidence(
         path="appSettings",
-        value={"settings": len(facts.settings), "keyVaultReferences": references, "plaintextSecrets": len(plaintext)},
+        value={"settings": len(settings), "keyVaultReferences": references, "plaintextSecrets": len(plaintext)},
     )
     evidence = (summary, *(Evidence(path=f"{s.source}:{s.name}", value=s.classification) for s in plaintext))
+    if not plaintext and (
+        unknown_part := next((s.name for s in facts.settings if s.name.startswith(UNEVALUATED)), None)
+    ):
+        # A template whose settings (or part of them) are known only at deployment: not "no secrets".
+        evidence = (*evidence, Evidence(path="appSettings (known at deployment)", value=unknown_part))
     if plaintext:
         host = [s for s in plaintext if s.name.lower() == _HOST_STORAGE.lower()]
         hint = "; use identity-based AzureWebJobsStorage__accountName" if host else ""
         names = ", ".join(_label(s) for s in plaintext)
         return failed(f"plaintext secrets outside Key Vault: {names}{hint}", *evidence)
-    names_seen = {s.name.lower() for s in facts.settings}
+    names_seen = {s.name.lower() for s in settings}
     if kinds.is_function_app(resource) and names_seen & set(_IDENTITY_HOST_STORAGE):
         return passed(
             f"no plaintext secrets; host storage uses the managed identity ({references} Key Vault reference(s))",
             *evidence,
         )
     return passed(
-        f"no plaintext secrets among {len(facts.settings)} setting(s), {references} Key Vault reference(s)", *evidence
+        f"no plaintext secrets among {len(settings)} setting(s), {references} Key Vault reference(s)", *evidence
     )

@@ -142,7 +142,9 @@ def deployment_env_secrets(resource: Resource, estate: Estate) -> Verdict:
         return _judge_facts(env_facts)
     variables = props.mapping(resource, _ENV)
     if not variables:
-        return passed("the deployment sets no environment variables", Evidence(path=_ENV, value=[]))
+        declared = props.get(resource, _ENV)  # a template's map known only at deployment is not "none"
+        seen = Evidence(path=_ENV, value=declared if isinstance(declared, str) else [])
+        return passed("the deployment sets no environment variables", seen)
     redacted = sorted(name for name, value in variables.items() if value == secrets.REDACTED)
     classified = [
         secrets.fact(name, value, "environment_variable")

@@ -711,3 +711,39 @@ def test_access_policies_of_a_plan_as_their_own_resources_are_judged_on_the_vaul
     )
     grant = by(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan")
     assert grant["status"] == "fail" and "99999999" in grant["message"]
+
+
+def test_settings_known_only_at_deployment_are_unknown_not_free_of_secrets(tmp_path: Path) -> None:
+    site = {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": "2023-12-01",
+        "name": "app-ref",
+        "location": "westeurope",
+        "kind": "app",
+        "properties": {"httpsOnly": True, "siteConfig": {"appSettings": "[parameters('settings')]"}},
+    }
+    merged = {
+        "type": "Microsoft.Web/sites/config",
+        "apiVersion": "2023-12-01",
+        "name": "app-two/appsettings",
+        "properties": (
+            "[union(list(resourceId('Microsoft.Web/sites/config', 'app-two', 'appsettings'), '2023-12-01')"
+            ".properties, createObject('MODE', 'prod'))]"
+        ),
+    }
+    other = {**site, "name": "app-two", "properties": {"httpsOnly": True}}
+    deployment = {
+        "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+        "apiVersion": "2024-04-01",
+        "name": "mlw/ep/blue",
+        "location": "westeurope",
+        "properties": {"endpointComputeType": "Managed", "environmentVariables": "[parameters('env')]"},
+    }
+    params = {"settings": {"type": "array"}, "env": {"type": "object"}}
+    found = run(tmp_path, template(site, other, merged, deployment, parameters=params))
+    assert status(found, "MLW-CFG-06", "app-ref") == "unknown"
+    assert status(found, "MLW-CFG-06", "app-two") == "unknown"
+    assert status(found, "MLW-MLDEP-01") == "unknown"
+    app = {"name": "app-plan", "location": "westeurope", "resource_group_name": "rg-ref", "app_settings": None}
+    computed = change("azurerm_linux_web_app.app", "azurerm_linux_web_app", app, {"app_settings": True})
+    assert status(run_plan(tmp_path, plan(computed)), "MLW-CFG-06", "app-plan") == "unknown"

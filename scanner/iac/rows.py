@@ -76,6 +76,9 @@ def _site_settings(properties: Any) -> list[AppSettingFact]:
     """`siteConfig.appSettings` [{name, value}] and `siteConfig.connectionStrings` [{name, connectionString}]."""
     site_config = _get(properties, "siteConfig")
     facts: list[AppSettingFact] = []
+    for key, source in (("appSettings", "app_setting"), ("connectionStrings", "connection_string")):
+        if _unknown(_get(site_config, key)):
+            facts.append(_unknown_settings(str(_get(site_config, key)), source))
     for entry in _get(site_config, "appSettings") or ():
         if isinstance(entry, Mapping):
             facts.append(classify(str(_get(entry, "name")), _get(entry, "value"), "app_setting"))
@@ -83,6 +86,15 @@ def _site_settings(properties: Any) -> list[AppSettingFact]:
         if isinstance(entry, Mapping):
             facts.append(classify(str(_get(entry, "name")), _get(entry, "connectionString"), "connection_string"))
     return facts
+
+
+def _unknown(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX)
+
+
+def _unknown_settings(marker: str, source: str) -> AppSettingFact:
+    """Settings known only at deployment: a fact named by the marker, so the check says unknown."""
+    return AppSettingFact.model_validate({"name": marker, "source": source, "classification": "none"})
 
 
 def _strip_settings(site_config: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +199,8 @@ def build_inventory(
             name = str(data["name"]).lower()
             if name in _SETTINGS_CONFIGS:
                 values = data.get("properties")
+                if _unknown(values):
+                    settings.setdefault(parent, []).append(_unknown_settings(str(values), _SETTINGS_CONFIGS[name]))
                 values = values if isinstance(values, Mapping) else {}
                 settings.setdefault(parent, []).extend(
                     classify(str(k), v, _SETTINGS_CONFIGS[name]) for k, v in values.items()

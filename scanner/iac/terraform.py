@@ -241,7 +241,9 @@ def _site(kind: str) -> Translate:
             "remoteDebuggingEnabled": _bool(config.get("remote_debugging_enabled")),
             "http20Enabled": config.get("http2_enabled"),
             "vnetRouteAllEnabled": config.get("vnet_route_all_enabled"),
-            "appSettings": [{"name": k, "value": val} for k, val in _mapping(v.get("app_settings")).items()],
+            "appSettings": [{"name": k, "value": val} for k, val in _mapping(v.get("app_settings")).items()]
+            # a map known only after apply: one entry named by its marker, so the settings are unknown
+            + ([{"name": v["app_settings"], "value": None}] if _unknown(v.get("app_settings")) else []),
             "connectionStrings": [
                 {"name": c.get("name"), "connectionString": c.get("value"), "type": c.get("type")}
                 for c in v.get("connection_string") or ()
