@@ -747,3 +747,11 @@ def test_settings_known_only_at_deployment_are_unknown_not_free_of_secrets(tmp_p
     app = {"name": "app-plan", "location": "westeurope", "resource_group_name": "rg-ref", "app_settings": None}
     computed = change("azurerm_linux_web_app.app", "azurerm_linux_web_app", app, {"app_settings": True})
     assert status(run_plan(tmp_path, plan(computed)), "MLW-CFG-06", "app-plan") == "unknown"
+
+
+def test_an_absent_property_whose_default_changed_with_the_api_version(tmp_path: Path) -> None:
+    """Storage accounts created with an API version before 2019-04-01 accept HTTP unless told otherwise."""
+    old = {**storage("stold"), "apiVersion": "[variables('storageApi')]"}
+    found = run(tmp_path, template(old, storage("stnew"), variables={"storageApi": "2018-07-01"}))
+    assert status(found, "MLW-ST-01", "stold") == "fail"
+    assert status(found, "MLW-ST-01", "stnew") == "pass"

@@ -282,6 +282,7 @@ def _resource(
         for key in ("kind", "location", "tags", "identity", "sku", "properties", "zones")
         if key in declared
     }
+    _older_api_defaults(row, rtype, _value(declared.get("apiVersion"), ctx, path))
     row.update(type=rtype, _full_name=name, id=_id(rtype, name), name=name.rsplit("/", 1)[-1])
     _register(ctx, row, symbols)
     template.rows.append(Row(data=row, line=line, address=where))
@@ -295,6 +296,23 @@ def _name_with_unknown_parts(declared: Any, ctx: Context) -> str | None:
         return arm_expr.name_with_unknown_parts(declared, ctx)
     except ExpressionError:
         return None
+
+
+_OLDER_API_DEFAULTS = {
+    "microsoft.storage/storageaccounts": (("supportsHttpsTrafficOnly", "2019-04-01", False),),
+}
+"""(property, API version, value): before that API version an absent property was created with this
+value, not today's default (secure transfer became the default with 2019-04-01)."""
+
+
+def _older_api_defaults(row: dict[str, Any], rtype: str, api_version: Any) -> None:
+    """Write the default an older API version deploys, where it differs from the checks' (current) one."""
+    properties = row.get("properties")
+    if not isinstance(api_version, str) or not isinstance(properties, Mapping):
+        return
+    for name, since, value in _OLDER_API_DEFAULTS.get(rtype.lower(), ()):
+        if api_version[:10] < since and not any(k.lower() == name.lower() for k in properties):
+            row["properties"] = {**properties, name: value}
 
 
 def _register(ctx: Context, row: dict[str, Any], symbols: tuple[str | None, ...]) -> None:
