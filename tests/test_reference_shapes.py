@@ -755,3 +755,35 @@ def test_an_absent_property_whose_default_changed_with_the_api_version(tmp_path:
     found = run(tmp_path, template(old, storage("stnew"), variables={"storageApi": "2018-07-01"}))
     assert status(found, "MLW-ST-01", "stold") == "fail"
     assert status(found, "MLW-ST-01", "stnew") == "pass"
+
+
+def test_references_inside_a_module_name_resources_of_the_same_module_instance(tmp_path: Path) -> None:
+    """A module's configuration refers to `azurerm_key_vault.kv`, its plan address is `module.ml["a"]....`."""
+    policy = {"object_id": "77777777-2222-3333-4444-555555555555", "tenant_id": "t", "key_permissions": ["Purge"]}
+    workspace = {
+        "name": "mlw-mod",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "identity": [{"type": "SystemAssigned"}],
+        "encryption": [{"key_vault_id": None, "key_id": "https://kv-plan.vault.azure.net/keys/cmk"}],
+    }
+    inside = 'module.ml["a"].'
+    changes = [
+        change(f"{inside}azurerm_key_vault.kv", "azurerm_key_vault", KV_VALUES),
+        change(
+            f"{inside}azurerm_key_vault_access_policy.p",
+            "azurerm_key_vault_access_policy",
+            policy,
+            {"key_vault_id": True},
+        ),
+        change(f"{inside}azurerm_machine_learning_workspace.ws", "azurerm_machine_learning_workspace", workspace),
+    ]
+    expressions = {"key_vault_id": {"references": ["azurerm_key_vault.kv.id", "azurerm_key_vault.kv"]}}
+    module = {"resources": [{"address": "azurerm_key_vault_access_policy.p", "expressions": expressions}]}
+    document = {
+        "format_version": "1.2",
+        "resource_changes": changes,
+        "configuration": {"root_module": {"module_calls": {"ml": {"source": "./ml", "module": module}}}},
+    }
+    grant = by(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan")
+    assert grant["status"] == "fail" and "77777777" in grant["message"]

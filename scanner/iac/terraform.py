@@ -566,10 +566,13 @@ def _expressions(document: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve(values: Any, expressions: Any, ids: Mapping[str, str]) -> Any:
-    """An `*_id` known only after apply that refers to a resource of this plan gets that resource's ARM id."""
+def _resolve(values: Any, expressions: Any, ids: Mapping[str, str], module: str = "") -> Any:
+    """An `*_id` known only after apply that refers to a resource of this plan gets that resource's ARM id.
+    A reference inside a module names a resource of the same module instance (`module` is its prefix)."""
     if isinstance(values, list) and isinstance(expressions, list):
-        return [_resolve(v, expressions[i] if i < len(expressions) else None, ids) for i, v in enumerate(values)]
+        return [
+            _resolve(v, expressions[i] if i < len(expressions) else None, ids, module) for i, v in enumerate(values)
+        ]
     if not isinstance(values, Mapping) or not isinstance(expressions, Mapping):
         return values
     out = dict(values)
@@ -578,15 +581,26 @@ def _resolve(values: Any, expressions: Any, ids: Mapping[str, str]) -> Any:
         unknown = value is None or (isinstance(value, str) and value.startswith("<unevaluated: "))
         if key.endswith("_id") and unknown and isinstance(expression, Mapping):
             for reference in expression.get("references") or ():
-                target = ids.get(reference) or next(
-                    (i for a, i in ids.items() if _config_address(a) == reference), None
-                )
+                target = _target(f"{module}{reference}", ids) or (_target(reference, ids) if module else None)
                 if target:
                     out[key] = target
                     break
         elif isinstance(value, (list, Mapping)):
-            out[key] = _resolve(value, expression, ids)
+            out[key] = _resolve(value, expression, ids, module)
     return out
+
+
+def _target(reference: str, ids: Mapping[str, str]) -> str | None:
+    if reference in ids:
+        return ids[reference]
+    declared = _config_address(reference)
+    return next((i for a, i in ids.items() if _config_address(a) == declared), None)
+
+
+def _module_of(address: str, tf_type: str) -> str:
+    """`module.ml["a"].` for `module.ml["a"].azurerm_key_vault.kv[0]`; "" at the root."""
+    at = address.rfind(f"{tf_type}.")
+    return address[:at] if at > 0 else ""
 
 
 def _planned(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -652,7 +666,8 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     for address in order:  # ARM ids first: a reference anywhere in the plan can then be resolved
         values, unknown, line, tf_type = entries[address]
         arm_type, parent_attr, _ = TABLE[tf_type]
-        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids)
+        module = _module_of(address, tf_type)
+        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids, module)
         name = values.get("name")
         if not isinstance(name, str) or name.startswith("<unevaluated: "):
             name = address.rsplit(".", 1)[-1]
@@ -662,7 +677,7 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
         _, _, line, tf_type = entries[address]
         arm_type, _, translate = TABLE[tf_type]
         values, name = resolved[address]
-        values = _resolve(values, expressions.get(_config_address(address)), ids)
+        values = _resolve(values, expressions.get(_config_address(address)), ids, _module_of(address, tf_type))
         rid = ids[address]
         row = translate(values, rid)
         children = row.pop("_children", {})
@@ -686,7 +701,12 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     for address in augments:
         values, unknown, _, tf_type = entries[address]
         attribute, merge = AUGMENT[tf_type]
-        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids)
+        values = _resolve(
+            _unknowns(values, unknown, address),
+            expressions.get(_config_address(address)),
+            ids,
+            _module_of(address, tf_type),
+        )
         target = values.get(attribute)
         parent = by_id.get(target.lower()) if isinstance(target, str) else None
         if parent is not None and isinstance(parent.get("properties"), dict):
