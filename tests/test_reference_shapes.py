@@ -787,3 +787,38 @@ def test_references_inside_a_module_name_resources_of_the_same_module_instance(t
     }
     grant = by(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan")
     assert grant["status"] == "fail" and "77777777" in grant["message"]
+
+
+def test_an_aks_cluster_attached_to_a_workspace_by_a_plan_is_ml_infrastructure(tmp_path: Path) -> None:
+    """Its KMS key's vault then holds a key that encrypts ML data, so the vault's purge grants matter."""
+    cluster = {
+        "name": "aks-ml",
+        "location": "westeurope",
+        "resource_group_name": "rg-ref",
+        "identity": [{"type": "SystemAssigned"}],
+        "default_node_pool": [{"name": "system"}],
+        "key_management_service": [{"key_vault_key_id": "https://kv-plan.vault.azure.net/keys/etcd"}],
+    }
+    workspace = {"name": "mlw-aks", "location": "westeurope", "resource_group_name": "rg-ref"}
+    attach = {"name": "aks-attach", "location": "westeurope", "cluster_purpose": "FastProd"}
+    refs = {
+        "machine_learning_workspace_id": "azurerm_machine_learning_workspace.ws",
+        "kubernetes_cluster_id": "azurerm_kubernetes_cluster.aks",
+    }
+    vault_values = {
+        **KV_VALUES,
+        "access_policy": [{"object_id": "55555555-0000", "tenant_id": "t", "key_permissions": ["Purge"]}],
+    }
+    document = plan(
+        change("azurerm_key_vault.kv", "azurerm_key_vault", vault_values),
+        change("azurerm_kubernetes_cluster.aks", "azurerm_kubernetes_cluster", cluster),
+        change("azurerm_machine_learning_workspace.ws", "azurerm_machine_learning_workspace", workspace),
+        change(
+            "azurerm_machine_learning_inference_cluster.attach",
+            "azurerm_machine_learning_inference_cluster",
+            attach,
+            {"machine_learning_workspace_id": True, "kubernetes_cluster_id": True},
+        ),
+        references={"azurerm_machine_learning_inference_cluster.attach": refs},
+    )
+    assert status(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan") == "fail"

@@ -455,6 +455,14 @@ TABLE: dict[str, tuple[str, str | None, Translate]] = {
         _compute("AmlCompute"),
     ),
     "azurerm_kubernetes_cluster": ("Microsoft.ContainerService/managedClusters", None, _aks),
+    "azurerm_machine_learning_inference_cluster": (
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "machine_learning_workspace_id",
+        lambda v, rid: {
+            **_common(v),
+            "properties": {"computeType": "AKS", "resourceId": v.get("kubernetes_cluster_id")},
+        },
+    ),
     "azurerm_linux_web_app": ("Microsoft.Web/sites", None, _site("app,linux")),
     "azurerm_windows_web_app": ("Microsoft.Web/sites", None, _site("app")),
     "azurerm_linux_function_app": ("Microsoft.Web/sites", None, _site("functionapp,linux")),
