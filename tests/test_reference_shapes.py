@@ -822,3 +822,10 @@ def test_an_aks_cluster_attached_to_a_workspace_by_a_plan_is_ml_infrastructure(t
         references={"azurerm_machine_learning_inference_cluster.attach": refs},
     )
     assert status(run_plan(tmp_path, document), "MLW-KV-12", "kv-plan") == "fail"
+
+
+def test_an_unknown_name_whose_expression_holds_a_slash_stays_one_name(tmp_path: Path) -> None:
+    declared = vault("[last(split(parameters('vaultId'), '/'))]", enablePurgeProtection=True)
+    purge = by(run(tmp_path, template(declared, parameters={"vaultId": {"type": "string"}})), "MLW-KV-01")
+    assert purge["resource_name"].startswith("<unevaluated: last(split(") and purge["status"] == "pass"
+    assert purge["resource_id"].endswith(f"/vaults/{purge['resource_name']}")

@@ -260,7 +260,8 @@ def _resource(
             return
     rtype, name = _value(declared.get("type"), ctx, path), _value(declared.get("name"), ctx, path)
     if isinstance(name, str) and name.startswith(arm_expr.UNEVALUATED_PREFIX):
-        name = _name_with_unknown_parts(declared.get("name"), ctx) or name
+        # The marker's own text may hold a `/` (`last(split(..., '/'))`): it is one name, not segments.
+        name = _name_with_unknown_parts(declared.get("name"), ctx) or name.replace("/", "%2F")
     if isinstance(name, int) and not isinstance(name, bool):  # a name from an int parameter: ARM makes it a string
         name = str(name)
     if not isinstance(rtype, str) or not isinstance(name, str) or not rtype or not name:
