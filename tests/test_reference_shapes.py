@@ -829,3 +829,21 @@ def test_an_unknown_name_whose_expression_holds_a_slash_stays_one_name(tmp_path:
     purge = by(run(tmp_path, template(declared, parameters={"vaultId": {"type": "string"}})), "MLW-KV-01")
     assert purge["resource_name"].startswith("<unevaluated: last(split(") and purge["status"] == "pass"
     assert purge["resource_id"].endswith(f"/vaults/{purge['resource_name']}")
+
+
+def test_a_site_config_known_only_at_deployment_is_unknown_not_the_defaults(tmp_path: Path) -> None:
+    site = {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": "2023-12-01",
+        "name": "app-ref",
+        "location": "westeurope",
+        "kind": "app",
+        "properties": {"httpsOnly": True, "siteConfig": "[parameters('siteConfig')]"},
+    }
+    whole = {**site, "name": "app-two", "properties": "[parameters('siteProperties')]"}
+    params = {"siteConfig": {"type": "object"}, "siteProperties": {"type": "object"}}
+    found = run(tmp_path, template(site, whole, parameters=params))
+    for name in ("app-ref", "app-two"):
+        assert status(found, "MLW-CFG-01", name) == "unknown"
+        assert status(found, "MLW-CFG-02", name) == "unknown"
+    assert status(found, "MLW-APP-01", "app-ref") == "pass"

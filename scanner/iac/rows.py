@@ -216,13 +216,18 @@ def build_inventory(
         if type_key in _SITE_TYPES:
             settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))
             site_config = _get(data.get("properties"), "siteConfig")
-            if isinstance(site_config, Mapping):
-                data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "siteconfig"}
+            if _unknown(data.get("properties")):
+                site_config = data.get("properties")  # so is the siteConfig inside it
+            if isinstance(site_config, Mapping) or _unknown(site_config):
+                if isinstance(data.get("properties"), Mapping):
+                    data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "siteconfig"}
                 config = {
                     "id": f"{data['id']}/config/web",
                     "name": "web",
                     "type": f"{data['type']}/config",
-                    "properties": _strip_settings(dict(site_config)),
+                    "properties": _strip_settings(dict(site_config))
+                    if isinstance(site_config, Mapping)
+                    else site_config,
                 }
                 pending_configs[id_key] = (config, source)
             settings.setdefault(id_key, [])
