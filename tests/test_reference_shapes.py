@@ -847,3 +847,14 @@ def test_a_site_config_known_only_at_deployment_is_unknown_not_the_defaults(tmp_
         assert status(found, "MLW-CFG-01", name) == "unknown"
         assert status(found, "MLW-CFG-02", name) == "unknown"
     assert status(found, "MLW-APP-01", "app-ref") == "pass"
+
+
+def test_tags_and_identity_known_only_after_apply_do_not_refuse_the_plan(tmp_path: Path) -> None:
+    """`tags = merge(var.tags, { created = timestamp() })` is known only after apply."""
+    values = {**KV_VALUES, "tags": None}
+    computed = change("azurerm_key_vault.kv", "azurerm_key_vault", values, {"tags": True})
+    account = {"name": "stplan", "location": "westeurope", "resource_group_name": "rg-ref", "identity": None}
+    unknown_identity = change("azurerm_storage_account.st", "azurerm_storage_account", account, {"identity": True})
+    found = run_plan(tmp_path, plan(computed, unknown_identity))
+    assert status(found, "MLW-KV-01", "kv-plan") == "pass"
+    assert status(found, "MLW-ST-02", "stplan") == "pass"
