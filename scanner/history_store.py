@@ -229,8 +229,17 @@ class Store(ABC):
 
     # --- SQL shared by both engines ---------------------------------------------------------
 
+    def _schema(self, tx: Tx, *, create: bool) -> int | None:
+        """The stored schema version, None for an empty store; one that cannot be a version
+        (negative, not a number, missing) is a damaged history, not a step to migrate from."""
+        with corrupt_as_input(self.label):
+            version = self._version(tx, create=create)
+            if version is not None and version < 0:
+                raise ValueError(f"schema version {version}")
+        return version
+
     def _migrate(self, tx: Tx) -> None:
-        version = self._version(tx, create=True)
+        version = self._schema(tx, create=True)
         fresh = version is None
         start = version or 0
         if start > SCHEMA_VERSION:
@@ -242,7 +251,7 @@ class Store(ABC):
 
     def _readable(self, tx: Tx) -> Tx | None:
         """The transaction if the store holds a history this mlwarden reads, None if it holds nothing."""
-        version = self._version(tx, create=False)
+        version = self._schema(tx, create=False)
         if version is None:
             return None
         if version > SCHEMA_VERSION:

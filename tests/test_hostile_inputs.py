@@ -560,3 +560,14 @@ def test_the_wrong_file_passed_by_mistake_is_not_repeated_in_the_error(workdir: 
     path.write_text(text)
     message = refused(workdir, *scan_args(workdir, "--demo", option, path))
     assert "(not a plain name, so not repeated here)" in message and "$6$" not in message, message
+
+
+def test_a_negative_schema_version_is_a_corrupt_history_not_a_migration(workdir: Path) -> None:
+    """A user_version below 0 was taken as a step to migrate from: IndexError, exit 4."""
+    db = workdir / "h.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = -5")
+    conn.close()
+    expected = f"mlwarden: error: history db {db}: corrupt history (ValueError)"
+    assert refused(workdir, *scan_args(workdir, "--demo")) == expected
+    assert refused(workdir, "history", "list", "--db", db) == expected
