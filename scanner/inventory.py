@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, ConfigDict, Field
 
 from scanner.models import Frozen, Resource, SourceCoverage
 
@@ -70,7 +70,13 @@ def _instant(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+def _written(value: Any) -> Any:
+    if not isinstance(value, (str, datetime)):  # pydantic would read 5 as 1970-01-01T00:00:05Z
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-11-01T09:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_written), AfterValidator(_instant)]
 """A point in time with its time zone: a naive time cannot be compared with one that has one."""
 
 

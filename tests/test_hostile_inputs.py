@@ -571,3 +571,14 @@ def test_a_negative_schema_version_is_a_corrupt_history_not_a_migration(workdir:
     expected = f"mlwarden: error: history db {db}: corrupt history (ValueError)"
     assert refused(workdir, *scan_args(workdir, "--demo")) == expected
     assert refused(workdir, "history", "list", "--db", db) == expected
+
+
+def test_a_collection_time_given_as_a_number_is_refused(workdir: Path) -> None:
+    """pydantic read `"collected_at": 5` as five seconds past 1970 and the scan went on."""
+    snapshot = workdir / "estate.jsonl"
+    snapshot.write_bytes(header(collected_at=5) + b"".join(DEMO[1:]))
+    message = refused(workdir, *scan_args(workdir, "--snapshot", snapshot))
+    assert message.endswith(
+        "line 1: invalid header: collected_at: Value error, must be an ISO 8601 date and time, e.g. "
+        "2026-11-01T09:00:00Z"
+    )
