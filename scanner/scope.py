@@ -33,6 +33,27 @@ def _tags_match(resource: Resource, tags: Mapping[str, str]) -> bool:
     return all(own.get(key.lower()) == value.lower() for key, value in tags.items())
 
 
+def within(
+    resources: Sequence[Resource], *, resource_groups: Sequence[str] = (), tags: Mapping[str, str] | None = None
+) -> list[Resource]:
+    """The resources in those resource groups and with those tags (keys and values in any casing),
+    in order: a child row follows its top-level resource, a subscription-level row is kept. The
+    live collector narrows its rows with this too, so a live scan and a rescan of a full snapshot
+    take the same resources."""
+    tags = dict(tags or {})
+    if not (resource_groups or tags):
+        return list(resources)
+    groups = {g.lower() for g in resource_groups}
+    kept_tops: set[str] = set()
+    for resource in resources:
+        if parent_id(resource.id) is not None:
+            continue
+        in_group = not groups or (resource.resource_group or "").lower() in groups
+        if subscription_level(resource) or (in_group and _tags_match(resource, tags)):
+            kept_tops.add(resource.id_key)
+    return [r for r in resources if _top(r.id) in kept_tops]
+
+
 def narrow(
     inventory: Inventory,
     *,
@@ -45,19 +66,8 @@ def narrow(
     if not (subscriptions or resource_groups or tags):
         return inventory
     subs = {s.lower() for s in subscriptions}
-    groups = {g.lower() for g in resource_groups}
-
-    def in_subscription(resource: Resource) -> bool:
-        return not subs or (resource.subscription_id or "").lower() in subs
-
-    kept_tops: set[str] = set()
-    for resource in inventory.resources:
-        if parent_id(resource.id) is not None or not in_subscription(resource):
-            continue
-        in_group = not groups or (resource.resource_group or "").lower() in groups
-        if subscription_level(resource) or (in_group and _tags_match(resource, tags)):
-            kept_tops.add(resource.id_key)
-    resources = [r for r in inventory.resources if _top(r.id) in kept_tops]
+    in_subscription = [r for r in inventory.resources if not subs or (r.subscription_id or "").lower() in subs]
+    resources = within(in_subscription, resource_groups=resource_groups, tags=tags)
     kept_ids = {r.id_key for r in resources}
     vaults = {k.vault_id.lower() for k in inventory.keys} & kept_ids
     description = ", ".join(

@@ -42,6 +42,7 @@ from scanner.inventory import (
     SnapshotScope,
 )
 from scanner.models import Gap, Resource, SourceCoverage
+from scanner.scope import within
 
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 PRICING_TYPE = "microsoft.security/pricings"
@@ -156,7 +157,7 @@ class Collection:
 
     def resource_rows(self, subscriptions: list[str]) -> list[str]:
         """The one `resources` query; returns the subscriptions that did not refuse it."""
-        kql = queries.resources(self.options.resource_groups, self.options.tags)
+        kql = queries.resources(self.options.resource_groups)
         rows, gaps = self.graph.query(kql, sources=self.sources, subscriptions=subscriptions)
         for gap in gaps:
             self.add_gap(gap)
@@ -167,7 +168,7 @@ class Collection:
                 if facts is not None:
                     self.app_settings.append(facts)
             resources.append(as_resource(row))
-        self.add_rows(sources.RESOURCES, resources)
+        self.add_rows(sources.RESOURCES, within(resources, tags=self.options.tags))
         refused = {gap.scope.lower() for gap in gaps}
         return [s for s in subscriptions if f"/subscriptions/{s}".lower() not in refused]
 
@@ -282,9 +283,13 @@ class Collection:
             ),
             sources=coverage,
         )
-        return Inventory(
-            header=header, resources=list(self.resources.values()), keys=self.keys, app_settings=self.app_settings
-        )
+        resources = list(self.resources.values())
+        app_settings = self.app_settings
+        if options.tags or options.resource_groups:  # rows of the other queries follow their resource, as offline
+            resources = within(resources, resource_groups=options.resource_groups, tags=options.tags)
+            kept = {r.id_key for r in resources}
+            app_settings = [a for a in app_settings if a.resource_id.lower() in kept]
+        return Inventory(header=header, resources=resources, keys=self.keys, app_settings=app_settings)
 
 
 SIGN_IN_HINT = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 COLUMNS = "id, name, type, kind, location, subscriptionId, resourceGroup, tags, identity, sku, properties"
 
@@ -42,13 +42,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def resources(resource_groups: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> str:
-    """The one `resources` query: every type a check reads, narrowed by resource group and tag."""
+def resources(resource_groups: Sequence[str] = ()) -> str:
+    """The one `resources` query: every type a check reads, narrowed by resource group (a child
+    lives in its parent's group). Tags are matched on the rows (`scope.within`): in the query,
+    `tags['Env']` would miss a resource tagged `env`, and an untagged child of a tagged workspace."""
     stages = [f"resources | where type in~ ({', '.join(_quote(t) for t in RESOURCE_TYPES)})"]
     if resource_groups:
         stages.append(f"where resourceGroup in~ ({', '.join(_quote(g) for g in resource_groups)})")
-    for key, value in sorted((tags or {}).items()):
-        stages.append(f"where tags[{_quote(key)}] =~ {_quote(value)}")
     stages.append(f"project {COLUMNS}")
     return " | ".join(stages)
 
