@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import trustme
+from azure.keyvault.keys._shared import http_challenge_cache
 
 from scanner.azure.options import CLOUDS
 from scanner.inventory import Inventory
@@ -87,6 +88,10 @@ class AzureFake:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> AzureFake:
+        # azure-keyvault caches each vault host's challenge for the process, keyed by host:port. A
+        # new fake may reuse an earlier one's port, and a cached challenge would skip its 401 round
+        # trip: request counts then depended on which port the system handed out.
+        http_challenge_cache.clear()
         self._thread.start()
         return self
 
