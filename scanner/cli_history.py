@@ -136,6 +136,7 @@ def _render(changes: HistoryDiff) -> str:
     lines.extend(_section("new failing", changes.new_failing, show_before=True))
     lines.extend(_section("fixed", changes.fixed))
     lines.extend(_section("status changes", changes.status_changes, show_before=True))
+    lines.extend(_acceptance(changes.acceptance_changes))
     lines.append(f"still failing: {len(changes.still_failing)}")
     return "\n".join(lines)
 
@@ -150,6 +151,21 @@ def _section(title: str, items: tuple[FindingChange, ...], *, show_before: bool 
         if change.change is not None and change.after is Status.FAIL:
             lines.append(f"           {printable(change.change.summary())}")
     return lines
+
+
+def _acceptance(items: tuple[FindingChange, ...]) -> list[str]:
+    """Still failing, with a waiver or baseline added or taken away: the severity counts move while
+    no status does, so each is named."""
+    lines = [f"waiver or baseline changed: {len(items)}"]
+    for change in items:
+        subject = printable(change.resource_id) + (f" [{printable(change.detail_key)}]" if change.detail_key else "")
+        was, now = _accepted(change.waived_before, change.baselined_before), _accepted(change.waived, change.baselined)
+        lines.append(f"  {change.severity.value:<8} {printable(change.check_id):<14} {subject}  {was} -> {now}")
+    return lines
+
+
+def _accepted(waived: bool, baselined: bool) -> str:
+    return "waived" if waived else "baselined" if baselined else "open"
 
 
 def _status(value: Status | None) -> str:

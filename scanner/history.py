@@ -107,6 +107,9 @@ class FindingChange:
     baselined: bool
     change: ChangeAttribution | None = None
     """Who changed it, as recorded with the newer scan's finding."""
+    waived_before: bool = False
+    baselined_before: bool = False
+    """As the older scan recorded it (False where it did not fail then)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,13 +122,21 @@ class FindingChange:
             "after": self.after.value if self.after else None,
             "waived": self.waived,
             "baselined": self.baselined,
+            "waived_before": self.waived_before,
+            "baselined_before": self.baselined_before,
             "change": self.change.model_dump(mode="json") if self.change else None,
         }
+
+    @property
+    def acceptance_changed(self) -> bool:
+        """Failing in both scans, with a waiver or baseline added or taken away in between."""
+        return (self.waived_before, self.baselined_before) != (self.waived, self.baselined)
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryDiff:
-    """What changed from one scan to another; each finding lands in at most one list."""
+    """What changed from one scan to another; each finding lands in at most one of the four lists
+    (`acceptance_changes` picks out some of `still_failing`)."""
 
     older: ScanSummary
     newer: ScanSummary
@@ -137,6 +148,11 @@ class HistoryDiff:
     status_changes: tuple[FindingChange, ...]
     """Every other change, e.g. fail -> unknown (coverage lost, not fixed) or fail -> not_applicable."""
 
+    @property
+    def acceptance_changes(self) -> tuple[FindingChange, ...]:
+        """Those of `still_failing` whose waiver or baseline changed: risk accepted, or no longer, in between."""
+        return tuple(c for c in self.still_failing if c.acceptance_changed)
+
     def new_failing_at(self, level: Severity) -> tuple[FindingChange, ...]:
         """New failures at or above `level` that no waiver or baseline accepts (as `--fail-on` counts)."""
         return tuple(c for c in self.new_failing if c.severity.rank >= level.rank and not c.waived and not c.baselined)
@@ -147,6 +163,7 @@ class HistoryDiff:
             "fixed": self.fixed,
             "still_failing": self.still_failing,
             "status_changes": self.status_changes,
+            "acceptance_changes": self.acceptance_changes,
         }
         return {
             "format": "mlwarden-history-diff",
@@ -244,6 +261,8 @@ def diff(target: Target, older: int, newer: int) -> HistoryDiff:
             waived=latest.waived,
             baselined=latest.baselined,
             change=now.change if now else None,
+            waived_before=bool(was and was.status is Status.FAIL and was.waived),
+            baselined_before=bool(was and was.status is Status.FAIL and was.baselined),
         )
         failed_before, failed_now = change.before is Status.FAIL, change.after is Status.FAIL
         if failed_now:

@@ -213,6 +213,34 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
+def test_a_waiver_added_or_taken_away_between_scans_is_named(db: Path) -> None:
+    """Failing both times, so no status moves, yet the open counts do: the diff names each one."""
+    wednesday = scan_result(
+        tuple(
+            f.model_copy(
+                update={"waived_by": "ml team until 2027-02-28: accepted" if f.check_id == "MLW-WS-003" else None}
+            )
+            if f.check_id in {"MLW-WS-003", "MLW-ST-002"} and f.resource_id in {WORKSPACE, STORAGE}
+            else f
+            for f in TUESDAY.findings
+        ),
+        day=25,
+        fw=frameworks(hipaa_fail=2, gdpr_fail=2),
+    )
+    assert record(wednesday, db) == 3
+    changes = diff(db, 2, 3)
+    accepted = {(c.check_id, c.waived_before, c.waived) for c in changes.acceptance_changes}
+    assert accepted == {("MLW-WS-003", False, True), ("MLW-ST-002", True, False)}
+    assert not changes.new_failing and not changes.fixed and not changes.status_changes
+    out = invoke("diff", "--db", str(db), "2", "3").stdout
+    assert "waiver or baseline changed: 2" in out
+    assert f"{WORKSPACE}  open -> waived" in out and f"{STORAGE}  waived -> open" in out
+    document = json.loads(invoke("diff", "--db", str(db), "2", "3", "--format", "json").stdout)
+    assert document["counts"]["acceptance_changes"] == 2
+    assert {c["check_id"] for c in document["acceptance_changes"]} == {"MLW-WS-003", "MLW-ST-002"}
+    assert diff(db, 1, 2).acceptance_changes == ()  # waived both times is no change
+
+
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(history, list(args), catch_exceptions=False)
 
@@ -462,10 +490,16 @@ def test_diff_defaults_to_the_last_two_scans_and_names_what_changed(db: Path) ->
 def test_diff_json_schema_is_stable(db: Path) -> None:
     document = json.loads(invoke("diff", "--db", str(db), "1", "2", "--format", "json").stdout)
 
-    sections = ["new_failing", "fixed", "still_failing", "status_changes"]
+    sections = ["new_failing", "fixed", "still_failing", "status_changes", "acceptance_changes"]
     assert set(document) == {"format", "version", "older", "newer", "same_scope", "counts", *sections}
     assert (document["format"], document["version"], document["same_scope"]) == ("mlwarden-history-diff", 1, True)
-    assert document["counts"] == {"new_failing": 4, "fixed": 2, "still_failing": 3, "status_changes": 1}
+    assert document["counts"] == {
+        "new_failing": 4,
+        "fixed": 2,
+        "still_failing": 3,
+        "status_changes": 1,
+        "acceptance_changes": 0,
+    }
     assert set(document["older"]) == {
         "id",
         "generated_at",
@@ -501,6 +535,8 @@ def test_diff_json_schema_is_stable(db: Path) -> None:
                 "after",
                 "waived",
                 "baselined",
+                "waived_before",
+                "baselined_before",
                 "change",
             }
     app = next(e for e in document["new_failing"] if e["check_id"] == "MLW-APP-004")
@@ -514,6 +550,8 @@ def test_diff_json_schema_is_stable(db: Path) -> None:
         "after": "fail",
         "waived": False,
         "baselined": False,
+        "waived_before": False,
+        "baselined_before": False,
         "change": None,
     }
 
