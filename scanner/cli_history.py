@@ -144,7 +144,7 @@ def _render(changes: HistoryDiff) -> str:
 def _section(title: str, items: tuple[FindingChange, ...], *, show_before: bool = False) -> list[str]:
     lines = [f"{title}: {len(items)}"]
     for change in items:
-        subject = printable(change.resource_id) + (f" [{printable(change.detail_key)}]" if change.detail_key else "")
+        subject = _subject(change)
         flags = "".join((" (waived)" if change.waived else "", " (baselined)" if change.baselined else ""))
         transition = f"  {_status(change.before)} -> {_status(change.after)}" if show_before else ""
         lines.append(f"  {change.severity.value:<8} {printable(change.check_id):<14} {subject}{transition}{flags}")
@@ -158,10 +158,14 @@ def _acceptance(items: tuple[FindingChange, ...]) -> list[str]:
     no status does, so each is named."""
     lines = [f"waiver or baseline changed: {len(items)}"]
     for change in items:
-        subject = printable(change.resource_id) + (f" [{printable(change.detail_key)}]" if change.detail_key else "")
+        subject = _subject(change)
         was, now = _accepted(change.waived_before, change.baselined_before), _accepted(change.waived, change.baselined)
         lines.append(f"  {change.severity.value:<8} {printable(change.check_id):<14} {subject}  {was} -> {now}")
     return lines
+
+
+def _subject(change: FindingChange) -> str:
+    return printable(change.resource_id) + (f" [{printable(change.detail_key)}]" if change.detail_key else "")
 
 
 def _accepted(waived: bool, baselined: bool) -> str:
