@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 import click
 
 from scanner import __version__, bulk, cli_evidence
+from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
 from scanner.clickapp import (
     EXIT_CODES_HELP,
     EXIT_FINDINGS,
@@ -159,6 +160,25 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Attribute failures to Azure changes this far back (e.g. 7d, 72h; default and maximum 14d).",
         ),
         click.option(
+            "--connect-timeout",
+            type=Seconds(min=0, min_open=True, max=3600),
+            default=CONNECT_TIMEOUT,
+            show_default=True,
+            envvar="MLWARDEN_CONNECT_TIMEOUT",
+            metavar="SECONDS",
+            help="Seconds to wait for a host to accept a connection (env: MLWARDEN_CONNECT_TIMEOUT); a vault "
+            "that never answers is a coverage gap after this.",
+        ),
+        click.option(
+            "--read-timeout",
+            type=Seconds(min=0, min_open=True, max=3600),
+            default=READ_TIMEOUT,
+            show_default=True,
+            envvar="MLWARDEN_READ_TIMEOUT",
+            metavar="SECONDS",
+            help="Seconds to wait for a reply to go on once connected (env: MLWARDEN_READ_TIMEOUT).",
+        ),
+        click.option(
             "--quiet", "-q", is_flag=True, help="No progress output (errors and warnings still go to stderr)."
         ),
     ]
@@ -223,8 +243,11 @@ def _collect(params: dict[str, Any]) -> Attach:
         diagnostics=params["diagnostics"],
         keyvault=not params["no_keyvault"],
         quiet=params["quiet"],
+        connect_timeout=params["connect_timeout"],
+        read_timeout=params["read_timeout"],
     )
-    return Attach(collect(options), options, since)
+    sign_in = cli_evidence.sign_in_for(options)  # one credential for the collection, changes and a signature
+    return Attach(collect(options, sign_in=sign_in), options, since, sign_in)
 
 
 @click.group(cls=MlwardenGroup, context_settings=CONTEXT, invoke_without_command=True, epilog=EXIT_CODES_HELP)

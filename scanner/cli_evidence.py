@@ -21,6 +21,8 @@ from scanner.models import Attestation, ScanResult
 from scanner.textsafe import printable
 
 if TYPE_CHECKING:
+    from scanner.azure.options import CollectOptions
+    from scanner.azure.session import SignIn
     from scanner.evidence import StagedPack
     from scanner.inventory import Inventory
     from scanner.outputs import StagedFile
@@ -57,10 +59,26 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+SIGN_IN = "mlwarden.sign_in"
+
+
+def sign_in_for(options: CollectOptions) -> SignIn:
+    """The command's one credential: a live collection, its change reads and a manifest signature share it
+    (and the tokens it holds), and the command's end closes it, however the command ends."""
+    from scanner.azure.session import SignIn
+
+    ctx = click.get_current_context()
+    found: SignIn | None = ctx.meta.get(SIGN_IN)
+    if found is None:
+        found = ctx.meta[SIGN_IN] = SignIn(options)
+        ctx.call_on_close(found.close)
+    return found
+
+
 def _transport(params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The credential and CA trust a live scan would use, built from the same options and environment."""
-    from scanner.azure.credentials import credential_for
-    from scanner.azure.options import CollectOptions
+    """The credential and CA trust a live scan would use, built from the same options and environment
+    (the live scan's own credential when this command collected)."""
+    from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT, CollectOptions
 
     options = CollectOptions(
         cloud=params.get("cloud") or "public",
@@ -68,8 +86,10 @@ def _transport(params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         authority_host=params.get("authority_host"),
         credential_scope=params.get("credential_scope"),
         ca_bundle=params.get("ca_bundle"),
+        connect_timeout=params.get("connect_timeout") or CONNECT_TIMEOUT,
+        read_timeout=params.get("read_timeout") or READ_TIMEOUT,
     )
-    return credential_for(options), options.transport_kwargs()
+    return sign_in_for(options).credential, options.transport_kwargs()
 
 
 @dataclass(frozen=True, slots=True)

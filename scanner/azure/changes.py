@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from azure.core.exceptions import AzureError
 
 from scanner.azure import failures, queries
-from scanner.azure.credentials import credential_for
 from scanner.azure.options import CollectOptions
 from scanner.azure.progress import Progress
 from scanner.azure.resource_graph import ResourceGraph
+from scanner.azure.session import SignIn
 from scanner.azure.throttle import Quota
 from scanner.changes import from_row, with_changes
 from scanner.errors import SourceError
@@ -25,12 +26,19 @@ from scanner.models import Gap, SourceCoverage
 
 
 def read_changes(
-    options: CollectOptions, resource_ids: Sequence[str], since: timedelta, subscriptions: Sequence[str]
+    options: CollectOptions,
+    resource_ids: Sequence[str],
+    since: timedelta,
+    subscriptions: Sequence[str],
+    credential: Any,
 ) -> tuple[list[ResourceChange], SourceCoverage]:
-    """Changes to `resource_ids` in the window; a refused or failed query is a gap, never an error."""
+    """Changes to `resource_ids` in the window; a refused or failed query is a gap, never an error.
+
+    `credential` is the collection's own (`SignIn`): the token it already holds is reused.
+    """
     if not resource_ids:
         return [], SourceCoverage(name=RESOURCE_CHANGES, collected=True)
-    graph = ResourceGraph(options, credential_for(options), Progress(quiet=True), Quota())
+    graph = ResourceGraph(options, credential, Progress(quiet=True), Quota())
     hours = max(1, int(since.total_seconds() // 3600))
     changes: list[ResourceChange] = []
     gaps: list[Gap] = []
@@ -39,7 +47,7 @@ def read_changes(
             rows, refused = graph.query(kql, sources=(RESOURCE_CHANGES,), subscriptions=list(subscriptions))
             gaps.extend(refused)
             changes.extend(c for c in (from_row(row) for row in rows) if c is not None)
-    except (SourceError, AzureError, ValueError) as exc:
+    except (SourceError, AzureError, ValueError) as exc:  # a refused sign-in too: the checks' verdicts stand
         reason = str(exc) if isinstance(exc, SourceError) else failures.reason(exc)
         gaps.append(Gap(source=RESOURCE_CHANGES, scope="resourcechanges", reason=reason))
     finally:
@@ -49,15 +57,19 @@ def read_changes(
 
 class Attach:
     """Who changed it for a live collection: called once the checks have named the failing
-    resources (`engine.AfterChecks`), it reads their changes and keeps the inventory it made."""
+    resources (`engine.AfterChecks`), it reads their changes and keeps the inventory it made.
+    It reads with the collection's sign-in, which its owner closes."""
 
-    def __init__(self, inventory: Inventory, options: CollectOptions, since: timedelta) -> None:
+    def __init__(self, inventory: Inventory, options: CollectOptions, since: timedelta, sign_in: SignIn) -> None:
         self.inventory = inventory
         """The collected inventory; once called, the same with its changes and their coverage."""
         self.options = options
         self.since = since
+        self.sign_in = sign_in
 
     def __call__(self, failing: Sequence[str]) -> Inventory:
-        found, coverage = read_changes(self.options, failing, self.since, self.inventory.header.scope.subscriptions)
+        subscriptions = self.inventory.header.scope.subscriptions
+        credential = self.sign_in.credential if failing else None
+        found, coverage = read_changes(self.options, failing, self.since, subscriptions, credential)
         self.inventory = with_changes(self.inventory, found, coverage)
         return self.inventory

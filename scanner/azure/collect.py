@@ -22,13 +22,14 @@ from scanner import __version__
 from scanner import inventory as sources
 from scanner.azure import failures, queries
 from scanner.azure.arm import ArmClient, id_segment
-from scanner.azure.credentials import authority_of, credential_for
+from scanner.azure.credentials import authority_of
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.limits import ArmGate, Limits
 from scanner.azure.options import CollectOptions
 from scanner.azure.progress import ARM_READS, VAULT_READS, Progress
 from scanner.azure.resource_graph import ResourceGraph
+from scanner.azure.session import SignIn
 from scanner.azure.settings import redact_deployment
 from scanner.azure.signin import SignInFailed, cause
 from scanner.azure.tasks import Job, Outcome, Reads
@@ -84,11 +85,9 @@ def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
 class Collection:
     """One collection run: the clients, what has been read so far, and the gaps per source."""
 
-    def __init__(self, options: CollectOptions, progress: Progress) -> None:
+    def __init__(self, options: CollectOptions, progress: Progress, credential: Any) -> None:
         self.options = options
         self.progress = progress
-        credential = credential_for(options)
-        self._own_credential = credential if options.credential is None else None
         self.graph_quota, self.arm_quota, self.vault_quota = Quota(), Quota(), Quota()
         self.graph = ResourceGraph(options, credential, progress, self.graph_quota)
         self.arm_limits = Limits(options.arm_budget)
@@ -110,8 +109,6 @@ class Collection:
     def close(self) -> None:
         self.graph.close()
         self.arm.close()
-        if self._own_credential is not None:
-            self._own_credential.close()
 
     # -- bookkeeping ----------------------------------------------------------------------
     def add_gap(self, gap: Gap) -> None:
@@ -312,15 +309,22 @@ def _describe(options: CollectOptions, subscriptions: list[str]) -> str:
     return f"{len(subscriptions)} subscription(s)"
 
 
-def collect(options: CollectOptions, progress: Progress | None = None) -> Inventory:
-    """Read everything the checks need from live Azure; unreadable scopes become coverage gaps."""
+def collect(options: CollectOptions, progress: Progress | None = None, sign_in: SignIn | None = None) -> Inventory:
+    """Read everything the checks need from live Azure; unreadable scopes become coverage gaps.
+
+    `sign_in` is the run's credential when more reads follow (who changed it, a signature); its
+    owner closes it. Without one, the collection signs in and closes its credential itself.
+    """
     progress = progress or Progress(quiet=options.quiet)
     with progress:
-        return _collect(options, progress)
+        if sign_in is not None:
+            return _collect(options, progress, sign_in)
+        with SignIn(options) as own:
+            return _collect(options, progress, own)
 
 
-def _collect(options: CollectOptions, progress: Progress) -> Inventory:
-    run = Collection(options, progress)
+def _collect(options: CollectOptions, progress: Progress, sign_in: SignIn) -> Inventory:
+    run = Collection(options, progress, sign_in.credential)
     try:
         subscriptions = run.subscriptions()
         if not subscriptions and not any(run.gaps.values()):

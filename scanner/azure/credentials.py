@@ -102,7 +102,7 @@ def credential_for(options: CollectOptions) -> Any:
             client_id=os.environ.get("AZURE_CLIENT_ID"),
             _exclude_workload_identity_credential=True,
             _enable_imds_probe=True,
-            **transport,
+            **options.trust_kwargs(),
         ),
         # The developer tools sign in through their own processes, in the cloud they are set to.
         "azureclicredential": lambda: identity.AzureCliCredential(process_timeout=10),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import requests
+import urllib3
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -9,6 +11,25 @@ from azure.core.exceptions import (
     DeserializationError,
     HttpResponseError,
 )
+
+TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+"""The socket's own, and what requests and urllib3 (azure-core's transport) raise for a connect or read timeout."""
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True when the host did not answer within the connect or read timeout (not a refusal or a reset).
+
+    requests reports a TLS handshake that never completes as a read timeout; both end here.
+    """
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        if isinstance(current, TIMEOUTS):
+            return True
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return False
 
 
 def reason(exc: BaseException) -> str:
@@ -22,6 +43,8 @@ def reason(exc: BaseException) -> str:
         return f"HTTP {exc.status_code} {code}" if code else f"HTTP {exc.status_code}"
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed ({type(exc).__name__})"
+    if isinstance(exc, AzureError) and timed_out(exc):
+        return "no answer in time (timed out)"
     if isinstance(exc, AzureError):
         return f"unreachable ({type(exc).__name__})"
     return type(exc).__name__

@@ -28,6 +28,9 @@ from scanner.models import Gap, Resource
 
 KEY_WORKERS = 4
 """Concurrent key reads within one vault (each takes two requests), on top of the vault-level pool."""
+NETWORK_RETRIES = 1
+"""A vault host that does not answer is most often private (its name resolves to an address this
+runner cannot reach): one more try, then ARM's key listing and a gap, not four timeouts."""
 
 
 def _seconds(value: datetime | None) -> int | None:
@@ -66,6 +69,8 @@ class KeyVaultReader:
                 return self._data_plane(vault, uri.rstrip("/")), None
             except (AzureError, ValueError) as exc:  # private or firewalled vault, or no data-plane permission
                 refused = f"data plane {failures.reason(exc)}"
+                if failures.timed_out(exc):
+                    refused = "data plane did not answer in time (a private endpoint or firewall?)"
             except (TypeError, AttributeError, KeyError):  # the SDK choked on a reply not in the documented shape
                 refused = "data plane malformed response"
         try:
@@ -91,6 +96,7 @@ class KeyVaultReader:
                 options.retry_backoff,
                 options.max_retries,
                 VaultGate(self.limits, self.subscription_limits, vault.id),
+                network_retries=NETWORK_RETRIES,
             ),
             **options.transport_kwargs(),
         )

@@ -12,6 +12,10 @@ from scanner.azure.limits import ARM_READS, VAULT_READS, Budget
 Cloud = Literal["public", "usgov", "china"]
 REQUESTS_CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 SSL_CERT_ENV = "SSL_CERT_FILE"
+CONNECT_TIMEOUT = 10.0
+"""Seconds to connect (TCP and TLS): Azure's front doors answer in well under one; azure-core waits 300."""
+READ_TIMEOUT = 60.0
+"""Seconds between bytes of a reply once connected; azure-core waits 300."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class CollectOptions:
     retry_backoff: float = 0.8
     """Seconds of the first back-off step when a service answers 429 or 5xx without Retry-After."""
     max_retries: int = 6
+    connect_timeout: float = CONNECT_TIMEOUT
+    """A host that never answers (a blackholed private endpoint) costs this, times the connect retries."""
+    read_timeout: float = READ_TIMEOUT
     credential: Any = None
     """An azure-core `TokenCredential`; `DefaultAzureCredential` when None."""
 
@@ -102,7 +109,11 @@ class CollectOptions:
             return os.environ[SSL_CERT_ENV], SSL_CERT_ENV
         return None
 
-    def transport_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments every azure-core client and credential gets (the trusted CA)."""
+    def trust_kwargs(self) -> dict[str, Any]:
+        """The trusted CA alone, for a credential that keeps its own timeouts (managed identity's 2 s probe)."""
         trusted = self.trusted_ca
         return {"connection_verify": trusted[0]} if trusted else {}
+
+    def transport_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments every azure-core client and credential gets: the trusted CA and the timeouts."""
+        return {**self.trust_kwargs(), "connection_timeout": self.connect_timeout, "read_timeout": self.read_timeout}

@@ -136,13 +136,13 @@ class SignInChain:
         if self._chosen is not None:
             name, credential = self._chosen
             try:
-                return _token_info(credential, scopes, options)
+                return token_info(credential, scopes, options)
             except Exception as exc:  # e.g. a refresh refused mid-scan
                 raise SignInFailed(self.authority, [(name, cause(exc))]) from None
         attempts = list(self._unavailable)
         for name, credential in self._credentials:
             try:
-                info = _token_info(credential, scopes, options)
+                info = token_info(credential, scopes, options)
             except CredentialUnavailableError as exc:
                 attempts.append((name, cause(exc)))
                 continue
@@ -161,7 +161,7 @@ class SignInChain:
                 closer()
 
 
-def _token_info(credential: Any, scopes: Sequence[str], options: TokenRequestOptions) -> AccessTokenInfo:
+def token_info(credential: Any, scopes: Sequence[str], options: TokenRequestOptions) -> AccessTokenInfo:
     if hasattr(credential, "get_token_info"):
         info: AccessTokenInfo = credential.get_token_info(*scopes, options=options)
         return info

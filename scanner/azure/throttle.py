@@ -126,12 +126,18 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
         self._admit()
 
 
-def retry_policy(quota: Quota, backoff: float, retries: int, gate: Gate | None = None) -> ThrottledRetryPolicy:
+def retry_policy(
+    quota: Quota, backoff: float, retries: int, gate: Gate | None = None, *, network_retries: int = 3
+) -> ThrottledRetryPolicy:
+    """`network_retries`: attempts again after a failed connect or read (azure-core's default is 3 each);
+    each may cost a whole connect or read timeout when the host never answers."""
     return ThrottledRetryPolicy(
         quota,
         gate,
         retry_total=retries,
         retry_status=retries,
+        retry_connect=network_retries,
+        retry_read=network_retries,
         retry_backoff_factor=backoff,
         retry_backoff_max=60,
     )
