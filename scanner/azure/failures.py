@@ -12,6 +12,8 @@ from azure.core.exceptions import (
     HttpResponseError,
 )
 
+from scanner.azure.options import CollectOptions
+
 TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
 """The socket's own, and what requests and urllib3 (azure-core's transport) raise for a connect or read timeout."""
 
@@ -25,11 +27,21 @@ def timed_out(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 10:
         seen.append(current)
+        if isinstance(current, urllib3.exceptions.NewConnectionError):  # refused or no such host: an answer
+            return False  # (urllib3 2 derives it from its connect timeout for backward compatibility)
         if isinstance(current, TIMEOUTS):
             return True
         inner = getattr(current, "inner_exception", None)
         current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
     return False
+
+
+def no_answer(options: CollectOptions) -> str:
+    """What a timeout means, and the options that set it."""
+    return (
+        f"did not answer in time (--connect-timeout {options.connect_timeout:g} s, "
+        f"--read-timeout {options.read_timeout:g} s)"
+    )
 
 
 def reason(exc: BaseException) -> str:

@@ -70,6 +70,8 @@ class ResourceGraph:
             **options.transport_kwargs(),
         )
         self._progress = progress
+        self._options = options
+        self._where = options.arm_url
         self.requests = 0
         self.tenant_limit_hit = False
 
@@ -179,6 +181,8 @@ class ResourceGraph:
         except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None
         except AzureError as exc:
+            if failures.timed_out(exc):
+                raise SourceError(f"Resource Graph at {self._where} {failures.no_answer(self._options)}") from None
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
         body, headers = reply
         if str(headers.get(SUBSCRIPTION_LIMIT_HIT, "")).lower() == "true":
