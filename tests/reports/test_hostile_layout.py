@@ -172,6 +172,27 @@ def test_plain_ascii_is_written_as_before() -> None:
     assert visible.marked("\ud800") == '<wbr><span class="cc">[U+D800]</span><wbr>'
 
 
+def test_joining_at_once_writes_what_joining_each_name_writes() -> None:
+    """`joined` escapes a plain list in one call; a name with markup characters, a hidden or a
+    right-to-left character, or markup among the values takes the per-name path, with equal bytes."""
+    markup = html.Markup("<i>safe</i>")
+    cases: list[list[object]] = [
+        [],
+        ["a", "b&c", '<x y="1">', "it's"],
+        ["plain", "kv\u200bresearch", "\u05e9\u05dc\u05d5\u05dd"],
+        ["a", markup, "b<"],
+        ["n\0ul", "tab\there", 3],
+    ]
+    for values in cases:
+        for separator in (", ", " & ", ""):
+            each = html.Markup(html.escape(separator)).join(
+                value if isinstance(value, html.Markup) else html.Markup(visible.marked(str(value))) for value in values
+            )
+            assert visible.joined(values, separator) == each
+            assert visible.joined(tuple(values), separator) == each
+            assert visible.joined(iter(values), separator) == each
+
+
 def _empty() -> ScanResult:
     base = scan_result((), resource_count=0)
     sources = tuple(source.model_copy(update={"gaps": (), "collected": True}) for source in base.sources)
