@@ -132,6 +132,23 @@ def test_batched_lines_are_each_element_alone(result: ScanResult, monkeypatch: p
     assert ScanResult.model_validate_json(b"\n".join(lines)) == changed
 
 
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [{"b": 1, "a": 2}, {"a": 3}, {"a": 'x\n,{"a":'}],  # one first key: the long pattern
+        [{"a": 1}, {"b": 2}, {"a": 3}],  # first keys differ: the plain replace
+        [{}, {}, {"a": 1}, {"a": 2}],  # empty elements: the first key is past another separator
+        [{}, {"a": 1}, {}, {"a": 2}],
+        ["k:v", "k:v", "k:w"],  # strings, not objects, with a colon
+        [1, 2, 3],  # no colon near a separator
+        [{"a": 1}],  # no separator
+    ],
+)
+def test_batch_separators_lose_their_comma_whatever_the_elements(batch: list[object]) -> None:
+    """`_dump_lines` reads as each element dumped alone, on the fast path and on every fallback."""
+    assert bytes(json_report._dump_lines(batch)) == b",\n".join(json_report._dumps(item) for item in batch)
+
+
 def test_controls_and_postures_are_each_their_model_dump(tmp_path: Path) -> None:
     """Controls and postures are written from their fields, not pydantic's dump: each line says
     what `model_dump(mode="json")` says, attestations (a live one, an expired one) included."""
