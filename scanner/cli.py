@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import click
 
-from scanner import __version__, bulk, cli_evidence
+from scanner import __version__, argv, bulk, cli_evidence
 from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
 from scanner.clickapp import (
     EXIT_CODES_HELP,
@@ -28,6 +28,7 @@ from scanner.clickapp import (
     Location,
     MlwardenGroup,
     Seconds,
+    error_line,
     flatten_formats,
     guard,
 )
@@ -720,6 +721,11 @@ def _quiet_sdk_logging() -> None:
 def main() -> None:
     _quiet_sdk_logging()
     bulk.set_resident(True)  # one scan per process: bulk data stays out of the cycle collector's walks
+    try:
+        argv.check_utf8(sys.argv[1:])
+    except InputError as exc:
+        click.echo(error_line(str(exc)), err=True)
+        sys.exit(exc.exit_code)
     try:
         cli(prog_name="mlwarden")
     except SystemExit as done:

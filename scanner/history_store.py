@@ -420,7 +420,10 @@ def _counts(text: str, keys: list[str]) -> dict[str, int]:
     stored = json.loads(text)
     if not isinstance(stored, dict):
         raise TypeError(f"expected a JSON object of counts, got {type(stored).__name__}")
-    return {key: int(stored.get(key, 0)) for key in keys}
+    counts = {key: stored.get(key, 0) for key in keys}
+    if any(type(count) is not int or count < 0 for count in counts.values()):  # not 1e999, 1.5, true or "3"
+        raise ValueError("a count that is not a whole number of findings")
+    return counts
 
 
 def _json_list(text: str) -> list[Any]:
@@ -439,5 +442,5 @@ def corrupt_as_input(label: str) -> Iterator[None]:
     """Stored values that no longer decode are a damaged history: bad input, not a bug."""
     try:
         yield
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise InputError(f"history {label}: corrupt history ({type(exc).__name__})") from None

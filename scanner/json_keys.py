@@ -1,16 +1,23 @@
-"""Duplicate keys in small JSON documents (a snapshot's header, a baseline).
+"""Duplicate keys in JSON documents that steer a scan (a snapshot's lines, a baseline).
 
 orjson, like most parsers, keeps the last of two equal keys. In a file an auditor relies on that
-is ambiguous (`"schema_version": 1, ..., "schema_version": 2`, or a second `fingerprints` list
-that silently replaces the first), so the documents that steer a scan are checked once more
-with the standard library, which reports every key pair. Records of a snapshot are not: their
-number makes the second parse too dear, and a record's keys only describe one resource.
+is ambiguous: `{"publicNetworkAccess": "Disabled", ..., "publicNetworkAccess": "Enabled"}` reads
+as Enabled to mlwarden while a reviewer (or another tool) sees Disabled, and a second
+`fingerprints` list silently replaces the first. So every such document is checked once more.
+
+The check costs almost nothing on what mlwarden itself writes: re-serialising the parsed value
+with orjson gives back exactly the line `collect` wrote (compact, keys in their order), and byte
+equality proves no key was dropped, since a dropped pair would make the output shorter. Only a
+line that differs (other whitespace, escapes, another writer) is parsed again with the standard
+library, which reports every key pair.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import orjson
 
 
 class _Duplicate(Exception):
@@ -37,3 +44,11 @@ def duplicate_key(data: bytes) -> str | None:
     except (ValueError, RecursionError):
         return None  # orjson already accepted it; nothing more to say here
     return None
+
+
+def duplicate_in(raw: bytes, parsed: Any) -> str | None:
+    """`duplicate_key(raw)`, answered without a second parse when `raw` is how orjson writes `parsed`."""
+    canonical = orjson.dumps(parsed)
+    if canonical == raw or (raw[-1:] == b"\r" and canonical == raw[:-1]):  # CRLF files too
+        return None
+    return duplicate_key(raw)

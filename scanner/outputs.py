@@ -472,7 +472,7 @@ class Outputs:
         """Replace the target; an existing one stays reachable under a second (locked) name."""
         in_out = self._staging is not None and item.staged.parent == self._staging
         try:
-            if item.target.exists():
+            if os.path.lexists(item.target):  # a symlink (even dangling) is replaced, never written through
                 keep_dir = self._staging if in_out and self._staging is not None else item.target.parent
                 prefix = f"{STAGING_PREFIX}old-" if in_out else self._baseline_prefix(item.target)
                 backup = keep_dir / f"{prefix}{secrets.token_hex(6)}"
@@ -481,7 +481,8 @@ class Outputs:
                 except OSError:  # a filesystem without hard links
                     shutil.copy2(item.target, backup)
                 item.backup = backup
-                self._lock(backup)
+                if not backup.is_symlink():  # a link kept aside may point nowhere from its new place
+                    self._lock(backup)
             os.replace(item.staged, item.target)
             item.committed = True
         except OSError as exc:

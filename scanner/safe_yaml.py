@@ -51,6 +51,7 @@ def is_date(value: Any) -> bool:
     return isinstance(value, date) and not isinstance(value, datetime)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z0-9_.$@-]{1,64}")
 
 
@@ -90,12 +91,15 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep)
+            value = super().construct_object(node, deep)
         except (ValueError, OverflowError, TypeError) as exc:
             # e.g. 2027-02-30, a month 13, an integer of 5,000 digits
             what = "date or time" if node.tag.endswith(":timestamp") else "value"
             value = _short(str(node.value)) if isinstance(node, yaml.ScalarNode) else node.tag
             raise LocatedError(node.start_mark.line + 1, f"invalid {what} {value!r} ({type(exc).__name__})") from None
+        if isinstance(value, str) and _SURROGATE.search(value):  # "\ud800": not text, cannot be written out
+            raise LocatedError(node.start_mark.line + 1, "a lone surrogate escape (\\ud800-\\udfff) is not text")
+        return value
 
 
 def _construct_mapping(loader: _BoundedLoader, node: yaml.MappingNode) -> Iterator[LocatedDict]:

@@ -42,7 +42,7 @@ from scanner.inventory import (
     ResourceChange,
     SnapshotHeader,
 )
-from scanner.json_keys import duplicate_key
+from scanner.json_keys import duplicate_in, duplicate_key
 from scanner.resource_rows import RowBuilder
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -243,6 +243,8 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
                 header = _header(record, _where(name, first + offset))
                 inventory = Inventory(header=header)
                 continue
+            if (twice := duplicate_in(raw, record)) is not None:
+                raise InputError(f"{_where(name, first + offset)}: {_twice(twice)}")
             data = record.get("data")
             kind = record.get("record")
             if kind == "resource" and type(data) is dict:
@@ -262,6 +264,12 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
     if inventory is None:
         raise InputError(f"snapshot {name}: empty file (no header line)")
     return inventory
+
+
+def _twice(key: str) -> str:
+    """Which value would count is ambiguous (orjson keeps the last, a reviewer may read the first)."""
+    shown = repr(key) if len(key) <= 64 and key.isprintable() else "(a long or unprintable name)"
+    return f"the key {shown} appears twice in one object (JSON keeps only the last: refused as ambiguous)"
 
 
 def _where(name: str, number: int) -> str:

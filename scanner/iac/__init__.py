@@ -51,7 +51,8 @@ def _parameters_for(template: Path, parameter_files: list[Path], single: bool) -
 def _names_template_schema(file: Path) -> bool:
     """Whether a file that did not parse says it is a deployment template (then it is an error)."""
     try:
-        head = file.read_bytes()[: 64 * 1024].lower()
+        with file.open("rb") as handle:
+            head = handle.read(64 * 1024).lower()
     except OSError:
         return True
     return any(marker.encode() in head.replace(b"\x00", b"") for marker in arm_template.TEMPLATE_SCHEMA_MARKERS)

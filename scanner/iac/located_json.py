@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from scanner.errors import InputError
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -27,6 +29,14 @@ class LocatedDict(dict[str, Any]):
     line: int = 0
 
 
+class DuplicateKey(ValueError):
+    """One object names a key twice: which value counts would be a guess (ARM refuses it)."""
+
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
 def loads(text: str) -> Any:
     """Parse `text`; every object becomes a `LocatedDict` carrying its line."""
     newlines = [i for i, ch in enumerate(text) if ch == "\n"]
@@ -37,6 +47,9 @@ def loads(text: str) -> Any:
         pairs, end = json.decoder.JSONObject(s_and_end, *args, **kwargs)  # type: ignore[attr-defined]
         located = LocatedDict(pairs)
         located.line = bisect.bisect_left(newlines, start) + 1
+        if len(located) != len(pairs):  # ARM refuses a template with a property twice; so do we
+            twice = next(key for index, (key, _) in enumerate(pairs) if any(key == k for k, _ in pairs[:index]))
+            raise DuplicateKey(twice, located.line)
         return located, end
 
     decoder.parse_object = parse_object  # type: ignore[attr-defined]
@@ -82,17 +95,32 @@ def load(path: Path, what: str, *, comments: bool = False) -> Any:
     """Read and parse a file; a missing, oversized, non-UTF-8 or malformed file is one InputError.
     With `comments`, JSON with comments (as ARM reads templates) is accepted."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(f"{path}: {what} is {size} bytes, over the {MAX_BYTES}-byte limit")
-        text = _decode(path.read_bytes())
+        with path.open("rb") as handle:  # read at most one byte past the limit: a FIFO or /dev/zero has no size
+            data = handle.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise InputError(f"{path}: {what} is over the {MAX_BYTES}-byte limit")
+        text = _decode(data)
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what} ({exc.strerror or type(exc).__name__})") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: {what} is not UTF-8 (byte {exc.start})") from None
+    if comments:
+        text = strip_comments(text)
     try:
-        return loads(strip_comments(text) if comments else text)
+        orjson.loads(text)  # strict RFC 8259 first: no NaN or Infinity, no lone surrogate, no number beyond a double
+    except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg:
+            raise InputError(f"{path}:{exc.lineno}: {what} is nested too deeply") from None
+        raise InputError(f"{path}:{exc.lineno}: malformed {what}: {exc.msg}") from None
+    try:
+        return loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: malformed {what}: {exc.msg}") from None
+    except DuplicateKey as exc:
+        raise InputError(f"{path}:{exc.line}: {what} names the key {_key(exc.key)} twice in one object") from None
     except RecursionError:
         raise InputError(f"{path}: {what} is nested too deeply") from None
+
+
+def _key(key: str) -> str:
+    return repr(key) if len(key) <= 64 and key.isprintable() else "(a long or unprintable name)"

@@ -1,0 +1,212 @@
+"""Hostile text, as an outside tester would write it: JSON keys given twice, numbers and escapes
+that are not RFC 8259 JSON, bytes that are not UTF-8 on the command line, devices where a file
+is expected, corrupt counts in a history and symlinks in `--out`.
+
+Each case broke before its fix: a silent success with the value a reviewer did not see, exit 4
+("internal error"), an out-of-memory kill, or a refused scan with a wrong reason. Every refusal is
+one `mlwarden: error:` line naming the file (and line), exit 2, and leaves earlier outputs alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import test_hostile_inputs as base
+from tests.test_hostile_inputs import DEMO, invoke, refused, scan_args
+
+earlier, workdir = base.earlier, base.workdir  # the same fixtures: an earlier scan's reports and history
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "iac"
+TEMPLATE = (EXAMPLES / "ml-platform.json").read_text()
+PLAN = (EXAMPLES / "ml-platform.tfplan.json").read_text()
+DISABLED = b'"publicNetworkAccess":"Disabled"'
+DUP_LINE = next(i for i, line in enumerate(DEMO) if DISABLED in line)
+
+
+def _snapshot(root: Path, line_index: int, line: bytes, name: str = "estate.jsonl") -> Path:
+    path = root / name
+    path.write_bytes(b"".join(DEMO[:line_index]) + line + b"".join(DEMO[line_index + 1 :]))
+    return path
+
+
+# -- a key given twice -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+def test_a_resource_property_given_twice_is_refused_not_read_as_the_last(workdir: Path, crlf: bool) -> None:
+    """`"publicNetworkAccess":"Disabled",...,"publicNetworkAccess":"Enabled"` scanned as Enabled
+    without a word, while a reviewer reading the file saw Disabled."""
+    twice = DEMO[DUP_LINE].replace(DISABLED, DISABLED + b',"publicNetworkAccess":"Enabled"', 1)
+    path = _snapshot(workdir, DUP_LINE, twice.replace(b"\n", b"\r\n") if crlf else twice)
+    message = refused(workdir, *scan_args(workdir, "--snapshot", path))
+    assert message == (
+        f"mlwarden: error: snapshot {path} line {DUP_LINE + 1}: the key 'publicNetworkAccess' appears twice "
+        "in one object (JSON keeps only the last: refused as ambiguous)"
+    )
+
+
+def test_a_record_key_given_twice_is_refused_and_other_writers_still_read(workdir: Path) -> None:
+    """The same for a record's own keys, and for a line another tool wrote with spaces and
+    `\\u` escapes (which takes the slower, exact path)."""
+    record = json.loads(DEMO[DUP_LINE])
+    spaced = json.dumps(record, ensure_ascii=True, indent=1).replace("\n", " ").encode()
+    assert spaced.rstrip() != DEMO[DUP_LINE].rstrip()
+    path = _snapshot(workdir, DUP_LINE, spaced + b"\n", "spaced.jsonl")
+    assert invoke("scan", "--snapshot", path, "--fail-on", "none").exit_code == 0
+    twice = spaced[:-1] + b', "record": "resource"}\n'
+    path = _snapshot(workdir, DUP_LINE, twice)
+    message = refused(workdir, *scan_args(workdir, "--snapshot", path))
+    assert message.endswith(
+        f"line {DUP_LINE + 1}: the key 'record' appears twice in one object "
+        "(JSON keeps only the last: refused as ambiguous)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "needle", "twice"),
+    [
+        ("--template", TEMPLATE, '"publicNetworkAccess": "Disabled"', '"publicNetworkAccess": "Enabled"'),
+        ("--terraform-plan", PLAN, '"format_version": "1.2"', '"format_version": "9.9"'),
+    ],
+    ids=["template", "plan"],
+)
+def test_a_template_or_plan_property_given_twice_is_refused(
+    workdir: Path, option: str, text: str, needle: str, twice: str
+) -> None:
+    """ARM refuses a template with a property twice; mlwarden took the last one and passed it."""
+    assert needle in text, needle
+    path = workdir / "iac.json"
+    path.write_text(text.replace(needle, f"{needle}, {twice}", 1))
+    line = text[: text.index(needle)].count("\n") + 1
+    message = refused(workdir, *scan_args(workdir, option, path))
+    key = needle.split('"')[1]
+    assert message.startswith(f"mlwarden: error: {path}:") and f"names the key {key!r} twice in one object" in message
+    assert int(message.split(":")[3]) <= line
+
+
+# -- numbers and escapes JSON does not have --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("NaN", "unexpected character"),
+        ("-Infinity", "no digit after sign"),
+        ("1e999", "number is infinity"),
+        ("9" * 5000, "number is infinity"),  # Python's json raised ValueError (int digits): exit 4
+        ('"\\ud800"', "no low surrogate"),  # a lone surrogate crashed every report writer: exit 4
+    ],
+    ids=["nan", "infinity", "1e999", "5000-digits", "lone-surrogate"],
+)
+@pytest.mark.parametrize("option", ["--template", "--terraform-plan"])
+def test_templates_and_plans_are_strict_json(workdir: Path, option: str, value: str, reason: str) -> None:
+    text = TEMPLATE if option == "--template" else PLAN
+    at = text.index('"resources"') if option == "--template" else text.index('"planned_values"')
+    path = workdir / "iac.json"
+    path.write_text(text[:at] + f'"x": {value},\n' + text[at:])
+    message = refused(workdir, *scan_args(workdir, option, path))
+    line = text[:at].count("\n") + 1
+    assert message.startswith(f"mlwarden: error: {path}:{line}: malformed ") and reason in message, message
+
+
+def test_a_plan_that_is_a_device_is_refused_in_bounded_memory(workdir: Path) -> None:
+    """`--terraform-plan /dev/zero` read without end (its size is 0) until the kernel killed it."""
+    message = refused(workdir, *scan_args(workdir, "--terraform-plan", "/dev/zero"))
+    assert message == "mlwarden: error: /dev/zero: Terraform plan JSON is over the 67108864-byte limit"
+
+
+@pytest.mark.parametrize("field", ["justification", "owner"])
+def test_a_lone_surrogate_escape_in_yaml_is_refused(workdir: Path, field: str) -> None:
+    """YAML's `"\\ud800"` made a string no report can encode: exit 4 after the whole scan."""
+    values = {"justification": "accepted", "owner": "a@example.org", field: '"bad \\udfff"'}
+    path = workdir / "waivers.yaml"
+    path.write_text(
+        "waivers:\n  - check: MLW-AKS-02\n    resource: /subscriptions/*\n"
+        f"    justification: {values['justification']}\n    owner: {values['owner']}\n    expires: 2099-01-01\n"
+    )
+    line = 4 if field == "justification" else 5
+    message = refused(workdir, *scan_args(workdir, "--demo", "--waivers", path))
+    assert (
+        message == f"mlwarden: error: waivers {path} line {line}: a lone surrogate escape (\\ud800-\\udfff) is not text"
+    )
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def _main(cwd: Path, *args: str | bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-c", "from scanner.cli import main; main()", *args],
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"--snapshot", b"estate-\xff.jsonl"],  # a file that exists: its name reached the JSON report
+        [b"--demo", b"--sarif-category", b"ci-\xff"],
+        [b"--demo", b"--subscription", b"3f6c1e2a-8b4d-4c7e-9a15-6d2e0b7c4a91", b"--subscription", b"\xff"],
+    ],
+    ids=["snapshot-name", "sarif-category", "subscription"],
+)
+def test_command_line_bytes_that_are_not_utf8_are_refused_before_the_scan(tmp_path: Path, args: list[bytes]) -> None:
+    (tmp_path / "estate-\udcff.jsonl").write_bytes(b"".join(DEMO))
+    done = _main(tmp_path, b"scan", *args, b"--out", b"out", b"--format", b"json,sarif")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.decode().splitlines()
+    number = 2 + next(i for i, a in enumerate(args) if b"\xff" in a)
+    assert len(lines) == 1 and lines[0].startswith(f"mlwarden: error: argument {number} ("), lines
+    assert "\\xff" in lines[0] and ") is not valid UTF-8: mlwarden writes UTF-8 reports" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+# -- a damaged history -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("status_counts", '{"fail": 1e999}'), ("status_counts", '{"fail": 1.5}'), ("resource_count", "1e999")],
+    ids=["count-infinite", "count-fraction", "resource-count-infinite"],
+)
+def test_a_count_that_is_not_a_whole_number_is_a_corrupt_history(workdir: Path, column: str, value: str) -> None:
+    """`1e999` in a stored count was OverflowError: exit 4; `1.5` was read as 1."""
+    db = workdir / "h.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"UPDATE scans SET {column} = ?",
+            (float("inf") if value == "1e999" and column == "resource_count" else value,),
+        )
+    conn.close()
+    message = refused(workdir, "history", "list", "--db", db)
+    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history ("), message
+
+
+# -- symlinks in --out -----------------------------------------------------------------------------
+
+
+def test_a_report_name_that_is_a_symlink_is_replaced_never_written_through(tmp_path: Path) -> None:
+    """A relative symlink as `mlwarden-report.json` made the commit fail after the whole scan with
+    "No such file or directory" (its backup was locked by following it from another directory)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    (out / "mlwarden-report.json").symlink_to("../victim")
+    (out / "mlwarden-report.html").symlink_to("nowhere")
+    result = invoke("scan", "--demo", "--out", out, "--fail-on", "none")
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "untouched"
+    for name in ("mlwarden-report.json", "mlwarden-report.html"):
+        assert not (out / name).is_symlink() and (out / name).stat().st_size > 1000
+    assert sorted(p.name for p in out.iterdir()) == ["mlwarden-report.html", "mlwarden-report.json"]
