@@ -20,11 +20,17 @@ RUN python -m build --wheel --outdir /dist . \
  && wheel="$(ls /dist/mlwarden-*.whl)" \
  && /opt/mlwarden/bin/pip install "${wheel}[pdf,postgres]"
 
-# --- runtime: the virtual environment, the system libraries the pdf extra needs, no build tools
+# --- runtime: the virtual environment, the system libraries the pdf extra needs, no build tools.
+# Fonts: DejaVu for Latin, Greek, Cyrillic, Hebrew and Arabic; Noto Sans CJK for Chinese, Japanese
+# and Korean names and Noto Color Emoji for emoji, which the PDF otherwise prints as empty boxes.
+# The serif CJK faces are removed (the report uses sans-serif only): +50 MB instead of +100 MB.
 FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+      fontconfig fonts-noto-cjk fonts-noto-color-emoji \
+ && rm -f /usr/share/fonts/opentype/noto/NotoSerifCJK-*.ttc \
+ && fc-cache -f \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /work --create-home --shell /usr/sbin/nologin mlwarden
 COPY --from=build /opt/mlwarden /opt/mlwarden

@@ -77,6 +77,7 @@ def test_the_image_is_multi_stage_slim_non_root_with_the_pdf_extra() -> None:
     assert user.split()[1].split(":")[0] not in ("root", "0")
     text = "\n".join(instructions)
     assert "[pdf,postgres]" in text and "libpango-1.0-0" in text and "COPY --from=build" in text
+    assert "fonts-noto-cjk" in text and "fonts-noto-color-emoji" in text  # CJK and emoji names are not boxes in the PDF
     assert not re.search(r"^(ENV|ARG)\s+\S*(SECRET|PASSWORD|TOKEN|KEY)", text, re.MULTILINE | re.IGNORECASE)
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[1] == "*" or "*" in ignored  # only what the build names goes into the context
