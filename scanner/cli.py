@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import click
 
-from scanner import __version__, argv, bulk, cli_evidence
+from scanner import __version__, argv, bulk, cli_evidence, sigterm
 from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
 from scanner.clickapp import (
     EXIT_CODES_HELP,
@@ -721,6 +721,7 @@ def _quiet_sdk_logging() -> None:
 def main() -> None:
     _quiet_sdk_logging()
     bulk.set_resident(True)  # one scan per process: bulk data stays out of the cycle collector's walks
+    sigterm.install()
     try:
         argv.check_utf8(sys.argv[1:])
     except InputError as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
+from scanner import sigterm
 from scanner.errors import MlwardenError
 from scanner.textsafe import printable
 
@@ -25,6 +26,8 @@ R = TypeVar("R")
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 """130, what a shell reports for a command stopped by Ctrl-C."""
+EXIT_TERMINATED = 128 + signal.SIGTERM
+"""143, what a shell reports for a command stopped by SIGTERM (see `scanner.sigterm`)."""
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 """141, what a shell reports for `cat` or `grep` killed by SIGPIPE: the reader went away early
 (`mlwarden checks list | head -1`). Not 0, so that `scan ... | head` never turns a gate green
@@ -39,6 +42,7 @@ Exit codes:
        warning); or the history could not be reached, so the scan was not recorded
   4    internal error, a bug in mlwarden (please report it)
   130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM: docker stop, a cancelled CI job); nothing written, as for Ctrl-C
   141  the reader of stdout went away (e.g. piped into head); nothing else printed"""
 
 
@@ -103,8 +107,9 @@ class MlwardenGroup(click.Group):
             click.echo(error_line(_usage_message(exc)), err=True)
             sys.exit(EXIT_INPUT)
         except click.exceptions.Abort:
-            click.echo(error_line("interrupted"), err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            terminated = sigterm.received()
+            click.echo(error_line("terminated" if terminated else "interrupted"), err=True)
+            sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
         except BrokenPipeError:
             _silence_stdout()
             sys.exit(EXIT_BROKEN_PIPE)

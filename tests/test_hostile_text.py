@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,44 @@ def test_a_report_name_that_is_a_symlink_is_replaced_never_written_through(tmp_p
     for name in ("mlwarden-report.json", "mlwarden-report.html"):
         assert not (out / name).is_symlink() and (out / name).stat().st_size > 1000
     assert sorted(p.name for p in out.iterdir()) == ["mlwarden-report.html", "mlwarden-report.json"]
+
+
+# -- SIGTERM ---------------------------------------------------------------------------------------
+
+
+def test_sigterm_mid_scan_leaves_earlier_reports_and_no_staging(tmp_path: Path) -> None:
+    """SIGTERM (`docker stop`, a cancelled CI job) ended the process on the spot: its staging
+    directory stayed in `--out` until a next run swept it. It now stops the run as Ctrl-C does."""
+    fifo = tmp_path / "estate.jsonl"
+    os.mkfifo(fifo)  # the scan waits on it, after its outputs are reserved: a moment that is always there
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mlwarden-report.json").write_text("earlier")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from scanner.cli import main; main()",
+            "scan",
+            "--snapshot",
+            str(fifo),
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    try:
+        for _ in range(1200):  # the staging directory appears once the run has reserved its outputs
+            if any(out.glob(".mlwarden-staging-*")) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert any(out.glob(".mlwarden-staging-*")), "the run never reserved its outputs"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err.decode() == "mlwarden: error: terminated\n"
+    assert sorted(p.name for p in out.iterdir()) == ["mlwarden-report.json"]
+    assert (out / "mlwarden-report.json").read_text() == "earlier"
