@@ -23,6 +23,8 @@ BUSY_TIMEOUT_SECONDS = 15.0
 """How long one attempt waits for another writer's lock before the store's backoff takes over."""
 
 _TRANSIENT_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_CORRUPT, _NOTADB = sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB
+"""What makes a file "not an mlwarden history": other SQLite errors (a full disk, I/O) are about the disk."""
 
 
 class SqliteStore(Store):
@@ -52,6 +54,8 @@ class SqliteStore(Store):
             except sqlite3.DatabaseError as exc:
                 if self._transient(exc):
                     raise
+                if getattr(exc, "sqlite_errorcode", _NOTADB) & 0xFF not in (_CORRUPT, _NOTADB):
+                    raise  # a full disk, an I/O error: "cannot use it" below, not a foreign file
                 raise InputError(
                     f"history {self.label}: not an mlwarden history database ({first_line(exc)})"
                 ) from None

@@ -9,6 +9,7 @@ one `mlwarden: error:` line naming the file (and line), exit 2, and leaves earli
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -253,3 +254,31 @@ def test_sigterm_mid_scan_leaves_earlier_reports_and_no_staging(tmp_path: Path) 
     assert err.decode() == "mlwarden: error: terminated\n"
     assert sorted(p.name for p in out.iterdir()) == ["mlwarden-report.json"]
     assert (out / "mlwarden-report.json").read_text() == "earlier"
+
+
+def test_a_history_on_a_full_disk_is_not_called_a_foreign_file(tmp_path: Path) -> None:
+    """A full disk said "not an mlwarden history database (disk I/O error)": the user was sent to
+    look for a corrupt file while the disk was full. Only a file SQLite cannot read as a database
+    is foreign; the rest says what SQLite said."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = mount / "h.db"
+        assert invoke("scan", "--demo", "--history", db, "--fail-on", "none").exit_code == 0
+        with (mount / "fill").open("wb") as fill, contextlib.suppress(OSError):
+            fill.write(b"\0" * (400 << 10))
+        elsewhere = tmp_path / "elsewhere"  # SQLite may leave its -wal and -shm beside the file
+        elsewhere.mkdir()
+        message = refused(elsewhere, "history", "list", "--db", db)
+        assert message == f"mlwarden: error: history db {db}: cannot use it (disk I/O error)", message
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+    foreign = tmp_path / "foreign.db"
+    foreign.write_text("not sqlite at all, but long enough for SQLite to read its header: " * 3)
+    message = refused(tmp_path, "history", "list", "--db", foreign)
+    assert (
+        message == f"mlwarden: error: history db {foreign}: not an mlwarden history database (file is not a database)"
+    )
