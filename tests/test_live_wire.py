@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from scanner import inventory as sources
 from scanner.azure.collect import collect
+from scanner.azure.refill import API_VERSIONS
 from scanner.errors import SourceError
 from scanner.inventory import Inventory
+from scanner.snapshot import write_snapshot
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import env, options
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
@@ -466,3 +468,45 @@ def test_token_endpoint_503_is_retried(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.token_5xx = 1
     _same(fake, tmp_path)
     assert fake.faults.token_5xx == 0
+
+
+# -- rows without properties -----------------------------------------------------------------------
+
+NULLED = {*API_VERSIONS, "microsoft.web/sites/config", "microsoft.security/pricings"}
+
+
+def _without_location(rows: list[str]) -> list[str]:
+    return sorted(json.dumps({k: v for k, v in json.loads(row).items() if k != "location"}) for row in rows)
+
+
+def test_rows_without_properties_are_read_again_from_arm(fake: AzureFake, tmp_path: Path) -> None:
+    """A resource provider that has not synced to Resource Graph sends `properties: null`. Judged as it
+    came, every property would read as the service default: an ACR admin user, an ML deployment's
+    secrets and a site's remote debugging passed on nothing. Each audited row is read with ARM's own
+    GET, a site's config from `config/web`, the plans from Defender: the same collection as before."""
+    fake.wire.graph_null_properties = NULLED
+    inventory = collect(options(fake, tmp_path))
+    rows, *rest = _shape(inventory)
+    wanted_rows, *wanted_rest = reference(tmp_path)
+    assert rest == wanted_rest  # keys, app-setting facts (the deployment's too) and no gap
+    # Row for row the same, but for `location`: Resource Graph's config and plan rows leave it out.
+    assert _without_location(rows) == _without_location(wanted_rows)
+    audited = [r for r in inventory.resources if r.type_key in API_VERSIONS]
+    assert fake.counts["arm:resource"] == len(audited) and all(isinstance(r.properties, dict) for r in audited)
+    assert fake.counts["arm:config"] == 2 and fake.counts["arm:pricings"] == 2
+    snapshot = tmp_path / "estate.jsonl"
+    write_snapshot(inventory, snapshot)
+    assert "CANARY" not in snapshot.read_text()  # the deployment's environment, read again, classified and dropped
+
+
+def test_a_bare_row_arm_cannot_read_is_a_gap_and_a_deleted_one_is_left_out(fake: AzureFake, tmp_path: Path) -> None:
+    ids = {r.type_key: r.id for r in fake.estate.inventory.resources}
+    registry, vault = ids["microsoft.containerregistry/registries"], ids["microsoft.keyvault/vaults"]
+    fake.wire.graph_null_properties = {"microsoft.containerregistry/registries", "microsoft.keyvault/vaults"}
+    fake.faults.arm_refused = {registry.lower(): 403, vault.lower(): 404}
+    inventory = collect(options(fake, tmp_path))
+    gaps = [(g.source, g.scope, g.reason) for c in inventory.header.sources for g in c.gaps]
+    reason = "Resource Graph sent no properties and ARM's GET failed: HTTP 403 AuthorizationFailed"
+    assert gaps == [(sources.RESOURCES, registry, reason)]
+    assert vault.lower() not in {r.id_key for r in inventory.resources} and not inventory.keys
+    assert fake.counts["kv:list"] == 0  # nothing read for a vault ARM no longer knows

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from scanner import __version__
 from scanner import inventory as sources
-from scanner.azure import failures, queries
+from scanner.azure import failures, queries, refill
 from scanner.azure.arm import ArmClient, id_segment
 from scanner.azure.credentials import authority_of
 from scanner.azure.defender import Defender
@@ -165,9 +165,25 @@ class Collection:
                 if facts is not None:
                     self.app_settings.append(facts)
             resources.append(as_resource(row))
-        self.add_rows(sources.RESOURCES, within(resources, tags=self.options.tags))
+        kept = within(resources, tags=self.options.tags)
+        self.add_rows(sources.RESOURCES, kept)
+        refill.read_all(self.arm, refill.bare(kept), self.options.max_concurrency, self._refilled)
         refused = {gap.scope.lower() for gap in gaps}
         return [s for s in subscriptions if f"/subscriptions/{s}".lower() not in refused]
+
+    def _refilled(self, result: refill.Refilled) -> None:
+        """A row Resource Graph sent without properties, as ARM's GET returned it (or its gap)."""
+        key = result.resource_id.lower()
+        if result.gap is not None:
+            self.add_gap(result.gap)
+        elif result.row is None:
+            self.resources.pop(key, None)  # ARM no longer knows it
+            self.records[sources.RESOURCES] -= 1
+        else:
+            self.resources[key] = result.row
+        if result.facts is not None:
+            self.app_settings = [a for a in self.app_settings if a.resource_id.lower() != key]
+            self.app_settings.append(result.facts)
 
     def site_configs(self, subscriptions: list[str]) -> None:
         """Site config from `appserviceresources`; if that query fails, each site's own GET reads it instead."""
@@ -176,6 +192,8 @@ class Collection:
         except SourceError as exc:  # Reads.plan GETs config/web for every site without a row: all of them
             self.progress.step(f"{exc}; reading each site's config from ARM instead")
             return
+        # A config row without properties is no config: the site's own GET reads it (`Reads.plan`).
+        rows = [row for row in rows if isinstance(row.get("properties"), dict)]
         self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
     def security(self, subscriptions: list[str]) -> list[Job]:
@@ -190,7 +208,8 @@ class Collection:
         except SourceError as exc:
             found, failed = [], str(exc)
         rows = [as_resource(row) for row in found]
-        plans = [row for row in rows if row.type_key == PRICING_TYPE]
+        # A plan row without properties says nothing: its subscription's plans are read from Defender.
+        plans = [row for row in rows if row.type_key == PRICING_TYPE and row.properties is not None]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
         planned = {(row.subscription_id or "").lower() for row in plans}

@@ -79,6 +79,8 @@ class FakeEstate:
                 self.contacts[sub.lower()].append(row)
             elif type_key in CHILD_ROUTES:
                 self.children[(CHILD_ROUTES[type_key], str(parent_id(row["id"])).lower())].append(row)
+        self.by_id = {str(r["id"]).lower(): r for t in ("resources", "appserviceresources") for r in self.tables[t]}
+        """Each resource by lower-cased id, for its own ARM GET."""
         self.tables["resourcecontainers"] = list(subscriptions.values())
         self.tables["resourcechanges"] = [change_row(change) for change in inventory.changes]
         self.vaults = {

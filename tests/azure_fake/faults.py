@@ -45,6 +45,8 @@ class Faults:
     forbidden_vaults_arm: set[str] = field(default_factory=set)
     """ARM `vaults/{v}/keys` answers 403 for these vault names."""
     forbidden_app_settings: bool = False
+    arm_refused: dict[str, int] = field(default_factory=dict)
+    """Resource id (lower case) -> the status its own ARM GET answers (404: deleted since Resource Graph indexed it)."""
     expire_token: int = 0
     """The next N ARM requests answer a CAE claims challenge (token revoked or expired)."""
     changes_refused: int | None = None

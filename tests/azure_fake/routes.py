@@ -43,7 +43,13 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "secrets", re.compile(rf"^{ID}/secrets$", re.I)),
     ("GET", "tokens", re.compile(rf"^{ID}/tokens$", re.I)),
     ("GET", "containers", re.compile(rf"^{ID}/blobServices/default/containers$", re.I)),
+    ("GET", "resource", re.compile(rf"^{ID}$", re.I)),  # last: any resource's own GET
 ]
+
+
+def _nulled(row: dict[str, Any], types: set[str]) -> bool:
+    """`wire.graph_null_properties`: this row's type is named (or `*`, every type)."""
+    return "*" in types or str(row.get("type", "")).lower() in types
 
 
 class Router:
@@ -251,6 +257,8 @@ class Router:
         rows = query.select(table)
         if fake.wire.graph_sparse:
             rows = [{**r, **{k: None for k in ("subscriptionId", "resourceGroup") if k in r}} for r in rows]
+        if nulled := fake.wire.graph_null_properties:
+            rows = [{**r, "properties": None} if _nulled(r, nulled) else r for r in rows]
         if query.table == "appserviceresources" and not fake.appservice_config_in_graph:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:
@@ -348,6 +356,14 @@ class Router:
                 )
             strings = {n: {"value": v, "type": "Custom"} for n, v in planted.get("connection_string", {}).items()}
             return self.reply(200, {"id": f"{target}/config/connectionstrings", "properties": strings})
+        if name == "resource":
+            found = estate.by_id.get(key)
+            status = fake.faults.arm_refused.get(key, 200 if found else 404)
+            if status == 404:
+                return self.reply(404, _error("ResourceNotFound", "no such resource"))
+            if status != 200:
+                return self.reply(status, _error("AuthorizationFailed" if status == 403 else "Failed", "refused"))
+            return self.reply(200, found)
         if name == "vault-keys":
             vault = target.rsplit("/", 1)[-1].lower()
             if vault in fake.faults.forbidden_vaults_arm:

@@ -6,7 +6,7 @@ fake has always served, so tests that do not touch `fake.wire` see no difference
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -30,6 +30,9 @@ class Wire:
     """Send `totalRecords` and `count` (a terse fake may leave them out)."""
     graph_page_size: int | None = None
     """Serve at most this many rows a page whatever `$top` asked for."""
+    graph_null_properties: set[str] = field(default_factory=set)
+    """Rows of these types (lower case; `*`: every type) come back with `properties: null`, as from a
+    resource provider that has not synced its state to Resource Graph. ARM's own GET still has them."""
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date) or `none`."""
