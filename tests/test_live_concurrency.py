@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from benchmarks.estate_gen import generate
 from scanner.azure.collect import collect
 from scanner.azure.limits import ArmGate, Budget, Limits, TokenBucket, VaultGate, subscription_of
@@ -91,9 +93,12 @@ def test_gates_key_budgets_by_subscription_and_vault() -> None:
     assert vaults.waits == 0 and subscription_of(vault) == "s1"
 
 
-def test_reads_left_by_other_callers_are_respected(tmp_path: Path) -> None:
-    """Another tool with the same identity spent most of the bucket: ARM's remaining-reads header caps ours."""
+@pytest.mark.parametrize("header", ["subscription-reads", "subscription-global-reads"])
+def test_reads_left_by_other_callers_are_respected(tmp_path: Path, header: str) -> None:
+    """Another tool with the same identity spent most of the bucket: ARM's remaining-reads header caps ours
+    (this principal's count, or every principal's in the subscription since ARM's 2024 token buckets)."""
     with AzureFake(sample_inventory()) as fake:
+        fake.wire.arm_remaining_header = f"x-ms-ratelimit-remaining-{header}"
         fake.arm_limits = ServerBuckets(5, 20.0)
         for subscription in (SUB_A, SUB_B):
             fake.arm_limits.spend(subscription, 4)
@@ -109,6 +114,7 @@ def test_remaining_reads_header_caps_the_budget() -> None:
     url = "https://management.azure.com/subscriptions/s1/providers/Microsoft.Security/securityContacts"
     gate.observe(url, {"x-ms-ratelimit-remaining-subscription-reads": "1"})
     gate.observe(url, {"x-ms-ratelimit-remaining-subscription-reads": "not a number"})  # ignored
+    gate.observe(url, {"x-ms-ratelimit-remaining-subscription-global-reads": "3"})  # more left: the 1 stands
     gate.admit(url)
     assert slept == []
     gate.admit(url)

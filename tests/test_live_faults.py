@@ -90,6 +90,19 @@ def test_forbidden_subscription_found_by_tenant_discovery(fake: AzureFake, tmp_p
     assert fake.counts["graph:appserviceresources"] == 1 and fake.graph_bodies[-1]["subscriptions"] == [SUB_A]
 
 
+def test_subscription_resource_graph_leaves_out_silently_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    """Real Resource Graph answers 200 with the readable subscriptions' rows and no word of the others."""
+    fake.faults.forbidden_subscription = SUB_B
+    fake.wire.graph_refusal = "drop"
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, SUB_B)))
+    for coverage in inventory.header.sources:
+        assert [(g.scope, g.reason) for g in coverage.gaps] == [
+            (f"/subscriptions/{SUB_B}", "subscription not found or not readable by this identity")
+        ], coverage.name
+    assert {r.subscription_id for r in inventory.resources} == {SUB_A}
+    assert inventory.header.scope.subscriptions == (SUB_A,)
+
+
 def test_unknown_subscription_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
     missing = "33333333-3333-4333-8333-333333333333"
     inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, missing)))

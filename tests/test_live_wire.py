@@ -180,6 +180,29 @@ def test_key_vault_challenge_with_scope_and_small_pages(fake: AzureFake, tmp_pat
     assert fake.counts["kv:challenge"] >= 1 and fake.counts["kv:list"] > 1
 
 
+@pytest.mark.parametrize("style", ["legacy-authority", "compact"])
+def test_key_vault_challenge_spellings(fake: AzureFake, tmp_path: Path, style: str) -> None:
+    fake.wire.kv_challenge = style
+    _same(fake, tmp_path)
+    assert fake.counts["kv:challenge"] == 1
+
+
+def test_key_vault_claims_challenge_mid_run_gets_a_fresh_token(fake: AzureFake, tmp_path: Path) -> None:
+    """Continuous access evaluation: Key Vault refuses a token it accepted a moment ago, with claims."""
+    fake.faults.kv_claims = 1
+    _same(fake, tmp_path, max_concurrency=1)
+    assert fake.counts["kv:claims"] == 1 and fake.token_scopes.count("https://vault.azure.net/.default") == 2
+
+
+def test_key_vault_in_another_directory_is_a_gap_not_a_failed_sign_in(fake: AzureFake, tmp_path: Path) -> None:
+    """A vault whose challenge names a tenant the credential may not sign in to: its keys come from ARM."""
+    fake.wire.kv_challenge = "other-tenant"
+    inventory = collect(options(fake, tmp_path))
+    [gap] = [g for c in inventory.header.sources for g in c.gaps]
+    assert gap.source == sources.KEY_METADATA and "data plane authentication failed" in gap.reason
+    assert {k.source for k in inventory.keys} == {"arm"} and fake.counts["arm:vault-keys"] == 1
+
+
 # -- CLI: a partial result then a failure ------------------------------------------------------------
 
 

@@ -48,6 +48,8 @@ from scanner.scope import within
 SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
 PRICING_TYPE = "microsoft.security/pricings"
 DEPLOYMENT_TYPE = "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments"
+NOT_FOUND = "subscription not found or not readable by this identity"
+"""Resource Graph leaves out a subscription the identity cannot read (403 only when none is readable)."""
 
 
 def as_resource(row: dict[str, Any]) -> Resource:
@@ -149,7 +151,7 @@ class Collection:
         for wanted in options.subscriptions:
             if wanted.lower() not in found and wanted.lower() not in refused:
                 for source in self.sources:
-                    self.add_gap(Gap(source=source, scope=f"/subscriptions/{wanted}", reason="subscription not found"))
+                    self.add_gap(Gap(source=source, scope=f"/subscriptions/{wanted}", reason=NOT_FOUND))
         return [found[s.lower()] for s in options.subscriptions if s.lower() in found]
 
     def resource_rows(self, subscriptions: list[str]) -> list[str]:

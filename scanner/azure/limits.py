@@ -109,6 +109,14 @@ class Limits:
 
 REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
 """ARM's count of reads left in the subscription's bucket, on every response (shared with other callers)."""
+REMAINING_HEADERS = (
+    REMAINING_READS,
+    "x-ms-ratelimit-remaining-subscription-global-reads",
+    "x-ms-ratelimit-remaining-tenant-reads",
+)
+"""Reads left: this principal's in the subscription, every principal's in it (the regional token
+bucket ARM moved to in 2024, 15 times one principal's), this principal's at tenant scope. A reply
+may carry any of them; the fewest left caps the budget."""
 
 
 class Gate:
@@ -137,11 +145,17 @@ class ArmGate(Gate):
         self.limits.acquire(subscription_of(url) or "tenant")
 
     def observe(self, url: str, headers: Mapping[str, str]) -> None:
-        try:
-            remaining = int(str(headers.get(REMAINING_READS)))
-        except ValueError:
-            return
-        self.limits.cap(subscription_of(url) or "tenant", remaining)
+        said = [_count(headers.get(name)) for name in REMAINING_HEADERS]
+        counts = [count for count in said if count is not None]
+        if counts:
+            self.limits.cap(subscription_of(url) or "tenant", min(counts))
+
+
+def _count(value: str | None) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 class VaultGate(Gate):

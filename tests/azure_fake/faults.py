@@ -47,6 +47,8 @@ class Faults:
     forbidden_app_settings: bool = False
     arm_refused: dict[str, int] = field(default_factory=dict)
     """Resource id (lower case) -> the status its own ARM GET answers (404: deleted since Resource Graph indexed it)."""
+    kv_claims: int = 0
+    """The next N Key Vault requests with a valid token answer a CAE claims challenge (token revoked)."""
     expire_token: int = 0
     """The next N ARM requests answer a CAE claims challenge (token revoked or expired)."""
     changes_refused: int | None = None

@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from scanner.azure.limits import REMAINING_READS
 from scanner.inventory import KEY_METADATA
 from tests.azure_fake import kql, signing
 from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
@@ -240,7 +239,10 @@ class Router:
         subscriptions = [s.lower() for s in request.get("subscriptions") or []]
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
         if forbidden & set(subscriptions):
-            return self.reply(403, _error("AuthorizationFailed", "no access to a subscription"), headers)
+            readable = [s for s in subscriptions if s not in forbidden]
+            if fake.wire.graph_refusal != "drop" or not readable:
+                return self.reply(403, _error("AuthorizationFailed", "no access to a subscription"), headers)
+            subscriptions = readable  # Resource Graph leaves unreadable subscriptions out without a word
         try:
             query = kql.parse(str(request.get("query", "")))
         except kql.UnknownQuery as exc:
@@ -311,7 +313,7 @@ class Router:
         subscription = self.path.split("/")[2] if self.path.lower().startswith("/subscriptions/") else "tenant"
         wait = fake.arm_limits.admit(subscription) if fake.arm_limits else None
         if fake.arm_limits:
-            self.extra_headers[REMAINING_READS] = str(fake.arm_limits.remaining(subscription))
+            self.extra_headers[fake.wire.arm_remaining_header] = str(fake.arm_limits.remaining(subscription))
         if wait is not None:
             self.count("arm:throttled")
             return self.reply(429, _error("TooManyRequests", "subscription reads exceeded"), self.retry_after(wait))
@@ -382,16 +384,18 @@ class Router:
         auth = self.handler.headers.get("Authorization")
         if not fake.token_valid(auth):
             self.count("kv:challenge")
-            challenge = f'Bearer authorization="{fake.url}/{_tenant()}", resource="https://vault.azure.net"'
-            if fake.wire.kv_challenge == "scope":
-                challenge = (
-                    f'Bearer authorization_uri="{fake.url}/{_tenant()}", scope="https://vault.azure.net/.default"'
-                )
             return self.reply(
                 401,
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
-                {"WWW-Authenticate": challenge},
+                {"WWW-Authenticate": _vault_challenge(fake.wire.kv_challenge, fake.url)},
             )
+        if fake.take("kv_claims"):  # a valid token revoked mid-run: Key Vault's CAE claims challenge
+            self.count("kv:claims")
+            challenge = (
+                f'Bearer realm="", authorization_uri="{fake.url}/{_tenant()}/oauth2/authorize", '
+                f'error="insufficient_claims", claims="{_claims()}"'
+            )
+            return self.reply(401, _error("Unauthorized", "the token was revoked"), {"WWW-Authenticate": challenge})
         wait = fake.vault_limits.admit(parts[0]) if fake.vault_limits else None
         if wait is not None:
             self.count("kv:throttled")
@@ -455,6 +459,19 @@ def _unregistered(namespace: str) -> dict[str, Any]:
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+OTHER_TENANT = "0c0ffee0-0000-4000-8000-0000000f0e19"
+
+
+def _vault_challenge(style: str, authority: str) -> str:
+    """`WWW-Authenticate` of Key Vault's first 401, in the spelling `wire.kv_challenge` names."""
+    tenant = OTHER_TENANT if style == "other-tenant" else _tenant()
+    return {
+        "scope": f'Bearer authorization_uri="{authority}/{tenant}", scope="https://vault.azure.net/.default"',
+        "legacy-authority": f'Bearer authorization="https://login.windows.net/{tenant}", resource="https://vault.azure.net"',
+        "compact": f'Bearer authorization="{authority}/{tenant}",resource="https://vault.azure.net"',
+    }.get(style, f'Bearer authorization="{authority}/{tenant}", resource="https://vault.azure.net"')
 
 
 def _tenant() -> str:

@@ -33,6 +33,9 @@ class Wire:
     graph_null_properties: set[str] = field(default_factory=set)
     """Rows of these types (lower case; `*`: every type) come back with `properties: null`, as from a
     resource provider that has not synced its state to Resource Graph. ARM's own GET still has them."""
+    graph_refusal: str = "403"
+    """A query naming a subscription the identity cannot read: `403`, or `drop` (what Resource Graph
+    does when another named subscription is readable: that one's rows, and no word of the other)."""
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date) or `none`."""
@@ -43,6 +46,8 @@ class Wire:
     """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
     arm_next_link: str = "absolute"
     """`absolute` (the fake's own host), `relative` (a path only) or `loop` (every page links to the first)."""
+    arm_remaining_header: str = "x-ms-ratelimit-remaining-subscription-reads"
+    """The header that says how many reads are left (`...-subscription-global-reads` since ARM's 2024 buckets)."""
     arm_empty_value: str = "list"
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
@@ -52,7 +57,9 @@ class Wire:
     """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
     # -- Key Vault ---------------------------------------------------------------------------------
     kv_challenge: str = "resource"
-    """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`)."""
+    """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`); or
+    `legacy-authority` (login.windows.net), `compact` (no space after the comma), `other-tenant` (the
+    vault's directory is not the credential's)."""
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
     kv_key_without_key: bool = False
