@@ -113,13 +113,26 @@ def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Pa
     assert fake.faults.graph_429 == 0
 
 
+@pytest.mark.parametrize("style", ["date", "ms"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_arm_429_retry_after_as_a_date(fake: AzureFake, tmp_path: Path, method: str) -> None:
-    fake.wire.retry_after = "date"
+def test_arm_429_retry_after_as_a_date_or_in_milliseconds(
+    fake: AzureFake, tmp_path: Path, method: str, style: str
+) -> None:
+    fake.wire.retry_after = style
     fake.faults.arm_429 = 2
     fake.faults.arm_429_method = method
     _same(fake, tmp_path, max_concurrency=1)
     assert fake.faults.arm_429 == 0
+
+
+def test_arm_429_asking_for_an_hour_is_a_gap_not_an_hour_long_wait(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.retry_after = "hour"
+    fake.faults.arm_429 = 1
+    fake.faults.arm_429_method = "POST"  # the first app-settings list
+    inventory = collect(options(fake, tmp_path, max_concurrency=1))
+    [gap] = [g for c in inventory.header.sources for g in c.gaps]
+    assert gap.source == sources.APP_SETTINGS and gap.reason.startswith("HTTP 429")
+    assert fake.faults.arm_429 == 0 and fake.counts["arm:appsettings"] == 2  # not retried; the other site read
 
 
 # -- ARM lists ---------------------------------------------------------------------------------------

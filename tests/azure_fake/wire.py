@@ -38,7 +38,8 @@ class Wire:
     does when another named subscription is readable: that one's rows, and no word of the other)."""
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
-    """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date) or `none`."""
+    """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`),
+    `hour` (3600 s: a spent hourly quota) or `none`."""
     # -- ARM -----------------------------------------------------------------------------------
     arm_prefix: str = ""
     """Also serve every route below this path (`/arm`), for `--arm-endpoint https://host:port/arm`."""
