@@ -76,6 +76,13 @@ def test_graph_result_truncated_false_in_any_spelling(fake: AzureFake, tmp_path:
     _same(fake, tmp_path)
 
 
+def test_graph_first_page_empty_with_a_token(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_empty_first_page = True
+    fake.wire.graph_page_size = 3
+    _same(fake, tmp_path)
+    assert fake.counts["graph:resources"] == 1 + 4  # the empty page, then 10 rows at 3 a page
+
+
 def test_graph_without_counts(fake: AzureFake, tmp_path: Path) -> None:
     fake.wire.graph_counts = False
     fake.wire.graph_page_size = 3

@@ -273,6 +273,8 @@ class Router:
         start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
         size = min(int(options.get("$top") or 100), fake.page_cap, wire.graph_page_size or fake.page_cap)
         page = rows[start : start + size]
+        if wire.graph_empty_first_page and not options.get("$skipToken") and rows:
+            page, size = [], 0  # nothing this time, and a token to the first row
         payload: dict[str, Any] = {
             "totalRecords": len(rows),
             "count": len(page),
@@ -282,7 +284,7 @@ class Router:
         }
         if not wire.graph_counts:
             del payload["totalRecords"], payload["count"]
-        if start + size < len(rows) or (wire.graph_stuck_token and len(rows) > size):
+        if start + size < len(rows) or (wire.graph_stuck_token and len(rows) > size) or (rows and not size):
             if wire.graph_truncate_without_token:
                 payload["resultTruncated"] = "true"
             else:

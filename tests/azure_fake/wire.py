@@ -30,6 +30,8 @@ class Wire:
     """Send `totalRecords` and `count` (a terse fake may leave them out)."""
     graph_page_size: int | None = None
     """Serve at most this many rows a page whatever `$top` asked for."""
+    graph_empty_first_page: bool = False
+    """A query's first page has no rows but a `$skipToken` (a partial page cut to nothing); the rest follow."""
     graph_null_properties: set[str] = field(default_factory=set)
     """Rows of these types (lower case; `*`: every type) come back with `properties: null`, as from a
     resource provider that has not synced its state to Resource Graph. ARM's own GET still has them."""
