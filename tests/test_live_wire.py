@@ -24,6 +24,7 @@ from scanner.snapshot import write_snapshot
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import env, options
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+from tests.azure_fake.silent import Silent
 
 _REFERENCE: list[tuple[Any, ...]] = []
 
@@ -145,11 +146,23 @@ def test_arm_429_asking_for_an_hour_is_a_gap_not_an_hour_long_wait(fake: AzureFa
 # -- ARM lists ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("link", ["absolute", "relative"])
+@pytest.mark.parametrize("link", ["absolute", "relative", "port"])
 def test_arm_lists_paged_by_next_link(fake: AzureFake, tmp_path: Path, link: str) -> None:
     fake.wire.arm_page_size = 1
     fake.wire.arm_next_link = link
     _same(fake, tmp_path)
+
+
+def test_arm_next_link_to_another_host_is_a_gap_and_never_followed(fake: AzureFake, tmp_path: Path) -> None:
+    """Every ARM request carries the ARM token: a link to another host is not followed with it."""
+    with Silent() as elsewhere:
+        fake.wire.arm_page_size = 1
+        fake.wire.arm_next_link = "elsewhere"
+        fake.wire.arm_next_host = elsewhere.url
+        inventory = collect(options(fake, tmp_path))
+        assert elsewhere.accepted == []
+    reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
+    assert reasons == {"malformed response"}
 
 
 def test_arm_next_link_back_to_a_page_already_read_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:

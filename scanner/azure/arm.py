@@ -7,7 +7,7 @@ rows come back in the Resource Graph shape (lower-case type, subscriptionId, res
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from azure.core import PipelineClient
 from azure.core.exceptions import DecodeError, HttpResponseError
@@ -66,7 +66,8 @@ class ArmClient:
         """Every item of a `value`/`nextLink` collection.
 
         A `nextLink` is followed as given (it may name another api-version), resolved against
-        the page it came from if it is only a path. A reply without a `value` list, a link
+        the page it came from if it is only a path, on ARM's own host only (the request carries
+        the ARM token). A reply without a `value` list, a link
         back to a page already read, or more than `MAX_PAGES` pages, is malformed: the caller
         records a gap, never an empty list.
         """
@@ -85,10 +86,19 @@ class ArmClient:
             url = urljoin(url, link)
             if url in seen:  # a page already read: following it would never end
                 raise DecodeError(f"GET {path}: nextLink repeated")
+            if origin(url) != origin(self._base):  # the bearer token goes with every request it sends
+                raise DecodeError(f"GET {path}: nextLink to another host")
         raise DecodeError(f"GET {path}: more than {MAX_PAGES} pages")
 
     def close(self) -> None:
         self._client.close()
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the default port spelt out (ARM's links say `management.azure.com:443`)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else None)
 
 
 def id_segment(resource_id: str, name: str) -> str | None:

@@ -46,6 +46,13 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 
 
+def _spelt_port(url: str) -> str:
+    """The fake's URL with its host in capitals: the same origin spelt another way (ARM adds `:443`)."""
+    scheme, _, rest = url.partition("://")
+    host, _, port = rest.partition(":")
+    return f"{scheme.upper()}://{host.upper()}:{port}"
+
+
 def _nulled(row: dict[str, Any], types: set[str]) -> bool:
     """`wire.graph_null_properties`: this row's type is named (or `*`, every type)."""
     return "*" in types or str(row.get("type", "")).lower() in types
@@ -97,7 +104,8 @@ class Router:
             version = self.params.get("api-version", [""])[0]
             following = 0 if wire.arm_next_link == "loop" else start + size
             link = f"{self.path}?api-version={version}&$skiptoken={following}"
-            body["nextLink"] = link if wire.arm_next_link == "relative" else self.fake.url + link
+            base = {"relative": "", "elsewhere": wire.arm_next_host, "port": _spelt_port(self.fake.url)}
+            body["nextLink"] = base.get(wire.arm_next_link, self.fake.url) + link
         self.reply(200, body)
 
     def count(self, route: str) -> None:

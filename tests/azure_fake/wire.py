@@ -48,7 +48,9 @@ class Wire:
     arm_page_size: int | None = None
     """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
     arm_next_link: str = "absolute"
-    """`absolute` (the fake's own host), `relative` (a path only) or `loop` (every page links to the first)."""
+    """`absolute` (the fake's own host), `relative` (a path only), `loop` (every page links to the first),
+    `port` (the same host spelt in capitals) or `elsewhere` (`arm_next_host`: another host)."""
+    arm_next_host: str = ""
     arm_remaining_header: str = "x-ms-ratelimit-remaining-subscription-reads"
     """The header that says how many reads are left (`...-subscription-global-reads` since ARM's 2024 buckets)."""
     arm_empty_value: str = "list"
