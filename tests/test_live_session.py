@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from scanner.azure.changes import Attach
 from scanner.azure.collect import collect
-from scanner.azure.session import SignIn
+from scanner.azure.session import REFRESH_MARGIN, SharedCredential, SignIn
 from scanner.azure.signin import SignInChain
 from scanner.cli import cli
 from scanner.inventory import Inventory
@@ -148,3 +148,29 @@ def test_closes_the_credential_it_built_and_never_an_injected_one(
     built.close()
     built.close()
     assert inner.closed == 1
+
+
+class Counting:
+    """Issues a new one-hour token on every call, at the test's clock."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.calls = 0
+
+    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
+        self.calls += 1
+        return AccessTokenInfo(f"token-{self.calls}", int(self.clock[0]) + 3600)
+
+
+def test_a_token_is_fetched_again_near_its_expiry_and_per_tenant_and_on_claims() -> None:
+    clock = [1_000_000.0]
+    inner = Counting(clock)
+    shared = SharedCredential(inner, clock=lambda: clock[0])
+    assert shared.get_token_info(ARM).token == "token-1"
+    assert shared.get_token(ARM).token == "token-1"  # the legacy call shares the cache
+    assert shared.get_token_info(ARM, options={"tenant_id": "another"}).token == "token-2"
+    assert shared.get_token_info(ARM, options={"claims": "revoked"}).token == "token-3"
+    assert shared.get_token_info(ARM).token == "token-3"  # the fresh one replaced the revoked one
+    clock[0] += 3600 - REFRESH_MARGIN + 1  # inside azure-core's refresh window: a new one
+    assert shared.get_token_info(ARM).token == "token-4"
+    assert inner.calls == shared.acquired == 4

@@ -66,8 +66,9 @@ class SharedCredential:
             if cached is not None and not options.get("claims") and self._fresh(cached):
                 return cached
             info = token_info(self.inner, scopes, options)
-            self.acquired += 1
-            self._tokens[key] = info
+            with self._guard:
+                self.acquired += 1
+                self._tokens[key] = info
             return info
 
     def _fresh(self, info: AccessTokenInfo) -> bool:
