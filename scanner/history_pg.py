@@ -155,6 +155,11 @@ def _psycopg() -> Any:
     return psycopg
 
 
+_SECRET_PARAMETERS = frozenset(("password", "sslpassword"))
+"""libpq parameters that hold a secret (`sslpassword` unlocks the client key): refused in the URL,
+which every error message names."""
+
+
 def _parse(url: str) -> tuple[str, str | None, str]:
     """libpq's URL without our own parameters, the Entra scope if asked for, and a label for messages."""
     try:
@@ -164,7 +169,7 @@ def _parse(url: str) -> tuple[str, str | None, str]:
         _ = parts.port  # a port that is not a number from 0 to 65535 is a ValueError here, not a failed connection
     except ValueError as exc:
         raise InputError(f"history URL: not a valid URL ({printable(first_line(exc))})") from None
-    if password is not None or any(key.lower() == "password" for key, _ in query):
+    if password is not None or any(key.lower() in _SECRET_PARAMETERS for key, _ in query):
         raise InputError(_PASSWORD_REFUSED)
     ours = {key.lower(): value for key, value in query if key.lower() in ("azure_ad", "azure_ad_scope")}
     rest = [(key, value) for key, value in query if key.lower() not in ours]
@@ -180,5 +185,7 @@ def _parse(url: str) -> tuple[str, str | None, str]:
         psycopg.conninfo.conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as exc:
         raise InputError(f"history URL: {printable(first_line(exc))}") from None
+    except UnicodeDecodeError:  # `postgresql://%ff@host/db`: libpq decodes the escapes, psycopg cannot
+        raise InputError("history URL: a %-escape in it does not decode to UTF-8 text") from None
     scope = ours.get("azure_ad_scope", ENTRA_SCOPE) if entra in ("true", "1", "yes") else None
     return conninfo, scope, printable(conninfo)

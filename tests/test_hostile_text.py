@@ -282,3 +282,22 @@ def test_a_history_on_a_full_disk_is_not_called_a_foreign_file(tmp_path: Path) -
     assert (
         message == f"mlwarden: error: history db {foreign}: not an mlwarden history database (file is not a database)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://scanner@db.invalid/h?sslpassword=S3cretPw-canary", "a password in the URL is refused"),
+        ("postgresql://scanner@db.invalid/h?SSLPassword=S3cretPw-canary", "a password in the URL is refused"),
+        ("postgresql://%ff@db.invalid/h", "a %-escape in it does not decode to UTF-8 text"),
+    ],
+    ids=["sslpassword", "sslpassword-cased", "bad-escape"],
+)
+def test_a_history_url_never_echoes_a_key_password_and_never_crashes(workdir: Path, url: str, expected: str) -> None:
+    """`sslpassword=` (the client key's password) was echoed whole in "cannot connect" (exit 3);
+    a `%ff` escape was UnicodeDecodeError, exit 4."""
+    for args in (("history", "list", "--db", url), (*scan_args(workdir, "--demo")[:-2], "--history", url)):
+        message = refused(workdir, *args)
+        assert message == f"mlwarden: error: history URL: {expected}" or message.startswith(
+            f"mlwarden: error: history URL: {expected} ("
+        ), message
