@@ -32,6 +32,7 @@ import orjson
 from scanner import jws
 from scanner.errors import InputError
 from scanner.inventory import Inventory
+from scanner.json_keys import duplicate_key
 from scanner.models import CheckMeta, ScanResult
 from scanner.outputs import StagedFile
 from scanner.snapshot import write_snapshot
@@ -222,6 +223,8 @@ def read_manifest(directory: Path) -> tuple[bytes, list[dict[str, Any]]]:
         raise InputError(f"{where}: {MANIFEST} is truncated or not JSON") from None
     if not isinstance(document, dict) or document.get("format") != PACK_FORMAT:
         raise InputError(f"{where}: {MANIFEST} is not an mlwarden evidence pack manifest")
+    if (twice := duplicate_key(body)) is not None:  # a second "sha256" a reader of the file would not see
+        raise InputError(f"{where}: {MANIFEST} has the key {twice[:64]!r} twice in one object")
     files = document.get("files")
     if not isinstance(files, list):
         raise InputError(f"{where}: {MANIFEST} has no 'files' list")

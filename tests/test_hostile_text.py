@@ -301,3 +301,18 @@ def test_a_history_url_never_echoes_a_key_password_and_never_crashes(workdir: Pa
         assert message == f"mlwarden: error: history URL: {expected}" or message.startswith(
             f"mlwarden: error: history URL: {expected} ("
         ), message
+
+
+def test_a_pack_manifest_with_a_key_twice_is_refused(tmp_path: Path) -> None:
+    """A second `sha256` in a file's entry was the one `verify` checked, while a reader of the
+    manifest saw the first: a pack could say two things and pass."""
+    pack = tmp_path / "pack"
+    assert invoke("scan", "--demo", "--evidence-pack", pack, "--fail-on", "none").exit_code == 0
+    manifest = pack / "manifest.json"
+    entry = json.loads(manifest.read_bytes())["files"][0]
+    text = manifest.read_text()
+    real = f'"sha256": "{entry["sha256"]}"'
+    assert real in text
+    manifest.write_text(text.replace(real, f'"sha256": "{"0" * 64}",\n      {real}', 1))
+    message = refused(tmp_path, "verify", pack)
+    assert message == f"mlwarden: error: evidence pack {pack}: manifest.json has the key 'sha256' twice in one object"
