@@ -15,9 +15,13 @@ library, which reports every key pair.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import orjson
+
+_DEPTH = 5000
+"""Recursion the standard library's parser may use here, well above the 1,024 levels orjson accepts."""
 
 
 class _Duplicate(Exception):
@@ -37,18 +41,25 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def duplicate_key(data: bytes) -> str | None:
     """The first key that appears twice in one object of `data` (valid JSON), else None."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _DEPTH))  # orjson reads 1,024 levels: a deep record must not hide a key
     try:
         json.loads(data, object_pairs_hook=_pairs)
     except _Duplicate as found:
         return found.key
     except (ValueError, RecursionError):
         return None  # orjson already accepted it; nothing more to say here
+    finally:
+        sys.setrecursionlimit(limit)
     return None
 
 
 def duplicate_in(raw: bytes, parsed: Any) -> str | None:
     """`duplicate_key(raw)`, answered without a second parse when `raw` is how orjson writes `parsed`."""
-    canonical = orjson.dumps(parsed)
+    try:
+        canonical = orjson.dumps(parsed)
+    except TypeError:  # orjson writes at most 254 levels, reads 1,024: such a record takes the exact path
+        return duplicate_key(raw)
     if canonical == raw or (raw[-1:] == b"\r" and canonical == raw[:-1]):  # CRLF files too
         return None
     return duplicate_key(raw)

@@ -72,6 +72,25 @@ def test_a_record_key_given_twice_is_refused_and_other_writers_still_read(workdi
     )
 
 
+@pytest.mark.parametrize("twice", [False, True], ids=["once", "twice"])
+def test_a_record_nested_a_thousand_levels_deep_is_still_checked(workdir: Path, twice: bool) -> None:
+    """orjson reads 1,024 levels but writes only 254, and the standard library stops near 1,000:
+    the check for a key given twice was TypeError (exit 4) on such a record, and could have been
+    skipped, hiding the second key."""
+    deep = b'"zz":' + b"[" * 1000 + b"]" * 1000 + b","
+    extra = b',"publicNetworkAccess":"Enabled"' if twice else b""
+    line = DEMO[DUP_LINE].replace(DISABLED, deep + DISABLED + extra, 1)
+    path = _snapshot(workdir, DUP_LINE, line)
+    if not twice:
+        assert invoke("scan", "--snapshot", path, "--fail-on", "none").exit_code == 0
+        return
+    message = refused(workdir, *scan_args(workdir, "--snapshot", path))
+    assert message.endswith(
+        f"line {DUP_LINE + 1}: the key 'publicNetworkAccess' appears twice in one object "
+        "(JSON keeps only the last: refused as ambiguous)"
+    )
+
+
 @pytest.mark.parametrize(
     ("option", "text", "needle", "twice"),
     [
