@@ -209,6 +209,12 @@ class Location(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path (is the variable meant to name it unset?)", param, ctx)
+        if value == "-" and not self.file_okay:  # `--out -` made a directory named `-`
+            self.fail(
+                "'-' names no directory: stdout cannot hold reports (write ./- for a directory named '-')",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
 
 

@@ -335,3 +335,15 @@ def test_a_pack_manifest_with_a_key_twice_is_refused(tmp_path: Path) -> None:
     manifest.write_text(text.replace(real, f'"sha256": "{"0" * 64}",\n      {real}', 1))
     message = refused(tmp_path, "verify", pack)
     assert message == f"mlwarden: error: evidence pack {pack}: manifest.json has the key 'sha256' twice in one object"
+
+
+@pytest.mark.parametrize("option", ["--out", "--evidence-pack"])
+def test_a_dash_for_a_directory_is_refused_not_made_into_a_directory(tmp_path: Path, option: str) -> None:
+    """`--out -` (meaning stdout) silently wrote the reports into a new directory named `-`."""
+    done = _main(tmp_path, "scan", "--demo", option, "-", "--fail-on", "none")
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        f"mlwarden: error: mlwarden scan: Invalid value for '{option}': '-' names no directory: stdout cannot "
+        "hold reports (write ./- for a directory named '-') (see 'mlwarden scan --help')\n"
+    )
+    assert list(tmp_path.iterdir()) == []
