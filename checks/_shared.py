@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from scanner import props
+from scanner import props, unevaluated
 from scanner.estate import Estate, PrivateLink
 from scanner.models import Evidence, Resource
 from scanner.registry import Verdict, failed, passed
@@ -77,12 +77,18 @@ _CONNECTION_WORDS = (
 )
 
 
+def _unknown_states(links: Sequence[PrivateLink]) -> list[str]:
+    return [link.status for link in links if unevaluated.find(link.status) is not None]
+
+
 def private_endpoint_verdict(
     owner: str, links: Sequence[PrivateLink], *evidence: Evidence, per_connection: bool = False
 ) -> Verdict:
     """An Approved connection passes; pending or rejected ones, or none, fail. `owner` names the
     resource in the message ("the vault"); `per_connection` words it as connections."""
     approved, unapproved, none = _CONNECTION_WORDS if per_connection else _ENDPOINT_WORDS
+    # A template's link known only at deployment (its target or its approval): a fail on it is unknown.
+    evidence = (*evidence, *(Evidence(path=LINK_STATES, value=s) for s in _unknown_states(links)))
     if any(link.approved for link in links):
         return passed(approved.format(owner), *evidence)
     if links:

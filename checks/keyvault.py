@@ -17,7 +17,7 @@ from checks._shared import (
     private_endpoint_verdict,
     public_access_verdict,
 )
-from scanner import inventory, kinds, props
+from scanner import inventory, kinds, props, unevaluated
 from scanner.estate import Estate
 from scanner.inventory import KeyMetadata
 from scanner.models import Evidence, Resource
@@ -204,10 +204,30 @@ def _per_live_key(
 
 
 def _expiry(key: KeyMetadata, estate: Estate) -> Verdict:
+    if key.expires is None and key.expires_at_deployment is not None:
+        return _expiry_at_deployment(f"key {key.name}", f"keys/{key.name}.expires", key.expires_at_deployment)
     evidence = _key_evidence(key, "expires")
     if key.expires is None:
         return failed(f"key {key.name} has no expiration date", *evidence, detail_key=key.name)
     return passed(f"key {key.name} has an expiration date", *evidence, detail_key=key.name)
+
+
+def _expiry_at_deployment(what: str, path: str, value: str) -> Verdict:
+    """An expiry a template or plan sets to a value known only at deployment: the date is not known,
+    that there is one is (the check asks no more); one that may come out null is unknown."""
+    name = what.split(" ", 1)[1]
+    expression = unevaluated.set_at_deployment(value)
+    if expression is None:
+        return unknown(
+            f"whether {what} gets an expiration date is decided at deployment: [{unevaluated.find(value)}]",
+            Evidence(path=path, value=value),
+            detail_key=name,
+        )
+    return passed(
+        f"{what} has an expiration date, set at deployment: [{expression}]",
+        Evidence(path=f"{path} (set at deployment)", value=expression),
+        detail_key=name,
+    )
 
 
 @check(
@@ -310,6 +330,10 @@ def _secret_expiry(name: str, secret: Resource) -> Verdict:
     evidence = Evidence(path=f"secrets/{name}.properties.attributes.exp", value=expires)
     if props.flag(secret, "properties.attributes.enabled") is False:
         return not_applicable(f"secret {name} is disabled and cannot be read", evidence, detail_key=name)
+    if unevaluated.find(expires) is not None:
+        if expires == props.get(secret, "properties.attributes"):  # the whole object is known only at deployment
+            expires = unevaluated.marker(f"tryGet({unevaluated.find(expires)}, 'exp')")
+        return _expiry_at_deployment(f"secret {name}", evidence.path, expires)
     if expires is None:
         return failed(f"secret {name} has no expiration date", evidence, detail_key=name)
     return passed(f"secret {name} has an expiration date", evidence, detail_key=name)

@@ -21,6 +21,7 @@ from scanner.bulk import collector_paused, keep_resident
 from scanner.frozen import deep_freeze
 from scanner.inventory import AppSettingsFacts, Inventory, KeyMetadata
 from scanner.models import Gap, Resource, SourceCoverage
+from scanner.unevaluated import PREFIX as UNEVALUATED
 
 _PROVIDERS_TEXT = "/providers/"
 _PROVIDERS_LENGTH = len(_PROVIDERS_TEXT)
@@ -304,6 +305,10 @@ _SPECIAL_TYPES = frozenset(
 class Estate:
     """Read-only indexes over one inventory. Build once per scan."""
 
+    _unknown_targets: tuple[tuple[str, PrivateLink], ...] = ()
+    """Template endpoints whose target is known only at deployment: (known start of the target's id,
+    link); each may connect to any resource whose id starts so. Set on an estate only when it has one."""
+
     def __init__(self, inventory: Inventory) -> None:
         self.header = inventory.header
         self.resources: list[Resource] = list(inventory.resources)
@@ -452,6 +457,11 @@ class Estate:
                     continue
                 status = _text(conn, "properties", "privateLinkServiceConnectionState", "status") or "Unknown"
                 groups = tuple(str(g) for g in _items(conn, "properties", "groupIds"))
+                if UNEVALUATED in target:  # whether it connects to a given resource is itself unknown
+                    at = target.index(UNEVALUATED)
+                    link = PrivateLink(endpoint.id, target[at:].split(">", 1)[0] + ">", groups)
+                    self._unknown_targets = (*self._unknown_targets, (target[:at].lower(), link))
+                    continue
                 links = self._private_links[_slot_target(target, groups).lower()]
                 # The target's own connection list and the endpoint's view describe one link;
                 # keep the approved one when they disagree.
@@ -474,7 +484,10 @@ class Estate:
         return self.get(parent_id(resource.id))
 
     def private_links(self, resource: Resource) -> list[PrivateLink]:
-        return list(self._private_links.get(resource.id_key, {}).values())
+        links = list(self._private_links.get(resource.id_key, {}).values())
+        if self._unknown_targets:
+            links += [link for start, link in self._unknown_targets if resource.id_key.startswith(start)]
+        return links
 
     def has_approved_private_endpoint(self, resource: Resource) -> bool:
         return any(link.approved for link in self.private_links(resource))

@@ -105,6 +105,9 @@ class KeyMetadata(Frozen):
     enabled: bool | None = None
     expires: int | None = None
     """Unix seconds; None when the key has no expiry."""
+    expires_at_deployment: str | None = None
+    """A template's or plan's expiry known only at deployment (`dateTimeAdd(utcNow(), 'P90D')`, a Terraform
+    `(known after apply)`): the expression, marker and all; `expires` is then None."""
     not_before: int | None = None
     created: int | None = None
     updated: int | None = None

@@ -301,6 +301,12 @@ def _by_name(name: str, text: str) -> SecretClass:
     return "none"
 
 
+def names_a_secret(name: str) -> bool:
+    """Whether a setting's name alone says it holds a credential: for a value not known yet (a
+    template's value set only at deployment), which may turn out a plaintext secret."""
+    return _by_name(name, "opaque-value-set-at-deployment") != "none"
+
+
 def _names_a_key(tail: list[str]) -> bool:
     """`..._KEY`, `...Key`, `APIKEY`: a key unless it is an instrumentation, public, partition ... key."""
     last = tail[-1]

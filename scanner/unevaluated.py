@@ -7,6 +7,7 @@ string `<unevaluated: EXPR>`. A check that read one cannot pass or fail on it: i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -39,8 +40,9 @@ def find(value: Any, depth: int = 0) -> str | None:
 
 
 def undetermined(verdict: Verdict) -> Verdict:
-    """A pass or fail that rests on an unevaluated value becomes `unknown`, naming the expression."""
-    if verdict.status not in (Status.PASS, Status.FAIL):
+    """A pass, fail or not-applicable that rests on an unevaluated value becomes `unknown`, naming the
+    expression (whether a check applies can be as unknown as its outcome)."""
+    if verdict.status not in (Status.PASS, Status.FAIL, Status.NOT_APPLICABLE):
         return verdict
     for evidence in verdict.evidence:
         expression = find(evidence.value)
@@ -51,3 +53,19 @@ def undetermined(verdict: Verdict) -> Verdict:
                 message=f"cannot be known before deployment: {evidence.path} is [{expression}]",
             )
     return verdict
+
+
+_MAY_BE_NULL = re.compile(r"\b(?:if|null|coalesce|tryget|trygetvalue|empty)\s*\(|\?", re.IGNORECASE)
+"""What in an expression can make it yield nothing: a conditional, `null()`, a guarded lookup (Bicep's
+`?.` and `??` compile to `tryGet`/`coalesce`). A parameter given no value here is not one of them:
+ARM refuses a deployment that leaves a parameter without a value."""
+
+
+def set_at_deployment(value: Any) -> str | None:
+    """The expression of a value a template or plan surely sets, though only at deployment
+    (`dateTimeAdd(utcNow(), 'P90D')`, a Terraform `(known after apply)`); None for anything else,
+    including an expression that may yield null (then whether it is set at all is unknown)."""
+    expression = find(value) if isinstance(value, str) else None
+    if expression is None or _MAY_BE_NULL.search(expression.removesuffix(" (known after apply)")):
+        return None
+    return expression

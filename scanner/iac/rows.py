@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from scanner import __version__, inventory, secrets
+from scanner import __version__, inventory, secrets, unevaluated
 from scanner.errors import InputError
 from scanner.iac.arm_expr import SECURE_PREFIX, UNEVALUATED_PREFIX
 from scanner.inventory import (
@@ -66,6 +66,12 @@ def classify(name: str, value: Any, source: str) -> AppSettingFact:
         # `listKeys()`, `listCredentials()`, ... put a key into the setting at deployment; any other
         # runtime value (`reference(...).ConnectionString`) carries no literal secret from the template.
         keyed = _LIST_FUNCTION.search(value) is not None
+        if "@microsoft.keyvault(" in value.lower():  # a Key Vault reference whose secret URI comes at deployment
+            return AppSettingFact.model_validate({"name": name, "source": source, "key_vault_reference": True})
+        if not keyed and secrets.names_a_secret(name):
+            # Named a credential, its value comes only at deployment (a plan's `random_password.x.result`,
+            # a Key Vault reference built at runtime ...): whether it is plaintext is not known.
+            return _unknown_settings(unevaluated.marker(f"{name} = [{unevaluated.find(value)}]"), source)
         return AppSettingFact.model_validate(
             {"name": name, "source": source, "classification": "account-key" if keyed else "none"}
         )
@@ -74,11 +80,12 @@ def classify(name: str, value: Any, source: str) -> AppSettingFact:
 
 def _site_settings(properties: Any) -> list[AppSettingFact]:
     """`siteConfig.appSettings` [{name, value}] and `siteConfig.connectionStrings` [{name, connectionString}]."""
-    site_config = _get(properties, "siteConfig")
+    site_config = properties if _unknown(properties) else _get(properties, "siteConfig")
     facts: list[AppSettingFact] = []
     for key, source in (("appSettings", "app_setting"), ("connectionStrings", "connection_string")):
-        if _unknown(_get(site_config, key)):
-            facts.append(_unknown_settings(str(_get(site_config, key)), source))
+        value = site_config if _unknown(site_config) else _get(site_config, key)  # unknown as a whole: so are both
+        if _unknown(value):
+            facts.append(_unknown_settings(str(value), source))
     for entry in _get(site_config, "appSettings") or ():
         if isinstance(entry, Mapping):
             facts.append(classify(str(_get(entry, "name")), _get(entry, "value"), "app_setting"))
@@ -128,15 +135,27 @@ def _epoch(value: Any) -> int | None:
     return None
 
 
+def _unknown_policy(policy: Any) -> str | None:
+    """Why a rotation policy is known only at deployment (all of it, or whether an action rotates)."""
+    actions = _get(policy, "lifetimeActions")
+    for value in (policy, actions):
+        if _unknown(value):
+            return f"the rotation policy is set at deployment from [{unevaluated.find(value)}]"
+    for action in actions if isinstance(actions, list) else ():
+        if unevaluated.find(_get(action, "action")) is not None or _unknown(action):
+            return f"whether the rotation policy rotates is decided at deployment by [{unevaluated.find(action)}]"
+    return None
+
+
 def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template") -> KeyMetadata:
     """A `Microsoft.KeyVault/vaults/keys` row as the metadata the key checks read."""
     vault_id = row["id"].rsplit("/keys/", 1)[0]
     vault_name = vault_id.rsplit("/", 1)[-1]
     properties = row.get("properties") if isinstance(row.get("properties"), Mapping) else {}
-    attributes = _get(properties, "attributes") or {}
-    policy = _get(properties, "rotationPolicy")
-    rotation = None
-    if isinstance(policy, Mapping):
+    attributes = row.get("properties") if _unknown(row.get("properties")) else _get(properties, "attributes") or {}
+    policy = row.get("properties") if _unknown(row.get("properties")) else _get(properties, "rotationPolicy")
+    rotation, unread = None, _unknown_policy(policy)
+    if isinstance(policy, Mapping) and unread is None:
         actions = []
         for action in _get(policy, "lifetimeActions") or ():
             trigger, act = _get(action, "trigger") or {}, _get(action, "action") or {}
@@ -152,18 +171,24 @@ def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template
         )
     enabled = _get(attributes, "enabled")
     size = _get(properties, "keySize")
+    expires = _get(attributes, "exp")
+    if _unknown(attributes):  # whether the object known only at deployment holds an expiry is unknown too
+        expires = unevaluated.marker(f"tryGet({unevaluated.find(attributes)}, 'exp')")
     return KeyMetadata(
         vault_id=vault_id,
         vault_uri=f"https://{vault_name}.vault.azure.net/",
         name=str(row["name"]),
         kid=f"https://{vault_name}.vault.azure.net/keys/{row['name']}",
         enabled=enabled if isinstance(enabled, bool) else True,
-        expires=_epoch(_get(attributes, "exp")),
+        expires=_epoch(expires),
+        expires_at_deployment=expires if _unknown(expires) else None,
         not_before=_epoch(_get(attributes, "nbf")),
         key_type=_get(properties, "kty") if isinstance(_get(properties, "kty"), str) else None,
         key_size=size if isinstance(size, int) else None,
         curve=_get(properties, "curveName") if isinstance(_get(properties, "curveName"), str) else None,
         rotation_policy=rotation,
+        rotation_policy_readable=unread is None,
+        unread_reason=unread,
         source=source,
     )
 

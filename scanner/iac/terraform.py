@@ -87,6 +87,11 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _unknown_list(value: Any, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """A list of blocks known only after apply, as one entry named by its marker (never as no entries)."""
+    return [{"name": value, **fields}] if _unknown(value) else []
+
+
 def _enabled(flag: Any) -> Any:
     if isinstance(flag, bool):
         return "Enabled" if flag else "Disabled"
@@ -243,12 +248,13 @@ def _site(kind: str) -> Translate:
             "vnetRouteAllEnabled": config.get("vnet_route_all_enabled"),
             "appSettings": [{"name": k, "value": val} for k, val in _mapping(v.get("app_settings")).items()]
             # a map known only after apply: one entry named by its marker, so the settings are unknown
-            + ([{"name": v["app_settings"], "value": None}] if _unknown(v.get("app_settings")) else []),
+            + _unknown_list(v.get("app_settings"), {"value": None}),
             "connectionStrings": [
                 {"name": c.get("name"), "connectionString": c.get("value"), "type": c.get("type")}
                 for c in v.get("connection_string") or ()
                 if isinstance(c, Mapping)
-            ],
+            ]
+            + _unknown_list(v.get("connection_string"), {"connectionString": None}),
         }
         if cors:
             site_config["cors"] = {"allowedOrigins": cors.get("allowed_origins") or []}
@@ -311,7 +317,9 @@ def _key_vault(v: Values, rid: str) -> dict[str, Any]:
             }
             for p in v.get("access_policy") or ()
             if isinstance(p, Mapping)
-        ],
+        ]
+        if not _unknown(v.get("access_policy"))
+        else v["access_policy"],  # the whole list known only after apply: so are the policies
     }
     if acls:
         props["networkAcls"] = {"defaultAction": acls.get("default_action"), "bypass": acls.get("bypass")}
@@ -336,7 +344,8 @@ def _vault_key(v: Values, rid: str) -> dict[str, Any]:
                         "timeAfterCreate": automatic.get("time_after_creation"),
                         "timeBeforeExpiry": automatic.get("time_before_expiry"),
                     },
-                    "action": {"type": "Rotate"},
+                    # a block known only after apply may turn out empty: whether it rotates is unknown
+                    "action": {"type": automatic.marker if isinstance(automatic, _UnknownBlock) else "Rotate"},
                 }
             )
         if policy.get("notify_before_expiry"):
@@ -344,6 +353,8 @@ def _vault_key(v: Values, rid: str) -> dict[str, Any]:
                 {"trigger": {"timeBeforeExpiry": policy["notify_before_expiry"]}, "action": {"type": "Notify"}}
             )
         props["rotationPolicy"] = {"lifetimeActions": actions, "attributes": {"expiryTime": policy.get("expire_after")}}
+    if isinstance(policy, _UnknownBlock):
+        props["rotationPolicy"] = policy.marker
     return {"properties": props}
 
 
@@ -422,17 +433,23 @@ def _cognitive(v: Values, rid: str) -> dict[str, Any]:
 def _private_endpoint(v: Values, rid: str) -> dict[str, Any]:
     automatic: list[dict[str, Any]] = []
     manual: list[dict[str, Any]] = []
-    for conn in v.get("private_service_connection") or ():
+    connections = v.get("private_service_connection")
+    for conn in [connections] if _unknown(connections) else connections or ():
+        if _unknown(conn):  # known only after apply: its target and whether it is approved too
+            conn = _UnknownBlock(str(conn))
         if not isinstance(conn, Mapping):
             continue
-        entry = {
+        entry: dict[str, Any] = {
             "name": conn.get("name"),
             "properties": {
                 "privateLinkServiceId": conn.get("private_connection_resource_id"),
                 "groupIds": conn.get("subresource_names") or [],
             },
         }
-        (manual if conn.get("is_manual_connection") else automatic).append(entry)
+        manual_flag = conn.get("is_manual_connection")
+        if _unknown(manual_flag):  # approved on creation, or waiting for the target's owner: not known yet
+            entry["properties"]["privateLinkServiceConnectionState"] = {"status": manual_flag}
+        (manual if manual_flag is True else automatic).append(entry)
     props = {
         "subnet": {"id": v.get("subnet_id")},
         "privateLinkServiceConnections": automatic,
