@@ -16,7 +16,7 @@ from typing import Any
 from scanner import props, unevaluated
 from scanner.estate import Estate, PrivateLink
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, failed, passed
+from scanner.registry import Verdict, failed, not_applicable, passed
 
 PUBLIC_ACCESS = "properties.publicNetworkAccess"
 LINK_STATES = "privateEndpointConnections[*].status"
@@ -147,6 +147,34 @@ def per_child(
         return
     for child in sorted(children, key=lambda c: c.name.lower()):
         yield judge(child.name.rsplit("/", 1)[-1], child)
+
+
+def no_diagnostic_settings(resource: Resource, message: str, *evidence: Evidence) -> Verdict:
+    """A resource without a diagnostic setting fails; one from a template or plan that declares none
+    for it is not applicable: settings are often deployed apart from it (by Azure Policy, another
+    pipeline), so only a live scan can tell."""
+    if resource.source_file:
+        return not_applicable(
+            "no diagnostic setting is declared for it in this template or plan (they are often deployed "
+            "separately, e.g. by Azure Policy): judge them in a live scan",
+            *evidence,
+        )
+    return failed(message, *evidence)
+
+
+def unknown_settings(settings: Sequence[Resource]) -> tuple[Evidence, ...]:
+    """A template's diagnostic setting with values known only at deployment, as evidence (so a verdict
+    resting on it is unknown); none for live settings."""
+    return tuple(
+        Evidence(path=f"diagnosticSettings/{s.name}.properties", value=found)
+        for s in settings
+        if (found := _marker_in(s.properties)) is not None
+    )[:1]
+
+
+def _marker_in(value: Any) -> str | None:
+    found = unevaluated.find(value)
+    return None if found is None else unevaluated.marker(found)
 
 
 def enabled_logs(setting: Resource) -> list[Any]:

@@ -13,6 +13,7 @@ from checks._shared import (
     default_action,
     enabled_logs,
     link_endpoints,
+    no_diagnostic_settings,
     per_child,
     private_endpoint_verdict,
     public_access_verdict,
@@ -376,7 +377,9 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
         for s in settings
     )
     if not settings:
-        return failed("the vault has no diagnostic settings", Evidence(path="diagnosticSettings", value=[]))
+        return no_diagnostic_settings(
+            resource, "the vault has no diagnostic settings", Evidence(path="diagnosticSettings", value=[])
+        )
     auditing = [s.name for s in settings if _audit_logging(s)]
     if auditing:
         return passed(f"audit logs are sent by diagnostic setting {auditing[0]}", *evidence)

@@ -18,9 +18,11 @@ from checks._shared import (
     enabled_logs,
     identity_verdict,
     link_states,
+    no_diagnostic_settings,
     private_endpoint_verdict,
     public_access_verdict,
     read_from,
+    unknown_settings,
 )
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
@@ -363,9 +365,12 @@ def sends_logs(setting: Resource) -> bool:
 def workspace_resource_logs(resource: Resource, estate: Estate) -> Verdict:
     settings = estate.diagnostic_settings(resource)
     sending = [s.name for s in settings if sends_logs(s)]
-    evidence = (Evidence(path="diagnosticSettings[*].name", value=[s.name for s in settings]),)
+    evidence: tuple[Evidence, ...] = (Evidence(path="diagnosticSettings[*].name", value=[s.name for s in settings]),)
     if sending:
         return passed(f"resource logs go to diagnostic setting(s) {', '.join(sending)}", *evidence)
     if settings:
+        evidence = (*evidence, *unknown_settings(settings))  # a template's setting known only at deployment
         return failed("diagnostic settings exist but none sends an enabled log category anywhere", *evidence)
-    return failed("the workspace has no diagnostic setting, so its resource logs are not kept", *evidence)
+    return no_diagnostic_settings(
+        resource, "the workspace has no diagnostic setting, so its resource logs are not kept", *evidence
+    )

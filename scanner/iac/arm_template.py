@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.iac import arm_expr
+from scanner.iac import arm_expr, diagnostics
 from scanner.iac.arm_expr import Context, ExpressionError, Unevaluable
 from scanner.iac.located_json import LocatedDict
 
@@ -266,6 +266,12 @@ def _resource(
         name = str(name)
     if not isinstance(rtype, str) or not isinstance(name, str) or not rtype or not name:
         raise InputError(f"{path}:{line}: {where} has no string `type` and `name`")
+    scope = _value(declared["scope"], ctx, path) if "scope" in declared and diagnostics.is_setting(rtype) else None
+    target = diagnostics.target(rtype, name, scope, parent)
+    if target is not None:  # an extension resource: it lives under the resource it is attached to
+        rtype, name = diagnostics.TYPE, diagnostics.setting_name(name)
+        _add_row(template, declared, ctx, where, depth, symbols, rtype, name, diagnostics.setting_id(target, name))
+        return
     if parent is not None and rtype.count("/") == 0:  # a nested child: `config` under `Microsoft.Web/sites`
         rtype, name = f"{parent['type']}/{rtype}", f"{parent['_full_name']}/{name}"
     elif parent is not None and name.count("/") < rtype.count("/") - 1:
@@ -278,15 +284,30 @@ def _resource(
             symbols,
         )
         return
+    _add_row(template, declared, ctx, where, depth, symbols, rtype, name, _id(rtype, name))
+
+
+def _add_row(
+    template: _Template,
+    declared: Mapping[str, Any],
+    ctx: Context,
+    where: str,
+    depth: int,
+    symbols: tuple[str | None, ...],
+    rtype: str,
+    name: str,
+    rid: str,
+) -> None:
+    path = template.path
     row = {
         key: _value(declared[key], ctx, path)
         for key in ("kind", "location", "tags", "identity", "sku", "properties", "zones")
         if key in declared
     }
     _older_api_defaults(row, rtype, _value(declared.get("apiVersion"), ctx, path))
-    row.update(type=rtype, _full_name=name, id=_id(rtype, name), name=name.rsplit("/", 1)[-1])
+    row.update(type=rtype, _full_name=name, id=rid, name=name.rsplit("/", 1)[-1])
     _register(ctx, row, symbols)
-    template.rows.append(Row(data=row, line=line, address=where))
+    template.rows.append(Row(data=row, line=getattr(declared, "line", 0), address=where))
     _resources(template, declared.get("resources"), ctx, row, f"{where}.resources", depth + 1)
 
 

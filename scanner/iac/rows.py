@@ -35,7 +35,6 @@ NOT_IN_TEMPLATES = {
     inventory.DEFENDER_PLANS: "Defender for Cloud plans are subscription settings, not part of a template or plan",
     inventory.DEFENDER_ASSESSMENTS: "Defender for Cloud assessments exist only for deployed resources",
     inventory.SECURITY_CONTACTS: "security contacts are subscription settings, not part of a template or plan",
-    inventory.DIAGNOSTIC_SETTINGS: "diagnostic settings are usually deployed separately; judge them in a live scan",
 }
 """Sources a template cannot hold: their checks are `not_applicable` with this reason, never a gap."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
+from scanner.iac import diagnostics
 from scanner.iac.arm_expr import PLACEHOLDER_RESOURCE_GROUP, PLACEHOLDER_SUBSCRIPTION
 from scanner.unevaluated import PREFIX as UNEVALUATED_PREFIX
 from scanner.unevaluated import marker
@@ -458,6 +459,34 @@ def _private_endpoint(v: Values, rid: str) -> dict[str, Any]:
     return {**_common(v), "properties": props}
 
 
+def _diagnostic_setting(v: Values, rid: str) -> dict[str, Any]:
+    """`enabled_log` (v3.39+, v4) is on by being there; the older `log` block says `enabled`."""
+    logs: Any = [
+        {"category": b.get("category"), "categoryGroup": b.get("category_group"), "enabled": True}
+        for b in _blocks(v.get("enabled_log"))
+    ] + [
+        {"category": b.get("category"), "categoryGroup": b.get("category_group"), "enabled": _bool(b.get("enabled"))}
+        for b in _blocks(v.get("log"))
+    ]
+    unknown = next((x for x in (v.get("enabled_log"), v.get("log")) if _unknown(x)), None)
+    props: dict[str, Any] = {
+        "workspaceId": v.get("log_analytics_workspace_id"),
+        "storageAccountId": v.get("storage_account_id"),
+        "eventHubAuthorizationRuleId": v.get("eventhub_authorization_rule_id"),
+        "eventHubName": v.get("eventhub_name"),
+        "marketplacePartnerId": v.get("partner_solution_id"),
+        "logs": logs if unknown is None or logs else unknown,  # all of them known only after apply
+    }
+    return {"properties": {k: val for k, val in props.items() if val is not None}}
+
+
+def _blocks(value: Any) -> list[Mapping[str, Any]]:
+    """A repeated block's entries; one known only after apply reads as all-unknown."""
+    if _unknown(value):
+        return []
+    return [_UnknownBlock(b) if _unknown(b) else b for b in value or () if isinstance(b, Mapping) or _unknown(b)]
+
+
 # azurerm type -> (ARM type, attribute naming the parent resource or None, translation)
 TABLE: dict[str, tuple[str, str | None, Translate]] = {
     "azurerm_machine_learning_workspace": ("Microsoft.MachineLearningServices/workspaces", None, _workspace),
@@ -500,6 +529,7 @@ TABLE: dict[str, tuple[str, str | None, Translate]] = {
     "azurerm_container_registry": ("Microsoft.ContainerRegistry/registries", None, _registry),
     "azurerm_cognitive_account": ("Microsoft.CognitiveServices/accounts", None, _cognitive),
     "azurerm_private_endpoint": ("Microsoft.Network/privateEndpoints", None, _private_endpoint),
+    "azurerm_monitor_diagnostic_setting": (diagnostics.TYPE, "target_resource_id", _diagnostic_setting),
 }
 
 
@@ -750,6 +780,8 @@ _READ = TABLE.keys() | AUGMENT.keys()
 
 def _arm_id(arm_type: str, name: str, values: Values, parent_attr: str | None) -> str:
     parent = values.get(parent_attr) if parent_attr else None
+    if arm_type == diagnostics.TYPE:  # an extension resource: under its target, whatever type that is
+        return diagnostics.setting_id(str(parent) if parent else "<unevaluated: target_resource_id>", name)
     if isinstance(parent, str) and parent.startswith("/subscriptions/"):
         child = arm_type.rsplit("/", 1)[-1]
         return f"{parent.rstrip('/')}/{child}/{name}"
