@@ -79,6 +79,8 @@ class Resource(BaseModel):
     """The line where the resource's object starts in `source_file`."""
     source_address: str | None = None
     """The resource's address in its file: a Terraform address, or the template path `resources[2]`."""
+    deploy_condition: str | None = None
+    """A template resource's `condition` known only at deployment: judged, its findings say so."""
 
     @field_validator("id", "type")
     @classmethod

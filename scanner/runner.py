@@ -195,7 +195,7 @@ def _call(plan: _Plan, resource: Resource, estate: Estate, view: Estate | None) 
                 return _error(checked)
             verdicts.append(checked)
         raw = verdicts
-    return [undetermined(v) for v in raw] if resource.source_file else raw
+    return [undetermined(v, resource.deploy_condition) for v in raw] if resource.source_file else raw
 
 
 FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}

@@ -39,9 +39,17 @@ def find(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-def undetermined(verdict: Verdict) -> Verdict:
+def undetermined(verdict: Verdict, condition: str | None = None) -> Verdict:
     """A pass, fail or not-applicable that rests on an unevaluated value becomes `unknown`, naming the
-    expression (whether a check applies can be as unknown as its outcome)."""
+    expression (whether a check applies can be as unknown as its outcome). On a resource whose
+    `condition` is known only at deployment, the verdict stands and its message says so."""
+    verdict = _undetermined(verdict)
+    if condition is None:
+        return verdict
+    return replace(verdict, message=f"{verdict.message} (deployed only if [{condition}], decided at deployment)")
+
+
+def _undetermined(verdict: Verdict) -> Verdict:
     if verdict.status not in (Status.PASS, Status.FAIL, Status.NOT_APPLICABLE):
         return verdict
     for evidence in verdict.evidence:

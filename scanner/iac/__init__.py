@@ -65,8 +65,8 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
         if not file.is_file():
             raise InputError(f"--parameters {file}: no such file")
     files = _template_files(path)
-    rows: list[SourceRow] = []
-    templates = 0
+    root = path if path.is_dir() else path.parent
+    evaluated: list[tuple[Path, arm_template.Evaluated | InputError]] = []
     for file in files:
         if file in parameter_files:
             continue
@@ -80,15 +80,29 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
             if path.is_file():
                 raise InputError(f"{file}: not an ARM deployment template (no deployment template `$schema`)")
             continue  # a directory holds parameters files, configs, ...: only templates are read
-        templates += 1
-        source = _relative(file)
-        for row in arm_template.evaluate_template(
-            document, file, _parameters_for(file, parameter_files, path.is_file())
-        ):
-            rows.append(SourceRow(row.data, source, row.line, row.address))
-    if templates == 0:
+        parameters = _parameters_for(file, parameter_files, path.is_file())
+        try:
+            evaluated.append((file, arm_template.evaluate(document, file, parameters, root)))
+        except InputError as exc:
+            if path.is_file():
+                raise
+            evaluated.append((file, exc))  # an error only if no other template links this file
+    if not evaluated:
         raise InputError(f"--template {path}: no ARM deployment template found")
-    return build_inventory(rows, origin="template", description=f"template {_relative(path)}", now=datetime.now(UTC))
+    # A template another one links is judged with the parameters it is given there, not on its own.
+    linked = {f for _, result in evaluated if isinstance(result, arm_template.Evaluated) for f in result.linked}
+    rows: list[SourceRow] = []
+    gaps = []
+    for file, result in evaluated:
+        if file.resolve() in linked:
+            continue
+        if isinstance(result, InputError):
+            raise result
+        rows += [SourceRow(r.data, _relative(r.file or file), r.line, r.address) for r in result.rows]
+        gaps += result.gaps
+    return build_inventory(
+        rows, origin="template", description=f"template {_relative(path)}", now=datetime.now(UTC), gaps=gaps
+    )
 
 
 def read_plan(path: Path) -> Inventory:

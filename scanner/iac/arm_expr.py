@@ -21,7 +21,7 @@ from typing import Any
 from scanner.unevaluated import PREFIX as UNEVALUATED_PREFIX
 from scanner.unevaluated import marker as unevaluated
 
-__all__ = ["SECURE_PREFIX", "UNEVALUATED_PREFIX", "Context", "evaluate_string", "unevaluated"]
+__all__ = ["SECURE_PREFIX", "UNEVALUATED_PREFIX", "Context", "evaluate_string", "unevaluated", "unknown_text"]
 
 SECURE_PREFIX = "<secure parameter: "
 PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -41,6 +41,15 @@ class Unevaluable(Exception):
 
 class ExpressionError(Exception):
     """A malformed expression: the template is broken, not merely beyond offline evaluation."""
+
+
+def unknown_text(value: Any) -> str | None:
+    """What a value known only at deployment stands for (an expression, or a secure parameter); else None."""
+    if isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX):
+        return value[len(UNEVALUATED_PREFIX) : -1]
+    if isinstance(value, str) and value.startswith(SECURE_PREFIX):
+        return f"parameters('{value[len(SECURE_PREFIX) : -1]}')"
+    return None
 
 
 def secure(name: str) -> str:

@@ -7,6 +7,7 @@ ignored. Each row remembers the line where its object starts in the template.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.iac import arm_expr, diagnostics
+from scanner.iac import arm_expr, diagnostics, linked, located_json
 from scanner.iac.arm_expr import Context, ExpressionError, Unevaluable
 from scanner.iac.located_json import LocatedDict
+from scanner.models import Gap
 
 TEMPLATE_SCHEMA_MARKERS = (
     "deploymenttemplate.json",
@@ -58,6 +60,8 @@ class Row:
     line: int
     address: str
     """The template path to the resource, e.g. `resources[2].resources[0]`."""
+    file: Path | None = None
+    """The file that declares it: the main template, or a linked template it reads."""
 
 
 @dataclass
@@ -69,22 +73,45 @@ class _Template:
     """Symbolic names per template scope (keyed by the scope's `resources` address)."""
     unresolved: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    root: Path | None = None
+    """The directory linked templates must stay in (None: the template's own directory)."""
+    chain: tuple[Path, ...] = ()
+    """The linked files from the main template down to this one."""
+    gaps: list[Gap] = field(default_factory=list)
+    linked: set[Path] = field(default_factory=set)
+    conditions: list[str] = field(default_factory=list)
+    """The unknown `condition`s of the resources (and deployments) being evaluated, outermost first."""
+
+
+@dataclass
+class Evaluated:
+    rows: list[Row]
+    gaps: list[Gap]
+    """Linked templates that could not be read (remote ones): their resources are not judged."""
+    linked: set[Path]
+    """The local files read as linked templates."""
 
 
 def evaluate_template(document: Mapping[str, Any], path: Path, parameters: Mapping[str, Any]) -> list[Row]:
+    return evaluate(document, path, parameters).rows
+
+
+def evaluate(
+    document: Mapping[str, Any], path: Path, parameters: Mapping[str, Any], root: Path | None = None
+) -> Evaluated:
     """Every resource the template would deploy, evaluated; raises InputError for a broken template.
 
     ARM orders a deployment by `dependsOn`, not by where resources stand, so a `reference()` may
     name a resource (or a module's outputs) declared further down: when one found nothing, the
     template is evaluated again with every resource of the first pass known."""
-    template = _Template(path, document)
+    template = _Template(path, document, root=root or path.parent, chain=(path.resolve(),))
     for _ in range(2):
-        template.rows, template.unresolved = [], []
+        template.rows, template.unresolved, template.gaps = [], [], []
         ctx = _context(document, path, parameters, None, template, "resources")
         _resources(template, document.get("resources"), ctx, parent=None, address="resources", depth=0)
         if not template.unresolved:
             break
-    return template.rows
+    return Evaluated(template.rows, template.gaps, template.linked)
 
 
 def _context(
@@ -251,13 +278,33 @@ def _resource(
     depth: int,
     symbols: tuple[str | None, ...] = (),
 ) -> None:
-    path, line = template.path, getattr(declared, "line", 0)
     if declared.get("existing") is True:
         return
-    if "condition" in declared:
-        condition = _value(declared["condition"], ctx, path)
-        if condition is False:
-            return
+    condition = _value(declared["condition"], ctx, template.path) if "condition" in declared else True
+    if condition is False:
+        return
+    unknown = arm_expr.unknown_text(condition)
+    if unknown is not None and arm_expr.is_expression(declared["condition"]):
+        unknown = str(declared["condition"])[1:-1]  # as written: `parameters('deploy')`, not what it lacks
+    if unknown is not None:  # deployed or not is decided at deployment: judged, and its findings say so
+        template.conditions.append(unknown)
+    try:
+        _declared_resource(template, declared, ctx, parent, where, depth, symbols)
+    finally:
+        if unknown is not None:
+            template.conditions.pop()
+
+
+def _declared_resource(
+    template: _Template,
+    declared: Mapping[str, Any],
+    ctx: Context,
+    parent: dict[str, Any] | None,
+    where: str,
+    depth: int,
+    symbols: tuple[str | None, ...],
+) -> None:
+    path, line = template.path, getattr(declared, "line", 0)
     rtype, name = _value(declared.get("type"), ctx, path), _value(declared.get("name"), ctx, path)
     if isinstance(name, str) and name.startswith(arm_expr.UNEVALUATED_PREFIX):
         # The marker's own text may hold a `/` (`last(split(..., '/'))`): it is one name, not segments.
@@ -306,8 +353,10 @@ def _add_row(
     }
     _older_api_defaults(row, rtype, _value(declared.get("apiVersion"), ctx, path))
     row.update(type=rtype, _full_name=name, id=rid, name=name.rsplit("/", 1)[-1])
+    if template.conditions:  # its own condition, or that of a parent or deployment it is part of
+        row["_condition"] = " and ".join(dict.fromkeys(template.conditions))
     _register(ctx, row, symbols)
-    template.rows.append(Row(data=row, line=getattr(declared, "line", 0), address=where))
+    template.rows.append(Row(data=row, line=getattr(declared, "line", 0), address=where, file=template.path))
     _resources(template, declared.get("resources"), ctx, row, f"{where}.resources", depth + 1)
 
 
@@ -362,23 +411,70 @@ def _nested_deployment(
     Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`)."""
     properties = declared.get("properties")
     inner = properties.get("template") if isinstance(properties, Mapping) else None
-    if not isinstance(properties, Mapping) or not isinstance(inner, Mapping):
-        return {}  # a linked template (templateLink) is not read: nothing of it is judged
+    if not isinstance(properties, Mapping):
+        return {}
+    link = properties.get("templateLink")
+    if not isinstance(inner, Mapping) and isinstance(link, Mapping):
+        return _linked_deployment(template, declared, properties, link, ctx, where, depth)
+    if not isinstance(inner, Mapping):
+        return {}
     options = properties.get("expressionEvaluationOptions")
     scope = str(options.get("scope", "outer")).lower() if isinstance(options, Mapping) else "outer"
     if scope == "inner":
-        passed = properties.get("parameters") or {}
-        given = {}
-        for name, entry in passed.items() if isinstance(passed, Mapping) else ():
-            if isinstance(entry, str):  # Bicep/AVM: one expression that yields `{"value": ...}`
-                entry = _value(entry, ctx, template.path)
-            if isinstance(entry, Mapping) and "value" in entry:
-                given[name] = _value(entry.get("value"), ctx, template.path)
+        given = _passed_parameters(template, properties, ctx)
         inner_ctx = _context(inner, template.path, given, ctx, template, f"{where}.properties.template.resources")
     else:
         inner_ctx = ctx
     _resources(template, inner.get("resources"), inner_ctx, None, f"{where}.properties.template.resources", depth + 1)
     return _outputs(inner.get("outputs"), inner_ctx, template.path)
+
+
+def _passed_parameters(template: _Template, properties: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    passed = properties.get("parameters") or {}
+    given = {}
+    for name, entry in passed.items() if isinstance(passed, Mapping) else ():
+        if isinstance(entry, str):  # Bicep/AVM: one expression that yields `{"value": ...}`
+            entry = _value(entry, ctx, template.path)
+        if isinstance(entry, Mapping) and "value" in entry:
+            given[name] = _value(entry.get("value"), ctx, template.path)
+        elif isinstance(entry, Mapping) and "reference" in entry:
+            given[name] = arm_expr.secure(name)  # a Key Vault reference: resolved only at deployment
+    return given
+
+
+def _linked_deployment(
+    template: _Template,
+    declared: Mapping[str, Any],
+    properties: Mapping[str, Any],
+    link: Mapping[str, Any],
+    ctx: Context,
+    where: str,
+    depth: int,
+) -> dict[str, Any]:
+    """A linked template: a local `relativePath` is read with its own parameters (a linked template
+    always has its own scope); any other link is a coverage gap. Returns its outputs."""
+    here = f"{template.path}:{getattr(declared, 'line', 0)}: {where}"
+    relative = _value(link.get("relativePath"), ctx, template.path) if "relativePath" in link else None
+    if not isinstance(relative, str) or relative.startswith(("<", "[")) or not relative:
+        evaluated = {k: _value(v, ctx, template.path) for k, v in link.items() if k in ("uri", "id", "relativePath")}
+        template.gaps.append(linked.remote_gap(evaluated, here))
+        return arm_expr.unevaluated(f"outputs of the linked template at {where}")  # type: ignore[return-value]
+    root = template.root or template.path.parent
+    file = linked.local_file(relative, template.path, root, template.chain, here)
+    try:
+        document = located_json.load(file, "linked ARM template", comments=True)
+    except InputError as exc:
+        raise InputError(f"{exc} (linked from {here})") from None
+    if not is_deployment_template(document):
+        raise InputError(f"{here}: linked template {relative!r} is not an ARM deployment template")
+    template.linked.add(file)
+    given = _passed_parameters(template, properties, ctx)
+    if "parametersLink" in properties:  # a parameters file elsewhere: every value is known only then
+        given = {name: arm_expr.unevaluated(f"parametersLink of {where}") for name in document.get("parameters") or {}}
+    child = dataclasses.replace(template, path=file, document=document, chain=(*template.chain, file))
+    inner_ctx = _context(document, file, given, ctx, child, f"{file}:{where}")
+    _resources(child, document.get("resources"), inner_ctx, None, "resources", depth + 1)
+    return _outputs(document.get("outputs"), inner_ctx, file)
 
 
 def _outputs(outputs: Any, ctx: Context, path: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from scanner.inventory import (
     SnapshotHeader,
     SnapshotScope,
 )
-from scanner.models import Resource, SourceCoverage
+from scanner.models import Gap, Resource, SourceCoverage
 
 NOT_IN_TEMPLATES = {
     inventory.DEFENDER_PLANS: "Defender for Cloud plans are subscription settings, not part of a template or plan",
@@ -193,8 +193,14 @@ def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template
 
 
 def build_inventory(
-    rows: Iterable[SourceRow], *, origin: Literal["template", "plan"], description: str, now: datetime
+    rows: Iterable[SourceRow],
+    *,
+    origin: Literal["template", "plan"],
+    description: str,
+    now: datetime,
+    gaps: Iterable[Gap] = (),
 ) -> Inventory:
+    gaps = tuple(gaps)
     resources: dict[str, Resource] = {}
     settings: dict[str, list[AppSettingFact]] = {}
     keys: list[KeyMetadata] = []
@@ -267,7 +273,10 @@ def build_inventory(
                     for k, v in data["properties"].items()
                 }
         if type_key == "microsoft.network/privateendpoints" and isinstance(data.get("properties"), Mapping):
-            data["properties"] = _connection_states(data["properties"])
+            data["properties"] = _connection_states(data["properties"], source.data.get("_condition"))
+        if type_key == "microsoft.insights/diagnosticsettings" and source.data.get("_condition"):
+            # what it sends counts only if it is deployed: that is decided at deployment
+            data["properties"] = _conditional_logs(data.get("properties"), source.data["_condition"])
         if type_key == "microsoft.keyvault/vaults/secrets" and isinstance(data.get("properties"), Mapping):
             data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "value"}
         _add(resources, data, source)
@@ -288,7 +297,12 @@ def build_inventory(
         scope=SnapshotScope(description=description),
         inputs=origin,
         sources=tuple(
-            SourceCoverage(name=name, collected=name not in NOT_IN_TEMPLATES, not_applicable=NOT_IN_TEMPLATES.get(name))
+            SourceCoverage(
+                name=name,
+                collected=name not in NOT_IN_TEMPLATES,
+                not_applicable=NOT_IN_TEMPLATES.get(name),
+                gaps=tuple(gap for gap in gaps if gap.source == name),
+            )
             for name in inventory.ALL_SOURCES
         ),
     )
@@ -396,13 +410,21 @@ def _site_defaults(site: Mapping[str, Any], resources: Mapping[str, Resource]) -
     return children
 
 
-def _connection_states(properties: Mapping[str, Any]) -> dict[str, Any]:
+def _conditional_logs(properties: Any, condition: str) -> Any:
+    if not isinstance(properties, Mapping):
+        return properties
+    return {**properties, "logs": unevaluated.marker(f"logs of a setting deployed only if [{condition}]")}
+
+
+def _connection_states(properties: Mapping[str, Any], condition: str | None = None) -> dict[str, Any]:
     """A declared connection has no state yet: an automatic one is approved on creation (the deployer
-    holds rights on the target), a manual one waits for the target's owner."""
+    holds rights on the target), a manual one waits for the target's owner; one of an endpoint whose
+    `condition` is known only at deployment may not exist at all."""
     out = dict(properties)
+    unknown = unevaluated.marker(f"an endpoint deployed only if [{condition}]") if condition else None
     for key, status in (
-        ("privateLinkServiceConnections", "Approved"),
-        ("manualPrivateLinkServiceConnections", "Pending"),
+        ("privateLinkServiceConnections", unknown or "Approved"),
+        ("manualPrivateLinkServiceConnections", unknown or "Pending"),
     ):
         connections = []
         for conn in _get(properties, key) or ():
@@ -436,6 +458,7 @@ def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow
     if "/resourcegroups/" in data["id"].lower():
         data.setdefault("resourceGroup", data["id"].split("/")[4])
     data.update(source_file=source.file, source_line=source.line, source_address=source.address)
+    data["deploy_condition"] = source.data.get("_condition")
     try:
         resource = Resource.model_validate(data)
     except ValidationError as exc:
