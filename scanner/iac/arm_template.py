@@ -406,9 +406,10 @@ def _id(rtype: str, name: str) -> str:
 
 def _nested_deployment(
     template: _Template, declared: Mapping[str, Any], ctx: Context, where: str, depth: int
-) -> dict[str, Any]:
+) -> dict[str, Any] | str:
     """An inline nested template: `inner` scope gets its own parameters; `outer` sees the parent's.
-    Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`)."""
+    Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`), or the
+    marker of outputs known only at deployment (a link that is not read)."""
     properties = declared.get("properties")
     inner = properties.get("template") if isinstance(properties, Mapping) else None
     if not isinstance(properties, Mapping):
@@ -450,7 +451,7 @@ def _linked_deployment(
     ctx: Context,
     where: str,
     depth: int,
-) -> dict[str, Any]:
+) -> dict[str, Any] | str:
     """A linked template: a local `relativePath` is read with its own parameters (a linked template
     always has its own scope); any other link is a coverage gap. Returns its outputs."""
     here = f"{template.path}:{getattr(declared, 'line', 0)}: {where}"
@@ -458,7 +459,7 @@ def _linked_deployment(
     if not isinstance(relative, str) or relative.startswith(("<", "[")) or not relative:
         evaluated = {k: _value(v, ctx, template.path) for k, v in link.items() if k in ("uri", "id", "relativePath")}
         template.gaps.append(linked.remote_gap(evaluated, here))
-        return arm_expr.unevaluated(f"outputs of the linked template at {where}")  # type: ignore[return-value]
+        return arm_expr.unevaluated(f"outputs of the linked template at {where}")
     root = template.root or template.path.parent
     file = linked.local_file(relative, template.path, root, template.chain, here)
     try:

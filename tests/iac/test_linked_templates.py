@@ -155,3 +155,13 @@ def test_a_template_spec_link_and_outputs_of_an_unread_link_are_unknown(tmp_path
     assert result.exit_code == 0, result.output
     assert "template spec" in json.dumps(json.loads(result.stdout)["sources"])
     assert by(json.loads(result.stdout)["findings"], "MLW-ST-02")["status"] == "pass"
+
+
+def test_a_symlink_out_of_the_directory_is_an_escape(tmp_path: Path) -> None:
+    root = tmp_path / "infra"
+    root.mkdir()
+    write(tmp_path / "secret.json", linked_storage())
+    (root / "inside.json").symlink_to(tmp_path / "secret.json")
+    write(root / "main.json", main({"relativePath": "inside.json"}))
+    result = run("--template", str(root / "main.json"))
+    assert result.exit_code == 2 and "is outside" in result.stderr, result.output
