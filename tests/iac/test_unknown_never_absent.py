@@ -22,6 +22,7 @@ from scanner.registry import load_checks
 from scanner.unevaluated import marker
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "iac"
+DEPLOY = Path(__file__).parents[2] / "deploy" / "azure"
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 CHECKS = load_checks(plugins=False)
 Verdicts = dict[tuple[str, str, str | None], tuple[str, str]]
@@ -63,20 +64,33 @@ def _compare(base: Verdicts, changed: Verdicts, what: str) -> list[str]:
     return wrong
 
 
-def _template_rows() -> list[SourceRow]:
-    path = EXAMPLES / "ml-platform.json"
+def _template_rows(path: Path, parameters_file: Path | None) -> list[SourceRow]:
     document = located_json.load(path, "ARM template", comments=True)
-    parameters = located_json.load(EXAMPLES / "ml-platform.parameters.json", "ARM parameters file", comments=True)
-    rows = arm_template.evaluate_template(document, path, arm_template.parameter_values(parameters, path))
-    return [SourceRow(row.data, "main.json", row.line, row.address) for row in rows]
+    parameters = (
+        arm_template.parameter_values(located_json.load(parameters_file, "parameters", comments=True), path)
+        if parameters_file
+        else {}
+    )
+    rows = arm_template.evaluate_template(document, path, parameters)
+    return [SourceRow(row.data, path.name, row.line, row.address) for row in rows]
 
 
 def _inventory(rows: list[SourceRow], origin: Any = "template") -> Inventory:
     return build_inventory(rows, origin=origin, description="mutated", now=NOW)
 
 
-def test_any_template_value_known_only_at_deployment_is_never_absent() -> None:
-    rows = _template_rows()
+@pytest.mark.parametrize(
+    ("template", "parameters", "least"),
+    [
+        (EXAMPLES / "ml-platform.json", EXAMPLES / "ml-platform.parameters.json", 80),
+        (DEPLOY / "mlwarden-job.json", None, 20),
+    ],
+    ids=["ml-platform", "mlwarden-job"],
+)
+def test_any_template_value_known_only_at_deployment_is_never_absent(
+    template: Path, parameters: Path | None, least: int
+) -> None:
+    rows = _template_rows(template, parameters)
     base = _verdicts(_inventory(rows))
     wrong: list[str] = []
     tried = 0
@@ -89,7 +103,7 @@ def test_any_template_value_known_only_at_deployment_is_never_absent() -> None:
                 changed = _verdicts(_inventory([*rows[:index], mutated, *rows[index + 1 :]]))
                 wrong += _compare(base, changed, f"{row.data['type']} {'.'.join(map(str, (top, *path)))}")
                 tried += 1
-    assert tried > 80
+    assert tried > least
     assert not wrong, "\n".join(wrong)
 
 
