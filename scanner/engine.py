@@ -27,7 +27,7 @@ from scanner.models import (
 )
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks, sort_key
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks, run_checks_aside, sort_key
 from scanner.textsafe import printable
 
 AfterChecks = Callable[[list[str]], Inventory]
@@ -63,7 +63,9 @@ def scan(
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
-    ran = run_checks(estate, checks, timeout=check_timeout, jobs=jobs)
+    # A sharded run's other process walks every deployment's dependencies once its checks are
+    # done, while this one merges and indexes the findings: posture is then left the judging.
+    ran, plan = run_checks_aside(estate, checks, posture.dependency_plan, timeout=check_timeout, jobs=jobs)
     if after_checks is not None:
         reading = time.perf_counter()
         updated = after_checks(failing_ids(ran))
@@ -97,7 +99,7 @@ def scan(
         generated_at.date(),
         not_run=frozenset(not_run),
     )
-    deployment_postures = posture.postures(estate, indexed)
+    deployment_postures = posture.postures(estate, indexed, plan.value())
     done = time.perf_counter()
     header = inventory.header
     counts = Counter(kind for kind in estate.kind_of.values() if kind)

@@ -10,7 +10,7 @@ dependency and why. A slot is part of its app's posture, never a deployment row 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from scanner import kinds
@@ -19,7 +19,7 @@ from scanner.estate import Estate, mapping_at, text_at
 from scanner.finding_index import POSTURE_PILLARS, FindingIndex, ResourceFindings, index_findings
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status, trusted
 
-__all__ = ["POSTURE_PILLARS", "dependencies", "postures"]
+__all__ = ["POSTURE_PILLARS", "DependencyPlan", "dependencies", "dependency_plan", "postures"]
 SLOT_TYPE = "microsoft.web/sites/slots"
 _DEPENDENCY_SET = {"role", "resource_id", "item"}
 _FAILING_SET = {"pillar", "status", "failing", "reasons"}
@@ -256,24 +256,73 @@ class _Judge:
         return tuple(out)
 
 
+def _deployments(estate: Estate) -> Iterator[tuple[Resource, str]]:
+    """Every deployment with its kind, in the order postures are listed."""
+    for kind in kinds.DEPLOYMENT_KINDS:
+        for deployment in estate.of_kind(kind):
+            if deployment.type_key != SLOT_TYPE:  # a slot is part of its site's posture, not a deployment of its own
+                yield deployment, kind
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyPlan:
+    """Every deployment's dependencies, worked out from the estate alone and in a form that pickles
+    small: a sharded scan has its second process work them out once its checks are done, while
+    this one merges and indexes the findings (`shards.run_sharded`'s `aside`), so postures are
+    left only the judging. `rows` are the distinct (role, resource id, item) rows; `deployments`
+    the places of each deployment's rows, deployments in `postures`' order."""
+
+    rows: tuple[tuple[str, str, str | None], ...]
+    deployments: tuple[tuple[int, ...], ...]
+
+    def dependencies(self) -> list[tuple[Dependency, ...]]:
+        """Each deployment's rows as `Dependency` objects, one object per distinct row (as `_Memo`
+        shares them, which `_Judge` relies on to tally each once)."""
+        made = [trusted(Dependency, {"role": r, "resource_id": i, "item": t}, _DEPENDENCY_SET) for r, i, t in self.rows]
+        return [tuple(map(made.__getitem__, places)) for places in self.deployments]
+
+
+@collector_paused()
+def dependency_plan(estate: Estate) -> DependencyPlan:
+    """`DependencyPlan` of the estate: the walk `postures` would otherwise make."""
+    memo = _Memo(estate)
+    place: dict[int, int] = {}  # a row's place, by identity: rows are shared and the memo keeps them alive
+    rows: list[tuple[str, str, str | None]] = []
+    deployments = []
+    for deployment, kind in _deployments(estate):
+        places = []
+        for dep in dependencies(deployment, kind, estate, memo):
+            at = place.get(id(dep))
+            if at is None:
+                at = place[id(dep)] = len(rows)
+                rows.append((dep.role, dep.resource_id, dep.item))
+            places.append(at)
+        deployments.append(tuple(places))
+    return DependencyPlan(tuple(rows), tuple(deployments))
+
+
 @collector_paused()  # builds many small acyclic objects beside every finding: no collector walks
-def postures(estate: Estate, findings: Iterable[Finding] | FindingIndex) -> tuple[DeploymentPosture, ...]:
+def postures(
+    estate: Estate, findings: Iterable[Finding] | FindingIndex, plan: DependencyPlan | None = None
+) -> tuple[DeploymentPosture, ...]:
+    """Each deployment's posture; `plan`, when given, is `dependency_plan(estate)` worked out earlier."""
     indexed = findings if isinstance(findings, FindingIndex) else index_findings(findings, checks=False)
     judge = _Judge(indexed.resources())
     memo = _Memo(estate)
+    deployments = list(_deployments(estate))
+    planned = plan.dependencies() if plan is not None else None
+    if planned is not None and len(planned) != len(deployments):
+        raise ValueError("the dependency plan is of another estate")
     out = []
-    for kind in kinds.DEPLOYMENT_KINDS:
-        for deployment in estate.of_kind(kind):
-            if deployment.type_key == SLOT_TYPE:
-                continue  # part of its site's posture, not a deployment of its own
-            deps = dependencies(deployment, kind, estate, memo)
-            values = {
-                "deployment_id": deployment.id,
-                "name": deployment.name,
-                "kind": kind,
-                "subscription_id": deployment.subscription_id,
-                "dependencies": deps,
-                "pillars": judge.pillars(deps),
-            }
-            out.append(trusted(DeploymentPosture, values, _POSTURE_SET))
+    for number, (deployment, kind) in enumerate(deployments):
+        deps = planned[number] if planned is not None else dependencies(deployment, kind, estate, memo)
+        values = {
+            "deployment_id": deployment.id,
+            "name": deployment.name,
+            "kind": kind,
+            "subscription_id": deployment.subscription_id,
+            "dependencies": deps,
+            "pillars": judge.pillars(deps),
+        }
+        out.append(trusted(DeploymentPosture, values, _POSTURE_SET))
     return tuple(out)

@@ -26,9 +26,9 @@ import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from hashlib import sha256
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import orjson
 
@@ -40,6 +40,11 @@ from scanner.props import focus
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
+
+if TYPE_CHECKING:
+    from scanner.shards import Aside
+
+T = TypeVar("T")
 
 DEFAULT_CHECK_TIMEOUT = 30.0
 """Seconds one call of one check (one resource) may take."""
@@ -541,6 +546,20 @@ def run_checks(
     """Every applicable check on every resource; `timeout` is seconds per call (None: no limit).
     `jobs` processes share the work (`auto`: every free core once the estate is large enough
     to pay for it); the findings are the same whatever the number."""
+    findings, _ = run_checks_aside(estate, checks, None, timeout=timeout, jobs=jobs)
+    return findings
+
+
+def run_checks_aside(
+    estate: Estate,
+    checks: Mapping[str, Check],
+    aside: Callable[[Estate], T] | None,
+    *,
+    timeout: float | None = DEFAULT_CHECK_TIMEOUT,
+    jobs: int | str | None = 1,
+) -> tuple[list[Finding], Aside[T]]:
+    """`run_checks`, and `aside(estate)` worked out in a shard process once its checks are done
+    when the run is sharded (see `shards.Aside`: its value is None when the run was serial)."""
     from scanner import shards  # it builds on this module
 
     limit = timeout if timeout and timeout > 0 else None
@@ -550,8 +569,7 @@ def run_checks(
         counts = shards.pair_counts(estate, checks) if jobs != 1 else []
         processes = shards.jobs_for(jobs, sum(counts)) if counts else 1
         if processes > 1:
-            findings = shards.run_sharded(estate, checks, limit, shards.split(counts, processes))
-        else:
-            findings = evaluate(estate, checks, limit, estate.resources)
-            findings.sort(key=sort_key)
-    return findings
+            return shards.run_sharded_aside(estate, checks, limit, shards.split(counts, processes), aside)
+        findings = evaluate(estate, checks, limit, estate.resources)
+        findings.sort(key=sort_key)
+    return findings, shards.Aside()

@@ -9,6 +9,10 @@ repeated objects pickle once. The parent evaluates the first shard itself meanwh
 thread per child receives that child's rows and makes their findings with the runner's own code
 as they arrive; the merged list is in the serial run's call order and sorts to the identical result.
 
+Once its checks are done, the last child can work out something else of the estate alone (an
+`aside`, such as the posture's dependency walk) and send it too: its core would otherwise idle
+while this process merges and indexes the findings. The run returns without waiting for it.
+
 A child that dies or fails is a bug (exit 4), never a silent hole in the findings.
 """
 
@@ -23,9 +27,9 @@ import multiprocessing
 import os
 import pickle
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from scanner import props
 from scanner.bulk import flush_std_streams
@@ -45,8 +49,9 @@ PARENT_SHARE = 0.35
 of every child's rows, sorts them and merges everything at the end (about half of what evaluating
 those calls cost the child). Measured at 100,000 resources: 2.66 s of CPU in each process."""
 
-_JOB: tuple[Estate, Mapping[str, Check], float | None] | None = None
-"""What the children evaluate, set while a sharded run lasts (the children inherit it)."""
+T = TypeVar("T")
+_JOB: tuple[Estate, Mapping[str, Check], float | None, Callable[[Estate], Any] | None] | None = None
+"""What the children evaluate (and the last one's aside), set while a sharded run lasts (the children inherit it)."""
 
 
 def pair_counts(estate: Estate, checks: Mapping[str, Check]) -> list[int]:
@@ -93,7 +98,20 @@ def run_sharded(
     estate: Estate, checks: Mapping[str, Check], timeout: float | None, bounds: Sequence[tuple[int, int]]
 ) -> list[Finding]:
     """The findings of every shard, sorted (`runner.sort_key`) as the serial run sorts them: the
-    first shard evaluated here, the rest in children.
+    first shard evaluated here, the rest in children."""
+    findings, _ = run_sharded_aside(estate, checks, timeout, bounds, None)
+    return findings
+
+
+def run_sharded_aside(
+    estate: Estate,
+    checks: Mapping[str, Check],
+    timeout: float | None,
+    bounds: Sequence[tuple[int, int]],
+    aside: Callable[[Estate], T] | None,
+) -> tuple[list[Finding], Aside[T]]:
+    """`run_sharded`, and `aside(estate)` worked out by the last child once its checks are done
+    (see `Aside`; it must pickle).
 
     A thread per child receives its rows and makes their findings while this process evaluates
     its own shard (`recv` waits without the GIL): a child never blocks on a full pipe waiting for
@@ -102,37 +120,57 @@ def run_sharded(
     global _JOB
     context = multiprocessing.get_context("fork")
     shards: list[_Shard] = []
-    _JOB = (estate, checks, timeout)
+    later: Aside[T] = Aside()
+    _JOB = (estate, checks, timeout, aside)
     try:
-        for low, high in bounds[1:]:
+        for number, (low, high) in enumerate(bounds[1:], 2):
             reader, writer = context.Pipe(duplex=False)
             _widen(writer)
-            child = context.Process(target=_child, args=(low, high, writer), daemon=True)
+            last = number == len(bounds)
+            child = context.Process(target=_child, args=(low, high, writer, last), daemon=True)
             child.start()
             writer.close()
-            shards.append(_Shard(child, reader, estate, checks))
+            shards.append(_Shard(child, reader, estate, checks, aside is not None and last))
         for shard in shards:
             shard.start()
         low, high = bounds[0]
         findings, keys = _sorted(evaluate(estate, checks, timeout, estate.resources[low:high]))
         for shard in shards:
-            shard.join()
+            shard.rows_done.wait()
             if shard.failure is not None:
                 raise shard.failure
             findings.extend(shard.findings)
             keys.extend(shard.keys)
-            shard.child.join()
+        later = Aside(shards[-1] if aside is not None else None)
         # Sorted runs in call order: a stable sort of them is the stable sort of the calls' findings.
-        return list(map(findings.__getitem__, sorted(range(len(keys)), key=keys.__getitem__)))
+        return list(map(findings.__getitem__, sorted(range(len(keys)), key=keys.__getitem__))), later
     finally:
         _JOB = None
         for shard in shards:
-            if shard.child.is_alive():
-                shard.child.terminate()
-                shard.child.join()
-            if shard.ident is not None:
-                shard.join()  # the child is gone: its pipe is at end of file
-            shard.reader.close()
+            if shard is not later.shard:
+                shard.close()
+
+
+class Aside(Generic[T]):
+    """A value of the estate alone that a shard child works out beside the checks (`value`), or
+    None when no child did (a serial run): the caller then works it out itself, in whatever way
+    costs it least. Reading it is optional: a child whose value is never read (the scan failed
+    before it needed it) still sends it to its receiving thread and ends."""
+
+    def __init__(self, shard: _Shard | None = None) -> None:
+        self.shard = shard
+
+    def value(self) -> T | None:
+        """The child's value once it has sent it; a child that failed or died is a bug (raised)."""
+        shard = self.shard
+        if shard is None:
+            return None
+        shard.join()
+        failure, value = shard.failure, shard.aside
+        shard.close()
+        if failure is not None:
+            raise failure
+        return value  # type: ignore[no-any-return]
 
 
 def _widen(writer: Connection) -> None:
@@ -144,9 +182,11 @@ def _widen(writer: Connection) -> None:
 
 
 class _Shard(threading.Thread):
-    """Receives one child's rows and rebuilds its findings as they arrive."""
+    """Receives one child's rows and rebuilds its findings as they arrive, then its aside if it has one."""
 
-    def __init__(self, child: Any, reader: Connection, estate: Estate, checks: Mapping[str, Check]) -> None:
+    def __init__(
+        self, child: Any, reader: Connection, estate: Estate, checks: Mapping[str, Check], aside: bool
+    ) -> None:
         super().__init__(name="mlwarden-shard", daemon=True)
         self.child = child
         self.reader = reader
@@ -155,6 +195,10 @@ class _Shard(threading.Thread):
         self.findings: list[Finding] = []
         self.keys: list[SortKey] = []
         """Each chunk's findings sorted, and their sort keys."""
+        self.expects_aside = aside
+        self.aside: Any = None
+        self.rows_done = threading.Event()
+        """Set once every row is in `findings` (or `failure` is set)."""
         self.failure: BaseException | None = None
 
     def run(self) -> None:
@@ -163,8 +207,22 @@ class _Shard(threading.Thread):
                 findings, keys = _sorted(findings_of(rows, self.estate, self.plans))
                 self.findings += findings
                 self.keys += keys
+            self.rows_done.set()
+            if self.expects_aside:
+                self.aside = _receive_aside(self.child, self.reader)
         except BaseException as exc:  # raised by the parent once it has evaluated its own shard
             self.failure = exc
+        finally:
+            self.rows_done.set()
+
+    def close(self) -> None:
+        """End the child if it still runs (a failure elsewhere, or an aside nobody asked for), then this thread."""
+        if self.child.is_alive():
+            self.child.terminate()
+        self.child.join()
+        if self.ident is not None:
+            self.join()  # the child is gone: its pipe is at end of file
+        self.reader.close()
 
 
 def _sorted(findings: list[Finding]) -> tuple[list[Finding], list[SortKey]]:
@@ -189,27 +247,41 @@ def _receive(child: Any, reader: Connection) -> list[Row] | None:
     return rows
 
 
-_ROWS, _DONE, _FAILED = b"+", b".", b"!"
+def _receive_aside(child: Any, reader: Connection) -> Any:
+    """The aside a child sent after its rows."""
+    try:
+        payload = reader.recv_bytes()
+    except EOFError:
+        child.join()
+        raise RuntimeError(f"a check shard process died (exit code {child.exitcode})") from None
+    if payload[:1] != _ASIDE:
+        raise RuntimeError(f"a check shard process failed: {payload[1:].decode(errors='replace')}")
+    return pickle.loads(payload[1:])
+
+
+_ROWS, _DONE, _ASIDE, _FAILED = b"+", b".", b"=", b"!"
 CHUNK_ENDS = (0.25, 0.5, 0.68, 0.82, 0.91, 0.96, 0.99, 1.0)
 """Where a child's pieces end, as fractions of its shard: the parent makes one piece's findings
 while the child evaluates the next, so only the last piece waits for the child, and it is small."""
 
 
-def _child(low: int, high: int, writer: Connection) -> None:
-    """Evaluate one shard in chunks and send each one's rows; leave at once (abandoned check
-    threads may still spin). The collector stays off (the runner paused it before forking), so
-    it never writes to the estate's shared pages."""
+def _child(low: int, high: int, writer: Connection, last: bool) -> None:
+    """Evaluate one shard in chunks and send each one's rows, then (`last`) the aside; leave at
+    once (abandoned check threads may still spin). The collector stays off (the runner paused
+    it before forking), so it never writes to the estate's shared pages."""
     gc.disable()
     code = 0
     try:
         assert _JOB is not None
-        estate, checks, timeout = _JOB
+        estate, checks, timeout, aside = _JOB
         hung: set[str] = set()  # a check that timed out in one chunk is not run in the next
         ends = sorted({low + round((high - low) * end) for end in CHUNK_ENDS} - {low})
         for start, end in itertools.pairwise([low, *ends]):
             rows = evaluate_rows(estate, checks, timeout, start, end, hung)
             writer.send_bytes(_ROWS + _pickle(rows))
         writer.send_bytes(_DONE)
+        if last and aside is not None:
+            writer.send_bytes(_ASIDE + pickle.dumps(aside(estate), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as exc:  # reported to the parent, which raises
         code = 1
         with contextlib.suppress(BaseException):

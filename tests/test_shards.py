@@ -12,14 +12,17 @@ import orjson
 import pytest
 
 from benchmarks.estate_gen import generate
-from scanner import shards
+from frameworks.catalog import load_all
+from scanner import posture, shards
+from scanner.engine import scan
 from scanner.estate import Estate
+from scanner.finding_index import index_findings
 from scanner.models import CheckMeta, Finding, Remediation, Resource, Severity, Status
-from scanner.registry import Check, Verdict, failed, load_checks, passed
+from scanner.registry import TAGS, Check, Verdict, failed, load_checks, passed
 from scanner.runner import run_checks
 from scanner.snapshot import read_snapshot
 from tests.helpers import estate, resource
-from tests.test_scan_equivalence import DEMO
+from tests.test_scan_equivalence import DEMO, NOW, digests
 
 
 @cache
@@ -134,3 +137,56 @@ def test_a_shard_process_that_dies_fails_the_scan_instead_of_losing_findings() -
     est = _storage(10)
     with pytest.raises(RuntimeError, match="died"):
         shards.run_sharded(est, checks, None, shards.split(shards.pair_counts(est, checks), 2))
+
+
+def test_the_dependency_walk_done_beside_the_checks_gives_the_serial_postures() -> None:
+    est = _estates()["generated"]
+    checks = load_checks(plugins=False)
+    serial = run_checks(est, checks, jobs=1)
+    bounds = shards.split(shards.pair_counts(est, checks), 2)
+    sharded, aside = shards.run_sharded_aside(est, checks, 30.0, bounds, posture.dependency_plan)
+    plan = aside.value()
+    assert isinstance(plan, posture.DependencyPlan) and len(plan.deployments) > 100
+    planned = posture.postures(est, index_findings(sharded), plan)
+    walked = posture.postures(est, index_findings(serial))
+    assert orjson.dumps([p.model_dump(mode="json") for p in planned]) == orjson.dumps(
+        [p.model_dump(mode="json") for p in walked]
+    )
+    assert planned == walked
+    assert aside.shard is not None and not aside.shard.child.is_alive()
+    assert shards.Aside().value() is None  # a serial run: the caller walks them itself
+
+
+def test_a_whole_scan_is_the_same_serial_and_sharded() -> None:
+    inventory = generate(3_000, seed=11)
+    checks = load_checks(plugins=False)
+    frameworks = list(load_all(check_ids=set(checks), tags=TAGS).values())
+    serial, sharded = (
+        scan(inventory, origin="snapshot", checks=checks, frameworks=frameworks, now=NOW, jobs=jobs) for jobs in (1, 2)
+    )
+    assert digests(sharded) == digests(serial)
+
+
+def test_an_aside_that_fails_in_the_child_fails_the_run_when_read() -> None:
+    def broken(e: Estate) -> int:
+        raise KeyError("the walk has a bug")
+
+    est = _storage(10)
+    checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
+    findings, aside = shards.run_sharded_aside(
+        est, checks, None, shards.split(shards.pair_counts(est, checks), 2), broken
+    )
+    assert len(findings) == 10
+    with pytest.raises(RuntimeError, match="failed: KeyError"):
+        aside.value()
+    assert aside.shard is not None and not aside.shard.child.is_alive()
+
+
+def test_an_aside_never_read_still_ends_its_process() -> None:
+    est = _storage(10)
+    checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
+    bounds = shards.split(shards.pair_counts(est, checks), 2)
+    _, aside = shards.run_sharded_aside(est, checks, None, bounds, lambda e: b"x" * (4 << 20))  # beyond a pipe
+    assert aside.shard is not None
+    aside.shard.child.join(timeout=60)
+    assert aside.shard.child.exitcode == 0
