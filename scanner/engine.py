@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import heapq
+import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from frameworks.catalog import Framework
 from scanner import __version__, changes, compliance, finding_index, policy, posture, selection
 from scanner.bulk import collector_paused
 from scanner.estate import Estate
+from scanner.finding_index import FindingIndex
 from scanner.inventory import Inventory
 from scanner.models import (
     Attestation,
@@ -27,7 +29,7 @@ from scanner.models import (
 )
 from scanner.policy import Waiver
 from scanner.registry import Check
-from scanner.runner import DEFAULT_CHECK_TIMEOUT, run_checks, run_checks_aside, sort_key
+from scanner.runner import DEFAULT_CHECK_TIMEOUT, Checked, run_checks, run_checks_aside, sort_key
 from scanner.textsafe import printable
 
 AfterChecks = Callable[[list[str]], Inventory]
@@ -65,7 +67,8 @@ def scan(
     generated_at = now or datetime.now(UTC)
     # A sharded run's other process walks every deployment's dependencies once its checks are
     # done, while this one merges and indexes the findings: posture is then left the judging.
-    ran, plan = run_checks_aside(estate, checks, posture.dependency_plan, timeout=check_timeout, jobs=jobs)
+    outcome = run_checks_aside(estate, checks, posture.dependency_plan, timeout=check_timeout, jobs=jobs)
+    ran = outcome.findings
     if after_checks is not None:
         reading = time.perf_counter()
         updated = after_checks(failing_ids(ran))
@@ -90,7 +93,10 @@ def scan(
         judged = {f.check_id for f in findings}
         floor = Severity(min_severity).rank
         not_run |= {cid for cid, c in checks.items() if c.meta.severity.rank < floor and cid not in judged}
-    indexed = finding_index.index_findings(findings, tally=True)  # one pass for both stages below and the reports
+    # One index for both stages below and the reports; a sharded run made it while its findings were fresh.
+    indexed = _made_index(findings, outcome)
+    if indexed is None:
+        indexed = finding_index.index_findings(findings, tally=True)
     framework_results = compliance.evaluate(
         frameworks,
         [c.meta for c in catalog.values()],
@@ -99,7 +105,7 @@ def scan(
         generated_at.date(),
         not_run=frozenset(not_run),
     )
-    deployment_postures = posture.postures(estate, indexed, plan.value())
+    deployment_postures = posture.postures(estate, indexed, outcome.aside.value())
     done = time.perf_counter()
     header = inventory.header
     counts = Counter(kind for kind in estate.kind_of.values() if kind)
@@ -135,6 +141,16 @@ def scan(
     assert indexed.tally is not None
     remember_tally(result, indexed.tally)  # reports forked from here inherit it: none counts again
     return result
+
+
+def _made_index(findings: Sequence[Finding], outcome: Checked[Any]) -> FindingIndex | None:
+    """The index the run made (`Checked.index`) when it indexes exactly `findings`: the same objects
+    in the same order, none replaced or dropped by a waiver, a baseline, a severity floor, who
+    changed it or a second run; else None."""
+    made, index = outcome.findings, outcome.index
+    if index is None or len(made) != len(findings) or not all(map(operator.is_, made, findings)):
+        return None
+    return index
 
 
 def _subscription_names(estate: Estate) -> dict[str, str]:

@@ -27,14 +27,16 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import orjson
 
 from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
+from scanner.finding_index import FindingIndex
 from scanner.models import Evidence, Finding, Resource, Severity, Status, shared_keys, trusted
 from scanner.props import focus
 from scanner.registry import Check, Verdict, unknown
@@ -546,8 +548,18 @@ def run_checks(
     """Every applicable check on every resource; `timeout` is seconds per call (None: no limit).
     `jobs` processes share the work (`auto`: every free core once the estate is large enough
     to pay for it); the findings are the same whatever the number."""
-    findings, _ = run_checks_aside(estate, checks, None, timeout=timeout, jobs=jobs)
-    return findings
+    return run_checks_aside(estate, checks, None, timeout=timeout, jobs=jobs, indexed=False).findings
+
+
+@dataclass(frozen=True, slots=True)
+class Checked(Generic[T]):
+    """What `run_checks_aside` gives: the findings, sorted; their `index_findings(..., tally=True)`
+    when a sharded run made it piece by piece (else None: index them when needed); and the aside
+    (`shards.Aside`: its value is None when no shard process worked it out)."""
+
+    findings: list[Finding]
+    index: FindingIndex | None
+    aside: Aside[T]
 
 
 def run_checks_aside(
@@ -557,9 +569,10 @@ def run_checks_aside(
     *,
     timeout: float | None = DEFAULT_CHECK_TIMEOUT,
     jobs: int | str | None = 1,
-) -> tuple[list[Finding], Aside[T]]:
-    """`run_checks`, and `aside(estate)` worked out in a shard process once its checks are done
-    when the run is sharded (see `shards.Aside`: its value is None when the run was serial)."""
+    indexed: bool = True,
+) -> Checked[T]:
+    """`run_checks`; when the run is sharded, also the findings' index (`indexed`) and
+    `aside(estate)` worked out in a shard process once its checks are done (see `Checked`)."""
     from scanner import shards  # it builds on this module
 
     limit = timeout if timeout and timeout > 0 else None
@@ -569,7 +582,8 @@ def run_checks_aside(
         counts = shards.pair_counts(estate, checks) if jobs != 1 else []
         processes = shards.jobs_for(jobs, sum(counts)) if counts else 1
         if processes > 1:
-            return shards.run_sharded_aside(estate, checks, limit, shards.split(counts, processes), aside)
+            bounds = shards.split(counts, processes)
+            return shards.run_sharded_aside(estate, checks, limit, bounds, aside, indexed=indexed)
         findings = evaluate(estate, checks, limit, estate.resources)
         findings.sort(key=sort_key)
-    return findings, shards.Aside()
+    return Checked(findings, None, shards.Aside())

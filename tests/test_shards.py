@@ -144,7 +144,13 @@ def test_the_dependency_walk_done_beside_the_checks_gives_the_serial_postures() 
     checks = load_checks(plugins=False)
     serial = run_checks(est, checks, jobs=1)
     bounds = shards.split(shards.pair_counts(est, checks), 2)
-    sharded, aside = shards.run_sharded_aside(est, checks, 30.0, bounds, posture.dependency_plan)
+    outcome = shards.run_sharded_aside(est, checks, 30.0, bounds, posture.dependency_plan)
+    sharded, aside = outcome.findings, outcome.aside
+    assert outcome.index == index_findings(serial, tally=True)  # made piece by piece, as the whole gives it
+    assert outcome.index is not None and outcome.index.tally is not None
+    assert all(
+        a is b for a, b in zip(outcome.index.tally.failed, (f for f in sharded if f.status == "fail"), strict=True)
+    )
     plan = aside.value()
     assert isinstance(plan, posture.DependencyPlan) and len(plan.deployments) > 100
     planned = posture.postures(est, index_findings(sharded), plan)
@@ -173,10 +179,9 @@ def test_an_aside_that_fails_in_the_child_fails_the_run_when_read() -> None:
 
     est = _storage(10)
     checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
-    findings, aside = shards.run_sharded_aside(
-        est, checks, None, shards.split(shards.pair_counts(est, checks), 2), broken
-    )
-    assert len(findings) == 10
+    outcome = shards.run_sharded_aside(est, checks, None, shards.split(shards.pair_counts(est, checks), 2), broken)
+    assert len(outcome.findings) == 10
+    aside = outcome.aside
     with pytest.raises(RuntimeError, match="failed: KeyError"):
         aside.value()
     assert aside.shard is not None and not aside.shard.child.is_alive()
@@ -186,7 +191,7 @@ def test_an_aside_never_read_still_ends_its_process() -> None:
     est = _storage(10)
     checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
     bounds = shards.split(shards.pair_counts(est, checks), 2)
-    _, aside = shards.run_sharded_aside(est, checks, None, bounds, lambda e: b"x" * (4 << 20))  # beyond a pipe
+    aside = shards.run_sharded_aside(est, checks, None, bounds, lambda e: b"x" * (4 << 20)).aside  # beyond a pipe
     assert aside.shard is not None
     aside.shard.child.join(timeout=60)
     assert aside.shard.child.exitcode == 0
