@@ -498,19 +498,26 @@ def evaluate_rows(
     return cast(list[Row], _evaluate(estate, checks, timeout, estate.resources[low:high], hung, low))
 
 
-def findings_of(rows: Iterable[Row], estate: Estate, plans: Sequence[_Plan]) -> list[Finding]:
-    """The findings of rows, as `evaluate` would have made them."""
+def findings_of(
+    rows: Iterable[Row], estate: Estate, plans: Sequence[_Plan], keys: list[SortKey] | None = None
+) -> list[Finding]:
+    """The findings of rows, as `evaluate` would have made them; each one's `sort_key` added to
+    `keys` when given, worked out from the row (the resource's lower-case id is at hand) rather
+    than read back from the finding."""
     resources = estate.resources
     out: list[Finding] = []
+    key = keys.append if keys is not None else None
     current, resource, part = -1, None, {}
     for check, index, status, message, evidence, severity, subject_id, detail_key in rows:
         if index != current:
             current, resource = index, resources[index]
             part = _part(resource)
         assert resource is not None
-        out.append(
-            _make(plans[check], resource, part, estate, status, message, evidence, severity, subject_id, detail_key)
-        )
+        plan = plans[check]
+        out.append(_make(plan, resource, part, estate, status, message, evidence, severity, subject_id, detail_key))
+        if key is not None:
+            rank = _MOST_SEVERE_FIRST[severity or plan.template["severity"]]
+            key((rank, plan.id, subject_id.lower() if subject_id else resource.id_key, detail_key or ""))
     return out
 
 

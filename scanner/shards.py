@@ -217,7 +217,8 @@ class _Shard(threading.Thread):
     def run(self) -> None:
         try:
             while (rows := _receive(self.child, self.reader)) is not None:
-                findings, keys = _sorted(findings_of(rows, self.estate, self.plans))
+                made: list[SortKey] = []
+                findings, keys = _sorted(findings_of(rows, self.estate, self.plans, made), made)
                 self.findings += findings
                 self.keys += keys
                 if self.indexed:
@@ -243,9 +244,10 @@ class _Shard(threading.Thread):
         self.reader.close()
 
 
-def _sorted(findings: list[Finding]) -> tuple[list[Finding], list[SortKey]]:
-    """The findings in stable `sort_key` order, and their keys in that order."""
-    keys = list(map(sort_key, findings))
+def _sorted(findings: list[Finding], keys: list[SortKey] | None = None) -> tuple[list[Finding], list[SortKey]]:
+    """The findings in stable `sort_key` order, and their keys (given, or worked out) in that order."""
+    if keys is None:
+        keys = list(map(sort_key, findings))
     order = sorted(range(len(keys)), key=keys.__getitem__)
     return list(map(findings.__getitem__, order)), list(map(keys.__getitem__, order))
 

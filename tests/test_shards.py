@@ -19,7 +19,7 @@ from scanner.estate import Estate
 from scanner.finding_index import index_findings
 from scanner.models import CheckMeta, Finding, Remediation, Resource, Severity, Status
 from scanner.registry import TAGS, Check, Verdict, failed, load_checks, passed
-from scanner.runner import run_checks
+from scanner.runner import SortKey, evaluate_rows, findings_of, plans, run_checks, sort_key
 from scanner.snapshot import read_snapshot
 from tests.helpers import estate, resource
 from tests.test_scan_equivalence import DEMO, NOW, digests
@@ -195,3 +195,14 @@ def test_an_aside_never_read_still_ends_its_process() -> None:
     assert aside.shard is not None
     aside.shard.child.join(timeout=60)
     assert aside.shard.child.exitcode == 0
+
+
+def test_sort_keys_worked_out_from_rows_are_the_findings_sort_keys() -> None:
+    est = _estates()["generated"]
+    checks = load_checks(plugins=False)
+    rows = evaluate_rows(est, checks, None, 0, len(est.resources), set())
+    keys: list[SortKey] = []
+    findings = findings_of(rows, est, plans(est, checks), keys)
+    assert len(keys) == len(findings) > 1000
+    assert keys == [sort_key(f) for f in findings]
+    assert any(f.resource_id != est.resources[row[1]].id for f, row in zip(findings, rows, strict=True))  # subjects
