@@ -3,7 +3,8 @@
 At 100,000 resources the findings are 340,000 objects spread over gigabytes: reading one costs a
 cache miss or two, more than the work done with it. Control evaluation needs each check's tally and
 deployment posture each resource's findings; the engine builds both in one pass, and either stage
-called alone indexes only its own part.
+called alone indexes only its own part. A sharded run indexes its findings piece by piece as it
+makes them (`Piece`), while they are still in cache, and merges the pieces in the final order.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ is an unwaived failure, its check, and the key of its resource when posture read
 
 @dataclass(slots=True)
 class Piece:
-    """`index_findings` of one sorted piece of findings, less what depends on where each finding
+    """`index_findings` of one piece of the findings, less what depends on where each finding
     lands in the order of all of them (`notes`, one per finding, None when nothing does): a sharded
     run indexes each piece as it makes it, while its findings are fresh in cache and the other
     process still evaluates, and `merged` finishes the index in the final order. Indexed at the
