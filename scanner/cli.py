@@ -280,7 +280,7 @@ Examples:
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
 @click.option(
     "--snapshot",
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, allow_dash=True),
     metavar="FILE",
     help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz; - reads stdin).",
 )

@@ -215,6 +215,8 @@ class Location(click.Path):
                 param,
                 ctx,
             )
+        if value == "-" and not self.allow_dash:  # `--write-baseline -` wrote a file named `-`, not to stdout
+            self.fail("'-' (stdin or stdout) is not taken here (write ./- for a file named '-')", param, ctx)
         return super().convert(value, param, ctx)
 
 

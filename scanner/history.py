@@ -192,6 +192,8 @@ def open_store(target: Target) -> Store:
     if isinstance(target, str) and not is_url(target):
         if not target.strip():
             raise InputError("history: an empty path (is MLWARDEN_HISTORY, or the variable meant to name it, unset?)")
+        if target.strip() == "-":  # not stdout: it made a SQLite file named `-`
+            raise InputError("history: '-' is not a history store (write ./- for a SQLite file named '-')")
         if match := _OTHER_URL.match(target):
             scheme = printable(match.group(0)[:-3][:20])
             raise InputError(

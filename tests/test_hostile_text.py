@@ -347,3 +347,13 @@ def test_a_dash_for_a_directory_is_refused_not_made_into_a_directory(tmp_path: P
         "hold reports (write ./- for a directory named '-') (see 'mlwarden scan --help')\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--write-baseline", "--baseline", "--waivers", "--history"])
+def test_a_dash_for_a_file_that_is_not_stdin_is_refused(tmp_path: Path, option: str) -> None:
+    """`--write-baseline -` and `--history -` wrote a file named `-` (a later `--waivers -` read it)."""
+    done = _main(tmp_path, "scan", "--demo", option, "-", "--fail-on", "none")
+    assert done.returncode == 2
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and "'-'" in lines[0] and "./- for a" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []
