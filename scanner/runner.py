@@ -37,7 +37,8 @@ from scanner.bulk import collector_paused
 from scanner.estate import Estate
 from scanner.estate_view import ReadOnlyEstate
 from scanner.finding_index import FindingIndex
-from scanner.models import Evidence, Finding, Resource, Severity, Status, shared_keys, trusted
+from scanner.inventory import DEFENDER_ASSESSMENTS, DEFENDER_PLANS, RESOURCES, SECURITY_CONTACTS
+from scanner.models import Evidence, Finding, Gap, Resource, Severity, Status, shared_keys, trusted
 from scanner.props import focus
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
@@ -119,13 +120,27 @@ def _plain(verdict: Any) -> bool:
 
 
 _EVIDENCE_ONLY = frozenset({Evidence})
+_DEFENDER = frozenset({DEFENDER_ASSESSMENTS, DEFENDER_PLANS, SECURITY_CONTACTS})
+"""Sources holding Defender's own verdicts on a resource: they do not rest on its record."""
 
 
 class _Plan:
     """One check's constants for a scan: what each call would otherwise look up again (sources
     that cannot apply, sources collected with gaps, the finding's check fields)."""
 
-    __slots__ = ("absent", "func", "gapped", "id", "index", "item", "plugin", "prefix", "remediation", "template")
+    __slots__ = (
+        "absent",
+        "func",
+        "gapped",
+        "id",
+        "index",
+        "item",
+        "plugin",
+        "prefix",
+        "remediation",
+        "template",
+        "unread",
+    )
 
     def __init__(self, item: Check, estate: Estate, index: int = -1) -> None:
         meta = item.meta
@@ -148,6 +163,9 @@ class _Plan:
             if coverage is None or not coverage.collected or coverage.gaps:
                 gapped.append(source)  # only these can have a gap covering a resource
         self.gapped = tuple(gapped)
+        self.unread = {} if _DEFENDER.intersection(meta.needs) else unread_resources(estate)
+        """Resources whose own record could not be read: a check judging it is a coverage gap (one
+        reading Defender's verdicts on the resource is not)."""
         template = FINDING_VALUES.copy()
         template["check_id"] = meta.id
         template["severity"] = meta.severity
@@ -163,8 +181,23 @@ def _verdicts(item: Check, resource: Resource, estate: Estate, view: Estate | No
     return _call(_Plan(item, estate), resource, estate, view)
 
 
+def unread_resources(estate: Estate) -> dict[str, Gap]:
+    """Lower-cased id -> gap, for each resource whose `resources` gap names that resource itself: a
+    row that came without its properties and that ARM's GET could not read either. Judged, every
+    property would read as absent (as the service default), so a check would pass or fail on nothing.
+    Gaps of a wider scope (a subscription's partial page) leave the rows that did arrive judged."""
+    coverage = estate.coverage.get(RESOURCES)
+    if coverage is None or not coverage.gaps:
+        return {}
+    return {gap.scope.lower(): gap for gap in coverage.gaps if gap.scope.lower() in estate.by_id}
+
+
 def _call(plan: _Plan, resource: Resource, estate: Estate, view: Estate | None) -> list[Verdict]:
     """`_verdicts` with the check's constants worked out once per scan."""
+    if plan.unread:
+        unread = plan.unread.get(resource.id_key)
+        if unread is not None:
+            return [unknown(f"coverage gap: {unread.reason}")]
     for source in plan.gapped:
         gap = estate.gap(source, resource.id)
         if gap is not None:

@@ -19,7 +19,11 @@ from scanner import inventory as sources
 from scanner.azure.collect import collect
 from scanner.azure.refill import API_VERSIONS
 from scanner.errors import SourceError
+from scanner.estate import Estate
 from scanner.inventory import Inventory
+from scanner.models import Status
+from scanner.registry import load_checks
+from scanner.runner import run_checks
 from scanner.snapshot import write_snapshot
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import env, options
@@ -566,3 +570,22 @@ def test_a_bare_row_arm_cannot_read_is_a_gap_and_a_deleted_one_is_left_out(fake:
     assert gaps == [(sources.RESOURCES, registry, reason)]
     assert vault.lower() not in {r.id_key for r in inventory.resources} and not inventory.keys
     assert fake.counts["kv:list"] == 0  # nothing read for a vault ARM no longer knows
+
+
+def test_a_resource_whose_record_could_not_be_read_is_unknown_for_every_check(fake: AzureFake, tmp_path: Path) -> None:
+    """Judged on `properties: null`, every property reads as the service default: the registry's admin
+    user and public access would fail (or pass) on nothing. Each check on it is a coverage gap naming
+    why; the other resources, read in full, are judged as before."""
+    ids = {r.type_key: r.id for r in fake.estate.inventory.resources}
+    registry = ids["microsoft.containerregistry/registries"]
+    fake.wire.graph_null_properties = {"microsoft.containerregistry/registries"}
+    fake.faults.arm_refused = {registry.lower(): 403}
+    inventory = collect(options(fake, tmp_path))
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    on_registry = [f for f in findings if f.resource_id == registry and not f.check_id.startswith("MLW-DEF-")]
+    assert len(on_registry) > 5 and {f.status for f in on_registry} == {Status.UNKNOWN}
+    assert all("Resource Graph sent no properties and ARM's GET failed" in f.message for f in on_registry)
+    # Defender's own assessment of the registry does not rest on its record: still judged.
+    assert {f.status for f in findings if f.resource_id == registry and f.check_id == "MLW-DEF-08"} == {Status.FAIL}
+    judged = {f.status for f in findings if f.resource_id != registry}
+    assert Status.FAIL in judged and Status.PASS in judged
