@@ -20,7 +20,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOpt
 
 from scanner.azure.credentials import credential_for
 from scanner.azure.options import CollectOptions
-from scanner.azure.signin import token_info
+from scanner.azure.signin import request_options, token_info
 
 REFRESH_MARGIN = 300
 """Seconds before expiry a cached token is no longer handed out (azure-core's bearer policy refreshes then too)."""
@@ -48,12 +48,7 @@ class SharedCredential:
         enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:
-        options: TokenRequestOptions = {"enable_cae": enable_cae}
-        if claims:
-            options["claims"] = claims
-        if tenant_id:
-            options["tenant_id"] = tenant_id
-        info = self.get_token_info(*scopes, options=options)
+        info = self.get_token_info(*scopes, options=request_options(claims, tenant_id, enable_cae))
         return AccessToken(info.token, info.expires_on)
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:

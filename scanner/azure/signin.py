@@ -123,12 +123,7 @@ class SignInChain:
         enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:
-        options: TokenRequestOptions = {"enable_cae": enable_cae}
-        if claims:
-            options["claims"] = claims
-        if tenant_id:
-            options["tenant_id"] = tenant_id
-        info = self.get_token_info(*scopes, options=options)
+        info = self.get_token_info(*scopes, options=request_options(claims, tenant_id, enable_cae))
         return AccessToken(info.token, info.expires_on)
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
@@ -159,6 +154,16 @@ class SignInChain:
             closer = getattr(credential, "close", None)
             if callable(closer):
                 closer()
+
+
+def request_options(claims: str | None, tenant_id: str | None, enable_cae: bool) -> TokenRequestOptions:
+    """`get_token`'s keyword arguments as `get_token_info` takes them (the older protocol onto the newer)."""
+    options: TokenRequestOptions = {"enable_cae": enable_cae}
+    if claims:
+        options["claims"] = claims
+    if tenant_id:
+        options["tenant_id"] = tenant_id
+    return options
 
 
 def token_info(credential: Any, scopes: Sequence[str], options: TokenRequestOptions) -> AccessTokenInfo:
