@@ -16,11 +16,11 @@ import time
 from types import TracebackType
 from typing import Any
 
-from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+from azure.core.credentials import AccessTokenInfo, TokenRequestOptions
 
 from scanner.azure.credentials import credential_for
 from scanner.azure.options import CollectOptions
-from scanner.azure.signin import request_options, token_info
+from scanner.azure.signin import TokenInfoCredential, token_info
 
 REFRESH_MARGIN = 300
 """Seconds before expiry a cached token is no longer handed out (azure-core's bearer policy refreshes then too)."""
@@ -28,7 +28,7 @@ REFRESH_MARGIN = 300
 _Key = tuple[tuple[str, ...], str | None, bool]
 
 
-class SharedCredential:
+class SharedCredential(TokenInfoCredential):
     """A `TokenCredential` that hands out one token per audience (scopes, tenant, CAE) to every client."""
 
     def __init__(self, credential: Any, clock: Any = time.time) -> None:
@@ -39,17 +39,6 @@ class SharedCredential:
         self._guard = threading.Lock()
         self.acquired = 0
         """Tokens fetched from the wrapped credential (cache misses), for tests and benchmarks."""
-
-    def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        info = self.get_token_info(*scopes, options=request_options(claims, tenant_id, enable_cae))
-        return AccessToken(info.token, info.expires_on)
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         options = options or {}

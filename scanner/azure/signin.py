@@ -103,7 +103,31 @@ class SignInFailed(ClientAuthenticationError):
         return f"could not sign in to Azure at {self.authority}: {tried}"
 
 
-class SignInChain:
+class TokenInfoCredential:
+    """A credential written against `get_token_info`, with the older `get_token` that SDK clients
+    still call made from it (one place for how the keywords map onto token request options)."""
+
+    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
+        raise NotImplementedError
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        options: TokenRequestOptions = {"enable_cae": enable_cae}
+        if claims:
+            options["claims"] = claims
+        if tenant_id:
+            options["tenant_id"] = tenant_id
+        info = self.get_token_info(*scopes, options=options)
+        return AccessToken(info.token, info.expires_on)
+
+
+class SignInChain(TokenInfoCredential):
     """Try each credential in order; a configured credential that fails ends the chain, like azure-identity's."""
 
     def __init__(
@@ -114,17 +138,6 @@ class SignInChain:
         self._unavailable = list(unavailable)
         self._chosen: tuple[str, Any] | None = None
         self._lock = threading.Lock()
-
-    def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        info = self.get_token_info(*scopes, options=request_options(claims, tenant_id, enable_cae))
-        return AccessToken(info.token, info.expires_on)
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         options = options or {}
@@ -154,16 +167,6 @@ class SignInChain:
             closer = getattr(credential, "close", None)
             if callable(closer):
                 closer()
-
-
-def request_options(claims: str | None, tenant_id: str | None, enable_cae: bool) -> TokenRequestOptions:
-    """`get_token`'s keyword arguments as `get_token_info` takes them (the older protocol onto the newer)."""
-    options: TokenRequestOptions = {"enable_cae": enable_cae}
-    if claims:
-        options["claims"] = claims
-    if tenant_id:
-        options["tenant_id"] = tenant_id
-    return options
 
 
 def token_info(credential: Any, scopes: Sequence[str], options: TokenRequestOptions) -> AccessTokenInfo:
