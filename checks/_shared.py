@@ -20,6 +20,20 @@ from scanner.registry import Verdict, failed, not_applicable, passed
 
 PUBLIC_ACCESS = "properties.publicNetworkAccess"
 LINK_STATES = "privateEndpointConnections[*].status"
+PERIMETER = "SecuredByPerimeter"
+"""publicNetworkAccess under a network security perimeter (Storage, Key Vault, AI services, newer API
+versions): public traffic is denied unless the perimeter's inbound access rules admit it, and those
+rules replace the resource's own firewall (networkAcls). So it passes "firewall denies by default"
+rules, and fails "public network access disabled" rules as Azure Policy does (notEquals Disabled):
+the perimeter's rules can still admit public address ranges."""
+PERIMETER_OPEN = (
+    "public network access is SecuredByPerimeter: a network security perimeter's access rules may still "
+    "admit public address ranges, so it is not Disabled"
+)
+PERIMETER_DENIES = (
+    "public network access is SecuredByPerimeter: a network security perimeter replaces the firewall and "
+    "denies public traffic its access rules do not admit"
+)
 
 
 def public_access_verdict(
@@ -33,19 +47,24 @@ def public_access_verdict(
     evidence = evidence or props.read(node, PUBLIC_ACCESS)
     if props.equals(node, PUBLIC_ACCESS, "Disabled"):
         return passed(disabled, *evidence)
-    value = props.text(node, PUBLIC_ACCESS)
-    if value is None:
+    value = (props.text(node, PUBLIC_ACCESS) or "").strip()
+    if not value:  # absent, null, or the empty string some App Service rows carry
         return failed(unset, *evidence)
+    if value.lower() == PERIMETER.lower():
+        return failed(PERIMETER_OPEN, *evidence)
     return failed(f"public network access is {value}", *evidence)
 
 
 def closed_to_public(node: Resource, firewall: str, denies: str, *evidence: Evidence) -> Verdict | None:
-    """A pass when public network access is Disabled or the firewall's default action (at path
-    `firewall`) is Deny; None when the endpoint is open, so the check can say why in its own words."""
+    """A pass when public network access is Disabled, the firewall's default action (at path
+    `firewall`) is Deny, or a network security perimeter governs access (see PERIMETER); None when
+    the endpoint is open, so the check can say why in its own words."""
     if props.equals(node, PUBLIC_ACCESS, "Disabled"):
         return passed("public network access is Disabled", *evidence)
     if props.equals(node, firewall, "Deny"):
         return passed(denies, *evidence)
+    if props.equals(node, PUBLIC_ACCESS, PERIMETER):
+        return passed(PERIMETER_DENIES, *evidence)
     return None
 
 

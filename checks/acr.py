@@ -112,7 +112,8 @@ def registry_public_network_access(resource: Resource, estate: Estate) -> Verdic
     tags=("private-network",),
     pillar="private-network",
     rationale=(
-        "Passes when public network access is Disabled or the network rule set denies by default. Network "
+        "Passes when public network access is Disabled or the network rule set denies by default (or a "
+        "network security perimeter governs access: SecuredByPerimeter, as for the other services). Network "
         "rules are a Premium feature: a Basic or Standard registry with public access on is open to every "
         "network and fails, with a message saying so. Absent networkRuleSet means Allow."
     ),

@@ -351,8 +351,8 @@ def _judge_min_tls(config: Resource, path: str, label: str) -> Verdict:
     if not version:
         return passed(f"{label} is not set (the service default is 1.2)", *evidence)
     rank = _TLS_VERSIONS.get(version)
-    if rank is None:
-        return failed(f"{label} {version!r} is not a known TLS version", *evidence)
+    if rank is None:  # e.g. Storage's 'TLS1_2' naming, which App Service rejects (as every anchor does)
+        return failed(f"{label} {version!r} is not a known TLS version (App Service names them '1.2')", *evidence)
     if rank < _TLS_VERSIONS["1.2"]:
         return failed(f"{label} is {version}", *evidence)
     return passed(f"{label} is {version}", *evidence)

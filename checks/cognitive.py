@@ -53,7 +53,9 @@ def cognitive_local_auth(resource: Resource, estate: Estate) -> Verdict:
         "The account must not accept calls from any network: publicNetworkAccess Disabled passes, and "
         "so does a firewall with networkAcls.defaultAction Deny (only listed networks get in), as in "
         "Azure Policy 037eea7a and PSRule. Divergence: Checkov CKV_AZURE_134 passes only Disabled; "
-        "mlwarden follows the policy. Both absent means open to all networks and fails."
+        "mlwarden follows the policy. publicNetworkAccess SecuredByPerimeter passes: a network security "
+        "perimeter's access rules replace networkAcls and deny by default. Both absent means open to all "
+        "networks and fails."
     ),
     remediation="Disable public network access (use private endpoints) or set the firewall default action to Deny.",
     az_cli="az cognitiveservices account update -g <rg> -n <account> --custom-domain <name> "

@@ -121,7 +121,9 @@ def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "A vault reachable from the internet exposes its secrets and keys to credential-stuffing and to "
         "any leaked token. Divergence: an absent publicNetworkAccess means the service default, Enabled; "
-        "mlwarden fails it as Azure Policy does (Checkov's negative checks would pass it)."
+        "mlwarden fails it as Azure Policy does (Checkov's negative checks would pass it). "
+        "SecuredByPerimeter fails too, as in the policy (notEquals Disabled): the perimeter's access rules "
+        "may still admit public address ranges; MLW-KV-05 credits it as a default-deny firewall."
     ),
     remediation="Disable public network access and reach the vault through a private endpoint.",
     az_cli="az keyvault update -g <rg> -n <vault> --public-network-access Disabled",
@@ -141,8 +143,10 @@ def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
     pillar="private-network",
     rationale=(
         "A vault that stays publicly reachable should at least only accept listed networks. Passes when "
-        "public network access is Disabled or networkAcls.defaultAction is Deny. Absent networkAcls means "
-        "the default action Allow, so it fails."
+        "public network access is Disabled or networkAcls.defaultAction is Deny, and when publicNetworkAccess "
+        "is SecuredByPerimeter (a network security perimeter's rules replace the firewall and deny by "
+        "default). Absent networkAcls means the default action Allow, so it fails. Azure Policy 55615ac9 "
+        "(v3) reads defaultAction only; its display name still counts public access Disabled."
     ),
     remediation="Set the vault firewall's default action to Deny and allow only the networks that need it.",
     az_cli="az keyvault update -g <rg> -n <vault> --default-action Deny",

@@ -11,7 +11,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from checks._shared import default_action, link_endpoints, private_endpoint_verdict, public_access_verdict
+from checks._shared import (
+    PERIMETER,
+    PERIMETER_DENIES,
+    default_action,
+    link_endpoints,
+    private_endpoint_verdict,
+    public_access_verdict,
+)
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
@@ -160,7 +167,8 @@ def storage_blob_public_access(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "With public network access disabled the account is only reachable through private endpoints. "
         "Divergence: Checkov (CKV_AZURE_59) fails only an explicit Enabled; Azure Policy fails anything "
-        "but Disabled. mlwarden follows Azure Policy: absent means the default, Enabled, and fails."
+        "but Disabled. mlwarden follows Azure Policy: absent means the default, Enabled, and fails; so "
+        "does SecuredByPerimeter, whose perimeter rules may still admit public address ranges."
     ),
     remediation="Disable public network access and use private endpoints.",
     az_cli="az storage account update -g <rg> -n <account> --public-network-access Disabled",
@@ -179,9 +187,10 @@ def storage_public_network_access(resource: Resource, estate: Estate) -> Verdict
     pillar="private-network",
     rationale=(
         "A default action of Deny limits the public endpoint to listed networks. Absent networkAcls means "
-        "Allow and fails. Deviation from the catalog's defaultAction-only rule: an account with public "
-        "network access Disabled also passes, since its firewall then guards nothing (the same rule "
-        "mlwarden applies to Key Vault and ACR)."
+        "Allow and fails. Deviation from the catalog's defaultAction-only rule (and Azure Policy 34c877ad): "
+        "an account with public network access Disabled also passes, since its firewall then guards "
+        "nothing (the same rule mlwarden applies to Key Vault and ACR), and so does SecuredByPerimeter, "
+        "where a network security perimeter's access rules replace networkAcls and deny by default."
     ),
     remediation="Set the storage firewall's default action to Deny and allow only the networks that need it.",
     az_cli="az storage account update -g <rg> -n <account> --default-action Deny",
@@ -194,6 +203,8 @@ def storage_firewall(resource: Resource, estate: Estate) -> Verdict:
         return passed("the firewall denies by default", *evidence)
     if props.equals(resource, "properties.publicNetworkAccess", "Disabled"):
         return passed("public network access is Disabled, so the firewall has nothing to guard", *evidence)
+    if props.equals(resource, "properties.publicNetworkAccess", PERIMETER):
+        return passed(PERIMETER_DENIES, *evidence)
     action = default_action(resource, "properties.networkAcls.defaultAction")
     return failed(f"the firewall default action is {action}", *evidence)
 
