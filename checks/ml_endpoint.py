@@ -9,7 +9,7 @@ Deployment environment-variable values are never kept: the collector classifies 
 
 from __future__ import annotations
 
-from checks._shared import any_identity, identity_verdict, public_access_verdict
+from checks._shared import PUBLIC_ACCESS, any_identity, identity_verdict, public_access_verdict
 from checks.ml_workspace import PUBLIC_ACCESS_UNSET, failed_unless_managed_network
 from scanner import kinds, props, secrets
 from scanner.estate import Estate
@@ -21,6 +21,7 @@ _ENDPOINT = (kinds.ML_ONLINE_ENDPOINT,)
 _DEPLOYMENT = (kinds.ML_ONLINE_DEPLOYMENT,)
 _DOCS = "https://learn.microsoft.com/azure/machine-learning"
 _ENV = "properties.environmentVariables"
+_COMPUTE = "properties.compute"
 
 
 @check(
@@ -67,13 +68,22 @@ def endpoint_auth_mode(resource: Resource, estate: Estate) -> Verdict:
     pillar="private-network",
     rationale=(
         "With publicNetworkAccess Disabled the scoring URI is reachable only through the workspace's "
-        "private endpoint. Absent means the service default (Enabled) and fails."
+        "private endpoint. Absent means the service default (Enabled) and fails. The flag applies to "
+        "managed online endpoints only (the CLI's endpoint YAML reference says so): a Kubernetes online "
+        "endpoint (properties.compute names an attached cluster) is exposed by the cluster's inference "
+        "router, so one without Disabled is not applicable rather than failed on a flag it does not have."
     ),
     remediation="Disable public network access on the endpoint and score through the workspace private endpoint.",
     az_cli="az ml online-endpoint update -g <rg> -w <workspace> -n <endpoint> --set public_network_access=disabled",
     references=(f"{_DOCS}/concept-secure-online-endpoint",),
 )
 def endpoint_public_access(resource: Resource, estate: Estate) -> Verdict:
+    if props.text(resource, _COMPUTE) and not props.equals(resource, PUBLIC_ACCESS, "Disabled"):
+        return not_applicable(
+            "a Kubernetes online endpoint has no public network access flag (it applies to managed endpoints): "
+            "the cluster's inference router exposes its scoring URI",
+            *props.read(resource, _COMPUTE, PUBLIC_ACCESS),
+        )
     return public_access_verdict(
         resource, disabled="the scoring endpoint is not reachable from public networks", unset=PUBLIC_ACCESS_UNSET
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.checks.reference_scan import as_template, record, scan_snapshot, scan_template, status
+from tests.checks.reference_scan import SUB, arm_id, as_template, record, scan_snapshot, scan_template, status
 
 Found = dict[tuple[str, str], list[dict[str, Any]]]
 Case = tuple[str, dict[str, Any], dict[str, str]]
@@ -531,6 +531,18 @@ ENDPOINTS: list[Case] = [
     ),
 ]
 
+ENDPOINTS.append(
+    (
+        "REST OnlineEndpoint `compute` (a Kubernetes endpoint): public_network_access is for managed endpoints only",
+        record(
+            _ENDPOINT,
+            "mlw-b/ep-k8s",
+            {"authMode": "Key", "compute": arm_id(_COMPUTE, "mlw-b/aks-attached"), "traffic": {"v1": 100}},
+        ),
+        {"MLW-MLEP-01": FAIL, "MLW-MLEP-02": NA},
+    )
+)
+
 ACCOUNTS: list[Case] = [
     (
         "PSRule Resources.Cognitive.json / Policy 037eea7a: firewall Deny with public access on",
@@ -628,6 +640,160 @@ APP_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
 ]
 
 
+def extension(target: dict[str, Any], provider_type: str, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """An extension resource (diagnostic setting) on `target`, as ARM lists it."""
+    return {
+        "id": f"{target['id']}/providers/{provider_type}/{name}",
+        "name": name,
+        "type": provider_type,
+        "properties": properties,
+    }
+
+
+_DIAG = "Microsoft.Insights/diagnosticSettings"
+_LAW = {"workspaceId": "/subscriptions/s/resourceGroups/r/providers/Microsoft.OperationalInsights/workspaces/law"}
+_KV_AUDITED = record(KV, "kv-audited", {"enableRbacAuthorization": True})
+_KV_UNAUDITED = record(KV, "kv-unaudited", {})
+_WS_LOGGED = record(WS, "mlw-logged", {"publicNetworkAccess": "Disabled"}, kind="Default")
+_WS_NO_DESTINATION = record(WS, "mlw-nodest", {}, kind="Default")
+
+DIAGNOSTICS: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
+    (
+        "Policy cf820ca0 / PSRule Azure.KeyVault.Logs: the audit category group, enabled, to Log Analytics",
+        [
+            _KV_AUDITED,
+            extension(_KV_AUDITED, _DIAG, "audit", {**_LAW, "logs": [{"categoryGroup": "audit", "enabled": True}]}),
+        ],
+        "kv-audited",
+        {"MLW-KV-10": PASS},
+    ),
+    (
+        "Policy cf820ca0: an AuditEvent category that is switched off does not count",
+        [
+            _KV_UNAUDITED,
+            extension(
+                _KV_UNAUDITED,
+                _DIAG,
+                "metrics-only",
+                {
+                    **_LAW,
+                    "logs": [{"category": "AuditEvent", "enabled": False}],
+                    "metrics": [{"category": "AllMetrics", "enabled": True}],
+                },
+            ),
+        ],
+        "kv-unaudited",
+        {"MLW-KV-10": FAIL},
+    ),
+    (
+        "Policy afe0c3be: ML workspace logs with the allLogs group",
+        [
+            _WS_LOGGED,
+            extension(_WS_LOGGED, _DIAG, "all", {**_LAW, "logs": [{"categoryGroup": "allLogs", "enabled": True}]}),
+        ],
+        "mlw-logged",
+        {"MLW-MLWS-08": PASS},
+    ),
+    (
+        "Policy afe0c3be: a setting without a destination keeps nothing",
+        [
+            _WS_NO_DESTINATION,
+            extension(_WS_NO_DESTINATION, _DIAG, "nowhere", {"logs": [{"categoryGroup": "allLogs", "enabled": True}]}),
+        ],
+        "mlw-nodest",
+        {"MLW-MLWS-08": FAIL},
+    ),
+]
+
+_FUNC = record(WEB, "func-linux", {"httpsOnly": True, "publicNetworkAccess": "Disabled"}, kind="functionapp,linux")
+_LOGIC = record(WEB, "logic-std", {"httpsOnly": False}, kind="functionapp,workflowapp")
+_SLOT = record(f"{WEB}/slots", "app-cfg-0/staging", {"httpsOnly": False, "clientCertEnabled": False}, kind="app")
+_PUBLISHING = f"{WEB}/basicPublishingCredentialsPolicies"
+
+HOSTING: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
+    (
+        "Policy f9d614c5 / 399b2637 (function-app variants): TLS 1.1 and all FTP fail on a Linux function app",
+        [_FUNC, _config("func-linux", minTlsVersion="1.1", ftpsState="AllAllowed", remoteDebuggingEnabled=False)],
+        "func-linux",
+        {"MLW-APP-01": PASS, "MLW-APP-02": PASS, "MLW-CFG-01": FAIL, "MLW-CFG-02": FAIL, "MLW-CFG-03": PASS},
+    ),
+    (
+        "PSRule Resources.AppService.json site-A/staging: a slot is judged on its own row and config",
+        [
+            _SLOT,
+            record(f"{WEB}/slots/config", "app-cfg-0/staging/web", {"minTlsVersion": "1.0", "ftpsState": "FtpsOnly"}),
+        ],
+        "staging",
+        {"MLW-APP-01": FAIL, "MLW-CFG-01": FAIL, "MLW-CFG-02": PASS},
+    ),
+    (
+        "Policies 871b205b / aede300b: FTP basic auth off but SCM on",
+        [
+            record(_PUBLISHING, "app-cfg-1/ftp", {"allow": False}),
+            record(_PUBLISHING, "app-cfg-1/scm", {"allow": True}),
+        ],
+        "app-cfg-1",
+        {"MLW-APP-05": FAIL},
+    ),
+    (
+        "Policies 871b205b / aede300b: both basic-auth publishing policies off",
+        [
+            record(_PUBLISHING, "app-cfg-2/ftp", {"allow": False}),
+            record(_PUBLISHING, "app-cfg-2/scm", {"allow": False}),
+        ],
+        "app-cfg-2",
+        {"MLW-APP-05": PASS},
+    ),
+    (
+        "Policy bd560fc0: private link needs the Premium SKU",
+        [record(ACR, "acrstandard", {"publicNetworkAccess": "Enabled"}, sku={"name": "Standard", "tier": "Standard"})],
+        "acrstandard",
+        {"MLW-ACR-05": FAIL, "MLW-ACR-07": FAIL},
+    ),
+]
+
+
+def subscription_record(provider_type: str, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A subscription-level record (Defender pricing, security contact), as securityresources lists it."""
+    return {
+        "id": f"/subscriptions/{SUB}/providers/{provider_type}/{name}",
+        "name": name,
+        "type": provider_type,
+        "properties": properties,
+    }
+
+
+_PRICING = "Microsoft.Security/pricings"
+
+DEFENDER: list[dict[str, Any]] = [
+    subscription_record(_PRICING, "Containers", {"pricingTier": "Standard", "extensions": []}),
+    subscription_record(_PRICING, "AppServices", {"pricingTier": "Free", "freeTrialRemainingTime": "P30D"}),
+    subscription_record(_PRICING, "KeyVaults", {"pricingTier": "standard", "subPlan": "PerKeyVault"}),
+    subscription_record(_PRICING, "StorageAccounts", {"pricingTier": "Standard", "subPlan": "DefenderForStorageV2"}),
+    subscription_record(_PRICING, "CloudPosture", {"pricingTier": "Free"}),
+    subscription_record(
+        "Microsoft.Security/securityContacts",
+        "default",
+        {
+            "emails": "secops@example.com;oncall@example.com",
+            "isEnabled": True,
+            "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+            "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "Medium"}],
+        },
+    ),
+]
+DEFENDER_EXPECTED = {
+    # PSRule Azure.Defender.* and the Policy AuditIfNotExists definitions read pricingTier == Standard.
+    "MLW-DEF-01": PASS,
+    "MLW-DEF-02": FAIL,
+    "MLW-DEF-03": PASS,
+    "MLW-DEF-04": PASS,
+    "MLW-DEF-05": "unknown",
+    "MLW-DEF-06": FAIL,
+    "MLW-DEF-07": PASS,
+}
+
+
 def _apps_with_configs() -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
     bodies: list[dict[str, Any]] = []
     expected: list[tuple[str, str, str, str]] = []
@@ -658,14 +824,24 @@ def _expectations() -> list[tuple[str, str, str, str, str]]:
         for check_id, want in checks.items()
     ]
     rows += [("appservice", source, name, check_id, want) for source, name, check_id, want in _apps_with_configs()[1]]
+    rows += [
+        (family, source, name, check_id, want)
+        for family, groups in (("diagnostics", DIAGNOSTICS), ("hosting", HOSTING))
+        for source, _, name, checks in groups
+        for check_id, want in checks.items()
+    ]
     return rows
+
+
+def _all_bodies() -> list[dict[str, Any]]:
+    bodies = [body for cases in FAMILIES.values() for _, body, _ in cases] + _apps_with_configs()[0]
+    return bodies + [body for group in (DIAGNOSTICS, HOSTING) for _, records, _, _ in group for body in records]
 
 
 @pytest.fixture(scope="module")
 def snapshot_findings(tmp_path_factory: pytest.TempPathFactory) -> Found:
     """One snapshot holding every family's records, scanned once."""
-    bodies = [body for cases in FAMILIES.values() for _, body, _ in cases] + _apps_with_configs()[0]
-    return scan_snapshot(tmp_path_factory.mktemp("refs"), *bodies)
+    return scan_snapshot(tmp_path_factory.mktemp("refs"), *_all_bodies(), *DEFENDER)
 
 
 @pytest.mark.parametrize(
@@ -687,6 +863,10 @@ API_VERSIONS = {
     AKS.lower(): "2024-09-01",
     WEB.lower(): "2023-12-01",
     f"{WEB}/config".lower(): "2023-12-01",
+    f"{WEB}/slots".lower(): "2023-12-01",
+    f"{WEB}/slots/config".lower(): "2023-12-01",
+    _PUBLISHING.lower(): "2023-12-01",
+    _DIAG.lower(): "2021-05-01-preview",
     WS.lower(): "2024-10-01",
     _COMPUTE.lower(): "2024-10-01",
     _ENDPOINT.lower(): "2024-10-01",
@@ -697,8 +877,7 @@ API_VERSIONS = {
 @pytest.fixture(scope="module")
 def template_findings(tmp_path_factory: pytest.TempPathFactory) -> Found:
     """The same records declared in one ARM template (children by their full names)."""
-    bodies = [body for cases in FAMILIES.values() for _, body, _ in cases] + _apps_with_configs()[0]
-    declared = [as_template(body, API_VERSIONS[body["type"].lower()]) for body in bodies]
+    declared = [as_template(body, API_VERSIONS[body["type"].lower()]) for body in _all_bodies()]
     return scan_template(tmp_path_factory.mktemp("refs-template"), *declared)
 
 
@@ -726,3 +905,10 @@ def test_perimeter_and_blank_values_are_explained(snapshot_findings: Found) -> N
         assert "SecuredByPerimeter" in finding["message"] and "perimeter" in finding["message"].split(":", 1)[1]
     (blank,) = snapshot_findings[("MLW-APP-02", "app-rest")]
     assert blank["status"] == FAIL and "absent means Enabled" in blank["message"]
+
+
+@pytest.mark.parametrize(("check_id", "want"), sorted(DEFENDER_EXPECTED.items()))
+def test_defender_plans_and_contacts_match_the_references(snapshot_findings: Found, check_id: str, want: str) -> None:
+    """REST 2024-01-01 pricings and 2023-12-01-preview securityContacts shapes (securityresources rows);
+    a plan with no pricing row (AI here) is unknown, never a pass."""
+    assert status(snapshot_findings, check_id, SUB) == want

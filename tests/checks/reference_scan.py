@@ -82,7 +82,12 @@ def scan_template(tmp_path: Path, *resources: dict[str, Any]) -> dict[tuple[str,
 def as_template(body: dict[str, Any], api_version: str) -> dict[str, Any]:
     """The template resource declaring what `body` shows (read-only envelope fields dropped)."""
     declared = {k: v for k, v in body.items() if k != "id"}
-    segments = body["id"].split("/providers/", 1)[1].split("/")[1:]  # type/name pairs after the namespace
+    target, _, own = body["id"].rpartition("/providers/")
+    if "/providers/" in target:  # an extension resource (a diagnostic setting): declared with `scope`
+        namespace, *pairs = target.split("/providers/", 1)[1].split("/")
+        types, names = "/".join([namespace, *pairs[0::2]]), "', '".join(pairs[1::2])
+        declared["scope"] = f"[resourceId('{types}', '{names}')]"
+    segments = own.split("/")[1:]  # type/name pairs after the namespace
     return {**declared, "name": "/".join(segments[1::2]), "apiVersion": api_version}
 
 
