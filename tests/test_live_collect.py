@@ -128,8 +128,10 @@ def test_request_count_is_the_minimum_for_the_sample(fake: AzureFake, tmp_path: 
     assert fake.counts["arm:authsettings"] == 2
     assert fake.counts["arm:containers"] == 1  # the workspace's storage account only
     # + per site 1 authsettingsV2, per vault 1 secret list, per registry 1 token list, 1 Key Vault challenge,
-    # per storage account an ML resource uses 1 container list
-    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 6 + 1
+    # per storage account an ML resource uses 1 container list, per site 1 GET (its authsettingsV2 answered
+    # 404: the site's own GET tells "none" from "deleted since Resource Graph listed it")
+    assert fake.counts["arm:resource"] == 2
+    assert fake.total_requests == 4 + 2 + 1 + 2 + 4 + 8 + 2 + 1 + 1 + 1 + 1 + 6 + 1 + 2
     assert all(coverage.collected and not coverage.gaps for coverage in inventory.header.sources)
 
 

@@ -589,3 +589,63 @@ def test_a_resource_whose_record_could_not_be_read_is_unknown_for_every_check(fa
     assert {f.status for f in findings if f.resource_id == registry and f.check_id == "MLW-DEF-08"} == {Status.FAIL}
     judged = {f.status for f in findings if f.resource_id != registry}
     assert Status.FAIL in judged and Status.PASS in judged
+
+
+GONE_TYPES = (
+    "microsoft.containerregistry/registries",
+    "microsoft.keyvault/vaults",
+    "microsoft.web/sites",
+    "microsoft.machinelearningservices/workspaces",
+)
+
+
+@pytest.mark.parametrize("gone_type", GONE_TYPES)
+def test_a_resource_deleted_during_the_scan_is_left_out_not_judged_on_missing_children(
+    fake: AzureFake, tmp_path: Path, gone_type: str
+) -> None:
+    """Resource Graph lists it, then every read below it answers 404. Read as "no children", a deleted
+    registry passed its token check and a deleted vault's secret check was not applicable. Its own GET
+    says it is gone: it is left out with everything under it, and nothing else changes."""
+    gone = next(r.id for r in fake.estate.inventory.resources if r.type_key == gone_type)
+    fake.faults.gone = {gone.lower()}
+    inventory = collect(options(fake, tmp_path))
+    below = gone.lower() + "/"
+    assert not [r for r in inventory.resources if r.id_key == gone.lower() or r.id_key.startswith(below)]
+    assert not [k for k in inventory.keys if k.vault_id.lower() == gone.lower()]
+    assert not [f for f in inventory.app_settings if f.resource_id.lower().startswith((gone.lower(), below))]
+    assert not any(c.gaps for c in inventory.header.sources)
+    rows, keys, _, _ = reference(tmp_path)
+
+    def kept(row: str) -> bool:
+        key = str(json.loads(row).get("id") or json.loads(row).get("vault_id") or "").lower()
+        return key != gone.lower() and not key.startswith(below)
+
+    got_rows, got_keys, _, _ = _shape(inventory)
+    assert got_rows == [r for r in rows if kept(r)] and got_keys == [k for k in keys if kept(k)]
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as whole:
+        before = {c.name: c.records for c in collect(options(whole, tmp_path)).header.sources}
+    dropped = len(rows) - len(got_rows)
+    counted = {c.name: c.records for c in inventory.header.sources}
+    assert sum(before.values()) - sum(counted.values()) == dropped + len(keys) - len(got_keys) + (
+        1 if gone_type == "microsoft.web/sites" else 0  # its app-setting facts
+    )
+    assert counted[sources.KEY_METADATA] == len(inventory.keys)
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    assert not [f for f in findings if f.resource_id.lower() == gone.lower()]
+    own_gets = [path for _, method, path in fake.requests if method == "GET" and path.lower() == gone.lower()]
+    assert len(own_gets) == 1  # one GET confirms it, however many of its reads answered 404
+
+
+def test_a_child_list_answering_404_for_a_resource_that_exists_reads_as_none(fake: AzureFake, tmp_path: Path) -> None:
+    """The sample's sites have no Easy Auth record, which the fake answers 404: each site's own GET says
+    it exists, so there is simply none (the same collection as always, one GET more per site)."""
+    _same(fake, tmp_path)
+    sites = [r for r in fake.estate.inventory.resources if r.type_key == "microsoft.web/sites"]
+    assert fake.counts["arm:resource"] == len(sites) == 2
+
+
+def test_rsa_modulus_with_a_leading_zero_octet_is_the_same_key_size(fake: AzureFake, tmp_path: Path) -> None:
+    """Read as octets, a 3072-bit key sent with the zero octet some libraries prefix was 3080 bits."""
+    fake.wire.kv_modulus_zero = True
+    inventory = _same(fake, tmp_path)
+    assert sorted(k.key_size for k in inventory.keys if k.key_size) == [2048, 3072]

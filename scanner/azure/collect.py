@@ -103,6 +103,12 @@ class Collection:
         self.app_settings: list[AppSettingsFacts] = []
         self.gaps: dict[str, list[Gap]] = {name: [] for name in self.sources}
         self.records: dict[str, int] = dict.fromkeys(self.sources, 0)
+        self.source_of: dict[str, str] = {}
+        """Each row's source by lower-cased id, so a row left out takes its count with it."""
+        self.present: set[str] = set()
+        """Lower-cased ids ARM's own GET answered this run (rows read again from ARM)."""
+        self.gone: set[str] = set()
+        """Lower-cased ids of resources ARM no longer knows: left out of the inventory, children and all."""
 
     @property
     def requests(self) -> int:
@@ -120,6 +126,7 @@ class Collection:
     def add_rows(self, source: str, rows: Iterable[Resource]) -> None:
         for row in rows:
             self.resources[row.id_key] = row
+            self.source_of[row.id_key] = source
             self.records[source] = self.records.get(source, 0) + 1
 
     def _graph(self, kql: str, source: str, subscriptions: list[str]) -> list[dict[str, Any]]:
@@ -183,6 +190,7 @@ class Collection:
             self.records[sources.RESOURCES] -= 1
         else:
             self.resources[key] = result.row
+            self.present.add(key)
         if result.facts is not None:
             self.app_settings = [a for a in self.app_settings if a.resource_id.lower() != key]
             self.app_settings.append(result.facts)
@@ -244,7 +252,7 @@ class Collection:
 
         Progress counts each job as it finishes, and says a subscription is done when its last job is.
         """
-        jobs = jobs + Reads(self.options, self.arm, self.vaults).plan(list(self.resources.values()))
+        jobs = jobs + Reads(self.options, self.arm, self.vaults, self.present).plan(list(self.resources.values()))
         for phase in (ARM_READS, VAULT_READS):
             if count := sum(1 for job in jobs if job.phase == phase):
                 self.progress.phase(phase, count)
@@ -277,8 +285,37 @@ class Collection:
         if outcome.facts is not None:
             self.app_settings.append(outcome.facts)
             self.records[outcome.source] = self.records.get(outcome.source, 0) + 1
+            self.source_of[f"{outcome.facts.resource_id.lower()}#facts"] = outcome.source
         if outcome.gap is not None:
             self.add_gap(outcome.gap)
+        if outcome.gone is not None:
+            self.gone.add(outcome.gone.lower())
+            self.progress.step(f"{outcome.gone} no longer exists (deleted during the scan?): left out")
+
+    def drop_gone(self) -> None:
+        """Leave out every resource ARM said is gone, with the rows, keys, facts and gaps under it."""
+        if not self.gone:
+            return
+
+        def gone(resource_id: str) -> bool:
+            key = resource_id.lower().rstrip("/")
+            return any(key == g or key.startswith(g + "/") for g in self.gone)
+
+        for key in [key for key in self.resources if gone(key)]:
+            del self.resources[key]
+            source = self.source_of.get(key)
+            if source is not None:
+                self.records[source] -= 1
+        dropped = [key for key in self.keys if gone(key.vault_id)]
+        self.keys = [key for key in self.keys if not gone(key.vault_id)]
+        if dropped:
+            self.records[sources.KEY_METADATA] -= len(dropped)
+        for facts in self.app_settings:
+            source = self.source_of.get(f"{facts.resource_id.lower()}#facts")
+            if source is not None and gone(facts.resource_id):
+                self.records[source] -= 1
+        self.app_settings = [facts for facts in self.app_settings if not gone(facts.resource_id)]
+        self.gaps = {name: [gap for gap in gaps if not gone(gap.scope)] for name, gaps in self.gaps.items()}
 
     def inventory(self, subscriptions: list[str]) -> Inventory:
         options = self.options
@@ -354,6 +391,7 @@ def _collect(options: CollectOptions, progress: Progress, sign_in: SignIn) -> In
         if readable:
             run.site_configs(readable)
             run.run_tasks(run.security(readable))
+            run.drop_gone()
         run.progress.step(f"collected {len(run.resources)} resources in {run.requests} requests")
         return run.inventory(subscriptions)
     except ClientAuthenticationError as exc:

@@ -43,9 +43,14 @@ def _action(value: Any) -> str:
 
 
 def _key_size(key: Any) -> int | None:
-    """Modulus length in bits for RSA; the numbers themselves are not kept."""
+    """Modulus length in bits for RSA; the numbers themselves are not kept.
+
+    The bit length of the number, not of its octets: RFC 7518 (6.3.1.1) notes that some libraries
+    prefix a zero octet to `n`, which read as octets made a 2048-bit key 2056 bits."""
     modulus = getattr(key, "n", None)
-    return len(modulus) * 8 if isinstance(modulus, bytes | bytearray) and modulus else None
+    if not isinstance(modulus, bytes | bytearray) or not modulus:
+        return None
+    return int.from_bytes(modulus, "big").bit_length() or None
 
 
 class KeyVaultReader:
@@ -61,7 +66,8 @@ class KeyVaultReader:
         self._lock = threading.Lock()
 
     def read(self, vault: Resource) -> tuple[list[KeyMetadata], Gap | None]:
-        """Keys of one vault, or the gap that explains why they could not be read."""
+        """Keys of one vault, or the gap that explains why they could not be read; raises
+        `HttpResponseError` when ARM's key listing answers 404 (the vault may have been deleted)."""
         uri = props.text(vault, "properties.vaultUri")
         refused = "no vault URI"
         if uri:
@@ -76,6 +82,8 @@ class KeyVaultReader:
         try:
             keys = self._arm_keys(vault, (uri or "").rstrip("/"), refused)
         except AzureError as exc:
+            if isinstance(exc, HttpResponseError) and exc.status_code == 404:
+                raise  # the vault itself may be gone: the caller asks ARM (`Reads._keys`)
             return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"keys not readable: {failures.reason(exc)}")
         missing = sorted({part for key in keys for part in _missing(key)})
         if not missing:

@@ -75,6 +75,25 @@ def read_one(arm: ArmClient, row: Resource) -> Refilled:
     return Refilled(row.id, row.model_copy(update={"properties": refilled.properties}), facts=facts)
 
 
+def exists(arm: ArmClient, resource: Resource) -> bool | None:
+    """Whether ARM still knows the resource: False on 404, None when that cannot be told.
+
+    A child read (config, diagnostic settings, tokens, ...) that answers 404 most often means the
+    resource was deleted after Resource Graph listed it; read as "no children", a deleted registry
+    would pass its token check on nothing. Its own GET tells the two apart.
+    """
+    version = API_VERSIONS.get(resource.type_key)
+    if version is None:
+        return None
+    try:
+        arm.get(resource.id, version)
+    except HttpResponseError as exc:
+        return False if exc.status_code == 404 else None
+    except (AzureError, ValueError):
+        return None
+    return True
+
+
 def _gap(row: Resource, why: str) -> Gap:
     return Gap(source=RESOURCES, scope=row.id, reason=f"Resource Graph sent no properties and ARM's GET failed: {why}")
 

@@ -1,12 +1,14 @@
 """Per-resource reads Resource Graph cannot do, planned as independent tasks for a thread pool.
 
 Each task returns an `Outcome` (rows, key metadata or setting facts, or a gap) and never
-raises for a service error: a 404 means nothing to read, anything else is a coverage gap.
+raises for a service error: a 404 means nothing to read if the resource still exists and that
+it is gone if not; anything else is a coverage gap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from scanner import inventory as sources
-from scanner.azure import containers, failures
+from scanner.azure import containers, failures, refill
 from scanner.azure.arm import ACR_API, DIAGNOSTICS_API, KEYVAULT_API, ML_API, WEB_API, ArmClient, as_row
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.options import CollectOptions
@@ -69,6 +71,9 @@ class Outcome:
     gap: Gap | None = None
     subscription: str | None = None
     """Set by per-subscription reads, for progress."""
+    gone: str | None = None
+    """The id of a resource ARM no longer knows (deleted since Resource Graph listed it): the
+    collection leaves it out, with everything under it."""
 
 
 Task = Callable[[], Outcome]
@@ -88,10 +93,16 @@ def _add(jobs: list[Job], subscription: str | None, task: Task, phase: str = ARM
 
 
 class Reads:
-    def __init__(self, options: CollectOptions, arm: ArmClient, vaults: KeyVaultReader) -> None:
+    def __init__(
+        self, options: CollectOptions, arm: ArmClient, vaults: KeyVaultReader, present: Iterable[str] = ()
+    ) -> None:
+        """`present`: lower-cased ids whose own GET already answered this run (no need to ask again)."""
         self.options = options
         self.arm = arm
         self.vaults = vaults
+        self._known: dict[str, bool | None] = dict.fromkeys(present, True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     def plan(self, resources: list[Resource]) -> list[Job]:
         """One job per (resource, source) the options and the rows call for."""
@@ -114,31 +125,56 @@ class Reads:
                 add(partial(self._keys, resource), VAULT_READS)
                 add(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
             elif type_key == REGISTRY:
-                add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400, 404)))
+                add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400,)))
             elif resource.id_key in ml_storage:
                 add(self._guard(sources.BLOB_CONTAINERS, resource, self._containers))
             if self.options.diagnostics and _has_diagnostics(resource):
                 add(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
         return jobs
 
-    @staticmethod
     def _guard(
-        source: str, resource: Resource, read: Callable[[Resource, Outcome], None], absent: tuple[int, ...] = (404,)
+        self, source: str, resource: Resource, read: Callable[[Resource, Outcome], None], absent: tuple[int, ...] = ()
     ) -> Task:
-        """Run one read; a status in `absent` means nothing to read, any other failure is a gap."""
+        """Run one read; a status in `absent` means nothing to read, any other failure is a gap.
+
+        A 404 counts as "nothing to read" only once the resource's own GET shows it still exists.
+        """
 
         def run() -> Outcome:
             outcome = Outcome(source)
             try:
                 read(resource, outcome)
             except HttpResponseError as exc:
-                if exc.status_code not in absent:
+                if exc.status_code == 404:
+                    self._not_found(resource, outcome, exc)
+                elif exc.status_code not in absent:
                     outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
             except (AzureError, ValueError) as exc:
                 outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
             return outcome
 
         return run
+
+    def _not_found(self, resource: Resource, outcome: Outcome, exc: HttpResponseError) -> None:
+        """A read of the resource's children answered 404: gone, truly none, or (unconfirmed) a gap."""
+        outcome.rows.clear()
+        outcome.facts = None
+        known = self._exists(resource)
+        if known is False:
+            outcome.gone = resource.id
+        elif known is None:
+            why = f"{failures.reason(exc)}, and whether the resource still exists could not be read"
+            outcome.gap = Gap(source=outcome.source, scope=resource.id, reason=why)
+
+    def _exists(self, resource: Resource) -> bool | None:
+        """`refill.exists`, asked once per resource however many of its reads answer 404."""
+        key = resource.id_key
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._known:
+                self._known[key] = refill.exists(self.arm, resource)
+            return self._known[key]
 
     def _computes(self, workspace: Resource, outcome: Outcome) -> None:
         items = self.arm.list(f"{workspace.id}/computes", ML_API)
@@ -185,5 +221,9 @@ class Reads:
         containers.read(self.arm, account, outcome.rows)
 
     def _keys(self, vault: Resource) -> Outcome:
-        keys, gap = self.vaults.read(vault)
-        return Outcome(sources.KEY_METADATA, keys=keys, gap=gap)
+        outcome = Outcome(sources.KEY_METADATA)
+        try:
+            outcome.keys, outcome.gap = self.vaults.read(vault)
+        except HttpResponseError as exc:  # ARM's key listing answered 404 (`KeyVaultReader.read`)
+            self._not_found(vault, outcome, exc)
+        return outcome

@@ -47,6 +47,9 @@ class Faults:
     forbidden_app_settings: bool = False
     arm_refused: dict[str, int] = field(default_factory=dict)
     """Resource id (lower case) -> the status its own ARM GET answers (404: deleted since Resource Graph indexed it)."""
+    gone: set[str] = field(default_factory=set)
+    """Resource ids (lower case) deleted after Resource Graph listed them: still in its rows, but their own
+    GET, every ARM read below them and their vault's data plane answer 404 `ResourceNotFound`."""
     kv_claims: int = 0
     """The next N Key Vault requests with a valid token answer a CAE claims challenge (token revoked)."""
     expire_token: int = 0

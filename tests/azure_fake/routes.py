@@ -334,6 +334,8 @@ class Router:
         forbidden = {(fake.faults.forbidden_subscription or "").lower(), *fake.estate.refused_subscriptions} - {""}
         if any(f"/subscriptions/{sub}/" in self.path.lower() + "/" for sub in forbidden):
             return self.reply(403, _error("AuthorizationFailed", "no access"))
+        if _under(self.path, fake.faults.gone):
+            return self.reply(404, _error("ResourceNotFound", "the resource was not found"))
         source = ROUTE_SOURCES.get(name)
         scope = target if target.startswith("/subscriptions/") else f"/subscriptions/{target}"
         if source and fake.estate.refuses(source, scope):
@@ -414,6 +416,9 @@ class Router:
         if wait is not None:
             self.count("kv:throttled")
             return self.reply(429, _error("Throttled", "vault transactions exceeded"), self.retry_after(wait))
+        if _under(str(vault["id"]), fake.faults.gone):
+            self.count("kv:gone")
+            return self.reply(404, _error("VaultNotFound", "no such vault"))
         if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
             return self.reply(403, _error("Forbidden", "caller is not authorized"))
@@ -445,9 +450,18 @@ class Router:
         if match.name == fake.wire.kv_deleted_key:
             return self.reply(404, _error("KeyNotFound", "the key was deleted"))
         bundle = key_bundle(match, real_url)
+        if fake.wire.kv_modulus_zero and "n" in bundle["key"]:
+            octets = base64.urlsafe_b64decode(bundle["key"]["n"] + "==")
+            bundle["key"]["n"] = base64.urlsafe_b64encode(b"\0" + octets).rstrip(b"=").decode()
         if fake.wire.kv_key_without_key:
             del bundle["key"]
         self.reply(200, bundle)
+
+
+def _under(path: str, ids: set[str]) -> bool:
+    """The path is one of these resources or below one (`faults.gone`)."""
+    lowered = path.lower()
+    return any(lowered == gone or lowered.startswith(gone + "/") for gone in ids)
 
 
 def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -71,5 +71,7 @@ class Wire:
     """`GET /keys/{name}` answers the attributes without the `key` (JSON web key) object."""
     kv_policy_body: object = None
     """When set, the body of every rotation-policy reply instead of the policy."""
+    kv_modulus_zero: bool = False
+    """RSA moduli carry a leading zero octet (RFC 7518 6.3.1.1: some libraries send 257 octets for 2048 bits)."""
     kv_deleted_key: str | None = None
     """This key is still listed but `GET /keys/{name}` answers 404 (deleted between the two reads)."""
