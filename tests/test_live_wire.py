@@ -649,3 +649,23 @@ def test_rsa_modulus_with_a_leading_zero_octet_is_the_same_key_size(fake: AzureF
     fake.wire.kv_modulus_zero = True
     inventory = _same(fake, tmp_path)
     assert sorted(k.key_size for k in inventory.keys if k.key_size) == [2048, 3072]
+
+
+@pytest.mark.parametrize("odd", ["", [], "{}"], ids=["empty-string", "empty-list", "json-in-a-string"])
+def test_rows_whose_properties_are_not_an_object_are_read_again_from_arm(
+    fake: AzureFake, tmp_path: Path, odd: object
+) -> None:
+    """Only `null` was read again: properties of another type were judged as they came, every property
+    reading as the service default, so the registry's admin user check passed on nothing."""
+    registry = "microsoft.containerregistry/registries"
+    fake.wire.graph_null_properties = {registry}
+    fake.wire.graph_properties_as = odd
+    _same(fake, tmp_path)
+    assert fake.counts["arm:resource"] == 1 + 2  # the registry, and each site's Easy Auth 404 confirmed
+
+
+@pytest.mark.parametrize("empty", ["", []], ids=["empty-string", "empty-list"])
+def test_empty_object_columns_spelt_as_an_empty_string_or_list(fake: AzureFake, tmp_path: Path, empty: object) -> None:
+    """A resource without identity, tags or sku as `""` or `[]`: that ended the collection as a malformed row."""
+    fake.wire.graph_empty_as = empty
+    _same(fake, tmp_path)

@@ -109,6 +109,15 @@ def id_segment(resource_id: str, name: str) -> str | None:
     return None
 
 
+OBJECT_COLUMNS = ("tags", "identity", "sku")
+"""Envelope columns that hold an object; Resource Graph's dynamic columns may come back empty as `""`."""
+
+
+def blank_as_none(value: Any) -> Any:
+    """`""` or `[]` where an object belongs is no object (a resource without identity, tags or sku)."""
+    return None if value == "" or (isinstance(value, list) and not value) else value
+
+
 def as_row(item: dict[str, Any], fallback_type: str) -> Resource:
     """An ARM GET payload in the Resource Graph row shape."""
     resource_id = str(item.get("id") or "")
@@ -121,9 +130,7 @@ def as_row(item: dict[str, Any], fallback_type: str) -> Resource:
             "location": item.get("location"),
             "subscriptionId": id_segment(resource_id, "subscriptions"),
             "resourceGroup": (id_segment(resource_id, "resourcegroups") or "").lower() or None,
-            "tags": item.get("tags"),
-            "identity": item.get("identity"),
-            "sku": item.get("sku"),
+            **{column: blank_as_none(item.get(column)) for column in OBJECT_COLUMNS},
             "properties": item.get("properties"),
         }
     )

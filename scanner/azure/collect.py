@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from scanner import __version__
 from scanner import inventory as sources
 from scanner.azure import failures, queries, refill
-from scanner.azure.arm import ArmClient, id_segment
+from scanner.azure.arm import OBJECT_COLUMNS, ArmClient, blank_as_none, id_segment
 from scanner.azure.credentials import authority_of
 from scanner.azure.defender import Defender
 from scanner.azure.keyvault import KeyVaultReader
@@ -56,8 +56,11 @@ def as_resource(row: dict[str, Any]) -> Resource:
     """A Resource Graph row as a `Resource`; a row without the envelope is a malformed source.
 
     Resource Graph always fills `subscriptionId` and `resourceGroup`; where a reply leaves them
-    null, they are read from the id, as checks and scope filters rely on them.
+    null, they are read from the id, as checks and scope filters rely on them. An empty `""` or
+    `[]` in an object column (tags, identity, sku) is no object, not a malformed row.
     """
+    if any(row.get(column) in ("", []) for column in OBJECT_COLUMNS):
+        row = {**row, **{column: blank_as_none(row.get(column)) for column in OBJECT_COLUMNS if column in row}}
     resource_id = row.get("id")
     if isinstance(resource_id, str) and (row.get("subscriptionId") is None or row.get("resourceGroup") is None):
         row = dict(row)
@@ -219,7 +222,7 @@ class Collection:
             found, failed = [], str(exc)
         rows = [as_resource(row) for row in found]
         # A plan row without properties says nothing: its subscription's plans are read from Defender.
-        plans = [row for row in rows if row.type_key == PRICING_TYPE and row.properties is not None]
+        plans = [row for row in rows if row.type_key == PRICING_TYPE and isinstance(row.properties, dict)]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
         planned = {(row.subscription_id or "").lower() for row in plans}

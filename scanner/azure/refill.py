@@ -41,8 +41,9 @@ SITES = ("microsoft.web/sites", "microsoft.web/sites/slots")
 
 
 def bare(rows: Iterable[Resource]) -> list[Resource]:
-    """Rows of an audited type that came without a properties object."""
-    return [row for row in rows if row.properties is None and row.type_key in API_VERSIONS]
+    """Rows of an audited type that came without a properties object (null, absent, or not an
+    object at all: `""`, `[]`, a string; read as they came, every property would be the default)."""
+    return [row for row in rows if not isinstance(row.properties, dict) and row.type_key in API_VERSIONS]
 
 
 @dataclass(slots=True)

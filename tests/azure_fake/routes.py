@@ -272,7 +272,10 @@ class Router:
         if fake.wire.graph_sparse:
             rows = [{**r, **{k: None for k in ("subscriptionId", "resourceGroup") if k in r}} for r in rows]
         if nulled := fake.wire.graph_null_properties:
-            rows = [{**r, "properties": None} if _nulled(r, nulled) else r for r in rows]
+            odd = fake.wire.graph_properties_as
+            rows = [{**r, "properties": odd} if _nulled(r, nulled) else r for r in rows]
+        if (empty := fake.wire.graph_empty_as) is not None:
+            rows = [{**r, **{k: empty for k in ("tags", "identity", "sku") if r.get(k) is None}} for r in rows]
         if query.table == "appserviceresources" and not fake.appservice_config_in_graph:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:

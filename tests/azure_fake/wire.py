@@ -35,6 +35,10 @@ class Wire:
     graph_null_properties: set[str] = field(default_factory=set)
     """Rows of these types (lower case; `*`: every type) come back with `properties: null`, as from a
     resource provider that has not synced its state to Resource Graph. ARM's own GET still has them."""
+    graph_properties_as: object = None
+    """What `graph_null_properties` rows carry instead of their properties: null, or an odd type (`""`, `[]`)."""
+    graph_empty_as: object = None
+    """What an object column with nothing in it (tags, identity, sku) comes back as: null, `""` or `[]`."""
     graph_refusal: str = "403"
     """A query naming a subscription the identity cannot read: `403`, or `drop` (what Resource Graph
     does when another named subscription is readable: that one's rows, and no word of the other)."""
