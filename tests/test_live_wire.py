@@ -201,6 +201,33 @@ def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tm
     assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
 
 
+def test_a_defender_plan_without_properties_is_a_gap_not_a_plan_turned_off(fake: AzureFake, tmp_path: Path) -> None:
+    """Read as it came, a plan with `properties: null` had no tier, that is "off": a false fail."""
+    fake.pricings_in_graph = False
+    fake.wire.pricings_body = {"value": [{"name": "VirtualMachines", "properties": None}]}
+    inventory = collect(options(fake, tmp_path))
+    coverage = {c.name: c for c in inventory.header.sources}
+    gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
+    assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    on_plans = {f.status for f in findings if f.check_id == "MLW-DEF-01"}
+    assert on_plans == {Status.UNKNOWN}
+
+
+def test_one_plan_row_without_properties_has_its_subscription_read_from_defender(
+    fake: AzureFake, tmp_path: Path
+) -> None:
+    """Only a subscription whose plan rows all lacked properties was read from Defender: one bare row among
+    others was dropped, and its plan read as not there."""
+    plan = next(r for r in fake.estate.tables["securityresources"] if r["type"].lower().endswith("/pricings"))
+    fake.wire.graph_null_properties = {str(plan["id"]).lower()}
+    inventory = collect(options(fake, tmp_path))
+    assert fake.counts["arm:pricings"] == 1
+    rows, *rest = _shape(inventory)
+    wanted_rows, *wanted_rest = reference(tmp_path)
+    assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
+
+
 # -- identity and Key Vault ------------------------------------------------------------------------
 
 
@@ -669,3 +696,14 @@ def test_empty_object_columns_spelt_as_an_empty_string_or_list(fake: AzureFake, 
     """A resource without identity, tags or sku as `""` or `[]`: that ended the collection as a malformed row."""
     fake.wire.graph_empty_as = empty
     _same(fake, tmp_path)
+
+
+def test_key_listing_whose_next_link_loops_falls_back_to_arm_not_a_hang(fake: AzureFake, tmp_path: Path) -> None:
+    """azure-keyvault-keys follows `nextLink` for as long as there is one: a link back to a page already
+    read paged forever. The vault is read from ARM instead, with a gap saying why."""
+    fake.wire.kv_page_size = 1
+    fake.wire.kv_next_link = "loop"
+    inventory = collect(options(fake, tmp_path))
+    gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response; "), gaps
+    assert {k.source for k in inventory.keys} == {"arm"} and fake.counts["kv:list"] == 2

@@ -221,8 +221,10 @@ class Collection:
         except SourceError as exc:
             found, failed = [], str(exc)
         rows = [as_resource(row) for row in found]
-        # A plan row without properties says nothing: its subscription's plans are read from Defender.
-        plans = [row for row in rows if row.type_key == PRICING_TYPE and isinstance(row.properties, dict)]
+        # A plan row without properties says nothing: its subscription's plans are all read from Defender.
+        plans = [row for row in rows if row.type_key == PRICING_TYPE]
+        bare = {(row.subscription_id or "").lower() for row in plans if not isinstance(row.properties, dict)}
+        plans = [row for row in plans if (row.subscription_id or "").lower() not in bare]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
         planned = {(row.subscription_id or "").lower() for row in plans}

@@ -63,7 +63,10 @@ class Defender:
         items = body.get("value") if isinstance(body, dict) else None
         if not isinstance(items, list):  # no plans would read as "Defender off": say it was not read
             raise DecodeError("pricings: no 'value' list")
-        return [as_row(item, PRICING_TYPE) for item in items if isinstance(item, dict)]
+        plans = [item for item in items if isinstance(item, dict)]
+        if any(not isinstance(item.get("properties"), dict) for item in plans):  # its tier would read as off
+            raise DecodeError("pricings: a plan without properties")
+        return [as_row(item, PRICING_TYPE) for item in plans]
 
     def contacts(self, subscription_id: str) -> list[Resource]:
         """Security contacts (who Defender alerts), as the service sent them; `nextLink` paging."""

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyProperties
 
 from scanner import props
@@ -28,6 +28,8 @@ from scanner.models import Gap, Resource
 
 KEY_WORKERS = 4
 """Concurrent key reads within one vault (each takes two requests), on top of the vault-level pool."""
+MAX_KEY_PAGES = 10_000
+"""More key-list pages than any vault holds (25 keys a page by default): a listing that never ends."""
 NETWORK_RETRIES = 1
 """A vault host that does not answer is most often private (its name resolves to an address this
 runner cannot reach): one more try, then ARM's key listing and a gap, not four timeouts."""
@@ -117,7 +119,7 @@ class KeyVaultReader:
         between the listing and its read (404) is left out: there is nothing left to judge.
         """
         with self._client(vault, uri) as client:
-            items = list(client.list_properties_of_keys())
+            items = _listed(client)
             read = partial(self._key, client, vault, uri)
             workers = min(KEY_WORKERS, self._options.max_concurrency, len(items))
             if workers > 1:
@@ -217,6 +219,22 @@ class KeyVaultReader:
             rotation_policy_readable=bool(policy),
             source="arm",
         )
+
+
+def _listed(client: KeyClient) -> list[KeyProperties]:
+    """Every key the vault lists, page by page; a `nextLink` back to a page already read would page forever."""
+    pages = client.list_properties_of_keys().by_page()
+    seen: set[str] = set()
+    items: list[KeyProperties] = []
+    for page in pages:
+        items.extend(page)
+        link = getattr(pages, "continuation_token", None)
+        if link is None:
+            continue
+        if link in seen or len(seen) >= MAX_KEY_PAGES:
+            raise DecodeError("key listing: nextLink repeated or never ends")
+        seen.add(link)
+    return items
 
 
 def _missing(key: KeyMetadata) -> list[str]:

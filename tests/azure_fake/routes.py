@@ -54,8 +54,8 @@ def _spelt_port(url: str) -> str:
 
 
 def _nulled(row: dict[str, Any], types: set[str]) -> bool:
-    """`wire.graph_null_properties`: this row's type is named (or `*`, every type)."""
-    return "*" in types or str(row.get("type", "")).lower() in types
+    """`wire.graph_null_properties`: this row's type or id is named (or `*`, every row)."""
+    return "*" in types or str(row.get("type", "")).lower() in types or str(row.get("id", "")).lower() in types
 
 
 class Router:
@@ -434,7 +434,8 @@ class Router:
             value = [key_item(k, real_url) for k in keys[start : start + size]]
             next_link = None
             if start + size < len(keys):
-                next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={start + size}"
+                following = size if fake.wire.kv_next_link == "loop" else start + size
+                next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={following}"
             if not value and fake.wire.arm_empty_value != "list":  # the same shortcut on the data plane
                 return self.reply(200, {} if fake.wire.arm_empty_value == "missing" else {"value": None})
             return self.reply(200, {"value": value, "nextLink": next_link})

@@ -33,7 +33,7 @@ class Wire:
     graph_empty_first_page: bool = False
     """A query's first page has no rows but a `$skipToken` (a partial page cut to nothing); the rest follow."""
     graph_null_properties: set[str] = field(default_factory=set)
-    """Rows of these types (lower case; `*`: every type) come back with `properties: null`, as from a
+    """Rows of these types or ids (lower case; `*`: every row) come back with `properties: null`, as from a
     resource provider that has not synced its state to Resource Graph. ARM's own GET still has them."""
     graph_properties_as: object = None
     """What `graph_null_properties` rows carry instead of their properties: null, or an odd type (`""`, `[]`)."""
@@ -71,6 +71,8 @@ class Wire:
     vault's directory is not the credential's)."""
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
+    kv_next_link: str = "next"
+    """`next`: each key-list page links to the following one; `loop`: every page links to the second again."""
     kv_key_without_key: bool = False
     """`GET /keys/{name}` answers the attributes without the `key` (JSON web key) object."""
     kv_policy_body: object = None
