@@ -220,11 +220,14 @@ def test_one_plan_row_without_properties_has_its_subscription_read_from_defender
     """Only a subscription whose plan rows all lacked properties was read from Defender: one bare row among
     others was dropped, and its plan read as not there."""
     plan = next(r for r in fake.estate.tables["securityresources"] if r["type"].lower().endswith("/pricings"))
+    second = {**plan, "id": str(plan["id"]).rsplit("/", 1)[0] + "/VirtualMachines", "name": "VirtualMachines"}
+    second["properties"] = {"pricingTier": "Standard", "subPlan": "P2"}
+    fake.estate.tables["securityresources"].append(second)
+    fake.estate.pricings[str(plan["subscriptionId"]).lower()].append(second)
+    wanted_rows, *wanted_rest = _shape(collect(options(fake, tmp_path)))
     fake.wire.graph_null_properties = {str(plan["id"]).lower()}
-    inventory = collect(options(fake, tmp_path))
+    rows, *rest = _shape(collect(options(fake, tmp_path)))
     assert fake.counts["arm:pricings"] == 1
-    rows, *rest = _shape(inventory)
-    wanted_rows, *wanted_rest = reference(tmp_path)
     assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
 
 
