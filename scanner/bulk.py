@@ -19,8 +19,11 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _resident = False
@@ -113,3 +116,14 @@ def flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
+
+
+def to_end(steps: Generator[None, None, T]) -> T:
+    """What a stepwise piece of work returns, walked to the end at once. Work that pauses (yields)
+    now and then can be dropped between two steps: a process waiting for another to send the same
+    value walks it meanwhile and stops once the value arrives (`shards.Aside`)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]

@@ -67,7 +67,7 @@ def scan(
     generated_at = now or datetime.now(UTC)
     # A sharded run's other process walks every deployment's dependencies once its checks are
     # done, while this one merges and indexes the findings: posture is then left the judging.
-    outcome = run_checks_aside(estate, checks, posture.dependency_plan, timeout=check_timeout, jobs=jobs)
+    outcome = run_checks_aside(estate, checks, posture.dependency_steps, timeout=check_timeout, jobs=jobs)
     ran = outcome.findings
     if after_checks is not None:
         reading = time.perf_counter()

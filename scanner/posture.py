@@ -10,16 +10,16 @@ dependency and why. A slot is part of its app's posture, never a deployment row 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from scanner import kinds
-from scanner.bulk import collector_paused
+from scanner.bulk import collector_paused, to_end
 from scanner.estate import Estate, mapping_at, text_at
 from scanner.finding_index import POSTURE_PILLARS, FindingIndex, ResourceFindings, index_findings
 from scanner.models import Dependency, DeploymentPosture, Finding, PillarVerdict, Resource, Status, trusted
 
-__all__ = ["POSTURE_PILLARS", "DependencyPlan", "dependencies", "dependency_plan", "postures"]
+__all__ = ["POSTURE_PILLARS", "DependencyPlan", "dependencies", "dependency_plan", "dependency_steps", "postures"]
 SLOT_TYPE = "microsoft.web/sites/slots"
 _DEPENDENCY_SET = {"role", "resource_id", "item"}
 _FAILING_SET = {"pillar", "status", "failing", "reasons"}
@@ -282,14 +282,27 @@ class DependencyPlan:
         return [tuple(map(made.__getitem__, places)) for places in self.deployments]
 
 
-@collector_paused()
 def dependency_plan(estate: Estate) -> DependencyPlan:
     """`DependencyPlan` of the estate: the walk `postures` would otherwise make."""
+    with collector_paused():
+        return to_end(dependency_steps(estate))
+
+
+_STEP = 64
+"""Deployments walked between two pauses of `dependency_steps`."""
+
+
+def dependency_steps(estate: Estate) -> Generator[None, None, DependencyPlan]:
+    """`dependency_plan` walked a few deployments at a time, pausing (yielding) between them and
+    returning the plan: the scanning process walks it so while it waits for a shard process to send
+    the same plan, and stops at once when the plan arrives (see `shards.Aside`)."""
     memo = _Memo(estate)
     place: dict[int, int] = {}  # a row's place, by identity: rows are shared and the memo keeps them alive
     rows: list[tuple[str, str, str | None]] = []
-    deployments = []
-    for deployment, kind in _deployments(estate):
+    deployments: list[tuple[int, ...]] = []
+    for number, (deployment, kind) in enumerate(_deployments(estate), 1):
+        if not number % _STEP:
+            yield
         places = []
         for dep in dependencies(deployment, kind, estate, memo):
             at = place.get(id(dep))

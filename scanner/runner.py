@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -45,7 +45,7 @@ from scanner.textsafe import printable
 from scanner.unevaluated import undetermined
 
 if TYPE_CHECKING:
-    from scanner.shards import Aside
+    from scanner.shards import Aside, Stepwise
 
 T = TypeVar("T")
 
@@ -605,14 +605,14 @@ class Checked(Generic[T]):
 def run_checks_aside(
     estate: Estate,
     checks: Mapping[str, Check],
-    aside: Callable[[Estate], T] | None,
+    aside: Stepwise[T] | None,
     *,
     timeout: float | None = DEFAULT_CHECK_TIMEOUT,
     jobs: int | str | None = 1,
     indexed: bool = True,
 ) -> Checked[T]:
     """`run_checks`; when the run is sharded, also the findings' index (`indexed`) and
-    `aside(estate)` worked out in a shard process once its checks are done (see `Checked`)."""
+    what `aside(estate)` returns, worked out in a shard process once its checks are done (see `Checked`)."""
     from scanner import shards  # it builds on this module
 
     limit = timeout if timeout and timeout > 0 else None

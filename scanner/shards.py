@@ -12,7 +12,9 @@ sorts to the identical result.
 
 Once its checks are done, the last child can work out something else of the estate alone (an
 `aside`, such as the posture's dependency walk) and send it too: its core would otherwise idle
-while this process merges and indexes the findings. The run returns without waiting for it.
+while this process merges and indexes the findings. The run returns without waiting for it, and
+whoever reads the aside before it has arrived walks it too meanwhile, taking whichever is done
+first: a child starved of CPU on a busy machine never leaves this process idle waiting for it.
 
 A child that dies or fails is a bug (exit 4), never a silent hole in the findings.
 """
@@ -29,12 +31,12 @@ import os
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 from scanner import props
-from scanner.bulk import flush_std_streams
+from scanner.bulk import flush_std_streams, to_end
 from scanner.cores import free_cores, usable_cores
 from scanner.estate import Estate
 from scanner.finding_index import Piece, index_piece, merged
@@ -56,7 +58,9 @@ machine, load about 5): the parent's checks 3.45 s at 0.35 against the child's 2
 walk; 3.2 s at 0.25 against 3.15 s plus the walk, which then came late."""
 
 T = TypeVar("T")
-_JOB: tuple[Estate, Mapping[str, Check], float | None, Callable[[Estate], Any] | None] | None = None
+Stepwise = Callable[[Estate], Generator[None, None, T]]
+"""Work of the estate alone that pauses (yields) now and then and returns its value (an aside)."""
+_JOB: tuple[Estate, Mapping[str, Check], float | None, Stepwise[Any] | None] | None = None
 """What the children evaluate (and the last one's aside), set while a sharded run lasts (the children inherit it)."""
 
 
@@ -113,12 +117,13 @@ def run_sharded_aside(
     checks: Mapping[str, Check],
     timeout: float | None,
     bounds: Sequence[tuple[int, int]],
-    aside: Callable[[Estate], T] | None,
+    aside: Stepwise[T] | None,
     *,
     indexed: bool = True,
 ) -> Checked[T]:
-    """`run_sharded`, the findings' index when `indexed` (see `finding_index.Piece`), and
-    `aside(estate)` worked out by the last child once its checks are done (see `Aside`; it must pickle).
+    """`run_sharded`, the findings' index when `indexed` (see `finding_index.Piece`), and what
+    `aside(estate)` returns, worked out by the last child once its checks are done (see `Aside`; it
+    must pickle).
 
     Threads per child (`_Shard`) receive its rows and make their findings while this process
     evaluates its own shard: a child never blocks on a full pipe waiting for the parent to finish
@@ -150,7 +155,7 @@ def run_sharded_aside(
             findings.extend(shard.findings)
             keys.extend(shard.keys)
             pieces.extend(shard.pieces)
-        later = Aside(shards[-1] if aside is not None else None)
+        later = Aside(shards[-1], aside) if aside is not None else Aside()
         # Sorted runs in call order: a stable sort of them is the stable sort of the calls' findings.
         order = sorted(range(len(keys)), key=keys.__getitem__)
         index = merged(pieces, order) if indexed else None
@@ -168,20 +173,34 @@ class Aside(Generic[T]):
     costs it least. Reading it is optional: a child whose value is never read (the scan failed
     before it needed it) still sends it to its receiving thread and ends."""
 
-    def __init__(self, shard: _Shard | None = None) -> None:
+    def __init__(self, shard: _Shard | None = None, work: Stepwise[T] | None = None) -> None:
         self.shard = shard
+        self.work = work
+        """The child's work, which this process walks too while the child's value has not arrived."""
 
     def value(self) -> T | None:
-        """The child's value once it has sent it; a child that failed or died is a bug (raised)."""
+        """The child's value, or this process's own when it finished the work first (a child
+        starved of CPU, or stopped, is never waited for); the child ends either way. A child that
+        failed or died before this process was done is a bug (raised)."""
         shard = self.shard
         if shard is None:
             return None
-        shard.join()
-        failure, value = shard.aside_failure, shard.aside
-        shard.close()
-        if failure is not None:
-            raise failure
-        return value  # type: ignore[no-any-return]
+        try:
+            if self.work is not None and not shard.aside_done.is_set():
+                steps = self.work(shard.estate)
+                try:
+                    while not shard.aside_done.is_set():
+                        next(steps)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                finally:
+                    steps.close()
+            shard.join()
+            if shard.aside_failure is not None:
+                raise shard.aside_failure
+            return shard.aside  # type: ignore[no-any-return]
+        finally:
+            shard.close()
 
 
 def _widen(writer: Connection) -> None:
@@ -222,6 +241,8 @@ class _Shard(threading.Thread):
         """Set once every row is in `findings` (or `failure` is set)."""
         self.failure: BaseException | None = None
         self.aside_failure: BaseException | None = None
+        self.aside_done = threading.Event()
+        """Set once `aside` (or `aside_failure`) is set."""
 
     def start(self) -> None:
         self.drain.start()
@@ -257,6 +278,8 @@ class _Shard(threading.Thread):
                 self.aside = _receive_aside(self.child, self.inbox)
             except BaseException as exc:  # raised by whoever asks for the aside
                 self.aside_failure = exc
+            finally:
+                self.aside_done.set()
 
     def close(self) -> None:
         """End the child if it still runs (a failure elsewhere, or an aside nobody asked for), then these threads."""
@@ -327,7 +350,7 @@ def _child(low: int, high: int, writer: Connection, last: bool) -> None:
             writer.send_bytes(_ROWS + _pickle(rows))
         writer.send_bytes(_DONE)
         if last and aside is not None:
-            writer.send_bytes(_ASIDE + pickle.dumps(aside(estate), protocol=pickle.HIGHEST_PROTOCOL))
+            writer.send_bytes(_ASIDE + pickle.dumps(to_end(aside(estate)), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as exc:  # reported to the parent, which raises
         code = 1
         with contextlib.suppress(BaseException):

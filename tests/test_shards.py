@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
+from collections.abc import Generator
 from functools import cache
 
 import orjson
@@ -144,7 +146,7 @@ def test_the_dependency_walk_done_beside_the_checks_gives_the_serial_postures() 
     checks = load_checks(plugins=False)
     serial = run_checks(est, checks, jobs=1)
     bounds = shards.split(shards.pair_counts(est, checks), 2)
-    outcome = shards.run_sharded_aside(est, checks, 30.0, bounds, posture.dependency_plan)
+    outcome = shards.run_sharded_aside(est, checks, 30.0, bounds, posture.dependency_steps)
     sharded, aside = outcome.findings, outcome.aside
     assert outcome.index == index_findings(serial, tally=True)  # made piece by piece, as the whole gives it
     assert outcome.index is not None and outcome.index.tally is not None
@@ -173,8 +175,33 @@ def test_a_whole_scan_is_the_same_serial_and_sharded() -> None:
     assert digests(sharded) == digests(serial)
 
 
+@pytest.mark.timeout(120)  # a safety net only: without the fallback this process would wait forever
+def test_an_aside_the_child_never_sends_is_worked_out_here() -> None:
+    """A shard process starved of CPU (here: one that never gets to its walk) is not waited for: the
+    scanning process walks the dependencies itself meanwhile, gets the same plan, and ends the child."""
+    parent = os.getpid()
+    est = _estates()["generated"]
+
+    def stalls_in_the_child(e: Estate) -> Generator[None, None, posture.DependencyPlan]:
+        if os.getpid() != parent:
+            threading.Event().wait()  # never returns: the child is ended by the parent
+        return (yield from posture.dependency_steps(e))
+
+    checks = load_checks(plugins=False)
+    bounds = shards.split(shards.pair_counts(est, checks), 2)
+    aside = shards.run_sharded_aside(est, checks, 30.0, bounds, stalls_in_the_child).aside
+    assert aside.shard is not None and aside.shard.child.is_alive()  # still stuck in its walk
+    assert aside.value() == posture.dependency_plan(est)
+    assert not aside.shard.child.is_alive()
+    assert aside.shard.aside is None  # the child never sent one
+
+
 def test_an_aside_that_fails_in_the_child_fails_the_run_when_read() -> None:
-    def broken(e: Estate) -> int:
+    parent = os.getpid()
+
+    def broken(e: Estate) -> Generator[None, None, int]:
+        while os.getpid() == parent:  # this process walks until the child's outcome arrives
+            yield
         raise KeyError("the walk has a bug")
 
     est = _storage(10)
@@ -191,7 +218,12 @@ def test_an_aside_never_read_still_ends_its_process() -> None:
     est = _storage(10)
     checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
     bounds = shards.split(shards.pair_counts(est, checks), 2)
-    aside = shards.run_sharded_aside(est, checks, None, bounds, lambda e: b"x" * (4 << 20)).aside  # beyond a pipe
+
+    def large(e: Estate) -> Generator[None, None, bytes]:
+        yield
+        return b"x" * (4 << 20)  # beyond a pipe's buffer
+
+    aside = shards.run_sharded_aside(est, checks, None, bounds, large).aside
     assert aside.shard is not None
     aside.shard.child.join(timeout=60)
     assert aside.shard.child.exitcode == 0
