@@ -206,15 +206,17 @@ class _Judge:
         wanted = dep.item.lower() if dep.item else None
         where = "" if dep.role == "self" else f"its {dep.role} "
         for finding in facts.itemised:
-            if wanted and finding.detail_key and finding.detail_key.lower() != wanted:
+            fields = finding.__dict__  # a model's attribute goes through pydantic's `__getattr__` hook, slower
+            detail = fields["detail_key"]
+            if wanted and detail and detail.lower() != wanted:
                 continue  # a finding about another key in the same vault
-            pillar = _PILLAR_INDEX[finding.pillar]
-            status = finding.status
+            pillar = _PILLAR_INDEX[fields["pillar"]]
+            status = fields["status"]
             if status == _FAIL:
-                if not finding.waived_by:
-                    share.failing[pillar].append(finding.fingerprint)
-                    named = f"{where}{finding.resource_name}: " if where else ""
-                    share.reasons[pillar].append(f"{named}{finding.title.rstrip('.')}: {finding.message}")
+                if not fields["waived_by"]:
+                    share.failing[pillar].append(fields["fingerprint"])
+                    named = f"{where}{fields['resource_name']}: " if where else ""
+                    share.reasons[pillar].append(f"{named}{fields['title'].rstrip('.')}: {fields['message']}")
             elif status in (_UNKNOWN, _ERROR):
                 share.unknown[pillar] += 1
             elif status == _PASS:
