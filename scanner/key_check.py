@@ -55,17 +55,14 @@ class KeyCheck:
 
 def start(fd: int, limits: Limits) -> KeyCheck | None:
     """A checker of the open regular file `fd`, read from its start at offsets of its own; None
-    when no interpreter can be started for it (a frozen application)."""
-    if getattr(sys, "frozen", False) or not sys.executable:
+    when no interpreter can be started for it (a frozen application, not POSIX)."""
+    if os.name != "posix" or getattr(sys, "frozen", False) or not sys.executable:
         return None
-    command = [
-        sys.executable,
-        "-m",
-        "scanner.key_check",
-        str(fd),
-        str(limits.max_line_bytes),
-        str(limits.max_total_bytes),
-    ]
+    sizes = (str(limits.max_line_bytes), str(limits.max_total_bytes))
+    command = [sys.executable, "-m", "scanner.key_check", str(fd), *sizes]
+    # This very code, wherever this process found it (an installed package, a checkout, a path added at run time).
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(filter(None, (here, os.environ.get("PYTHONPATH"))))
     try:
         process = subprocess.Popen(
             command,
@@ -73,8 +70,9 @@ def start(fd: int, limits: Limits) -> KeyCheck | None:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": path},
         )
-    except OSError:
+    except (OSError, ValueError):
         return None
     return KeyCheck(process)
 

@@ -98,7 +98,9 @@ def test_the_checked_read_gives_the_serial_outcome(
         assert "appears twice" in str(checked)
 
 
-def test_the_checker_says_clean_only_for_a_clean_file(tmp_path: Path) -> None:
+def test_the_checker_says_clean_only_for_a_clean_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # it finds this code wherever this process did
+    monkeypatch.chdir(tmp_path)
     limits = snapshot.Limits()
     for case, clean in (("clean", True), ("duplicate", False), ("invalid-first", False)):
         with _write(tmp_path / f"{case}.jsonl", CASES[case]).open("rb") as handle:
