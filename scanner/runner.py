@@ -600,6 +600,8 @@ class Checked(Generic[T]):
     findings: list[Finding]
     index: FindingIndex | None
     aside: Aside[T]
+    processes: int = 1
+    """How many processes ran the checks."""
 
 
 def run_checks_aside(
