@@ -139,22 +139,30 @@ def run_sharded_aside(
             reader, writer = context.Pipe(duplex=False)
             _widen(writer)
             last = number == len(bounds)
-            child = context.Process(target=_child, args=(low, high, writer, last), daemon=True)
+            claims = _Claims(context, chunks(low, high))
+            child = context.Process(target=_child, args=(claims, writer, last), daemon=True)
             child.start()
             writer.close()
-            shards.append(_Shard(child, reader, estate, checks, aside=aside is not None and last, indexed=indexed))
+            shards.append(
+                _Shard(child, reader, estate, checks, claims, aside=aside is not None and last, indexed=indexed)
+            )
         for shard in shards:
             shard.start()
         low, high = bounds[0]
         findings, keys = _sorted(evaluate(estate, checks, timeout, estate.resources[low:high]))
         pieces = [index_piece(findings)] if indexed else []
         for shard in shards:
-            shard.rows_done.wait()
+            while not shard.rows_done.wait(_POLL):
+                if (chunk := shard.steal()) is not None:  # nothing of the child's to make: take a chunk of its own
+                    shard.evaluate(chunk, timeout)
             if shard.failure is not None:
                 raise shard.failure
-            findings.extend(shard.findings)
-            keys.extend(shard.keys)
-            pieces.extend(shard.pieces)
+            shard.settle(timeout)
+            for found, found_keys, piece in shard.in_order():
+                findings += found
+                keys += found_keys
+                if piece is not None:
+                    pieces.append(piece)
         later = Aside(shards[-1], aside) if aside is not None else Aside()
         # Sorted runs in call order: a stable sort of them is the stable sort of the calls' findings.
         order = sorted(range(len(keys)), key=keys.__getitem__)
@@ -219,7 +227,15 @@ class _Shard(threading.Thread):
     waited on a full pipe (up to 1.8 s at 100,000 resources) instead of evaluating."""
 
     def __init__(
-        self, child: Any, reader: Connection, estate: Estate, checks: Mapping[str, Check], *, aside: bool, indexed: bool
+        self,
+        child: Any,
+        reader: Connection,
+        estate: Estate,
+        checks: Mapping[str, Check],
+        claims: _Claims,
+        *,
+        aside: bool,
+        indexed: bool,
     ) -> None:
         super().__init__(name="mlwarden-shard", daemon=True)
         self.child = child
@@ -229,12 +245,18 @@ class _Shard(threading.Thread):
         self.drain = threading.Thread(target=self._drain, name="mlwarden-shard-pipe", daemon=True)
         self.estate = estate
         self.plans = plans(estate, checks)
-        self.findings: list[Finding] = []
-        self.keys: list[SortKey] = []
-        """Each chunk's findings sorted, and their sort keys."""
+        self.claims = claims
+        self.parts: dict[int, tuple[list[Finding], list[SortKey], Piece | None]] = {}
+        """Chunk -> its findings sorted, their sort keys and (when `indexed`) their index, whoever evaluated it."""
         self.indexed = indexed
-        self.pieces: list[Piece] = []
-        """Each chunk's findings indexed (when `indexed`)."""
+        self.busy = False
+        """Set while this thread makes a chunk's findings."""
+        self.checks = checks
+        self.stolen: list[int] = []
+        """Chunks this process evaluated itself, and the checks that timed out there (`settle`)."""
+        self.stolen_hung: set[str] = set()
+        self.child_hung: set[str] = set()
+        """The checks that timed out in the child (sent with its last message)."""
         self.expects_aside = aside
         self.aside: Any = None
         self.rows_done = threading.Event()
@@ -261,13 +283,14 @@ class _Shard(threading.Thread):
 
     def run(self) -> None:
         try:
-            while (rows := _receive(self.child, self.inbox)) is not None:
+            while True:
+                chunk, rows = _receive(self.child, self.inbox)
+                self.busy = True
                 made: list[SortKey] = []
-                findings, keys = _sorted(findings_of(rows, self.estate, self.plans, made), made)
-                self.findings += findings
-                self.keys += keys
-                if self.indexed:
-                    self.pieces.append(index_piece(findings))
+                self.add(chunk, *_sorted(findings_of(rows, self.estate, self.plans, made), made))
+                self.busy = False
+        except _Done as done:
+            self.child_hung = set(done.hung)
         except BaseException as exc:  # raised by the parent once it has evaluated its own shard
             self.failure = exc
             return
@@ -280,6 +303,41 @@ class _Shard(threading.Thread):
                 self.aside_failure = exc
             finally:
                 self.aside_done.set()
+
+    def add(self, chunk: int, findings: list[Finding], keys: list[SortKey]) -> None:
+        """A chunk's findings (sorted) and their keys."""
+        self.parts[chunk] = (findings, keys, index_piece(findings) if self.indexed else None)
+
+    def in_order(self) -> list[tuple[list[Finding], list[SortKey], Piece | None]]:
+        """Every chunk's part, in call order."""
+        return [self.parts[chunk] for chunk in sorted(self.parts)]
+
+    def evaluate(self, chunk: int, timeout: float | None) -> None:
+        """Evaluate one of the child's chunks here."""
+        start, end = self.claims.chunks[chunk]
+        found = evaluate(self.estate, self.checks, timeout, self.estate.resources[start:end], self.stolen_hung)
+        self.add(chunk, *_sorted(found))
+        self.stolen.append(chunk)
+
+    def settle(self, timeout: float | None) -> None:
+        """Make the chunks evaluated here what the child would have made of them, once it is done.
+        They are the last ones (taken from the end) and equal to its own unless a check timed out:
+        then, as in one process, a check that timed out is not run on later resources, so they are
+        evaluated again in call order, after the child's chunks (rare: a check that hangs)."""
+        if not self.stolen or not (self.child_hung or self.stolen_hung):
+            return
+        redo = sorted(self.stolen)
+        self.stolen_hung = set(self.child_hung)
+        self.stolen = []
+        for chunk in redo:
+            self.evaluate(chunk, timeout)
+
+    def steal(self) -> int | None:
+        """The last chunk the child has not begun, now this process's to evaluate, when this thread
+        has nothing of the child's to make (else None: that comes first)."""
+        if self.busy or not self.inbox.empty():
+            return None
+        return self.claims.take_last()
 
     def close(self) -> None:
         """End the child if it still runs (a failure elsewhere, or an aside nobody asked for), then these threads."""
@@ -309,15 +367,25 @@ def _message(child: Any, inbox: queue.SimpleQueue[bytes | None]) -> bytes:
     return payload
 
 
-def _receive(child: Any, inbox: queue.SimpleQueue[bytes | None]) -> list[Row] | None:
-    """The next chunk of a child's rows; None once it has sent them all."""
+class _Done(Exception):
+    """The child has sent all its rows; `hung` are the checks that timed out there."""
+
+    def __init__(self, hung: list[str]) -> None:
+        super().__init__()
+        self.hung = hung
+
+
+def _receive(child: Any, inbox: queue.SimpleQueue[bytes | None]) -> tuple[int, list[Row]]:
+    """The next chunk of a child's rows, with its number; raises `_Done` once it has sent them all."""
     payload = _message(child, inbox)
-    if payload == _DONE:
-        return None
+    if payload[:1] == _DONE:
+        raise _Done(pickle.loads(payload[1:]))
     if payload[:1] != _ROWS:
         raise RuntimeError(f"a check shard process failed: {payload[1:].decode(errors='replace')}")
-    rows: list[Row] = pickle.loads(payload[1:])
-    return rows
+    chunk: int
+    rows: list[Row]
+    chunk, rows = pickle.loads(payload[1:])
+    return chunk, rows
 
 
 def _receive_aside(child: Any, inbox: queue.SimpleQueue[bytes | None]) -> Any:
@@ -332,23 +400,62 @@ _ROWS, _DONE, _ASIDE, _FAILED = b"+", b".", b"=", b"!"
 CHUNK_ENDS = (0.25, 0.5, 0.68, 0.82, 0.91, 0.96, 0.99, 1.0)
 """Where a child's pieces end, as fractions of its shard: the parent makes one piece's findings
 while the child evaluates the next, so only the last piece waits for the child, and it is small."""
+_POLL = 0.02
+"""Seconds between two looks, while this process waits for a child's rows, at whether it could
+evaluate one of the child's chunks itself."""
 
 
-def _child(low: int, high: int, writer: Connection, last: bool) -> None:
-    """Evaluate one shard in chunks and send each one's rows, then (`last`) the aside; leave at
-    once (abandoned check threads may still spin). The collector stays off (the runner paused
-    it before forking), so it never writes to the estate's shared pages."""
+def chunks(low: int, high: int) -> list[tuple[int, int]]:
+    """The resource ranges of a child's chunks (`CHUNK_ENDS`), in call order."""
+    ends = sorted({low + round((high - low) * end) for end in CHUNK_ENDS} - {low})
+    return list(itertools.pairwise([low, *ends]))
+
+
+class _Claims:
+    """Which of a child's chunks are still to be begun, shared by the child and this process: the
+    child begins them from the first, and this process, once it has nothing else to do while it
+    waits (a child starved of CPU on a busy machine), takes them from the last. Whoever claims a
+    chunk evaluates it; the findings are the same either way."""
+
+    def __init__(self, context: Any, ranges: list[tuple[int, int]]) -> None:
+        self.chunks = ranges
+        self._lock = context.Lock()
+        self._bounds = context.RawArray("i", [0, len(ranges)])
+        """[first chunk not begun, end of the chunks not begun]."""
+
+    def take_first(self) -> int | None:
+        with self._lock:
+            first, end = self._bounds
+            if first >= end:
+                return None
+            self._bounds[0] = first + 1
+            return int(first)
+
+    def take_last(self) -> int | None:
+        with self._lock:
+            first, end = self._bounds
+            if first >= end:
+                return None
+            self._bounds[1] = end - 1
+            return int(end - 1)
+
+
+def _child(claims: _Claims, writer: Connection, last: bool) -> None:
+    """Evaluate one shard in chunks (those the parent has not taken, `_Claims`) and send each
+    one's rows, then (`last`) the aside; leave at once (abandoned check threads may still spin).
+    The collector stays off (the runner paused it before forking), so it never writes to the
+    estate's shared pages."""
     gc.disable()
     code = 0
     try:
         assert _JOB is not None
         estate, checks, timeout, aside = _JOB
         hung: set[str] = set()  # a check that timed out in one chunk is not run in the next
-        ends = sorted({low + round((high - low) * end) for end in CHUNK_ENDS} - {low})
-        for start, end in itertools.pairwise([low, *ends]):
+        while (chunk := claims.take_first()) is not None:
+            start, end = claims.chunks[chunk]
             rows = evaluate_rows(estate, checks, timeout, start, end, hung)
-            writer.send_bytes(_ROWS + _pickle(rows))
-        writer.send_bytes(_DONE)
+            writer.send_bytes(_ROWS + _pickle((chunk, rows)))
+        writer.send_bytes(_DONE + pickle.dumps(sorted(hung)))
         if last and aside is not None:
             writer.send_bytes(_ASIDE + pickle.dumps(to_end(aside(estate)), protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as exc:  # reported to the parent, which raises
@@ -361,7 +468,7 @@ def _child(low: int, high: int, writer: Connection, last: bool) -> None:
         os._exit(code)
 
 
-def _pickle(rows: list[Row]) -> bytes:
+def _pickle(rows: tuple[int, list[Row]]) -> bytes:
     """Rows pickled with evidence as (path, value), which the parent turns into its own shared
     evidence; identical objects pickle once, so repeated messages and evidence are cheap."""
     buffer = io.BytesIO()

@@ -127,6 +127,37 @@ def test_a_plugin_that_raises_or_hangs_in_a_shard_is_an_error_there_and_the_scan
     assert est.resources == before
 
 
+@pytest.mark.timeout(120)  # a safety net only: without the fallback this process would wait forever
+def test_a_starved_child_has_the_chunks_it_has_not_begun_evaluated_by_the_scanning_process() -> None:
+    """A shard process that makes no progress (here: it waits, in its first call, for this process to
+    reach its second chunk) is not waited for: once this process has nothing of the child's to make,
+    it takes the child's chunks from the last, and the findings are the serial ones."""
+    parent = os.getpid()
+    reader, writer = os.pipe()
+    est = _storage(300)
+    checks = {"B-OK": Check(_meta("B-OK"), lambda r, e: passed("fine"))}
+    bounds = shards.split(shards.pair_counts(est, checks), 2)
+    ranges = shards.chunks(*bounds[1])
+    first, second = est.resources[ranges[0][0]].name, est.resources[ranges[1][0]].name
+    here: list[str] = []
+
+    def stalls_in_the_child(r: Resource, e: Estate) -> Verdict:
+        if os.getpid() != parent:
+            if r.name == first:
+                os.read(reader, 1)
+        else:
+            here.append(r.name)
+            if r.name == second:
+                os.write(writer, b"x")
+        return passed("fine")
+
+    slow = {"B-OK": Check(_meta("B-OK"), stalls_in_the_child)}
+    sharded = shards.run_sharded(est, slow, None, bounds)
+    assert _bytes(sharded) == _bytes(run_checks(est, checks, jobs=1))
+    taken = {r.name for start, end in ranges[1:] for r in est.resources[start:end] if r.name.startswith("st")}
+    assert taken <= set(here) and first not in here  # every chunk but the one the child began
+
+
 def test_a_shard_process_that_dies_fails_the_scan_instead_of_losing_findings() -> None:
     parent = os.getpid()
 
