@@ -31,6 +31,7 @@ from scanner.clickapp import (
     error_line,
     flatten_formats,
     guard,
+    timeout_options,
 )
 from scanner.coverage import incomplete_warning
 from scanner.errors import InputError
@@ -141,7 +142,7 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--ca-bundle",
             type=Location(dir_okay=False, path_type=Path),
             metavar="FILE",
-            help="Extra CA certificates (PEM) to trust, e.g. a TLS-inspecting proxy's.",
+            help="The CA certificates (PEM) to trust in place of the default store, e.g. a TLS-inspecting proxy's.",
         ),
         click.option(
             "--app-settings",
@@ -160,24 +161,8 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="DURATION",
             help="Attribute failures to Azure changes this far back (e.g. 7d, 72h; default and maximum 14d).",
         ),
-        click.option(
-            "--connect-timeout",
-            type=Seconds(min=0, min_open=True, max=3600),
-            default=CONNECT_TIMEOUT,
-            show_default=True,
-            envvar="MLWARDEN_CONNECT_TIMEOUT",
-            metavar="SECONDS",
-            help="Seconds to wait for a host to accept a connection (env: MLWARDEN_CONNECT_TIMEOUT); a vault "
-            "that never answers is a coverage gap after this.",
-        ),
-        click.option(
-            "--read-timeout",
-            type=Seconds(min=0, min_open=True, max=3600),
-            default=READ_TIMEOUT,
-            show_default=True,
-            envvar="MLWARDEN_READ_TIMEOUT",
-            metavar="SECONDS",
-            help="Seconds to wait for a reply to go on once connected (env: MLWARDEN_READ_TIMEOUT).",
+        *timeout_options(
+            CONNECT_TIMEOUT, READ_TIMEOUT, then="; a vault that never answers is a coverage gap after this"
         ),
         click.option(
             "--quiet", "-q", is_flag=True, help="No progress output (errors and warnings still go to stderr)."

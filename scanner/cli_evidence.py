@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scanner.clickapp import Location
+from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
+from scanner.clickapp import Location, timeout_options
 from scanner.clickapp import guard as _guard
 from scanner.errors import InputError
 from scanner.models import Attestation, ScanResult
@@ -78,7 +79,7 @@ def sign_in_for(options: CollectOptions) -> SignIn:
 def _transport(params: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The credential and CA trust a live scan would use, built from the same options and environment
     (the live scan's own credential when this command collected)."""
-    from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT, CollectOptions
+    from scanner.azure.options import CollectOptions
 
     options = CollectOptions(
         cloud=params.get("cloud") or "public",
@@ -221,6 +222,13 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
     click.echo(template(framework, datetime.now(UTC).date(), __version__), nl=False)
 
 
+def _timeouts(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The live scan's timeouts for verify's one online call, the key fetch of --key."""
+    for option in reversed(timeout_options(CONNECT_TIMEOUT, READ_TIMEOUT, when="with --key; ")):
+        func = option(func)
+    return func
+
+
 @click.command("verify")
 @click.argument("directory", type=Location(path_type=Path), metavar="DIR")
 @click.option(
@@ -238,8 +246,9 @@ def template_command(framework_id: str, framework_files: tuple[Path, ...]) -> No
     "--ca-bundle",
     type=Location(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Extra CA certificates (PEM) to trust (with --key).",
+    help="The CA certificates (PEM) to trust in place of the default store (with --key).",
 )
+@_timeouts
 @_guard
 def verify_command(directory: Path, key_url: str | None, **params: Any) -> None:
     """Check an evidence pack offline: every digest, then the signature with the included public key.

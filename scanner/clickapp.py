@@ -15,6 +15,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from scanner import sigterm
 from scanner.errors import MlwardenError
@@ -73,10 +74,32 @@ def guard(func: Callable[P, R]) -> Callable[P, R]:
 
 def _usage_message(exc: click.ClickException) -> str:
     message = " ".join(exc.format_message().split())
-    ctx = getattr(exc, "ctx", None)
+    ctx, param = getattr(exc, "ctx", None), getattr(exc, "param", None)
+    variable = _from_environment(exc)
+    if variable is not None and ctx is not None and param is not None:
+        why = " ".join(exc.message.split())
+        behind = f"the environment variable behind {param.opts[0]}"
+        return f"{ctx.command_path}: invalid value for {variable} ({behind}): {why}"
+    if isinstance(exc, click.MissingParameter) and isinstance(param, click.Option) and isinstance(param.envvar, str):
+        message = f"{message.removesuffix('.')} (or set {param.envvar})."
     if isinstance(exc, click.UsageError) and ctx is not None:
         return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
     return message
+
+
+def _from_environment(exc: click.ClickException) -> str | None:
+    """The environment variable a refused option value came from, None when it came from elsewhere.
+    Click names the option (`Invalid value for '--connect-timeout'`) although nothing on the command
+    line set it; a scheduled job's operator must look in the job's environment instead."""
+    param, ctx = getattr(exc, "param", None), getattr(exc, "ctx", None)
+    if not isinstance(exc, click.BadParameter) or not isinstance(param, click.Option) or ctx is None:
+        return None
+    if param.name is None or ctx.get_parameter_source(param.name) is not ParameterSource.ENVIRONMENT:
+        return None
+    names = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or ())
+    if ctx.auto_envvar_prefix is not None:
+        names.append(f"{ctx.auto_envvar_prefix}_{param.name.upper()}")
+    return next((name for name in names if os.environ.get(name)), None)
 
 
 def _silence_stdout() -> None:
@@ -224,8 +247,37 @@ class Seconds(click.FloatRange):
     """A non-negative number of seconds; `nan` passes a plain `FloatRange` (it compares false with
     every bound) and would reach the check supervisor's clock."""
 
+    name = "number of seconds"
+    """What click's refusal calls a value that is no number (its own word is 'float range')."""
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         seconds = super().convert(value, param, ctx)
         if math.isnan(seconds):
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         return seconds
+
+
+def timeout_options(connect: float, read: float, *, when: str = "", then: str = "") -> list[Callable[[Any], Any]]:
+    """`--connect-timeout` and `--read-timeout` (also from `MLWARDEN_CONNECT_TIMEOUT` and
+    `MLWARDEN_READ_TIMEOUT`) for every command that talks to Azure: azure-core's own connection
+    timeout is 300 s, which a blackholed private endpoint makes the wait of every request."""
+    return [
+        click.option(
+            "--connect-timeout",
+            type=Seconds(min=0, min_open=True, max=3600),
+            default=connect,
+            show_default=True,
+            envvar="MLWARDEN_CONNECT_TIMEOUT",
+            metavar="SECONDS",
+            help=f"Seconds to wait for a host to accept a connection ({when}env: MLWARDEN_CONNECT_TIMEOUT){then}.",
+        ),
+        click.option(
+            "--read-timeout",
+            type=Seconds(min=0, min_open=True, max=3600),
+            default=read,
+            show_default=True,
+            envvar="MLWARDEN_READ_TIMEOUT",
+            metavar="SECONDS",
+            help=f"Seconds to wait for a reply to go on once connected ({when}env: MLWARDEN_READ_TIMEOUT).",
+        ),
+    ]
