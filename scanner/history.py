@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.history_store import APPLICATION_ID, MAX_ID, SCHEMA_VERSION, FindingRow, Store, corrupt_as_input
+from scanner.history_store import (
+    APPLICATION_ID,
+    MAX_ID,
+    SCHEMA_VERSION,
+    FindingRow,
+    Store,
+    corrupt_as_input,
+    finding_place,
+)
 from scanner.models import ChangeAttribution, Severity, Status
 from scanner.textsafe import printable
 
@@ -245,8 +253,8 @@ def diff(target: Target, older: int, newer: int) -> HistoryDiff:
     """Compare two recorded scans finding by finding, by fingerprint."""
     store = open_store(target)
     before_row, after_row, before_rows, after_rows = store.pair(older, newer)
-    with corrupt_as_input(store.label):
-        before, after = _by_fingerprint(before_rows), _by_fingerprint(after_rows)
+    before = _by_fingerprint(before_rows, store.label, older)
+    after = _by_fingerprint(after_rows, store.label, newer)
     sections: dict[str, list[FindingChange]] = {"new": [], "fixed": [], "still": [], "changed": []}
     for fingerprint in before.keys() | after.keys():
         was, now = before.get(fingerprint), after.get(fingerprint)
@@ -301,20 +309,22 @@ class _Row:
     change: ChangeAttribution | None
 
 
-def _by_fingerprint(rows: list[FindingRow]) -> dict[str, _Row]:
-    return {
-        fp: _Row(
-            check_id,
-            resource_id,
-            detail_key,
-            Status(status),
-            Severity(severity),
-            bool(waived),
-            bool(based),
-            _change(change),
-        )
-        for fp, check_id, resource_id, detail_key, status, severity, waived, based, change in rows
-    }
+def _by_fingerprint(rows: list[FindingRow], label: str, scan_id: int) -> dict[str, _Row]:
+    """The scan's stored findings by fingerprint; one that does not decode is named (exit 2)."""
+    decoded: dict[str, _Row] = {}
+    for fp, check_id, resource_id, detail_key, status, severity, waived, based, change in rows:
+        with corrupt_as_input(label, finding_place(scan_id, fp, check_id)):
+            decoded[fp] = _Row(
+                check_id,
+                resource_id,
+                detail_key,
+                Status(status),
+                Severity(severity),
+                bool(waived),
+                bool(based),
+                _change(change),
+            )
+    return decoded
 
 
 def _change(text: str | None) -> ChangeAttribution | None:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from scanner.errors import InputError, StoreUnavailableError
 from scanner.models import Finding, ScanResult, Severity, Status
+from scanner.textsafe import printable
 
 APPLICATION_ID = 0x6D6C7764
 """'mlwd': marks an mlwarden history (SQLite's application_id; PostgreSQL's advisory lock key)."""
@@ -202,7 +203,12 @@ class Store(ABC):
         def read(tx: Tx | None) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
             if tx is None:
                 raise InputError(f"history {self.label}: no scan with id {older}")
-            return self._summary(tx, older), self._summary(tx, newer), _rows(tx, older), _rows(tx, newer)
+            return (
+                self._summary(tx, older),
+                self._summary(tx, newer),
+                _rows(tx, older, self.label),
+                _rows(tx, newer, self.label),
+            )
 
         return self._read(read)
 
@@ -232,7 +238,7 @@ class Store(ABC):
     def _schema(self, tx: Tx, *, create: bool) -> int | None:
         """The stored schema version, None for an empty store; one that cannot be a version
         (negative, not a number, missing) is a damaged history, not a step to migrate from."""
-        with corrupt_as_input(self.label):
+        with corrupt_as_input(self.label, "its schema version"):
             version = self._version(tx, create=create)
             if version is not None and version < 0:
                 raise ValueError(f"schema version {version}")
@@ -297,30 +303,36 @@ class ScanSummaryRow:
         self.frameworks = frameworks
 
     def decoded(self, label: str) -> dict[str, Any]:
-        """The row's public shape; a stored value that does not decode is a damaged history (exit 2)."""
-        with corrupt_as_input(label):
-            return self._decode()
+        """The row's public shape; a stored value that does not decode is a damaged history (exit 2)
+        naming the scan and the column."""
+        decoded: dict[str, Any] = {}
+        for (column, decode), value in zip(_SCAN_COLUMNS, self.values, strict=True):
+            with corrupt_as_input(label, f"scan {stored_text(self.values[0])}, column {column}"):
+                decoded[column] = decode(value)
+        decoded["frameworks"] = self.frameworks
+        return decoded
 
-    def _decode(self) -> dict[str, Any]:
-        (scan_id, generated, recorded, origin, scope, cloud, subs, tool, count, statuses, failing, waived, based) = (
-            self.values
-        )
-        return {
-            "id": int(scan_id),
-            "generated_at": datetime.fromisoformat(generated),
-            "recorded_at": datetime.fromisoformat(recorded),
-            "origin": origin,
-            "scope": scope,
-            "cloud": cloud,
-            "subscriptions": tuple(str(s) for s in _json_list(subs)),
-            "tool_version": tool,
-            "resource_count": int(count),
-            "status_counts": _counts(statuses, [s.value for s in Status]),
-            "failing_by_severity": _counts(failing, [s.value for s in Severity]),
-            "waived": int(waived),
-            "baselined": int(based),
-            "frameworks": self.frameworks,
-        }
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_SCAN_COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("id", int),
+    ("generated_at", datetime.fromisoformat),
+    ("recorded_at", datetime.fromisoformat),
+    ("origin", _same),
+    ("scope", _same),
+    ("cloud", _same),
+    ("subscriptions", lambda text: tuple(str(s) for s in _json_list(text))),
+    ("tool_version", _same),
+    ("resource_count", int),
+    ("status_counts", lambda text: _counts(text, [s.value for s in Status])),
+    ("failing_by_severity", lambda text: _counts(text, [s.value for s in Severity])),
+    ("waived", int),
+    ("baselined", int),
+)
+"""The `scans` columns `_summary` reads, in its order, each with its decoder: the public shape's keys."""
 
 
 FindingRow = tuple[str, str, str, str | None, str, str, int, int, str | None]
@@ -404,15 +416,33 @@ def _flag(value: object) -> int:
     return int(value)
 
 
-def _rows(tx: Tx, scan_id: int) -> list[FindingRow]:
-    return [
-        (str(fp), str(check), str(resource), detail, str(status), str(severity), int(waived), int(based), change)
-        for fp, check, resource, detail, status, severity, waived, based, change in tx.all(
-            "SELECT s.fingerprint, s.check_id, s.resource_id, s.detail_key, f.status, f.severity, f.waived,"
-            " f.baselined, f.change FROM findings f JOIN subjects s ON s.id = f.subject_id WHERE f.scan_id = ?",
-            (scan_id,),
-        )
-    ]
+def _rows(tx: Tx, scan_id: int, label: str) -> list[FindingRow]:
+    rows: list[FindingRow] = []
+    for fp, check, resource, detail, status, severity, waived, based, change in tx.all(
+        "SELECT s.fingerprint, s.check_id, s.resource_id, s.detail_key, f.status, f.severity, f.waived,"
+        " f.baselined, f.change FROM findings f JOIN subjects s ON s.id = f.subject_id WHERE f.scan_id = ?",
+        (scan_id,),
+    ):
+        with corrupt_as_input(label, finding_place(scan_id, fp, check)):
+            rows.append(
+                (
+                    str(fp),
+                    str(check),
+                    str(resource),
+                    detail,
+                    str(status),
+                    str(severity),
+                    int(waived),
+                    int(based),
+                    change,
+                )
+            )
+    return rows
+
+
+def finding_place(scan_id: int, fingerprint: object, check_id: object) -> str:
+    """`scan 2, finding 3f1c... (MLW-KV-01)`: which stored finding is damaged."""
+    return f"scan {scan_id}, finding {stored_text(fingerprint, 64)} ({stored_text(check_id, 40)})"
 
 
 def _counts(text: str, keys: list[str]) -> dict[str, int]:
@@ -438,9 +468,17 @@ def first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def corrupt_as_input(label: str) -> Iterator[None]:
-    """Stored values that no longer decode are a damaged history: bad input, not a bug."""
+def corrupt_as_input(label: str, where: str = "") -> Iterator[None]:
+    """Stored values that no longer decode are a damaged history: bad input, not a bug. `where`
+    names the damaged record (`scan 2, column status_counts`), so it can be found and removed."""
     try:
         yield
     except (ValueError, KeyError, TypeError, OverflowError) as exc:
-        raise InputError(f"history {label}: corrupt history ({type(exc).__name__})") from None
+        place = f" in {where}" if where else ""
+        raise InputError(f"history {label}: corrupt history{place} ({type(exc).__name__})") from None
+
+
+def stored_text(value: object, limit: int = 80) -> str:
+    """A stored key (a fingerprint, a check id) fit for an error line: printable and short."""
+    text = printable(str(value))
+    return text if len(text) <= limit else f"{text[:limit]}..."

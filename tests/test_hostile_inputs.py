@@ -150,22 +150,27 @@ def damaged(workdir: Path, sql: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "sql",
+    ("sql", "column"),
     [
-        "UPDATE scans SET status_counts = 'not json' WHERE id = 2",
-        "UPDATE scans SET status_counts = '[1, 2]' WHERE id = 2",
-        "UPDATE scans SET generated_at = 5 WHERE id = 2",
-        "UPDATE scans SET subscriptions = '{' WHERE id = 2",
-        "UPDATE scans SET resource_count = 'many' WHERE id = 2",
+        ("UPDATE scans SET status_counts = 'not json' WHERE id = 2", "status_counts"),
+        ("UPDATE scans SET status_counts = '[1, 2]' WHERE id = 2", "status_counts"),
+        ("UPDATE scans SET generated_at = 5 WHERE id = 2", "generated_at"),
+        ("UPDATE scans SET subscriptions = '{' WHERE id = 2", "subscriptions"),
+        ("UPDATE scans SET resource_count = 'many' WHERE id = 2", "resource_count"),
     ],
     ids=["counts-not-json", "counts-a-list", "time-a-number", "subscriptions-not-json", "count-text"],
 )
 @pytest.mark.parametrize("command", [["list"], ["list", "--format", "json"], ["diff"]])
-def test_a_damaged_history_row_is_a_corrupt_history_not_a_bug(workdir: Path, sql: str, command: list[str]) -> None:
-    """Values decoded after the read transaction were outside the corrupt-history guard: exit 4."""
+def test_a_damaged_history_row_is_a_corrupt_history_not_a_bug(
+    workdir: Path, sql: str, column: str, command: list[str]
+) -> None:
+    """Values decoded after the read transaction were outside the corrupt-history guard: exit 4.
+    The line names the scan and the column, so the damaged row can be found (and removed)."""
     db = damaged(workdir, sql)
     message = refused(workdir, "history", *command, "--db", db)
-    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history ("), message
+    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history in scan 2, column {column} ("), (
+        message
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,10 +202,24 @@ def test_history_targets_that_are_not_a_file_or_a_postgresql_url_are_refused(
     assert fragment in refused(workdir, "history", "list", "--db", target)
 
 
-def test_a_finding_with_an_unknown_status_is_a_corrupt_history(workdir: Path) -> None:
-    db = damaged(workdir, "UPDATE findings SET status = 'bogus' WHERE scan_id = 2")
+@pytest.mark.parametrize(
+    ("column", "value"), [("status", "'bogus'"), ("severity", "'dire'"), ("waived", "'yes'")], ids=str
+)
+def test_a_damaged_finding_is_a_corrupt_history_naming_the_scan_and_finding(
+    workdir: Path, column: str, value: str
+) -> None:
+    """ "corrupt history (ValueError)" said nothing of where: one finding of thousands was damaged."""
+    with sqlite3.connect(workdir / "h.db") as conn:
+        subject, fingerprint, check_id = conn.execute(
+            "SELECT s.id, s.fingerprint, s.check_id FROM findings f JOIN subjects s ON s.id = f.subject_id"
+            " WHERE f.scan_id = 1 ORDER BY s.fingerprint DESC LIMIT 1"
+        ).fetchone()
+    conn.close()
+    db = damaged(workdir, f"UPDATE findings SET {column} = {value} WHERE scan_id = 2 AND subject_id = {subject}")
     message = refused(workdir, "history", "diff", "--db", db)
-    assert message == f"mlwarden: error: history db {db}: corrupt history (ValueError)"
+    assert message == (
+        f"mlwarden: error: history db {db}: corrupt history in scan 2, finding {fingerprint} ({check_id}) (ValueError)"
+    )
 
 
 # -- waivers and baselines -------------------------------------------------------------------------
@@ -568,7 +587,7 @@ def test_a_negative_schema_version_is_a_corrupt_history_not_a_migration(workdir:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version = -5")
     conn.close()
-    expected = f"mlwarden: error: history db {db}: corrupt history (ValueError)"
+    expected = f"mlwarden: error: history db {db}: corrupt history in its schema version (ValueError)"
     assert refused(workdir, *scan_args(workdir, "--demo")) == expected
     assert refused(workdir, "history", "list", "--db", db) == expected
 

@@ -211,7 +211,9 @@ def test_a_count_that_is_not_a_whole_number_is_a_corrupt_history(workdir: Path, 
         )
     conn.close()
     message = refused(workdir, "history", "list", "--db", db)
-    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history ("), message
+    assert message.startswith(f"mlwarden: error: history db {db}: corrupt history in scan 1, column {column} ("), (
+        message
+    )
 
 
 # -- symlinks in --out -----------------------------------------------------------------------------
