@@ -605,7 +605,12 @@ def _escaped(*columns: list[str]) -> list[list[str]]:
     """Each column written as the template writes each value (`visible.marked`); a batch of plain
     text with nothing to escape (the usual case) is returned as is after one check of its joined text."""
     joined = "".join("".join(column) for column in columns)
-    if len(escape(joined)) == len(joined) and visible.marked(joined) == joined:
+    longest = max((max(map(len, column), default=0) for column in columns), default=0)
+    if (
+        longest <= visible.TEXT_LIMIT
+        and len(escape(joined)) == len(joined)
+        and visible.marked(joined, bound=False) == joined
+    ):
         return list(columns)
     return [list(map(visible.marked, column)) for column in columns]
 

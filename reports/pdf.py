@@ -9,9 +9,7 @@ PDF short (the JSON and CSV reports list every resource).
 
 from __future__ import annotations
 
-import html as html_text
 import importlib.util
-import re
 
 from reports import html, visible
 from reports.options import RenderOptions
@@ -21,14 +19,8 @@ INSTALL_HINT = "--format pdf needs WeasyPrint: pip install 'mlwarden[pdf]' (and 
 _PAPER = {"a4": "A4", "letter": "letter"}
 
 
-TEXT_LIMIT = 2000
-"""Characters of one unbroken word a page shows: far beyond any real name (an ARM id is broken at
-each `/`), far below what makes a page slow."""
-CHIP_LIMIT = 200
-"""Hidden-character chips shown in a row (`[U+200B]` each; a name of 20,000 of them is 20,000 boxes)."""
-_LONG_WORD = re.compile(rf"[^<>\s]{{{TEXT_LIMIT + 1},}}(?=[\s<])")
-_CHIP = r'<wbr><span class="cc">\[U\+[0-9A-F]{4,6}\]</span><wbr>'
-_CHIP_RUN = re.compile(rf"((?:{_CHIP}[^<>]*){{{CHIP_LIMIT}}})((?:{_CHIP}[^<>]*)+)")
+TEXT_LIMIT, CHIP_LIMIT = visible.TEXT_LIMIT, visible.CHIP_LIMIT
+"""The HTML's bounds (`reports.visible`), applied once more to the whole print page."""
 
 
 class PdfUnavailable(RuntimeError):
@@ -53,24 +45,6 @@ def render_html(result: ScanResult, options: RenderOptions | None = None) -> str
     return bounded(html.render_view(result, view, paper=_PAPER[options.paper]))
 
 
-def _more(hidden: str) -> str:
-    return f"\u2026 ({hidden} more characters; the JSON report holds the whole value)"
-
-
-def _clip_word(match: re.Match[str]) -> str:
-    word = match.group()
-    cut = TEXT_LIMIT
-    entity = word.rfind("&", cut - 10, cut)  # never cut `&amp;` or `&#x27;` in two
-    if entity >= 0 and ";" not in word[entity:cut]:
-        cut = entity
-    return f"{word[:cut]}{_more(f'{len(html_text.unescape(word[cut:])):,}')}"
-
-
-def _clip_chips(match: re.Match[str]) -> str:
-    text, chips = re.subn(_CHIP, "", match.group(2))
-    return f"{match.group(1)}{_more(f'{chips + len(html_text.unescape(text)):,}')}"
-
-
 def bounded(page: str) -> str:
     """The print HTML with each very long unbroken word of estate text (a 200,000-character name)
     cut to `TEXT_LIMIT` characters, and each long row of hidden-character chips to `CHIP_LIMIT`,
@@ -81,10 +55,7 @@ def bounded(page: str) -> str:
     head, body_tag, body = page.partition("<body")
     if not body_tag:
         return page
-    body = _LONG_WORD.sub(_clip_word, body)
-    if body.count('<span class="cc">') > CHIP_LIMIT:
-        body = _CHIP_RUN.sub(_clip_chips, body)
-    return head + body_tag + body
+    return head + body_tag + visible.bounded_html(body)
 
 
 def render(result: ScanResult, options: RenderOptions | None = None) -> bytes:

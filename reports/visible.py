@@ -7,6 +7,10 @@ it, a newline or tab reads as a space. So every such character is shown as a mar
 chip, and text holding right-to-left letters (Hebrew, Arabic) is wrapped in `<bdi>` so it cannot
 flip the order of what surrounds it (`name: 5 reasons` must not read `5 :name reasons`).
 
+Very long estate text is cut where it is written (`TEXT_LIMIT`, `CHIP_LIMIT`), saying how much was
+left out: a 200,000-character resource name or tag value made the page that size at each mention,
+and the PDF's layout of it took tens of seconds. The JSON report holds the whole value.
+
 This is the HTML side of `scanner.textsafe.printable` (terminal, Markdown, logs), which replaces such
 characters with `?`; a report names each one instead, since the auditor may need to tell them apart.
 `shown_html` is the template environment's finalize step, so it covers every value a template
@@ -16,6 +20,7 @@ text, takes one regex test and is returned as it was, which keeps a large report
 
 from __future__ import annotations
 
+import html as html_text
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -28,6 +33,49 @@ _LAYOUT = frozenset("\t\n\r")
 _BLANKS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 """Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern)."""
 _RTL = frozenset(("R", "AL"))
+
+TEXT_LIMIT = 2000
+"""Characters of one unbroken word a page shows: far beyond any real name (an ARM id is broken at
+each `/`), far below what makes a page slow to lay out or to read."""
+CHIP_LIMIT = 200
+"""Hidden-character chips shown in a row (`[U+200B]` each; a name of 20,000 of them is 20,000 boxes)."""
+_CHIP_OPEN = '<span class="cc">'
+_LONG_WORD = re.compile(rf"(?<![^<>\s])[^<>\s]{{{TEXT_LIMIT + 1},}}(?=[\s<]|$)")
+"""An unbroken run of page text (tags and whitespace end it), tried only where a run starts: linear."""
+_CHIP = r'<wbr><span class="cc">\[U\+[0-9A-F]{4,6}\]</span><wbr>'
+_CHIP_RUN = re.compile(rf"((?:{_CHIP}[^<>]*){{{CHIP_LIMIT}}})((?:{_CHIP}[^<>]*)+)")
+_LONG_PLAIN = re.compile(rf"(?<!\S)\S{{{TEXT_LIMIT + 1},}}")
+
+
+def left_out(count: int) -> str:
+    """What stands where text was cut."""
+    return f"\u2026 ({count:,} more characters; the JSON report holds the whole value)"
+
+
+def _clip_word(match: re.Match[str]) -> str:
+    word = match.group()
+    cut = TEXT_LIMIT
+    entity = word.rfind("&", cut - 10, cut)  # never cut `&amp;` or `&#x27;` in two
+    if entity >= 0 and ";" not in word[entity:cut]:
+        cut = entity
+    # `<wbr>` ends the word where it was cut, so bounding a bounded page changes nothing
+    return f"{word[:cut]}<wbr>{left_out(len(html_text.unescape(word[cut:])))}"
+
+
+def _clip_chips(match: re.Match[str]) -> str:
+    text, chips = re.subn(_CHIP, "", match.group(2))
+    return f"{match.group(1)}{left_out(chips + len(html_text.unescape(text)))}"
+
+
+def bounded_html(body: str) -> str:
+    """HTML with each unbroken word longer than `TEXT_LIMIT` characters cut there, and each row of more
+    than `CHIP_LIMIT` hidden-character chips cut after that many, each followed by how much was left
+    out. Text holding nothing that long is returned as it is."""
+    if len(body) > TEXT_LIMIT:
+        body = _LONG_WORD.sub(_clip_word, body)
+    if body.count(_CHIP_OPEN) > CHIP_LIMIT:
+        body = _CHIP_RUN.sub(_clip_chips, body)
+    return body
 
 
 def _plain(text: str) -> bool:
@@ -52,19 +100,22 @@ def _chip(char: str) -> str:
 def plain(text: str, prose: bool = False) -> str:
     """The text with each hidden character written as `[U+XXXX]`: for places that take no markup
     (the page title, PDF metadata, attribute values)."""
-    if _plain(text):
-        return text
-    return "".join(_chip(char) if _hidden(char, prose) else char for char in text)
+    if not _plain(text):
+        text = "".join(_chip(char) if _hidden(char, prose) else char for char in text)
+    if len(text) > TEXT_LIMIT:
+        text = _LONG_PLAIN.sub(lambda word: word.group()[:TEXT_LIMIT] + left_out(len(word.group()) - TEXT_LIMIT), text)
+    return text
 
 
-def marked(text: str, prose: bool = False) -> str:
+def marked(text: str, prose: bool = False, bound: bool = True) -> str:
     """The text as HTML: escaped, hidden characters as `<span class="cc">[U+XXXX]</span>`, and in
     `<bdi>` when it holds right-to-left letters. A line may break on either side of a chip: WeasyPrint
     does not break a word that runs across inline boxes, so without it `kv[U+000A]research:` ran
-    out of a narrow cell."""
+    out of a narrow cell. Unless `bound` is False, very long words and chip rows are cut
+    (`bounded_html`)."""
     escaped = str(escape(text))
     if _plain(text):
-        return escaped
+        return bounded_html(escaped) if bound and len(text) > TEXT_LIMIT else escaped
     rtl = False
 
     def one(match: re.Match[str]) -> str:
@@ -76,13 +127,15 @@ def marked(text: str, prose: bool = False) -> str:
         return char
 
     body = _OTHER.sub(one, escaped)
+    if bound:
+        body = bounded_html(body)
     return f"<bdi>{body}</bdi>" if rtl else body
 
 
 def shown_html(value: object) -> object:
     """jinja2 `finalize`: a string written by a template, marked; markup (already made safe by the
     code that built it) and other values pass through for autoescape to handle as before."""
-    if type(value) is str and not _plain(value):
+    if type(value) is str and (len(value) > TEXT_LIMIT or not _plain(value)):
         return Markup(marked(value))
     return value
 
@@ -102,7 +155,7 @@ def joined(values: Iterable[object], separator: str = "") -> Markup:
     items = values if isinstance(values, (list, tuple)) else list(values)
     if type(separator) is str and set(map(type, items)) <= {str}:
         text = separator.join(items)  # type: ignore[arg-type]  # all str, tested just above
-        if _plain(text):
+        if _plain(text) and max(map(len, items), default=0) <= TEXT_LIMIT:
             return escape(text)
     return Markup(escape(separator)).join(
         Markup(value) if isinstance(value, Markup) else Markup(marked(str(value))) for value in items

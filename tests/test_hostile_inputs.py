@@ -208,7 +208,7 @@ def test_history_targets_that_are_not_a_file_or_a_postgresql_url_are_refused(
 def test_a_damaged_finding_is_a_corrupt_history_naming_the_scan_and_finding(
     workdir: Path, column: str, value: str
 ) -> None:
-    """ "corrupt history (ValueError)" said nothing of where: one finding of thousands was damaged."""
+    """The line said only "corrupt history (ValueError)": one finding of thousands was damaged."""
     with sqlite3.connect(workdir / "h.db") as conn:
         subject, fingerprint, check_id = conn.execute(
             "SELECT s.id, s.fingerprint, s.check_id FROM findings f JOIN subjects s ON s.id = f.subject_id"
