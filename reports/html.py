@@ -65,6 +65,9 @@ EVIDENCE_BUDGET = 3000
 """Findings that get an ARM id and evidence table in the HTML; beyond it rows stay compact (JSON/CSV have all)."""
 RISK_LINES = 5
 """Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
+SUBSCRIPTIONS_LISTED = 10
+"""Subscriptions the executive summary lists in its scope row; beyond it the row gives their count
+and the list collapsed (on screen; the PDF prints it after the count): 240 names were a page."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 _FLUSH_CHARS = 1 << 20
@@ -664,6 +667,7 @@ def _environment() -> jinja2.Environment:
     environment.globals["categories"] = executive.CATEGORIES
     environment.globals["known"] = [status for status, _ in executive.CATEGORIES]
     environment.globals["risk_lines"] = RISK_LINES
+    environment.globals["subscriptions_listed"] = SUBSCRIPTIONS_LISTED
     return environment
 
 

@@ -17,6 +17,7 @@ import re
 from collections import Counter
 
 from reports.digest import SEVERITY_ORDER, open_failures
+from reports.names import display_name, framework_label, when
 from scanner.models import Finding, FrameworkResult, ScanResult, Status, fails_gate
 from scanner.textsafe import printable
 
@@ -115,12 +116,14 @@ def _executive(result: ScanResult) -> list[str]:
 
 
 def _framework_name(framework: FrameworkResult) -> str:
-    return f"{cell(framework.name)} {cell(framework.version)}".strip()
+    """As the HTML names it: `General Data Protection Regulation (EU) 2016/679`, not the name and a
+    version that repeats its last word ("Regulation Regulation (EU) 2016/679")."""
+    return cell(framework_label(framework.name, framework.version))
 
 
 def _scope(result: ScanResult) -> list[str]:
     scope = result.scope
-    collected = scope.collected_at.isoformat() if scope.collected_at else "unknown"
+    collected = when(scope.collected_at)
     return [
         f"Scope: {cell(scope.description)} ({cell(scope.origin)}, {len(scope.subscriptions)} subscription(s), "
         f"{result.resource_count} resources) · collected {cell(collected)} · mlwarden {cell(result.tool_version)}",
@@ -186,9 +189,9 @@ def _top_failures(result: ScanResult) -> list[str]:
         "| --- | --- | --- | --- | --- |",
     ]
     for finding in failing[:TOP_FINDINGS]:
-        gate = "fails" if fails_gate(finding, result.fail_on) else "below"
+        gate = "fails" if fails_gate(finding, result.fail_on) else "below" if result.fail_on else "no gate"
         lines.append(
-            f"| {finding.severity.value} | {gate} | {cell(finding.check_id)} | {cell(finding.resource_name)} "
+            f"| {finding.severity.value} | {gate} | {cell(finding.check_id)} | {cell(display_name(finding))} "
             f"| {cell(finding.message)}{_changed(finding)} |"
         )
     if len(failing) > TOP_FINDINGS:

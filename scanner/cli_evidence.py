@@ -51,8 +51,8 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--sign-key",
             "sign_key",
             metavar="KEY_URL",
-            help="Sign the evidence pack manifest with this Key Vault key "
-            "(https://<vault>.vault.azure.net/keys/<name>[/<version>]; needs --evidence-pack).",
+            help="Sign the evidence pack manifest with this Key Vault key, given by its URL "
+            "https://VAULT.vault.azure.net/keys/NAME, optionally with /VERSION (needs --evidence-pack).",
         ),
     ]
     for option in reversed(options):

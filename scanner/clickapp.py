@@ -10,7 +10,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
@@ -168,9 +168,38 @@ else:
     _ParamType = click.ParamType
 
 
+_HYPHEN, _KEPT = "-", "\u2011"
+"""textwrap breaks a line after any hyphen; a non-breaking hyphen stands in while help is wrapped."""
+
+
+class _HelpFormatter(click.HelpFormatter):
+    """click's help layout, except that `--fail-on-new`, `MLW-KV-01` or `comma-separated` is never
+    split across two lines: `--fail-` then `on-new` reads as an option that does not exist."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog.replace(_HYPHEN, _KEPT), args.replace(_HYPHEN, _KEPT), prefix)
+
+    def write_text(self, text: str) -> None:
+        super().write_text(text.replace(_HYPHEN, _KEPT))
+
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        kept = [(first.replace(_HYPHEN, _KEPT), second.replace(_HYPHEN, _KEPT)) for first, second in rows]
+        super().write_dl(kept, col_max, col_spacing)
+
+    def getvalue(self) -> str:
+        return super().getvalue().replace(_KEPT, _HYPHEN)
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
+
+
 def full_summaries(group: click.Group) -> None:
-    """Give every subcommand its whole first sentence as summary: click cuts long ones with '...'."""
+    """Give every subcommand its whole first sentence as summary: click cuts long ones with '...'.
+    Every command's help is laid out by `_HelpFormatter`."""
+    group.context_class = _Context
     for command in group.commands.values():
+        command.context_class = _Context
         if command.short_help is None and command.help:
             first = command.help.split("\n\n", 1)[0]
             command.short_help = " ".join(first.split())

@@ -184,3 +184,20 @@ def test_quick_tour_runs_top_to_bottom_on_a_fresh_copy(tmp_path: Path) -> None:
     assert ran >= 10 and skipped == 2
     assert (clone / "out" / "mlwarden-report.sarif").exists() and (clone / "baseline.json").exists()
     assert (clone / "summary.md").read_text().strip()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize(("path", "command"), list(commands()), ids=lambda v: v if isinstance(v, str) else "")
+def test_help_never_breaks_a_word_at_its_hyphen(path: str, command: click.Command, width: int) -> None:
+    """textwrap breaks after any hyphen: `--fail-` then `on-new` on the next line, `MLW-` then `KV-01`,
+    a newcomer copying the first half gets an option that does not exist."""
+    result = CliRunner().invoke(cli, [*path.split()[1:], "--help"], prog_name="mlwarden", terminal_width=width)
+    assert result.exit_code == 0, result.output
+    broken = re.findall(r"\w-\n", result.stdout)
+    assert not broken, result.stdout
+    assert "\u2011" not in result.stdout  # the stand-in is never printed
+
+
+def test_the_sign_key_url_pattern_is_printed_whole() -> None:
+    text = invoke("scan", "--help").stdout
+    assert "https://VAULT.vault.azure.net/keys/NAME" in text, text

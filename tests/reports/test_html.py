@@ -332,3 +332,19 @@ def test_a_large_report_escapes_the_rows_python_writes(result: ScanResult) -> No
     parsed = _parse(text)
     assert "img" not in parsed.tags
     assert "feeeeeeeeeeee" in parsed.ids
+
+
+def test_a_long_list_of_subscriptions_is_counted_and_collapsed(result: ScanResult) -> None:
+    """240 subscriptions filled a screen of the executive summary's scope row: beyond
+    `SUBSCRIPTIONS_LISTED` the row says how many and opens on click (the PDF prints the list)."""
+    many = tuple(f"{n:08d}-0000-4000-8000-000000000000" for n in range(html.SUBSCRIPTIONS_LISTED + 1))
+    scope = result.scope.model_copy(update={"subscriptions": many})
+    wide = result.model_copy(update={"scope": scope})
+    page = html.render(wide).decode()
+    row = page[page.index("<th>Subscriptions</th>") :].split("</tr>", 1)[0]
+    assert f"<summary>{len(many)} subscriptions (display name and id)</summary>" in row
+    assert all(sub in row for sub in many)
+    printed = html.render_view(wide, html.build_view(wide, media="print"))
+    assert f"{len(many)} subscriptions (display name and id):</span> " in printed
+    few = html.render(result).decode()
+    assert "subscriptions (display name and id)" not in few

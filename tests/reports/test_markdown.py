@@ -81,8 +81,8 @@ def test_executive_counts_per_framework_right_after_the_verdict(result: ScanResu
     text = _text(result)
     assert text.index("Compliance") < text.index("Scope:") < text.index("Top failing findings")
     assert "| Framework | Met | Failing | Attested | Manual | Not assessed |" in text
-    assert "| HIPAA Security Rule 45 CFR 164 Subpart C | 1 | 2 | 0 | 1 | 1 |" in text
-    assert "| GDPR Regulation (EU) 2016/679 | 0 | 2 | 0 | 2 | 0 |" in text
+    assert "| HIPAA Security Rule, 45 CFR 164 Subpart C | 1 | 2 | 0 | 1 | 1 |" in text
+    assert "| GDPR, Regulation (EU) 2016/679 | 0 | 2 | 0 | 2 | 0 |" in text  # as the HTML labels it
 
 
 def test_any_control_status_gets_counted(result: ScanResult) -> None:
@@ -96,7 +96,7 @@ def test_any_control_status_gets_counted(result: ScanResult) -> None:
     framework = FrameworkResult(id="x", name="Extra", version="1", controls=controls)
     text = _text(result.model_copy(update={"frameworks": (framework,)}))
     assert "| Framework | Met | Failing | Attested | Manual | Not assessed | Partially met |" in text
-    assert "| Extra 1 | 1 | 0 | 2 | 0 | 0 | 1 |" in text
+    assert "| Extra, 1 | 1 | 0 | 2 | 0 | 0 | 1 |" in text
 
 
 def test_summary_counts_gaps_and_severities(result: ScanResult) -> None:
@@ -132,7 +132,7 @@ def test_hostile_resource_name_cannot_forge_lines_or_reorder_text() -> None:
     name = "w1\r\n## PASS\x1b[2K\u202egnissap\u202c\x00"
     hostile = finding(
         "MLW-WS-001",
-        arm_id("Microsoft.MachineLearningServices/workspaces", "w1"),
+        arm_id("Microsoft.MachineLearningServices/workspaces", name),  # the name shown is the id's
         Status.FAIL,
         "public\x07",
         resource_name=name,
@@ -216,3 +216,27 @@ def test_coverage_gaps_and_expired_waivers_are_capped(result: ScanResult) -> Non
 
 def test_same_input_same_bytes(result: ScanResult) -> None:
     assert markdown.render(result) == markdown.render(result.model_copy(update={"findings": result.findings[::-1]}))
+
+
+def test_names_labels_and_times_are_those_of_the_html(result: ScanResult) -> None:
+    """The step summary said `main` for `mlw-lh-research/ep-sepsis-research/main`, `General Data
+    Protection Regulation Regulation (EU) 2016/679` and an ISO time where the HTML says UTC."""
+    deployment = (
+        f"{arm_id('Microsoft.MachineLearningServices/workspaces', 'mlw-a')}/onlineEndpoints/ep/deployments/main"
+    )
+    frameworks = (
+        FrameworkResult(
+            id="gdpr", name="General Data Protection Regulation", version="Regulation (EU) 2016/679", controls=()
+        ),
+    )
+    failing = finding("MLW-EP-001", deployment, Status.FAIL, "public", resource_name="main")
+    text = _text(scan_result((failing,)).model_copy(update={"frameworks": frameworks}))
+    assert "| mlw-a/ep/main |" in text and "| main |" not in text
+    assert "| General Data Protection Regulation (EU) 2016/679 |" in text
+    assert re.search(r"collected (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|unknown) ·", text), text
+
+
+def test_without_a_gate_no_finding_is_called_below_it(result: ScanResult) -> None:
+    text = _text(result.model_copy(update={"fail_on": None}))
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "| MLW-" in line]
+    assert rows and all("| no gate |" in row for row in rows), rows
