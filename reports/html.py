@@ -65,6 +65,8 @@ EVIDENCE_BUDGET = 3000
 """Findings that get an ARM id and evidence table in the HTML; beyond it rows stay compact (JSON/CSV have all)."""
 RISK_LINES = 5
 """Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
+PRINT_ID_RUN = 24
+"""Characters of an ARM id between hyphens and slashes that the PDF's resource column holds on a line."""
 SUBSCRIPTIONS_LISTED = 10
 """Subscriptions the executive summary lists in its scope row; beyond it the row gives their count
 and the list collapsed (on screen; the PDF prints it after the count): 240 names were a page."""
@@ -646,6 +648,20 @@ def wrap_id(value: str) -> Markup:
     return Markup("/<wbr>").join(Markup(visible.marked(part)) for part in value.split("/"))
 
 
+def print_id(value: str) -> Markup:
+    """An ARM id for the PDF, in `code.arm`, which breaks lines only after a `/` or a hyphen. WeasyPrint
+    breaks text that may break anywhere as soon as the line is full, `<wbr>` or not, so in a narrow
+    cell `resourceGroups` came out as `resourceGr` / `oups`. Only a run too long for any cell
+    (`Microsoft.MachineLearningServices`) may still break anywhere (`span.long`), or it would
+    overflow into the next column."""
+    return Markup("/<wbr>").join(Markup(_print_segment(part)) for part in value.split("/"))
+
+
+def _print_segment(part: str) -> str:
+    shown = visible.marked(part)
+    return f'<span class="long">{shown}</span>' if max(map(len, part.split("-"))) > PRINT_ID_RUN else shown
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -661,6 +677,7 @@ def _environment() -> jinja2.Environment:
     environment.filters["plain"] = lambda value: escape(visible.plain(str(value)))
     environment.filters["evidence"] = evidence_value
     environment.filters["wrap_id"] = wrap_id
+    environment.filters["print_id"] = print_id
     environment.filters["when"] = when
     environment.filters["anchor"] = anchor_of
     environment.filters["rname"] = display_name

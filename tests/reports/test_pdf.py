@@ -121,3 +121,20 @@ def test_without_weasyprint_pdf_is_one_line_exit_2(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("mlwarden: error: --format pdf needs WeasyPrint")
     assert "mlwarden[pdf]" in lines[0]
     assert not out.exists()
+
+
+def test_full_pdf_breaks_arm_ids_between_segments_only() -> None:
+    """`/resourceGr` then `oups/...`, `providers/M` then `icrosoft...`: WeasyPrint broke each ARM id
+    wherever the line was full. Each segment short enough for the cell now stays whole."""
+    pytest.importorskip("weasyprint")
+    import io
+
+    from tests.reports.conftest import scan_result
+
+    data = pdf.render(scan_result(), RenderOptions(pdf_detail="full"))
+    lines = [line.strip() for page in PdfReader(io.BytesIO(data)).pages for line in page.extract_text().splitlines()]
+    ids = [line for line in lines if line.startswith("/subscriptions/")]
+    assert ids, lines
+    for segment in ("resourceGroups/", "rg-ml-prod/", "providers/", "workspaces/"):
+        assert any(segment in line for line in lines), (segment, lines)
+    assert not any(line.endswith(("resourceGr", "provid", "workspa")) for line in lines)
