@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC
+from typing import Any
 
 import click
 
@@ -25,8 +26,25 @@ db_option = click.option(
     help="The history `scan --history` records into: a SQLite file, or postgresql://user@host/db "
     "(password from PGPASSWORD/PGPASSFILE). Env: MLWARDEN_HISTORY.",
 )
-scan_id = click.IntRange(1, MAX_ID)
-"""A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow."""
+
+
+class ScanId(click.IntRange):
+    """A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow,
+    said in those words rather than as `not in the range 1<=x<=9223372036854775807`."""
+
+    name = "scan id"
+
+    def __init__(self) -> None:
+        super().__init__(1, MAX_ID)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a scan id (a positive whole number; see `mlwarden history list`)", param, ctx)
+
+
+scan_id = ScanId()
 format_option = click.option(
     "--format",
     "fmt",

@@ -155,6 +155,9 @@ def test_scan_ids_out_of_range_are_usage_errors(tmp_path: Path, ids: list[str]) 
 
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "OverflowError" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert "is not a scan id (a positive whole number; see `mlwarden history list`)" in line, line
+    assert "9223372036854775807" not in line  # said in words, not as click's range
 
 
 def test_huge_ids_through_the_api_are_unknown_scans_not_overflows(tmp_path: Path) -> None:
