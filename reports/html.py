@@ -69,7 +69,8 @@ PRINT_ID_RUN = 24
 """Characters of an ARM id between hyphens and slashes that the PDF's resource column holds on a line."""
 SUBSCRIPTIONS_LISTED = 10
 """Subscriptions the executive summary lists in its scope row; beyond it the row gives their count
-and the list collapsed (on screen; the PDF prints it after the count): 240 names were a page."""
+and the list collapsed on screen, and the PDF lists them under Scope and method: 290 names were four
+pages of the PDF's executive summary."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 _FLUSH_CHARS = 1 << 20

@@ -335,8 +335,9 @@ def test_a_large_report_escapes_the_rows_python_writes(result: ScanResult) -> No
 
 
 def test_a_long_list_of_subscriptions_is_counted_and_collapsed(result: ScanResult) -> None:
-    """240 subscriptions filled a screen of the executive summary's scope row: beyond
-    `SUBSCRIPTIONS_LISTED` the row says how many and opens on click (the PDF prints the list)."""
+    """290 subscriptions filled a screen of the executive summary (four pages of the PDF): beyond
+    `SUBSCRIPTIONS_LISTED` the row says how many and opens on click; the PDF lists them under Scope
+    and method."""
     many = tuple(f"{n:08d}-0000-4000-8000-000000000000" for n in range(html.SUBSCRIPTIONS_LISTED + 1))
     scope = result.scope.model_copy(update={"subscriptions": many})
     wide = result.model_copy(update={"scope": scope})
@@ -345,6 +346,10 @@ def test_a_long_list_of_subscriptions_is_counted_and_collapsed(result: ScanResul
     assert f"<summary>{len(many)} subscriptions (display name and id)</summary>" in row
     assert all(sub in row for sub in many)
     printed = html.render_view(wide, html.build_view(wide, media="print"))
-    assert f"{len(many)} subscriptions (display name and id):</span> " in printed
+    summary = printed[printed.index("<th>Subscriptions</th>") :].split("</tr>", 1)[0]
+    assert f'{len(many)} subscriptions, each named in <a href="#scope-subscriptions">' in summary
+    assert not any(sub in summary for sub in many)  # the PDF's summary stays a summary
+    listed = printed[printed.index('<h3 id="scope-subscriptions">') :].split("</p>", 1)[0]
+    assert all(sub in listed for sub in many)
     few = html.render(result).decode()
     assert "subscriptions (display name and id)" not in few
