@@ -120,9 +120,21 @@ def _worst(by_severity: dict[Severity, list[Finding]], count: int) -> list[Findi
     return worst
 
 
+_LISTS_ALL = (".html", ".json", ".csv", ".xml", ".sarif")
+"""Reports that list every failing finding, best first (SARIF last: past GitHub's limits it leaves the
+least severe out, and says so). The Markdown summary lists 25 and the summary PDF none."""
+
+
 def _where_all(reports: Sequence[Path]) -> str:
-    """Where the full list is: a report written by this run, or how to get one."""
-    preferred = sorted(reports, key=lambda p: (p.suffix not in (".html", ".json"), p.suffix != ".html"))
-    if preferred:
-        return f"see {_plain(preferred[0])}"
+    """Where the full list is: a report written by this run that holds it, or how to get one."""
+    listing = [
+        (_LISTS_ALL.index(suffix), path)
+        for path in reports
+        if (suffix := Path(path.name.removesuffix(".gz")).suffix) in _LISTS_ALL
+        and not path.name.startswith("mlwarden-compliance")
+    ]
+    if listing:
+        return f"see {_plain(min(listing)[1])}"
+    if reports:
+        return "the reports written hold the first ones only: --format json, html or csv lists every finding"
     return "write every finding to reports with --out DIR"

@@ -66,3 +66,31 @@ def test_top_failures_name_a_child_resource_by_its_path() -> None:
     lines = [line for line in text.splitlines() if line.lstrip().startswith(("CRITICAL", "HIGH", "MEDIUM", "LOW"))]
     assert lines and all(" main:" not in line for line in lines)
     assert any("mlw-lh-research/ep-sepsis-research/main:" in line for line in lines), text
+
+
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        (["mlwarden-report.md", "mlwarden-report.html"], "mlwarden-report.html"),
+        (["mlwarden-report.md", "mlwarden-report.sarif", "mlwarden-report.csv"], "mlwarden-report.csv"),
+        (["mlwarden-report.md", "mlwarden-report.xml.gz"], "mlwarden-report.xml.gz"),
+        (["mlwarden-report.md", "mlwarden-report.sarif"], "mlwarden-report.sarif"),
+        (["mlwarden-report.md", "mlwarden-report.pdf"], None),
+    ],
+)
+def test_the_rest_of_the_failures_are_pointed_at_a_report_that_lists_them(
+    written: list[str], named: str | None
+) -> None:
+    """`...and 27825 more (see out/mlwarden-report.md)`: the Markdown summary lists 25 of them."""
+    from pathlib import Path
+
+    many = tuple(
+        finding("MLW-WS-001", f"/subscriptions/s/resourceGroups/rg/providers/x/workspaces/w{n}", Status.FAIL, "public")
+        for n in range(terminal.TOP_FAILURES + 3)
+    )
+    text = terminal.summary(scan_result(many), colour=False, reports=[Path("out") / name for name in written])
+    (line,) = [line for line in text.splitlines() if "more (" in line]
+    if named is None:
+        assert "--format json, html or csv lists every finding" in line, line
+    else:
+        assert line.endswith(f"(see {Path('out') / named})"), line
