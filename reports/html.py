@@ -66,7 +66,9 @@ EVIDENCE_BUDGET = 3000
 RISK_LINES = 5
 """Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
 PRINT_ID_RUN = 24
-"""Characters of an ARM id between hyphens and slashes that the PDF's resource column holds on a line."""
+"""Characters of an ARM id segment (between slashes) that the PDF's resource column holds on a line;
+a longer one may break anywhere, a GUID included (Unicode line breaking allows no break between a
+hyphen and a digit, so `3f2c9a6e-5b1d-...` has almost no break of its own)."""
 SUBSCRIPTIONS_LISTED = 10
 """Subscriptions the executive summary lists in its scope row; beyond it the row gives their count
 and the list collapsed on screen, and the PDF lists them under Scope and method: 290 names were four
@@ -652,15 +654,15 @@ def wrap_id(value: str) -> Markup:
 def print_id(value: str) -> Markup:
     """An ARM id for the PDF, in `code.arm`, which breaks lines only after a `/` or a hyphen. WeasyPrint
     breaks text that may break anywhere as soon as the line is full, `<wbr>` or not, so in a narrow
-    cell `resourceGroups` came out as `resourceGr` / `oups`. Only a run too long for any cell
-    (`Microsoft.MachineLearningServices`) may still break anywhere (`span.long`), or it would
-    overflow into the next column."""
+    cell `resourceGroups` came out as `resourceGr` / `oups`. Only a segment too long for the cell
+    (`Microsoft.MachineLearningServices`, a subscription GUID) may still break anywhere (`span.long`),
+    or it would overflow into the next column."""
     return Markup("/<wbr>").join(Markup(_print_segment(part)) for part in value.split("/"))
 
 
 def _print_segment(part: str) -> str:
     shown = visible.marked(part)
-    return f'<span class="long">{shown}</span>' if max(map(len, part.split("-"))) > PRINT_ID_RUN else shown
+    return f'<span class="long">{shown}</span>' if len(part) > PRINT_ID_RUN else shown
 
 
 def _environment() -> jinja2.Environment:
