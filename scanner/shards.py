@@ -31,6 +31,7 @@ import os
 import pickle
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
@@ -251,6 +252,8 @@ class _Shard(threading.Thread):
         self.indexed = indexed
         self.busy = False
         """Set while this thread makes a chunk's findings."""
+        self.idle_since = time.monotonic()
+        """When this thread last had something of the child's to make (as `steal` saw it)."""
         self.checks = checks
         self.stolen: list[int] = []
         """Chunks this process evaluated itself, and the checks that timed out there (`settle`)."""
@@ -288,7 +291,7 @@ class _Shard(threading.Thread):
                 self.busy = True
                 made: list[SortKey] = []
                 self.add(chunk, *_sorted(findings_of(rows, self.estate, self.plans, made), made))
-                self.busy = False
+                self.busy, self.idle_since = False, time.monotonic()
         except _Done as done:
             self.child_hung = set(done.hung)
         except BaseException as exc:  # raised by the parent once it has evaluated its own shard
@@ -333,9 +336,13 @@ class _Shard(threading.Thread):
             self.evaluate(chunk, timeout)
 
     def steal(self) -> int | None:
-        """The last chunk the child has not begun, now this process's to evaluate, when this thread
-        has nothing of the child's to make (else None: that comes first)."""
+        """The last chunk the child has not begun, now this process's to evaluate, once this thread
+        has had nothing of the child's to make for `_IDLE` seconds (else None)."""
+        now = time.monotonic()
         if self.busy or not self.inbox.empty():
+            self.idle_since = now
+            return None
+        if now - self.idle_since < _IDLE:
             return None
         return self.claims.take_last()
 
@@ -403,6 +410,10 @@ while the child evaluates the next, so only the last piece waits for the child, 
 _POLL = 0.02
 """Seconds between two looks, while this process waits for a child's rows, at whether it could
 evaluate one of the child's chunks itself."""
+_IDLE = 0.5
+"""Seconds this process must have had nothing of a child's to make before it takes one of the
+child's chunks: in an ordinary run the child's next chunk comes sooner, and a chunk taken then
+would only delay making that one's findings (a starved child sends nothing for much longer)."""
 
 
 def chunks(low: int, high: int) -> list[tuple[int, int]]:
