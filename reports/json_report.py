@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import operator
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import orjson
 import pydantic_core
@@ -32,11 +31,9 @@ from pydantic import BaseModel
 
 from scanner.models import (
     SCAN_RESULT_SCHEMA_VERSION,
-    CheckMeta,
     Finding,
     FrameworkResult,
     ScanResult,
-    Severity,
 )
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "scan-result.schema.json"
@@ -66,49 +63,15 @@ def render(result: ScanResult) -> bytes:
     return out.getvalue()
 
 
-class Head(NamedTuple):
-    """What the report begins with, known once the findings are final (before compliance and
-    posture): the keys that sort before `frameworks`. A scan can start writing it early (`write_head`)."""
-
-    checks: tuple[CheckMeta, ...]
-    fail_on: Severity | None
-    findings: Sequence[Finding]
-
-    def begins(self, result: ScanResult) -> bool:
-        """Whether `result` begins with exactly this: the same checks, threshold and finding objects."""
-        if self.checks != result.checks or self.fail_on != result.fail_on:
-            return False
-        return len(self.findings) == len(result.findings) and all(map(operator.is_, self.findings, result.findings))
-
-
-_KEYS = sorted(ScanResult.model_fields)
-_SPLIT = _KEYS.index("findings") + 1
-assert tuple(_KEYS[:_SPLIT]) == Head._fields  # the head is the first keys in the report's (sorted) order
-
-
 def write(result: ScanResult, handle: IO[bytes]) -> None:
     """Stream the report to a binary handle, about a megabyte at a time."""
-    write_head(Head(result.checks, result.fail_on, result.findings), handle)
-    write_tail(result, handle)
-
-
-def write_head(head: Head, handle: IO[bytes]) -> None:
-    """The report's first bytes, up to the end of the findings (`Head`)."""
-    _write(head._asdict(), _KEYS[:_SPLIT], handle)
-
-
-def write_tail(result: ScanResult, handle: IO[bytes]) -> None:
-    """The report's bytes after `write_head`'s, from `result`."""
-    _write(result.__dict__, _KEYS[_SPLIT:], handle)
-
-
-def _write(values: dict[str, Any], keys: list[str], handle: IO[bytes]) -> None:
     out = _Chunks(handle)
     remediations: dict[int, dict[str, Any]] = {}
-    for key in keys:
-        out.add(b"{\n" if key == _KEYS[0] else b",\n")
+    out.add(b"{")
+    for index, key in enumerate(sorted(ScanResult.model_fields)):
+        out.add(b"\n" if index == 0 else b",\n")
         out.add(orjson.dumps(key) + b":")
-        value = values[key]
+        value = getattr(result, key)
         if key == "findings":
             out.lines(lean_finding(finding, remediations) for finding in value)
         elif key == "frameworks":
@@ -123,8 +86,7 @@ def _write(values: dict[str, Any], keys: list[str], handle: IO[bytes]) -> None:
             out.lines(item.model_dump(mode="json") for item in value)
         else:
             out.add(_dumps(pydantic_core.to_jsonable_python(value)))
-    if keys[-1] == _KEYS[-1]:
-        out.add(b"\n}\n")
+    out.add(b"\n}\n")
     out.flush()
 
 

@@ -455,7 +455,6 @@ def scan(
     """
     from reports.terminal import summary
     from scanner import policy
-    from scanner.early_report import EarlyJson
     from scanner.engine import check_errors, exceeds_threshold
     from scanner.engine import scan as run_scan
     from scanner.outputs import CommitStep, Outputs, StagedFile, reserved
@@ -513,7 +512,6 @@ def scan(
             demo, snapshot, template, parameter_files, terraform_plan, azure, jobs=jobs
         )
         threshold = None if fail_on == "none" else Severity(fail_on)
-        early = EarlyJson(outputs, _report_name("json") if "json" in chosen else None, threshold)
         result = run_scan(
             inventory,
             origin=origin,
@@ -530,7 +528,6 @@ def scan(
             catalog=catalog,
             min_severity=min_severity,
             after_checks=attach,  # live: who changed the failing resources, read once the checks have run (once)
-            findings_ready=early.findings_ready,  # the JSON report's findings written meanwhile
         )
         inventory = attach.inventory if attach is not None else inventory  # the evidence pack's snapshot has them
         # Every format written once, as a stream into staging: --out, stdout and the evidence
@@ -548,10 +545,7 @@ def scan(
 
         with collector_paused():  # the views reports build are acyclic: no need to walk the whole heap
             staged, said = outputs.stage_reports(
-                [
-                    (name, early.rest(name, result) or partial(write, fmt, result, options=options))
-                    for name, fmt in zip(names, chosen, strict=True)
-                ],
+                [(name, partial(write, fmt, result, options=options)) for name, fmt in zip(names, chosen, strict=True)],
                 tell if shows_summary else None,
                 jobs=jobs,
             )

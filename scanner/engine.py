@@ -18,7 +18,6 @@ from scanner.finding_index import FindingIndex
 from scanner.inventory import Inventory
 from scanner.models import (
     Attestation,
-    CheckMeta,
     Finding,
     ScanResult,
     ScanScope,
@@ -33,10 +32,6 @@ from scanner.registry import Check
 from scanner.runner import DEFAULT_CHECK_TIMEOUT, Checked, run_checks, run_checks_aside, sort_key
 from scanner.textsafe import printable
 
-FindingsReady = Callable[[tuple[CheckMeta, ...], Sequence[Finding], int], object]
-"""Called once the findings are final, before compliance and posture, with the checks' metadata and
-the findings as the result will hold them, and how many processes ran the checks: what a report can
-start writing from meanwhile (`findings_ready`)."""
 AfterChecks = Callable[[list[str]], Inventory]
 """Called once the checks have run, with the sorted ids of the resources that fail (`failing_ids`):
 returns the inventory to report on, the same records with more sources (a live scan adds who
@@ -62,13 +57,11 @@ def scan(
     catalog: Mapping[str, Check] | None = None,
     min_severity: str | None = None,
     after_checks: AfterChecks | None = None,
-    findings_ready: FindingsReady | None = None,
 ) -> ScanResult:
     """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
     mapped checks a selection left out; `min_severity` drops findings below that severity; `jobs`
     processes run the checks (`auto`: every free core when the estate is large enough);
-    `after_checks` (see `AfterChecks`) gives the inventory the scan reports on; `findings_ready`
-    (see `FindingsReady`) is told the findings once they are final."""
+    `after_checks` (see `AfterChecks`) gives the inventory the scan reports on."""
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
@@ -94,8 +87,6 @@ def scan(
     findings = changes.attribute(findings, inventory.changes, now=inventory.header.collected_at)
     checked = time.perf_counter()
     metas = tuple(sorted((c.meta for c in checks.values()), key=lambda m: m.id))
-    if findings_ready is not None:
-        findings_ready(metas, findings, outcome.processes)
     catalog = catalog if catalog is not None else checks
     not_run = frozenset(set(catalog) - set(checks))
     if min_severity:  # a check whose every finding was dropped below the floor did not really judge

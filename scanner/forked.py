@@ -181,34 +181,4 @@ def _outcome(payload: bytes, status: int | None) -> dict[int, T]:
     raise RuntimeError(f"a forked child died ({how}) before sending its result")
 
 
-class Begun(Generic[T]):
-    """A task started in a forked child ahead of the rest (`begin`). Its value can be awaited by
-    this process or by any process forked from it later (`value`), which reads the child's pipe
-    to its end; this process ends and reaps the child in every case (`end`)."""
-
-    def __init__(self, child: _Child) -> None:
-        self._child = child
-
-    def value(self) -> T:
-        """Wait for the child's value; raise its failure as `run` would."""
-        chunks = []
-        while chunk := os.read(self._child.reader, 1 << 16):
-            chunks.append(chunk)
-        return _outcome(b"".join(chunks), None)[0]
-
-    def end(self) -> None:
-        """Stop the child if it still runs, and reap it (in the process that began it)."""
-        self._child.kill()
-
-
-def begin(task: Callable[[], T], in_child: Callable[[], object] = lambda: None) -> Begun[T]:
-    """Start `task` now in a forked child (`in_child` first, as in `Shared`)."""
-    queue = _Queue(1)
-    try:
-        flush_std_streams()
-        return Begun(_fork(queue, Shared(lambda _: task(), in_child)))
-    finally:
-        queue.close()
-
-
-__all__ = ["Begun", "Shared", "begin", "children_for", "run", "usable_cores"]
+__all__ = ["Shared", "children_for", "run", "usable_cores"]

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import IO, Generic, TypeVar, cast
 
 from scanner.errors import InputError
-from scanner.forked import Begun
 
 STAGING_PREFIX = ".mlwarden-staging-"
 T = TypeVar("T")
@@ -172,13 +171,6 @@ class _Hashing:
         self._thread = threading.Thread(target=self._drain, name="mlwarden-report-writer", daemon=True)
         self._thread.start()
 
-    def hash_existing(self) -> None:
-        """Hash and count what the file holds already, and go on after it."""
-        buffer = bytearray(self._PIECE * 16)
-        while size := self._handle.readinto(buffer):  # type: ignore[attr-defined]
-            self._digest.update(memoryview(buffer)[:size])
-            self.size += size
-
     def write(self, data: bytes | bytearray | memoryview) -> int:
         piece = bytes(data)  # the same object for bytes; a copy of a buffer its owner may reuse
         self.size += len(piece)
@@ -256,8 +248,6 @@ class Outputs:
     _staged: list[_Staged] = field(default_factory=list)
     _scratch: Path | None = None
     """Private staging for reports that do not go to `--out` (stdout, an evidence pack only)."""
-    _begun: dict[str, Begun[object]] = field(default_factory=dict)
-    """Reports whose first part a forked child is writing into staging (`begin_report`)."""
 
     # -- before the scan -------------------------------------------------------------------
     def prepare(self) -> None:
@@ -359,36 +349,6 @@ class Outputs:
         self._lock_fds.append(fd)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    # -- during the scan -------------------------------------------------------------------
-    def begin_report(self, name: str, write_head: Callable[[IO[bytes]], object]) -> None:
-        """Start writing report `name` now, in a forked child, into its staging file, through
-        `write_head(handle)`: what can be written before the scan is done (a large report's
-        findings, while this process works out compliance and posture). `stage_reports` then
-        writes the rest after it (see there); `abandon` gives the report up instead."""
-        from scanner import forked
-
-        target = self._target(name)
-        self._begun[name] = forked.begin(partial(self._write_head, target, write_head), self._release_locks)
-
-    def begun(self, name: str) -> bool:
-        """Whether report `name` was begun (`begin_report`) and not abandoned."""
-        return name in self._begun
-
-    def abandon(self, name: str) -> None:
-        """Give up a begun report: its child is ended, and `stage_reports` writes it whole."""
-        begun = self._begun.pop(name, None)
-        if begun is not None:
-            begun.end()
-
-    @staticmethod
-    def _write_head(target: tuple[Path, Path, str], write_head: Callable[[IO[bytes]], object]) -> None:
-        staged, shown, option = target
-        try:
-            with staged.open("wb") as handle:
-                write_head(handle)
-        except OSError as exc:
-            raise InputError(f"{_where(option, shown)}: cannot write {staged.name}: {_reason(exc)}") from None
-
     # -- after the scan --------------------------------------------------------------------
     def stage_report(self, name: str, write: Callable[[IO[bytes]], T]) -> Written[T]:
         """Stream one report into staging through `write(handle)`, hashing it as it goes. With
@@ -407,27 +367,17 @@ class Outputs:
         forked children take these tasks as this process does (`scanner.forked`): each report is
         written and hashed exactly as it would be here, and whoever is free first takes `also`.
         Any failure, or a child's death, raises here after every child has ended: nothing is
-        registered, so nothing lands.
-
-        A report begun earlier (`begin_report`) is finished: `write` writes what follows its
-        first part, once that is written, and the whole file is hashed. At least one child is
-        forked then, since whoever finishes it first waits for the first part."""
+        registered, so nothing lands."""
         from scanner import forked
 
         targets = [self._target(name) for name, _ in reports]
         tasks: list[Callable[[], object]] = [
-            partial(self._write_report, target, write, self._begun.get(name))
-            for target, (name, write) in zip(targets, reports, strict=True)
+            partial(self._write_report, target, write) for target, (_, write) in zip(targets, reports, strict=True)
         ]
         if also is not None:
             tasks.append(also)
-        begun = [name for name, _ in reports if name in self._begun]
-        children = max(forked.children_for(len(reports), jobs), 1 if begun else 0)
-        try:
-            done = forked.run(len(tasks), forked.Shared(lambda index: tasks[index](), self._release_locks), children)
-        finally:
-            for name in begun:
-                self.abandon(name)  # ended by now: reaped
+        children = forked.children_for(len(reports), jobs)
+        done = forked.run(len(tasks), forked.Shared(lambda index: tasks[index](), self._release_locks), children)
         written = []
         for (name, _), (staged, _shown, _option), outcome in zip(reports, targets, done, strict=False):
             size, digest, value = cast(tuple[int, str, T], outcome)
@@ -444,18 +394,11 @@ class Outputs:
         return self._scratch_dir() / name, Path(name), "report"
 
     @staticmethod
-    def _write_report(
-        target: tuple[Path, Path, str], write: Callable[[IO[bytes]], T], begun: Begun[object] | None = None
-    ) -> tuple[int, str, T]:
-        """Write (and hash) report `target` through `write`; after the part `begun` wrote, if given."""
+    def _write_report(target: tuple[Path, Path, str], write: Callable[[IO[bytes]], T]) -> tuple[int, str, T]:
         staged, shown, option = target
-        if begun is not None:
-            begun.value()  # its part is written (or its failure raised here)
         try:
-            with staged.open("r+b" if begun is not None else "wb") as handle:
+            with staged.open("wb") as handle:
                 hashing = _Hashing(handle)
-                if begun is not None:
-                    hashing.hash_existing()
                 try:
                     value = write(cast(IO[bytes], hashing))
                 except BaseException:
@@ -570,8 +513,6 @@ class Outputs:
             if item.backup is not None:
                 with contextlib.suppress(OSError):
                     item.backup.unlink()
-        for name in list(self._begun):
-            self.abandon(name)
         for fd in self._lock_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -600,8 +600,6 @@ class Checked(Generic[T]):
     findings: list[Finding]
     index: FindingIndex | None
     aside: Aside[T]
-    processes: int = 1
-    """How many processes ran the checks."""
 
 
 def run_checks_aside(

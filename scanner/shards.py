@@ -168,7 +168,7 @@ def run_sharded_aside(
         # Sorted runs in call order: a stable sort of them is the stable sort of the calls' findings.
         order = sorted(range(len(keys)), key=keys.__getitem__)
         index = merged(pieces, order) if indexed else None
-        return Checked(list(map(findings.__getitem__, order)), index, later, len(bounds))
+        return Checked(list(map(findings.__getitem__, order)), index, later)
     finally:
         _JOB = None
         for shard in shards:
