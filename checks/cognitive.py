@@ -2,7 +2,9 @@
 
 ML applications call these accounts for models and embeddings, often with prompts holding
 personal data, so the same rules apply as to the workspace: no keys, no public network path,
-a managed identity, and a customer-managed key. Every rule applies to every account kind.
+a managed identity, and a customer-managed key. Every rule applies to every account kind, except
+where the account's own `properties.capabilities` list shows its kind lacks the feature (network
+rules, customer-managed keys): Azure Policy skips those accounts, and so do these checks.
 """
 
 from __future__ import annotations
@@ -10,10 +12,23 @@ from __future__ import annotations
 from checks._shared import any_identity, closed_to_public, identity_verdict, link_states, private_endpoint_verdict
 from scanner import kinds, props
 from scanner.estate import Estate
-from scanner.models import Resource
-from scanner.registry import Verdict, check, failed, passed
+from scanner.models import Evidence, Resource
+from scanner.registry import Verdict, check, failed, not_applicable, passed
 
 _COGNITIVE = (kinds.COGNITIVE,)
+_CAPABILITIES = "properties.capabilities"
+
+
+def lacks_capability(resource: Resource, capability: str) -> Evidence | None:
+    """Evidence of the account's capability names when the service lists them and `capability` is not
+    among them (the kind cannot have the feature); None when it is listed or no list was returned (a
+    template, an older row), so the rule applies."""
+    names = [props.text(item, "name") for item in props.items(resource, _CAPABILITIES)]
+    if not names or any((name or "").lower() == capability.lower() for name in names):
+        return None
+    return Evidence(path=f"{_CAPABILITIES}[*].name", value=names)
+
+
 _DOCS = "https://learn.microsoft.com/azure/ai-services"
 
 
@@ -51,11 +66,13 @@ def cognitive_local_auth(resource: Resource, estate: Estate) -> Verdict:
     pillar="private-network",
     rationale=(
         "The account must not accept calls from any network: publicNetworkAccess Disabled passes, and "
-        "so does a firewall with networkAcls.defaultAction Deny (only listed networks get in), as in "
-        "Azure Policy 037eea7a and PSRule. Divergence: Checkov CKV_AZURE_134 passes only Disabled; "
-        "mlwarden follows the policy. publicNetworkAccess SecuredByPerimeter passes: a network security "
-        "perimeter's access rules replace networkAcls and deny by default. Both absent means open to all "
-        "networks and fails."
+        "so does a firewall with networkAcls.defaultAction Deny (only listed networks get in), as PSRule "
+        "Azure.AI.PublicAccess scores it. Azure Policy 037eea7a reads defaultAction only (so it flags a "
+        "Disabled account without a Deny rule) and only judges accounts whose capabilities include "
+        "VirtualNetworks: an open account whose listed capabilities lack it cannot have network rules and "
+        "is not applicable, as in the policy. Divergence: Checkov CKV_AZURE_134 passes only Disabled. "
+        "publicNetworkAccess SecuredByPerimeter passes: a network security perimeter's access rules "
+        "replace networkAcls and deny by default. Both absent means open to all networks and fails."
     ),
     remediation="Disable public network access (use private endpoints) or set the firewall default action to Deny.",
     az_cli="az cognitiveservices account update -g <rg> -n <account> --custom-domain <name> "
@@ -72,6 +89,8 @@ def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
     denies = f"the firewall denies by default and allows {rules} listed network rule(s)"
     if closed := closed_to_public(resource, acl, denies, *evidence):
         return closed
+    if (listed := lacks_capability(resource, "VirtualNetworks")) is not None:
+        return not_applicable("the account's kind cannot have network rules (no VirtualNetworks capability)", listed)
     return failed("the account accepts calls from all networks", *evidence)
 
 
@@ -129,7 +148,9 @@ def cognitive_managed_identity(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "Stored data (fine-tuning files, uploaded documents, stored completions) is encrypted with a "
         "key the organisation controls when encryption.keySource is Microsoft.KeyVault (compared "
-        "case-insensitively). Absent or Microsoft.CognitiveServices means Microsoft-managed keys and fails."
+        "case-insensitively). Absent or Microsoft.CognitiveServices means Microsoft-managed keys and fails. "
+        "As in Azure Policy 67121cc7, an account whose listed capabilities lack CustomerManagedKey cannot "
+        "use one and is not applicable."
     ),
     remediation="Configure a customer-managed key from Key Vault for the account.",
     az_cli="az cognitiveservices account update -g <rg> -n <account> --encryption "
@@ -143,4 +164,6 @@ def cognitive_cmk(resource: Resource, estate: Estate) -> Verdict:
     )
     if props.equals(resource, "properties.encryption.keySource", "Microsoft.KeyVault"):
         return passed("data at rest is encrypted with a customer-managed key", *evidence)
+    if (listed := lacks_capability(resource, "CustomerManagedKey")) is not None:
+        return not_applicable("the account's kind cannot use a customer-managed key (no such capability)", listed)
     return failed("data at rest is encrypted with Microsoft-managed keys", *evidence)

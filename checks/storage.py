@@ -241,8 +241,10 @@ def storage_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     pillar="identity",
     rationale=(
         "Account keys grant full access to all data, never expire on their own and identify no caller; "
-        "with shared key access off every request needs Entra ID. Divergence: Azure Policy fails an "
-        "absent allowSharedKeyAccess and mlwarden does too, because unset means keys are accepted. Note: "
+        "with shared key access off every request needs Entra ID. Absent or null allowSharedKeyAccess "
+        "fails, as PSRule Azure.Storage.LocalAuth scores it: the service treats null as true (keys "
+        "accepted). Divergence: Azure Policy 8c6a50c6 flags only an explicit true (its condition is "
+        "equals 'true'), so it passes null; CHECKS.md's note that it fails absent does not hold. Note: "
         "an ML workspace's default datastores need keys unless the workspace uses identity-based access "
         "(MLW-MLWS-07)."
     ),

@@ -49,7 +49,8 @@ STORAGE: list[Case] = [
             kind="Storage",
             sku={"name": "Standard_GRS", "tier": "Standard"},
         ),
-        # PSRule MinTLS/BlobPublicAccess/Firewall fail; policies fe83a0eb, 4fa4b6c0, 34c877ad, 8c6a50c6 fail absent.
+        # PSRule MinTLS/BlobPublicAccess/Firewall/LocalAuth fail; policies fe83a0eb, 4fa4b6c0, 34c877ad fail absent.
+        # Policy 8c6a50c6 (equals 'true') passes an absent allowSharedKeyAccess: MLW-ST-07's rationale says why not.
         {"MLW-ST-01": PASS, "MLW-ST-02": FAIL, "MLW-ST-03": FAIL, "MLW-ST-05": FAIL, "MLW-ST-07": FAIL},
     ),
     (
@@ -85,7 +86,7 @@ STORAGE: list[Case] = [
         {f"MLW-ST-0{n}": PASS for n in (1, 2, 3, 4, 5, 7, 8, 9)},
     ),
     (
-        "Policy 4fa4b6c0/8c6a50c6: null is absent; enums in other casing (Policy compares case-insensitively)",
+        "Policy 4fa4b6c0: null is absent; enums in other casing (Policy compares case-insensitively)",
         record(
             ST,
             "st-casing",
@@ -581,7 +582,24 @@ ACCOUNTS: list[Case] = [
     ),
 ]
 
-_SITE_ID = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites/{name}"
+_CAPABLE = [{"name": "VirtualNetworks"}, {"name": "CustomerManagedKey"}, {"name": "MaxFineTuneCount", "value": "100"}]
+ACCOUNTS += [
+    (
+        "Policies 037eea7a / 67121cc7 judge accounts whose capabilities include VirtualNetworks / CustomerManagedKey",
+        record(AI, "oai-capable", {"capabilities": _CAPABLE}, kind="OpenAI"),
+        {"MLW-AI-02": FAIL, "MLW-AI-05": FAIL},
+    ),
+    (
+        "Policies 037eea7a / 67121cc7 skip a kind whose listed capabilities lack both",
+        record(AI, "cs-basic", {"capabilities": [{"name": "CommitmentPlan"}]}, kind="Bing.Search.v7"),
+        {"MLW-AI-02": NA, "MLW-AI-05": NA},
+    ),
+    (
+        "PSRule Azure.AI.PublicAccess: publicNetworkAccess Disabled passes whatever the capabilities",
+        record(AI, "cs-closed", {"publicNetworkAccess": "Disabled", "capabilities": [{"name": "CommitmentPlan"}]}),
+        {"MLW-AI-02": PASS},
+    ),
+]
 
 
 def _config(site: str, **settings: Any) -> dict[str, Any]:
