@@ -326,6 +326,8 @@ def aks_csi_secret_rotation(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "KMS encryption wraps Kubernetes secrets in etcd with a customer-managed Key Vault key the "
         "owner can rotate or revoke. Absent means platform keys only (the service default) and fails. "
+        "Azure Policy dbbdc317 skips clusters whose identity.type is SystemAssigned; mlwarden judges "
+        "every cluster, since KMS works with either identity. "
         "A public key vault for KMS (keyVaultNetworkAccess Public) still passes; the message says so."
     ),
     remediation="Enable KMS with a Key Vault key, preferably in a private key vault.",
@@ -571,6 +573,7 @@ def aks_run_command_disabled(resource: Resource, estate: Estate) -> Verdict:
 
 
 _NODE_OS_CHANNELS = ("SecurityPatch", "NodeImage")
+_CLUSTER_CHANNELS = ("rapid", "stable", "patch")
 
 
 @check(
@@ -581,9 +584,12 @@ _NODE_OS_CHANNELS = ("SecurityPatch", "NodeImage")
     tags=("vulnerability-management",),
     pillar="monitoring",
     rationale=(
-        "Automatic upgrades keep Kubernetes and the node OS patched. The cluster channel must be set and "
-        "not 'none'; the node OS channel must be SecurityPatch or NodeImage. Either absent fails: an "
-        "absent channel means no automatic upgrade on older clusters, and nothing else confirms it."
+        "Automatic upgrades keep Kubernetes and the node OS patched. The cluster channel must be rapid, "
+        "stable or patch, as Azure Policy 5c345cdf allows by default: 'none' upgrades nothing and "
+        "'node-image' only node images, never the Kubernetes version (PSRule Azure.AKS.AutoUpgrade only "
+        "rejects 'none'). The node OS channel must be SecurityPatch or NodeImage, or come from the "
+        "'node-image' cluster channel, as Azure Policy 04408ca5 reads it. Either absent fails: an absent "
+        "channel means no automatic upgrade on older clusters, and nothing else confirms it."
     ),
     remediation="Set a cluster auto-upgrade channel and a node OS upgrade channel.",
     az_cli="az aks update -g <rg> -n <name> --auto-upgrade-channel patch --node-os-upgrade-channel NodeImage",
@@ -595,10 +601,12 @@ def aks_auto_upgrade(resource: Resource, estate: Estate) -> Verdict:
     node_os = "properties.autoUpgradeProfile.nodeOSUpgradeChannel"
     evidence = props.read(resource, cluster, node_os)
     missing = []
-    channel = props.text(resource, cluster)
-    if not channel or channel.lower() == "none":
+    channel = (props.text(resource, cluster) or "").lower()
+    if channel == "node-image":
+        missing.append("the node-image channel upgrades node images only, never the Kubernetes version")
+    elif channel not in _CLUSTER_CHANNELS:
         missing.append("cluster auto-upgrade is off")
-    if not props.equals(resource, node_os, *_NODE_OS_CHANNELS):
+    if channel != "node-image" and not props.equals(resource, node_os, *_NODE_OS_CHANNELS):
         missing.append("node OS auto-upgrade is not SecurityPatch or NodeImage")
     if missing:
         return failed("; ".join(missing), *evidence)

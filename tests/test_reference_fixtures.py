@@ -379,6 +379,31 @@ CLUSTERS: list[Case] = [
     ),
 ]
 
+CLUSTERS += [
+    (
+        "Policy 5c345cdf allows rapid/stable/patch only: 'node-image' never upgrades Kubernetes "
+        "(04408ca5 counts it for the node OS)",
+        record(
+            AKS, "aks-nodeimage", {"autoUpgradeProfile": {"upgradeChannel": "node-image"}, "agentPoolProfiles": [_POOL]}
+        ),
+        {"MLW-AKS-21": FAIL},
+    ),
+    (
+        "Policies 5c345cdf / 04408ca5: stable cluster channel, SecurityPatch node OS channel",
+        record(
+            AKS,
+            "aks-upgrades",
+            {
+                "autoUpgradeProfile": {"upgradeChannel": "stable", "nodeOSUpgradeChannel": "SecurityPatch"},
+                "agentPoolProfiles": [{**_POOL, "securityProfile": {"sshAccess": "Disabled"}}],
+                "apiServerAccessProfile": {"disableRunCommand": True, "enablePrivateCluster": False},
+            },
+        ),
+        # Policy 28257686 fails a pool without sshAccess or with 'localuser'; 89f2d532 wants disableRunCommand.
+        {"MLW-AKS-01": FAIL, "MLW-AKS-19": PASS, "MLW-AKS-20": PASS, "MLW-AKS-21": PASS},
+    ),
+]
+
 WORKSPACES: list[Case] = [
     (
         "PSRule Resources.ML.json ml-wks-a: user-assigned primary identity, public access off",
