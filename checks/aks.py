@@ -266,6 +266,7 @@ def aks_workload_identity(resource: Resource, estate: Estate) -> Verdict:
 
 
 _CSI = "properties.addonProfiles.azureKeyvaultSecretsProvider"
+_OLD_DEFENDER = "properties.securityProfile.azureDefender.enabled"
 
 
 @check(
@@ -456,8 +457,10 @@ def aks_network_policy(resource: Resource, estate: Estate) -> Verdict:
     tags=("threat-protection",),
     pillar="monitoring",
     rationale=(
-        "The Defender profile deploys the sensor that reports runtime threats on the nodes. Absent "
-        "means no sensor (the default) and fails."
+        "The Defender profile deploys the sensor that reports runtime threats on the nodes. Read from "
+        "securityProfile.defender.securityMonitoring.enabled, or the older preview path "
+        "securityProfile.azureDefender.enabled that Azure Policy a1840de2 still tests; either true passes. "
+        "Absent means no sensor (the default) and fails."
     ),
     remediation="Enable the Defender profile (Defender for Containers).",
     az_cli="az aks update -g <rg> -n <name> --enable-defender",
@@ -467,7 +470,9 @@ def aks_network_policy(resource: Resource, estate: Estate) -> Verdict:
 def aks_defender_profile(resource: Resource, estate: Estate) -> Verdict:
     path = "properties.securityProfile.defender.securityMonitoring.enabled"
     evidence = props.read(resource, path)
-    if props.flag(resource, path) is True:
+    if props.get(resource, _OLD_DEFENDER) is not None:  # the older preview shape, read only when present
+        evidence = (*evidence, *props.read(resource, _OLD_DEFENDER))
+    if props.flag(resource, path) is True or props.flag(resource, _OLD_DEFENDER) is True:
         return passed("the Defender sensor is enabled", *evidence)
     return failed("the Defender sensor is not enabled", *evidence)
 

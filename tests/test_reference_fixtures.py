@@ -404,6 +404,18 @@ CLUSTERS += [
     ),
 ]
 
+CLUSTERS.append(
+    (
+        "Policy a1840de2 reads the older preview path securityProfile.azureDefender.enabled",
+        record(
+            AKS,
+            "aks-olddefender",
+            {"securityProfile": {"azureDefender": {"enabled": True}}, "agentPoolProfiles": [_POOL]},
+        ),
+        {"MLW-AKS-16": PASS},
+    )
+)
+
 WORKSPACES: list[Case] = [
     (
         "PSRule Resources.ML.json ml-wks-a: user-assigned primary identity, public access off",
