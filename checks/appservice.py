@@ -275,7 +275,10 @@ def app_vnet_route_all(resource: Resource, estate: Estate) -> Verdict:
         "Required client certificates (mutual TLS) reject callers without a certificate before they "
         "reach the model API. clientCertEnabled absent means off (the default) and fails. Enabled with "
         "clientCertMode 'Optional' or 'OptionalInteractiveUser' also fails: a request without a "
-        "certificate is still accepted. Mode absent with clientCertEnabled true means Required."
+        "certificate is still accepted. Mode absent with clientCertEnabled true means Required. "
+        "Divergence: Azure Policy 19dd1db6 counts an app whose config/web has http20Enabled as compliant "
+        "(the definition covers HTTP/1.1 apps only); mlwarden judges every app on its own setting, since "
+        "an HTTP/2 app without required client certificates still accepts callers without one."
     ),
     remediation="Require incoming client certificates.",
     az_cli="az webapp update -g <rg> -n <name> --set clientCertEnabled=true clientCertMode=Required",

@@ -800,6 +800,13 @@ HOSTING: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
         {"MLW-APP-05": PASS},
     ),
     (
+        "Policy 19dd1db6 counts an HTTP/2 app (config/web http20Enabled) as compliant; MLW-APP-07's rationale "
+        "says why mlwarden still fails it without required client certificates",
+        [],
+        "app-cfg-0",
+        {"MLW-APP-07": FAIL},
+    ),
+    (
         "Policy bd560fc0: private link needs the Premium SKU",
         [record(ACR, "acrstandard", {"publicNetworkAccess": "Enabled"}, sku={"name": "Standard", "tier": "Standard"})],
         "acrstandard",
