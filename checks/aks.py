@@ -73,6 +73,7 @@ def aks_private_cluster(resource: Resource, estate: Estate) -> Verdict:
 
 
 _OPEN_RANGES = frozenset({"0.0.0.0/0", "0.0.0.0", "*", "::/0"})
+_PREVIEW_RANGES = "properties.apiServerAuthorizedIPRanges"
 
 
 @check(
@@ -86,7 +87,8 @@ _OPEN_RANGES = frozenset({"0.0.0.0/0", "0.0.0.0", "*", "::/0"})
         "When the API server is public, authorized IP ranges limit who can reach it. A private cluster "
         "has no public API endpoint, so the rule is not applicable there (PSRule and Azure Policy exempt "
         "it too). An absent or empty range list means any address may connect and fails; a range of "
-        "0.0.0.0/0 is the same as none and also fails."
+        "0.0.0.0/0 is the same as none and also fails. Templates at the 2019 preview API versions put "
+        "the list at properties.apiServerAuthorizedIPRanges (as Checkov CKV_AZURE_6 reads it); it counts too."
     ),
     remediation="Set authorized IP ranges to the networks that administer the cluster, or make it private.",
     az_cli="az aks update -g <rg> -n <name> --api-server-authorized-ip-ranges <cidr>[,<cidr>]",
@@ -101,7 +103,11 @@ def aks_authorized_ip_ranges(resource: Resource, estate: Estate) -> Verdict:
     )
     if _is_private(resource):
         return not_applicable("the API server is private; authorized IP ranges apply to public API servers", *evidence)
-    ranges = [str(r).strip() for r in props.items(resource, "properties.apiServerAccessProfile.authorizedIPRanges")]
+    listed = props.items(resource, "properties.apiServerAccessProfile.authorizedIPRanges")
+    if not listed and props.get(resource, _PREVIEW_RANGES) is not None:  # the 2019 preview API's path
+        evidence = (*evidence, *props.read(resource, _PREVIEW_RANGES))
+        listed = props.items(resource, _PREVIEW_RANGES)
+    ranges = [str(r).strip() for r in listed]
     if not ranges:
         return failed("the public API server accepts connections from any IP address", *evidence)
     if open_ranges := [r for r in ranges if r in _OPEN_RANGES]:

@@ -416,6 +416,18 @@ CLUSTERS.append(
     )
 )
 
+CLUSTERS.append(
+    (
+        "Checkov CKV_AZURE_6: API 2019-06-01 (preview) lists ranges at properties.apiServerAuthorizedIPRanges",
+        record(
+            AKS,
+            "aks-preview-ranges",
+            {"apiServerAuthorizedIPRanges": ["198.51.100.0/24"], "agentPoolProfiles": [_POOL]},
+        ),
+        {"MLW-AKS-02": PASS},
+    )
+)
+
 WORKSPACES: list[Case] = [
     (
         "PSRule Resources.ML.json ml-wks-a: user-assigned primary identity, public access off",
