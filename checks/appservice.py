@@ -332,9 +332,11 @@ _TLS_VERSIONS = {"1.0": 10, "1.1": 11, "1.2": 12, "1.3": 13}
     pillar="encryption",
     rationale=(
         "TLS 1.0 and 1.1 have known weaknesses. '1.2' and '1.3' pass (the anchors compare with '1.2' "
-        "only; 1.3 is stricter). An absent MinTlsVersion scores as the service default, 1.2, and passes, "
-        "as Checkov does; Azure Policy would flag it. An empty string counts as absent; any other unrecognised "
-        "value fails."
+        "only; 1.3 is stricter). Divergence: an absent MinTlsVersion scores as the service default, 1.2, "
+        "and passes, while Azure Policy f0e6e85b (existence condition equals '1.2') and Checkov "
+        "CKV_AZURE_15 (a value check, missing fails) flag it; a live config/web always reports the value, "
+        "so only templates leave it out. An empty string counts as absent; any other unrecognised value "
+        "(Storage's 'TLS1_2' naming among them) fails, as in all three anchors."
     ),
     remediation="Set the minimum inbound TLS version to 1.2 or 1.3.",
     az_cli="az webapp config set -g <rg> -n <name> --min-tls-version 1.2",
