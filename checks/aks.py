@@ -441,7 +441,8 @@ _NETWORK_POLICIES = ("azure", "calico", "cilium")
     rationale=(
         "A network policy engine lets pod-to-pod traffic to model servers be restricted. Azure, Calico "
         "and Cilium pass (PSRule accepts only the first two; Cilium is the engine of Azure CNI powered by "
-        "Cilium). Absent or 'none' means no engine (the default) and fails."
+        "Cilium). Absent or 'none' means no engine (the default) and fails. Divergence: Checkov "
+        "CKV_AZURE_7 passes any value, 'none' included."
     ),
     remediation="Enable a network policy engine (Azure, Calico or Cilium).",
     az_cli="az aks update -g <rg> -n <name> --network-policy azure",
