@@ -96,7 +96,9 @@ def app_https_only(resource: Resource, estate: Estate) -> Verdict:
         "off by itself, so an absent value cannot be read as private. Apps in an App Service Environment "
         "are not applicable (Azure Policy skips them too): their exposure is set by the environment's "
         "internal or external load balancer, which the site row does not show; an explicit 'Disabled' "
-        "there still passes."
+        "there still passes. The setting also lives in the site's config/web (siteConfig.publicNetworkAccess, "
+        "which Checkov CKV_AZURE_222 reads too): when the site row leaves it out or empty, config/web's "
+        "value is judged."
     ),
     remediation="Set public network access to Disabled and reach the app through a private endpoint.",
     az_cli="az webapp update -g <rg> -n <name> --set publicNetworkAccess=Disabled",
@@ -105,12 +107,17 @@ def app_https_only(resource: Resource, estate: Estate) -> Verdict:
 )
 def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, PUBLIC_ACCESS, _ASE)
-    if _in_ase(resource) and not props.equals(resource, PUBLIC_ACCESS, "Disabled"):
+    subject = resource
+    if not (props.text(resource, PUBLIC_ACCESS) or "").strip():  # the site row leaves it out: config/web may say
+        config = props.derived(resource, _site_config, estate)
+        if config is not None and (props.text(config, PUBLIC_ACCESS) or "").strip():
+            subject, evidence = config, (*evidence, *_config_evidence(config, PUBLIC_ACCESS))
+    if _in_ase(resource) and not props.equals(subject, PUBLIC_ACCESS, "Disabled"):
         return not_applicable(
             "the app runs in an App Service Environment, whose load balancer sets exposure", *evidence
         )
     return public_access_verdict(
-        resource, *evidence, unset="public network access is not disabled (absent means Enabled)"
+        subject, *evidence, unset="public network access is not disabled (absent means Enabled)"
     )
 
 

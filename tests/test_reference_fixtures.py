@@ -819,6 +819,16 @@ HOSTING: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
         {"MLW-APP-07": FAIL},
     ),
     (
+        "Checkov CKV_AZURE_222 also reads publicNetworkAccess in config/web (SiteConfig: 'Enabled', "
+        "'Disabled' or an empty string)",
+        [
+            record(WEB, "app-siteconfig-closed", {"httpsOnly": True}, kind="app"),
+            _config("app-siteconfig-closed", publicNetworkAccess="Disabled", minTlsVersion="1.2"),
+        ],
+        "app-siteconfig-closed",
+        {"MLW-APP-02": PASS},
+    ),
+    (
         "Policy bd560fc0: private link needs the Premium SKU",
         [record(ACR, "acrstandard", {"publicNetworkAccess": "Enabled"}, sku={"name": "Standard", "tier": "Standard"})],
         "acrstandard",
