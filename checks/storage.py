@@ -332,7 +332,8 @@ def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Ver
     rationale=(
         "Object replication to an account in another Entra tenant copies data out of the organisation's "
         "control and jurisdiction. Absent allowCrossTenantReplication fails: older accounts allowed it "
-        "when unset, and the row does not say which default applies."
+        "when unset, and the row does not say which default applies. Divergence: Azure Policy 92a89a79 "
+        "flags only an explicit true."
     ),
     remediation="Disallow cross-tenant object replication.",
     az_cli="az storage account update -g <rg> -n <account> --allow-cross-tenant-replication false",
