@@ -191,6 +191,18 @@ KEYVAULT: list[Case] = [
         {"MLW-KV-04": FAIL, "MLW-KV-05": PASS},
     ),
     (
+        "PSRule Resources.KeyVault.json keyvault-B: soft delete off, no purge protection, capitalised 'Purge'",
+        record(
+            KV,
+            "kv-psrule-b",
+            {
+                "accessPolicies": [{"objectId": "o1", "permissions": {"keys": ["All"], "secrets": ["Get", "Purge"]}}],
+                "enableSoftDelete": False,
+            },
+        ),
+        {"MLW-KV-01": FAIL, "MLW-KV-02": FAIL, "MLW-KV-03": FAIL},
+    ),
+    (
         "Policy 1e66c121 vs Checkov CKV_AZURE_111: explicit enableSoftDelete false fails both",
         record(KV, "kv-nosoftdelete", {"enableSoftDelete": False}),
         {"MLW-KV-02": FAIL},
@@ -829,6 +841,13 @@ HOSTING: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
         {"MLW-APP-02": PASS},
     ),
     (
+        "PSRule's function-app selector and the Policy definitions exclude Logic Apps Standard "
+        "(kind functionapp,workflowapp): no app check judges it",
+        [_LOGIC],
+        "logic-std",
+        {},
+    ),
+    (
         "Policy bd560fc0: private link needs the Premium SKU",
         [record(ACR, "acrstandard", {"publicNetworkAccess": "Enabled"}, sku={"name": "Standard", "tier": "Standard"})],
         "acrstandard",
@@ -996,3 +1015,9 @@ def test_defender_plans_and_contacts_match_the_references(snapshot_findings: Fou
     """REST 2024-01-01 pricings and 2023-12-01-preview securityContacts shapes (securityresources rows);
     a plan with no pricing row (AI here) is unknown, never a pass."""
     assert status(snapshot_findings, check_id, SUB) == want
+
+
+def test_logic_apps_standard_are_not_judged_as_apps(snapshot_findings: Found, template_findings: Found) -> None:
+    for found in (snapshot_findings, template_findings):
+        judged = sorted(check_id for check_id, name in found if name == "logic-std")
+        assert judged == [], judged
