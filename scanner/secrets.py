@@ -307,6 +307,21 @@ def names_a_secret(name: str) -> bool:
     return _by_name(name, "opaque-value-set-at-deployment") != "none"
 
 
+_NAMED_WITHOUT_SECRET = _word_set(
+    "applicationinsightsconnectionstring appinsightsinstrumentationkey azureclientid azuretenantid azuresubscriptionid"
+)
+
+
+def named_without_secret(name: str) -> bool:
+    """Whether a setting's name alone says its value carries no credential, whatever the value turns
+    out to be: an identity-based connection (`X__accountName`, `X__credential`), the managed
+    identity's `AZURE_CLIENT_ID`, or Application Insights' connection string (its key is no secret)."""
+    prefix, separator, suffix = name.rpartition("__")
+    if separator and prefix and _norm(suffix) in _IDENTITY_SETTINGS:
+        return True
+    return _norm(name) in _NAMED_WITHOUT_SECRET
+
+
 def _names_a_key(tail: list[str]) -> bool:
     """`..._KEY`, `...Key`, `APIKEY`: a key unless it is an instrumentation, public, partition ... key."""
     last = tail[-1]

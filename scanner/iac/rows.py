@@ -62,19 +62,118 @@ def classify(name: str, value: Any, source: str) -> AppSettingFact:
     if isinstance(value, str) and value.startswith(SECURE_PREFIX):
         return AppSettingFact.model_validate({"name": name, "source": source, "classification": "secret"})
     if isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX):
-        # `listKeys()`, `listCredentials()`, ... put a key into the setting at deployment; any other
-        # runtime value (`reference(...).ConnectionString`) carries no literal secret from the template.
-        keyed = _LIST_FUNCTION.search(value) is not None
-        if "@microsoft.keyvault(" in value.lower():  # a Key Vault reference whose secret URI comes at deployment
-            return AppSettingFact.model_validate({"name": name, "source": source, "key_vault_reference": True})
-        if not keyed and secrets.names_a_secret(name):
-            # Named a credential, its value comes only at deployment (a plan's `random_password.x.result`,
-            # a Key Vault reference built at runtime ...): whether it is plaintext is not known.
-            return _unknown_settings(unevaluated.marker(f"{name} = [{unevaluated.find(value)}]"), source)
-        return AppSettingFact.model_validate(
-            {"name": name, "source": source, "classification": "account-key" if keyed else "none"}
-        )
+        return _classify_unknown(name, value, source)
     return secrets.fact(name, value, source)
+
+
+def _classify_unknown(name: str, value: str, source: str) -> AppSettingFact:
+    """A value known only at deployment is not proof of no secret: it passes only when its shape
+    (a Key Vault reference, resource properties that never hold a credential) or its name (an
+    identity-based setting) proves it; a literal credential or `list*()` in it is a plaintext
+    secret; anything else is unknown, naming the setting and the expression."""
+    expression = unevaluated.find(value) or value
+
+    def fact(classification: str, reference: bool = False) -> AppSettingFact:
+        return AppSettingFact.model_validate(
+            {"name": name, "source": source, "classification": classification, "key_vault_reference": reference}
+        )
+
+    if "@microsoft.keyvault(" in expression.lower():  # a Key Vault reference whose secret URI comes at deployment
+        return fact("none", reference=True)
+    carried = secrets.classify("", _without_sources(expression))  # literal text of the expression only
+    if carried != "none":
+        return fact(carried)
+    if _LIST_FUNCTION.search(expression):  # `listKeys()`, `listCredentials()`: a key at deployment
+        return fact("account-key")
+    if secrets.named_without_secret(name) or _no_secret_by_shape(expression):
+        return fact("none")
+    return _unknown_settings(unevaluated.marker(f"{name} = [{expression}]"), source)
+
+
+_SAFE_ARM_FUNCTIONS = frozenset(
+    {
+        "reference",
+        "resourceid",
+        "subscriptionresourceid",
+        "tenantresourceid",
+        "extensionresourceid",
+        "resourcegroup",
+        "subscription",
+        "tenant",
+        "environment",
+        "deployment",
+        "parameters",
+        "variables",
+        "concat",
+        "format",
+        "string",
+        "tolower",
+        "toupper",
+        "uri",
+        "replace",
+        "split",
+        "first",
+        "last",
+        "trim",
+        "substring",
+        "take",
+        "skip",
+        "if",
+        "equals",
+        "not",
+        "and",
+        "or",
+        "empty",
+    }
+)
+"""ARM functions whose result carries no credential unless their input does: `reference()` returns a
+resource's GET properties, which Azure never fills with keys (those take a `list*()` POST)."""
+_ARM_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_ARM_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_KNOWN_AFTER_APPLY = " (known after apply"
+_FROM = " from ["
+_SAFE_TF_ATTRIBUTES = re.compile(
+    r"(?:^|_)(?:id|ids|name|fqdn|endpoint|host|hostname|uri|url|location|principal_id|client_id|tenant_id)$"
+)
+"""Attributes of another Terraform resource that never hold a credential (`vault_uri`, `client_id`,
+`default_hostname`, a secret's `versionless_id`...)."""
+_SAFE_TF_PAIRS = {
+    ("azurerm_application_insights", "connection_string"),
+    ("azurerm_application_insights", "instrumentation_key"),
+}
+
+
+def _without_sources(expression: str) -> str:
+    """A plan marker's text without the Terraform references it names (addresses, not values)."""
+    return expression.split(_FROM, 1)[0] if _KNOWN_AFTER_APPLY in expression else expression
+
+
+def _no_secret_by_shape(expression: str) -> bool:
+    """Whether an unknown value is built only from what never holds a credential: resource GET
+    properties in an ARM expression, or non-secret attributes of the Terraform resources it refers to."""
+    if _KNOWN_AFTER_APPLY in expression:
+        _, found, listed = expression.partition(_FROM)
+        if not found or not listed.endswith("])"):  # no references recorded, or cut short
+            return False
+        references = [r.strip() for r in listed.removesuffix("])").split(",")]
+        return bool(references) and all(_safe_reference(r, references) for r in references)
+    calls = {name.lower() for name in _ARM_CALL.findall(_ARM_LITERAL.sub("''", expression))}
+    return "reference" in calls and calls <= _SAFE_ARM_FUNCTIONS and ".outputs" not in expression.lower()
+
+
+def _safe_reference(reference: str, references: list[str]) -> bool:
+    """`azurerm_x.y.attr` with a non-secret attribute; a bare `azurerm_x.y` only beside one of its attributes."""
+    parts = [p for p in re.sub(r"\[[^\]]*\]", "", reference).split(".") if p]
+    if parts and parts[0] == "module":
+        parts = parts[2:]  # a module's resource: module.NAME.type.name.attr
+    if parts and parts[0] == "data":
+        parts = parts[1:]  # an azurerm data source's attributes are those of the resource it reads
+    if len(parts) < 2 or not parts[0].startswith("azurerm_"):  # var., local., another provider ...
+        return False
+    if len(parts) == 2:
+        return any(other != reference and other.startswith(f"{reference}.") for other in references)
+    attribute = parts[2]
+    return bool(_SAFE_TF_ATTRIBUTES.search(attribute)) or (parts[0], attribute) in _SAFE_TF_PAIRS
 
 
 def _site_settings(properties: Any) -> list[AppSettingFact]:

@@ -602,6 +602,44 @@ def _unknowns(values: Any, unknown: Any, address: str, path: str = "") -> Any:
     return values
 
 
+_SITES = frozenset(t for t, (arm_type, _, _) in TABLE.items() if arm_type.startswith("Microsoft.Web/sites"))
+
+
+def _references(expression: Any) -> list[str]:
+    found = expression.get("references") if isinstance(expression, Mapping) else None
+    return [str(r) for r in found] if isinstance(found, list) else []
+
+
+def _sourced(value: Any, references: list[str]) -> Any:
+    """A setting known only after apply names what its configuration refers to (addresses, never
+    values): whether it can hold a credential depends on them."""
+    if not _unknown(value) or not references or not value.endswith("(known after apply)>"):
+        return value
+    return marker(f"{value[len(UNEVALUATED_PREFIX) : -2]} from [{', '.join(references)}])")
+
+
+def _setting_sources(values: Values, expressions: Any) -> Values:
+    """App settings and connection strings known only after apply, with the references of the
+    configuration that sets them (a map's references are those of the whole map)."""
+    if not isinstance(expressions, Mapping):
+        return values
+    out = dict(values)
+    settings, shared = values.get("app_settings"), _references(expressions.get("app_settings"))
+    if isinstance(settings, Mapping):
+        out["app_settings"] = {k: _sourced(v, shared) for k, v in settings.items()}
+    else:
+        out["app_settings"] = _sourced(settings, shared)
+    blocks, declared = values.get("connection_string"), expressions.get("connection_string")
+    if isinstance(blocks, list) and isinstance(declared, list):
+        out["connection_string"] = [
+            {**b, "value": _sourced(b.get("value"), _references(declared[i].get("value")))}
+            if isinstance(b, Mapping) and i < len(declared) and isinstance(declared[i], Mapping)
+            else b
+            for i, b in enumerate(blocks)
+        ]
+    return out
+
+
 def _expressions(document: Mapping[str, Any]) -> dict[str, Any]:
     """Configuration address -> its `expressions` (each attribute's `references`, nested like the values)."""
     out: dict[str, Any] = {}
@@ -722,7 +760,10 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
         values, unknown, line, tf_type = entries[address]
         arm_type, parent_attr, _ = TABLE[tf_type]
         module = _module_of(address, tf_type)
-        values = _resolve(_unknowns(values, unknown, address), expressions.get(_config_address(address)), ids, module)
+        expression = expressions.get(_config_address(address))
+        values = _resolve(_unknowns(values, unknown, address), expression, ids, module)
+        if tf_type in _SITES:
+            values = _setting_sources(values, expression)
         name = values.get("name")
         if not isinstance(name, str) or name.startswith("<unevaluated: "):
             name = address.rsplit(".", 1)[-1]
