@@ -42,7 +42,7 @@ from scanner.models import Evidence, Finding, Gap, Resource, Severity, Status, s
 from scanner.props import focus
 from scanner.registry import Check, Verdict, unknown
 from scanner.textsafe import printable
-from scanner.unevaluated import undetermined
+from scanner.unevaluated import deploy_condition, undetermined
 
 if TYPE_CHECKING:
     from scanner.shards import Aside, Stepwise
@@ -235,7 +235,7 @@ def _call(plan: _Plan, resource: Resource, estate: Estate, view: Estate | None) 
                 return _error(checked)
             verdicts.append(checked)
         raw = verdicts
-    return [undetermined(v, resource.deploy_condition) for v in raw] if resource.source_file else raw
+    return [undetermined(v, deploy_condition(resource, v, estate)) for v in raw] if resource.source_file else raw
 
 
 FINDING_SET = set(Finding.model_fields) - {"waived_by", "baselined", "change"}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from scanner.models import Status
+from scanner.models import Resource, Status
 from scanner.registry import Verdict
 
 PREFIX = "<unevaluated: "
@@ -47,6 +47,29 @@ def undetermined(verdict: Verdict, condition: str | None = None) -> Verdict:
     if condition is None:
         return verdict
     return replace(verdict, message=f"{verdict.message} (deployed only if [{condition}], decided at deployment)")
+
+
+_CONDITIONAL_CHILDREN = ("secrets", "tokens")
+"""Child types a check judges one verdict each of, by `detail_key`, on their parent (vault secrets, registry tokens)."""
+
+
+def deploy_condition(resource: Resource, verdict: Verdict, estate: Any) -> str | None:
+    """The condition a verdict is deployed under: its resource's, and for a verdict on one of the
+    resource's keys or children (`detail_key`), that one's own too (a conditional key in a vault
+    that is always deployed)."""
+    own = resource.deploy_condition
+    name = verdict.detail_key
+    if name is None:
+        return own
+    conditions = [k.deploy_condition for k in estate.keys_in(resource) if k.name == name]
+    for child in _CONDITIONAL_CHILDREN:
+        for row in estate.children(resource, f"{resource.type_key}/{child}"):
+            if row.name.rsplit("/", 1)[-1] == name:
+                conditions.append(row.deploy_condition)
+    found = [c for c in conditions if c]
+    if own and not any(own in c for c in found):  # a child nested in a conditional parent already says it
+        found.insert(0, own)
+    return " and ".join(dict.fromkeys(found)) or None
 
 
 def _undetermined(verdict: Verdict) -> Verdict:

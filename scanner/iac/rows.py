@@ -340,7 +340,7 @@ def build_inventory(
                 if isinstance(data.get("properties"), Mapping):
                     data["properties"] = _strip_settings(data["properties"])
         if type_key == "microsoft.keyvault/vaults/keys":
-            keys.append(key_metadata(data))
+            keys.append(key_metadata(data).model_copy(update={"deploy_condition": source.data.get("_condition")}))
             continue
         if type_key in _SITE_TYPES:
             settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))

@@ -70,3 +70,38 @@ def test_an_endpoint_or_setting_deployed_only_on_a_condition_lends_nothing_sure(
         assert "parameters('withPe')" in verdict["message"]
     sure = _scan(tmp_path, VAULT, {**pe, "condition": "[true()]"}, {**audit, "condition": True})
     assert by(sure, "MLW-KV-06")["status"] == "pass" and by(sure, "MLW-KV-10")["status"] == "pass"
+
+
+def test_a_conditional_key_or_secret_in_a_vault_always_deployed_says_so(tmp_path: Path) -> None:
+    """Keys and secrets are judged on their vault, one verdict each: a conditional one carries its
+    own condition, its unconditional siblings none; nested in a conditional vault, both once."""
+    rotate = {"condition": "[parameters('withPe')]"}
+    key = {"type": "Microsoft.KeyVault/vaults/keys", "apiVersion": "2023-07-01", "properties": {"kty": "RSA"}}
+    secret = {
+        "type": "Microsoft.KeyVault/vaults/secrets",
+        "apiVersion": "2023-07-01",
+        "properties": {"value": "[parameters('subnetId')]"},
+    }
+    found = _scan(
+        tmp_path,
+        VAULT,
+        {**key, "name": "kv-ml/always"},
+        {**key, **rotate, "name": "kv-ml/sometimes"},
+        {**secret, **rotate, "name": "kv-ml/token"},
+    )
+    note = "(deployed only if [parameters('withPe')], decided at deployment)"
+    for check in ("MLW-KV-07", "MLW-KV-08"):
+        per_key = {f["detail_key"]: f["message"] for f in found if f["check_id"] == check}
+        assert per_key["sometimes"].endswith(note), per_key
+        assert "deployed only if" not in per_key["always"], per_key
+    (expiry,) = [f for f in found if f["check_id"] == "MLW-KV-09" and f.get("detail_key") == "token"]
+    assert expiry["message"].endswith(note)
+    assert "deployed only if" not in by(found, "MLW-KV-01")["message"]
+
+    nested = {**key, **rotate, "name": "inner"}
+    vault = {**VAULT, "condition": "[parameters('deployStorage')]", "resources": [nested]}
+    found = _scan(tmp_path, vault)
+    (inner,) = [f for f in found if f["check_id"] == "MLW-KV-07"]
+    assert inner["message"].endswith(
+        "(deployed only if [parameters('deployStorage') and parameters('withPe')], decided at deployment)"
+    ), inner["message"]
