@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from checks._deploy_links import cmk_link
 from checks._shared import (
     closed_to_public,
     default_action,
@@ -418,8 +419,9 @@ def _cmk_hsm(key: KeyMetadata, estate: Estate) -> Verdict:
     name = key.name
     consumers = [user.id for user in estate.cmk_users(key.kid)]
     evidence = (*_key_evidence(key, "key_type"), Evidence(path=f"keys/{name}.usedAsCmkBy", value=consumers))
-    if not consumers:
-        return not_applicable(f"key {name} is not used as a customer-managed key", *evidence, detail_key=name)
+    if not consumers:  # unknown instead when a customer-managed key known only at deployment may be this one
+        link = cmk_link(estate, key.vault_id, key.vault_uri, ml_only=False)
+        return not_applicable(f"key {name} is not used as a customer-managed key", *evidence, *link, detail_key=name)
     if key.key_type is None:
         why = f" ({key.unread_reason})" if key.unread_reason else ""
         return unknown(f"the type of CMK key {name} was not collected{why}", *evidence, detail_key=name)
@@ -439,6 +441,10 @@ def _ml_data_keys_users(vault: Resource, estate: Estate) -> list[str]:
         for user in estate.cmk_users_in(vault)
         if estate.kind_of.get(user.id_key) == kinds.ML_WORKSPACE or estate.ml_users(user)
     )
+
+
+def _ml_cmk_link(vault: Resource, estate: Estate) -> tuple[Evidence, ...]:
+    return cmk_link(estate, vault.id, props.text(vault, "properties.vaultUri"), ml_only=True)
 
 
 def _purge_grants(vault: Resource) -> list[str]:
@@ -490,8 +496,8 @@ def vault_purge_grants(resource: Resource, estate: Estate) -> Verdict:
         return not_applicable(
             "the vault uses Azure RBAC, so access policies grant nothing (role assignments are not read)", *evidence
         )
-    if not users:
-        return not_applicable("no key in this vault encrypts ML data", *evidence)
+    if not users:  # unknown instead when an ML customer-managed key known only at deployment may be here
+        return not_applicable("no key in this vault encrypts ML data", *evidence, *_ml_cmk_link(resource, estate))
     grants = _purge_grants(resource)
     policies = props.items(resource, "properties.accessPolicies")
     evidence = (*evidence, Evidence(path="properties.accessPolicies[*].permissions (purge)", value=grants))

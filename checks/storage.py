@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from checks._deploy_links import storage_link
 from checks._shared import (
     PERIMETER,
     PERIMETER_DENIES,
@@ -42,8 +43,8 @@ def cloud_shell_exemption(resource: Resource, estate: Estate) -> Verdict | None:
     """Cloud Shell's own storage (a user's clouddrive file share) is not ML data: every storage check
     is not applicable to it, unless an ML resource references the account (then it is judged)."""
     tag = cloud_shell_tag(resource)
-    if tag is None or estate.ml_users(resource):
-        return None
+    if tag is None or estate.ml_users(resource) or storage_link(estate):
+        return None  # used by ML, or may be (a workspace's storage known only at deployment): judged
     return not_applicable(
         "Cloud Shell storage (tagged ms-resource-usage: azure-cloud-shell) that no ML resource references",
         Evidence(path=f"tags.{tag}", value=CLOUD_SHELL_TAG[1]),
@@ -384,8 +385,8 @@ def storage_public_containers(resource: Resource, estate: Estate) -> Verdict:
         Evidence(path="referencedByMl", value=users),
         *props.read(resource, "properties.allowBlobPublicAccess"),
     )
-    if not users:
-        return not_applicable("no ML resource uses this account", *evidence)
+    if not users:  # unknown instead when a workspace's storage is known only at deployment
+        return not_applicable("no ML resource uses this account", *evidence, *storage_link(estate))
     if (resource.kind or "").lower() == "filestorage":
         return not_applicable("FileStorage accounts have no blob service", *evidence)
     if props.flag(resource, "properties.allowBlobPublicAccess") is False:

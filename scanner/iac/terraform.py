@@ -659,6 +659,39 @@ def _expressions(document: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _module_outputs(document: Mapping[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """`module.NAME.OUTPUT` -> (the module's address prefix, the references of the output's expression)."""
+    out: dict[str, tuple[str, list[str]]] = {}
+
+    def walk(module: Any, prefix: str, depth: int) -> None:
+        calls = module.get("module_calls") if isinstance(module, Mapping) else None
+        for name, call in calls.items() if isinstance(calls, Mapping) and depth < 16 else ():
+            inner = call.get("module") if isinstance(call, Mapping) else None
+            outputs = inner.get("outputs") if isinstance(inner, Mapping) else None
+            for output, declared in outputs.items() if isinstance(outputs, Mapping) else ():
+                expression = declared.get("expression") if isinstance(declared, Mapping) else None
+                out[f"{prefix}module.{name}.{output}"] = (f"{prefix}module.{name}.", _references(expression))
+            walk(inner, f"{prefix}module.{name}.", depth + 1)
+
+    configuration = document.get("configuration")
+    walk(configuration.get("root_module") if isinstance(configuration, Mapping) else None, "", 0)
+    return out
+
+
+def _follow_outputs(ids: dict[str, str], outputs: Mapping[str, tuple[str, list[str]]]) -> None:
+    """A module output that passes on a resource's id resolves like the resource (`module.data.account_id`
+    -> the module's `azurerm_storage_account.st`); an output of an output, a few modules deep, too."""
+    for _ in range(4):
+        found = False
+        for name, (prefix, references) in outputs.items():
+            if name not in ids:
+                target = next((t for r in references if (t := _target(f"{prefix}{r}", ids))), None)
+                if target:
+                    ids[name], found = target, True
+        if not found:
+            return
+
+
 def _resolve(values: Any, expressions: Any, ids: Mapping[str, str], module: str = "") -> Any:
     """An `*_id` known only after apply that refers to a resource of this plan gets that resource's ARM id.
     A reference inside a module names a resource of the same module instance (`module` is its prefix)."""
@@ -756,9 +789,13 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     order = sorted((a for a in entries if entries[a][3] in TABLE), key=lambda a: TABLE[entries[a][3]][1] is not None)
     rows: list[tuple[dict[str, Any], int, str]] = []
     resolved: dict[str, tuple[Values, str]] = {}
+    outputs, followed = _module_outputs(document), False
     for address in order:  # ARM ids first: a reference anywhere in the plan can then be resolved
         values, unknown, line, tf_type = entries[address]
         arm_type, parent_attr, _ = TABLE[tf_type]
+        if parent_attr and not followed:  # top-level ids known: a parent may be named by a module output
+            _follow_outputs(ids, outputs)
+            followed = True
         module = _module_of(address, tf_type)
         expression = expressions.get(_config_address(address))
         values = _resolve(_unknowns(values, unknown, address), expression, ids, module)
@@ -769,6 +806,7 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
             name = address.rsplit(".", 1)[-1]
         ids[address] = _arm_id(arm_type, name, values, parent_attr)
         resolved[address] = (values, name)
+    _follow_outputs(ids, outputs)
     for address in order:
         _, _, line, tf_type = entries[address]
         arm_type, _, translate = TABLE[tf_type]
