@@ -121,8 +121,9 @@ class KeyMetadata(Frozen):
     unread_reason: str | None = None
     """Why part of this key's metadata was not read (e.g. the ARM key listing carries no rotation policy)."""
     source: Literal["data-plane", "arm", "template"] = "data-plane"
-    deploy_condition: str | None = None
-    """A template key's `condition` known only at deployment (its vault's may differ): its findings say so."""
+    deploy_condition: str | None = Field(default=None, exclude=True)
+    """A template key's `condition` known only at deployment (its vault's may differ): its findings say so.
+    Not serialized: live keys never have one, and snapshots and index digests stay as they were."""
 
 
 SecretClass = Literal[

@@ -340,7 +340,11 @@ def build_inventory(
                 if isinstance(data.get("properties"), Mapping):
                     data["properties"] = _strip_settings(data["properties"])
         if type_key == "microsoft.keyvault/vaults/keys":
-            keys.append(key_metadata(data).model_copy(update={"deploy_condition": source.data.get("_condition")}))
+            try:
+                key = key_metadata(data)
+            except ValidationError as exc:
+                raise InputError(f"{source.file}:{source.line}: {source.address}: {_first_error(exc)}") from None
+            keys.append(key.model_copy(update={"deploy_condition": source.data.get("_condition")}))
             continue
         if type_key in _SITE_TYPES:
             settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))
@@ -561,12 +565,15 @@ def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow
     try:
         resource = Resource.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise InputError(f"{source.file}:{source.line}: {source.address}: {where}: {error['msg']}") from None
+        raise InputError(f"{source.file}:{source.line}: {source.address}: {_first_error(exc)}") from None
     if resource.id_key in resources and "<unevaluated: " in resource.id:
         # Names unknown before deployment (a copy loop over guid(...) of a runtime value) are not duplicates.
         resource = resource.model_copy(update={"id": f"{resource.id}#{source.address}"})
     if resource.id_key in resources:
         raise InputError(f"{source.file}:{source.line}: {source.address}: duplicate resource {resource.id}")
     resources[resource.id_key] = resource
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"

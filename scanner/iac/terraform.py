@@ -9,12 +9,13 @@ resource's ARM id, so a workspace still finds its Key Vault before either exists
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.iac import diagnostics
+from scanner.iac import diagnostics, plan_shape
 from scanner.iac.arm_expr import PLACEHOLDER_RESOURCE_GROUP, PLACEHOLDER_SUBSCRIPTION
 from scanner.unevaluated import PREFIX as UNEVALUATED_PREFIX
 from scanner.unevaluated import marker
@@ -585,6 +586,40 @@ AUGMENT: dict[str, tuple[str, Callable[[dict[str, Any], Values], None]]] = {
 """Resources that set part of another resource's ARM properties: (attribute naming it, merge)."""
 
 
+_CLASSIFIED = frozenset(
+    {"app_settings", "connection_string", "storage_account_access_key", "storage_connection_string", "value"}
+)
+"""Attributes whose values are classified as secrets and dropped by the translation (a Key Vault
+secret's `value` is never read): Terraform marking them sensitive changes nothing."""
+
+
+def _hide_sensitive(values: Any, sensitive: Any, address: str, path: str = "") -> Any:
+    """Overlay `after_sensitive`/`sensitive_values`: `terraform show -json` writes sensitive values in
+    clear, so every sensitive string becomes a marker naming the attribute (never the value), which
+    the checks that read it report as `unknown`. Flags and numbers carry no secret and stay."""
+    if sensitive is True:
+        if isinstance(values, str):
+            return marker(f"{address}.{path} (sensitive in the plan)")
+        if isinstance(values, list):
+            return [_hide_sensitive(v, True, address, f"{path}[{i}]") for i, v in enumerate(values)]
+        if isinstance(values, Mapping):
+            return {k: _hide_sensitive(v, True, address, f"{path}.{k}") for k, v in values.items()}
+        return values
+    if isinstance(values, Mapping) and isinstance(sensitive, Mapping):
+        return {
+            key: value
+            if not path and key in _CLASSIFIED
+            else _hide_sensitive(value, sensitive.get(key), address, f"{path}.{key}" if path else key)
+            for key, value in values.items()
+        }
+    if isinstance(values, list) and isinstance(sensitive, list):
+        return [
+            _hide_sensitive(v, sensitive[i] if i < len(sensitive) else None, address, f"{path}[{i}]")
+            for i, v in enumerate(values)
+        ]
+    return values
+
+
 def _unknowns(values: Any, unknown: Any, address: str, path: str = "") -> Any:
     """Overlay `after_unknown`: every attribute known only after apply becomes a marker."""
     if unknown is True:
@@ -647,10 +682,12 @@ def _expressions(document: Mapping[str, Any]) -> dict[str, Any]:
     def walk(module: Any, prefix: str) -> None:
         if not isinstance(module, Mapping):
             return
-        for resource in module.get("resources") or ():
+        resources = module.get("resources")
+        for resource in resources if isinstance(resources, list) else ():
             if isinstance(resource, Mapping):
                 out[f"{prefix}{resource.get('address')}"] = resource.get("expressions") or {}
-        for name, call in (module.get("module_calls") or {}).items():
+        calls = module.get("module_calls")
+        for name, call in calls.items() if isinstance(calls, Mapping) else ():
             if isinstance(call, Mapping):
                 walk(call.get("module"), f"{prefix}module.{name}.")
 
@@ -723,6 +760,14 @@ def _target(reference: str, ids: Mapping[str, str]) -> str | None:
     return next((i for a, i in ids.items() if _config_address(a) == declared), None)
 
 
+def _address_name(address: str, module: str, tf_type: str) -> str:
+    """A resource's name from its address when the name is known only after apply: `st["prod.eu"]`
+    (a for_each key may hold dots or slashes, and instances must stay apart)."""
+    declared = f"{module}{tf_type}."
+    name = address[len(declared) :] if address.startswith(declared) else address.rsplit(".", 1)[-1]
+    return name.replace("/", "%2F") or address
+
+
 def _module_of(address: str, tf_type: str) -> str:
     """`module.ml["a"].` for `module.ml["a"].azurerm_key_vault.kv[0]`; "" at the root."""
     at = address.rfind(f"{tf_type}.")
@@ -745,8 +790,6 @@ def _planned(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 def _config_address(address: str) -> str:
     """`module.ml["a"].azurerm_x.y[0]` -> `module.ml.azurerm_x.y`: configuration is per declaration."""
-    import re
-
     return re.sub(r"\[[^\]]*\]", "", address)
 
 
@@ -754,12 +797,16 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     """(ARM-shaped row, line, Terraform address) for every audited azurerm resource the plan leaves in place."""
     if not isinstance(document, Mapping) or not {"planned_values", "resource_changes", "values"} & document.keys():
         raise InputError(f"{path}: not a Terraform plan (`terraform show -json plan.out` output)")
+    plan_shape.check(document, path)
     entries: dict[str, tuple[Values, Any, int, str]] = {}
     for resource in _planned(document):
         if _managed(resource) and resource.get("type") in _READ:
             values = resource.get("values")
-            entries[str(resource.get("address"))] = (
-                dict(values) if isinstance(values, Mapping) else {},
+            address = str(resource.get("address"))
+            entries[address] = (
+                _hide_sensitive(dict(values), resource.get("sensitive_values"), address)
+                if isinstance(values, Mapping)
+                else {},
                 None,
                 getattr(resource, "line", 0),
                 str(resource["type"]),
@@ -778,7 +825,8 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
         after = detail.get("after")
         line = getattr(change, "line", 0)
         if isinstance(after, Mapping):
-            entries[address] = (dict(after), detail.get("after_unknown"), line, str(change["type"]))
+            after = _hide_sensitive(dict(after), detail.get("after_sensitive"), address)
+            entries[address] = (after, detail.get("after_unknown"), line, str(change["type"]))
         elif address in entries:
             values, unknown, _, tf_type = entries[address]
             entries[address] = (values, unknown, line, tf_type)
@@ -803,7 +851,7 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
             values = _setting_sources(values, expression)
         name = values.get("name")
         if not isinstance(name, str) or name.startswith("<unevaluated: "):
-            name = address.rsplit(".", 1)[-1]
+            name = _address_name(address, module, tf_type)
         ids[address] = _arm_id(arm_type, name, values, parent_attr)
         resolved[address] = (values, name)
     _follow_outputs(ids, outputs)
@@ -851,7 +899,11 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
 def _managed(resource: Mapping[str, Any]) -> bool:
     """A managed resource; hand-written and older plans may leave `mode` out (data sources say `data`)."""
     mode = resource.get("mode", "managed")
-    return mode == "managed" and not str(resource.get("address", "")).startswith("data.")
+    return mode == "managed" and not _MODULES.sub("", str(resource.get("address", ""))).startswith("data.")
+
+
+_MODULES = re.compile(r'^(?:module\.[^.\[]+(?:\[(?:"(?:[^"\\]|\\.)*"|[^\]]*)\])?\.)*')
+"""The module path in front of an address: `module.ml["a.b"].module.net[0].`."""
 
 
 _READ = TABLE.keys() | AUGMENT.keys()
