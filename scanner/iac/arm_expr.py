@@ -43,6 +43,20 @@ class ExpressionError(Exception):
     """A malformed expression: the template is broken, not merely beyond offline evaluation."""
 
 
+class TooCostly(Exception):
+    """The template asks for more evaluation than any template ARM deploys (a copy loop of nested
+    deployments of copy loops, `padLeft(x, 2000000000)`): refused before it exhausts the machine."""
+
+
+MAX_STEPS = 5_000_000
+"""Expression calls and resources evaluated per pass over one template and everything it holds."""
+MAX_TEXT = 4 * 1024 * 1024
+MAX_ITEMS = 100_000
+MAX_RANGE = 10_000
+"""ARM's own limit on `range()`'s count."""
+MAX_INT = 2**63
+
+
 def unknown_text(value: Any) -> str | None:
     """What a value known only at deployment stands for (an expression, or a secure parameter); else None."""
     if isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX):
@@ -184,6 +198,14 @@ class Context:
     resolving: set[str] = field(default_factory=set)
     variable_cache: dict[str, Any] = field(default_factory=dict)
     evaluate_variable: Callable[[str], Any] | None = None
+    budget: list[int] = field(default_factory=lambda: [MAX_STEPS])
+    """Steps left, shared by every scope of one evaluation (nested and linked templates pass it on)."""
+
+
+def spend(ctx: Context, steps: int = 1) -> None:
+    ctx.budget[0] -= steps
+    if ctx.budget[0] < 0:
+        raise TooCostly(f"evaluating it takes more than {MAX_STEPS:,} steps")
 
 
 def evaluate_string(value: str, ctx: Context) -> Any:
@@ -196,6 +218,7 @@ def evaluate_string(value: str, ctx: Context) -> Any:
 
 
 def evaluate(node: Any, ctx: Context) -> Any:
+    spend(ctx)
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Access):
@@ -223,7 +246,7 @@ def evaluate(node: Any, ctx: Context) -> Any:
     ):
         raise Unevaluable(node.text)  # a function of an unknown value is unknown, never a broken template
     try:
-        return function(ctx, node, *args)
+        return _bounded(function(ctx, node, *args), node)
     except (Unevaluable, ExpressionError):
         raise
     except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
@@ -270,12 +293,44 @@ def _marker_in(*values: Any) -> str | None:
     return found
 
 
+def _bounded(value: Any, node: Call) -> Any:
+    """A function's result within what ARM itself allows (64-bit integers, bounded strings and arrays)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value < MAX_INT:
+        raise ExpressionError(f"{node.text}: integer overflow")
+    if isinstance(value, str | list | dict) and len(value) > (MAX_TEXT if isinstance(value, str) else MAX_ITEMS):
+        raise ExpressionError(f"{node.text[:120]}: result too large")
+    return value
+
+
 def _str(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, (dict, list)):
+        _check_nodes(value)
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+def _check_nodes(value: Any) -> None:
+    """Refuse to serialize a value of more than MAX_ITEMS nodes (arrays of the same array, nested,
+    are small in memory but exponential as text)."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_ITEMS:
+            raise ExpressionError("value too large to turn into a string")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _at_most(count: Any, limit: int) -> int:
+    number = int(count)
+    if not 0 <= number <= limit:
+        raise ExpressionError(f"{number} is not 0..{limit}")
+    return number
 
 
 def _parameters(ctx: Context, node: Call, name: str) -> Any:
@@ -717,6 +772,7 @@ def _user_function(ctx: Context, node: Call, args: list[Any]) -> Any:
         variables=ctx.variables,  # Bicep's functions may read the template's variables
         functions=ctx.functions,
         evaluate_variable=ctx.evaluate_variable,
+        budget=ctx.budget,
     )
     inner.resolving = {*ctx.resolving, node.name}
     return evaluate_value(output.get("value"), inner)
@@ -823,7 +879,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "join": lambda ctx, node, items, sep: str(sep).join(_str(i) for i in items),
     "indexof": lambda ctx, node, c, i: _index_of(c, i, first=True),
     "lastindexof": lambda ctx, node, c, i: _index_of(c, i, first=False),
-    "range": lambda ctx, node, start, count: list(range(int(start), int(start) + int(count))),
+    "range": lambda ctx, node, start, count: list(range(int(start), int(start) + _at_most(count, MAX_RANGE))),
     "add": lambda ctx, node, a, b: int(a) + int(b),
     "sub": lambda ctx, node, a, b: int(a) - int(b),
     "mul": lambda ctx, node, a, b: int(a) * int(b),
@@ -831,7 +887,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mod": lambda ctx, node, a, b: int(math.fmod(int(a), int(b))),
     "min": lambda ctx, node, *a: min(_numbers(a)),
     "max": lambda ctx, node, *a: max(_numbers(a)),
-    "padleft": lambda ctx, node, v, n, c=" ": _str(v).rjust(int(n), str(c)[:1] or " "),
+    "padleft": lambda ctx, node, v, n, c=" ": _str(v).rjust(_at_most(n, MAX_TEXT), str(c)[:1] or " "),
     "base64": lambda ctx, node, v: base64.b64encode(_str(v).encode()).decode(),
     "base64tostring": lambda ctx, node, v: base64.b64decode(str(v)).decode("utf-8", "replace"),
     "utcnow": _unevaluable,

@@ -29,6 +29,9 @@ TEMPLATE_SCHEMA_MARKERS = (
 MAX_COPY = 800
 """ARM's own limit on a copy loop's count."""
 MAX_NESTING = 16
+RESOURCE_COST = 100
+"""Steps of the evaluation budget one resource costs: at most 50,000 resources (copies, nested
+deployments and all) per template, where ARM allows 800 per template."""
 
 
 def is_deployment_template(document: Any) -> bool:
@@ -107,8 +110,13 @@ def evaluate(
     template = _Template(path, document, root=root or path.parent, chain=(path.resolve(),))
     for _ in range(2):
         template.rows, template.unresolved, template.gaps = [], [], []
-        ctx = _context(document, path, parameters, None, template, "resources")
-        _resources(template, document.get("resources"), ctx, parent=None, address="resources", depth=0)
+        try:
+            ctx = _context(document, path, parameters, None, template, "resources")
+            _resources(template, document.get("resources"), ctx, parent=None, address="resources", depth=0)
+        except arm_expr.TooCostly as exc:
+            raise InputError(f"{path}: not a template ARM would deploy: {exc}") from None
+        except RecursionError:
+            raise InputError(f"{path}: expressions, variables or functions nested too deeply to evaluate") from None
         if not template.unresolved:
             break
     return Evaluated(template.rows, template.gaps, template.linked)
@@ -133,6 +141,7 @@ def _context(
         functions=_functions(document),
         symbols=template.symbols.setdefault(scope, {}),
         unresolved=template.unresolved,
+        budget=outer.budget if outer is not None else [arm_expr.MAX_STEPS],
     )
     lowered = {k.lower(): v for k, v in given.items()}
     for name, definition in definitions.items():
@@ -252,7 +261,8 @@ def _resources(
         raise InputError(f"{template.path}: `resources` is neither an array nor an object")
     for where, symbol, declared in items:
         if not isinstance(declared, Mapping):
-            raise InputError(f"{template.path}:{getattr(resources, 'line', 0)}: {where} is not an object")
+            line = getattr(resources, "line", 0)
+            raise InputError(f"{template.path}{f':{line}' if line else ''}: {where} is not an object")
         copy = declared.get("copy")
         if isinstance(copy, Mapping):
             name = str(copy.get("name", "")).lower()
@@ -278,8 +288,9 @@ def _resource(
     depth: int,
     symbols: tuple[str | None, ...] = (),
 ) -> None:
-    if declared.get("existing") is True:
-        return
+    if declared.get("existing") is True or "import" in declared or "extension" in declared:
+        return  # not deployed here, or a Bicep extension's (Microsoft Graph, Kubernetes) object: not an ARM resource
+    arm_expr.spend(ctx, RESOURCE_COST)
     condition = _value(declared["condition"], ctx, template.path) if "condition" in declared else True
     if condition is False:
         return
