@@ -80,7 +80,7 @@ def _classify_unknown(name: str, value: str, source: str) -> AppSettingFact:
 
     if "@microsoft.keyvault(" in expression.lower():  # a Key Vault reference whose secret URI comes at deployment
         return fact("none", reference=True)
-    carried = secrets.classify("", _without_sources(expression))  # literal text of the expression only
+    carried = _carried(expression)
     if carried != "none":
         return fact(carried)
     if _LIST_FUNCTION.search(expression):  # `listKeys()`, `listCredentials()`: a key at deployment
@@ -143,9 +143,13 @@ _SAFE_TF_PAIRS = {
 }
 
 
-def _without_sources(expression: str) -> str:
-    """A plan marker's text without the Terraform references it names (addresses, not values)."""
-    return expression.split(_FROM, 1)[0] if _KNOWN_AFTER_APPLY in expression else expression
+def _carried(expression: str) -> str:
+    """The credential class the literal text of an expression carries (`concat('Password=...;', x)`),
+    whatever the setting is called; "none" for a plan's marker, which holds no literal text."""
+    if _KNOWN_AFTER_APPLY in expression:
+        return "none"
+    literals = "".join(m.group()[1:-1].replace("''", "'") for m in _ARM_LITERAL.finditer(expression))
+    return secrets.classify("", literals) if literals else "none"
 
 
 def _no_secret_by_shape(expression: str) -> bool:
@@ -212,6 +216,11 @@ def _redact(value: Any, name: str = "") -> Any:
         return {k: _redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, name) for v in value]
+    if isinstance(value, str) and value.startswith(UNEVALUATED_PREFIX):
+        # an expression known only at deployment may still hold a literal credential:
+        # `concat('Password=...;Server=', reference(...).fqdn)` is unknown, its text never shown
+        carried = _carried(unevaluated.find(value) or "")
+        return value if carried == "none" else unevaluated.marker(f"an expression holding a {carried} ({name})")
     if (
         isinstance(value, str)
         and not value.startswith((SECURE_PREFIX, UNEVALUATED_PREFIX))

@@ -176,3 +176,21 @@ def test_plan_secret_value_in_a_sensitive_connection_string_is_judged_never_show
     verdict = by(findings(result), "MLW-CFG-06")
     assert verdict["status"] == "fail" and "db (password)" in verdict["message"]
     assert "Wint3r" not in result.stdout
+
+
+def test_an_expression_holding_a_literal_credential_is_never_shown(tmp_path: Path) -> None:
+    """Any property known only at deployment is `unknown` naming its expression, unless the
+    expression's literal text carries a credential: then it is named by its class only."""
+    storage = {
+        "type": "Microsoft.Storage/storageAccounts",
+        "apiVersion": "2023-05-01",
+        "name": "stml",
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "properties": {"minimumTlsVersion": "[concat('Password=Wint3r-Is-Coming;x=', parameters('conn'))]"},
+    }
+    result = scan("--template", str(write(tmp_path / "main.json", template(storage, parameters=PARAMETERS))))
+    tls = by(findings(result), "MLW-ST-02")
+    assert tls["status"] == "unknown"
+    assert "an expression holding a password (minimumTlsVersion)" in tls["message"]
+    assert "Wint3r" not in result.stdout
