@@ -19,8 +19,11 @@ _MAX_MODULE_DEPTH = 64
 
 def check(document: Mapping[str, Any], path: Path) -> None:
     version = document.get("format_version")
-    if version is not None and (not isinstance(version, str) or version.split(".", 1)[0] != "1"):
-        raise InputError(f"{path}: format_version {version!r} is not 1.x, the `terraform show -json` format read here")
+    if version is not None and (not isinstance(version, str) or version.split(".", 1)[0] not in ("0", "1")):
+        raise InputError(
+            f"{path}: format_version {version!r} is not 1.x (or the 0.x of Terraform 0.12 to 0.15), "
+            "the `terraform show -json` formats read here"
+        )
     changes = document.get("resource_changes")
     _expect(changes, (list,), path, document, "resource_changes", "an array")
     seen: dict[str, str] = {}
