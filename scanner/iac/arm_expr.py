@@ -198,6 +198,8 @@ class Context:
     resolving: set[str] = field(default_factory=set)
     variable_cache: dict[str, Any] = field(default_factory=dict)
     evaluate_variable: Callable[[str], Any] | None = None
+    scope: tuple[str, str] = (PLACEHOLDER_SUBSCRIPTION, PLACEHOLDER_RESOURCE_GROUP)
+    """`subscription()` and `resourceGroup()` of this scope (a nested deployment's own, if it names them)."""
     budget: list[int] = field(default_factory=lambda: [MAX_STEPS])
     """Steps left, shared by every scope of one evaluation (nested and linked templates pass it on)."""
 
@@ -417,8 +419,8 @@ def _resource_id(ctx: Context, node: Call, *args: Any) -> str:
     if index is None or index > 2:
         raise ExpressionError("resourceId: no resource type")
     prefix = args[:index]
-    subscription = str(prefix[0]) if index == 2 else PLACEHOLDER_SUBSCRIPTION
-    group = str(prefix[-1]) if index >= 1 else PLACEHOLDER_RESOURCE_GROUP
+    subscription = str(prefix[0]) if index == 2 else ctx.scope[0]
+    group = str(prefix[-1]) if index >= 1 else ctx.scope[1]
     return _resource_id_parts(subscription, group, args[index], args[index + 1 :])
 
 
@@ -426,7 +428,7 @@ def _subscription_resource_id(ctx: Context, node: Call, *args: Any) -> str:
     index = next((i for i, a in enumerate(args) if _looks_like_type(a)), None)
     if index is None or index > 1:
         raise ExpressionError("subscriptionResourceId: no resource type")
-    subscription = str(args[0]) if index == 1 else PLACEHOLDER_SUBSCRIPTION
+    subscription = str(args[0]) if index == 1 else ctx.scope[0]
     return _resource_id_parts(subscription, None, args[index], args[index + 1 :])
 
 
@@ -439,8 +441,8 @@ def _extension_resource_id(ctx: Context, node: Call, scope: str, rtype: str, *na
 def _resource_group(ctx: Context, node: Call) -> Declared:
     return Declared(
         {
-            "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{PLACEHOLDER_RESOURCE_GROUP}",
-            "name": PLACEHOLDER_RESOURCE_GROUP,
+            "id": f"/subscriptions/{ctx.scope[0]}/resourceGroups/{ctx.scope[1]}",
+            "name": ctx.scope[1],
             "type": "Microsoft.Resources/resourceGroups",
             "location": PLACEHOLDER_LOCATION,
             "tags": {},
@@ -452,8 +454,8 @@ def _resource_group(ctx: Context, node: Call) -> Declared:
 def _subscription(ctx: Context, node: Call) -> Declared:
     return Declared(
         {
-            "id": f"/subscriptions/{PLACEHOLDER_SUBSCRIPTION}",
-            "subscriptionId": PLACEHOLDER_SUBSCRIPTION,
+            "id": f"/subscriptions/{ctx.scope[0]}",
+            "subscriptionId": ctx.scope[0],
             "tenantId": PLACEHOLDER_TENANT,
             "displayName": "template subscription",
         }
@@ -542,7 +544,11 @@ def _resource_named(ctx: Context, target: Any) -> Any:
     """A resource of this template by id, or by symbolic name (languageVersion 2.0)."""
     if not isinstance(target, str):
         return None
-    return ctx.resource_ids.get(target.lower()) or ctx.symbols.get(target.lower())
+    found = ctx.resource_ids.get(target.lower()) or ctx.symbols.get(target.lower())
+    if found is None and target and "/" not in target.strip("/"):  # `reference('data')`: a resource's bare name
+        named = [row for row in ctx.resource_ids.values() if str(row.get("_full_name", "")).lower() == target.lower()]
+        found = named[0] if len(named) == 1 else None
+    return found
 
 
 def _reference(ctx: Context, node: Call, target: Any, *rest: Any) -> Any:
@@ -773,6 +779,7 @@ def _user_function(ctx: Context, node: Call, args: list[Any]) -> Any:
         functions=ctx.functions,
         evaluate_variable=ctx.evaluate_variable,
         budget=ctx.budget,
+        scope=ctx.scope,
     )
     inner.resolving = {*ctx.resolving, node.name}
     return evaluate_value(output.get("value"), inner)

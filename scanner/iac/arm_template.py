@@ -83,6 +83,8 @@ class _Template:
     gaps: list[Gap] = field(default_factory=list)
     linked: set[Path] = field(default_factory=set)
     conditions: list[str] = field(default_factory=list)
+    scope: tuple[str, str] = (arm_expr.PLACEHOLDER_SUBSCRIPTION, arm_expr.PLACEHOLDER_RESOURCE_GROUP)
+    """(subscription, resource group) the resources deploy to: a nested deployment's own, when it names them."""
     """The unknown `condition`s of the resources (and deployments) being evaluated, outermost first."""
 
 
@@ -142,6 +144,7 @@ def _context(
         symbols=template.symbols.setdefault(scope, {}),
         unresolved=template.unresolved,
         budget=outer.budget if outer is not None else [arm_expr.MAX_STEPS],
+        scope=template.scope,
     )
     lowered = {k.lower(): v for k, v in given.items()}
     for name, definition in definitions.items():
@@ -338,11 +341,16 @@ def _declared_resource(
         outputs = _nested_deployment(template, declared, ctx, where, depth)
         _register(
             ctx,
-            {"type": rtype, "_full_name": name, "id": _id(rtype, name), "properties": {"outputs": outputs}},
+            {
+                "type": rtype,
+                "_full_name": name,
+                "id": _id(rtype, name, template.scope),
+                "properties": {"outputs": outputs},
+            },
             symbols,
         )
         return
-    _add_row(template, declared, ctx, where, depth, symbols, rtype, name, _id(rtype, name))
+    _add_row(template, declared, ctx, where, depth, symbols, rtype, name, _id(rtype, name, template.scope))
 
 
 def _add_row(
@@ -405,14 +413,22 @@ def _register(ctx: Context, row: dict[str, Any], symbols: tuple[str | None, ...]
             ctx.symbols[symbol.lower()] = row
 
 
-def _id(rtype: str, name: str) -> str:
+def _id(rtype: str, name: str, scope: tuple[str, str]) -> str:
     namespace, *types = rtype.split("/")
     names = name.split("/")
     segments = "/".join(f"{t}/{n}" for t, n in zip(types, names, strict=False))
-    return (
-        f"/subscriptions/{arm_expr.PLACEHOLDER_SUBSCRIPTION}/resourceGroups/{arm_expr.PLACEHOLDER_RESOURCE_GROUP}"
-        f"/providers/{namespace}/{segments}"
-    )
+    return f"/subscriptions/{scope[0]}/resourceGroups/{scope[1]}/providers/{namespace}/{segments}"
+
+
+def _deployment_scope(template: _Template, declared: Mapping[str, Any], ctx: Context) -> tuple[str, str]:
+    """Where a nested deployment's resources go: its `subscriptionId` and `resourceGroup` when they
+    are known (Bicep's `scope: resourceGroup('data')`), else where the parent's go."""
+    scope = list(template.scope)
+    for index, key in ((0, "subscriptionId"), (1, "resourceGroup")):
+        value = _value(declared[key], ctx, template.path) if key in declared else None
+        if isinstance(value, str) and value and arm_expr.unknown_text(value) is None and "/" not in value:
+            scope[index] = value
+    return scope[0], scope[1]
 
 
 def _nested_deployment(
@@ -421,6 +437,7 @@ def _nested_deployment(
     """An inline nested template: `inner` scope gets its own parameters; `outer` sees the parent's.
     Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`), or the
     marker of outputs known only at deployment (a link that is not read)."""
+    template = dataclasses.replace(template, scope=_deployment_scope(template, declared, ctx))
     properties = declared.get("properties")
     inner = properties.get("template") if isinstance(properties, Mapping) else None
     if not isinstance(properties, Mapping):

@@ -1,0 +1,75 @@
+"""A nested deployment that names its resource group (Bicep's `scope: resourceGroup('data')`)
+deploys there: its resources' ids, `resourceGroup()` and `resourceId()` inside it say so, and a
+workspace that names the account by `resourceId('data', ...)` or by the module's output finds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.iac.conftest import by, findings, scan, template, write
+
+STORAGE = {
+    "type": "Microsoft.Storage/storageAccounts",
+    "apiVersion": "2023-05-01",
+    "name": "stdata",
+    "location": "westeurope",
+    "kind": "StorageV2",
+    "properties": {"allowBlobPublicAccess": True},
+}
+
+
+def _module(scope: str) -> dict[str, Any]:
+    inner = template(
+        STORAGE,
+        outputs={
+            "id": {"type": "string", "value": "[resourceId('Microsoft.Storage/storageAccounts', 'stdata')]"},
+            "group": {"type": "string", "value": "[resourceGroup().name]"},
+        },
+    )
+    return {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": "data",
+        "resourceGroup": "data-rg",
+        "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": scope}, "template": inner},
+    }
+
+
+def _workspace(storage: str) -> dict[str, Any]:
+    return {
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "apiVersion": "2024-04-01",
+        "name": "mlw",
+        "location": "westeurope",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {"storageAccount": storage, "friendlyName": "[reference('data').outputs.group.value]"},
+    }
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        "[resourceId('data-rg', 'Microsoft.Storage/storageAccounts', 'stdata')]",
+        "[reference('data').outputs.id.value]",  # the deployment by its bare name
+        "[reference(resourceId('Microsoft.Resources/deployments', 'data'), '2022-09-01').outputs.id.value]",
+    ],
+)
+def test_a_module_scoped_to_another_resource_group(tmp_path: Path, storage: str) -> None:
+    found = findings(
+        scan("--template", str(write(tmp_path / "main.json", template(_module("inner"), _workspace(storage)))))
+    )
+    containers = by(found, "MLW-ST-11", "stdata")
+    assert containers["status"] == "pass", containers["message"]  # judged as the workspace's storage
+    assert "/resourceGroups/data-rg/providers/Microsoft.Storage/storageAccounts/stdata" in containers["resource_id"]
+
+
+def test_outer_scope_evaluates_in_the_parent_but_deploys_to_the_named_group(tmp_path: Path) -> None:
+    storage = "[resourceId('data-rg', 'Microsoft.Storage/storageAccounts', 'stdata')]"
+    found = findings(
+        scan("--template", str(write(tmp_path / "main.json", template(_module("outer"), _workspace(storage)))))
+    )
+    containers = by(found, "MLW-ST-11", "stdata")
+    assert "/resourceGroups/data-rg/" in containers["resource_id"] and containers["status"] == "pass"
