@@ -33,19 +33,33 @@ def _template_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*.json") if p.is_file())
     if path.is_file():
+        _not_bicep(path, "build")
         return [path]
     raise InputError(f"--template {path}: no such file or directory")
 
 
-def _parameters_for(template: Path, parameter_files: list[Path], single: bool) -> dict[str, object]:
-    """A single template takes every parameters file; in a directory, `x.parameters*.json` goes with `x.json`."""
+def _parameters_for(template: Path, declared: object, parameter_files: list[Path], single: bool) -> dict[str, object]:
+    """A single template takes every parameters file; in a directory, `x.parameters*.json` goes with `x.json`.
+    A parameter the template does not declare is refused, as ARM refuses it (a parameters file meant
+    for another template would otherwise leave this one judged on its defaults)."""
+    names = {str(n).lower() for n in declared} if isinstance(declared, dict) else set()
     values: dict[str, object] = {}
     for file in parameter_files:
         stem = file.name.split(".parameters", 1)[0].removesuffix(".json")
         if single or stem == template.stem:
+            _not_bicep(file, "build-params")
             document = located_json.load(file, "ARM parameters file", comments=True)
-            values.update(arm_template.parameter_values(document, file))
+            given = arm_template.parameter_values(document, file)
+            if unknown := sorted(n for n in given if n.lower() not in names):
+                raise InputError(f"{file}: parameter {unknown[0]!r} is not declared by the template {template}")
+            values.update(given)
     return values
+
+
+def _not_bicep(file: Path, command: str) -> None:
+    """Bicep source is compiled by the Bicep CLI, not read here: say so rather than 'malformed JSON'."""
+    if file.suffix.lower() in (".bicep", ".bicepparam"):
+        raise InputError(f"{file}: Bicep source; compile it with `az bicep {command} --file {file}` and pass the JSON")
 
 
 def _names_template_schema(file: Path) -> bool:
@@ -80,7 +94,7 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
             if path.is_file():
                 raise InputError(f"{file}: not an ARM deployment template (no deployment template `$schema`)")
             continue  # a directory holds parameters files, configs, ...: only templates are read
-        parameters = _parameters_for(file, parameter_files, path.is_file())
+        parameters = _parameters_for(file, document.get("parameters"), parameter_files, path.is_file())
         try:
             evaluated.append((file, arm_template.evaluate(document, file, parameters, root)))
         except InputError as exc:

@@ -51,7 +51,8 @@ def parameter_values(document: Any, path: Path) -> dict[str, Any]:
         elif isinstance(entry, Mapping) and "reference" in entry:
             out[name] = arm_expr.secure(name)  # a Key Vault reference: resolved only at deployment
         else:
-            raise InputError(f"{path}:{getattr(entry, 'line', 0)}: parameter {name!r} has no `value`")
+            line = getattr(entry, "line", 0) or getattr(params, "line", 0)
+            raise InputError(f"{path}{f':{line}' if line else ''}: parameter {name!r} has no `value`")
     return out
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from scanner.cli import cli
 from tests.iac.conftest import by, findings, scan, template, write
 
 STORAGE = {
@@ -73,3 +75,20 @@ def test_outer_scope_evaluates_in_the_parent_but_deploys_to_the_named_group(tmp_
     )
     containers = by(found, "MLW-ST-11", "stdata")
     assert "/resourceGroups/data-rg/" in containers["resource_id"] and containers["status"] == "pass"
+
+
+def test_parameters_files_a_template_cannot_take(tmp_path: Path) -> None:
+    """ARM refuses a parameter the template does not declare; Bicep source is compiled first."""
+    main = write(tmp_path / "main.json", template(STORAGE, parameters={"tls": {"type": "string"}}))
+    other = write(
+        tmp_path / "other.parameters.json", {"parameters": {"tls": {"value": "TLS1_2"}, "sku": {"value": "x"}}}
+    )
+    bicep = tmp_path / "main.bicepparam"
+    bicep.write_text("using 'main.bicep'\nparam tls = 'TLS1_2'\n")
+    for given, message in (
+        (other, "parameter 'sku' is not declared by the template"),
+        (bicep, "Bicep source; compile it with `az bicep build-params"),
+    ):
+        result = CliRunner().invoke(cli, ["scan", "--template", str(main), "--parameters", str(given)])
+        assert result.exit_code == 2 and result.stderr.startswith(f"mlwarden: error: {given}"), result.output
+        assert message in result.stderr and len(result.stderr.splitlines()) == 1
