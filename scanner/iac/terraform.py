@@ -269,6 +269,10 @@ def _site(kind: str) -> Translate:
                 site_config["appSettings"].append(
                     {"name": "AzureWebJobsStorage", "value": _storage_key_setting(v.get("storage_account_access_key"))}
                 )
+            elif _unknown(v.get("storage_uses_managed_identity")):  # identity or key: decided after apply
+                site_config["appSettings"].append(
+                    {"name": "AzureWebJobsStorage", "value": v.get("storage_uses_managed_identity")}
+                )
             elif v.get("storage_uses_managed_identity"):
                 site_config["appSettings"].append(
                     {"name": "AzureWebJobsStorage__accountName", "value": v.get("storage_account_name")}

@@ -194,3 +194,30 @@ def test_an_expression_holding_a_literal_credential_is_never_shown(tmp_path: Pat
     assert tls["status"] == "unknown"
     assert "an expression holding a password (minimumTlsVersion)" in tls["message"]
     assert "Wint3r" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("identity", "unknown", "status"), [(True, {}, "pass"), (None, {"storage_uses_managed_identity": True}, "unknown")]
+)
+def test_plan_function_host_storage_by_identity_known_after_apply(
+    tmp_path: Path, identity: Any, unknown: dict[str, Any], status: str
+) -> None:
+    """`storage_uses_managed_identity` known only after apply: the host storage may still use a key."""
+    app = {
+        "name": "func-ml",
+        "location": "westeurope",
+        "resource_group_name": "rg-ml",
+        "storage_account_name": "stml",
+        "storage_uses_managed_identity": identity,
+        "site_config": [{}],
+    }
+    change = {
+        "address": "azurerm_linux_function_app.f",
+        "mode": "managed",
+        "type": "azurerm_linux_function_app",
+        "name": "f",
+        "change": {"actions": ["create"], "before": None, "after": app, "after_unknown": unknown},
+    }
+    plan = {"format_version": "1.2", "resource_changes": [change]}
+    verdict = by(findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", plan)))), "MLW-CFG-06")
+    assert verdict["status"] == status, verdict["message"]
