@@ -804,7 +804,8 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
     plan_shape.check(document, path)
     entries: dict[str, tuple[Values, Any, int, str]] = {}
     for resource in _planned(document):
-        if _managed(resource) and resource.get("type") in _READ:
+        # a state's deposed object (`deposed_key`) is the one a create-before-destroy replaces
+        if _managed(resource) and resource.get("type") in _READ and not resource.get("deposed_key"):
             values = resource.get("values")
             address = str(resource.get("address"))
             entries[address] = (

@@ -160,3 +160,21 @@ def test_a_plan_terraform_did_not_write_is_one_error_line(tmp_path: Path, docume
     (line,) = result.stderr.splitlines()
     assert line.startswith("mlwarden: error: ") and "plan.json" in line and where in line, line
     assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_a_state_with_a_deposed_object_judges_the_current_one(tmp_path: Path) -> None:
+    current = {
+        "address": "azurerm_storage_account.st",
+        "mode": "managed",
+        "type": "azurerm_storage_account",
+        "name": "st",
+        "values": {**STORAGE, "name": "stnow"},
+    }
+    deposed = {
+        **current,
+        "deposed_key": "00000001",
+        "values": {**STORAGE, "name": "stnow", "min_tls_version": "TLS1_0"},
+    }
+    state = {"format_version": "1.0", "values": {"root_module": {"resources": [current, deposed]}}}
+    found = findings(scan("--terraform-plan", str(write(tmp_path / "state.json", state))))
+    assert by(found, "MLW-ST-02")["status"] == "pass"
