@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import inventory
 from scanner.errors import InputError
 from scanner.iac import arm_expr, diagnostics, linked, located_json
 from scanner.iac.arm_expr import Context, ExpressionError, Unevaluable
@@ -440,12 +441,24 @@ def _nested_deployment(
     marker of outputs known only at deployment (a link that is not read)."""
     template = dataclasses.replace(template, scope=_deployment_scope(template, declared, ctx))
     properties = declared.get("properties")
+    if arm_expr.is_expression(properties):  # `"properties": "[variables('module')]"`
+        properties = _value(properties, ctx, template.path)
+        if arm_expr.unknown_text(properties) is not None:
+            return _unread_template(template, declared, where)
+    if properties is not None and not isinstance(properties, Mapping):
+        raise InputError(f"{template.path}:{getattr(declared, 'line', 0)}: {where}: `properties` is not an object")
     inner = properties.get("template") if isinstance(properties, Mapping) else None
     if not isinstance(properties, Mapping):
         return {}
     link = properties.get("templateLink")
     if not isinstance(inner, Mapping) and isinstance(link, Mapping):
         return _linked_deployment(template, declared, properties, link, ctx, where, depth)
+    if inner is not None and not isinstance(inner, Mapping):  # `"template": "[variables('inner')]"`
+        inner = _value(inner, ctx, template.path)
+        if arm_expr.unknown_text(inner) is not None:
+            return _unread_template(template, declared, where)
+        if not isinstance(inner, Mapping):
+            raise InputError(f"{template.path}:{getattr(declared, 'line', 0)}: {where}: `template` is not an object")
     if not isinstance(inner, Mapping):
         return {}
     options = properties.get("expressionEvaluationOptions")
@@ -457,6 +470,19 @@ def _nested_deployment(
         inner_ctx = ctx
     _resources(template, inner.get("resources"), inner_ctx, None, f"{where}.properties.template.resources", depth + 1)
     return _outputs(inner.get("outputs"), inner_ctx, template.path)
+
+
+def _unread_template(template: _Template, declared: Mapping[str, Any], where: str) -> str:
+    """A nested template known only at deployment: a coverage gap naming it; its outputs are unknown."""
+    here = f"{template.path}:{getattr(declared, 'line', 0)}: {where}"
+    template.gaps.append(
+        Gap(
+            source=inventory.RESOURCES,
+            scope=f"{here}: inline template known only at deployment",
+            reason="a nested template mlwarden cannot read offline: the resources it deploys are not judged",
+        )
+    )
+    return arm_expr.unevaluated(f"outputs of the nested template at {where}")
 
 
 def _passed_parameters(template: _Template, properties: Mapping[str, Any], ctx: Context) -> dict[str, Any]:

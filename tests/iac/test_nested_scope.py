@@ -92,3 +92,37 @@ def test_parameters_files_a_template_cannot_take(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["scan", "--template", str(main), "--parameters", str(given)])
         assert result.exit_code == 2 and result.stderr.startswith(f"mlwarden: error: {given}"), result.output
         assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def _deployment(properties: Any) -> dict[str, Any]:
+    return {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": "m",
+        "properties": properties,
+    }
+
+
+def test_a_nested_template_given_by_an_expression(tmp_path: Path) -> None:
+    """From a variable it is read; from a parameter without a value it is a coverage gap (exit 3);
+    a `template` or `properties` that is no object at all is a broken template (exit 2)."""
+    inline = {"mode": "Incremental", "template": "[variables('inner')]"}
+    document = template(_deployment(inline), variables={"inner": template(STORAGE)})
+    assert (
+        by(findings(scan("--template", str(write(tmp_path / "main.json", document)))), "MLW-ST-03")["status"] == "fail"
+    )
+
+    unknown = template(_deployment("[parameters('module')]"), parameters={"module": {"type": "object"}})
+    result = CliRunner().invoke(
+        cli, ["scan", "--template", str(write(tmp_path / "gap.json", unknown)), "--format", "json"]
+    )
+    assert result.exit_code == 3, result.output
+    assert "inline template known only at deployment" in result.stdout
+
+    for broken, what in (
+        (_deployment({"mode": "Incremental", "template": "inline"}), "template"),
+        (_deployment("x"), "properties"),
+    ):
+        path = write(tmp_path / "broken.json", template(broken))
+        result = CliRunner().invoke(cli, ["scan", "--template", str(path)])
+        assert result.exit_code == 2 and f"resources[0]: `{what}` is not an object" in result.stderr, result.output
