@@ -382,8 +382,8 @@ def _storage(v: Values, rid: str) -> dict[str, Any]:
         "requireInfrastructureEncryption": _bool(v.get("infrastructure_encryption_enabled")),
     }
     if cmk:
-        key_id = cmk.get("key_vault_key_id")
-        encryption["keyvaultproperties"] = {"keyvaulturi": key_id, "keyname": key_id}
+        uri, name = _split_key(_first(cmk, "key_vault_key_id", "managed_hsm_key_id"))
+        encryption["keyvaultproperties"] = {"keyvaulturi": uri, "keyname": name}
     props: dict[str, Any] = {
         "supportsHttpsTrafficOnly": _first(v, "https_traffic_only_enabled", "enable_https_traffic_only", default=True),
         "minimumTlsVersion": v.get("min_tls_version") or "TLS1_2",
@@ -426,7 +426,9 @@ def _cognitive(v: Values, rid: str) -> dict[str, Any]:
         "customSubDomainName": v.get("custom_subdomain_name"),
         "encryption": {
             "keySource": _choose(cmk, "Microsoft.KeyVault", "Microsoft.CognitiveServices"),
-            "keyVaultProperties": {"keyName": cmk.get("key_vault_key_id")},
+            "keyVaultProperties": dict(
+                zip(("keyVaultUri", "keyName"), _split_key(cmk.get("key_vault_key_id")), strict=True)
+            ),
         }
         if cmk
         else {"keySource": "Microsoft.CognitiveServices"},
@@ -546,7 +548,7 @@ def _storage_cmk(target: dict[str, Any], v: Values) -> None:
     encryption = target.setdefault("encryption", {})
     encryption["keySource"] = "Microsoft.Keyvault"
     encryption["keyvaultproperties"] = {
-        "keyvaulturi": _first(v, "key_vault_uri", "key_vault_id"),
+        "keyvaulturi": _vault_uri(_first(v, "key_vault_uri", "key_vault_id")),
         "keyname": v.get("key_name"),
     }
 
@@ -750,11 +752,36 @@ def _resolve(values: Any, expressions: Any, ids: Mapping[str, str], module: str 
             for reference in expression.get("references") or ():
                 target = _target(f"{module}{reference}", ids) or (_target(reference, ids) if module else None)
                 if target:
-                    out[key] = target
+                    out[key] = _key_url(target) if key.endswith("key_id") else target
                     break
         elif isinstance(value, (list, Mapping)):
             out[key] = _resolve(value, expression, ids, module)
     return out
+
+
+def _key_url(arm_id: str) -> str:
+    """A key attribute (`key_id`, `key_vault_key_id`) holds the key's URL, not its ARM id: the URL of
+    the plan's key it refers to (public cloud), as the resources that encrypt with it name it."""
+    parts = arm_id.split("/")
+    lowered = [p.lower() for p in parts]
+    if len(parts) >= 4 and lowered[-2] == "keys" and lowered[-4] == "vaults":
+        return f"https://{parts[-3].lower()}.vault.azure.net/keys/{parts[-1]}"
+    return arm_id
+
+
+def _vault_uri(value: Any) -> Any:
+    """A vault's URI from its ARM id (`key_vault_id`); a URI or a marker stays as it is."""
+    if isinstance(value, str) and value.lower().startswith("/subscriptions/") and "/vaults/" in value.lower():
+        return f"https://{value.rstrip('/').rsplit('/', 1)[-1].lower()}.vault.azure.net/"
+    return value
+
+
+def _split_key(key_id: Any) -> tuple[Any, Any]:
+    """(vault URI, key name) of a key URL `https://kv.vault.azure.net/keys/k[/version]`; a marker is both."""
+    if isinstance(key_id, str) and key_id.startswith("https://") and "/keys/" in key_id:
+        vault, _, rest = key_id.partition("/keys/")
+        return f"{vault}/", rest.split("/", 1)[0]
+    return key_id, key_id
 
 
 def _target(reference: str, ids: Mapping[str, str]) -> str | None:

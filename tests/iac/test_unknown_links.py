@@ -194,3 +194,71 @@ def test_plan_storage_link_through_a_module_output(tmp_path: Path) -> None:
     verdict = by(opaque, "MLW-ST-11", "stmlplan")
     assert verdict["status"] == "unknown", verdict["message"]
     assert "storage_account_id (known after apply)" in verdict["message"]
+
+
+def _create(address: str, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
+    tf_type, name = address.split(".")
+    change = {"actions": ["create"], "before": None, "after": after, "after_unknown": {"id": True, **unknown}}
+    return {"address": address, "mode": "managed", "type": tf_type, "name": name, "change": change}
+
+
+def _refers(attribute: str) -> dict[str, Any]:
+    return {"references": [attribute, attribute.rsplit(".", 1)[0]]}
+
+
+def test_plan_cmk_references_find_the_key_they_name(tmp_path: Path) -> None:
+    """`key_id = azurerm_key_vault_key.cmk.id` is the key's URL once applied, not its ARM id: the
+    workspace, the storage account (inline block or `_customer_managed_key`) and the key meet."""
+    group = {"resource_group_name": "rg-ml", "location": "westeurope"}
+    changes = [
+        _create("azurerm_key_vault.kv", {**group, "name": "kv-plan", "tenant_id": "t", "sku_name": "premium"}, {}),
+        _create(
+            "azurerm_key_vault_key.cmk", {"name": "cmk", "key_type": "RSA", "key_size": 3072}, {"key_vault_id": True}
+        ),
+        _create(
+            "azurerm_storage_account.st",
+            {**group, "name": "stinline", "customer_managed_key": [{"key_vault_key_id": None}]},
+            {"customer_managed_key": [{"key_vault_key_id": True}]},
+        ),
+        _create("azurerm_storage_account.other", {**group, "name": "stseparate"}, {}),
+        _create(
+            "azurerm_storage_account_customer_managed_key.other",
+            {"key_name": "cmk"},
+            {"storage_account_id": True, "key_vault_id": True},
+        ),
+        _create(
+            "azurerm_machine_learning_workspace.ws",
+            {**group, "name": "mlw-plan", "encryption": [{"key_vault_id": None, "key_id": None}]},
+            {"storage_account_id": True, "encryption": [{"key_vault_id": True, "key_id": True}]},
+        ),
+    ]
+    expressions = {
+        "azurerm_key_vault_key.cmk": {"key_vault_id": _refers("azurerm_key_vault.kv.id")},
+        "azurerm_storage_account.st": {
+            "customer_managed_key": [{"key_vault_key_id": _refers("azurerm_key_vault_key.cmk.id")}]
+        },
+        "azurerm_storage_account_customer_managed_key.other": {
+            "storage_account_id": _refers("azurerm_storage_account.other.id"),
+            "key_vault_id": _refers("azurerm_key_vault.kv.id"),
+        },
+        "azurerm_machine_learning_workspace.ws": {
+            "storage_account_id": _refers("azurerm_storage_account.st.id"),
+            "encryption": [
+                {"key_vault_id": _refers("azurerm_key_vault.kv.id"), "key_id": _refers("azurerm_key_vault_key.cmk.id")}
+            ],
+        },
+    }
+    plan = {
+        "format_version": "1.2",
+        "resource_changes": changes,
+        "configuration": {
+            "root_module": {"resources": [{"address": a, "expressions": e} for a, e in expressions.items()]}
+        },
+    }
+    found = findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", plan))))
+    hsm = [f for f in found if f["check_id"] == "MLW-KV-11"]
+    assert [(f["status"], f["message"]) for f in hsm] == [("fail", "CMK key cmk is software-protected (RSA)")]
+    assert by(found, "MLW-KV-12")["status"] == "pass"  # the vault holds the workspace's key: judged
+    for account in ("stinline", "stseparate"):
+        encrypted = by(found, "MLW-ST-08", account)
+        assert encrypted["status"] == "pass" and encrypted["message"].endswith("customer-managed key cmk")
