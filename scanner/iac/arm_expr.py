@@ -577,10 +577,26 @@ def _references(ctx: Context, node: Call, target: Any, *rest: Any) -> list[Any]:
 
 
 def _declared_view(found: Mapping[str, Any], *, full: bool) -> Declared:
-    if full:
-        return Declared({k: v for k, v in found.items() if not k.startswith("_")})
     properties = found.get("properties")
-    return Declared(properties if isinstance(properties, Mapping) else {})
+    properties = {**(properties if isinstance(properties, Mapping) else {}), **_known_uris(found)}
+    if full:
+        return Declared({**{k: v for k, v in found.items() if not k.startswith("_")}, "properties": properties})
+    return Declared(properties)
+
+
+def _known_uris(found: Mapping[str, Any]) -> dict[str, str]:
+    """Runtime properties that follow from a vault's or key's name (public cloud): a workspace's
+    `keyIdentifier: reference(key).keyUriWithVersion` then names the key it encrypts with."""
+    rtype, name = str(found.get("type", "")).lower(), str(found.get("_full_name", ""))
+    if "<" in name or not isinstance(found.get("properties"), Mapping):
+        return {}
+    if rtype == "microsoft.keyvault/vaults":
+        return {"vaultUri": f"https://{name.lower()}.vault.azure.net/"}
+    if rtype == "microsoft.keyvault/vaults/keys" and name.count("/") == 1:
+        vault, key = name.split("/")
+        uri = f"https://{vault.lower()}.vault.azure.net/keys/{key}"
+        return {"keyUri": uri, "keyUriWithVersion": f"{uri}/(version known at deployment)"}
+    return {}
 
 
 def _resource_info(ctx: Context, node: Call, target: Any) -> Any:

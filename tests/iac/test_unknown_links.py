@@ -262,3 +262,22 @@ def test_plan_cmk_references_find_the_key_they_name(tmp_path: Path) -> None:
     for account in ("stinline", "stseparate"):
         encrypted = by(found, "MLW-ST-08", account)
         assert encrypted["status"] == "pass" and encrypted["message"].endswith("customer-managed key cmk")
+
+
+@pytest.mark.parametrize("identifier", ["[reference('key').keyUriWithVersion]", "[reference('key').keyUri]"])
+def test_template_key_uri_names_the_key(tmp_path: Path, identifier: str) -> None:
+    """Bicep's `keyIdentifier: key.properties.keyUriWithVersion`: the URI follows from the names, so
+    the key is judged as the workspace's CMK rather than left unknown."""
+    document = {
+        **template(),
+        "languageVersion": "2.0",
+        "resources": {
+            "kv": VAULT,
+            "key": {**KEY, "name": "[format('{0}/{1}', 'kv-ml', 'cmk')]", "properties": {"kty": "RSA-HSM"}},
+            "ws": _workspace("[resourceId('Microsoft.Storage/storageAccounts', 'stml')]", identifier),
+        },
+    }
+    found = findings(scan("--template", str(write(tmp_path / "main.json", document))))
+    (hsm,) = [f for f in found if f["check_id"] == "MLW-KV-11"]
+    assert (hsm["status"], hsm["message"]) == ("pass", "CMK key cmk is HSM-backed (RSA-HSM)")
+    assert by(found, "MLW-KV-12")["status"] == "fail"  # the vault's access policy may purge the workspace's key
