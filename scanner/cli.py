@@ -509,7 +509,7 @@ def scan(
     with reserved(outputs):
         started = time.perf_counter()
         inventory, origin, description, attach = _load_source(
-            demo, snapshot, template, parameter_files, terraform_plan, azure, jobs=jobs
+            demo, snapshot, template, parameter_files, terraform_plan, azure
         )
         threshold = None if fail_on == "none" else Severity(fail_on)
         result = run_scan(
@@ -613,11 +613,9 @@ def _load_source(
     parameter_files: Sequence[Path],
     terraform_plan: Path | None,
     azure: dict[str, Any],
-    *,
-    jobs: int | str = 1,
 ) -> tuple[Any, Origin, str, Attach | None]:
     """The inventory a scan judges, where it came from, how to describe it, and (live) what adds
-    who changed the resources that fail (`Attach`, else None); `jobs` as `--jobs` (a snapshot's read)."""
+    who changed the resources that fail (`Attach`, else None)."""
     from scanner.snapshot import read_demo, read_snapshot
 
     if template is not None or terraform_plan is not None:
@@ -630,7 +628,7 @@ def _load_source(
         inventory, description = _narrow_offline(read_demo(), azure, "bundled demo estate")
         return inventory, "demo", description, None
     if snapshot is not None:
-        inventory, description = _narrow_offline(read_snapshot(snapshot, jobs=jobs), azure, f"snapshot {snapshot.name}")
+        inventory, description = _narrow_offline(read_snapshot(snapshot), azure, f"snapshot {snapshot.name}")
         return inventory, "snapshot", description, None
     attach = _collect(azure)
     return attach.inventory, "azure", "", attach

@@ -18,9 +18,11 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import resources as package_files
 from pathlib import Path
 from typing import IO, Any
@@ -28,10 +30,8 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
-from scanner import key_check
 from scanner.atomic import atomic_open
 from scanner.bulk import collector_paused, keep_resident
-from scanner.cores import free_cores
 from scanner.errors import InputError
 from scanner.inventory import (
     SNAPSHOT_SCHEMA,
@@ -43,16 +43,116 @@ from scanner.inventory import (
     SnapshotHeader,
 )
 from scanner.json_keys import duplicate_in, duplicate_key
-from scanner.jsonl import CHUNK, GZIP_MAGIC, Limits, batches
 from scanner.resource_rows import RowBuilder
 
+GZIP_MAGIC = b"\x1f\x8b"
 DEMO_SNAPSHOT = "demo-estate.jsonl"
+_CHUNK = 1024 * 1024
+_BLANK = re.compile(rb"[ \t\r\n]+")
+_TINY_LINE = 16
+"""Bytes per line below which a chunk is read line by line with blank runs skipped: no record is that short."""
+
+
+def _env_int(name: str, default: int) -> int:
+    """A limit from the environment; one set but unusable (`2GiB`, `0`) is an error, not the default
+    it would silently fall back to (the read would then stop at a limit the user thinks is raised)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise InputError(f"{name}={value[:40]!r}: expected a whole number of bytes above 0")
+    return int(value)
 
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "record"
     return f"{where}: {err['msg']}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a snapshot may hold, checked while streaming and before a line is parsed, so a
+    small gzip cannot inflate into a huge line or an endless run of lines in memory."""
+
+    max_line_bytes: int = field(default_factory=lambda: _env_int("MLWARDEN_SNAPSHOT_MAX_LINE_BYTES", 16 << 20))
+    max_total_bytes: int = field(default_factory=lambda: _env_int("MLWARDEN_SNAPSHOT_MAX_BYTES", 1 << 30))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+def _too_long(name: str, number: int, limits: Limits) -> InputError:
+    return InputError(
+        f"snapshot {name} line {number}: longer than {_mib(limits.max_line_bytes)} (set "
+        "MLWARDEN_SNAPSHOT_MAX_LINE_BYTES to read longer records)"
+    )
+
+
+def _batches(stream: IO[bytes], name: str, limits: Limits) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, consecutive lines) for every chunk read: the lines of a chunk
+    are split at C speed and handed over together, the unfinished last one carried into the next
+    chunk's first (never a copy of the whole chunk). No line is held beyond `max_line_bytes` and
+    no more than `max_total_bytes` are ever inflated. Lines may be blank; a chunk made mostly of
+    tiny lines has its blank runs skipped at C speed (a gzip of a billion newlines must not
+    take minutes), its other lines handed over one by one."""
+    number, total, size = 1, 0, 0
+    parts: list[bytes] = []
+    while chunk := stream.read(_CHUNK):
+        total += len(chunk)
+        if total > limits.max_total_bytes:
+            raise InputError(
+                f"snapshot {name}: more than {_mib(limits.max_total_bytes)} of data (set "
+                "MLWARDEN_SNAPSHOT_MAX_BYTES to read a larger estate)"
+            )
+        count = chunk.count(b"\n")
+        if not count:
+            size += len(chunk)
+            if size > limits.max_line_bytes:
+                raise _too_long(name, number, limits)
+            parts.append(chunk)
+            continue
+        end = chunk.rfind(b"\n")
+        if size + end < _TINY_LINE * count:
+            yield from _sparse(b"".join((*parts, chunk[:end])), number, name, limits)
+            rest = chunk[end + 1 :]
+        else:
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if parts:
+                lines[0] = b"".join((*parts, lines[0]))
+            if max(map(len, lines)) > limits.max_line_bytes:
+                longest = next(i for i, line in enumerate(lines) if len(line) > limits.max_line_bytes)
+                raise _too_long(name, number + longest, limits)
+            yield number, lines
+        parts.clear()
+        number += count
+        size = len(rest)
+        if size > limits.max_line_bytes:
+            raise _too_long(name, number, limits)
+        if rest:
+            parts.append(rest)
+    if parts:
+        yield number, [b"".join(parts)]
+
+
+def _sparse(data: bytes, number: int, name: str, limits: Limits) -> Iterator[tuple[int, list[bytes]]]:
+    """The non-blank lines of `data` (complete lines, the first numbered `number`), one by one."""
+    pos = 0
+    while pos < len(data):
+        if blank := _BLANK.match(data, pos):
+            number += data.count(b"\n", pos, blank.end())
+            pos = blank.end()
+            continue
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = len(data)
+        if end - pos > limits.max_line_bytes:
+            raise _too_long(name, number, limits)
+        yield number, [data[pos:end]]
+        number += 1
+        pos = end + 1
 
 
 class _Rejoined(io.RawIOBase):
@@ -86,73 +186,30 @@ def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
         raw.seek(-len(head), io.SEEK_CUR)
         stream = raw
     else:
-        stream = io.BufferedReader(_Rejoined(head, raw), buffer_size=CHUNK)
+        stream = io.BufferedReader(_Rejoined(head, raw), buffer_size=_CHUNK)
     if head == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     return stream, raw
 
 
-def read_snapshot(
-    path: Path, *, label: str | None = None, limits: Limits | None = None, jobs: int | str = 1
-) -> Inventory:
+def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None = None) -> Inventory:
     """Read a snapshot file (`-` for stdin; FIFOs work too), failing with one clear line on the
-    first bad record or the first limit exceeded. With `jobs` above 1 (`auto`: when a core is
-    free) a large regular file has its records' keys checked by a second process (`key_check`)."""
+    first bad record or the first limit exceeded."""
     name = label or ("<stdin>" if str(path) == "-" else str(path))
-    limits = limits or Limits()
     try:
         stream, raw = _open(path)
     except OSError as exc:
         raise InputError(f"snapshot {name}: cannot open: {exc.strerror or exc}") from None
-    checker: key_check.KeyCheck | None = None
-    try:
-        checker = _keys_elsewhere(raw, jobs, limits)
-        inventory = _read(stream, name, limits, keys=checker is None)
-        if checker is None or checker.clean():
-            return inventory
-        del inventory  # a record has a key twice (or the checker could not tell): read again below
-    except InputError:
-        if checker is None:
-            raise
-    finally:
-        if checker is not None:
-            checker.end()
-        if str(path) != "-":  # stdin stays open (and may be None: a scan started with `<&-`)
-            raw.close()
-    # The serial read gives the first error exactly: a duplicate key on an earlier line than the one
-    # this read failed on comes first, and the checker's answer says neither which nor where.
-    return read_snapshot(path, label=label, limits=limits)
-
-
-def _read(stream: IO[bytes], name: str, limits: Limits, *, keys: bool) -> Inventory:
-    """The inventory of `stream`; `keys`: refuse records with a key twice (else checked elsewhere)."""
     try:
         with collector_paused():
-            inventory = _parse(batches(stream, name, limits), name, keys=keys)
+            inventory = _parse(_batches(stream, name, limits or Limits()), name)
             keep_resident(inventory)
             return inventory
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"snapshot {name}: unreadable or truncated file ({type(exc).__name__})") from None
-
-
-KEY_CHECK_BYTES = 32 << 20
-"""Snapshot size from which a second process checks the records' keys (`key_check`): below it,
-starting the process costs about what the check takes off the read."""
-
-
-def _keys_elsewhere(raw: IO[bytes], jobs: int | str, limits: Limits) -> key_check.KeyCheck | None:
-    """The checker of the records' keys (`key_check`), or None (they are checked by the read) when
-    it does not pay: one process asked for, no core free, a small file, stdin or a pipe (which
-    cannot be read twice)."""
-    if jobs == 1 or not raw.seekable():
-        return None
-    try:
-        size = os.fstat(raw.fileno()).st_size
-    except (OSError, ValueError):
-        return None
-    if size < KEY_CHECK_BYTES or (jobs == "auto" and free_cores(2) < 2):
-        return None
-    return key_check.start(raw.fileno(), limits)
+    finally:
+        if str(path) != "-":  # stdin stays open (and may be None: a scan started with `<&-`)
+            raw.close()
 
 
 def read_demo() -> Inventory:
@@ -162,7 +219,7 @@ def read_demo() -> Inventory:
         return read_snapshot(path, label=f"demo:{DEMO_SNAPSHOT}")
 
 
-def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str, *, keys: bool = True) -> Inventory:
+def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
     header: SnapshotHeader | None = None
     inventory: Inventory | None = None
     seen_ids: set[str] = set()
@@ -186,7 +243,7 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str, *, keys: bool 
                 header = _header(record, _where(name, first + offset))
                 inventory = Inventory(header=header)
                 continue
-            if keys and (twice := duplicate_in(raw, record)) is not None:
+            if (twice := duplicate_in(raw, record)) is not None:
                 raise InputError(f"{_where(name, first + offset)}: {_twice(twice)}")
             data = record.get("data")
             kind = record.get("record")

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from scanner import bulk, jsonl
+from scanner import bulk, snapshot
 from scanner.errors import InputError
 from scanner.estate import Estate
 from scanner.inventory import AppSettingFact, AppSettingsFacts, Inventory, KeyMetadata
@@ -192,7 +192,7 @@ def test_repeated_text_is_shared_and_keys_follow_a_copy() -> None:
 def test_line_numbers_survive_blank_lines_crlf_and_chunk_boundaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(jsonl, "CHUNK", chunk)
+    monkeypatch.setattr(snapshot, "_CHUNK", chunk)
     header, *records = _lines(tmp_path)
     text = "\r\n".join([header, "", "   ", records[0], "\t", *records[1:]]) + "\r\n\n\n"
     good = tmp_path / "crlf.jsonl"
