@@ -710,3 +710,31 @@ def test_key_listing_whose_next_link_loops_falls_back_to_arm_not_a_hang(fake: Az
     gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
     assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response; "), gaps
     assert {k.source for k in inventory.keys} == {"arm"} and fake.counts["kv:list"] == 2
+
+
+def test_a_row_sent_again_on_the_next_page_is_one_row(fake: AzureFake, tmp_path: Path) -> None:
+    """Rows came twice when the data moved under a page boundary: counted twice in the coverage records,
+    and an ML deployment's environment classified twice."""
+    fake.wire.graph_page_size = 3
+    fake.wire.graph_repeat_row = True
+    inventory = _same(fake, tmp_path)
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as whole:
+        wanted = {c.name: c.records for c in collect(options(whole, tmp_path)).header.sources}
+    assert {c.name: c.records for c in inventory.header.sources} == wanted
+    assert len({f.resource_id.lower() for f in inventory.app_settings}) == len(inventory.app_settings)
+
+
+@pytest.mark.parametrize("body", [{"properties": None}, {}, []], ids=["null", "no-properties", "not-an-object"])
+def test_app_settings_reply_without_a_settings_map_is_a_gap_not_no_settings(
+    fake: AzureFake, tmp_path: Path, body: object
+) -> None:
+    """Read as "no settings", a site's secret in a plain app setting passed MLW-CFG-06 on nothing."""
+    fake.wire.settings_body = body
+    inventory = collect(options(fake, tmp_path))
+    sites = sorted(r.id for r in inventory.resources if r.type_key == "microsoft.web/sites")
+    gaps = sorted(
+        (g.scope, g.reason) for c in inventory.header.sources if c.name == sources.APP_SETTINGS for g in c.gaps
+    )
+    assert gaps == [(site, "malformed response") for site in sites]
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    assert {f.status for f in findings if f.check_id == "MLW-CFG-06"} == {Status.UNKNOWN}

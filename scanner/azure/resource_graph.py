@@ -51,6 +51,20 @@ def page_rows(data: Any) -> list[dict[str, Any]] | None:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
+def unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per id (ids compare case-insensitively), the last one sent: paging is not a snapshot,
+    so a row can come twice when the data moves under a page boundary. Rows without an id stay."""
+    by_id: dict[str, dict[str, Any]] = {}
+    others: list[dict[str, Any]] = []
+    for row in rows:
+        row_id = row.get("id")
+        if isinstance(row_id, str):
+            by_id[row_id.lower()] = row
+        else:
+            others.append(row)
+    return [*by_id.values(), *others] if len(by_id) + len(others) < len(rows) else rows
+
+
 def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> tuple[Any, Any]:
     """`cls` hook: the JSON the service sent (already decoded by azure-core) and the response headers."""
     body = pipeline_response.context.get("deserialized_data")
@@ -104,7 +118,7 @@ class ResourceGraph:
                 raise SourceError(
                     f"Resource Graph refused the {where} ({table} query): {failures.reason(exc)}"
                 ) from None
-        return rows, gaps
+        return unique(rows), gaps
 
     def _subscriptions(
         self,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.exceptions import DecodeError
+
 from scanner import secrets
 from scanner.azure.arm import WEB_API, ArmClient
 from scanner.inventory import AppSettingFact, AppSettingsFacts
@@ -18,15 +20,23 @@ ENV_KEY = "environmentvariables"
 def site_facts(arm: ArmClient, site_id: str) -> AppSettingsFacts:
     """POST `config/appsettings/list` and `config/connectionstrings/list` (needs more than Reader)."""
     facts: list[AppSettingFact] = []
-    body = arm.post(f"{site_id}/config/appsettings/list", WEB_API)
-    settings = body.get("properties") if isinstance(body, dict) else None
-    facts.extend(secrets.facts_from_map(settings if isinstance(settings, dict) else None, "app_setting"))
-    body = arm.post(f"{site_id}/config/connectionstrings/list", WEB_API)
-    strings = body.get("properties") if isinstance(body, dict) else None
-    for name, entry in (strings or {}).items() if isinstance(strings, dict) else ():
+    settings = _listed(arm, f"{site_id}/config/appsettings/list")
+    facts.extend(secrets.facts_from_map(settings, "app_setting"))
+    strings = _listed(arm, f"{site_id}/config/connectionstrings/list")
+    for name, entry in strings.items():
         value = entry.get("value") if isinstance(entry, dict) else entry
         facts.append(secrets.fact(str(name), value, "connection_string"))
     return AppSettingsFacts(resource_id=site_id, settings=tuple(facts))
+
+
+def _listed(arm: ArmClient, path: str) -> dict[str, Any]:
+    """The `properties` map of a `config/*/list` reply. A reply without one is not "no settings"
+    (a site without any answers `{}`): read as none, a secret in a setting would pass unseen."""
+    body = arm.post(path, WEB_API)
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(properties, dict):
+        raise DecodeError(f"POST {path.rsplit('/config/', 1)[-1]}: no 'properties' object")
+    return properties
 
 
 def redact_deployment(row: dict[str, Any]) -> AppSettingsFacts | None:

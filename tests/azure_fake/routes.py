@@ -284,6 +284,8 @@ class Router:
         start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
         size = min(int(options.get("$top") or 100), fake.page_cap, wire.graph_page_size or fake.page_cap)
         page = rows[start : start + size]
+        if wire.graph_repeat_row and 0 < start <= len(rows):
+            page = [rows[start - 1], *page]
         if wire.graph_empty_first_page and not options.get("$skipToken") and rows:
             page, size = [], 0  # nothing this time, and a token to the first row
         payload: dict[str, Any] = {
@@ -370,6 +372,8 @@ class Router:
         if name in ("appsettings", "connectionstrings"):
             if fake.faults.forbidden_app_settings:
                 return self.reply(403, _error("AuthorizationFailed", "needs config/list/action"))
+            if fake.wire.settings_body is not None:
+                return self.reply(200, fake.wire.settings_body)
             planted = estate.site_settings.get(key, {})
             if name == "appsettings":
                 return self.reply(

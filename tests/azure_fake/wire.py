@@ -39,6 +39,9 @@ class Wire:
     """What `graph_null_properties` rows carry instead of their properties: null, or an odd type (`""`, `[]`)."""
     graph_empty_as: object = None
     """What an object column with nothing in it (tags, identity, sku) comes back as: null, `""` or `[]`."""
+    graph_repeat_row: bool = False
+    """Each page after the first starts with the previous page's last row again (paging is not a
+    snapshot: a row moved under the page boundary)."""
     graph_refusal: str = "403"
     """A query naming a subscription the identity cannot read: `403`, or `drop` (what Resource Graph
     does when another named subscription is readable: that one's rows, and no word of the other)."""
@@ -61,6 +64,8 @@ class Wire:
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
     """When set, the body of every pricings reply (`{}`: no `value` list; `[]`: not even an object)."""
+    settings_body: object = None
+    """When set, the body of every `config/appsettings/list` and `config/connectionstrings/list` reply."""
     # -- identity --------------------------------------------------------------------------------
     token_expiry: str = "int"
     """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
