@@ -290,3 +290,21 @@ def test_the_resources_asked_about_are_those_with_a_failing_finding_before_filte
     )  # fmt: skip
     assert asked == [expected] and len(expected) > 1
     assert {f.resource_id for f in result.findings if f.status.value == "fail"} < set(expected)
+
+
+def test_changes_a_query_did_not_ask_for_are_left_out(
+    planted: tuple[AzureFake, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A service that ignores the query's `where` sends every change: the 30-day-old one, and changes to
+    resources that do not fail, were counted and could explain a failure they predate."""
+    fake, plan = planted
+    fake.estate.tables["resourcechanges"].append(
+        _raw(plan["explained"].resource_id + "-elsewhere", "Update", 1, "other", "Azure Portal")
+    )
+    fake.wire.graph_unfiltered = True
+    result = _scan(fake, tmp_path, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    coverage = next(s for s in report["sources"] if s["name"] == RESOURCE_CHANGES)
+    assert coverage["records"] == len(plan["rows"]) - 2 and not coverage["gaps"]  # the old one and the other are out
+    assert not [f for f in report["findings"] if (f.get("change") or {}).get("changed_by") in ("too-old", "other")]

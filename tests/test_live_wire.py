@@ -738,3 +738,33 @@ def test_app_settings_reply_without_a_settings_map_is_a_gap_not_no_settings(
     assert gaps == [(site, "malformed response") for site in sites]
     findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
     assert {f.status for f in findings if f.check_id == "MLW-CFG-06"} == {Status.UNKNOWN}
+
+
+def test_rows_a_query_did_not_ask_for_are_left_out(fake: AzureFake, tmp_path: Path) -> None:
+    """A service that ignores the queries' `where` sends every row of each table: resource groups were
+    read as subscriptions, and a site's `config/appsettings` row (values and all) joined the inventory."""
+    canary = "Server=db;Password=Wire-Canary-0d1e2f"
+    site = next(r for r in fake.estate.inventory.resources if r.type_key == "microsoft.web/sites")
+    fake.estate.tables["appserviceresources"].append(
+        {"id": f"{site.id}/config/appsettings", "name": "appsettings", "type": "microsoft.web/sites/config",
+         "subscriptionId": site.subscription_id, "resourceGroup": site.resource_group,
+         "properties": {"DB_CONNECTION": canary}}
+    )  # fmt: skip
+    fake.estate.tables["resourcecontainers"].append(
+        {"id": f"/subscriptions/{SUB_A}/resourceGroups/rg-ml", "name": "rg-ml", "subscriptionId": SUB_A,
+         "type": "microsoft.resources/subscriptions/resourcegroups", "properties": {"provisioningState": "Succeeded"}}
+    )  # fmt: skip
+    fake.estate.tables["securityresources"].append(
+        {"id": f"/subscriptions/{SUB_A}/providers/Microsoft.Security/secureScores/ascScore", "name": "ascScore",
+         "type": "microsoft.security/securescores", "subscriptionId": SUB_A, "properties": {"score": {"current": 3}}}
+    )  # fmt: skip
+    fake.estate.tables["resources"].append(
+        {"id": f"/subscriptions/{SUB_A}/resourceGroups/rg-ml/providers/Microsoft.Compute/virtualMachines/vm1",
+         "name": "vm1", "type": "microsoft.compute/virtualmachines", "subscriptionId": SUB_A, "resourceGroup": "rg-ml",
+         "properties": {"osProfile": {"adminPassword": canary}}}
+    )  # fmt: skip
+    fake.wire.graph_unfiltered = True
+    inventory = _same(fake, tmp_path)
+    snapshot = tmp_path / "estate.jsonl"
+    write_snapshot(inventory, snapshot)
+    assert "Wire-Canary" not in snapshot.read_text()

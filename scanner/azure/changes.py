@@ -8,7 +8,7 @@ still succeeds and its exit code is unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -42,11 +42,15 @@ def read_changes(
     hours = max(1, int(since.total_seconds() // 3600))
     changes: list[ResourceChange] = []
     gaps: list[Gap] = []
+    targets = {resource_id.lower() for resource_id in resource_ids}
+    oldest = datetime.now(UTC) - timedelta(hours=hours)
     try:
         for kql in queries.resource_changes(resource_ids, hours):
             rows, refused = graph.query(kql, sources=(RESOURCE_CHANGES,), subscriptions=list(subscriptions))
             gaps.extend(refused)
-            changes.extend(c for c in (from_row(row) for row in rows) if c is not None)
+            found = (c for c in (from_row(row) for row in rows) if c is not None)
+            # What the query's `where` asked for, should a service have sent more.
+            changes.extend(c for c in found if c.resource_id.lower() in targets and c.time >= oldest)
     except (SourceError, AzureError, ValueError) as exc:  # a refused sign-in too: the checks' verdicts stand
         reason = str(exc) if isinstance(exc, SourceError) else failures.reason(exc)
         gaps.append(Gap(source=RESOURCE_CHANGES, scope="resourcechanges", reason=reason))

@@ -150,6 +150,7 @@ class Collection:
         )
         for gap in gaps:
             self.add_gap(gap)
+        rows = queries.asked(rows, (SUBSCRIPTION_TYPE,))
         subscription_rows = [as_resource({**row, "type": SUBSCRIPTION_TYPE}) for row in rows]
         self.add_rows(sources.RESOURCES, subscription_rows)
         found = {row.subscription_id.lower(): row.subscription_id for row in subscription_rows if row.subscription_id}
@@ -171,7 +172,7 @@ class Collection:
         for gap in gaps:
             self.add_gap(gap)
         resources: list[Resource] = []
-        for row in rows:
+        for row in queries.asked(rows, queries.RESOURCE_TYPES):
             if str(row.get("type", "")).lower() == DEPLOYMENT_TYPE:
                 facts = redact_deployment(row)
                 if facts is not None:
@@ -206,6 +207,7 @@ class Collection:
             self.progress.step(f"{exc}; reading each site's config from ARM instead")
             return
         # A config row without properties is no config: the site's own GET reads it (`Reads.plan`).
+        rows = queries.asked(rows, queries.SITE_CONFIG_TYPES, "/config/web")
         rows = [row for row in rows if isinstance(row.get("properties"), dict)]
         self.add_rows(sources.APPSERVICE_CONFIG, (as_resource(row) for row in rows))
 
@@ -220,7 +222,7 @@ class Collection:
             failed = None
         except SourceError as exc:
             found, failed = [], str(exc)
-        rows = [as_resource(row) for row in found]
+        rows = [as_resource(row) for row in queries.asked(found, queries.SECURITY_TYPES)]
         # A plan row without properties says nothing: its subscription's plans are all read from Defender.
         plans = [row for row in rows if row.type_key == PRICING_TYPE]
         bare = {(row.subscription_id or "").lower() for row in plans if not isinstance(row.properties, dict)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 COLUMNS = "id, name, type, kind, location, subscriptionId, resourceGroup, tags, identity, sku, properties"
 
@@ -19,6 +20,23 @@ RESOURCE_TYPES = (
     "microsoft.cognitiveservices/accounts",
     "microsoft.network/privateendpoints",
 )
+
+SITE_CONFIG_TYPES = ("microsoft.web/sites/config", "microsoft.web/sites/slots/config")
+SECURITY_TYPES = ("microsoft.security/assessments", "microsoft.security/pricings")
+
+
+def asked(rows: list[dict[str, Any]], types: Sequence[str], id_suffix: str = "") -> list[dict[str, Any]]:
+    """The rows a query's `where` asked for. Resource Graph applies it; a service (or fake) that
+    ignored it would send more, such as a site's `config/appsettings` with its values or resource
+    groups read as subscriptions. A row without a `type` column keeps the query's word for it."""
+    wanted = {t.lower() for t in types}
+    return [
+        row
+        for row in rows
+        if str(row.get("type") or next(iter(wanted))).lower() in wanted
+        and str(row.get("id") or "").lower().endswith(id_suffix)
+    ]
+
 
 SUBSCRIPTIONS = (
     "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "

@@ -268,7 +268,7 @@ class Router:
         table = fake.estate.tables.get(query.table, [])
         if subscriptions:  # scoping happens before the projection, as in Resource Graph
             table = [r for r in table if str(r.get("subscriptionId", "")).lower() in subscriptions]
-        rows = query.select(table)
+        rows = (kql.Query(query.table, columns=query.columns) if fake.wire.graph_unfiltered else query).select(table)
         if fake.wire.graph_sparse:
             rows = [{**r, **{k: None for k in ("subscriptionId", "resourceGroup") if k in r}} for r in rows]
         if nulled := fake.wire.graph_null_properties:
