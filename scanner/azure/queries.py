@@ -28,13 +28,17 @@ SECURITY_TYPES = ("microsoft.security/assessments", "microsoft.security/pricings
 def asked(rows: list[dict[str, Any]], types: Sequence[str], id_suffix: str = "") -> list[dict[str, Any]]:
     """The rows a query's `where` asked for. Resource Graph applies it; a service (or fake) that
     ignored it would send more, such as a site's `config/appsettings` with its values or resource
-    groups read as subscriptions. A row without a `type` column keeps the query's word for it."""
+    groups read as subscriptions. A row without a `type` column keeps the query's word for it; one
+    without an id stays, to be reported as the malformed row it is."""
     wanted = {t.lower() for t in types}
     return [
         row
         for row in rows
-        if str(row.get("type") or next(iter(wanted))).lower() in wanted
-        and str(row.get("id") or "").lower().endswith(id_suffix)
+        if not isinstance(row.get("id"), str)
+        or (
+            str(row.get("type") or next(iter(wanted))).lower() in wanted
+            and str(row.get("id")).lower().endswith(id_suffix)
+        )
     ]
 
 
