@@ -201,10 +201,13 @@ def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tm
     assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
 
 
-def test_a_defender_plan_without_properties_is_a_gap_not_a_plan_turned_off(fake: AzureFake, tmp_path: Path) -> None:
-    """Read as it came, a plan with `properties: null` had no tier, that is "off": a false fail."""
+@pytest.mark.parametrize("properties", [None, {}, {"pricingTier": None}], ids=["null", "empty", "null-tier"])
+def test_a_defender_plan_without_a_tier_is_a_gap_not_a_plan_turned_off(
+    fake: AzureFake, tmp_path: Path, properties: object
+) -> None:
+    """Read as it came, a plan with `properties: null` (or no `pricingTier`) had no tier: "off", a false fail."""
     fake.pricings_in_graph = False
-    fake.wire.pricings_body = {"value": [{"name": "VirtualMachines", "properties": None}]}
+    fake.wire.pricings_body = {"value": [{"name": "VirtualMachines", "properties": properties}]}
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
     gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
@@ -228,6 +231,10 @@ def test_one_plan_row_without_properties_has_its_subscription_read_from_defender
     fake.wire.graph_null_properties = {str(plan["id"]).lower()}
     rows, *rest = _shape(collect(options(fake, tmp_path)))
     assert fake.counts["arm:pricings"] == 1
+    assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
+    fake.wire.graph_properties_as = {"subPlan": "P2"}  # properties, but no tier: the same
+    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    assert fake.counts["arm:pricings"] == 2
     assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
 
 

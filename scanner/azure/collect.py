@@ -23,7 +23,7 @@ from scanner import inventory as sources
 from scanner.azure import failures, queries, refill
 from scanner.azure.arm import OBJECT_COLUMNS, ArmClient, blank_as_none, id_segment
 from scanner.azure.credentials import authority_of
-from scanner.azure.defender import Defender
+from scanner.azure.defender import Defender, has_tier
 from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.limits import ArmGate, Limits
 from scanner.azure.options import CollectOptions
@@ -223,9 +223,9 @@ class Collection:
         except SourceError as exc:
             found, failed = [], str(exc)
         rows = [as_resource(row) for row in queries.asked(found, queries.SECURITY_TYPES)]
-        # A plan row without properties says nothing: its subscription's plans are all read from Defender.
+        # A plan row without its tier says nothing: its subscription's plans are all read from Defender.
         plans = [row for row in rows if row.type_key == PRICING_TYPE]
-        bare = {(row.subscription_id or "").lower() for row in plans if not isinstance(row.properties, dict)}
+        bare = {(row.subscription_id or "").lower() for row in plans if not has_tier(row.raw())}
         plans = [row for row in plans if (row.subscription_id or "").lower() not in bare]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)

@@ -14,6 +14,7 @@ from typing import Any
 from azure.core.exceptions import DecodeError
 from azure.mgmt.security import SecurityCenter
 
+from scanner import props
 from scanner.azure.arm import ArmClient, as_row
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
@@ -25,6 +26,11 @@ PRICING_TYPE = "microsoft.security/pricings"
 CONTACT_TYPE = "microsoft.security/securitycontacts"
 CONTACTS_API = "2020-01-01-preview"
 """What azure-mgmt-security's default profile asks for; the newer shape is read too when a service sends it."""
+
+
+def has_tier(plan: Any) -> bool:
+    """A plan (raw JSON or a row) that says its tier; without one, "off" would be a guess."""
+    return props.text(plan, "properties.pricingTier") is not None
 
 
 def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> Any:
@@ -64,8 +70,8 @@ class Defender:
         if not isinstance(items, list):  # no plans would read as "Defender off": say it was not read
             raise DecodeError("pricings: no 'value' list")
         plans = [item for item in items if isinstance(item, dict)]
-        if any(not isinstance(item.get("properties"), dict) for item in plans):  # its tier would read as off
-            raise DecodeError("pricings: a plan without properties")
+        if not all(has_tier(item) for item in plans):  # a plan without a tier would read as off
+            raise DecodeError("pricings: a plan without a pricing tier")
         return [as_row(item, PRICING_TYPE) for item in plans]
 
     def contacts(self, subscription_id: str) -> list[Resource]:
