@@ -117,7 +117,7 @@ def test_graph_502_and_a_reset_connection_are_retried(fake: AzureFake, tmp_path:
     assert fake.faults.graph_502 == fake.faults.graph_reset == 0
 
 
-@pytest.mark.parametrize("style", ["date", "none"])
+@pytest.mark.parametrize("style", ["date", "none", "garbled"])
 def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Path, style: str) -> None:
     fake.wire.retry_after = style
     fake.faults.graph_429 = 2
@@ -125,7 +125,7 @@ def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Pa
     assert fake.faults.graph_429 == 0
 
 
-@pytest.mark.parametrize("style", ["date", "ms"])
+@pytest.mark.parametrize("style", ["date", "ms", "garbled"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_arm_429_retry_after_as_a_date_or_in_milliseconds(
     fake: AzureFake, tmp_path: Path, method: str, style: str

@@ -125,6 +125,15 @@ class ThrottledRetryPolicy(RetryPolicy[Any, Any]):
             return bool(settings["total"])
         return bool(super().is_retry(settings, response))
 
+    def get_retry_after(self, response: PipelineResponse[Any, Any]) -> float | None:
+        """The wait a reply asks for; one it spells in no HTTP form (`soon`) asks for none, so the
+        back-off decides. azure-core raised ValueError, which ended the read (the whole collection
+        when it was a Resource Graph query)."""
+        try:
+            return super().get_retry_after(response)
+        except ValueError:
+            return None
+
     def sleep(
         self, settings: dict[str, Any], transport: Any, response: PipelineResponse[Any, Any] | None = None
     ) -> None:

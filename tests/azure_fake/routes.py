@@ -88,6 +88,8 @@ class Router:
             return {"x-ms-retry-after-ms": str(max(1, math.ceil(seconds * 1000)))}
         if style == "hour":  # the old hourly ARM quota spent: come back in an hour
             return {"Retry-After": "3600"}
+        if style == "garbled":  # a gateway's own spelling, in no HTTP form
+            return {"Retry-After": "soon"}
         return retry_after(seconds)
 
     def collection(self, items: list[dict[str, Any]]) -> None:
@@ -346,7 +348,7 @@ class Router:
         if source and fake.estate.refuses(source, scope):
             return self.reply(403, _error("AuthorizationFailed", f"the estate records a {source} gap here"))
         if self.handler.command == fake.faults.arm_429_method and fake.take("arm_429"):
-            headers = self.retry_after(0.3) if fake.wire.retry_after in ("date", "ms", "hour") else {}
+            headers = self.retry_after(0.3) if fake.wire.retry_after in ("date", "ms", "hour", "garbled") else {}
             return self.reply(429, _error("TooManyRequests", "subscription read quota exceeded"), headers)
         if self.handler.command == "GET" and fake.take("arm_5xx"):
             return self.reply(500, _error("InternalServerError", "transient"))

@@ -50,7 +50,7 @@ class Wire:
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`),
-    `hour` (3600 s: a spent hourly quota) or `none`."""
+    `hour` (3600 s: a spent hourly quota), `garbled` (no HTTP form: `soon`) or `none`."""
     # -- ARM -----------------------------------------------------------------------------------
     arm_prefix: str = ""
     """Also serve every route below this path (`/arm`), for `--arm-endpoint https://host:port/arm`."""
