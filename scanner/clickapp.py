@@ -290,23 +290,19 @@ def timeout_options(connect: float, read: float, *, when: str = "", then: str = 
     """`--connect-timeout` and `--read-timeout` (also from `MLWARDEN_CONNECT_TIMEOUT` and
     `MLWARDEN_READ_TIMEOUT`) for every command that talks to Azure: azure-core's own connection
     timeout is 300 s, which a blackholed private endpoint makes the wait of every request."""
+
+    def seconds(flag: str, default: float, env: str, what: str, tail: str = "") -> Callable[[Any], Any]:
+        return click.option(
+            flag,
+            type=Seconds(min=0, min_open=True, max=3600),
+            default=default,
+            show_default=True,
+            envvar=env,
+            metavar="SECONDS",
+            help=f"Seconds to wait for {what} ({when}env: {env}){tail}.",
+        )
+
     return [
-        click.option(
-            "--connect-timeout",
-            type=Seconds(min=0, min_open=True, max=3600),
-            default=connect,
-            show_default=True,
-            envvar="MLWARDEN_CONNECT_TIMEOUT",
-            metavar="SECONDS",
-            help=f"Seconds to wait for a host to accept a connection ({when}env: MLWARDEN_CONNECT_TIMEOUT){then}.",
-        ),
-        click.option(
-            "--read-timeout",
-            type=Seconds(min=0, min_open=True, max=3600),
-            default=read,
-            show_default=True,
-            envvar="MLWARDEN_READ_TIMEOUT",
-            metavar="SECONDS",
-            help=f"Seconds to wait for a reply to go on once connected ({when}env: MLWARDEN_READ_TIMEOUT).",
-        ),
+        seconds("--connect-timeout", connect, "MLWARDEN_CONNECT_TIMEOUT", "a host to accept a connection", then),
+        seconds("--read-timeout", read, "MLWARDEN_READ_TIMEOUT", "a reply to go on once connected"),
     ]
