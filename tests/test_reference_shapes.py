@@ -757,6 +757,20 @@ def test_an_absent_property_whose_default_changed_with_the_api_version(tmp_path:
     assert status(found, "MLW-ST-01", "stnew") == "pass"
 
 
+def test_a_vault_api_version_that_creates_new_vaults_with_rbac_leaves_the_model_to_deployment(tmp_path: Path) -> None:
+    """From API version 2026-02-01 a vault created without enableRbacAuthorization uses Azure RBAC,
+    while a redeployed vault keeps its model: a template cannot say which, so MLW-KV-03 is unknown,
+    not the access-policy fail an older API version's absent property is."""
+    new_api = {**vault("kv-new"), "apiVersion": "2026-02-01"}
+    said = {**vault("kv-said", enableRbacAuthorization=False), "apiVersion": "2026-02-01"}
+    found = run(tmp_path, template(vault("kv-old"), new_api, said))
+    assert status(found, "MLW-KV-03", "kv-old") == "fail"
+    assert status(found, "MLW-KV-03", "kv-said") == "fail"
+    unknown = [f for f in found if f["check_id"] == "MLW-KV-03" and f["resource_name"] == "kv-new"]
+    assert [f["status"] for f in unknown] == ["unknown"]
+    assert "creates the vault" in unknown[0]["message"], unknown[0]["message"]
+
+
 def test_references_inside_a_module_name_resources_of_the_same_module_instance(tmp_path: Path) -> None:
     """A module's configuration refers to `azurerm_key_vault.kv`, its plan address is `module.ml["a"]....`."""
     policy = {"object_id": "77777777-2222-3333-4444-555555555555", "tenant_id": "t", "key_permissions": ["Purge"]}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner import inventory
+from scanner import inventory, unevaluated
 from scanner.errors import InputError
 from scanner.iac import arm_expr, diagnostics, linked, located_json
 from scanner.iac.arm_expr import Context, ExpressionError, Unevaluable
@@ -396,15 +396,34 @@ _OLDER_API_DEFAULTS = {
 """(property, API version, value): before that API version an absent property was created with this
 value, not today's default (secure transfer became the default with 2019-04-01)."""
 
+_NEWER_API_CREATE_DEFAULTS = {
+    "microsoft.keyvault/vaults": (
+        (
+            "enableRbacAuthorization",
+            "2026-02-01",
+            "enableRbacAuthorization left out at API version 2026-02-01 or later: Azure RBAC when this "
+            "deployment creates the vault, unchanged when the vault already exists",
+        ),
+    ),
+}
+"""(property, API version, why): from that API version an absent property is given a new default
+when the resource is created only; a redeployment leaves an existing resource's value as it was.
+A template does not say which, so the property is known only at deployment (an unevaluated marker)."""
+
 
 def _older_api_defaults(row: dict[str, Any], rtype: str, api_version: Any) -> None:
-    """Write the default an older API version deploys, where it differs from the checks' (current) one."""
+    """Write the default an older API version deploys, where it differs from the checks' (current)
+    one, and mark a property whose default a newer API version gives new resources only."""
     properties = row.get("properties")
     if not isinstance(api_version, str) or not isinstance(properties, Mapping):
         return
+    absent = {k.lower() for k in properties}.isdisjoint
     for name, since, value in _OLDER_API_DEFAULTS.get(rtype.lower(), ()):
-        if api_version[:10] < since and not any(k.lower() == name.lower() for k in properties):
-            row["properties"] = {**properties, name: value}
+        if api_version[:10] < since and absent((name.lower(),)):
+            row["properties"] = properties = {**properties, name: value}
+    for name, since, why in _NEWER_API_CREATE_DEFAULTS.get(rtype.lower(), ()):
+        if api_version[:10] >= since and absent((name.lower(),)):
+            row["properties"] = properties = {**properties, name: unevaluated.marker(why)}
 
 
 def _register(ctx: Context, row: dict[str, Any], symbols: tuple[str | None, ...]) -> None:
