@@ -69,19 +69,21 @@ def endpoint_auth_mode(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "With publicNetworkAccess Disabled the scoring URI is reachable only through the workspace's "
         "private endpoint. Absent means the service default (Enabled) and fails. The flag applies to "
-        "managed online endpoints only (the CLI's endpoint YAML reference says so): a Kubernetes online "
-        "endpoint (properties.compute names an attached cluster) is exposed by the cluster's inference "
-        "router, so one without Disabled is not applicable rather than failed on a flag it does not have."
+        "managed online endpoints only (the CLI's endpoint YAML reference says so, and azure-ai-ml's "
+        "KubernetesOnlineEndpoint has no such field): a Kubernetes online endpoint (properties.compute "
+        "names an attached cluster) is exposed by the cluster's inference router, whatever the flag says. "
+        "It is not applicable either way: not failed on a flag it does not have, and not passed on one "
+        "that closes nothing (the AKS rules judge the cluster's exposure)."
     ),
     remediation="Disable public network access on the endpoint and score through the workspace private endpoint.",
     az_cli="az ml online-endpoint update -g <rg> -w <workspace> -n <endpoint> --set public_network_access=disabled",
     references=(f"{_DOCS}/concept-secure-online-endpoint",),
 )
 def endpoint_public_access(resource: Resource, estate: Estate) -> Verdict:
-    if props.text(resource, _COMPUTE) and not props.equals(resource, PUBLIC_ACCESS, "Disabled"):
+    if props.text(resource, _COMPUTE):
         return not_applicable(
-            "a Kubernetes online endpoint has no public network access flag (it applies to managed endpoints): "
-            "the cluster's inference router exposes its scoring URI",
+            "a Kubernetes online endpoint has no effective public network access flag (it applies to managed "
+            "endpoints): the cluster's inference router exposes its scoring URI",
             *props.read(resource, _COMPUTE, PUBLIC_ACCESS),
         )
     return public_access_verdict(

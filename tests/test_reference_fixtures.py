@@ -604,6 +604,22 @@ ENDPOINTS.append(
         {"MLW-MLEP-01": FAIL, "MLW-MLEP-02": NA},
     )
 )
+ENDPOINTS.append(
+    (
+        "CLI endpoint YAML reference: public_network_access 'is applicable only for managed endpoints' "
+        "(azure-ai-ml's KubernetesOnlineEndpoint has no such field): Disabled on a Kubernetes endpoint closes nothing",
+        record(
+            _ENDPOINT,
+            "mlw-b/ep-k8s-closed",
+            {
+                "authMode": "AADToken",
+                "compute": arm_id(_COMPUTE, "mlw-b/aks-attached"),
+                "publicNetworkAccess": "Disabled",
+            },
+        ),
+        {"MLW-MLEP-01": PASS, "MLW-MLEP-02": NA},
+    )
+)
 
 ACCOUNTS: list[Case] = [
     (

@@ -124,6 +124,18 @@ def test_endpoint_public_access_absent_fails() -> None:
     assert status("MLW-MLEP-02", endpoint(publicNetworkAccess=None)) is Status.FAIL
 
 
+_ATTACHED = f"{EP_ID.rsplit('/onlineEndpoints/', 1)[0]}/computes/aks-attached"
+
+
+@pytest.mark.parametrize("flag", ["Disabled", "disabled", "Enabled", None])
+def test_kubernetes_endpoint_is_not_applicable_whatever_the_flag(flag: str | None) -> None:
+    """The flag is for managed endpoints only (CLI YAML reference; azure-ai-ml's KubernetesOnlineEndpoint
+    has no public_network_access): on a Kubernetes endpoint Disabled closes nothing, so it cannot pass."""
+    [finding] = run("MLW-MLEP-02", endpoint(compute=_ATTACHED, publicNetworkAccess=flag))
+    assert finding.status is Status.NOT_APPLICABLE
+    assert "inference router" in finding.message
+
+
 # -- MLW-MLEP-03 identity --------------------------------------------------------------------------
 
 
