@@ -28,6 +28,8 @@ class Plan:
     label: str
     needed_by: tuple[str, ...]
     """Empty: every subscription needs the plan."""
+    gap: Callable[[Resource], str | None] | None = None
+    """For a Standard row: why it still falls short (a retired sub-plan, a feature off), or None."""
 
 
 def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
@@ -39,9 +41,18 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     row = estate.plans(sub).get(plan.name.lower())
     if row is None:
         return unknown(f"no {plan.name} pricing record was collected for the subscription", users)
-    fields = ("properties.pricingTier", "properties.subPlan", "properties.enforce", "properties.inherited")
+    fields: tuple[str, ...] = (
+        "properties.pricingTier",
+        "properties.subPlan",
+        "properties.enforce",
+        "properties.inherited",
+    )
+    if props.get(row, _EXTENSIONS) is not None:
+        fields = (*fields, _EXTENSIONS)
     evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), users)
     if props.equals(row, "properties.pricingTier", "Standard"):
+        if plan.gap is not None and (short := plan.gap(row)) is not None:
+            return failed(f"{plan.label} is on (Standard tier) but {short}", *evidence)
         return passed(f"{plan.label} is on (Standard tier)", *evidence)
     tier = props.text(row, "properties.pricingTier") or "Free (not set)"
     return failed(f"{plan.label} is off ({tier} tier)", *evidence)
@@ -114,14 +125,35 @@ defender_key_vault = _plan_check(
     reference=f"{_DOCS}/defender-for-key-vault-introduction",
 )
 
+_EXTENSIONS = "properties.extensions"
+_STORAGE_EXTENSIONS = ("OnUploadMalwareScanning", "SensitiveDataDiscovery")
+
+
+def _storage_plan_gap(row: Resource) -> str | None:
+    """What Policy 640d2586 asks beyond Standard: the DefenderForStorageV2 sub-plan with malware scanning
+    and sensitive data threat detection on. Extensions a row does not list are not judged."""
+    sub_plan = props.text(row, "properties.subPlan")
+    if sub_plan and not props.equals(row, "properties.subPlan", "DefenderForStorageV2"):
+        return f"on the classic {sub_plan} sub-plan, without malware scanning or sensitive data threat detection"
+    listed = {(props.text(e, "name") or "").lower(): e for e in props.items(row, _EXTENSIONS)}
+    off = [
+        n for n in _STORAGE_EXTENSIONS if n.lower() in listed and props.flag(listed[n.lower()], "isEnabled") is not True
+    ]
+    return f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} off" if off else None
+
+
 defender_storage = _plan_check(
     number="04",
-    plan=Plan("StorageAccounts", "Defender for Storage", (kinds.STORAGE,)),
+    plan=Plan("StorageAccounts", "Defender for Storage", (kinds.STORAGE,), gap=_storage_plan_gap),
     severity="medium",
     rationale=(
         "Defender for Storage detects unusual access, data exfiltration and malware uploads in the accounts "
-        "holding training data and models. Applies when the subscription has storage accounts; subPlan is "
-        "kept as evidence (DefenderForStorageV2 is the current plan)."
+        "holding training data and models. Applies when the subscription has storage accounts. As Azure "
+        "Policy 640d2586 requires, Standard passes only on the DefenderForStorageV2 sub-plan (a classic "
+        "PerTransaction or PerStorageAccount sub-plan fails: it has neither malware scanning nor sensitive "
+        "data threat detection and is being retired) with the OnUploadMalwareScanning and "
+        "SensitiveDataDiscovery extensions on. Divergence: a row without subPlan (older API versions) or "
+        "without an extensions list is judged on its tier alone, since it does not say what is off."
     ),
     policy=("640d2586-54d2-465f-877f-9ffc1d2109f4",),
     reference=f"{_DOCS}/defender-for-storage-introduction",

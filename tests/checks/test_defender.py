@@ -140,6 +140,39 @@ def test_plan_tier_compared_case_insensitively_and_evidence_keeps_sub_plan() -> 
     assert evidence["resourceCounts"] == {"storage": 1}
 
 
+_MALWARE = {"name": "OnUploadMalwareScanning", "isEnabled": "True", "additionalExtensionProperties": {}}
+_SENSITIVE = {"name": "SensitiveDataDiscovery", "isEnabled": "True"}
+
+
+@pytest.mark.parametrize(
+    ("sub_plan", "extensions", "expected", "words"),
+    [
+        ("DefenderForStorageV2", [_MALWARE, _SENSITIVE], Status.PASS, "is on"),
+        ("defenderforstoragev2", None, Status.PASS, "is on"),
+        ("PerTransaction", None, Status.FAIL, "classic PerTransaction"),
+        ("PerStorageAccount", [_MALWARE, _SENSITIVE], Status.FAIL, "classic PerStorageAccount"),
+        ("DefenderForStorageV2", [{**_MALWARE, "isEnabled": "False"}, _SENSITIVE], Status.FAIL, "Malware"),
+        (
+            "DefenderForStorageV2",
+            [{**_MALWARE, "isEnabled": False}, {**_SENSITIVE, "isEnabled": "False"}],
+            Status.FAIL,
+            "are off",
+        ),
+    ],
+)
+def test_storage_plan_needs_the_v2_sub_plan_and_its_extensions(
+    sub_plan: str, extensions: list[dict[str, Any]] | None, expected: Status, words: str
+) -> None:
+    """Policy 640d2586: Standard, subPlan DefenderForStorageV2, both extensions isEnabled 'true'."""
+    sub = subscription()
+    extra = {} if extensions is None else {"extensions": extensions}
+    [finding] = run(
+        "MLW-DEF-04", sub, estate([sub, account(), pricing("StorageAccounts", "Standard", sub_plan, **extra)])
+    )
+    assert finding.status is expected
+    assert words in finding.message
+
+
 def test_plans_not_collected_is_unknown() -> None:
     sub = subscription()
     est = estate(
