@@ -104,7 +104,10 @@ def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "A private endpoint keeps prompts and completions on the private network. The account's own "
         "connection list and private endpoint rows in the scan both count; only an Approved "
-        "connection passes. PSRule's Azure.AI.PrivateEndpoints tests publicNetworkAccess instead."
+        "connection passes. PSRule's Azure.AI.PrivateEndpoints tests publicNetworkAccess instead. An account "
+        "whose listed capabilities lack VirtualNetworks cannot take part in private networking and is not "
+        "applicable, as Azure Policy cddd188c (Cognitive Services should use private link) skips it and as "
+        "MLW-AI-02 does; d6759c02 has no such filter, so this is a deliberate divergence from it."
     ),
     remediation="Create a private endpoint (group id account) for the account.",
     az_cli="az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
@@ -114,6 +117,10 @@ def cognitive_network_access(resource: Resource, estate: Estate) -> Verdict:
 )
 def cognitive_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
+    if not any(link.approved for link in links) and (listed := lacks_capability(resource, "VirtualNetworks")):
+        return not_applicable(
+            "the account's kind cannot have private endpoints (no VirtualNetworks capability)", listed
+        )
     return private_endpoint_verdict("the account", links, link_states(links), per_connection=True)
 
 

@@ -664,12 +664,13 @@ ACCOUNTS += [
     (
         "Policies 037eea7a / 67121cc7 judge accounts whose capabilities include VirtualNetworks / CustomerManagedKey",
         record(AI, "oai-capable", {"capabilities": _CAPABLE}, kind="OpenAI"),
-        {"MLW-AI-02": FAIL, "MLW-AI-05": FAIL},
+        {"MLW-AI-02": FAIL, "MLW-AI-03": FAIL, "MLW-AI-05": FAIL},
     ),
     (
         "Policies 037eea7a / 67121cc7 skip a kind whose listed capabilities lack both",
         record(AI, "cs-basic", {"capabilities": [{"name": "CommitmentPlan"}]}, kind="Bing.Search.v7"),
-        {"MLW-AI-02": NA, "MLW-AI-05": NA},
+        # Policy cddd188c (private link) skips the same accounts; MLW-AI-03's rationale says why d6759c02 is not followed.
+        {"MLW-AI-02": NA, "MLW-AI-03": NA, "MLW-AI-05": NA},
     ),
     (
         "PSRule Azure.AI.PublicAccess: publicNetworkAccess Disabled passes whatever the capabilities",

@@ -119,6 +119,19 @@ def test_no_private_endpoint_fails() -> None:
     assert status("MLW-AI-03", account(privateEndpointConnections=None)) is Status.FAIL
 
 
+_NO_VNET = [{"name": "CommitmentPlan"}]
+
+
+def test_kind_without_virtual_networks_capability_is_not_applicable_for_private_link() -> None:
+    """Policy cddd188c skips accounts whose capabilities lack VirtualNetworks, as MLW-AI-02 does."""
+    bare = account(kind="Bing.Search.v7", privateEndpointConnections=None, capabilities=_NO_VNET)
+    assert status("MLW-AI-03", bare) is Status.NOT_APPLICABLE
+
+
+def test_approved_link_passes_whatever_the_capabilities_say() -> None:
+    assert status("MLW-AI-03", account(capabilities=_NO_VNET)) is Status.PASS
+
+
 def test_private_endpoint_row_counts() -> None:
     target = account(privateEndpointConnections=None)
     endpoint = resource(
