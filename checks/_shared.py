@@ -134,14 +134,16 @@ CMK_STATUS = "properties.encryption.status"
 CMK_KEY_ID = "properties.encryption.keyVaultProperties.keyIdentifier"
 
 
-def cmk_verdict(resource: Resource, *, encrypted: str, no_key: str, off: str) -> Verdict:
-    """Customer-managed key by encryption.status Enabled (any casing) plus a key identifier, as ML
-    workspaces and container registries report it; absent means Microsoft-managed keys."""
+def cmk_verdict(resource: Resource, *, encrypted: str, off: str) -> Verdict:
+    """Customer-managed key by encryption.status Enabled (any casing), as ML workspaces and container
+    registries report it and as their Azure Policy definitions (7f40cee6, 5b9159ae) test it; absent
+    means Microsoft-managed keys. The service refuses Enabled without a key, so a row that shows no key
+    identifier still passes, saying the key could not be named."""
     evidence = props.read(resource, CMK_STATUS, CMK_KEY_ID)
     if not props.equals(resource, CMK_STATUS, "Enabled"):
         return failed(off, *evidence)
     if not props.text(resource, CMK_KEY_ID):
-        return failed(no_key, *evidence)
+        return passed(f"{encrypted} (encryption is Enabled; the row names no key identifier)", *evidence)
     return passed(encrypted, *evidence)
 
 

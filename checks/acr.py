@@ -174,7 +174,9 @@ def registry_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
         "A customer-managed key lets the owner rotate and revoke the key protecting images (and the "
         "models inside them) at rest. Passes when encryption.status is enabled (lower-case in the API, "
         "compared case-insensitively) and a key identifier is set. Absent encryption means "
-        "Microsoft-managed keys and fails. CMK can only be set when the registry is created (Premium)."
+        "Microsoft-managed keys and fails. CMK can only be set when the registry is created (Premium). "
+        "Status enabled with no key identifier in the row passes, as Azure Policy 5b9159ae (status only) "
+        "does: the service refuses enabled without a key."
     ),
     remediation="Create a Premium registry with a customer-managed key and move the images to it.",
     az_cli="az acr create -g <rg> -n <registry> --sku Premium --key-encryption-key <key-id> --identity <uami-id>",
@@ -186,7 +188,6 @@ def registry_cmk(resource: Resource, estate: Estate) -> Verdict:
     return cmk_verdict(
         resource,
         encrypted="images are encrypted with a customer-managed key",
-        no_key="CMK encryption is enabled but no key identifier is recorded",
         off=f"customer-managed key encryption is {status}",
     )
 

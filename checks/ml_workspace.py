@@ -191,7 +191,8 @@ def workspace_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
         "A customer-managed key in Key Vault lets the organisation rotate and revoke access to "
         "workspace data (HIPAA/GDPR key custody). encryption.status must be Enabled with a "
         "keyVaultProperties.keyIdentifier; absent means Microsoft-managed keys and fails. Projects "
-        "inherit the hub's encryption and are not applicable."
+        "inherit the hub's encryption and are not applicable. Enabled with no key identifier in the row "
+        "passes, as Azure Policy 7f40cee6 (status only) does: the service refuses Enabled without a key."
     ),
     remediation="Create the workspace with a customer-managed key (it cannot be added afterwards).",
     az_cli="az ml workspace create -g <rg> -n <name> --customer-managed-key <key-uri> ...",
@@ -205,7 +206,6 @@ def workspace_cmk(resource: Resource, estate: Estate) -> Verdict:
     return cmk_verdict(
         resource,
         encrypted="workspace data is encrypted with a customer-managed key",
-        no_key="encryption is Enabled but no Key Vault key identifier is set",
         off="workspace data is encrypted with Microsoft-managed keys only",
     )
 

@@ -504,6 +504,28 @@ WORKSPACES: list[Case] = [
         record(WS, "mlw-managed", {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}}, kind="Hub"),
         {"MLW-MLWS-01": FAIL, "MLW-MLWS-06": PASS},
     ),
+    (
+        "Policy 7f40cee6 existence condition: encryption.status Enabled is the whole test (no key named)",
+        record(WS, "mlw-cmk-status", {"encryption": {"status": "Enabled"}}, kind="Default"),
+        {"MLW-MLWS-03": PASS},
+    ),
+    (
+        "Policy 7f40cee6 / ba769a63: encryption.status Disabled is non-compliant",
+        record(WS, "mlw-cmk-off", {"encryption": {"status": "Disabled"}}, kind="Default"),
+        {"MLW-MLWS-03": FAIL},
+    ),
+]
+REGISTRY_CMK: list[Case] = [
+    (
+        "Policy 5b9159ae: encryption.status 'enabled' (the API's lower case) is compliant without more",
+        record(ACR, "acrcmkstatus", {"encryption": {"status": "enabled"}}, sku={"name": "Premium"}),
+        {"MLW-ACR-06": PASS},
+    ),
+    (
+        "Policy 5b9159ae: encryption.status 'disabled' is non-compliant",
+        record(ACR, "acrcmkoff", {"encryption": {"status": "disabled"}}, sku={"name": "Premium"}),
+        {"MLW-ACR-06": FAIL},
+    ),
 ]
 
 _COMPUTE = f"{WS}/computes"
@@ -928,7 +950,7 @@ def _apps_with_configs() -> tuple[list[dict[str, Any]], list[tuple[str, str, str
 FAMILIES = {
     "storage": STORAGE,
     "keyvault": KEYVAULT,
-    "acr": REGISTRY,
+    "acr": REGISTRY + REGISTRY_CMK,
     "aks": CLUSTERS,
     "ml": WORKSPACES + COMPUTES + ENDPOINTS,
     "cognitive": ACCOUNTS,

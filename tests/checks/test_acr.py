@@ -154,9 +154,10 @@ def test_cmk_status_compares_case_insensitively() -> None:
     assert status("MLW-ACR-06", cmk) is Status.PASS
 
 
-def test_cmk_enabled_without_key_identifier_fails() -> None:
+def test_cmk_enabled_without_key_identifier_passes_as_policy_does() -> None:
+    """Policy 5b9159ae tests encryption.status only; the service refuses enabled without a key."""
     [finding] = run("MLW-ACR-06", registry({"encryption": {"status": "enabled", "keyVaultProperties": {}}}))
-    assert finding.status is Status.FAIL and "no key identifier" in finding.message
+    assert finding.status is Status.PASS and "no key identifier" in finding.message
 
 
 def test_exports_disabled_but_public_access_on_fails() -> None:

@@ -187,8 +187,9 @@ def test_cmk_passes() -> None:
     assert status("MLW-MLWS-03", workspace()) is Status.PASS
 
 
-def test_encryption_without_key_identifier_fails() -> None:
-    assert status("MLW-MLWS-03", changed(encryption={"status": "Enabled"})) is Status.FAIL
+def test_encryption_enabled_without_key_identifier_passes_as_policy_does() -> None:
+    """Policy 7f40cee6 tests encryption.status only; the service refuses Enabled without a key."""
+    assert status("MLW-MLWS-03", changed(encryption={"status": "Enabled"})) is Status.PASS
 
 
 def test_encryption_absent_fails() -> None:
