@@ -691,7 +691,7 @@ ACCOUNTS += [
     (
         "Policies 037eea7a / 67121cc7 skip a kind whose listed capabilities lack both",
         record(AI, "cs-basic", {"capabilities": [{"name": "CommitmentPlan"}]}, kind="Bing.Search.v7"),
-        # Policy cddd188c (private link) skips the same accounts; MLW-AI-03's rationale says why d6759c02 is not followed.
+        # Policy cddd188c (private link) skips them too; MLW-AI-03 says why d6759c02 is not followed.
         {"MLW-AI-02": NA, "MLW-AI-03": NA, "MLW-AI-05": NA},
     ),
     (
