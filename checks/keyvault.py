@@ -247,7 +247,10 @@ def _expiry_at_deployment(what: str, path: str, value: str) -> Verdict:
         "A key without an expiry can stay in use forever, so a compromised or weak key is never forced out. "
         "One verdict per key. Disabled keys are not applicable: they cannot encrypt or decrypt, and "
         "re-enabling one shows up on the next scan. Read from key metadata (ARM or data plane), never key "
-        "material; a vault whose keys could not be listed is a coverage gap."
+        "material; a vault whose keys could not be listed is a coverage gap. Divergence: Checkov "
+        "CKV_AZURE_40 passes a template key whose rotationPolicy.attributes.expiryTime is set; mlwarden does "
+        "not, since that expiry applies only to versions rotated later (Key Vault's rotation docs) and the "
+        "key's current version, what Azure Policy 152b15f7 tests, still has none."
     ),
     remediation="Set an expiration date on each key, or a rotation policy whose versions expire.",
     az_cli="az keyvault key set-attributes --vault-name <vault> -n <key> --expires <YYYY-MM-DDThh:mm:ssZ>",
