@@ -1,6 +1,17 @@
-"""Turn SDK exceptions into short, value-free reasons: a status and an error code, nothing quoted."""
+"""Turn SDK exceptions into short, value-free reasons: a status and the service's error code.
+
+azure-core reads an error's code only from `{"error": {"code": ...}}`. Services and the
+proxies in front of them also answer `{"odata.error": ...}` (older data-plane services),
+`{"code": ...}` at the top level (some resource providers), an OAuth `{"error": "..."}`, plain
+text, an HTML page or nothing at all. `service_error` names each: the code (and Key Vault's more
+telling inner code), else a short message that holds no token-like run, else the body's kind.
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from typing import Any
 
 import requests
 import urllib3
@@ -13,6 +24,7 @@ from azure.core.exceptions import (
 )
 
 from scanner.azure.options import CollectOptions
+from scanner.textsafe import printable
 
 TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
 """The socket's own, and what requests and urllib3 (azure-core's transport) raise for a connect or read timeout."""
@@ -44,6 +56,66 @@ def no_answer(options: CollectOptions) -> str:
     )
 
 
+MAX_ERROR_BODY = 65_536
+"""Bytes of an error body read for its code; an error page larger than this is named by its kind."""
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,79}")
+_RUN = re.compile(r"\S{25,}")
+"""A run this long without a space may be a token, a key or a signature: a message holding one is not quoted."""
+
+
+def _code(value: Any) -> str | None:
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else None
+
+
+def _message(value: Any) -> str | None:
+    if isinstance(value, dict):  # OData: {"lang": "en-US", "value": "..."}
+        value = value.get("value")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    line = " ".join(value.split())
+    line = line[:100].rstrip() + ("..." if len(line) > 100 else "")
+    return None if _RUN.search(line) else printable(line)
+
+
+def _json_error(body: Any) -> str | None:
+    """The code (or, lacking one, the message) of any error shape Azure services send."""
+    if not isinstance(body, dict):
+        return None
+    lowered = {str(k).lower(): v for k, v in body.items()}
+    inner = lowered.get("error", lowered.get("odata.error"))
+    if isinstance(inner, str):  # OAuth: {"error": "invalid_client", "error_description": ...}
+        return _code(inner) or _message(lowered.get("error_description"))
+    node = {str(k).lower(): v for k, v in inner.items()} if isinstance(inner, dict) else lowered
+    code = _code(node.get("code"))
+    nested = node.get("innererror")
+    detail = _code(nested.get("code")) if isinstance(nested, dict) else None
+    if code:
+        return f"{code}/{detail}" if detail and detail != code else code
+    return _message(node.get("message"))
+
+
+def service_error(response: Any) -> str:
+    """What an error reply says, for `HTTP 403 <this>`: the code, a short message, or the body's kind."""
+    try:
+        data = response.body() if callable(getattr(response, "body", None)) else response.content
+    except Exception:  # a reply that cannot be read again (streamed, closed): name nothing
+        return ""
+    if not isinstance(data, bytes | bytearray) or not data.strip():
+        return "(empty body)"
+    if len(data) > MAX_ERROR_BODY:
+        return "(a body too large to read for its code)"
+    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff").strip()
+    try:
+        said = _json_error(json.loads(text))
+    except ValueError:
+        said = None
+        if text[:1] not in "{[":
+            if "<html" in text[:512].lower() or text[:1] == "<":
+                return "(an HTML page, not an Azure error: a proxy or gateway?)"
+            return f"({_message(text) or 'a plain-text body'})"
+    return said or "(no error code)"
+
+
 def reason(exc: BaseException) -> str:
     """`HTTP 403 AuthorizationFailed`, `unreachable (ServiceRequestError)`: safe to log and store."""
     if isinstance(exc, DecodeError) and (exc.status_code or 200) < 300:  # a 200 not in the documented shape
@@ -51,8 +123,11 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, DeserializationError):  # an SDK could not read a reply into its model
         return "malformed response"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = getattr(exc.error, "code", None) if exc.error is not None else None
-        return f"HTTP {exc.status_code} {code}" if code else f"HTTP {exc.status_code}"
+        said = service_error(exc.response) if exc.response is not None else ""
+        if not said:
+            code = getattr(exc.error, "code", None) if exc.error is not None else None
+            said = _code(code) or ""
+        return f"HTTP {exc.status_code} {said}".rstrip()
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed ({type(exc).__name__})"
     if isinstance(exc, AzureError) and timed_out(exc):

@@ -75,6 +75,8 @@ class Router:
         self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
     ) -> None:
         headers = {**self.extra_headers, **(headers or {})}
+        if status >= 400 and raw is None and self.fake.wire.error_shape != "error":
+            body, raw = _reshape(self.fake.wire.error_shape, body, headers)
         self.handler.reply(status, body, headers, raw)  # type: ignore[attr-defined]
 
     def retry_after(self, seconds: float) -> dict[str, str]:
@@ -165,8 +167,8 @@ class Router:
             expiry = {"expires_in": "3599", "ext_expires_in": "3599"}
         elif self.fake.wire.token_expiry == "on":
             expiry = {"expires_on": str(int(time.time()) + 3599)}
-        # Always JSON: azure-identity cannot read a token reply of another content type (Entra ID never sends one).
-        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        # JSON by default, whatever `wire.content_type` says: `wire.token_content_type` varies it.
+        json_type = {"Content-Type": self.fake.wire.token_content_type}
         self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token}, json_type)
 
     def managed_identity(self) -> None:
@@ -493,6 +495,29 @@ def _unregistered(namespace: str) -> dict[str, Any]:
     """ARM's answer when the subscription never registered the provider (the SDK would register it: a write)."""
     message = f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found"
     return _error("MissingSubscriptionRegistration", message)
+
+
+def _reshape(shape: str, body: Any, headers: dict[str, str]) -> tuple[Any, bytes | None]:
+    """An `{"error": {"code", "message"}}` reply in another spelling (`wire.error_shape`)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return body, None
+    code, message = str(error.get("code")), str(error.get("message"))
+    if shape == "odata":
+        return {"odata.error": {"code": code, "message": {"lang": "en-US", "value": message}}}, None
+    if shape == "top-level":
+        return {"code": code, "message": message}, None
+    if shape == "inner":
+        return {"error": {"code": "Forbidden", "message": message, "innererror": {"code": code}}}, None
+    if shape == "message":
+        return {"error": {"message": f"{code}: {message}"}}, None
+    if shape == "text":
+        headers["Content-Type"] = "text/plain"
+        return None, f"{code}: {message}".encode()
+    if shape == "html":
+        headers["Content-Type"] = "text/html"
+        return None, b"<html><head><title>403 Forbidden</title></head><body>nginx</body></html>"
+    return None, b""
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 class Wire:
     content_type: str = "application/json; charset=utf-8"
     """The `Content-Type` of every API reply (a hand-written fake may say `text/plain`, or nothing: empty)."""
+    error_shape: str = "error"
+    """How every API error reply is spelt: `error` (`{"error": {"code", "message"}}`), `odata`
+    (`{"odata.error": {"code", "message": {"lang", "value"}}}`), `top-level` (`{"code", "message"}`),
+    `inner` (Key Vault's `innererror` with a more telling code), `message` (a message and no code),
+    `text` (the message as plain text), `html` (a proxy's error page) or `empty` (no body)."""
     # -- Resource Graph ----------------------------------------------------------------------
     graph_token_key: str = "$skipToken"
     """The body key that carries the next page's token (`skipToken` is what some clients print)."""
@@ -71,6 +76,8 @@ class Wire:
     # -- identity --------------------------------------------------------------------------------
     token_expiry: str = "int"
     """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
+    token_content_type: str = "application/json; charset=utf-8"
+    """The `Content-Type` of the token endpoint's reply (empty: none)."""
     # -- Key Vault ---------------------------------------------------------------------------------
     kv_challenge: str = "resource"
     """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`); or
