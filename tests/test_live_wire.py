@@ -392,10 +392,12 @@ def test_public_cloud_layout_with_each_vault_at_its_own_host(tmp_path: Path) -> 
     assert {k.kid for k in collected.keys} == {k.kid for k in sample_inventory().keys}
 
 
-def test_json_replies_without_a_content_type(fake: AzureFake, tmp_path: Path) -> None:
-    """azure-core reads a reply with no `Content-Type` as JSON. (`text/plain` JSON is refused by the
-    SDK's own deserializer before mlwarden sees it; Azure never sends it, so that is left.)"""
-    fake.wire.content_type = ""
+@pytest.mark.parametrize("content_type", ["", "text/plain", "text/html; charset=utf-8"], ids=["none", "plain", "html"])
+def test_json_replies_without_a_json_content_type(fake: AzureFake, tmp_path: Path, content_type: str) -> None:
+    """azure-core reads a reply with no `Content-Type` as JSON, and hands one labelled `text/*` to
+    the SDKs as a string their deserializers refuse (a Flask fake's default is `text/html`):
+    `JsonReply` reads it as the JSON it is, in Resource Graph, Defender and Key Vault alike."""
+    fake.wire.content_type = content_type
     _same(fake, tmp_path)
 
 

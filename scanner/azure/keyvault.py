@@ -22,6 +22,7 @@ from scanner.azure import failures
 from scanner.azure.arm import KEYVAULT_API, ArmClient
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
+from scanner.azure.pipeline import JsonReply
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
 from scanner.models import Gap, Resource
@@ -101,6 +102,7 @@ class KeyVaultReader:
             url,
             self._credential,
             verify_challenge_resource=not options.overridden,
+            per_call_policies=[JsonReply()],
             retry_policy=retry_policy(
                 self._quota,
                 options.retry_backoff,

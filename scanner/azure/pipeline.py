@@ -5,16 +5,38 @@ a 409 `MissingSubscriptionRegistration` it POSTs `.../providers/{rp}/register` (
 read-only scanner must never send) and then polls every 10 s until the provider says
 `Registered`, which a service that never says it would make endless. Without it, that 409 is
 an ordinary refusal: a coverage gap for the scope that answered it.
+
+`JsonReply` reads a JSON body labelled with a text content type (`text/plain`, as a hand-written
+service or a proxy may send) as the JSON it is: azure-core hands the SDKs such a body as a
+string, and their model deserializers then fail on a well-formed reply.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from azure.core.pipeline import policies
+from azure.core.pipeline import PipelineRequest, PipelineResponse, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from scanner.azure.options import CollectOptions
+
+
+class JsonReply(policies.SansIOHTTPPolicy[Any, Any]):
+    """Listed before `ContentDecodePolicy`, so it sees each reply after azure-core decoded it."""
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        decoded = response.context.get(policies.ContentDecodePolicy.CONTEXT_NAME)
+        http = response.http_response
+        mime = str(http.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if not isinstance(decoded, str) or not mime.startswith("text/") or decoded.lstrip()[:1] not in ("{", "["):
+            return
+        try:
+            body = json.loads(decoded)
+        except ValueError:
+            return  # text it is: the caller says the reply is malformed
+        response.context[policies.ContentDecodePolicy.CONTEXT_NAME] = body
+        http.headers["Content-Type"] = "application/json"  # the SDKs' deserializers read the header again
 
 
 def read_only_policies(options: CollectOptions, credential: Any, retry: policies.RetryPolicy[Any, Any]) -> list[Any]:
@@ -24,6 +46,7 @@ def read_only_policies(options: CollectOptions, credential: Any, retry: policies
         policies.HeadersPolicy(),
         policies.UserAgentPolicy(sdk_moniker="mlwarden"),
         policies.ProxyPolicy(),
+        JsonReply(),
         policies.ContentDecodePolicy(),
         policies.RedirectPolicy(),
         retry,
