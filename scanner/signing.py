@@ -77,7 +77,9 @@ def _why(exc: AzureError) -> str:
         code = getattr(exc.error, "code", None) or exc.reason or ""
         hint = " (needs Key Vault Crypto User on the key: keys/get and keys/sign)" if exc.status_code == 403 else ""
         return f"HTTP {exc.status_code} {code}{hint}".strip()
-    return type(exc).__name__
+    from scanner.azure.failures import network
+
+    return f"the vault gave no answer: {network(exc)}"
 
 
 def _jwk(key: Any) -> dict[str, Any]:

@@ -9,8 +9,11 @@ telling inner code), else a short message that holds no token-like run, else the
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import socket
+import ssl
 from typing import Any
 
 import requests
@@ -46,6 +49,36 @@ def timed_out(exc: BaseException) -> bool:
         inner = getattr(current, "inner_exception", None)
         current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
     return False
+
+
+def _links(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (azure-core's `inner_exception`, then causes), at most 10."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return seen
+
+
+def network(exc: BaseException) -> str:
+    """Why a host gave no HTTP answer, in plain words, not the transport's exception class."""
+    if timed_out(exc):
+        return "no answer in time (timed out)"
+    links = _links(exc)
+    text = " ".join(str(link) for link in links).lower()
+    if any(isinstance(link, ssl.SSLCertVerificationError) for link in links) or "certificate verify failed" in text:
+        return "its TLS certificate is not trusted (see --ca-bundle)"
+    if any(isinstance(link, ssl.SSLError) for link in links):
+        return "the TLS handshake failed"
+    if any(isinstance(link, socket.gaierror) for link in links) or "name or service not known" in text:
+        return "host name not found (DNS)"
+    if any(isinstance(link, ConnectionRefusedError) for link in links) or "connection refused" in text:
+        return "connection refused"
+    if any(isinstance(link, ConnectionResetError | http.client.RemoteDisconnected) for link in links):
+        return "the connection was closed before a reply"
+    return "could not connect"
 
 
 def no_answer(options: CollectOptions) -> str:
@@ -117,7 +150,7 @@ def service_error(response: Any) -> str:
 
 
 def reason(exc: BaseException) -> str:
-    """`HTTP 403 AuthorizationFailed`, `unreachable (ServiceRequestError)`: safe to log and store."""
+    """`HTTP 403 AuthorizationFailed`, `unreachable: connection refused`: safe to log and store."""
     if isinstance(exc, DecodeError) and (exc.status_code or 200) < 300:  # a 200 not in the documented shape
         return "malformed response"
     if isinstance(exc, DeserializationError):  # an SDK could not read a reply into its model
@@ -130,8 +163,7 @@ def reason(exc: BaseException) -> str:
         return f"HTTP {exc.status_code} {said}".rstrip()
     if isinstance(exc, ClientAuthenticationError):
         return f"authentication failed ({type(exc).__name__})"
-    if isinstance(exc, AzureError) and timed_out(exc):
-        return "no answer in time (timed out)"
     if isinstance(exc, AzureError):
-        return f"unreachable ({type(exc).__name__})"
+        said = network(exc)
+        return said if timed_out(exc) else f"unreachable: {said}"
     return type(exc).__name__
