@@ -365,7 +365,7 @@ def sign_in_failure(exc: ClientAuthenticationError, options: CollectOptions) -> 
     if isinstance(exc, SignInFailed):
         return exc.summary()
     name = type(options.credential).__name__ if options.credential is not None else "credential"
-    return f"could not sign in to Azure at {authority_of(options)}: {name}: {cause(exc)}"
+    return f"could not sign in to Azure at {authority_of(options)}: {name}: {cause(exc, failures.bounds(options))}"
 
 
 def _describe(options: CollectOptions, subscriptions: list[str]) -> str:

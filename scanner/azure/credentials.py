@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner.azure.failures import bounds
 from scanner.azure.options import CLOUDS, CollectOptions
 from scanner.azure.signin import SignInChain
 from scanner.errors import InputError
@@ -102,6 +103,10 @@ def credential_for(options: CollectOptions) -> Any:
             client_id=os.environ.get("AZURE_CLIENT_ID"),
             _exclude_workload_identity_credential=True,
             _enable_imds_probe=True,
+            # Its own 2 s connect timeout (IMDS off Azure never connects), and ours for the reply:
+            # azure-core's 300 s read timeout held a run on an endpoint that accepted and never answered.
+            connection_timeout=min(2.0, options.connect_timeout),
+            read_timeout=options.read_timeout,
             **options.trust_kwargs(),
         ),
         # The developer tools sign in through their own processes, in the cloud they are set to.
@@ -116,4 +121,4 @@ def credential_for(options: CollectOptions) -> Any:
             unavailable.append((name, f"not configured (no {'/'.join(missing)})"))
             continue
         credentials.append((name, factories[key]()))
-    return SignInChain(authority, credentials, unavailable)
+    return SignInChain(authority, credentials, unavailable, bounds(options))

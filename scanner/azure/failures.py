@@ -81,12 +81,14 @@ def network(exc: BaseException) -> str:
     return "could not connect"
 
 
+def bounds(options: CollectOptions) -> str:
+    """The options that bound a request's wait, as the user would set them."""
+    return f"--connect-timeout {options.connect_timeout:g} s, --read-timeout {options.read_timeout:g} s"
+
+
 def no_answer(options: CollectOptions) -> str:
     """What a timeout means, and the options that set it."""
-    return (
-        f"did not answer in time (--connect-timeout {options.connect_timeout:g} s, "
-        f"--read-timeout {options.read_timeout:g} s)"
-    )
+    return f"did not answer in time ({bounds(options)})"
 
 
 MAX_ERROR_BODY = 65_536

@@ -17,6 +17,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOpt
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 from azure.identity import CredentialUnavailableError
 
+from scanner.azure.failures import timed_out
 from scanner.textsafe import printable
 
 AADSTS = re.compile(r"AADSTS(\d{4,7})")
@@ -60,8 +61,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def cause(exc: BaseException) -> str:
-    """A short, secret-free reason for one credential's failure."""
+def cause(exc: BaseException, timeouts: str = "") -> str:
+    """A short, secret-free reason for one credential's failure; `timeouts` names the options that
+    bound a request that got no answer (`--connect-timeout 10 s, --read-timeout 60 s`)."""
     links = _chain(exc)
     text = " ".join(str(getattr(link, "message", None) or link) for link in links)
     if code := AADSTS.search(text):
@@ -69,6 +71,10 @@ def cause(exc: BaseException) -> str:
         return f"Entra ID refused it (AADSTS{code.group(1)}{': ' + meaning if meaning else ''})"
     if any(isinstance(link, FileNotFoundError) for link in links) or "No such file or directory" in text:
         return "federated token file not found (AZURE_FEDERATED_TOKEN_FILE)"
+    if any(timed_out(link) for link in links):  # a managed identity endpoint or an authority that never replied
+        where = HOST.search(text)
+        host = f"{where.group(1)}{':' + where.group(2) if where.group(2) else ''}" if where else "its endpoint"
+        return printable(f"{host} did not answer in time{f' ({timeouts})' if timeouts else ''}")
     network = any(isinstance(link, ServiceRequestError | ServiceResponseError | ConnectionError) for link in links)
     if network or any(words in text for words in UNREACHABLE):
         where = HOST.search(text)
@@ -131,9 +137,14 @@ class SignInChain(TokenInfoCredential):
     """Try each credential in order; a configured credential that fails ends the chain, like azure-identity's."""
 
     def __init__(
-        self, authority: str, credentials: Sequence[tuple[str, Any]], unavailable: Sequence[tuple[str, str]] = ()
+        self,
+        authority: str,
+        credentials: Sequence[tuple[str, Any]],
+        unavailable: Sequence[tuple[str, str]] = (),
+        timeouts: str = "",
     ) -> None:
         self.authority = authority
+        self.timeouts = timeouts
         self._credentials = list(credentials)
         self._unavailable = list(unavailable)
         self._chosen: tuple[str, Any] | None = None
@@ -146,16 +157,16 @@ class SignInChain(TokenInfoCredential):
             try:
                 return token_info(credential, scopes, options)
             except Exception as exc:  # e.g. a refresh refused mid-scan
-                raise SignInFailed(self.authority, [(name, cause(exc))]) from None
+                raise SignInFailed(self.authority, [(name, cause(exc, self.timeouts))]) from None
         attempts = list(self._unavailable)
         for name, credential in self._credentials:
             try:
                 info = token_info(credential, scopes, options)
             except CredentialUnavailableError as exc:
-                attempts.append((name, cause(exc)))
+                attempts.append((name, cause(exc, self.timeouts)))
                 continue
             except Exception as exc:  # configured but failed: stop here, as azure-identity's chains do
-                attempts.append((name, cause(exc)))
+                attempts.append((name, cause(exc, self.timeouts)))
                 break
             with self._lock:
                 self._chosen = (name, credential)
