@@ -166,7 +166,7 @@ def test_arm_next_link_to_another_host_is_a_gap_and_never_followed(fake: AzureFa
         inventory = collect(options(fake, tmp_path))
         assert elsewhere.accepted == []
     reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
-    assert reasons == {"malformed response"}
+    assert reasons == {"malformed response (nextLink to another host)"}
 
 
 def test_arm_next_link_back_to_a_page_already_read_is_a_gap(fake: AzureFake, tmp_path: Path) -> None:
@@ -174,7 +174,8 @@ def test_arm_next_link_back_to_a_page_already_read_is_a_gap(fake: AzureFake, tmp
     fake.wire.arm_next_link = "loop"
     inventory = collect(options(fake, tmp_path))
     reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
-    assert reasons == {"malformed response"}  # each list longer than a page (ends at the second link)
+    # each list longer than a page (ends at the second link)
+    assert reasons == {"malformed response (nextLink repeated)"}
     assert fake.total_requests < 200
 
 
@@ -187,7 +188,7 @@ def test_arm_collection_without_a_value_list_is_a_gap_not_an_empty_list(
     rows, keys, facts, _ = reference(tmp_path)
     assert _shape(inventory)[:3] == (rows, keys, facts)
     gaps = [g for c in inventory.header.sources for g in c.gaps]
-    assert gaps and all(g.reason == "malformed response" for g in gaps)
+    assert gaps and all(g.reason == "malformed response (no 'value' list)" for g in gaps)
     assert {g.source for g in gaps} >= {sources.DIAGNOSTIC_SETTINGS}
 
 
@@ -198,7 +199,8 @@ def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tm
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
     gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
-    assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
+    said = "malformed response (pricings: no 'value' list)" if body == {} else "malformed response"  # the SDK's model
+    assert gaps == {(f"/subscriptions/{sub}", said) for sub in (SUB_A, SUB_B)}
 
 
 @pytest.mark.parametrize("properties", [None, {}, {"pricingTier": None}], ids=["null", "empty", "null-tier"])
@@ -211,7 +213,8 @@ def test_a_defender_plan_without_a_tier_is_a_gap_not_a_plan_turned_off(
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
     gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
-    assert gaps == {(f"/subscriptions/{sub}", "malformed response") for sub in (SUB_A, SUB_B)}
+    said = "malformed response (pricings: a plan without a pricing tier)"
+    assert gaps == {(f"/subscriptions/{sub}", said) for sub in (SUB_A, SUB_B)}
     findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
     on_plans = {f.status for f in findings if f.check_id == "MLW-DEF-01"}
     assert on_plans == {Status.UNKNOWN}
@@ -464,7 +467,7 @@ def test_empty_vault_listed_without_a_value_list(fake: AzureFake, tmp_path: Path
     inventory = collect(options(fake, tmp_path))
     gaps = [(g.scope, g.reason) for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
     vault = str(next(iter(fake.estate.vaults.values()))["id"])
-    assert gaps == ([] if empty == "missing" else [(vault, "keys not readable: malformed response")])
+    assert gaps == ([] if empty == "missing" else [(vault, "keys not readable: malformed response (no 'value' list)")])
     assert inventory.keys == []
 
 
@@ -576,7 +579,7 @@ NULLED = {*API_VERSIONS, "microsoft.web/sites/config", "microsoft.security/prici
 def _read_from_arm_with_one_gap(inventory: Inventory) -> None:
     """The vault's keys came from ARM, and one key-metadata gap says its data plane reply was malformed."""
     gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
-    assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response; "), gaps
+    assert len(gaps) == 1 and gaps[0].startswith("vault kv-claims: data plane malformed response"), gaps
     assert {k.source for k in inventory.keys} == {"arm"}
 
 
@@ -749,7 +752,7 @@ def test_app_settings_reply_without_a_settings_map_is_a_gap_not_no_settings(
     gaps = sorted(
         (g.scope, g.reason) for c in inventory.header.sources if c.name == sources.APP_SETTINGS for g in c.gaps
     )
-    assert gaps == [(site, "malformed response") for site in sites]
+    assert gaps == [(site, "malformed response (POST appsettings/list: no 'properties' object)") for site in sites]
     findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
     assert {f.status for f in findings if f.check_id == "MLW-CFG-06"} == {Status.UNKNOWN}
 
@@ -782,3 +785,43 @@ def test_rows_a_query_did_not_ask_for_are_left_out(fake: AzureFake, tmp_path: Pa
     snapshot = tmp_path / "estate.jsonl"
     write_snapshot(inventory, snapshot)
     assert "Wire-Canary" not in snapshot.read_text()
+
+
+def test_key_listing_without_attributes_takes_them_from_the_key(fake: AzureFake, tmp_path: Path) -> None:
+    """The listing's attributes left out: `GET /keys/{name}` carries the same version's, so nothing is lost."""
+    fake.wire.kv_no_attributes = "list"
+    _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("where", ["both", "everywhere"])
+def test_keys_without_attributes_anywhere_are_a_gap_not_keys_without_expiry(
+    fake: AzureFake, tmp_path: Path, where: str
+) -> None:
+    """Judged without `attributes`, every key had no expiry: a false KV-07 fail. With ARM's listing to
+    fall back on, the keys come from it; with nothing anywhere, the vault's keys are a gap (unknown)."""
+    fake.wire.kv_no_attributes = where
+    inventory = collect(options(fake, tmp_path))
+    vault = next(r.id for r in inventory.resources if r.type_key == "microsoft.keyvault/vaults")
+    gaps = [g for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    expiry = {f.status for f in findings if f.check_id == "MLW-KV-07" and f.resource_id == vault}
+    if where == "both":  # ARM's listing has them: the keys are judged, their type and policy a gap as ever
+        assert {k.enabled for k in inventory.keys} == {True} and all(k.source == "arm" for k in inventory.keys)
+        assert [g.scope for g in gaps] == [f"{vault}/keys"] and "no attributes" in gaps[0].reason
+        assert Status.FAIL in expiry
+    else:
+        assert not inventory.keys and [g.scope for g in gaps] == [vault], gaps
+        assert "no attributes (enabled, expiry) for key" in gaps[0].reason
+        assert expiry == {Status.UNKNOWN}
+
+
+def test_key_listing_next_link_to_another_host_is_never_followed(fake: AzureFake, tmp_path: Path) -> None:
+    """The SDK's pager would follow it, and with the relaxed challenge check take a token there."""
+    with Silent() as elsewhere:
+        fake.wire.kv_page_size = 1
+        fake.wire.kv_next_link = "elsewhere"
+        fake.wire.kv_next_host = elsewhere.url
+        inventory = collect(options(fake, tmp_path))
+        assert elsewhere.accepted == []
+    gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    assert gaps and all("nextLink to another host" in reason for reason in gaps), gaps

@@ -77,7 +77,7 @@ class ArmClient:
         for _ in range(MAX_PAGES):
             body = self._call("GET", url)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                raise DecodeError(f"GET {path}: no 'value' list")
+                raise DecodeError("no 'value' list")
             items.extend(item for item in body["value"] if isinstance(item, dict))
             link = body.get("nextLink")
             if not isinstance(link, str) or not link:
@@ -85,10 +85,10 @@ class ArmClient:
             seen.add(url)
             url = urljoin(url, link)
             if url in seen:  # a page already read: following it would never end
-                raise DecodeError(f"GET {path}: nextLink repeated")
+                raise DecodeError("nextLink repeated")
             if origin(url) != origin(self._base):  # the bearer token goes with every request it sends
-                raise DecodeError(f"GET {path}: nextLink to another host")
-        raise DecodeError(f"GET {path}: more than {MAX_PAGES} pages")
+                raise DecodeError("nextLink to another host")
+        raise DecodeError(f"more than {MAX_PAGES} pages")
 
     def close(self) -> None:
         self._client.close()

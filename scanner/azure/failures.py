@@ -154,7 +154,8 @@ def service_error(response: Any) -> str:
 def reason(exc: BaseException) -> str:
     """`HTTP 403 AuthorizationFailed`, `unreachable: connection refused`: safe to log and store."""
     if isinstance(exc, DecodeError) and (exc.status_code or 200) < 300:  # a 200 not in the documented shape
-        return "malformed response"
+        # mlwarden raises DecodeError without a response, with a message of its own that names the shape
+        return f"malformed response ({printable(exc.message)})" if exc.response is None else "malformed response"
     if isinstance(exc, DeserializationError):  # an SDK could not read a reply into its model
         return "malformed response"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:

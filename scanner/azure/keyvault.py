@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urljoin
 
 from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyClient, KeyProperties
 
 from scanner import props
 from scanner.azure import failures
-from scanner.azure.arm import KEYVAULT_API, ArmClient
+from scanner.azure.arm import KEYVAULT_API, ArmClient, origin
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
 from scanner.azure.pipeline import JsonReply
@@ -88,6 +89,8 @@ class KeyVaultReader:
             if isinstance(exc, HttpResponseError) and exc.status_code == 404:
                 raise  # the vault itself may be gone: the caller asks ARM (`Reads._keys`)
             return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"keys not readable: {failures.reason(exc)}")
+        if unread := _unattributed(keys):  # judged without them, a key would have no expiry: not judged
+            return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"vault {vault.name}: {refused}; {unread}")
         missing = sorted({part for key in keys for part in _missing(key)})
         if not missing:
             return keys, None
@@ -132,6 +135,8 @@ class KeyVaultReader:
         keys = [key for key in out if key is not None]
         with self._lock:
             self.requests += 1 + len(items) + len(keys)
+        if unread := _unattributed(keys):  # the caller tries ARM's listing
+            raise DecodeError(f"{unread} in the listing or the key")
         return keys
 
     def _key(self, client: KeyClient, vault: Resource, uri: str, item: KeyProperties) -> KeyMetadata | None:
@@ -142,6 +147,8 @@ class KeyVaultReader:
             return None
         key_type = str(getattr(key.key_type, "value", key.key_type) or "") or None
         size, curve = _key_size(key.key), getattr(key.key, "crv", None)
+        # The listing's attributes, or the key's own when the listing left them out (the same version's).
+        attributes = item if item.enabled is not None else key.properties
         del key
         policy, readable = self._policy(client, name)
         return KeyMetadata(
@@ -149,11 +156,11 @@ class KeyVaultReader:
             vault_uri=uri + "/",
             name=name,
             kid=f"{uri}/keys/{name}",
-            enabled=item.enabled,
-            expires=_seconds(item.expires_on),
-            not_before=_seconds(item.not_before),
-            created=_seconds(item.created_on),
-            updated=_seconds(item.updated_on),
+            enabled=attributes.enabled,
+            expires=_seconds(attributes.expires_on),
+            not_before=_seconds(attributes.not_before),
+            created=_seconds(attributes.created_on),
+            updated=_seconds(attributes.updated_on),
             key_type=key_type,
             key_size=size,
             curve=str(getattr(curve, "value", curve)) if curve else None,
@@ -224,7 +231,8 @@ class KeyVaultReader:
 
 
 def _listed(client: KeyClient) -> list[KeyProperties]:
-    """Every key the vault lists, page by page; a `nextLink` back to a page already read would page forever."""
+    """Every key the vault lists, page by page; a `nextLink` back to a page already read would page
+    forever, and one to another host would take the vault's token there: neither is followed."""
     pages = client.list_properties_of_keys().by_page()
     seen: set[str] = set()
     items: list[KeyProperties] = []
@@ -235,8 +243,19 @@ def _listed(client: KeyClient) -> list[KeyProperties]:
             continue
         if link in seen or len(seen) >= MAX_KEY_PAGES:
             raise DecodeError("key listing: nextLink repeated or never ends")
+        if origin(urljoin(client.vault_url + "/keys", str(link))) != origin(client.vault_url):
+            raise DecodeError("key listing: nextLink to another host")
         seen.add(link)
     return items
+
+
+def _unattributed(keys: list[KeyMetadata]) -> str | None:
+    """Keys whose `attributes` never came (Key Vault and ARM always send `enabled`), named; None if none."""
+    names = sorted(key.name for key in keys if key.enabled is None)
+    if not names:
+        return None
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"no attributes (enabled, expiry) for key {', '.join(names[:3])}{more}"
 
 
 def _missing(key: KeyMetadata) -> list[str]:

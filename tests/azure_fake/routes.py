@@ -397,7 +397,13 @@ class Router:
             vault = target.rsplit("/", 1)[-1].lower()
             if vault in fake.faults.forbidden_vaults_arm:
                 return self.reply(403, _error("AuthorizationFailed", "no access to keys"))
-            return self.collection(estate.vault_keys_arm(target, full=fake.arm_key_fields))
+            items = estate.vault_keys_arm(target, full=fake.arm_key_fields)
+            if fake.wire.kv_no_attributes == "everywhere":
+                items = [
+                    {**item, "properties": {k: v for k, v in item["properties"].items() if k != "attributes"}}
+                    for item in items
+                ]
+            return self.collection(items)
         self.reply(404, _error("NoRoute", name))
 
     # -- Key Vault data plane --------------------------------------------------------------
@@ -440,10 +446,13 @@ class Router:
             size = fake.wire.kv_page_size or int(self.params.get("maxresults", ["25"])[0])
             start = int(self.params.get("$skiptoken", ["0"])[0])
             value = [key_item(k, real_url) for k in keys[start : start + size]]
+            if fake.wire.kv_no_attributes:
+                value = [{k: v for k, v in item.items() if k != "attributes"} for item in value]
             next_link = None
             if start + size < len(keys):
                 following = size if fake.wire.kv_next_link == "loop" else start + size
-                next_link = f"{base}/keys?api-version=7.5&maxresults={size}&$skiptoken={following}"
+                host = fake.wire.kv_next_host if fake.wire.kv_next_link == "elsewhere" else base
+                next_link = f"{host}/keys?api-version=7.5&maxresults={size}&$skiptoken={following}"
             if not value and fake.wire.arm_empty_value != "list":  # the same shortcut on the data plane
                 return self.reply(200, {} if fake.wire.arm_empty_value == "missing" else {"value": None})
             return self.reply(200, {"value": value, "nextLink": next_link})
@@ -467,6 +476,8 @@ class Router:
             bundle["key"]["n"] = base64.urlsafe_b64encode(b"\0" + octets).rstrip(b"=").decode()
         if fake.wire.kv_key_without_key:
             del bundle["key"]
+        if fake.wire.kv_no_attributes in ("both", "everywhere"):
+            del bundle["attributes"]
         self.reply(200, bundle)
 
 

@@ -86,7 +86,12 @@ class Wire:
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
     kv_next_link: str = "next"
-    """`next`: each key-list page links to the following one; `loop`: every page links to the second again."""
+    """`next`: each key-list page links to the following one; `loop`: every page links to the second again;
+    `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token)."""
+    kv_next_host: str = ""
+    kv_no_attributes: str = ""
+    """Leave `attributes` out of key replies: `list` (the key listing), `both` (the listing and `GET /keys/{name}`)
+    or `everywhere` (those and ARM's key listing)."""
     kv_key_without_key: bool = False
     """`GET /keys/{name}` answers the attributes without the `key` (JSON web key) object."""
     kv_policy_body: object = None
