@@ -825,3 +825,18 @@ def test_key_listing_next_link_to_another_host_is_never_followed(fake: AzureFake
         assert elsewhere.accepted == []
     gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
     assert gaps and all("nextLink to another host" in reason for reason in gaps), gaps
+
+
+def test_graph_page_over_the_reply_limit_is_asked_again_in_smaller_pages(fake: AzureFake, tmp_path: Path) -> None:
+    """Resource Graph refuses a page over 16 MiB (400 `ResponsePayloadTooLarge`, a detail code):
+    the same page is asked again for fewer rows, and every row still comes."""
+    fake.wire.graph_payload_limit = 6000  # about three of the sample's resource rows
+    _same(fake, tmp_path)
+    assert fake.counts["graph:resources"] > 2
+
+
+def test_graph_row_over_the_reply_limit_is_one_error_naming_it(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_payload_limit = 200  # not even one subscription row
+    with pytest.raises(SourceError, match="one row is over the reply size limit") as caught:
+        collect(options(fake, tmp_path))
+    assert "\n" not in str(caught.value)

@@ -112,34 +112,67 @@ def _message(value: Any) -> str | None:
     return None if _RUN.search(line) else printable(line)
 
 
+def _lowered(node: Any) -> dict[str, Any] | None:
+    return {str(k).lower(): v for k, v in node.items()} if isinstance(node, dict) else None
+
+
+def _codes(node: dict[str, Any]) -> list[str]:
+    """The error's code, then its inner error's (Key Vault) and its details' (Resource Graph), distinct."""
+    found = [node.get("code")]
+    inner = _lowered(node.get("innererror"))
+    if inner is not None:
+        found.append(inner.get("code"))
+    details = node.get("details")
+    if isinstance(details, list):
+        found.extend(detail.get("code") for detail in details[:20] if isinstance(detail, dict))
+    return list(dict.fromkeys(code for code in map(_code, found) if code))
+
+
 def _json_error(body: Any) -> str | None:
-    """The code (or, lacking one, the message) of any error shape Azure services send."""
-    if not isinstance(body, dict):
+    """The codes (or, lacking one, the message) of any error shape Azure services send."""
+    lowered = _lowered(body)
+    if lowered is None:
         return None
-    lowered = {str(k).lower(): v for k, v in body.items()}
     inner = lowered.get("error", lowered.get("odata.error"))
     if isinstance(inner, str):  # OAuth: {"error": "invalid_client", "error_description": ...}
         return _code(inner) or _message(lowered.get("error_description"))
-    node = {str(k).lower(): v for k, v in inner.items()} if isinstance(inner, dict) else lowered
-    code = _code(node.get("code"))
-    nested = node.get("innererror")
-    detail = _code(nested.get("code")) if isinstance(nested, dict) else None
-    if code:
-        return f"{code}/{detail}" if detail and detail != code else code
-    return _message(node.get("message"))
+    node = _lowered(inner) or lowered
+    codes = _codes(node)
+    return "/".join(codes[:2]) if codes else _message(node.get("message"))
+
+
+def _body(response: Any) -> bytes | None:
+    try:
+        data = response.body() if callable(getattr(response, "body", None)) else response.content
+    except Exception:  # a reply that cannot be read again (streamed, closed)
+        return None
+    return bytes(data) if isinstance(data, bytes | bytearray) else None
+
+
+def error_codes(exc: HttpResponseError) -> list[str]:
+    """Every code an error reply names (`["BadRequest", "ResponsePayloadTooLarge"]`), for callers that act on one."""
+    data = _body(exc.response) if exc.response is not None else None
+    if not data or len(data) > MAX_ERROR_BODY:
+        return []
+    try:
+        body = json.loads(data.decode("utf-8", "replace").lstrip("\ufeff"))
+    except ValueError:
+        return []
+    lowered = _lowered(body) or {}
+    node = _lowered(lowered.get("error", lowered.get("odata.error"))) or lowered
+    return _codes(node)
 
 
 def service_error(response: Any) -> str:
-    """What an error reply says, for `HTTP 403 <this>`: the code, a short message, or the body's kind."""
-    try:
-        data = response.body() if callable(getattr(response, "body", None)) else response.content
-    except Exception:  # a reply that cannot be read again (streamed, closed): name nothing
+    """What an error reply says, for `HTTP 403 <this>`: the codes, a short message, or the body's kind."""
+    data = _body(response)
+    if data is None:
         return ""
-    if not isinstance(data, bytes | bytearray) or not data.strip():
+    if not data.strip():
         return "(empty body)"
     if len(data) > MAX_ERROR_BODY:
         return "(a body too large to read for its code)"
-    text = bytes(data).decode("utf-8", "replace").lstrip("\ufeff").strip()
+    text = data.decode("utf-8", "replace").lstrip("\ufeff").strip()
     try:
         said = _json_error(json.loads(text))
     except ValueError:

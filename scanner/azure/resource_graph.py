@@ -27,6 +27,8 @@ from scanner.errors import SourceError
 from scanner.models import Gap
 
 PAGE_SIZE = 1000
+TOO_LARGE = "ResponsePayloadTooLarge"
+"""Resource Graph's 400 for a page over 16 MiB (a detail code under `BadRequest`): fewer rows a page fit."""
 MAX_SUBSCRIPTIONS = 1000
 SUBSCRIPTION_LIMIT_HIT = "x-ms-tenant-subscription-limit-hit"
 
@@ -63,6 +65,10 @@ def unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             others.append(row)
     return [*by_id.values(), *others] if len(by_id) + len(others) < len(rows) else rows
+
+
+class _TooLarge(Exception):
+    """The page asked for is over the reply size limit; `_pages` asks again for fewer rows."""
 
 
 def _raw(pipeline_response: Any, deserialized: Any, headers: Any) -> tuple[Any, Any]:
@@ -154,16 +160,21 @@ class ResourceGraph:
         collected: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
+        size = PAGE_SIZE
         while True:
             request = QueryRequest(
                 subscriptions=subscriptions,
                 management_groups=management_groups,
                 query=kql,
-                options=QueryRequestOptions(
-                    top=PAGE_SIZE, skip_token=token, allow_partial_scopes=bool(management_groups)
-                ),
+                options=QueryRequestOptions(top=size, skip_token=token, allow_partial_scopes=bool(management_groups)),
             )
-            body = self._send(request, table)
+            try:
+                body = self._send(request, table)
+            except _TooLarge:
+                if size == 1:
+                    raise SourceError(f"Resource Graph {table} query: one row is over the reply size limit") from None
+                size = max(1, size // 4)  # the same page again, in smaller pieces
+                continue
             data = page_rows(body.get("data")) if isinstance(body, dict) else None
             if data is None:
                 raise SourceError(f"Resource Graph {table} query: malformed page (no 'data' list of rows)")
@@ -191,6 +202,8 @@ class ResourceGraph:
         except HttpResponseError as exc:
             if exc.status_code == 403:
                 raise
+            if exc.status_code == 400 and TOO_LARGE in failures.error_codes(exc):
+                raise _TooLarge from None
             raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
         except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None

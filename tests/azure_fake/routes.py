@@ -307,6 +307,9 @@ class Router:
             else:
                 following = size if wire.graph_stuck_token else start + size
                 payload[wire.graph_token_key] = base64.b64encode(str(following).encode()).decode()
+        limit = wire.graph_payload_limit
+        if limit is not None and len(json.dumps(payload)) > limit:
+            return self.reply(400, _too_large(len(json.dumps(payload)), limit), headers)
         malformed = fake.faults.graph_malformed
         if malformed:
             fake.faults.graph_malformed = None
@@ -499,6 +502,21 @@ def _table(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "columns": [{"name": name, "type": kind(name)} for name in names],
         "rows": [[row.get(name) for name in names] for row in rows],
+    }
+
+
+def _too_large(size: int, limit: int) -> dict[str, Any]:
+    """Resource Graph's refusal of a page over its reply limit (as `az graph query` printed one in 2024)."""
+    detail = (
+        f"Response payload size is {size}, and has exceeded the limit of {limit}. "
+        "Please consider querying less data at a time and make paginated call if needed."
+    )
+    return {
+        "error": {
+            "code": "BadRequest",
+            "message": "Please provide below info when asking for support: timestamp = 2026-01-01T00:00:00Z",
+            "details": [{"code": "ResponsePayloadTooLarge", "message": detail}],
+        }
     }
 
 

@@ -49,6 +49,9 @@ class Wire:
     graph_repeat_row: bool = False
     """Each page after the first starts with the previous page's last row again (paging is not a
     snapshot: a row moved under the page boundary)."""
+    graph_payload_limit: int | None = None
+    """A page whose JSON is longer than this many bytes is refused as Resource Graph refuses one over 16 MiB:
+    400 `BadRequest` with the detail code `ResponsePayloadTooLarge`."""
     graph_refusal: str = "403"
     """A query naming a subscription the identity cannot read: `403`, or `drop` (what Resource Graph
     does when another named subscription is readable: that one's rows, and no word of the other)."""
