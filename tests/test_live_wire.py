@@ -840,3 +840,16 @@ def test_graph_row_over_the_reply_limit_is_one_error_naming_it(fake: AzureFake, 
     with pytest.raises(SourceError, match="one row is over the reply size limit") as caught:
         collect(options(fake, tmp_path))
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["token_spent", "kv_token_spent"], ids=["arm-and-graph", "key-vault"])
+def test_a_token_refused_mid_scan_without_a_claims_challenge_is_renewed_once(
+    fake: AzureFake, tmp_path: Path, where: str
+) -> None:
+    """A 401 `invalid_token` (expired by the service's clock, or revoked): azure-core retries only claims
+    challenges, and every later request sent the same cached token. A token issued now is asked for
+    (through the credential's claims path, past its own cache) and the request sent once more."""
+    setattr(fake.faults, where, 1)
+    _same(fake, tmp_path)
+    assert getattr(fake.faults, where) == 0 and fake.counts["spent"] == 1
+    assert fake.counts["token"] == 2 + 1  # one per audience, and one for the refusal

@@ -17,6 +17,7 @@ from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLo
 
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
+from scanner.azure.pipeline import FreshToken
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
 
@@ -36,6 +37,7 @@ class ArmClient:
         self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
             base_url=self._base,
             policies=[
+                FreshToken(credential),
                 HeadersPolicy(),
                 UserAgentPolicy(sdk_moniker="mlwarden"),
                 retry_policy(quota, options.retry_backoff, options.max_retries, gate),

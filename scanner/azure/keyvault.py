@@ -23,7 +23,7 @@ from scanner.azure import failures
 from scanner.azure.arm import KEYVAULT_API, ArmClient, origin
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
-from scanner.azure.pipeline import JsonReply
+from scanner.azure.pipeline import FreshToken, JsonReply
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
 from scanner.models import Gap, Resource
@@ -105,7 +105,7 @@ class KeyVaultReader:
             url,
             self._credential,
             verify_challenge_resource=not options.overridden,
-            per_call_policies=[JsonReply()],
+            per_call_policies=[FreshToken(self._credential), JsonReply()],
             retry_policy=retry_policy(
                 self._quota,
                 options.retry_backoff,

@@ -39,9 +39,38 @@ class JsonReply(policies.SansIOHTTPPolicy[Any, Any]):
         http.headers["Content-Type"] = "application/json"  # the SDKs' deserializers read the header again
 
 
+_RENEWED = "mlwarden_renewed_token"
+
+
+class FreshToken(policies.HTTPPolicy[Any, Any]):
+    """Outermost: a 401 the bearer policy could not answer (a token expired early or revoked without
+    a claims challenge; azure-core retries only claims challenges) gets one token issued now and one
+    more try. Without it, every later request sent the same refused token: a gap per resource."""
+
+    def __init__(self, credential: Any) -> None:
+        super().__init__()
+        self._credential = credential
+
+    def send(self, request: PipelineRequest[Any]) -> PipelineResponse[Any, Any]:
+        response = self.next.send(request)
+        sent = str(request.http_request.headers.get("Authorization") or "")
+        renew = getattr(self._credential, "renew", None)
+        if response.http_response.status_code != 401 or request.context.get(_RENEWED) or not callable(renew):
+            return response
+        try:
+            renewed = sent.startswith("Bearer ") and renew(sent.removeprefix("Bearer ").strip())
+        except Exception:  # no token to be had (a developer tool cannot take claims): the 401 stands
+            return response
+        if not renewed:
+            return response
+        request.context[_RENEWED] = True
+        return self.next.send(request)
+
+
 def read_only_policies(options: CollectOptions, credential: Any, retry: policies.RetryPolicy[Any, Any]) -> list[Any]:
     """The generated clients' default order (request id ... logging), less the registration policy."""
     return [
+        FreshToken(credential),
         policies.RequestIdPolicy(),
         policies.HeadersPolicy(),
         policies.UserAgentPolicy(sdk_moniker="mlwarden"),

@@ -11,6 +11,7 @@ its expiry or a service sends a claims challenge (a revoked token), which always
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from types import TracebackType
@@ -55,9 +56,36 @@ class SharedCredential(TokenInfoCredential):
                 self._tokens[key] = info
             return info
 
+    def renew(self, refused: str) -> bool:
+        """A service refused this token without a claims challenge (expired early, revoked, a skewed clock):
+        fetch a token issued now for every audience that holds it. False when none does.
+
+        The credentials keep caches of their own, which a plain request would answer from; a claims
+        request (the CAE form: a token issued no earlier than now) goes to Entra ID."""
+        with self._guard:
+            keys = [key for key, info in self._tokens.items() if info.token == refused]
+        for key in keys:
+            scopes, tenant, cae = key
+            options: TokenRequestOptions = {"enable_cae": cae, "claims": _issued_after(self._clock())}
+            if tenant:
+                options["tenant_id"] = tenant
+            with self._locks[key]:
+                cached = self._tokens.get(key)
+                if cached is not None and cached.token != refused:
+                    continue  # another thread renewed it meanwhile
+                info = token_info(self.inner, scopes, options)
+                with self._guard:
+                    self.acquired += 1
+                    self._tokens[key] = info
+        return bool(keys)
+
     def _fresh(self, info: AccessTokenInfo) -> bool:
         now = self._clock()
         return info.expires_on - now > REFRESH_MARGIN and (info.refresh_on is None or now < info.refresh_on)
+
+
+def _issued_after(now: float) -> str:
+    return json.dumps({"access_token": {"nbf": {"essential": True, "value": str(int(now))}}}, separators=(",", ":"))
 
 
 class SignIn:

@@ -54,6 +54,11 @@ class Faults:
     """The next N Key Vault requests with a valid token answer a CAE claims challenge (token revoked)."""
     expire_token: int = 0
     """The next N ARM requests answer a CAE claims challenge (token revoked or expired)."""
+    token_spent: int = 0
+    """The next N Resource Graph or ARM requests find their (valid) token revoked without a claims challenge:
+    401 `ExpiredAuthenticationToken`, `error="invalid_token"`, and the token stays refused."""
+    kv_token_spent: int = 0
+    """The same for the next N Key Vault requests that carry a valid token."""
     changes_refused: int | None = None
     """Resource Graph answers this status (403, 400) to `resourcechanges` queries."""
     delay: float = 0.0

@@ -142,6 +142,8 @@ class Router:
         if not self.fake.token_valid(auth):
             self.count("unauthorized")
             return self.reply(401, _error("AuthenticationFailed", "missing or unknown bearer token"))
+        if self.fake.take("token_spent"):
+            return self.spent(auth)
         if method == "POST" and path.lower() == "/providers/microsoft.resourcegraph/resources":
             return self.graph(body)
         for route_method, name, pattern in ARM_ROUTES:
@@ -150,6 +152,17 @@ class Router:
                 return self.arm(name, match.group(1))
         self.count("unknown")
         self.reply(404, _error("NoRoute", f"the fake does not serve {method} {path}"))
+
+    def spent(self, auth: str | None) -> None:
+        """ARM's answer to a token it no longer honours (expired by its clock, or revoked): no claims to meet."""
+        self.count("spent")
+        self.fake.revoke(str(auth))
+        challenge = (
+            f'Bearer authorization_uri="{self.fake.url}/{_tenant()}", error="invalid_token", '
+            'error_description="The access token has expired"'
+        )
+        body = _error("ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time")
+        return self.reply(401, body, {"WWW-Authenticate": challenge})
 
     # -- identity ------------------------------------------------------------------------
     def token(self, body: bytes) -> None:
@@ -425,6 +438,8 @@ class Router:
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": _vault_challenge(fake.wire.kv_challenge, fake.url)},
             )
+        if fake.take("kv_token_spent"):
+            return self.spent(auth)
         if fake.take("kv_claims"):  # a valid token revoked mid-run: Key Vault's CAE claims challenge
             self.count("kv:claims")
             challenge = (

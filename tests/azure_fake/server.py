@@ -133,6 +133,10 @@ class AzureFake:
             self._tokens.add(token)
         return token
 
+    def revoke(self, header: str) -> None:
+        with self._lock:
+            self._tokens.discard(header.removeprefix("Bearer "))
+
     def token_valid(self, header: str | None) -> bool:
         return header is not None and header.startswith("Bearer ") and header[7:] in self._tokens
 
