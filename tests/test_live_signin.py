@@ -168,3 +168,15 @@ def test_unknown_token_credentials_selection_is_a_usage_error(fake: AzureFake, t
         "workloadidentitycredential, managedidentitycredential, azureclicredential, azurepowershellcredential, "
         "azuredeveloperclicredential"
     ]
+
+
+@pytest.mark.parametrize("kind", ["workload", "secret"])
+@pytest.mark.parametrize("content_type", ["text/plain", "text/html; charset=utf-8", ""], ids=["plain", "html", "none"])
+def test_a_token_reply_labelled_as_text_signs_in(fake: AzureFake, tmp_path: Path, kind: str, content_type: str) -> None:
+    """azure-identity's own token client read a `text/*` JSON reply as a string (TypeError: a failed
+    sign-in); it is relabelled before azure-identity decodes it. (A Flask fake's default is text/html.)"""
+    fake.wire.token_content_type = content_type
+    fake.wire.content_type = content_type
+    result = _run(_env(tmp_path, kind), *_args(fake, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert fake.counts["token"] >= 1 and (tmp_path / "estate.jsonl").exists()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from scanner.azure.failures import bounds
 from scanner.azure.options import CLOUDS, CollectOptions
+from scanner.azure.pipeline import json_token_reply
 from scanner.azure.signin import SignInChain
 from scanner.errors import InputError
 from scanner.textsafe import printable
@@ -93,7 +94,7 @@ def credential_for(options: CollectOptions) -> Any:
     import azure.identity as identity
 
     authority = authority_of(options)
-    transport = options.transport_kwargs()
+    transport = {**options.transport_kwargs(), "raw_response_hook": json_token_reply}
     discovery = {} if is_known_cloud(authority) else {"disable_instance_discovery": True}
     factories: dict[str, Callable[[], Any]] = {
         "environmentcredential": lambda: identity.EnvironmentCredential(authority=authority, **discovery, **transport),
@@ -107,6 +108,7 @@ def credential_for(options: CollectOptions) -> Any:
             # azure-core's 300 s read timeout held a run on an endpoint that accepted and never answered.
             connection_timeout=min(2.0, options.connect_timeout),
             read_timeout=options.read_timeout,
+            raw_response_hook=json_token_reply,
             **options.trust_kwargs(),
         ),
         # The developer tools sign in through their own processes, in the cloud they are set to.

@@ -13,6 +13,7 @@ string, and their model deserializers then fail on a well-formed reply.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -37,6 +38,23 @@ class JsonReply(policies.SansIOHTTPPolicy[Any, Any]):
             return  # text it is: the caller says the reply is malformed
         response.context[policies.ContentDecodePolicy.CONTEXT_NAME] = body
         http.headers["Content-Type"] = "application/json"  # the SDKs' deserializers read the header again
+
+
+def json_token_reply(response: PipelineResponse[Any, Any]) -> None:
+    """`raw_response_hook` for the credentials: a token reply labelled `text/*` whose body is JSON is
+    relabelled before azure-identity decodes it (it read the body as a string and failed on
+    `content["expires_in"]` with a TypeError, which ended the sign-in)."""
+    http = response.http_response
+    mime = str(http.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not mime.startswith("text/"):
+        return
+    try:
+        json.loads(http.text())
+    except ValueError:
+        return
+    http.headers["Content-Type"] = "application/json"
+    with contextlib.suppress(AttributeError):  # a response type that reads it from the headers
+        http.content_type = "application/json"  # the transport's copy, which azure-core's decoder reads
 
 
 _RENEWED = "mlwarden_renewed_token"
