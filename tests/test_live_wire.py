@@ -199,7 +199,7 @@ def test_pricings_without_a_value_list_is_a_gap_not_no_plans(fake: AzureFake, tm
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
     gaps = {(g.scope, g.reason) for g in coverage[sources.DEFENDER_PLANS].gaps}
-    said = "malformed response (pricings: no 'value' list)" if body == {} else "malformed response"  # the SDK's model
+    said = "malformed response (pricings: no 'value' list)"
     assert gaps == {(f"/subscriptions/{sub}", said) for sub in (SUB_A, SUB_B)}
 
 
@@ -853,3 +853,28 @@ def test_a_token_refused_mid_scan_without_a_claims_challenge_is_renewed_once(
     _same(fake, tmp_path)
     assert getattr(fake.faults, where) == 0 and fake.counts["spent"] == 1
     assert fake.counts["token"] == 2 + 1  # one per audience, and one for the refusal
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"extensions": [{"name": "AgentlessVmScanning", "isEnabled": True, "additionalExtensionProperties": "on"}]},
+        {"deprecated": "yes", "replacedBy": "Containers"},
+        {"enablementTime": ""},
+    ],
+    ids=["extension-shapes", "deprecation-shapes", "empty-date"],
+)
+def test_a_plan_field_the_sdk_model_refuses_still_reads_the_plan(
+    fake: AzureFake, tmp_path: Path, extra: dict[str, object]
+) -> None:
+    """azure-mgmt-security's model refuses fields mlwarden never reads from it (a boolean `isEnabled`, a
+    string `replacedBy`, an empty date): every plan of the subscription was a gap. The same GET is read
+    as plain JSON, which is all plans are kept as."""
+    fake.pricings_in_graph = False
+    plan = {"name": "VirtualMachines", "type": "Microsoft.Security/pricings"}
+    fake.wire.pricings_body = {"value": [{**plan, "properties": {"pricingTier": "Standard", "subPlan": "P2", **extra}}]}
+    inventory = collect(options(fake, tmp_path))
+    assert not [g for c in inventory.header.sources if c.name == sources.DEFENDER_PLANS for g in c.gaps]
+    plans = [r for r in inventory.resources if r.type_key == "microsoft.security/pricings"]
+    assert plans and all((r.properties or {}).get("pricingTier") == "Standard" for r in plans)
+    assert fake.counts["arm:pricings"] == 2 * 2  # per subscription: the SDK's GET, then the same as JSON

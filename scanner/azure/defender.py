@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from azure.core.exceptions import DecodeError
+from azure.core.exceptions import DecodeError, DeserializationError
 from azure.mgmt.security import SecurityCenter
 
 from scanner import props
@@ -24,6 +24,8 @@ from scanner.models import Resource
 
 PRICING_TYPE = "microsoft.security/pricings"
 CONTACT_TYPE = "microsoft.security/securitycontacts"
+PRICINGS_API = "2024-01-01"
+"""What azure-mgmt-security's default profile asks for pricings."""
 CONTACTS_API = "2020-01-01-preview"
 """What azure-mgmt-security's default profile asks for; the newer shape is read too when a service sends it."""
 
@@ -64,15 +66,26 @@ class Defender:
     def pricings(self, subscription_id: str) -> list[Resource]:
         """Every Defender plan of a subscription (one non-paged GET)."""
         self.requests += 1
-        with self._client(subscription_id) as client:
-            body = client.pricings.list(scope_id=f"subscriptions/{subscription_id}", cls=_raw)
+        path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/pricings"
+        try:
+            with self._client(subscription_id) as client:
+                body = client.pricings.list(scope_id=f"subscriptions/{subscription_id}", cls=_raw)
+        except DeserializationError:
+            # The SDK's model refused a field mlwarden never reads from it (a date or an extension list in
+            # another shape): the same GET as plain JSON, which is all the plans are kept as.
+            self.requests += 1
+            body = self._arm.get(path, PRICINGS_API)
         items = body.get("value") if isinstance(body, dict) else None
         if not isinstance(items, list):  # no plans would read as "Defender off": say it was not read
             raise DecodeError("pricings: no 'value' list")
         plans = [item for item in items if isinstance(item, dict)]
         if not all(has_tier(item) for item in plans):  # a plan without a tier would read as off
             raise DecodeError("pricings: a plan without a pricing tier")
-        return [as_row(item, PRICING_TYPE) for item in plans]
+        # A plan's id is the pricings path and its name: a reply that leaves it out still names the plan.
+        return [
+            as_row(item if item.get("id") else {**item, "id": f"{path}/{item.get('name')}"}, PRICING_TYPE)
+            for item in plans
+        ]
 
     def contacts(self, subscription_id: str) -> list[Resource]:
         """Security contacts (who Defender alerts), as the service sent them; `nextLink` paging."""

@@ -25,6 +25,7 @@ from azure.core.exceptions import (
     DeserializationError,
     HttpResponseError,
 )
+from pydantic import ValidationError
 
 from scanner.azure.options import CollectOptions
 from scanner.textsafe import printable
@@ -191,6 +192,9 @@ def reason(exc: BaseException) -> str:
         return f"malformed response ({printable(exc.message)})" if exc.response is None else "malformed response"
     if isinstance(exc, DeserializationError):  # an SDK could not read a reply into its model
         return "malformed response"
+    if isinstance(exc, ValidationError):  # an item without a resource's envelope: where and what, no value
+        error = exc.errors()[0]
+        return f"malformed response ({'.'.join(str(p) for p in error['loc']) or 'item'}: {error['type']})"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         said = service_error(exc.response) if exc.response is not None else ""
         if not said:
