@@ -269,3 +269,15 @@ def test_quota_ignores_partial_or_garbled_headers() -> None:
     assert clock.slept == []
     assert parse_resets_after("01:02:03") == 3723.0
     assert parse_resets_after("soon") is None
+
+
+def test_a_subscription_deleted_after_it_was_listed_is_a_gap_not_the_end(fake: AzureFake, tmp_path: Path) -> None:
+    """Listed at tenant scope, then refused with 400 `SubscriptionNotFound` by the query that names it:
+    the batch is split as for a 403, the other subscription is read, the vanished one is a gap."""
+    fake.faults.vanished_subscription = SUB_B
+    inventory = collect(options(fake, tmp_path))
+    assert _gaps(inventory, sources.RESOURCES) == [f"/subscriptions/{SUB_B}"]
+    reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
+    assert reasons == {"HTTP 400 BadRequest/SubscriptionNotFound"}
+    read = {r.subscription_id for r in inventory.resources if r.type_key != "microsoft.resources/subscriptions"}
+    assert read == {SUB_A}

@@ -67,6 +67,14 @@ def unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*by_id.values(), *others] if len(by_id) + len(others) < len(rows) else rows
 
 
+def refuses_scope(exc: HttpResponseError) -> bool:
+    """A refusal of the subscriptions asked for, not of the query: 403, or a 400/404 whose code names a
+    subscription (one deleted or moved since it was listed): the batch is split to find which."""
+    if exc.status_code == 403:
+        return True
+    return exc.status_code in (400, 404) and any("subscription" in code.lower() for code in failures.error_codes(exc))
+
+
 class _TooLarge(Exception):
     """The page asked for is over the reply size limit; `_pages` asks again for fewer rows."""
 
@@ -141,7 +149,7 @@ class ResourceGraph:
         except ClientAuthenticationError:
             raise
         except HttpResponseError as exc:
-            if exc.status_code != 403:
+            if not refuses_scope(exc):
                 raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
             if len(batch) > 1:
                 middle = len(batch) // 2
@@ -200,7 +208,7 @@ class ResourceGraph:
         except DecodeError:  # a subclass of HttpResponseError: the body was not JSON
             raise SourceError(f"Resource Graph {table} query: malformed page (not JSON)") from None
         except HttpResponseError as exc:
-            if exc.status_code == 403:
+            if refuses_scope(exc):
                 raise
             if exc.status_code == 400 and TOO_LARGE in failures.error_codes(exc):
                 raise _TooLarge from None

@@ -34,6 +34,9 @@ class Faults:
     """The token endpoint refuses the client (as Entra ID does for an unknown or disabled app)."""
     forbidden_subscription: str | None = None
     """Resource Graph and ARM answer 403 for anything touching this subscription."""
+    vanished_subscription: str | None = None
+    """Deleted after it was listed: a Resource Graph query naming it gets 400 `BadRequest` with the detail code
+    `SubscriptionNotFound` (a query at tenant scope still lists it, as an index that has not caught up)."""
     graph_forbidden: int | None = None
     """Every Resource Graph request gets this status (403: no scope readable; 401: token refused)."""
     graph_table_refused: dict[str, int] = field(default_factory=dict)

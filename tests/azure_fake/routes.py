@@ -272,6 +272,11 @@ class Router:
             if fake.wire.graph_refusal != "drop" or not readable:
                 return self.reply(403, _error("AuthorizationFailed", "no access to a subscription"), headers)
             subscriptions = readable  # Resource Graph leaves unreadable subscriptions out without a word
+        vanished = (fake.faults.vanished_subscription or "").lower()
+        if vanished and vanished in subscriptions:
+            detail = {"code": "SubscriptionNotFound", "message": f"The subscription '{vanished}' could not be found."}
+            error = {"code": "BadRequest", "message": "Please provide below info when asking for support"}
+            return self.reply(400, {"error": {**error, "details": [detail]}}, headers)
         try:
             query = kql.parse(str(request.get("query", "")))
         except kql.UnknownQuery as exc:
