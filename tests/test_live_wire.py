@@ -878,3 +878,13 @@ def test_a_plan_field_the_sdk_model_refuses_still_reads_the_plan(
     plans = [r for r in inventory.resources if r.type_key == "microsoft.security/pricings"]
     assert plans and all((r.properties or {}).get("pricingTier") == "Standard" for r in plans)
     assert fake.counts["arm:pricings"] == 2 * 2  # per subscription: the SDK's GET, then the same as JSON
+
+
+@pytest.mark.parametrize("style", ["common", "organizations"])
+def test_key_vault_challenge_naming_no_directory_signs_in_to_the_credentials_own(
+    fake: AzureFake, tmp_path: Path, style: str
+) -> None:
+    """`authorization=".../common"`: azure-identity took `common` for another tenant and refused it, so the
+    keys came from ARM with a gap. Any account's own directory answers it."""
+    fake.wire.kv_challenge = style
+    _same(fake, tmp_path)

@@ -26,6 +26,9 @@ from scanner.azure.signin import TokenInfoCredential, token_info
 REFRESH_MARGIN = 300
 """Seconds before expiry a cached token is no longer handed out (azure-core's bearer policy refreshes then too)."""
 
+ANY_TENANT = frozenset({"common", "organizations"})
+"""Authority path segments that name no directory: any account's own tenant answers them."""
+
 _Key = tuple[tuple[str, ...], str | None, bool]
 
 
@@ -43,6 +46,11 @@ class SharedCredential(TokenInfoCredential):
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         options = options or {}
+        if str(options.get("tenant_id", "")).lower() in ANY_TENANT:
+            # A challenge naming no directory (`.../common`): the credential's own is one it accepts.
+            # azure-identity read it as another tenant and refused to sign in to it.
+            options = options.copy()
+            options.pop("tenant_id", None)
         key: _Key = (tuple(scopes), options.get("tenant_id"), bool(options.get("enable_cae")))
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())

@@ -578,7 +578,7 @@ OTHER_TENANT = "0c0ffee0-0000-4000-8000-0000000f0e19"
 
 def _vault_challenge(style: str, authority: str) -> str:
     """`WWW-Authenticate` of Key Vault's first 401, in the spelling `wire.kv_challenge` names."""
-    tenant = OTHER_TENANT if style == "other-tenant" else _tenant()
+    tenant = {"other-tenant": OTHER_TENANT, "common": "common", "organizations": "organizations"}.get(style, _tenant())
     return {
         "scope": f'Bearer authorization_uri="{authority}/{tenant}", scope="https://vault.azure.net/.default"',
         "legacy-authority": f'Bearer authorization="https://login.windows.net/{tenant}", resource="https://vault.azure.net"',

@@ -85,7 +85,7 @@ class Wire:
     kv_challenge: str = "resource"
     """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`); or
     `legacy-authority` (login.windows.net), `compact` (no space after the comma), `other-tenant` (the
-    vault's directory is not the credential's)."""
+    vault's directory is not the credential's), `common` or `organizations` (no directory named)."""
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
     kv_next_link: str = "next"
