@@ -888,3 +888,14 @@ def test_key_vault_challenge_naming_no_directory_signs_in_to_the_credentials_own
     keys came from ARM with a gap. Any account's own directory answers it."""
     fake.wire.kv_challenge = style
     _same(fake, tmp_path)
+
+
+def test_graph_paging_that_brings_the_same_rows_under_new_tokens_is_an_error_not_a_hang(
+    fake: AzureFake, tmp_path: Path
+) -> None:
+    """Each page a fresh token, each page the first page again: no token repeats, so only the rows tell."""
+    fake.wire.graph_token_ignored = True
+    fake.wire.graph_page_size = 2
+    with pytest.raises(SourceError, match="5 pages in a row brought no new row") as caught:
+        collect(options(fake, tmp_path))
+    assert "\n" not in str(caught.value) and fake.counts["graph:resources"] == 1 + 5

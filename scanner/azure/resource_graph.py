@@ -27,6 +27,8 @@ from scanner.errors import SourceError
 from scanner.models import Gap
 
 PAGE_SIZE = 1000
+MAX_STALE_PAGES = 5
+"""Pages in a row with no row not seen before, yet a fresh token: paging that would never end."""
 TOO_LARGE = "ResponsePayloadTooLarge"
 """Resource Graph's 400 for a page over 16 MiB (a detail code under `BadRequest`): fewer rows a page fit."""
 MAX_SUBSCRIPTIONS = 1000
@@ -168,6 +170,8 @@ class ResourceGraph:
         collected: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
+        ids: set[str] = set()
+        stale = 0
         size = PAGE_SIZE
         while True:
             request = QueryRequest(
@@ -187,6 +191,9 @@ class ResourceGraph:
             if data is None:
                 raise SourceError(f"Resource Graph {table} query: malformed page (no 'data' list of rows)")
             collected.extend(data)
+            known = len(ids)
+            ids.update(str(row.get("id")).lower() for row in data)
+            stale = stale + 1 if len(ids) == known else 0
             total = body.get("totalRecords")
             self._progress.page(table, len(data), total if type(total) is int else None, first=token is None)
             token = next((str(body[key]) for key in TOKEN_KEYS if body.get(key)), None)
@@ -197,6 +204,8 @@ class ResourceGraph:
                 return collected
             if token in seen:  # a page already read: following it would never end
                 raise SourceError(f"Resource Graph {table} query: the paging token repeated")
+            if stale >= MAX_STALE_PAGES:  # new tokens, the same rows (a server that ignores the token it is sent)
+                raise SourceError(f"Resource Graph {table} query: {stale} pages in a row brought no new row")
             seen.add(token)
 
     def _send(self, request: QueryRequest, table: str) -> Any:

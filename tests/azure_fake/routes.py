@@ -303,7 +303,8 @@ class Router:
         if query.table == "securityresources" and not fake.pricings_in_graph:
             rows = [r for r in rows if str(r.get("type", "")).lower() != "microsoft.security/pricings"]
         wire = fake.wire
-        start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
+        paged = bool(options.get("$skipToken")) and not wire.graph_token_ignored
+        start = int(base64.b64decode(options["$skipToken"]).decode()) if paged else 0
         size = min(int(options.get("$top") or 100), fake.page_cap, wire.graph_page_size or fake.page_cap)
         page = rows[start : start + size]
         if wire.graph_repeat_row and 0 < start <= len(rows):
@@ -325,6 +326,10 @@ class Router:
             else:
                 following = size if wire.graph_stuck_token else start + size
                 payload[wire.graph_token_key] = base64.b64encode(str(following).encode()).decode()
+                if wire.graph_token_ignored:  # a fresh token each time, which the next request will not read
+                    payload[wire.graph_token_key] = base64.b64encode(
+                        f"{following}#{fake.counts['graph']}".encode()
+                    ).decode()
         limit = wire.graph_payload_limit
         if limit is not None and len(json.dumps(payload)) > limit:
             return self.reply(400, _too_large(len(json.dumps(payload)), limit), headers)

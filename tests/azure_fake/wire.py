@@ -29,6 +29,9 @@ class Wire:
     """`subscriptionId` and `resourceGroup` come back null (a fake that projects columns its rows lack)."""
     graph_stuck_token: bool = False
     """Every page gives the token of the second page again (a server bug: paging never ends)."""
+    graph_token_ignored: bool = False
+    """Serve the first page whatever `$skipToken` asks for, with a token that differs every time
+    (a server that hands tokens out but does not read them: paging never ends)."""
     graph_table: bool = False
     """Answer in the `table` result format (`columns`/`rows`) whatever `resultFormat` asked for."""
     graph_counts: bool = True
