@@ -27,6 +27,7 @@ SAID = {
     "message": "HTTP 403 AuthorizationFailed: no access",
     "text": "HTTP 403 (AuthorizationFailed: no access",
     "html": "HTTP 403 (an HTML page, not an Azure error",
+    "header": "HTTP 403 AuthorizationFailed",
     "empty": "HTTP 403 (empty body)",
 }
 

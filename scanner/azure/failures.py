@@ -167,10 +167,11 @@ def error_codes(exc: HttpResponseError) -> list[str]:
 def service_error(response: Any) -> str:
     """What an error reply says, for `HTTP 403 <this>`: the codes, a short message, or the body's kind."""
     data = _body(response)
+    header = _code(str(getattr(response, "headers", {}).get("x-ms-error-code") or ""))
     if data is None:
-        return ""
+        return header or ""
     if not data.strip():
-        return "(empty body)"
+        return header or "(empty body)"
     if len(data) > MAX_ERROR_BODY:
         return "(a body too large to read for its code)"
     text = data.decode("utf-8", "replace").lstrip("\ufeff").strip()
@@ -181,8 +182,8 @@ def service_error(response: Any) -> str:
         if text[:1] not in "{[":
             if "<html" in text[:512].lower() or text[:1] == "<":
                 return "(an HTML page, not an Azure error: a proxy or gateway?)"
-            return f"({_message(text) or 'a plain-text body'})"
-    return said or "(no error code)"
+            return header or f"({_message(text) or 'a plain-text body'})"
+    return said or header or "(no error code)"
 
 
 def reason(exc: BaseException) -> str:

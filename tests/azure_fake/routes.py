@@ -568,6 +568,9 @@ def _reshape(shape: str, body: Any, headers: dict[str, str]) -> tuple[Any, bytes
     if shape == "text":
         headers["Content-Type"] = "text/plain"
         return None, f"{code}: {message}".encode()
+    if shape == "header":  # no body; the code in a header, as Storage and some gateways send it
+        headers["x-ms-error-code"] = code
+        return None, b""
     if shape == "html":
         headers["Content-Type"] = "text/html"
         return None, b"<html><head><title>403 Forbidden</title></head><body>nginx</body></html>"

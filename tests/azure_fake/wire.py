@@ -17,7 +17,8 @@ class Wire:
     """How every API error reply is spelt: `error` (`{"error": {"code", "message"}}`), `odata`
     (`{"odata.error": {"code", "message": {"lang", "value"}}}`), `top-level` (`{"code", "message"}`),
     `inner` (Key Vault's `innererror` with a more telling code), `message` (a message and no code),
-    `text` (the message as plain text), `html` (a proxy's error page) or `empty` (no body)."""
+    `text` (the message as plain text), `html` (a proxy's error page), `header` (no body, the code in
+    `x-ms-error-code`) or `empty` (no body)."""
     # -- Resource Graph ----------------------------------------------------------------------
     graph_token_key: str = "$skipToken"
     """The body key that carries the next page's token (`skipToken` is what some clients print)."""
