@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from html.parser import HTMLParser
 
@@ -294,6 +295,28 @@ def test_prints_with_page_breaks(page: str) -> None:
 
 def test_same_input_same_bytes(result: ScanResult) -> None:
     assert html.render(result) == html.render(result.model_copy(update={"findings": result.findings[::-1]}))
+
+
+def test_where_the_findings_lie_in_memory_changes_no_byte(result: ScanResult) -> None:
+    """The pass over the findings reads them in the order they lie in memory, not the report's:
+    the page must be the one their report order gives whatever order they were made in, ties
+    included (two critical failures of one check and resource differ only by their detail, and
+    the top risks list them in report order), with and without per-finding evidence."""
+    failing = next(f for f in result.findings if f.status.value == "fail" and f.severity.value in ("critical", "high"))
+    twins = tuple(
+        failing.model_copy(update={"detail_key": f"key-{n}", "fingerprint": f"{n:031x}e", "message": "the same"})
+        for n in (2, 1, 3)
+    )
+    for base in (result, _many_failures(result, html.EVIDENCE_BUDGET + 10)):
+        given = base.model_copy(update={"findings": (*base.findings, *twins)})
+        expected = html.render(given)
+        assert b"key-1" in expected
+        for seed in range(4):
+            made = list(range(len(given.findings)))
+            random.Random(seed).shuffle(made)
+            copies = {index: given.findings[index].model_copy() for index in made}  # allocated in shuffled order
+            moved = given.model_copy(update={"findings": tuple(copies[index] for index in range(len(made)))})
+            assert html.render(moved) == expected
 
 
 def test_100k_findings_stay_small_and_still_name_every_failure(large_result: ScanResult) -> None:
