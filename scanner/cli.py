@@ -490,6 +490,7 @@ def scan(
         report_names=tuple(_report_name(fmt) for fmt in chosen) if out else (),
         baseline=write_baseline,
         history=history_db,
+        digests=extras.pack_dir is not None,  # only an evidence pack lists the reports' SHA-256
         inputs=tuple(
             (option, path)
             for option, paths in (

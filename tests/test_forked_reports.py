@@ -47,8 +47,8 @@ def demo_result() -> ScanResult:
     return scan(read_demo(), origin="demo", checks=checks, frameworks=frameworks)
 
 
-def _stage(out: Path, result: ScanResult) -> dict[str, object]:
-    outputs = Outputs(out=out, report_names=tuple(FORMATS))
+def _stage(out: Path, result: ScanResult, digests: bool = True) -> dict[str, object]:
+    outputs = Outputs(out=out, report_names=tuple(FORMATS), digests=digests)
     outputs.prepare()
 
     def writer(fmt: str) -> Callable[[IO[bytes]], tuple[int, tuple[str, ...]]]:
@@ -56,11 +56,15 @@ def _stage(out: Path, result: ScanResult) -> dict[str, object]:
 
     staged, also = outputs.stage_reports([(f"report.{fmt}", writer(fmt)) for fmt in FORMATS], lambda: "summary")
     assert also == "summary"
-    outputs.commit()
     files = {}
     for report in staged:
-        data = (out / report.file.name).read_bytes()
+        assert (report.file.digest is None) is not digests  # hashed while written only when asked to
+        data = report.file.path.read_bytes()  # still staged: the digest read back must be of these bytes
         assert (report.file.size, report.file.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    outputs.commit()
+    for report in staged:
+        data = (out / report.file.name).read_bytes()
+        assert len(data) == report.file.size
         files[report.file.name] = (data, report.value[1])
     files["pids"] = {report.value[0] for report in staged}
     return files
@@ -76,6 +80,16 @@ def test_forked_reports_are_the_serial_bytes_hashes_and_notices(
     assert serial.pop("pids") == {os.getpid()}
     assert concurrent == serial
     assert sorted(p.name for p in (tmp_path / "forked").iterdir()) == sorted(f"report.{fmt}" for fmt in FORMATS)
+
+
+def test_reports_not_hashed_while_written_give_their_digest_when_asked(demo_result: ScanResult, tmp_path: Path) -> None:
+    """Without an evidence pack nothing needs the reports' SHA-256: they are written without it, and
+    `sha256` reads the staged file back if something asks after all; the files are the same."""
+    hashed = _stage(tmp_path / "hashed", demo_result)
+    unhashed = _stage(tmp_path / "unhashed", demo_result, digests=False)
+    hashed.pop("pids")
+    unhashed.pop("pids")
+    assert unhashed == hashed
 
 
 def invoke(*args: str) -> Result:
