@@ -2,8 +2,8 @@
 
 A scan may write reports into `--out`, a baseline and a history record. They are checked before
 the scan runs (a bad path costs nothing), staged while it runs (reports rendered into a
-temporary directory inside `--out`, each written as a stream and hashed as it goes, the
-baseline into a temporary file beside it), and only
+temporary directory inside `--out`, each written as a stream, and hashed as it goes when an
+evidence pack will list its digest; the baseline into a temporary file beside it), and only
 then committed: staged files are renamed into place, each replaced file kept aside until the
 whole set (history record included) has landed. On any failure the renames are undone, so
 nothing of the failed run remains and earlier reports stay as they were.
