@@ -6,7 +6,10 @@ test keeps its name and history from run to run. A testcase fails exactly when i
 fails the gate (`scanner.models.fails_gate`: at or above `--fail-on`, not waived, not
 baselined), so a CI task that fails on failed tests fails exactly when mlwarden exits 1.
 Failing findings that do not fail the gate pass with the reason in `<system-out>`; coverage
-gaps, check errors and checks that do not apply are `<skipped>` with the reason.
+gaps and checks that do not apply are `<skipped>` with the reason. A check error, and each part
+of the scope a source could not read (a last `scan coverage` suite), is an `<error>`: they
+make the scan incomplete (exit 3), so the test run fails too. With `--allow-partial` (exit 0/1
+despite them) they are `<skipped>` instead.
 
 Written as text rather than through an element tree, and streamed suite by suite to a file
 handle: at 100,000 resources the file holds a few hundred thousand testcases, and a tree (or
@@ -31,27 +34,32 @@ _FLUSH_EVERY = 2_000
 _SKIPPED = frozenset({Status.UNKNOWN, Status.ERROR, Status.NOT_APPLICABLE})
 
 
-def write(result: ScanResult, handle: IO[bytes]) -> None:
+def write(result: ScanResult, handle: IO[bytes], *, allow_partial: bool = False) -> None:
     """Stream the XML: counts first (a cheap pass over the outcomes), then one suite at a time."""
+    fail_on, errors_fail = result.fail_on, not allow_partial
     by_check: dict[str, list[Finding]] = defaultdict(list)
     for finding in result.findings:
         by_check[finding.check_id].append(finding)
     metas = {meta.id: meta for meta in result.checks}
     check_ids = sorted(set(metas) | set(by_check))
-    failures = sum(1 for finding in result.findings if fails_gate(finding, result.fail_on))
+    failures = sum(1 for finding in result.findings if fails_gate(finding, fail_on))
+    gaps = result.gaps
+    errors = (result.status_counts()["error"] + len(gaps)) if errors_fail else 0
     head = _element(
         "testsuites",
         {
             "name": "mlwarden",
-            "tests": str(len(result.findings)),
+            "tests": str(len(result.findings) + len(gaps)),
             "failures": str(failures),
-            "errors": "0",
+            "errors": str(errors),
             "time": f"{result.timings.total_seconds:.3f}",
         },
     )
     handle.write(f'<?xml version="1.0" encoding="utf-8"?>\n{head}>\n'.encode())
     for check_id in check_ids:
-        _suite(check_id, metas.get(check_id), by_check.get(check_id, []), result, handle)
+        _suite(check_id, metas.get(check_id), by_check.get(check_id, []), result, handle, errors_fail)
+    if gaps:
+        _coverage_suite(result, handle, errors_fail)
     handle.write(b"</testsuites>\n")
 
 
@@ -61,23 +69,30 @@ def render(result: ScanResult) -> bytes:
     return out.getvalue()
 
 
-def _outcome(finding: Finding, fail_on: Severity | None) -> str:
+def _outcome(finding: Finding, fail_on: Severity | None, errors_fail: bool) -> str:
     if fails_gate(finding, fail_on):
         return "failure"
+    if errors_fail and finding.status is Status.ERROR:
+        return "error"
     return "skipped" if finding.status in _SKIPPED else "passed"
 
 
 def _suite(
-    check_id: str, meta: CheckMeta | None, findings: list[Finding], result: ScanResult, handle: IO[bytes]
+    check_id: str,
+    meta: CheckMeta | None,
+    findings: list[Finding],
+    result: ScanResult,
+    handle: IO[bytes],
+    errors_fail: bool,
 ) -> None:
     """One check's testsuite. Test names are unique within it, hence in the file: each starts with the check id."""
     title = meta.title if meta else (findings[0].title if findings else check_id)
-    outcomes = [_outcome(finding, result.fail_on) for finding in findings]
+    outcomes = [_outcome(finding, result.fail_on, errors_fail) for finding in findings]
     attributes = {
         "name": f"{check_id} {title}",
         "tests": str(len(findings)),
         "failures": str(outcomes.count("failure")),
-        "errors": "0",
+        "errors": str(outcomes.count("error")),
         "skipped": str(outcomes.count("skipped")),
         "time": "0",
         "timestamp": result.generated_at.isoformat(),
@@ -88,7 +103,7 @@ def _suite(
     names = _Names(check_id)
     for finding in sorted(findings, key=lambda f: (f.resource_id.lower(), f.detail_key or "", f.resource_id)):
         name = _unique(_name(finding), seen)
-        cases.append(_case(finding, result.fail_on, names.open_tag(finding, name))[0])
+        cases.append(_case(finding, result.fail_on, names.open_tag(finding, name), errors_fail)[0])
         if len(cases) >= _FLUSH_EVERY:
             handle.write("".join(cases).encode())
             cases.clear()
@@ -147,14 +162,41 @@ def _unique(name: str, seen: set[str]) -> str:
     return candidate
 
 
-def _case(finding: Finding, fail_on: Severity | None, open_tag: str) -> tuple[str, str]:
-    """One testcase (`open_tag` from `_Names`) and its outcome: failure, skipped or passed."""
+def _coverage_suite(result: ScanResult, handle: IO[bytes], errors_fail: bool) -> None:
+    """One testcase per part of the scope a source could not read, named by source and scope."""
+    gaps = result.gaps
+    attributes = {
+        "name": "scan coverage",
+        "tests": str(len(gaps)),
+        "failures": "0",
+        "errors": str(len(gaps)) if errors_fail else "0",
+        "skipped": "0" if errors_fail else str(len(gaps)),
+        "time": "0",
+        "timestamp": result.generated_at.isoformat(),
+    }
+    cases: list[str] = []
+    seen: set[str] = set()
+    for gap in gaps:
+        name = _unique(f"coverage {gap.source} {gap.scope}", seen)
+        message = _clip(f"scan incomplete: {gap.source} could not read {gap.scope}: {gap.reason}")
+        tag = "error" if errors_fail else "skipped"
+        outcome = _element(tag, {"message": message, "type": "coverage-gap"} if errors_fail else {"message": message})
+        opening = _element("testcase", {"classname": "mlwarden.coverage", "name": name, "time": "0"})
+        cases.append(f"    {opening}>\n      {outcome}/>\n    </testcase>\n")
+    handle.write(f"  {_element('testsuite', attributes)}>\n{''.join(cases)}  </testsuite>\n".encode())
+
+
+def _case(finding: Finding, fail_on: Severity | None, open_tag: str, errors_fail: bool = False) -> tuple[str, str]:
+    """One testcase (`open_tag` from `_Names`) and its outcome: failure, error, skipped or passed."""
     if finding.status is Status.PASS and not fails_gate(finding, fail_on):
         return f"{open_tag}/>\n", "passed"
     message = _clip(finding.message)
     if fails_gate(finding, fail_on):
         failure = _element("failure", {"message": message, "type": finding.severity.value})
         return f"{open_tag}>\n      {failure}>{_text(_details(finding))}</failure>\n    </testcase>\n", "failure"
+    if errors_fail and finding.status is Status.ERROR:
+        error = _element("error", {"message": f"check error, scan incomplete: {message}", "type": "check-error"})
+        return f"{open_tag}>\n      {error}/>\n    </testcase>\n", "error"
     if finding.status is Status.FAIL:
         note = f"FAIL ({finding.severity.value}), {_why_not_gating(finding, fail_on)}: {message}"
         return f"{open_tag}>\n      <system-out>{_text(note)}</system-out>\n    </testcase>\n", "passed"

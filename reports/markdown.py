@@ -61,23 +61,33 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def render(result: ScanResult) -> bytes:
-    lines = [*_verdict(result), *_executive(result), *_scope(result), *_gaps(result)]
+def render(result: ScanResult, *, allow_partial: bool = False) -> bytes:
+    lines = [*_verdict(result, allow_partial), *_executive(result), *_scope(result), *_gaps(result)]
     lines += [*_severities(result), *_expired_waivers(result), *_top_failures(result)]
     return ("\n".join(lines).rstrip() + "\n").encode(errors="replace")
 
 
-def _verdict(result: ScanResult) -> list[str]:
+def _verdict(result: ScanResult, allow_partial: bool) -> list[str]:
+    """The gate as the exit code has it: FAIL on exit 1 or 3 (an incomplete scan without
+    --allow-partial), PASS on exit 0."""
     gate = result.fail_on
     gating = sum(1 for f in result.findings if fails_gate(f, gate))
     failing = [f for f in result.findings if f.status is Status.FAIL]
     waived = sum(1 for f in failing if f.waived_by)
     baselined = sum(1 for f in failing if f.baselined and not f.waived_by)
     below = len(failing) - gating - waived - baselined
-    if gate is None:
+    errors = result.status_counts()["error"]
+    missing = [_plural(errors, "check error")] if errors else []
+    missing += [_plural(len(result.gaps), "coverage gap")] if result.gaps else []
+    incomplete = f"scan incomplete ({', '.join(missing)})" if missing and not allow_partial else ""
+    if gating and gate is not None:
+        title = f"FAIL at --fail-on {gate.value}: {_plural(gating, 'finding')}" + (
+            f"; {incomplete}" if incomplete else ""
+        )
+    elif incomplete:
+        title = f"FAIL: {incomplete}"
+    elif gate is None:
         title = "PASS (no gate: --fail-on none)"
-    elif gating:
-        title = f"FAIL at --fail-on {gate.value}: {_plural(gating, 'finding')}"
     else:
         title = f"PASS at --fail-on {gate.value}"
     parts = [f"**{gating}** failing the gate", f"{waived} waived", f"{baselined} baselined"]
@@ -89,6 +99,12 @@ def _verdict(result: ScanResult) -> list[str]:
             "",
             f"**Scan incomplete:** {_plural(len(result.gaps), 'coverage gap')}: part of the scope was not "
             "assessed (mlwarden exits 3 unless --allow-partial).",
+        ]
+    if errors:
+        lines += [
+            "",
+            f"**Scan incomplete:** {_plural(errors, 'check error')}: a check could not judge a resource "
+            "(mlwarden exits 3 unless --allow-partial).",
         ]
     return [*lines, ""]
 

@@ -30,6 +30,9 @@ class RenderOptions:
     paper: Paper = "a4"
     pdf_detail: PdfDetail = "summary"
     """`summary` leaves the per-resource evidence appendix out of the PDF; `full` keeps it."""
+    allow_partial: bool = False
+    """`--allow-partial`: check errors and coverage gaps do not fail the run, so JUnit and Markdown
+    do not fail it either (without it they fail it, as exit 3 does)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.sarif_include) - set(SARIF_INCLUDE_CHOICES)
@@ -61,7 +64,7 @@ def write(fmt: str, result: ScanResult, handle: IO[bytes], options: RenderOption
     """Write one format with its options to a binary handle, gzipped when `fmt` ends in `.gz`
     (no name or time in the gzip header, so the bytes depend on the result alone). Returns what
     the terminal must say about the report (e.g. results a limit left out)."""
-    from reports import RENDERERS, Streamed, pdf, sarif
+    from reports import RENDERERS, Streamed, junit, markdown, pdf, sarif
 
     if fmt.endswith(GZIP_SUFFIX):
         with gzip.GzipFile(filename="", mode="wb", fileobj=handle, compresslevel=GZIP_LEVEL, mtime=0) as packed:
@@ -74,6 +77,13 @@ def write(fmt: str, result: ScanResult, handle: IO[bytes], options: RenderOption
         handle.write(log.data)
         notice = sarif.notice(log)
         return (notice,) if notice else ()
+    allow_partial = options.allow_partial if options else False
+    if fmt == "junit" and RENDERERS[fmt] == Streamed(junit.write):  # not a plugin's replacement
+        junit.write(result, handle, allow_partial=allow_partial)
+        return ()
+    if fmt == "markdown" and RENDERERS[fmt] is markdown.render:
+        handle.write(markdown.render(result, allow_partial=allow_partial))
+        return ()
     renderer = RENDERERS[fmt]
     if isinstance(renderer, Streamed):
         renderer.writer(result, handle)

@@ -354,7 +354,9 @@ def _invocation(result: ScanResult, left_out: LeftOut) -> dict[str, Any]:
             },
         }
     )
-    return {"executionSuccessful": not gaps, "toolExecutionNotifications": notifications}
+    # A check error leaves the scan incomplete (exit 3) as a gap does: the run did not fully succeed.
+    succeeded = not gaps and not result.status_counts()["error"]
+    return {"executionSuccessful": succeeded, "toolExecutionNotifications": notifications}
 
 
 def _clip(text: str, limit: int) -> str:

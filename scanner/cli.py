@@ -536,7 +536,9 @@ def scan(
         from reports.options import RenderOptions, write
         from scanner.bulk import collector_paused
 
-        options = RenderOptions(frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail)
+        options = RenderOptions(
+            frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail, allow_partial=allow_partial
+        )
         names = [_report_name(fmt) for fmt in chosen]
         shows_summary = not (len(chosen) == 1 and out is None) and not azure.get("quiet")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -43,19 +44,24 @@ def test_xsd_rejects_a_testcase_without_a_name(xsd: Any) -> None:
 
 
 def test_one_suite_per_check(result: ScanResult) -> None:
-    assert set(_suites(result)) == {meta.id for meta in result.checks}
+    """Plus one `scan coverage` suite holding the parts of the scope a source could not read."""
+    assert result.gaps
+    assert set(_suites(result)) == {meta.id for meta in result.checks} | {"scan"}
+    assert set(_suites(result.model_copy(update={"sources": ()}))) == {meta.id for meta in result.checks}
 
 
 def test_one_testcase_per_finding_named_by_check_and_resource(result: ScanResult) -> None:
     names = [case.get("name", "") for case in _root(result).iter("testcase")]
-    assert len(names) == len(set(names)) == len(result.findings)
+    assert len(names) == len(set(names)) == len(result.findings) + len(result.gaps)
     expected = {
         f"{f.check_id} {f.resource_id}" + (f" [{f.detail_key}]" if f.detail_key else "") for f in result.findings
-    }
+    } | {f"coverage {gap.source} {gap.scope}" for gap in result.gaps}
     assert set(names) == expected
     assert f"MLW-APP-004 {WEBAPP} [DB_PASSWORD]" in names
     assert all(
-        case.get("classname") == case.get("name", "").split(" ", 1)[0] for case in _root(result).iter("testcase")
+        case.get("classname") == case.get("name", "").split(" ", 1)[0]
+        for case in _root(result).iter("testcase")
+        if case.get("classname") != "mlwarden.coverage"
     )
 
 
@@ -79,7 +85,7 @@ def test_failures_are_exactly_the_findings_that_fail_the_gate(result: ScanResult
         }
         assert failing == expected, severity
         assert root.get("failures") == str(len(expected))
-        assert root.get("errors") == "0"
+        assert root.get("errors") == str(result.status_counts()["error"] + len(result.gaps))
 
 
 def test_failure_carries_severity_message_and_evidence(result: ScanResult) -> None:
@@ -103,22 +109,50 @@ def test_failing_findings_below_the_gate_pass_with_the_reason(result: ScanResult
     assert "in the baseline, does not fail the gate" in (baselined.findtext("system-out") or "")
 
 
-def test_gaps_errors_and_not_applicable_are_skipped_with_the_reason(result: ScanResult) -> None:
-    root = _root(result)
-    skipped = {
-        case.get("name"): case.find("skipped") for case in root.iter("testcase") if case.find("skipped") is not None
+def _finding_cases(document: bytes) -> list[str]:
+    """Testcase names but the `scan coverage` suite's (the hand-built result has a coverage gap)."""
+    cases = ET.fromstring(document).iter("testcase")
+    return [case.get("name", "") for case in cases if case.get("classname") != "mlwarden.coverage"]
+
+
+def _outcomes(document: bytes, tag: str) -> dict[str, str]:
+    """Testcase name -> message of its `tag` child (skipped, error)."""
+    return {
+        case.get("name", ""): element.get("message", "")
+        for case in ET.fromstring(document).iter("testcase")
+        if (element := case.find(tag)) is not None
     }
-    messages = {name: element.get("message", "") for name, element in skipped.items() if element is not None}
-    assert messages[f"MLW-DEF-001 {STORAGE}"].startswith("not assessed (check error): check raised KeyError")
+
+
+def test_unknown_and_not_applicable_are_skipped_with_the_reason(result: ScanResult) -> None:
+    messages = _outcomes(junit.render(result), "skipped")
     gap = arm_id("Microsoft.KeyVault/vaults", "kv-shared", rg="rg-shared")
     assert (
         messages[f"MLW-KV-001 {gap}"]
         == "not assessed (coverage gap): vault is in a subscription that could not be read"
     )
     assert any(m.startswith("not applicable: ") for m in messages.values())
-    expected = sum(1 for f in result.findings if f.status in (Status.UNKNOWN, Status.ERROR, Status.NOT_APPLICABLE))
+    expected = sum(1 for f in result.findings if f.status in (Status.UNKNOWN, Status.NOT_APPLICABLE))
     assert len(messages) == expected
-    assert list(root.iter("error")) == []  # an error testcase would fail Azure DevOps' task without failing the gate
+
+
+def test_check_errors_and_unread_scope_are_errors_as_exit_3_is(result: ScanResult) -> None:
+    """They make the scan incomplete (exit 3), so the test run fails too; `--allow-partial`
+    (exit 0/1) makes them skipped instead."""
+    errors = _outcomes(junit.render(result), "error")
+    assert errors[f"MLW-DEF-001 {STORAGE}"].startswith("check error, scan incomplete: check raised KeyError")
+    coverage = {name: message for name, message in errors.items() if name.startswith("coverage ")}
+    assert len(coverage) == len(result.gaps) >= 1
+    assert all(message.startswith("scan incomplete: ") for message in coverage.values())
+    assert len(errors) == result.status_counts()["error"] + len(result.gaps)
+
+    out = io.BytesIO()
+    junit.write(result, out, allow_partial=True)
+    assert _outcomes(out.getvalue(), "error") == {}
+    skipped = _outcomes(out.getvalue(), "skipped")
+    assert skipped[f"MLW-DEF-001 {STORAGE}"].startswith("not assessed (check error): check raised KeyError")
+    assert set(coverage) <= set(skipped)
+    assert ET.fromstring(out.getvalue()).get("errors") == "0"
 
 
 def test_suite_counts_match_the_testcases(result: ScanResult) -> None:
@@ -128,6 +162,7 @@ def test_suite_counts_match_the_testcases(result: ScanResult) -> None:
         assert suite.get("tests") == str(len(cases))
         assert suite.get("failures") == str(sum(1 for c in cases if c.find("failure") is not None))
         assert suite.get("skipped") == str(sum(1 for c in cases if c.find("skipped") is not None))
+        assert suite.get("errors") == str(sum(1 for c in cases if c.find("error") is not None))
     assert root.get("tests") == str(len(list(root.iter("testcase"))))
 
 
@@ -152,7 +187,7 @@ def test_xml_invalid_characters_and_duplicates_cannot_break_the_file(xsd: Any) -
     twice = finding("MLW-WS-001", resource, Status.FAIL, 'bad "quote" \x1b[31m & <tag>', resource_name="w\x00")
     document = junit.render(scan_result((twice, twice)))
     xsd.validate(document.decode())
-    names = [case.get("name", "") for case in ET.fromstring(document).iter("testcase")]
+    names = _finding_cases(document)
     assert len(names) == 2 and len(set(names)) == 2 and names[1].endswith(" #2")
 
 
@@ -205,7 +240,7 @@ def test_hostile_resource_ids_and_detail_keys_read_back_as_their_names(xsd: Any)
     """Each testcase name is escaped from parts (a resource's id once for all its suites): what a
     parser reads back is the check id, resource id and detail key, with characters XML cannot hold
     replaced, whether the name is plain, carries a detail key or was made unique with `#2`."""
-    hostile = 'w&"<x>\'\t\n\r\x01 \u2028&amp;'
+    hostile = "w&\"<x>'\t\n\r\x01 \u2028&amp;"
     resource = arm_id("Microsoft.KeyVault/vaults", hostile)
     findings = []
     for check_id in ("MLW-KV-001", "MLW-ST-002"):
@@ -214,12 +249,10 @@ def test_hostile_resource_ids_and_detail_keys_read_back_as_their_names(xsd: Any)
             findings.append(item.model_copy(update={"detail_key": detail}))
     document = junit.render(scan_result(tuple(findings)))
     xsd.validate(document.decode())
-    names = sorted(case.get("name", "") for case in ET.fromstring(document).iter("testcase"))
+    names = sorted(_finding_cases(document))
     clean = junit._clean
     expected = sorted(
-        clean(f"{check_id} {resource}")
-        + (f" [{clean(detail)}]" if detail else "")
-        + (" #2" if second else "")
+        clean(f"{check_id} {resource}") + (f" [{clean(detail)}]" if detail else "") + (" #2" if second else "")
         for check_id in ("MLW-KV-001", "MLW-ST-002")
         for detail, second in ((None, False), ('k"&<\n\x02', False), ('k"&<\n\x02', True))
     )

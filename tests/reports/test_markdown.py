@@ -23,8 +23,8 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 STEP_SUMMARY_LIMIT = 1024 * 1024
 
 
-def _text(result: ScanResult) -> str:
-    return markdown.render(result).decode()
+def _text(result: ScanResult, allow_partial: bool = False) -> str:
+    return markdown.render(result, allow_partial=allow_partial).decode()
 
 
 def _head(text: str, count: int = 2) -> list[str]:
@@ -60,17 +60,28 @@ def test_first_lines_hold_fail_verdict_with_gate_count_waived_and_baselined(resu
 
 
 def test_pass_when_nothing_reaches_the_gate(result: ScanResult) -> None:
+    """With --allow-partial: the result's check error and coverage gap do not fail the run."""
     critical_gate = result.model_copy(update={"fail_on": Severity.CRITICAL})  # the one critical is waived
-    (verdict,) = _head(_text(critical_gate), 1)
+    (verdict,) = _head(_text(critical_gate, allow_partial=True), 1)
     assert "PASS at --fail-on critical" in verdict and "FAIL" not in verdict
     no_gate = result.model_copy(update={"fail_on": None})
-    assert "PASS (no gate: --fail-on none)" in _head(_text(no_gate), 1)[0]
+    assert "PASS (no gate: --fail-on none)" in _head(_text(no_gate, allow_partial=True), 1)[0]
+
+
+def test_an_incomplete_scan_fails_as_exit_3_does(result: ScanResult) -> None:
+    """A check error or a coverage gap is exit 3 without --allow-partial: never PASS."""
+    for gate in (Severity.CRITICAL, None):
+        (verdict,) = _head(_text(result.model_copy(update={"fail_on": gate})), 1)
+        assert verdict == "## mlwarden: FAIL: scan incomplete (1 check error, 1 coverage gap)"
+    (verdict,) = _head(_text(result), 1)
+    assert verdict == "## mlwarden: FAIL at --fail-on high: 3 findings; scan incomplete (1 check error, 1 coverage gap)"
+    assert "**Scan incomplete:** 1 check error" in _text(result)
 
 
 def test_verdict_agrees_with_the_gate_at_every_threshold(result: ScanResult) -> None:
     for severity in Severity:
         gating = sum(1 for f in result.findings if fails_gate(f, severity))
-        (verdict,) = _head(_text(result.model_copy(update={"fail_on": severity})), 1)
+        (verdict,) = _head(_text(result.model_copy(update={"fail_on": severity}), allow_partial=True), 1)
         if gating:
             assert f"FAIL at --fail-on {severity.value}: {gating} finding" in verdict
         else:
