@@ -105,15 +105,17 @@ def history_list(db: str, fmt: str) -> None:
 )
 @_guard
 def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
-    """What changed between two recorded scans (default: the last two).
+    """What changed between two recorded scans (default: the latest and the previous of its scope).
 
-    OLDER and NEWER are scan ids from `mlwarden history list`. Shows the failing findings that are
-    new, fixed or still failing, and status changes; --fail-on-new turns it into a gate.
+    OLDER and NEWER are scan ids from `mlwarden history list`. With one id, that scan (as NEWER) is compared
+    with the previous scan of the same scope; with none, the latest scan is. "Previous" goes by
+    when scans ran, and skips scans of other scopes sharing the history. Shows the failing
+    findings that are new, fixed or still failing, and status changes; --fail-on-new turns it
+    into a gate.
     """
-    if older is None:
-        older, newer = latest_two(db)
-    elif newer is None:
-        raise click.UsageError("give both OLDER and NEWER scan ids, or neither for the last two")
+    if newer is None:  # one id given is the newer scan's
+        older, newer = latest_two(db, older)
+    assert older is not None  # click fills OLDER before NEWER
     changes = diff(db, older, newer)
     if fmt == "json":
         click.echo(json.dumps(changes.to_json(), indent=2))

@@ -244,9 +244,10 @@ def scans(target: Target) -> list[ScanSummary]:
     return [ScanSummary(**row.decoded(store.label)) for row in store.scans()]
 
 
-def latest_two(target: Target) -> tuple[int, int]:
-    """The ids of the two most recent scans, older first."""
-    return open_store(target).latest_two()
+def latest_two(target: Target, newer: int | None = None) -> tuple[int, int]:
+    """`newer` (default: the latest scan) and the previous scan of its scope, older first
+    (`Store.latest_two` says why not simply the two highest ids)."""
+    return open_store(target).latest_two(newer)
 
 
 def diff(target: Target, older: int, newer: int) -> HistoryDiff:

@@ -189,13 +189,34 @@ class Store(ABC):
 
         return self._read(read)
 
-    def latest_two(self) -> tuple[int, int]:
-        ids = self._read(
-            lambda tx: [] if tx is None else [row[0] for row in tx.all("SELECT id FROM scans ORDER BY id DESC LIMIT 2")]
-        )
-        if len(ids) < 2:
-            raise InputError(f"history {self.label}: a diff needs two recorded scans, found {len(ids)}")
-        return int(ids[1]), int(ids[0])
+    def latest_two(self, newer: int | None = None) -> tuple[int, int]:
+        """`newer` (default: the most recent scan) and the most recent scan of the same scope before
+        it, older first. Scans sharing a history need not cover one scope (a nightly job per
+        management group) nor land in the order they ran (a long scan commits after a short one
+        that started later), so "before" is by generation time, then id, and the previous scan of
+        the same scope is chosen over the previous scan of another; a scope scanned once is
+        compared with the previous scan of any scope."""
+
+        def read(tx: Tx | None) -> list[tuple[Any, ...]]:
+            if tx is None:
+                return []
+            return tx.all("SELECT id, generated_at, origin, scope, cloud, subscriptions FROM scans")
+
+        rows = self._read(read)
+        with corrupt_as_input(self.label, "its scans' generation times"):
+            ordered = sorted(rows, key=lambda row: (datetime.fromisoformat(row[1]), int(row[0])))
+        if newer is None:
+            if len(ordered) < 2:
+                raise InputError(f"history {self.label}: a diff needs two recorded scans, found {len(ordered)}")
+            newer = int(ordered[-1][0])
+        place = next((i for i, row in enumerate(ordered) if int(row[0]) == newer), None)
+        if place is None:
+            raise InputError(f"history {self.label}: no scan with id {newer} (see `mlwarden history list`)")
+        if place == 0:
+            raise InputError(f"history {self.label}: scan {newer} is the first recorded; nothing to compare it with")
+        earlier = ordered[:place]
+        same = [row for row in earlier if row[2:] == ordered[place][2:]]
+        return int((same or earlier)[-1][0]), newer
 
     def pair(self, older: int, newer: int) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
         """Both scans' summaries and their non-passing findings, read in one transaction."""

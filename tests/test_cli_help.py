@@ -88,7 +88,7 @@ def test_format_choices_come_from_the_renderer_registry(monkeypatch: pytest.Monk
         (["checks", "show"], "Missing argument"),
         (["checks", "list", "--severity", "huge"], "'huge' is not one of"),
         (["nope"], "No such command"),
-        (["history", "diff", "--db", "x.db", "1"], "give both OLDER and NEWER"),
+        (["history", "diff", "--db", "x.db", "1", "2", "3"], "unexpected extra argument"),
     ],
 )
 def test_click_usage_errors_are_one_line_exit_2(args: list[str], expected: str) -> None:

@@ -590,16 +590,16 @@ def test_cli_errors_are_one_line_naming_the_file_and_exit_2(db: Path, tmp_path: 
         one_error_line(result, str(junk), "not an mlwarden history database")
 
 
-def test_diff_needs_two_scans_and_both_ids_or_neither(tmp_path: Path, db: Path) -> None:
+def test_diff_needs_two_scans_and_a_scan_before_the_one_given(tmp_path: Path, db: Path) -> None:
     single = tmp_path / "single.db"
     record(MONDAY, single)
     result = invoke("diff", "--db", str(single))
     assert result.exit_code == 2
     one_error_line(result, str(single), "needs two recorded scans")
 
-    partial = invoke("diff", "--db", str(db), "1")
-    assert partial.exit_code == 2
-    assert "give both OLDER and NEWER" in partial.stderr
+    first = invoke("diff", "--db", str(db), "1")
+    assert first.exit_code == 2
+    one_error_line(first, "scan 1 is the first recorded")
 
 
 def test_a_copy_of_the_db_diffs_the_same(db: Path, tmp_path: Path) -> None:
@@ -609,3 +609,31 @@ def test_a_copy_of_the_db_diffs_the_same(db: Path, tmp_path: Path) -> None:
     shutil.copy(db, copy)
 
     assert diff(copy, 1, 2) == diff(db, 1, 2)
+
+
+def test_default_diff_pairs_the_latest_scan_with_the_previous_of_its_scope_by_time(tmp_path: Path) -> None:
+    """Two scheduled jobs share a history: one per subscription. A long scan lands after a shorter
+    one that started later, and the other job's scan lands in between: 'the last two ids' would
+    compare another scope's scan, or run backwards in time."""
+    shared = tmp_path / "shared.db"
+    both = (SUB, SUB_SHARED)
+    assert record(scan_result(MONDAY.findings, day=2, subscriptions=both), shared) == 1
+    assert record(scan_result(TUESDAY.findings, day=4, subscriptions=both), shared) == 2
+    assert record(scan_result(MONDAY.findings, day=3, subscriptions=both), shared) == 3  # ran before 2, landed after
+    assert record(scan_result(TUESDAY.findings, day=5, subscriptions=(SUB,)), shared) == 4  # the other job
+
+    assert latest_two(shared) == (2, 4)  # scope (SUB,) was never scanned before: the previous scan of any scope
+    assert latest_two(shared, 2) == (3, 2)  # by time, not id; and scan 4 (another scope) is skipped
+    assert latest_two(shared, 3) == (1, 3)
+    with pytest.raises(InputError, match="scan 1 is the first recorded"):
+        latest_two(shared, 1)
+    with pytest.raises(InputError, match="no scan with id 9"):
+        latest_two(shared, 9)
+
+    assert record(scan_result(MONDAY.findings, day=6, subscriptions=both), shared) == 5
+    assert latest_two(shared) == (2, 5)  # the job's own previous night, past the other job's scan 4
+    one = invoke("diff", "--db", str(shared), "2", "--format", "json")
+    assert one.exit_code == 0, one.output
+    document = json.loads(one.stdout)
+    assert (document["older"]["id"], document["newer"]["id"], document["same_scope"]) == (3, 2, True)
+    assert "different scopes" not in invoke("diff", "--db", str(shared)).stderr
