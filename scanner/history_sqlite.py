@@ -76,8 +76,20 @@ class SqliteStore(Store):
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._created = True
-        with self._connect() as conn, _transaction(conn, "BEGIN IMMEDIATE"):
-            yield Tx(conn, pyformat=False)
+        with self._connect() as conn:
+            opened = _identity(self.path)
+            try:
+                with _transaction(conn, "BEGIN IMMEDIATE"):
+                    if opened is None or _identity(self.path) != opened:
+                        raise _Replaced
+                    yield Tx(conn, pyformat=False)
+            except sqlite3.Error:
+                # A first scan that failed removed the empty file this connection opened
+                # (`_abandoned`, under the write lock): SQLite refuses to write to it ("disk I/O
+                # error"), and this is no bad input but a retry on the file the path names now.
+                if opened is None or _identity(self.path) != opened:
+                    raise _Replaced from None
+                raise
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Tx | None]:
@@ -104,6 +116,8 @@ class SqliteStore(Store):
         tx.run(f"PRAGMA user_version = {int(version)}")
 
     def _transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, _Replaced):
+            return True
         code = getattr(exc, "sqlite_errorcode", None)
         return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _TRANSIENT_CODES
 
@@ -118,13 +132,36 @@ class SqliteStore(Store):
                 conn.execute("PRAGMA journal_mode = WAL")
 
     def _abandoned(self) -> None:
-        """A first scan that never landed leaves no empty file behind, unless another writer is at work on it."""
+        """A first scan that never landed leaves no empty file behind, unless another writer is at
+        work on it. The file is removed only under its write lock, and a writer that opened it
+        before checks, once it holds that lock, that the path still names the file it opened
+        (`_writing`), so a scan never lands in a removed file."""
         if not self._created:
             return
-        journals = [self.path.with_name(self.path.name + suffix) for suffix in ("-journal", "-wal")]
-        with contextlib.suppress(OSError):
-            if self.path.stat().st_size == 0 and not any(j.exists() for j in journals):
+        wal = self.path.with_name(self.path.name + "-wal")  # the -journal is this lock's own
+        if not self.path.exists():
+            return
+        with (
+            contextlib.suppress(OSError, sqlite3.Error),
+            contextlib.closing(sqlite3.connect(os.path.abspath(self.path), isolation_level=None, timeout=0)) as conn,
+        ):
+            conn.execute("BEGIN IMMEDIATE")  # another writer holds it: the file is in use, leave it
+            if self.path.stat().st_size == 0 and not wal.exists():
                 self.path.unlink()
+            conn.execute("ROLLBACK")
+
+
+class _Replaced(Exception):
+    """The path no longer names the file a writer opened: try again on the file it names now."""
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of the file at `path`, None when there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _scalar(tx: Tx, sql: str) -> int:

@@ -5,6 +5,7 @@ output."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -12,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +192,50 @@ def test_history_diff_and_list_neutralise_control_and_bidi_characters(tmp_path: 
             assert char not in result.output, (args, repr(char))
         assert not any(line.startswith("mlwarden: error: forged") for line in result.output.splitlines())
     assert "forged" in CliRunner().invoke(cli, ["history", "diff", "--db", str(db)]).stdout
+
+
+def test_a_failed_first_scan_never_removes_the_file_another_scan_opened(tmp_path: Path) -> None:
+    """The first scan into a new history creates the file, then fails and removes it again (no
+    empty file left behind). A second scan that opened the file just before that removal met
+    SQLite's refusal to write a removed file, "cannot use it (disk I/O error)": exit 2, as if the
+    history were bad input. Now the removal happens under the write lock, and a writer whose file
+    was removed (or replaced) under it tries again on the file the path names now."""
+    db = tmp_path / "new.db"
+    first = history_sqlite.SqliteStore(db)
+    with pytest.raises(RuntimeError), first._writing():
+        raise RuntimeError("the first scan fails before its record lands")
+    assert db.exists() and db.stat().st_size == 0
+
+    second = history_sqlite.SqliteStore(db)
+    connect = second._connect
+    windows: list[bool] = []
+
+    @contextlib.contextmanager
+    def opened_then_first_gives_up() -> Iterator[sqlite3.Connection]:
+        with connect() as conn:
+            if not windows:  # once: the first scan cleans up between our open and our lock
+                first._abandoned()
+                windows.append(db.exists())
+            yield conn
+
+    second._connect = opened_then_first_gives_up  # type: ignore[method-assign]
+    assert second.record(MONDAY) == 1
+    assert windows == [False]  # the file this writer had opened was removed in the window
+    assert [s.id for s in scans(db)] == [1]  # and the scan is in the file at the path
+
+
+def test_a_failed_first_scan_leaves_the_file_of_a_writer_at_work(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    first = history_sqlite.SqliteStore(db)
+    with pytest.raises(RuntimeError), first._writing():
+        raise RuntimeError("the first scan fails")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another scan holds the write lock, not yet written
+    try:
+        first._abandoned()
+        assert db.exists()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    first._abandoned()
+    assert not db.exists()
