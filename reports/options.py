@@ -70,8 +70,9 @@ def write(fmt: str, result: ScanResult, handle: IO[bytes], options: RenderOption
         with gzip.GzipFile(filename="", mode="wb", fileobj=handle, compresslevel=GZIP_LEVEL, mtime=0) as packed:
             return write(base_format(fmt), result, packed, options)  # type: ignore[arg-type]
     if fmt == "pdf":
-        handle.write(pdf.render(result, options))
-        return ()
+        data, notes = pdf.render_noted(result, options)
+        handle.write(data)
+        return notes
     if fmt == "sarif":
         log = sarif.build(result, options or RenderOptions())
         handle.write(log.data)
