@@ -74,6 +74,9 @@ SUBSCRIPTIONS_LISTED = 10
 and the list collapsed on screen, and the PDF lists them under Scope and method: 290 names were four
 pages of the PDF's executive summary."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
+STANDARD_LABEL = "Standard: see its specifications"
+"""The R/A cell of a HIPAA standard that has implementation specifications: Appendix A flags those,
+not the standard, and an empty cell read as a flag left out."""
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 _FLUSH_CHARS = 1 << 20
 _COUNTED = ("failing", "waived", "passing", "unknown")
@@ -590,7 +593,7 @@ def _framework_view(
         rows.append(
             ControlRow(
                 control=control,
-                level_label=LEVEL_LABELS.get(level, control.level or ""),
+                level_label=LEVEL_LABELS.get(level, control.level or "") or _standard_label(control),
                 needs_justification=control.status == "fail" and level == "addressable",
                 checks=tuple(lines.get(c) or _check_line(c, None, metas) for c in control.check_ids),
                 failing=tuple(failing),
@@ -713,6 +716,10 @@ def _environment() -> jinja2.Environment:
 
 
 _ENVIRONMENT = _environment()
+
+
+def _standard_label(control: ControlResult) -> str:
+    return STANDARD_LABEL if control.kind == "standard" else ""
 
 
 def render_view(result: ScanResult, view: ReportView, paper: str = "A4") -> str:

@@ -376,3 +376,25 @@ def test_a_long_list_of_subscriptions_is_counted_and_collapsed(result: ScanResul
     assert all(sub in listed for sub in many)
     few = html.render(result).decode()
     assert "subscriptions (display name and id)" not in few
+
+
+def test_every_hipaa_control_row_has_its_flag_or_says_it_is_a_standard() -> None:
+    """The R/A column of the demo's HIPAA table: an implementation specification is Required or
+    Addressable, a standard without specifications Required, and a standard with them says so
+    instead of an empty cell (Appendix A flags its specifications, not the standard)."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    args = ["scan", "--demo", "--format", "html", "--framework", "hipaa-security-rule", "--fail-on", "none"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.stderr
+    cells = r'<tr>\s*<td class="mono cid">(164\.[^<]+)</td>\s*<td>.*?</td>\s*<td>(.*?)</td>'
+    rows = re.findall(cells, done.stdout, re.S)
+    assert len(rows) == 59, len(rows)
+    labels = {control: level.strip() for control, level in rows}
+    assert labels["164.308(a)(1)(i)"] == html.STANDARD_LABEL
+    assert labels["164.308(a)(1)(ii)(A)"] == "Required (R)"
+    assert labels["164.312(a)(2)(iv)"] == "Addressable (A)"
+    assert labels["164.308(a)(2)"] == "Required (R)"
+    assert all(labels.values())
