@@ -202,9 +202,12 @@ class Store(ABC):
                 return []
             return tx.all("SELECT id, generated_at, origin, scope, cloud, subscriptions FROM scans")
 
-        rows = self._read(read)
-        with corrupt_as_input(self.label, "its scans' generation times"):
-            ordered = sorted(rows, key=lambda row: (datetime.fromisoformat(row[1]), int(row[0])))
+        timed = []
+        for row in self._read(read):
+            with corrupt_as_input(self.label, f"scan {stored_text(row[0])}, column generated_at"):
+                when = datetime.fromisoformat(row[1])
+                timed.append((when if when.tzinfo else when.replace(tzinfo=UTC), int(row[0]), row))
+        ordered = [row for _, _, row in sorted(timed, key=lambda item: item[:2])]
         if newer is None:
             if len(ordered) < 2:
                 raise InputError(f"history {self.label}: a diff needs two recorded scans, found {len(ordered)}")
