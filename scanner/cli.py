@@ -137,7 +137,11 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--arm-endpoint", metavar="URL", help="Override the ARM endpoint (Azure Stack, tests)."),
         click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (sign-in)."),
-        click.option("--credential-scope", metavar="SCOPE", help="Override the scope of the ARM access token."),
+        click.option(
+            "--credential-scope",
+            metavar="SCOPE",
+            help="Override the scope of the ARM access token (Azure Stack, or a cloud whose ARM audience differs).",
+        ),
         click.option(
             "--ca-bundle",
             type=Location(dir_okay=False, path_type=Path),
@@ -150,7 +154,12 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Also read app settings and connection strings to classify secrets (values are dropped; "
             "needs more than Reader: Microsoft.Web/sites/config/list/action).",
         ),
-        click.option("--diagnostics", is_flag=True, help="Read diagnostic settings (one call per resource)."),
+        click.option(
+            "--diagnostics",
+            is_flag=True,
+            help="Also read each resource's diagnostic settings (one ARM call per resource); without it the "
+            "logging checks (e.g. MLW-KV-10) are unknown.",
+        ),
         click.option(
             "--no-keyvault",
             is_flag=True,
@@ -165,7 +174,10 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             CONNECT_TIMEOUT, READ_TIMEOUT, then="; a vault that never answers is a coverage gap after this"
         ),
         click.option(
-            "--quiet", "-q", is_flag=True, help="No progress output (errors and warnings still go to stderr)."
+            "--quiet",
+            "-q",
+            is_flag=True,
+            help="Print no summary, progress or 'wrote' lines; errors, warnings and notes still go to stderr.",
         ),
     ]
     for option in reversed(options):

@@ -37,14 +37,15 @@ under `set -o pipefail`; nothing is printed."""
 EXIT_CODES_HELP = """\b
 Exit codes:
   0    nothing failing at or above --fail-on
-  1    failing findings at or above --fail-on (history diff --fail-on-new: new ones; verify: a mismatch)
+  1    failing findings at or above --fail-on, not waived or baselined (history diff --fail-on-new:
+       new ones; verify: a mismatch)
   2    usage or input error (one line on stderr: what and where), or no Azure credential could sign in
   3    scan incomplete: a source or scope could not be read, or a check errored (--allow-partial: a
        warning); or the history could not be reached, so the scan was not recorded
   4    internal error, a bug in mlwarden (please report it)
   130  interrupted (Ctrl-C)
-  143  terminated (SIGTERM: docker stop, a cancelled CI job); nothing written, as for Ctrl-C
-  141  the reader of stdout went away (e.g. piped into head); nothing else printed"""
+  141  the reader of stdout went away (e.g. piped into head); nothing else printed
+  143  terminated (SIGTERM: docker stop, a cancelled CI job); nothing written, as for Ctrl-C"""
 
 
 def error_line(message: str) -> str:
