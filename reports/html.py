@@ -74,9 +74,10 @@ SUBSCRIPTIONS_LISTED = 10
 and the list collapsed on screen, and the PDF lists them under Scope and method: 290 names were four
 pages of the PDF's executive summary."""
 LEVEL_LABELS = {"required": "Required (R)", "addressable": "Addressable (A)"}
-STANDARD_LABEL = "Standard: see its specifications"
+STANDARD_LABEL = "Standard"
 """The R/A cell of a HIPAA standard that has implementation specifications: Appendix A flags those,
-not the standard, and an empty cell read as a flag left out."""
+not the standard, and an empty cell read as a flag left out. One short word: a narrow print
+column broke a longer label inside its words."""
 LISTED = frozenset({Status.FAIL, Status.ERROR, Status.UNKNOWN})
 _FLUSH_CHARS = 1 << 20
 _COUNTED = ("failing", "waived", "passing", "unknown")
