@@ -899,3 +899,13 @@ def test_graph_paging_that_brings_the_same_rows_under_new_tokens_is_an_error_not
     with pytest.raises(SourceError, match="5 pages in a row brought no new row") as caught:
         collect(options(fake, tmp_path))
     assert "\n" not in str(caught.value) and fake.counts["graph:resources"] == 1 + 5
+
+
+@pytest.mark.parametrize("facets", [{}, ["x"]], ids=["object", "list-of-words"])
+def test_graph_page_the_sdk_model_refuses_is_read_from_its_json(
+    fake: AzureFake, tmp_path: Path, facets: object
+) -> None:
+    """azure-mgmt-resourcegraph's model refused `facets` in another shape (a field mlwarden never reads),
+    which ended the collection; the page is read from the JSON as it came, like every page."""
+    fake.wire.graph_facets = facets
+    _same(fake, tmp_path)

@@ -11,10 +11,17 @@ and its documentation allow all work: the token as `$skipToken` (or `skipToken`)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, HttpResponseError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    DecodeError,
+    DeserializationError,
+    HttpResponseError,
+)
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
@@ -210,8 +217,19 @@ class ResourceGraph:
 
     def _send(self, request: QueryRequest, table: str) -> Any:
         self.requests += 1
+        replies: list[Any] = []  # each attempt's reply, as it arrived: the page when the SDK's model refuses it
         try:
-            reply: tuple[Any, Any] = self._client.resources(request, cls=_raw)  # type: ignore[assignment]
+            reply: tuple[Any, Any] = self._client.resources(  # type: ignore[assignment]
+                request, cls=_raw, raw_response_hook=replies.append
+            )
+        except DeserializationError:
+            # The SDK's model refused a field mlwarden never reads from it (`facets` as an object, a
+            # count as a word): the page is read from the JSON as it came, like every page.
+            try:
+                http = replies[-1].http_response
+                reply = json.loads(http.text()), http.headers
+            except (IndexError, ValueError):
+                raise SourceError(f"Resource Graph {table} query: malformed page (not JSON)") from None
         except ClientAuthenticationError:
             raise  # no token, or the service refused it: the whole collection cannot go on
         except DecodeError:  # a subclass of HttpResponseError: the body was not JSON

@@ -316,7 +316,7 @@ class Router:
             "count": len(page),
             "resultTruncated": wire.graph_truncated,
             "data": _table(page) if wire.graph_table else page,
-            "facets": [],
+            "facets": list(wire.graph_facets) if isinstance(wire.graph_facets, tuple) else wire.graph_facets,
         }
         if not wire.graph_counts:
             del payload["totalRecords"], payload["count"]

@@ -35,6 +35,8 @@ class Wire:
     (a server that hands tokens out but does not read them: paging never ends)."""
     graph_table: bool = False
     """Answer in the `table` result format (`columns`/`rows`) whatever `resultFormat` asked for."""
+    graph_facets: object = ()
+    """`facets` as sent: the spec's list (default, empty), or an odd shape (`{}`) the SDK's model refuses."""
     graph_counts: bool = True
     """Send `totalRecords` and `count` (a terse fake may leave them out)."""
     graph_page_size: int | None = None
