@@ -909,3 +909,14 @@ def test_graph_page_the_sdk_model_refuses_is_read_from_its_json(
     which ended the collection; the page is read from the JSON as it came, like every page."""
     fake.wire.graph_facets = facets
     _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("offset", [-3, 0, 1000], ids=["fewer", "same", "more"])
+def test_graph_last_page_with_a_token_and_counts_that_disagree(fake: AzureFake, tmp_path: Path, offset: int) -> None:
+    """A token on the last page leads to an empty page without one; `totalRecords` is only an estimate
+    (the rows and tokens decide), so a count off either way changes nothing."""
+    fake.wire.graph_trailing_token = True
+    fake.wire.graph_total_offset = offset
+    fake.wire.graph_page_size = 3
+    _same(fake, tmp_path)
+    assert fake.counts["graph:resources"] == 4 + 1  # 10 rows at 3 a page, then the empty one

@@ -312,7 +312,7 @@ class Router:
         if wire.graph_empty_first_page and not options.get("$skipToken") and rows:
             page, size = [], 0  # nothing this time, and a token to the first row
         payload: dict[str, Any] = {
-            "totalRecords": len(rows),
+            "totalRecords": len(rows) + wire.graph_total_offset,
             "count": len(page),
             "resultTruncated": wire.graph_truncated,
             "data": _table(page) if wire.graph_table else page,
@@ -330,6 +330,10 @@ class Router:
                     payload[wire.graph_token_key] = base64.b64encode(
                         f"{following}#{fake.counts['graph']}".encode()
                     ).decode()
+        ends = start + size >= len(rows) and start < len(rows) and page
+        if wire.graph_trailing_token and ends and wire.graph_token_key not in payload:
+            # The last rows, and a token anyway: it leads to a page with no rows and no token.
+            payload[wire.graph_token_key] = base64.b64encode(str(len(rows)).encode()).decode()
         limit = wire.graph_payload_limit
         if limit is not None and len(json.dumps(payload)) > limit:
             return self.reply(400, _too_large(len(json.dumps(payload)), limit), headers)

@@ -37,6 +37,10 @@ class Wire:
     """Answer in the `table` result format (`columns`/`rows`) whatever `resultFormat` asked for."""
     graph_facets: object = ()
     """`facets` as sent: the spec's list (default, empty), or an odd shape (`{}`) the SDK's model refuses."""
+    graph_total_offset: int = 0
+    """Added to `totalRecords` (a count that disagrees with the rows: the service's is an estimate)."""
+    graph_trailing_token: bool = False
+    """The last page still carries a `$skipToken`, which leads to a page with no rows and no token."""
     graph_counts: bool = True
     """Send `totalRecords` and `count` (a terse fake may leave them out)."""
     graph_page_size: int | None = None
