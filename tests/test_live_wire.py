@@ -920,3 +920,12 @@ def test_graph_last_page_with_a_token_and_counts_that_disagree(fake: AzureFake, 
     fake.wire.graph_page_size = 3
     _same(fake, tmp_path)
     assert fake.counts["graph:resources"] == 4 + 1  # 10 rows at 3 a page, then the empty one
+
+
+@pytest.mark.parametrize("style", ["seconds", "date", "none"])
+def test_key_vault_throttling_and_503s_are_ridden_out(fake: AzureFake, tmp_path: Path, style: str) -> None:
+    """Key Vault's 429 (Retry-After in seconds, as an HTTP date, or absent) and 503, with its own headers."""
+    fake.wire.retry_after = style
+    fake.faults.kv_busy = 3
+    _same(fake, tmp_path)
+    assert fake.faults.kv_busy == 0

@@ -60,6 +60,9 @@ class Faults:
     token_spent: int = 0
     """The next N Resource Graph or ARM requests find their (valid) token revoked without a claims challenge:
     401 `ExpiredAuthenticationToken`, `error="invalid_token"`, and the token stays refused."""
+    kv_busy: int = 0
+    """The next N Key Vault requests with a valid token get 429 (`Retry-After` as `wire.retry_after` spells it)
+    or, every other one, 503, with the `x-ms-keyvault-*` headers the service sends."""
     kv_token_spent: int = 0
     """The same for the next N Key Vault requests that carry a valid token."""
     changes_refused: int | None = None

@@ -452,6 +452,20 @@ class Router:
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": _vault_challenge(fake.wire.kv_challenge, fake.url)},
             )
+        if fake.take("kv_busy"):
+            self.count("kv:busy")
+            headers = {
+                "x-ms-keyvault-service-version": "1.9.1234.1",
+                "x-ms-keyvault-network-info": "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;",
+                "x-ms-keyvault-region": "westeurope",
+            }
+            if fake.counts["kv:busy"] % 2:
+                return self.reply(
+                    429,
+                    _error("Throttled", "Request was not processed because too many requests were received."),
+                    {**headers, **self.retry_after(0.2)},
+                )
+            return self.reply(503, _error("ServiceUnavailable", "The service is unavailable."), headers)
         if fake.take("kv_token_spent"):
             return self.spent(auth)
         if fake.take("kv_claims"):  # a valid token revoked mid-run: Key Vault's CAE claims challenge
