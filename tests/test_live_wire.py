@@ -929,3 +929,13 @@ def test_key_vault_throttling_and_503s_are_ridden_out(fake: AzureFake, tmp_path:
     fake.faults.kv_busy = 3
     _same(fake, tmp_path)
     assert fake.faults.kv_busy == 0
+
+
+def test_arm_collection_items_without_their_id(fake: AzureFake, tmp_path: Path) -> None:
+    """An item of an ARM collection is the collection's path and its name; without an id each was a
+    malformed row and its whole list a gap. (Ids compare case-insensitively: ARM spells the
+    diagnostic settings' provider `microsoft.insights`, the path mlwarden asks `Microsoft.Insights`.)"""
+    fake.wire.arm_item_ids = False
+    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    wanted_rows, *wanted_rest = reference(tmp_path)
+    assert [row.lower() for row in rows] == [row.lower() for row in wanted_rows] and rest == wanted_rest

@@ -80,7 +80,7 @@ class ArmClient:
             body = self._call("GET", url)
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise DecodeError("no 'value' list")
-            items.extend(item for item in body["value"] if isinstance(item, dict))
+            items.extend(_with_id(item, path) for item in body["value"] if isinstance(item, dict))
             link = body.get("nextLink")
             if not isinstance(link, str) or not link:
                 return items
@@ -94,6 +94,14 @@ class ArmClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _with_id(item: dict[str, Any], path: str) -> dict[str, Any]:
+    """An item of a collection is the collection's path and its name: one sent without its id keeps it."""
+    name = item.get("name")
+    if item.get("id") or not isinstance(name, str) or not name or "/" in name:
+        return item
+    return {**item, "id": f"{path}/{name}"}
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

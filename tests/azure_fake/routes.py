@@ -97,6 +97,8 @@ class Router:
     def collection(self, items: list[dict[str, Any]]) -> None:
         """An ARM list reply: `value`, paged by `nextLink` when the wire variant asks for pages."""
         wire = self.fake.wire
+        if not wire.arm_item_ids:
+            items = [{k: v for k, v in item.items() if k != "id"} for item in items]
         if not items and wire.arm_empty_value != "list":
             return self.reply(200, {} if wire.arm_empty_value == "missing" else {"value": None})
         size = wire.arm_page_size

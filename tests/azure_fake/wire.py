@@ -80,6 +80,8 @@ class Wire:
     arm_next_host: str = ""
     arm_remaining_header: str = "x-ms-ratelimit-remaining-subscription-reads"
     """The header that says how many reads are left (`...-subscription-global-reads` since ARM's 2024 buckets)."""
+    arm_item_ids: bool = True
+    """Send each item of an ARM collection with its `id` (False: `name` only, as a terse fake may)."""
     arm_empty_value: str = "list"
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
