@@ -939,3 +939,10 @@ def test_arm_collection_items_without_their_id(fake: AzureFake, tmp_path: Path) 
     rows, *rest = _shape(collect(options(fake, tmp_path)))
     wanted_rows, *wanted_rest = reference(tmp_path)
     assert sorted(row.lower() for row in rows) == sorted(row.lower() for row in wanted_rows) and rest == wanted_rest
+
+
+def test_key_listing_paged_by_relative_next_links(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.kv_page_size = 1
+    fake.wire.kv_next_link = "relative"
+    _same(fake, tmp_path)
+    assert fake.counts["kv:list"] == 3

@@ -231,22 +231,30 @@ class KeyVaultReader:
 
 
 def _listed(client: KeyClient) -> list[KeyProperties]:
-    """Every key the vault lists, page by page; a `nextLink` back to a page already read would page
-    forever, and one to another host would take the vault's token there: neither is followed."""
-    pages = client.list_properties_of_keys().by_page()
+    """Every key the vault lists, page by page.
+
+    Each `nextLink` is made absolute against the vault first: the SDK's pager appends a path-only
+    link to the vault URL, which doubles the path of a vault below one (`https://host/vaults/v`).
+    A link back to a page already read would page forever, and one to another host would take
+    the vault's token there: neither is followed."""
     seen: set[str] = set()
     items: list[KeyProperties] = []
-    for page in pages:
+    link: str | None = None
+    while True:
+        pages = client.list_properties_of_keys().by_page(continuation_token=link)
+        page = next(pages, None)
+        if page is None:
+            return items
         items.extend(page)
-        link = getattr(pages, "continuation_token", None)
-        if link is None:
-            continue
+        following = getattr(pages, "continuation_token", None)
+        if not following:
+            return items
+        link = urljoin(client.vault_url + "/", str(following))
         if link in seen or len(seen) >= MAX_KEY_PAGES:
             raise DecodeError("key listing: nextLink repeated or never ends")
-        if origin(urljoin(client.vault_url + "/keys", str(link))) != origin(client.vault_url):
+        if origin(link) != origin(client.vault_url):
             raise DecodeError("key listing: nextLink to another host")
         seen.add(link)
-    return items
 
 
 def _unattributed(keys: list[KeyMetadata]) -> str | None:

@@ -499,7 +499,9 @@ class Router:
             next_link = None
             if start + size < len(keys):
                 following = size if fake.wire.kv_next_link == "loop" else start + size
-                host = fake.wire.kv_next_host if fake.wire.kv_next_link == "elsewhere" else base
+                host = {"elsewhere": fake.wire.kv_next_host, "relative": urlsplit(base).path}.get(
+                    fake.wire.kv_next_link, base
+                )
                 next_link = f"{host}/keys?api-version=7.5&maxresults={size}&$skiptoken={following}"
             if not value and fake.wire.arm_empty_value != "list":  # the same shortcut on the data plane
                 return self.reply(200, {} if fake.wire.arm_empty_value == "missing" else {"value": None})

@@ -102,7 +102,8 @@ class Wire:
     """Page key lists at this many whatever `maxresults` said."""
     kv_next_link: str = "next"
     """`next`: each key-list page links to the following one; `loop`: every page links to the second again;
-    `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token)."""
+    `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token);
+    `relative`: a path without scheme or host."""
     kv_next_host: str = ""
     kv_no_attributes: str = ""
     """Leave `attributes` out of key replies: `list` (the key listing), `both` (the listing and `GET /keys/{name}`)
