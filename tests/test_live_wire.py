@@ -946,3 +946,19 @@ def test_key_listing_paged_by_relative_next_links(fake: AzureFake, tmp_path: Pat
     fake.wire.kv_next_link = "relative"
     _same(fake, tmp_path)
     assert fake.counts["kv:list"] == 3
+
+
+@pytest.mark.parametrize("in_listing", [True, False], ids=["listing", "get-only"])
+def test_a_certificates_key_is_managed_whichever_reply_says_so(
+    fake: AzureFake, tmp_path: Path, in_listing: bool
+) -> None:
+    """`managed: true` marks a key that backs a certificate (it rotates with it: KV-08 not applicable).
+    A listing that leaves it out while the key's own GET says it must not make the key a rotation fail."""
+    vault_id, keys = next(iter(fake.estate.keys.items()))
+    fake.estate.keys[vault_id] = [keys[0].model_copy(update={"managed": True}), *keys[1:]]
+    fake.wire.kv_managed_in_get_only = not in_listing
+    inventory = collect(options(fake, tmp_path))
+    assert {k.name for k in inventory.keys if k.managed} == {keys[0].name}
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    rotation = [f for f in findings if f.check_id == "MLW-KV-08" and keys[0].name in f.message]
+    assert rotation and {f.status for f in rotation} == {Status.NOT_APPLICABLE}

@@ -149,6 +149,7 @@ class KeyVaultReader:
         size, curve = _key_size(key.key), getattr(key.key, "crv", None)
         # The listing's attributes, or the key's own when the listing left them out (the same version's).
         attributes = item if item.enabled is not None else key.properties
+        managed = bool(item.managed or key.properties.managed)  # a certificate's key, said in either reply
         del key
         policy, readable = self._policy(client, name)
         return KeyMetadata(
@@ -164,7 +165,7 @@ class KeyVaultReader:
             key_type=key_type,
             key_size=size,
             curve=str(getattr(curve, "value", curve)) if curve else None,
-            managed=bool(item.managed),
+            managed=managed,
             rotation_policy=policy,
             rotation_policy_readable=readable,
         )

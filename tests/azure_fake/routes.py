@@ -496,6 +496,8 @@ class Router:
             value = [key_item(k, real_url) for k in keys[start : start + size]]
             if fake.wire.kv_no_attributes:
                 value = [{k: v for k, v in item.items() if k != "attributes"} for item in value]
+            if fake.wire.kv_managed_in_get_only:
+                value = [{k: v for k, v in item.items() if k != "managed"} for item in value]
             next_link = None
             if start + size < len(keys):
                 following = size if fake.wire.kv_next_link == "loop" else start + size

@@ -105,6 +105,8 @@ class Wire:
     `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token);
     `relative`: a path without scheme or host."""
     kv_next_host: str = ""
+    kv_managed_in_get_only: bool = False
+    """`managed: true` (a certificate's key) only in `GET /keys/{name}`, not in the listing."""
     kv_no_attributes: str = ""
     """Leave `attributes` out of key replies: `list` (the key listing), `both` (the listing and `GET /keys/{name}`)
     or `everywhere` (those and ARM's key listing)."""
