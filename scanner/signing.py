@@ -82,8 +82,16 @@ def _why(exc: AzureError) -> str:
     return f"the vault gave no answer: {network(exc)}"
 
 
-def _jwk(key: Any) -> dict[str, Any]:
-    """The public JWK of a KeyVaultKey (members as Key Vault returns them, base64url-encoded)."""
+def _jwk(key: Any, ref: KeyRef) -> dict[str, Any]:
+    """The public JWK of a KeyVaultKey; a reply without the key's public numbers is one error line."""
+    try:
+        return _public(key)
+    except (AttributeError, TypeError, ValueError):  # no `key` object, or members missing from it
+        raise InputError(f"key {ref.url}: Key Vault's reply holds no usable public key") from None
+
+
+def _public(key: Any) -> dict[str, Any]:
+    """Members as Key Vault returns them, base64url-encoded."""
     material = key.key
     kty = str(getattr(material.kty, "value", material.kty))
     out: dict[str, Any] = {"kty": kty.removesuffix("-HSM"), "kid": key.id}
@@ -105,11 +113,13 @@ def _fetch(ref: KeyRef, credential: Any, transport: dict[str, Any]) -> Any:
     except (AzureError, ValueError) as exc:
         reason = _why(exc) if isinstance(exc, AzureError) else str(exc).split(".")[0]
         raise InputError(f"key {ref.url}: cannot read the public key: {reason}") from None
+    except (AttributeError, TypeError, KeyError):  # the SDK choked on a reply without the key object
+        raise InputError(f"key {ref.url}: Key Vault's reply holds no usable public key") from None
 
 
 def fetch_public_jwk(ref: KeyRef, credential: Any, transport: dict[str, Any]) -> dict[str, Any]:
     """The key's public half as a JWK whose `kid` is the full, versioned key URL."""
-    return _jwk(_fetch(ref, credential, transport))
+    return _jwk(_fetch(ref, credential, transport), ref)
 
 
 def sign(manifest: bytes, ref: KeyRef, credential: Any, transport: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
@@ -117,7 +127,7 @@ def sign(manifest: bytes, ref: KeyRef, credential: Any, transport: dict[str, Any
     from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 
     key = _fetch(ref, credential, transport)
-    jwk = _jwk(key)
+    jwk = _jwk(key, ref)
     if KeyRef.parse(jwk["kid"]).host != ref.host:  # the relaxed challenge check must not follow it elsewhere
         raise InputError(f"--sign-key {ref.url}: the vault names its key {jwk['kid']}, on another host")
     try:

@@ -64,3 +64,19 @@ def test_verify_key_at_an_unreachable_vault_says_why_in_plain_words(tmp_path: Pa
     said = {"refused": "connection refused", "untrusted": "TLS certificate is not trusted (see --ca-bundle)"}
     assert len(lines) == 1 and lines[0].startswith(f"mlwarden: error: key {key}/{VERSION}: cannot read"), lines
     assert said[vault] in lines[0] and "Error" not in lines[0], lines[0]
+
+
+def test_verify_key_whose_reply_holds_no_public_key_is_one_error_not_a_crash(tmp_path: Path) -> None:
+    """Key Vault's `GET /keys/{name}/{version}` without its `key` object: the SDK raised AttributeError (exit 4)."""
+    from tests.azure_fake.harness import env
+
+    with AzureFake(sample_inventory()) as fake:
+        fake.signing_keys.add_rsa("evidence-signing", version=VERSION)
+        fake.wire.kv_key_without_key = True
+        key = f"{fake.url}/keys/evidence-signing"
+        pack = _signed_pack(tmp_path, f"{key}/{VERSION}")
+        args = ["verify", str(pack), "--key", key, "--authority-host", fake.url, "--ca-bundle", str(fake.ca_path)]
+        result = CliRunner().invoke(cli, args, env=env(fake, tmp_path))
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0] == f"mlwarden: error: key {key}/{VERSION}: Key Vault's reply holds no usable public key"

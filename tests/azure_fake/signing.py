@@ -106,7 +106,10 @@ def route(router: Router, method: str, body: bytes) -> None:
         return router.reply(404, _error("KeyNotFound", "no such key version"))
     if method == "GET" and len(parts) <= 3:
         router.count("kv-sign:get")
-        return router.reply(200, {"key": key.jwk(fake.url), "attributes": {"enabled": True}, "tags": {}})
+        bundle = {"key": key.jwk(fake.url), "attributes": {"enabled": True}, "tags": {}}
+        if fake.wire.kv_key_without_key:
+            del bundle["key"]
+        return router.reply(200, bundle)
     if method == "POST" and len(parts) == 4 and parts[3] == "sign":
         router.count("kv-sign:sign")
         if key.name.lower() in fake.signing_keys.forbidden:
