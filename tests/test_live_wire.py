@@ -962,3 +962,18 @@ def test_a_certificates_key_is_managed_whichever_reply_says_so(
     findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
     rotation = [f for f in findings if f.check_id == "MLW-KV-08" and keys[0].name in f.message]
     assert rotation and {f.status for f in rotation} == {Status.NOT_APPLICABLE}
+
+
+def test_a_redirect_to_another_host_never_takes_the_token_there(fake: AzureFake, tmp_path: Path) -> None:
+    """A 307 to another origin: azure-core follows it, and the token must stay behind (it goes only to
+    the host it was issued for). The other host then refuses the request: one error line."""
+    from scanner.errors import InputError
+
+    with AzureFake(sample_inventory()) as other:
+        fake.wire.redirect_to = other.url.replace("localhost", "127.0.0.1")  # another host, same machine
+        bundle = tmp_path / "cas.pem"
+        bundle.write_text(fake.ca_path.read_text() + other.ca_path.read_text())
+        with pytest.raises((InputError, SourceError)) as caught:
+            collect(options(fake, tmp_path, ca_bundle=bundle))
+        assert other.requests and other.bearers == []
+    assert "\n" not in str(caught.value)

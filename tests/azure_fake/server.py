@@ -54,6 +54,8 @@ class AzureFake:
         self.token_scopes: list[str] = []
         self.requests: list[tuple[str, str, str]] = []
         """Every request as (Host header, method, path), the token endpoint included."""
+        self.bearers: list[str] = []
+        """The path of every request that carried an `Authorization` header (a token, or an attempt at one)."""
         self.over_quota = 0
         self.appservice_config_in_graph = True
         self.pricings_in_graph = True

@@ -65,6 +65,8 @@ class Wire:
     graph_refusal: str = "403"
     """A query naming a subscription the identity cannot read: `403`, or `drop` (what Resource Graph
     does when another named subscription is readable: that one's rows, and no word of the other)."""
+    redirect_to: str = ""
+    """Answer every API request with a 307 to this origin (the same path): a gateway moving the service."""
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`),
