@@ -68,3 +68,19 @@ def test_cli_fatal_error_line_names_the_code_or_the_body(fake: AzureFake, tmp_pa
     wanted = {"odata": "InternalServerError", "top-level": "InternalServerError", "html": "HTML", "empty": "empty"}
     assert len(errors) == 1 and "HTTP 400" in errors[0] and wanted[shape] in errors[0], result.output
     assert "Traceback" not in result.output and not target.exists()
+
+
+@pytest.mark.parametrize("echo", ["CANARY-echo-7f3a", "Password=CANARY-echo-7f3a"], ids=["bare", "credential"])
+def test_an_error_message_echoing_a_value_is_never_quoted(fake: AzureFake, tmp_path: Path, echo: str) -> None:
+    """Messages are quoted only when an error has no code; never one that reads like a credential, and
+    never from a read of secret-bearing settings (`config/appsettings/list`), whatever it says."""
+    fake.wire.error_shape = "message"  # no code: the message is all there is
+    fake.wire.error_echo = echo
+    fake.faults.forbidden_app_settings = True
+    fake.faults.forbidden_vaults = fake.faults.forbidden_vaults_arm = set(fake.estate.vaults)
+    inventory = collect(options(fake, tmp_path))
+    reasons = [g.reason for c in inventory.header.sources for g in c.gaps]
+    settings = [g.reason for c in inventory.header.sources for g in c.gaps if "/sites/" in g.scope.lower()]
+    assert settings and all(reason == "HTTP 403 (no error code)" for reason in settings), settings
+    if echo.startswith("Password"):  # reads like a credential: quoted nowhere
+        assert len(reasons) > len(settings) and "CANARY" not in " ".join(reasons), reasons

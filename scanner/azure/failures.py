@@ -28,6 +28,7 @@ from azure.core.exceptions import (
 from pydantic import ValidationError
 
 from scanner.azure.options import CollectOptions
+from scanner.secrets import classify
 from scanner.textsafe import printable
 
 TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
@@ -109,8 +110,9 @@ def _message(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     line = " ".join(value.split())
-    line = line[:100].rstrip() + ("..." if len(line) > 100 else "")
-    return None if _RUN.search(line) else printable(line)
+    if _RUN.search(line) or classify("message", line) != "none":  # it may carry a token, key or password
+        return None
+    return printable(line[:100].rstrip() + ("..." if len(line) > 100 else ""))
 
 
 def _lowered(node: Any) -> dict[str, Any] | None:
@@ -152,7 +154,11 @@ def _body(response: Any) -> bytes | None:
 
 def error_codes(exc: HttpResponseError) -> list[str]:
     """Every code an error reply names (`["BadRequest", "ResponsePayloadTooLarge"]`), for callers that act on one."""
-    data = _body(exc.response) if exc.response is not None else None
+    return error_codes_of(exc.response) if exc.response is not None else []
+
+
+def error_codes_of(response: Any) -> list[str]:
+    data = _body(response)
     if not data or len(data) > MAX_ERROR_BODY:
         return []
     try:
@@ -165,7 +171,14 @@ def error_codes(exc: HttpResponseError) -> list[str]:
 
 
 def service_error(response: Any) -> str:
-    """What an error reply says, for `HTTP 403 <this>`: the codes, a short message, or the body's kind."""
+    """What an error reply says, for `HTTP 403 <this>`: the codes, a short message, or the body's kind.
+
+    No message is quoted from a reply to a read of secret-bearing settings (`config/appsettings/list`
+    and the like): one that echoed a value would carry it into every report."""
+    url = str(getattr(getattr(response, "request", None), "url", "")).lower()
+    if "/config/" in url:
+        codes = error_codes_of(response)
+        return "/".join(codes[:2]) if codes else "(no error code)"
     data = _body(response)
     header = _code(str(getattr(response, "headers", {}).get("x-ms-error-code") or ""))
     if data is None:

@@ -75,6 +75,9 @@ class Router:
         self, status: int, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
     ) -> None:
         headers = {**self.extra_headers, **(headers or {})}
+        echo = self.fake.wire.error_echo
+        if echo and status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
+            body = {"error": {**body["error"], "message": f"{body['error'].get('message')} {echo}"}}
         if status >= 400 and raw is None and self.fake.wire.error_shape != "error":
             body, raw = _reshape(self.fake.wire.error_shape, body, headers)
         self.handler.reply(status, body, headers, raw)  # type: ignore[attr-defined]

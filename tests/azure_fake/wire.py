@@ -19,6 +19,8 @@ class Wire:
     `inner` (Key Vault's `innererror` with a more telling code), `message` (a message and no code),
     `text` (the message as plain text), `html` (a proxy's error page), `header` (no body, the code in
     `x-ms-error-code`) or `empty` (no body)."""
+    error_echo: str = ""
+    """Appended to every error message (a service that echoes what it was asked about, a value included)."""
     # -- Resource Graph ----------------------------------------------------------------------
     graph_token_key: str = "$skipToken"
     """The body key that carries the next page's token (`skipToken` is what some clients print)."""
