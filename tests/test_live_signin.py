@@ -180,3 +180,13 @@ def test_a_token_reply_labelled_as_text_signs_in(fake: AzureFake, tmp_path: Path
     result = _run(_env(tmp_path, kind), *_args(fake, tmp_path))
     assert result.exit_code == 0, result.output
     assert fake.counts["token"] >= 1 and (tmp_path / "estate.jsonl").exists()
+
+
+def test_an_authority_that_keeps_failing_is_named_as_unavailable_not_a_refusal(fake: AzureFake, tmp_path: Path) -> None:
+    """Entra ID's 503 `temporarily_unavailable` (AADSTS90033) past every retry: say it is transient."""
+    fake.faults.token_5xx = 50
+    line = _error_line(_run(_env(tmp_path, "workload"), *_args(fake, tmp_path)))
+    assert (
+        "WorkloadIdentityCredential: Entra ID refused it (AADSTS90033: a transient error at Entra ID; try again)"
+        in line
+    )

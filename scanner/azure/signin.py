@@ -33,6 +33,7 @@ MEANINGS = {
     "700211": "no federated identity credential matches the token's issuer",
     "700213": "no federated identity credential matches the token's subject",
     "90002": "tenant not found",
+    "90033": "a transient error at Entra ID; try again",
     "900023": "tenant id is not valid",
     "50034": "user account not found",
     "53003": "blocked by Conditional Access",
@@ -83,7 +84,10 @@ def cause(exc: BaseException, timeouts: str = "") -> str:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):  # a token was issued but Azure refused it (wrong tenant, cloud or scope)
         code = getattr(getattr(exc, "error", None), "code", None)
-        return f"Azure refused the token (HTTP {status}{' ' + printable(str(code)) if code else ''})"
+        said = f"HTTP {status}{' ' + printable(str(code)) if code else ''}"
+        if status >= 500 or status == 429:  # not a refusal: the service could not answer now
+            return f"the service did not answer ({said}); try again later"
+        return f"Azure refused the token ({said})"
     lowered = text.lower()
     if isinstance(exc, CredentialUnavailableError):
         for fragment, said in UNAVAILABLE:
