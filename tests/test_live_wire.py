@@ -977,3 +977,11 @@ def test_a_redirect_to_another_host_never_takes_the_token_there(fake: AzureFake,
             collect(options(fake, tmp_path, ca_bundle=bundle))
         assert other.requests and other.bearers == []
     assert "\n" not in str(caught.value)
+
+
+def test_arm_api_version_not_served_is_asked_again_at_one_the_service_names(fake: AzureFake, tmp_path: Path) -> None:
+    """400 `InvalidApiVersionParameter` lists the versions served (a sovereign cloud or Azure Stack a version
+    behind): the newest stable one is asked once. Before, every such read was a gap."""
+    fake.wire.arm_api_versions = {"config": "2022-09-01", "computes": "2023-10-01", "diagnostics": "2021-05-01"}
+    fake.wire.arm_page_size = 1  # next links carry the version served
+    _same(fake, tmp_path)

@@ -6,8 +6,9 @@ rows come back in the Resource Graph shape (lower-case type, subscriptionId, res
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from azure.core import PipelineClient
 from azure.core.exceptions import DecodeError, HttpResponseError
@@ -15,6 +16,7 @@ from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
+from scanner.azure import failures
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.pipeline import FreshToken
@@ -49,14 +51,25 @@ class ArmClient:
         self.requests = 0
 
     def _call(self, method: str, url: str) -> Any:
-        self.requests += 1
-        response = self._client.send_request(HttpRequest(method, url, headers={"Accept": "application/json"}))
+        response = self._send(method, url)
         if response.status_code >= 300:
-            raise HttpResponseError(response=response)
+            exc = HttpResponseError(response=response)
+            version = supported_version(exc)
+            if version is None:
+                raise exc
+            # The service does not serve the api-version asked for (a sovereign cloud or Azure Stack a
+            # version behind, or one retired) and names those it does: the newest of them, once.
+            response = self._send(method, with_version(url, version))
+            if response.status_code >= 300:
+                raise HttpResponseError(response=response)
         try:
             return response.json()
         except ValueError as exc:
             raise DecodeError(f"{method} response is not JSON") from exc
+
+    def _send(self, method: str, url: str) -> Any:
+        self.requests += 1
+        return self._client.send_request(HttpRequest(method, url, headers={"Accept": "application/json"}))
 
     def get(self, path: str, api_version: str) -> Any:
         return self._call("GET", f"{self._base}{path}?api-version={api_version}")
@@ -94,6 +107,28 @@ class ArmClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+VERSION_REFUSED = frozenset({"InvalidApiVersionParameter", "NoRegisteredProviderFound"})
+_SUPPORTED = re.compile(r"supported (?:api-)?versions are '([^']{1,4000})'", re.IGNORECASE)
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(?:-preview)?")
+
+
+def supported_version(exc: HttpResponseError) -> str | None:
+    """The newest api-version a 400 `InvalidApiVersionParameter` says is served (stable before preview)."""
+    if exc.status_code != 400 or not VERSION_REFUSED & set(failures.error_codes(exc)):
+        return None
+    found = _SUPPORTED.search(exc.response.text() if exc.response is not None else "")
+    versions = [v.strip() for v in found.group(1).split(",")] if found else []
+    versions = [v for v in versions if _VERSION.fullmatch(v)]
+    stable = [v for v in versions if not v.endswith("-preview")]
+    return max(stable or versions, default=None)
+
+
+def with_version(url: str, version: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api-version"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("api-version", version)], safe="$")))
 
 
 def _with_id(item: dict[str, Any], path: str) -> dict[str, Any]:

@@ -373,6 +373,14 @@ class Router:
             return self.reply(
                 401, _error("InvalidAuthenticationToken", "token expired"), {"WWW-Authenticate": challenge}
             )
+        served = fake.wire.arm_api_versions.get(name)
+        asked = self.params.get("api-version", [""])[0]
+        if served and asked != served:
+            message = (
+                f"The api-version '{asked}' is invalid. The supported versions are "
+                f"'{served},2014-04-01-preview,2014-04-01,2014-04'."
+            )
+            return self.reply(400, _error("InvalidApiVersionParameter", message))
         subscription = self.path.split("/")[2] if self.path.lower().startswith("/subscriptions/") else "tenant"
         wait = fake.arm_limits.admit(subscription) if fake.arm_limits else None
         if fake.arm_limits:

@@ -84,6 +84,9 @@ class Wire:
     arm_next_host: str = ""
     arm_remaining_header: str = "x-ms-ratelimit-remaining-subscription-reads"
     """The header that says how many reads are left (`...-subscription-global-reads` since ARM's 2024 buckets)."""
+    arm_api_versions: dict[str, str] = field(default_factory=dict)
+    """ARM route name (`config`, `computes`, ...) -> the only api-version served there; any other gets 400
+    `InvalidApiVersionParameter` naming the supported ones (a sovereign cloud or Azure Stack a version behind)."""
     arm_item_ids: bool = True
     """Send each item of an ARM collection with its `id` (False: `name` only, as a terse fake may)."""
     arm_empty_value: str = "list"
