@@ -985,3 +985,13 @@ def test_arm_api_version_not_served_is_asked_again_at_one_the_service_names(fake
     fake.wire.arm_api_versions = {"config": "2022-09-01", "computes": "2023-10-01", "diagnostics": "2021-05-01"}
     fake.wire.arm_page_size = 1  # next links carry the version served
     _same(fake, tmp_path)
+
+
+@pytest.mark.parametrize("served", ["7.1", "2016-10-01"])
+def test_key_vault_that_serves_an_older_api_version_is_read_at_it(fake: AzureFake, tmp_path: Path, served: str) -> None:
+    """Azure Stack Hub's and lagging sovereign vaults refuse the SDK's default version and name theirs:
+    the vault is read again at it. Before, its keys came from ARM with a gap."""
+    fake.wire.kv_api_version = served
+    fake.wire.kv_page_size = 1  # the next links carry a version too
+    _same(fake, tmp_path)
+    assert fake.counts["kv:version"] == 1

@@ -8,6 +8,7 @@ recorded as not read (and a coverage gap naming the vault), never as absent.
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, ResourceNotFoundError
-from azure.keyvault.keys import KeyClient, KeyProperties
+from azure.keyvault.keys import ApiVersion, KeyClient, KeyProperties
 
 from scanner import props
 from scanner.azure import failures
@@ -76,7 +77,7 @@ class KeyVaultReader:
         refused = "no vault URI"
         if uri:
             try:
-                return self._data_plane(vault, uri.rstrip("/")), None
+                return self._served(vault, uri.rstrip("/")), None
             except (AzureError, ValueError) as exc:  # private or firewalled vault, or no data-plane permission
                 refused = f"data plane {failures.reason(exc)}"
                 if failures.timed_out(exc):
@@ -97,13 +98,26 @@ class KeyVaultReader:
         reason = f"vault {vault.name}: {refused}; ARM's key listing has no {' or '.join(missing)}"
         return keys, Gap(source=KEY_METADATA, scope=f"{vault.id}/keys", reason=reason)
 
-    def _client(self, vault: Resource, uri: str) -> KeyClient:
+    def _served(self, vault: Resource, uri: str) -> list[KeyMetadata]:
+        """`_data_plane`, and once more at the API version the vault names when it refuses the SDK's
+        (Azure Stack Hub and sovereign clouds lag: `The specified version (7.6) is not recognized.
+        Consider using the latest supported version (7.1).`)."""
+        try:
+            return self._data_plane(vault, uri)
+        except HttpResponseError as exc:
+            version = served_version(exc)
+            if version is None:
+                raise
+            return self._data_plane(vault, uri, version)
+
+    def _client(self, vault: Resource, uri: str, api_version: str | None = None) -> KeyClient:
         options = self._options
         template = options.keyvault_url_template
         url = template.format(name=vault.name) if template else uri
         return KeyClient(
             url,
             self._credential,
+            **({"api_version": api_version} if api_version else {}),
             verify_challenge_resource=not options.overridden,
             per_call_policies=[FreshToken(self._credential), JsonReply()],
             retry_policy=retry_policy(
@@ -116,14 +130,14 @@ class KeyVaultReader:
             **options.transport_kwargs(),
         )
 
-    def _data_plane(self, vault: Resource, uri: str) -> list[KeyMetadata]:
+    def _data_plane(self, vault: Resource, uri: str, api_version: str | None = None) -> list[KeyMetadata]:
         """List the keys, then read each key and its policy; a big vault's keys are read a few at a time.
 
         Results keep the listing's order whatever order the replies arrive in; any failure fails
         the whole vault (the caller falls back to ARM), as a serial read would. A key deleted
         between the listing and its read (404) is left out: there is nothing left to judge.
         """
-        with self._client(vault, uri) as client:
+        with self._client(vault, uri, api_version) as client:
             items = _listed(client)
             read = partial(self._key, client, vault, uri)
             workers = min(KEY_WORKERS, self._options.max_concurrency, len(items))
@@ -229,6 +243,18 @@ class KeyVaultReader:
             rotation_policy_readable=bool(policy),
             source="arm",
         )
+
+
+_LATEST = re.compile(r"latest supported version \(([0-9][0-9.-]{0,20})\)")
+
+
+def served_version(exc: HttpResponseError) -> str | None:
+    """The API version a vault's 400 `BadParameter` says it serves, if this SDK speaks it."""
+    if exc.status_code != 400 or exc.response is None:
+        return None
+    found = _LATEST.search(exc.response.text()[:4000])
+    known = {str(version.value) for version in ApiVersion}
+    return found.group(1) if found and found.group(1) in known else None
 
 
 def _listed(client: KeyClient) -> list[KeyProperties]:

@@ -470,6 +470,14 @@ class Router:
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
                 {"WWW-Authenticate": _vault_challenge(fake.wire.kv_challenge, fake.url)},
             )
+        served, asked = fake.wire.kv_api_version, self.params.get("api-version", [""])[0]
+        if served and asked != served:
+            self.count("kv:version")
+            message = (
+                f"The specified version ({asked}) is not recognized. "
+                f"Consider using the latest supported version ({served})."
+            )
+            return self.reply(400, _error("BadParameter", message))
         if fake.take("kv_busy"):
             self.count("kv:busy")
             headers = {

@@ -112,6 +112,9 @@ class Wire:
     `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token);
     `relative`: a path without scheme or host."""
     kv_next_host: str = ""
+    kv_api_version: str = ""
+    """Serve only this Key Vault API version (Azure Stack Hub: 7.1 or 2016-10-01); any other gets 400
+    `BadParameter`: `The specified version (X) is not recognized. Consider using the latest supported version (Y).`"""
     kv_managed_in_get_only: bool = False
     """`managed: true` (a certificate's key) only in `GET /keys/{name}`, not in the listing."""
     kv_no_attributes: str = ""
