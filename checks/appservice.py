@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from checks._shared import PUBLIC_ACCESS, link_states, private_endpoint_verdict, public_access_verdict, read_from
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.inventory import AppSettingFact
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
+from scanner.registry import CheckFunc, CheckResult, Verdict, check, failed, not_applicable, passed, unknown
 from scanner.unevaluated import PREFIX as UNEVALUATED
 
 _SITES = (kinds.WEB_APP, kinds.FUNCTION_APP)
@@ -27,6 +28,45 @@ _ASE = "properties.hostingEnvironmentProfile.id"
 _PLAN_SKU = "properties.sku"
 _NO_NETWORKING_SKUS = ("Free", "Shared", "Dynamic")
 """Plans without private endpoints or VNet integration: Free, Shared and the Consumption plan."""
+
+
+_CONTAINER_APPS = "azurecontainerapps"
+
+
+def on_container_apps(site: Resource) -> bool:
+    """A function app hosted on Azure Container Apps (kind `functionapp,linux,container,azurecontainerapps`)."""
+    return _CONTAINER_APPS in (site.kind or "").lower()
+
+
+_CONTAINER_APPS_NOTE = (
+    "Function apps hosted on Azure Container Apps (kind azurecontainerapps) are not applicable: the "
+    "Container Apps environment, not App Service, sets their ingress, network and TLS, and Azure Policy's "
+    "function-app definitions skip them (PSRule's function-app selector does not)."
+)
+
+
+def host_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
+    """`@check` for a rule about the App Service host (HTTPS redirect, network access, private link, TLS,
+    FTP, publishing, client certificates, CORS, built-in auth). A function app on Azure Container Apps has
+    no such host: its ingress, network and TLS belong to the Container Apps environment, and Azure
+    Policy's function-app definitions skip kind azurecontainerapps. Such an app is not applicable here;
+    its identity and app settings are still judged."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        @functools.wraps(func)
+        def judged(resource: Resource, estate: Estate) -> CheckResult:
+            if on_container_apps(resource):
+                return not_applicable(
+                    "the function app runs on Azure Container Apps: its environment, not App Service, "
+                    "sets ingress, network and TLS",
+                    Evidence(path="kind", value=resource.kind),
+                )
+            return func(resource, estate)
+
+        rationale = f"{meta.pop('rationale')} {_CONTAINER_APPS_NOTE}"
+        return check(kinds=_SITES, rationale=rationale, **meta)(judged)
+
+    return register
 
 
 def _in_ase(site: Resource) -> bool:
@@ -60,10 +100,9 @@ def _judged_on_config(judge: Callable[[Resource], Verdict]) -> Callable[[Resourc
 # -- the site row ---------------------------------------------------------------------------------
 
 
-@check(
+@host_check(
     id="MLW-APP-01",
     title="App accepts HTTPS only",
-    kinds=_SITES,
     severity="high",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -83,10 +122,9 @@ def app_https_only(resource: Resource, estate: Estate) -> Verdict:
     return failed("the app serves plain HTTP (HTTPS only is off)", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-APP-02",
     title="App public network access is disabled",
-    kinds=_SITES,
     severity="high",
     tags=("private-network",),
     pillar="private-network",
@@ -121,10 +159,9 @@ def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
     )
 
 
-@check(
+@host_check(
     id="MLW-APP-03",
     title="App is reachable through an approved private endpoint",
-    kinds=_SITES,
     severity="medium",
     tags=("private-network",),
     pillar="private-network",
@@ -175,10 +212,9 @@ def app_managed_identity(resource: Resource, estate: Estate) -> Verdict:
     return failed("the app has no managed identity", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-APP-05",
     title="App has FTP and SCM basic-auth publishing disabled",
-    kinds=_SITES,
     severity="medium",
     tags=("local-auth",),
     pillar="identity",
@@ -219,10 +255,9 @@ def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
     return passed("basic-auth publishing is disabled for FTP and SCM", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-APP-06",
     title="App routes all outbound traffic through VNet integration",
-    kinds=_SITES,
     severity="low",
     tags=("private-network",),
     pillar="private-network",
@@ -271,10 +306,9 @@ def app_vnet_route_all(resource: Resource, estate: Estate) -> Verdict:
     return failed("only private-range traffic goes through the VNet; the rest leaves directly", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-APP-07",
     title="App requires client certificates",
-    kinds=_SITES,
     severity="low",
     tags=("access-control",),
     pillar="identity",
@@ -302,10 +336,9 @@ def app_client_certificates(resource: Resource, estate: Estate) -> Verdict:
     return passed("client certificates are required", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-APP-08",
     title="App encrypts traffic from the front ends to the workers",
-    kinds=_SITES,
     severity="low",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -330,10 +363,9 @@ def app_end_to_end_encryption(resource: Resource, estate: Estate) -> Verdict:
 _TLS_VERSIONS = {"1.0": 10, "1.1": 11, "1.2": 12, "1.3": 13}
 
 
-@check(
+@host_check(
     id="MLW-CFG-01",
     title="App requires TLS 1.2 or later",
-    kinds=_SITES,
     severity="high",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -370,10 +402,9 @@ def _judge_min_tls(config: Resource, path: str, label: str) -> Verdict:
     return passed(f"{label} is {version}", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-CFG-50",
     title="App deployment (SCM) endpoint requires TLS 1.2 or later",
-    kinds=_SITES,
     severity="low",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -393,10 +424,9 @@ def cfg_scm_min_tls(config: Resource) -> Verdict:
     return _judge_min_tls(config, "properties.scmMinTlsVersion", "SCM minimum TLS version")
 
 
-@check(
+@host_check(
     id="MLW-CFG-02",
     title="App allows FTPS only or no FTP at all",
-    kinds=_SITES,
     severity="medium",
     tags=("encryption-in-transit",),
     pillar="encryption",
@@ -421,10 +451,9 @@ def cfg_ftps(config: Resource) -> Verdict:
     return failed(f"plain FTP is allowed: FTP state is {state}", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-CFG-03",
     title="App has remote debugging off",
-    kinds=_SITES,
     severity="medium",
     tags=("access-control",),
     pillar="identity",
@@ -446,10 +475,9 @@ def cfg_remote_debugging(config: Resource) -> Verdict:
     return passed("remote debugging is off", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-CFG-04",
     title="App CORS does not allow every origin",
-    kinds=_SITES,
     severity="low",
     tags=("access-control",),
     pillar="private-network",
@@ -474,10 +502,9 @@ def cfg_cors_wildcard(config: Resource) -> Verdict:
     return passed(f"CORS allows {len(origins)} listed origin(s)", *evidence)
 
 
-@check(
+@host_check(
     id="MLW-CFG-05",
     title="App has App Service authentication on",
-    kinds=_SITES,
     severity="low",
     tags=("access-control",),
     pillar="identity",

@@ -185,6 +185,27 @@ GROUPS: list[Group] = [
     ),
 ]
 
+_ACA_ENV = arm_id("Microsoft.App/managedEnvironments", "cae")
+_HOST_CHECKS = ("MLW-APP-01", "MLW-APP-02", "MLW-APP-07", "MLW-APP-08", "MLW-CFG-01", "MLW-CFG-02", "MLW-CFG-04")
+GROUPS.append(
+    (
+        "Azure Policy's function-app definitions skip kind azurecontainerapps (Functions on Container Apps): "
+        "the environment, not App Service, sets ingress, network and TLS; identity is still the app's",
+        [
+            record(
+                WEB,
+                "func-aca",
+                {"managedEnvironmentId": _ACA_ENV, "siteConfig": {"linuxFxVersion": "DOCKER|mcr.microsoft.com/x:1"}},
+                kind="functionapp,linux,container,azurecontainerapps",
+                identity={"type": "SystemAssigned"},
+            ),
+            _config("func-aca", ftpsState="AllAllowed", minTlsVersion="1.0", cors={"allowedOrigins": ["*"]}),
+        ],
+        "func-aca",
+        {**dict.fromkeys(_HOST_CHECKS, NA), "MLW-APP-04": PASS},
+    )
+)
+
 API_VERSIONS = {
     ST: "2023-05-01",
     ACR: "2023-07-01",

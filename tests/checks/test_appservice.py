@@ -621,3 +621,22 @@ def test_credential_carrying_settings_fail_cfg06_naming_only_the_setting(case: A
     assert finding.status is Status.FAIL
     assert f"connection string {case.name} ({case.expected})" in finding.message
     assert case.value not in finding.model_dump_json()
+
+
+_ACA_KIND = "functionapp,linux,container,azurecontainerapps"
+_HOST_IDS = [i for i in ALL_IDS if i not in ("MLW-APP-04", "MLW-CFG-06")]
+
+
+@pytest.mark.parametrize("check_id", ALL_IDS)
+def test_function_app_on_container_apps_is_judged_only_on_identity_and_settings(check_id: str) -> None:
+    """Kind azurecontainerapps: the Container Apps environment sets ingress, network and TLS, and Azure
+    Policy's function-app definitions skip it; identity and app settings stay the app's own."""
+    target = site(kind=_ACA_KIND, name="func-aca", httpsOnly=None, publicNetworkAccess=None)
+    finding = status(check_id, target, full_estate(target, config_props={"ftpsState": "AllAllowed"}))
+    assert finding is (Status.NOT_APPLICABLE if check_id in _HOST_IDS else Status.PASS)
+
+
+def test_function_app_on_container_apps_still_fails_on_a_plaintext_secret() -> None:
+    target = site(kind=_ACA_KIND, name="func-aca")
+    settings = {"DB_PASSWORD": PLAINTEXT_PASSWORD}
+    assert status("MLW-CFG-06", target, full_estate(target, settings=settings)) is Status.FAIL
