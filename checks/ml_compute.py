@@ -79,7 +79,9 @@ def compute_local_auth(resource: Resource, estate: Estate) -> Verdict:
         "registry over private endpoints. properties.properties.subnet.id absent fails. Computes in a "
         "workspace (or hub) with managed network isolation run in the Microsoft-managed VNet and have "
         "no subnet to set: they are exempt (not applicable), as PSRule's guidance suggests, while "
-        "Azure Policy 7804b5c7 would flag them."
+        "Azure Policy 7804b5c7 would flag them. Other compute types (attached clusters, VMs, Databricks) "
+        "are not applicable, as 7804b5c7 (AmlCompute and ComputeInstance only) scores them; PSRule's "
+        "Azure.ML.ComputeVnet, which tests every type, would fail them."
     ),
     remediation="Create the compute in a subnet, or move the workspace to a managed network.",
     az_cli="az ml compute create -g <rg> -w <workspace> -n <name> --type AmlCompute --vnet-name <vnet> --subnet <id>",

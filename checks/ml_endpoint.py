@@ -69,8 +69,9 @@ def endpoint_auth_mode(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "With publicNetworkAccess Disabled the scoring URI is reachable only through the workspace's "
         "private endpoint. Absent means the service default (Enabled) and fails. The flag applies to "
-        "managed online endpoints only (the CLI's endpoint YAML reference says so, and azure-ai-ml's "
-        "KubernetesOnlineEndpoint has no such field): a Kubernetes online endpoint (properties.compute "
+        "managed online endpoints only (the CLI's endpoint YAML reference says so, and azure-ai-ml reads a "
+        "GET with compute set as a KubernetesOnlineEndpoint, which has no such field): a Kubernetes online "
+        "endpoint (properties.compute "
         "names an attached cluster) is exposed by the cluster's inference router, whatever the flag says. "
         "It is not applicable either way: not failed on a flag it does not have, and not passed on one "
         "that closes nothing (the AKS rules judge the cluster's exposure)."

@@ -206,6 +206,29 @@ GROUPS.append(
     )
 )
 
+_COMPUTE = f"{WS}/computes"
+GROUPS += [
+    (
+        "Policy 7804b5c7 judges computeType AmlCompute and ComputeInstance only (PSRule ComputeVnet tests every "
+        "type); e96a9a5f judges local auth on every type: an attached VM without disableLocalAuth",
+        [
+            record(
+                _COMPUTE,
+                "mlw-cov/vm-attached",
+                {"computeType": "VirtualMachine", "resourceId": arm_id("Microsoft.Compute/virtualMachines", "vm1")},
+            )
+        ],
+        "vm-attached",
+        {"MLW-MLCMP-01": FAIL, "MLW-MLCMP-02": NA, "MLW-MLCMP-03": NA, "MLW-MLCMP-04": NA},
+    ),
+    (
+        "REST 2024-10-01 Compute (Kubernetes, attached AKS): judged by the AKS rules, not the compute rules",
+        [record(_COMPUTE, "mlw-cov/aks-attached", {"computeType": "Kubernetes", "resourceId": arm_id(AKS, "aks-kms")})],
+        "aks-attached",
+        {"MLW-MLCMP-01": NA, "MLW-MLCMP-02": NA},
+    ),
+]
+
 API_VERSIONS = {
     ST: "2023-05-01",
     ACR: "2023-07-01",
@@ -215,6 +238,7 @@ API_VERSIONS = {
     f"{WEB}/config": "2023-12-01",
     WS: "2024-10-01",
     _DEPLOYMENT: "2024-10-01",
+    _COMPUTE: "2024-10-01",
 }
 
 
