@@ -122,7 +122,9 @@ def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "A vault reachable from the internet exposes its secrets and keys to credential-stuffing and to "
         "any leaked token. Divergence: an absent publicNetworkAccess means the service default, Enabled; "
-        "mlwarden fails it as Azure Policy does (Checkov's negative checks would pass it). "
+        "mlwarden fails it as Azure Policy does (Checkov's negative checks would pass it). Checkov "
+        "CKV_AZURE_189 also passes a vault whose networkAcls list ipRules; mlwarden does not, since listed "
+        "addresses are still public ones (MLW-KV-05 credits the firewall). "
         "SecuredByPerimeter fails too, as in the policy (notEquals Disabled): the perimeter's access rules "
         "may still admit public address ranges; MLW-KV-05 credits it as a default-deny firewall."
     ),
