@@ -76,7 +76,9 @@ def storage_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
         "Secure transfer required rejects plain HTTP (and unencrypted SMB), so data and SAS tokens never "
         "cross the network in clear text. Absent supportsHttpsTrafficOnly is the service default, true "
         "for accounts created with API version 2019-04-01 or later, so it passes; only an explicit false "
-        "fails."
+        "fails. That is Azure Policy 404c3081's reading (absent fails only before 2019-04-01, which a "
+        "template's older apiVersion gets as an explicit false) and Checkov CKV_AZURE_3's. Divergence: "
+        "PSRule Azure.Storage.SecureTransfer (equals true) fails an absent value."
     ),
     remediation="Enable secure transfer required.",
     az_cli="az storage account update -g <rg> -n <account> --https-only true",

@@ -340,3 +340,22 @@ def test_template_keys_match_the_references(tmp_path_factory: pytest.TempPathFac
     found = scan_template(tmp_path_factory.mktemp("coverage-keys"), *KEY_TEMPLATE)
     verdicts = {(check_id, f.get("detail_key")): f["status"] for (check_id, _), fs in found.items() for f in fs}
     assert [(c, k, verdicts.get((c, k))) for c, k, _ in KEY_EXPECTED] == KEY_EXPECTED
+
+
+@pytest.mark.parametrize(("api_version", "want"), [("2018-07-01", FAIL), ("2019-04-01", PASS), ("2023-05-01", PASS)])
+def test_secure_transfer_left_out_scores_by_api_version(
+    tmp_path_factory: pytest.TempPathFactory, api_version: str, want: str
+) -> None:
+    """Policy 404c3081 and Checkov CKV_AZURE_3: an absent supportsHttpsTrafficOnly fails before API version
+    2019-04-01 (the default was false) and passes from it (the default became true)."""
+    account = {
+        "type": ST,
+        "apiVersion": api_version,
+        "name": "stlegacyapi",
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS"},
+        "properties": {"minimumTlsVersion": "TLS1_2"},
+    }
+    found = scan_template(tmp_path_factory.mktemp("coverage-api"), account)
+    assert status(found, "MLW-ST-01", "stlegacyapi") == want
