@@ -200,8 +200,8 @@ def aks_azure_rbac(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "Without Kubernetes RBAC every authenticated user is effectively cluster admin. Only an explicit "
         "enableRBAC false fails: absent means the service default (RBAC on; ARM returns the field on "
-        "every current cluster), as Azure Policy scores it. Divergence: Checkov (CKV_AZURE_5) fails a "
-        "template that leaves enableRBAC out."
+        "every current cluster), as Azure Policy scores it. Divergence: Checkov (CKV_AZURE_5) and PSRule "
+        "Azure.AKS.UseRBAC (equals true) fail a template that leaves enableRBAC out."
     ),
     remediation="Recreate the cluster with Kubernetes RBAC enabled (it cannot be turned on in place).",
     az_cli="az aks create -g <rg> -n <name> ... (RBAC is on unless --disable-rbac)",
