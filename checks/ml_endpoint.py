@@ -37,7 +37,10 @@ _COMPUTE = "properties.compute"
         "score: it fails. AMLToken (the catalog's 'warn') issues short-lived tokens to Entra-"
         "authenticated callers, so there is no long-lived secret, but the token itself is a bearer "
         "credential not checked per call: it fails at medium severity, below the usual High CI gate. "
-        "authMode absent fails, since the CLI and SDK default is key."
+        "authMode absent fails, since the CLI and SDK default is key. Kubernetes online endpoints "
+        "(properties.compute set) cannot use AADToken (the authentication how-to lists it for managed "
+        "endpoints only), so AMLToken is the best they can do: it still fails at medium, since Entra ID "
+        "per-caller checks need a managed endpoint (or a gateway in front)."
     ),
     remediation="Recreate or update the endpoint with auth mode aad_token and grant callers an RBAC role.",
     az_cli="az ml online-endpoint create -g <rg> -w <workspace> -n <endpoint> --auth-mode aad_token",
