@@ -369,7 +369,10 @@ def _audit_logging(setting: Resource) -> bool:
     rationale=(
         "AuditEvent logs record every access to keys and secrets: without them a breach investigation "
         "(GDPR Art. 33, HIPAA 164.312(b)) cannot tell who read what. Passes when a diagnostic setting "
-        "enables the AuditEvent category or the audit/allLogs category group."
+        "enables the AuditEvent category or the audit/allLogs category group (Azure Policy cf820ca0 counts "
+        "any enabled category). Divergence: cf820ca0 also fails a storage-account retention policy that is "
+        "on with fewer than 365 days; mlwarden does not judge retention, which diagnostic settings no longer "
+        "apply (storage lifecycle rules replace it)."
     ),
     remediation="Add a diagnostic setting that sends the audit category group to Log Analytics or storage.",
     az_cli=(

@@ -351,7 +351,10 @@ def sends_logs(setting: Resource) -> bool:
         "Workspace resource logs record job, model, deployment and data access operations, the audit "
         "trail HIPAA 164.312(b) asks for. Passes when a diagnostic setting sends at least one enabled "
         "log category or group to a destination. Diagnostic settings need one extra call per resource; "
-        "when they were not collected the result is unknown, never a pass."
+        "when they were not collected the result is unknown, never a pass. Divergence: Azure Policy "
+        "afe0c3be also fails a setting whose storage-account retention policy is on with fewer than 365 "
+        "days; mlwarden does not judge retention, which diagnostic settings no longer apply (storage "
+        "lifecycle rules replace it)."
     ),
     remediation="Add a diagnostic setting that sends the workspace's logs to Log Analytics or storage.",
     az_cli=(
