@@ -774,8 +774,32 @@ _KV_AUDITED = record(KV, "kv-audited", {"enableRbacAuthorization": True})
 _KV_UNAUDITED = record(KV, "kv-unaudited", {})
 _WS_LOGGED = record(WS, "mlw-logged", {"publicNetworkAccess": "Disabled"}, kind="Default")
 _WS_NO_DESTINATION = record(WS, "mlw-nodest", {}, kind="Default")
+_KV_SHORT_RETENTION = record(KV, "kv-retain30", {"enableRbacAuthorization": True})
+_ARCHIVE = {
+    "storageAccountId": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/starchive"
+}
 
 DIAGNOSTICS: list[tuple[str, list[dict[str, Any]], str, dict[str, str]]] = [
+    (
+        "Policy cf820ca0 fails a storage destination retained under 365 days; MLW-KV-10's rationale does not "
+        "judge retention (diagnostic settings no longer apply it)",
+        [
+            _KV_SHORT_RETENTION,
+            extension(
+                _KV_SHORT_RETENTION,
+                _DIAG,
+                "archive",
+                {
+                    **_ARCHIVE,
+                    "logs": [
+                        {"category": "AuditEvent", "enabled": True, "retentionPolicy": {"enabled": True, "days": 30}}
+                    ],
+                },
+            ),
+        ],
+        "kv-retain30",
+        {"MLW-KV-10": PASS},
+    ),
     (
         "Policy cf820ca0 / PSRule Azure.KeyVault.Logs: the audit category group, enabled, to Log Analytics",
         [
