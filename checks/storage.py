@@ -276,7 +276,9 @@ def storage_shared_key_access(resource: Resource, estate: Estate) -> Verdict:
         "A customer-managed key in Key Vault lets the data owner rotate, audit and revoke the key that "
         "protects the data at rest. Passes when keySource is Microsoft.Keyvault (any casing) and the "
         "lower-case keyvaultproperties block names a vault URI and key. Absent encryption means "
-        "Microsoft-managed keys and fails."
+        "Microsoft-managed keys and fails. Key Vault as key source with no vault URI or key name in the row "
+        "still passes, as Azure Policy 6fac406b (keySource only) scores it: the service refuses that key "
+        "source without them."
     ),
     remediation="Configure customer-managed keys for the account with a key in Key Vault.",
     az_cli=(
@@ -299,7 +301,7 @@ def storage_cmk(resource: Resource, estate: Estate) -> Verdict:
     uri = props.text(resource, "properties.encryption.keyvaultproperties.keyvaulturi")
     name = props.text(resource, "properties.encryption.keyvaultproperties.keyname")
     if not (uri and name):
-        return failed("key source is Key Vault but the key vault URI or key name is missing", *evidence)
+        return passed("data is encrypted with a customer-managed key (the row names no vault URI or key)", *evidence)
     return passed(f"data is encrypted with customer-managed key {name}", *evidence)
 
 

@@ -229,6 +229,15 @@ GROUPS += [
     ),
 ]
 
+GROUPS.append(
+    (
+        "Policy 6fac406b (encryption.keySource equals Microsoft.Keyvault, nothing more): no vault URI or key named",
+        [record(ST, "stcmkbare", {"encryption": {"keySource": "Microsoft.Keyvault"}}, kind="StorageV2")],
+        "stcmkbare",
+        {"MLW-ST-08": PASS},
+    )
+)
+
 API_VERSIONS = {
     ST: "2023-05-01",
     ACR: "2023-07-01",
