@@ -21,6 +21,7 @@ import os
 import queue
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,29 @@ def _reason(exc: OSError) -> str:
 
 def _where(option: str, path: Path) -> str:
     return f"{option} {path}"
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What an existing output path is when it is no file a rename may replace, else None.
+
+    An output lands by renaming a staged file over it: over `/dev/null` (`--write-baseline
+    /dev/null`) that replaced the device node with a regular file for every process on the host,
+    and over a FIFO the backup kept for a roll-back blocked forever when opened to be locked.
+    A symbolic link is fine: the link itself is replaced, never written through.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
 
 
 def _umask() -> int:
@@ -68,7 +92,7 @@ def sweep(directory: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
         return removed
     for entry in entries:
         try:
-            fd = os.open(entry, os.O_RDONLY)
+            fd = os.open(entry, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO so named must not block
         except OSError:
             continue
         try:
@@ -314,8 +338,8 @@ class Outputs:
         self._created += _make_dirs(out, "--out")
         sweep(out)
         for name in self.report_names:
-            if (out / name).is_dir():
-                raise InputError(f"{_where('--out', out)}: {name} is a directory, not a report file")
+            if (what := _not_a_file(out / name)) is not None:
+                raise InputError(f"{_where('--out', out)}: {name} is {what}, not a report file")
         try:
             self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
             self._lock(self._staging)
@@ -323,8 +347,9 @@ class Outputs:
             raise InputError(f"{_where('--out', out)}: cannot write: {_reason(exc)}") from None
 
     def _prepare_baseline(self, path: Path) -> None:
-        if path.is_dir():
-            raise InputError(f"{_where('--write-baseline', path)}: is a directory")
+        if (what := _not_a_file(path)) is not None or path.is_dir():
+            what = what or "a directory"
+            raise InputError(f"{_where('--write-baseline', path)}: is {what}, not a file it may replace")
         self._created += _make_dirs(path.parent, "--write-baseline", path)
         sweep(path.parent, self._baseline_prefix(path))
         try:
