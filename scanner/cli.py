@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import click
 
-from scanner import __version__, argv, bulk, cli_evidence, sigterm
+from scanner import __version__, argv, bulk, cli_evidence, sigterm, stdout
 from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
 from scanner.clickapp import (
     EXIT_CODES_HELP,
@@ -47,6 +47,12 @@ R = TypeVar("R")
 FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
 REPORT_BASENAME = "mlwarden-report"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+def _to_stdout(report: IO[bytes]) -> None:
+    with report:
+        shutil.copyfileobj(report, sys.stdout.buffer, 1 << 20)
+    sys.stdout.flush()
 
 
 def _warn(message: str) -> None:
@@ -135,8 +141,18 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Azure cloud: public, US Government or China.",
         ),
-        click.option("--arm-endpoint", metavar="URL", help="Override the ARM endpoint (Azure Stack, tests)."),
-        click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (sign-in)."),
+        click.option(
+            "--arm-endpoint",
+            type=argv.HttpsUrl(),
+            metavar="URL",
+            help="Override the ARM endpoint (Azure Stack, tests).",
+        ),
+        click.option(
+            "--authority-host",
+            type=argv.HttpsUrl(bare_host=True),
+            metavar="URL",
+            help="Override the Entra ID authority host (sign-in).",
+        ),
         click.option(
             "--credential-scope",
             metavar="SCOPE",
@@ -578,6 +594,8 @@ def scan(
         steps: list[CommitStep] = []
         if pack is not None:
             steps.append(CommitStep(pack.commit, undo=partial(shutil.rmtree, pack.target), abandon=pack.discard))
+        if to_stdout is not None:  # before the history: a report stdout could not take is no recorded scan
+            steps.append(CommitStep(partial(_to_stdout, to_stdout)))
         if history_db is not None:
             from scanner.history import record
 
@@ -587,11 +605,7 @@ def scan(
             # confirmed by the "wrote" lines once they have landed.
             click.echo(said)
         written = outputs.commit(steps)
-    if to_stdout is not None:
-        with to_stdout:
-            shutil.copyfileobj(to_stdout, sys.stdout.buffer, 1 << 20)
-        sys.stdout.flush()
-    elif not azure.get("quiet"):
+    if to_stdout is None and not azure.get("quiet"):
         for path in written:
             if path != write_baseline:
                 click.echo(f"wrote {printable(path)}")
@@ -720,6 +734,7 @@ def _quiet_sdk_logging() -> None:
 
 def main() -> None:
     _quiet_sdk_logging()
+    stdout.install()
     bulk.set_resident(True)  # one scan per process: bulk data stays out of the cycle collector's walks
     sigterm.install()
     try:
@@ -729,6 +744,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     try:
         cli(prog_name="mlwarden")
+    except InputError as exc:  # stdout failing while click prints help or usage, outside any command
+        click.echo(error_line(str(exc)), err=True)
+        sys.exit(exc.exit_code)
     except SystemExit as done:
         if done.code is None or isinstance(done.code, int):
             bulk.leave(done.code)  # a finished scan exits here, leaving its memory to the OS

@@ -1,0 +1,51 @@
+"""Standard output that fails like any other destination: one error line and exit 2.
+
+A report sent to a full disk (`mlwarden scan --format json > /mnt/full/r.json`, or `> /dev/full`)
+raised a bare OSError from deep inside a write, which became exit 4 ("a bug in mlwarden"). The
+writes to file descriptor 1 are checked in this one place instead of at every `echo`. After the
+first failure the rest is dropped, so the interpreter's final flush cannot add a second message.
+EPIPE stays a BrokenPipeError: a reader that went away is exit 141, handled by the command group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+from typing import Any
+
+from scanner.errors import InputError
+
+
+class _CheckedStdout(io.FileIO):
+    failed = False
+
+    def write(self, data: Any) -> int:
+        if self.failed:
+            return len(memoryview(data))
+        try:
+            return super().write(data) or 0
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = True
+            reason = exc.strerror or type(exc).__name__
+            raise InputError(f"cannot write to stdout: {reason} (nothing more was written there)") from None
+
+
+def install() -> None:
+    """Put the check under `sys.stdout` when it is the process's real file descriptor 1."""
+    current = sys.stdout
+    if current is None or not isinstance(current, io.TextIOWrapper):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        if current.fileno() != 1:
+            return
+        current.flush()
+        raw = _CheckedStdout(1, "w", closefd=False)
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=current.encoding,
+            errors=current.errors,
+            line_buffering=current.line_buffering,
+        )
