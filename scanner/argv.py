@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import click
 
 from scanner.errors import InputError
+from scanner.textsafe import printable
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -25,3 +30,56 @@ def check_utf8(args: Sequence[str]) -> None:
                 f"argument {number} ({shown[:80]}) is not valid UTF-8: mlwarden writes UTF-8 reports, "
                 "so every value, file and directory name given to it must be UTF-8 text"
             )
+
+
+def https_url(value: str, where: str, *, bare_host: bool = False) -> str:
+    """`value` when it is an https URL with a host, else InputError naming `where`.
+
+    An endpoint is only parsed when the first request is built, deep in azure-core or MSAL:
+    `http://[::1` or a port past 65535 was a ValueError there (exit 4, "a bug"), `ftp://` an
+    unreachable service (exit 3, "try again"). With `bare_host`, a host alone means https (as
+    `--authority-host` takes it).
+    """
+    if (problem := url_problem(value, bare_host=bare_host)) is not None:
+        raise InputError(f"{where}{problem}")
+    return value
+
+
+def url_problem(value: str, *, bare_host: bool = False) -> str | None:
+    """Why `value` is no https URL with a host (text to follow the option's name), or None.
+    A URL carrying a user name or password is not repeated."""
+    text = value.strip()
+    if bare_host and text and "://" not in text:
+        text = f"https://{text}"
+    shown = repr(printable(value[:200]))
+    try:
+        parts = urlsplit(text)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        return f" {shown}: not a URL ({exc})"
+    if parts.username is not None or parts.password is not None:
+        return ": a user name or password in the URL is refused (the value is not shown)"
+    if parts.scheme.lower() != "https" or not host:
+        return f" {shown}: expected an https:// URL with a host"
+    return None
+
+
+if TYPE_CHECKING:  # click >= 8.2 types ParamType generically; older ones cannot be subscripted
+    _ParamType = click.ParamType[str, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class HttpsUrl(_ParamType):
+    """The option type of endpoint URLs (`--arm-endpoint`, `--authority-host`): checked by
+    `url_problem` before anything runs."""
+
+    name = "URL"
+
+    def __init__(self, *, bare_host: bool = False) -> None:
+        self.bare_host = bare_host
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and (problem := url_problem(value, bare_host=self.bare_host)) is not None:
+            self.fail(problem.lstrip(" :"), param, ctx)
+        return value

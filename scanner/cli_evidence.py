@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from scanner import argv
 from scanner.azure.options import CONNECT_TIMEOUT, READ_TIMEOUT
 from scanner.clickapp import Location, timeout_options
 from scanner.clickapp import guard as _guard
@@ -241,7 +242,12 @@ def _timeouts(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Azure cloud of the signing key's vault (with --key).",
 )
-@click.option("--authority-host", metavar="URL", help="Override the Entra ID authority host (with --key).")
+@click.option(
+    "--authority-host",
+    type=argv.HttpsUrl(bare_host=True),
+    metavar="URL",
+    help="Override the Entra ID authority host (with --key).",
+)
 @click.option(
     "--ca-bundle",
     type=Location(dir_okay=False, path_type=Path),

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
-from scanner import jws
+from scanner import argv, jws
 from scanner.errors import InputError
 
 VAULT_DOMAINS = (
@@ -41,6 +41,7 @@ class KeyRef:
 
     @classmethod
     def parse(cls, url: str, *, option: str = "--sign-key") -> KeyRef:
+        argv.https_url(url, option)
         parts = urlsplit(url.strip())
         segments = [s for s in parts.path.split("/") if s]
         if (

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner import argv
 from scanner.azure.failures import bounds
 from scanner.azure.options import CLOUDS, CollectOptions
 from scanner.azure.pipeline import json_token_reply
@@ -46,6 +47,8 @@ def authority_of(options: CollectOptions) -> str:
     value = options.authority_host
     if not value and options.cloud == "public":
         value = os.environ.get(AUTHORITY_ENV, "").strip() or None
+        if value:
+            argv.https_url(value, AUTHORITY_ENV, bare_host=True)
     value = (value or options.endpoints.authority).strip().rstrip("/")
     return value if "://" in value else f"https://{value}"
 
