@@ -234,9 +234,9 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
             except decode_error as exc:
                 if not raw.strip():
                     continue
-                raise InputError(f"{_where(name, first + offset)}: not valid JSON ({exc.msg})") from None
+                raise InputError(f"{_where(name, first + offset)}: {_not_json(raw, exc.msg)}") from None
             if type(record) is not dict:
-                raise InputError(f"{_where(name, first + offset)}: expected a JSON object, got {type(record).__name__}")
+                raise InputError(f"{_where(name, first + offset)}: expected a JSON object, got {_json_kind(record)}")
             if inventory is None:
                 if (twice := duplicate_key(raw)) is not None:
                     raise InputError(f"{_where(name, first + offset)}: the header has the key {twice!r} twice")
@@ -266,6 +266,28 @@ def _parse(batches: Iterator[tuple[int, list[bytes]]], name: str) -> Inventory:
     return inventory
 
 
+_FORMATS = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"PK\x03\x04", "zip"))
+
+
+def _not_json(raw: bytes, why: str) -> str:
+    """What a line that does not parse is, when that says more than the parser's message: orjson
+    calls any byte that is not UTF-8 "surrogates not allowed", for a UTF-16 file or a zstd one alike."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and b"\x00" in raw[:2]):
+        return "UTF-16 text: a snapshot is UTF-8 (convert it, e.g. iconv -f UTF-16 -t UTF-8)"
+    for magic, label in _FORMATS:
+        if raw.startswith(magic):
+            return f"{label}-compressed data: a snapshot is JSON Lines, plain or gzip"
+    if "UTF-8" in why:
+        return "not valid JSON (it holds bytes that are not UTF-8 text)"
+    return f"not valid JSON ({why})"
+
+
+def _json_kind(value: object) -> str:
+    return {"NoneType": "null", "str": "a string", "list": "an array", "bool": "a boolean"}.get(
+        type(value).__name__, "a number"
+    )
+
+
 def _twice(key: str) -> str:
     """Which value would count is ambiguous (orjson keeps the last, a reviewer may read the first)."""
     shown = repr(key) if len(key) <= 64 and key.isprintable() else "(a long or unprintable name)"
@@ -290,7 +312,10 @@ def _other(inventory: Inventory, kind: object, data: object, where: str) -> None
         elif kind == "change":
             inventory.changes.append(ResourceChange.model_validate(data))
         else:
-            raise InputError(f"{where}: unknown record type {kind!r}")
+            raise InputError(
+                f"{where}: unknown record type {kind!r} (a snapshot holds header, resource, key, app_settings "
+                "and change records)"
+            )
     except ValidationError as exc:
         raise InputError(f"{where}: invalid {kind} record: {_first_error(exc)}") from None
 
