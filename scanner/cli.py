@@ -541,23 +541,24 @@ def scan(
             demo, snapshot, template, parameter_files, terraform_plan, azure
         )
         threshold = None if fail_on == "none" else Severity(fail_on)
-        result = run_scan(
-            inventory,
-            origin=origin,
-            checks=checks,
-            frameworks=selected,
-            fail_on=threshold,
-            waivers=waivers,
-            baseline=baseline,
-            description=description,
-            load_seconds=time.perf_counter() - started,
-            attestations=attestations,
-            check_timeout=check_timeout or None,
-            jobs=jobs,
-            catalog=catalog,
-            min_severity=min_severity,
-            after_checks=attach,  # live: who changed the failing resources, read once the checks have run (once)
-        )
+        with stdout.to_stderr():  # a plugin check's print must not land in a report sent to stdout
+            result = run_scan(
+                inventory,
+                origin=origin,
+                checks=checks,
+                frameworks=selected,
+                fail_on=threshold,
+                waivers=waivers,
+                baseline=baseline,
+                description=description,
+                load_seconds=time.perf_counter() - started,
+                attestations=attestations,
+                check_timeout=check_timeout or None,
+                jobs=jobs,
+                catalog=catalog,
+                min_severity=min_severity,
+                after_checks=attach,  # live: who changed the failing resources, read once the checks have run (once)
+            )
         inventory = attach.inventory if attach is not None else inventory  # the evidence pack's snapshot has them
         # Every format written once, as a stream into staging: --out, stdout and the evidence
         # pack all get those bytes.

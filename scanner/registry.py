@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from scanner import sigint
+from scanner import sigint, stdout
 from scanner.errors import InputError
 from scanner.kinds import ALL_KINDS
 from scanner.models import CheckMeta, Evidence, Remediation, Resource, Severity, Status
@@ -168,7 +168,7 @@ def _load_plugin(entry: metadata.EntryPoint) -> None:
     before = dict(_REGISTRY)
     label = printable(f"check plugin {entry.name!r} ({entry.value})")
     try:
-        with sigint.watch() as interrupted:
+        with sigint.watch() as interrupted, stdout.to_stderr():
             loaded = entry.load()
             items = list(loaded()) if callable(loaded) else []
             for item in items:

@@ -1,4 +1,5 @@
-"""Standard output that fails like any other destination: one error line and exit 2.
+"""Standard output that fails like any other destination (one error line and exit 2), and that
+carries nothing but mlwarden's own output.
 
 A report sent to a full disk (`mlwarden scan --format json > /mnt/full/r.json`, or `> /dev/full`)
 raised a bare OSError from deep inside a write, which became exit 4 ("a bug in mlwarden"). The
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from scanner.errors import InputError
@@ -49,3 +51,16 @@ def install() -> None:
             errors=current.errors,
             line_buffering=current.line_buffering,
         )
+
+
+@contextlib.contextmanager
+def to_stderr() -> Iterator[None]:
+    """While third-party code runs (a check plugin's import and its checks), what it prints goes
+    to stderr: standard output may be carrying a report (`--format sarif > results.sarif`), and a
+    plugin's debug `print` at its top had made that file invalid JSON. Python-level writes only."""
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = saved
