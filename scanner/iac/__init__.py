@@ -8,6 +8,7 @@ the checks reading them `unknown`; secret values are classified and dropped here
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from scanner.iac import arm_template, located_json
 from scanner.iac.rows import SourceRow, build_inventory
 from scanner.iac.terraform import plan_rows
 from scanner.inventory import Inventory
+from scanner.textsafe import printable
 
 __all__ = ["read_plan", "read_templates"]
 
@@ -31,11 +33,31 @@ def _relative(path: Path) -> str:
 
 def _template_files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*.json") if p.is_file())
+        return _json_below(path)
     if path.is_file():
         _not_bicep(path, "build")
         return [path]
     raise InputError(f"--template {path}: no such file or directory")
+
+
+def _json_below(root: Path) -> list[Path]:
+    """Every `*.json` file below `root`, symbolic links to directories not followed (as `rglob`).
+    A directory that cannot be listed is an error: `rglob` skipped it without a word, so the
+    templates in it went unjudged while the scan passed."""
+
+    def refuse(exc: OSError) -> None:
+        raise InputError(
+            f"--template {printable(str(exc.filename or root))}: cannot list the directory "
+            f"({exc.strerror or type(exc).__name__}); the templates in it would go unjudged"
+        )
+
+    found = [
+        Path(directory, name)
+        for directory, _, names in os.walk(root, onerror=refuse)
+        for name in names
+        if name.endswith(".json")
+    ]
+    return sorted(p for p in found if p.is_file())
 
 
 def _parameters_for(template: Path, declared: object, parameter_files: list[Path], single: bool) -> dict[str, object]:
