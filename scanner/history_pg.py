@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -31,6 +32,15 @@ _TRANSIENT = {"40001", "40P01", "55P03", "57P03", "53300"}
 """serialization failure, deadlock, lock not available, server starting up, too many connections."""
 _CONFIG = {"28000", "28P01", "3D000", "42501"}
 """bad authorization, bad password, no such database, insufficient privilege: fix the settings."""
+
+_SETTINGS = re.compile(
+    r"does not exist|pg_hba\.conf|not permitted to log in|permission denied|"
+    r"connection is bad: invalid"
+)
+"""What libpq says (with no SQLSTATE: the refusal comes while connecting) when the settings are
+wrong, not the server away: a rerun cannot succeed, so it is exit 2 as a refused password is, not
+exit 3. `role "x" does not exist`, `database "x" does not exist`, a pg_hba.conf rule, a role without
+LOGIN, an option value libpq cannot take (`port=abc`, `target_session_attrs=x`)."""
 
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 """libpq's sslmode values: anything else is a setting to fix (exit 2), not a server to retry (exit 3)."""
@@ -72,12 +82,16 @@ class PostgresStore(Store):
             options["password"] = self._entra_token()
         try:
             conn = psycopg.connect(self.conninfo, **options)
+        except psycopg.ProgrammingError as exc:  # a URL option libpq refuses only now (connect_timeout=abc)
+            raise InputError(f"history URL: {printable(first_line(exc))}") from None
         except psycopg.OperationalError as exc:
             if self._transient(exc):
                 raise
             reason = printable(first_line(exc))
             if exc.sqlstate in _CONFIG or "authentication" in reason or "password" in reason:
                 raise InputError(f"history {self.label}: cannot sign in ({reason})") from None
+            if _SETTINGS.search(reason):
+                raise InputError(f"history {self.label}: the connection settings are wrong ({reason})") from None
             raise StoreUnavailableError(f"history {self.label}: cannot connect ({reason})") from None
         with conn:
             if read_only:
