@@ -17,6 +17,7 @@ from rich.console import Console
 
 from scanner.azure.collect import collect
 from scanner.azure.progress import DEFAULT_INTERVAL, INTERVAL_ENV, Progress, interval_from_env
+from scanner.errors import InputError
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import env, options
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
@@ -124,7 +125,16 @@ def test_collect_and_scan_print_the_same_incomplete_line(fake: AzureFake, tmp_pa
     assert SUB_B in collect_line
 
 
-@pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("0", DEFAULT_INTERVAL), ("soon", DEFAULT_INTERVAL)])
+@pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("", DEFAULT_INTERVAL), (" 30 ", 30.0)])
 def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: float) -> None:
     monkeypatch.setenv(INTERVAL_ENV, value)
     assert interval_from_env() == expected
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "10s", "nan", "-1", "3601", "inf"])
+def test_an_interval_that_is_no_number_of_seconds_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv(INTERVAL_ENV, value)
+    with pytest.raises(InputError, match=INTERVAL_ENV):
+        interval_from_env()

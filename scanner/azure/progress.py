@@ -9,6 +9,7 @@ one interval of the start, with each active phase's done/total and the elapsed t
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TextIO
 
+from scanner.errors import InputError
 from scanner.models import Gap
 from scanner.textsafe import printable
 
@@ -33,12 +35,19 @@ VAULT_READS = "Key Vault reads"
 
 
 def interval_from_env() -> float:
-    """Seconds between plain lines; a malformed or non-positive value falls back to the default."""
-    try:
-        value = float(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL))
-    except ValueError:
+    """Seconds between plain lines. A value that is no number of seconds above 0 and at most an
+    hour is exit 2 naming the variable, as for every other MLWARDEN_* setting: a silent fall back
+    to the default hid a typo (`10s`) from the operator who set it."""
+    text = os.environ.get(INTERVAL_ENV, "").strip()
+    if not text:
         return DEFAULT_INTERVAL
-    return value if 0 < value <= 3600 else DEFAULT_INTERVAL
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:  # nan fails too
+        raise InputError(f"{INTERVAL_ENV}={printable(text[:40])!r}: expected a number of seconds above 0, at most 3600")
+    return value
 
 
 @dataclass(slots=True)
