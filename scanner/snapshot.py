@@ -80,7 +80,7 @@ class Limits:
 
 
 def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):g} MiB"
+    return f"{size / (1024 * 1024):g} MiB" if size >= 1 << 20 else f"{size:,} bytes"
 
 
 def _too_long(name: str, number: int, limits: Limits) -> InputError:
