@@ -277,9 +277,20 @@ def _not_json(raw: bytes, why: str) -> str:
     for magic, label in _FORMATS:
         if raw.startswith(magic):
             return f"{label}-compressed data: a snapshot is JSON Lines, plain or gzip"
+    if raw.strip() in (b"{", b"["):
+        return "a JSON document spread over several lines: a snapshot is JSON Lines, one record a line"
     if "UTF-8" in why:
         return "not valid JSON (it holds bytes that are not UTF-8 text)"
     return f"not valid JSON ({why})"
+
+
+def _instead(record: dict[str, Any]) -> str:
+    """The option meant, when the file is another input mlwarden reads (a careless `--snapshot`)."""
+    if "deploymenttemplate" in str(record.get("$schema", "")).lower():
+        return "; it is an ARM template: scan it with --template"
+    if "format_version" in record and ("resource_changes" in record or "planned_values" in record):
+        return "; it is a Terraform plan: scan it with --terraform-plan"
+    return ""
 
 
 def _json_kind(value: object) -> str:
@@ -322,7 +333,9 @@ def _other(inventory: Inventory, kind: object, data: object, where: str) -> None
 
 def _header(record: dict[str, Any], where: str) -> SnapshotHeader:
     if record.get("record") != "header" or record.get("schema") != SNAPSHOT_SCHEMA:
-        raise InputError(f"{where}: not an mlwarden snapshot (first line must be the {SNAPSHOT_SCHEMA} header)")
+        raise InputError(
+            f"{where}: not an mlwarden snapshot (first line must be the {SNAPSHOT_SCHEMA} header){_instead(record)}"
+        )
     version = record.get("schema_version")
     if type(version) is not int or version != SNAPSHOT_SCHEMA_VERSION:  # not 1.0 or true, which equal 1
         raise InputError(

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,32 @@ def test_postgresql_settings_that_cannot_work_are_exit_2_not_a_retry(
     done = mlwarden("scan", "--demo", "--fail-on", "none", "--out", tmp_path / "out", "--history", target)
     assert fragment in one_error(done)
     assert not (tmp_path / "out").exists()
+
+
+EXAMPLES = REPO / "examples" / "iac"
+
+
+def _one_line(path: Path) -> bytes:
+    return json.dumps(json.loads(path.read_text())).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (lambda: DEMO.read_text().encode("utf-16"), "UTF-16 text"),
+        (lambda: __import__("bz2").compress(DEMO.read_bytes()), "bzip2-compressed"),
+        (lambda: __import__("lzma").compress(DEMO.read_bytes()), "xz-compressed"),
+        (lambda: DEMO.read_bytes().replace(b"Larkspur", b"Lark\xffspur", 1), "not UTF-8 text"),
+        (lambda: (EXAMPLES / "ml-platform.json").read_bytes(), "spread over several lines"),
+        (lambda: _one_line(EXAMPLES / "ml-platform.json"), "scan it with --template"),
+        (lambda: _one_line(EXAMPLES / "ml-platform.tfplan.json"), "scan it with --terraform-plan"),
+        (lambda: DEMO.read_bytes().split(b"\n", 1)[0] + b"\nnull\n", "got null"),
+    ],
+    ids=["utf16", "bzip2", "xz", "latin1-byte", "pretty-json", "arm-template", "terraform-plan", "null-record"],
+)
+def test_a_file_that_is_no_snapshot_says_what_it_is(tmp_path: Path, content: Any, fragment: str) -> None:
+    """orjson called every one of the first four "str is not valid UTF-8: surrogates not allowed"."""
+    snapshot = tmp_path / "estate.jsonl"
+    snapshot.write_bytes(content())
+    line = one_error(mlwarden("scan", "--snapshot", snapshot, "--fail-on", "none"))
+    assert fragment in line and "estate.jsonl line " in line, line
