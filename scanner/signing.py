@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 
-from scanner import argv, jws
+from scanner import jws
 from scanner.errors import InputError
+from scanner.textsafe import printable
 
 VAULT_DOMAINS = (
     "vault.azure.net",
@@ -41,8 +42,11 @@ class KeyRef:
 
     @classmethod
     def parse(cls, url: str, *, option: str = "--sign-key") -> KeyRef:
-        argv.https_url(url, option)
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+            _ = parts.port  # `[::1` or a port past 65535: a ValueError when the vault is first called
+        except ValueError as exc:
+            raise InputError(f"{option} {printable(url)!r}: not a URL ({exc})") from None
         segments = [s for s in parts.path.split("/") if s]
         if (
             parts.scheme != "https"
