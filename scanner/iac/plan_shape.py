@@ -73,6 +73,8 @@ def _module(module: Any, path: Path, parent: Any, where: str, depth: int) -> Non
         at = f"{where}.resources[{index}]"
         _expect(resource, (Mapping,), path, resources, at, "an object", required=True)
         _expect(resource.get("address"), (str,), path, resource, f"{at}.address", "a string", required=True)
+        for key in ("type", "mode", "name"):  # a list as `type` was a TypeError (exit 4) where it is looked up
+            _expect(resource.get(key), (str,), path, resource, f"{at}.{key}", "a string")
         _expect(resource.get("values"), (Mapping,), path, resource, f"{at}.values", "an object")
         _expect(
             resource.get("sensitive_values"), (Mapping, bool), path, resource, f"{at}.sensitive_values", "an object"

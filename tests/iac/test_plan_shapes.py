@@ -142,6 +142,13 @@ GOOD = _change("azurerm_storage_account.st", {**STORAGE, "name": "st"})
             "values.root_module.child_modules[0].resources: expected an array",
         ),
         (
+            {
+                "format_version": "1.2",
+                "planned_values": {"root_module": {"resources": [{"address": "a.b", "type": []}]}},
+            },
+            "planned_values.root_module.resources[0].type: expected a string, found an array",
+        ),
+        (
             _plan(
                 _change(
                     "azurerm_key_vault_key.k",
