@@ -93,8 +93,8 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Tx | None]:
-        if not self.path.is_file():
-            raise InputError(f"history {self.label}: no such file")
+        if not self.path.is_file():  # a directory or FIFO named by mistake exists, but holds no history
+            raise InputError(f"history {self.label}: {'not a regular file' if self.path.exists() else 'no such file'}")
         with self._connect() as conn, _transaction(conn, "BEGIN"), corrupt_as_input(self.label):
             yield self._readable(Tx(conn, pyformat=False))
 

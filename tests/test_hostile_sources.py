@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -205,3 +206,19 @@ def test_a_file_that_is_no_snapshot_says_what_it_is(tmp_path: Path, content: Any
     snapshot.write_bytes(content())
     line = one_error(mlwarden("scan", "--snapshot", snapshot, "--fail-on", "none"))
     assert fragment in line and "estate.jsonl line " in line, line
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+@pytest.mark.parametrize("command", ["list", "diff"])
+def test_a_history_to_read_that_is_no_regular_file_is_named_so(tmp_path: Path, kind: str, command: str) -> None:
+    """It said "no such file" of a directory, FIFO or device that is there."""
+    target = tmp_path / "history.db"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif os.geteuid() == 0:
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        pytest.skip("creating a device node needs root")
+    assert "history.db: not a regular file" in one_error(mlwarden("history", command, "--db", target))
