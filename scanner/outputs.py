@@ -51,13 +51,16 @@ def _not_a_file(path: Path) -> str | None:
     An output lands by renaming a staged file over it: over `/dev/null` (`--write-baseline
     /dev/null`) that replaced the device node with a regular file for every process on the host,
     and over a FIFO the backup kept for a roll-back blocked forever when opened to be locked.
-    A symbolic link is fine: the link itself is replaced, never written through.
+    A symbolic link is replaced, never written through; but not one that stands for a file
+    descriptor (`/dev/stdout`, `/dev/stdin`: the host's own links, which were replaced just the same).
     """
     try:
         mode = path.lstat().st_mode
     except OSError:
         return None
-    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+    if stat.S_ISLNK(mode):
+        return "a link to a file descriptor (like /dev/stdout)" if _names_a_descriptor(path) else None
+    if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
         return "a directory"
@@ -66,6 +69,21 @@ def _not_a_file(path: Path) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "a device"
+
+
+def _names_a_descriptor(link: Path) -> bool:
+    """Whether a chain of symbolic links passes through /proc or /dev/fd (`/dev/stdout` ->
+    `/proc/self/fd/1`); whatever fd 1 is at the moment, the link is the host's."""
+    current = str(link)
+    for _ in range(40):
+        try:
+            target = os.readlink(current)
+        except OSError:
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), target))
+        if current.startswith(("/proc/", "/dev/fd/")):
+            return True
+    return False
 
 
 def _umask() -> int:

@@ -3,8 +3,9 @@
 
 Each class broke before its fix:
 - an output path that is no regular file: `--write-baseline /dev/null` replaced the device node
-  with a regular file for the whole host (the baseline lands by rename), and a FIFO where a
-  baseline or report lands hung the scan for ever (the kept-aside old one was opened to be locked);
+  with a regular file for the whole host (the baseline lands by rename), `--write-baseline
+  /dev/stdout` the host's /dev/stdout link, and a FIFO where a baseline or report lands hung the
+  scan for ever (the kept-aside old one was opened to be locked);
 - standard output that cannot take what is written (`> /dev/full`, a full disk) was exit 4,
   "a bug in mlwarden", and the scan was recorded in the history although its report was lost;
 - an endpoint URL that does not parse (`http://[::1`, a port past 65535) was exit 4 from deep in
@@ -67,7 +68,14 @@ def device(path: Path) -> None:
     os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
 
 
-@pytest.mark.parametrize("make", [fifo, unix_socket, device], ids=["fifo", "socket", "device"])
+def descriptor_link(path: Path) -> None:
+    """A link like the host's /dev/stdout, made in the test's own directory (the real one was replaced)."""
+    os.symlink("/proc/self/fd/1", path)
+
+
+@pytest.mark.parametrize(
+    "make", [fifo, unix_socket, device, descriptor_link], ids=["fifo", "socket", "device", "descriptor-link"]
+)
 @pytest.mark.parametrize("option", ["--write-baseline", "--out"])
 def test_an_output_that_is_no_regular_file_is_refused_and_left_in_place(
     tmp_path: Path, make: Callable[[Path], None], option: str
@@ -78,7 +86,7 @@ def test_an_output_that_is_no_regular_file_is_refused_and_left_in_place(
     given = target if option == "--write-baseline" else tmp_path
     code, stderr = mlwarden("scan", "--demo", "--fail-on", "none", "--format", "json", option, given)
     line = one_error(code, stderr)
-    assert "not a" in line and ("FIFO" in line or "socket" in line or "device" in line), line
+    assert "not a" in line and any(word in line for word in ("FIFO", "socket", "device", "file descriptor")), line
     assert os.lstat(target).st_mode == kind  # still the FIFO, socket or device it was
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlwarden-report.json"]  # no staging left
 
