@@ -591,8 +591,8 @@ class Outputs:
 
 def check_file_destination(path: Path, option: str) -> None:
     """Fail now, not after a long collection, when `path` cannot be written; leave no trace."""
-    if path.is_dir():
-        raise InputError(f"{_where(option, path)}: is a directory")
+    if (what := _not_a_file(path)) is not None or path.is_dir():
+        raise InputError(f"{_where(option, path)}: is {what or 'a directory'}, not a file it may replace")
     created = _make_dirs(path.parent, option, path)
     try:
         fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)

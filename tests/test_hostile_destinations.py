@@ -76,15 +76,18 @@ def descriptor_link(path: Path) -> None:
 @pytest.mark.parametrize(
     "make", [fifo, unix_socket, device, descriptor_link], ids=["fifo", "socket", "device", "descriptor-link"]
 )
-@pytest.mark.parametrize("option", ["--write-baseline", "--out"])
+@pytest.mark.parametrize("option", ["--write-baseline", "--out", "collect"])
 def test_an_output_that_is_no_regular_file_is_refused_and_left_in_place(
     tmp_path: Path, make: Callable[[Path], None], option: str
 ) -> None:
     target = tmp_path / "mlwarden-report.json"
     make(target)
     kind = os.lstat(target).st_mode
-    given = target if option == "--write-baseline" else tmp_path
-    code, stderr = mlwarden("scan", "--demo", "--fail-on", "none", "--format", "json", option, given)
+    given = tmp_path if option == "--out" else target
+    if option == "collect":  # refused before signing in: nothing here reaches for Azure
+        code, stderr = mlwarden("collect", "--out", given, "--subscription", "00000000-0000-0000-0000-000000000000")
+    else:
+        code, stderr = mlwarden("scan", "--demo", "--fail-on", "none", "--format", "json", option, given)
     line = one_error(code, stderr)
     assert "not a" in line and any(word in line for word in ("FIFO", "socket", "device", "file descriptor")), line
     assert os.lstat(target).st_mode == kind  # still the FIFO, socket or device it was
