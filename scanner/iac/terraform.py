@@ -893,7 +893,13 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
         values, name = resolved[address]
         values = _resolve(values, expressions.get(_config_address(address)), ids, _module_of(address, tf_type))
         rid = ids[address]
-        row = translate(values, rid)
+        try:
+            row = translate(values, rid)
+        except (TypeError, AttributeError, ValueError) as exc:  # `access_policy: 1.5`: a shape no provider writes
+            raise InputError(
+                f"{path}:{line}: {address}: an attribute holds a value of a type the azurerm provider never "
+                f"writes ({type(exc).__name__}; the value is not shown: it may be a secret)"
+            ) from None
         children = row.pop("_children", {})
         row.update(id=rid, name=name, type=arm_type)
         rows.append(({k: v for k, v in row.items() if v is not None}, line, address))

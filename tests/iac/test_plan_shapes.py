@@ -185,3 +185,29 @@ def test_a_state_with_a_deposed_object_judges_the_current_one(tmp_path: Path) ->
     state = {"format_version": "1.0", "values": {"root_module": {"resources": [current, deposed]}}}
     found = findings(scan("--terraform-plan", str(write(tmp_path / "state.json", state))))
     assert by(found, "MLW-ST-02")["status"] == "pass"
+
+
+@pytest.mark.parametrize("value", [1.5, True, "x", {"a": SECRET}], ids=["number", "boolean", "string", "object"])
+@pytest.mark.parametrize(
+    ("address", "attribute"),
+    [
+        ("azurerm_key_vault.kv", "access_policy"),
+        ("azurerm_storage_account.st", "network_rules"),
+        ("azurerm_linux_web_app.app", "site_config"),
+        ("azurerm_kubernetes_cluster.aks", "api_server_access_profile"),
+    ],
+)
+def test_an_attribute_of_a_type_no_provider_writes_is_one_error_line(
+    tmp_path: Path, address: str, attribute: str, value: Any
+) -> None:
+    """`access_policy: 1.5` was a TypeError deep in the translation (exit 4, "a bug")."""
+    after = {**STORAGE, "name": "x", attribute: value}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(_plan(_change(address, after)), indent=1))
+    result = CliRunner().invoke(cli, ["scan", "--terraform-plan", str(path), "--format", "json"])
+    refused = attribute == "access_policy" and not isinstance(value, str | dict)  # not iterable: no policies read
+    assert result.exit_code == (2 if refused else 1), result.output  # else tolerated: the resource is judged
+    assert SECRET not in result.output
+    if refused:
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"mlwarden: error: {path}:") and address in line, line
