@@ -59,6 +59,8 @@ def _change(change: Mapping[str, Any], path: Path, where: str) -> None:
         _expect(detail.get(key), (Mapping,), path, detail, f"{where}.change.{key}", "an object or null")
     for key in ("after_unknown", "after_sensitive", "before_sensitive"):
         _expect(detail.get(key), (Mapping, bool), path, detail, f"{where}.change.{key}", "an object or a boolean")
+    if detail.get("after_unknown") is True:  # Terraform writes an object shaped like `after`; `true` made no row
+        raise InputError(f"{_at(path, detail)}: {where}.change.after_unknown: expected an object, found true")
 
 
 def _module(module: Any, path: Path, parent: Any, where: str, depth: int) -> None:

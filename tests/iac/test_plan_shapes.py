@@ -149,6 +149,10 @@ GOOD = _change("azurerm_storage_account.st", {**STORAGE, "name": "st"})
             "planned_values.root_module.resources[0].type: expected a string, found an array",
         ),
         (
+            _plan({**GOOD, "change": {"actions": ["create"], "after": {}, "after_unknown": True}}),
+            "change.after_unknown: expected an object, found true",
+        ),
+        (
             _plan(
                 _change(
                     "azurerm_key_vault_key.k",
