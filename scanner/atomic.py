@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from scanner import sigterm
+
 
 def _umask() -> int:
     """The process umask (mkstemp creates 0600 files; reports should get the usual mode)."""
@@ -21,8 +23,10 @@ def _umask() -> int:
 def atomic_open(path: Path) -> Iterator[IO[bytes]]:
     """Yield a binary file that replaces `path` only if the block completes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name: str | None = None
     try:
+        with sigterm.held():  # an interruption lands once the name is known, so the file goes with it
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -30,8 +34,9 @@ def atomic_open(path: Path) -> Iterator[IO[bytes]]:
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        if tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
         raise
 
 

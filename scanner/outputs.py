@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Generic, TypeVar, cast
 
+from scanner import sigterm
 from scanner.errors import InputError
 
 STAGING_PREFIX = ".mlwarden-staging-"
@@ -359,7 +360,8 @@ class Outputs:
             if (what := _not_a_file(out / name)) is not None:
                 raise InputError(f"{_where('--out', out)}: {name} is {what}, not a report file")
         try:
-            self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+            with sigterm.held():
+                self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
             self._lock(self._staging)
         except OSError as exc:
             raise InputError(f"{_where('--out', out)}: cannot write: {_reason(exc)}") from None
@@ -371,11 +373,13 @@ class Outputs:
         self._created += _make_dirs(path.parent, "--write-baseline", path)
         sweep(path.parent, self._baseline_prefix(path))
         try:
-            fd, name = tempfile.mkstemp(prefix=self._baseline_prefix(path), dir=path.parent)
+            with sigterm.held():
+                fd, name = tempfile.mkstemp(prefix=self._baseline_prefix(path), dir=path.parent)
+                self._baseline_tmp = Path(name)
+                self._lock_fds.append(fd)
         except OSError as exc:
             raise InputError(f"{_where('--write-baseline', path)}: cannot write: {_reason(exc)}") from None
-        self._baseline_tmp = Path(name)
-        self._hold(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     @staticmethod
     def _baseline_prefix(path: Path) -> str:
@@ -399,11 +403,12 @@ class Outputs:
             else:
                 self._created += _make_dirs(db.parent, "--history", db)
                 try:
-                    fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=db.parent)
+                    with sigterm.held():
+                        fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=db.parent)
+                        os.close(fd)
+                        os.unlink(name)
                 except OSError as exc:
                     raise InputError(f"{where}: cannot create it: {_reason(exc)}") from None
-                os.close(fd)
-                os.unlink(name)
         history.check(target)
 
     def _lock(self, path: Path) -> None:
@@ -489,7 +494,8 @@ class Outputs:
     def _scratch_dir(self) -> Path:
         if self._scratch is None:
             try:
-                self._scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
+                with sigterm.held():
+                    self._scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX))
             except OSError as exc:
                 raise InputError(f"cannot stage a report in {tempfile.gettempdir()}: {_reason(exc)}") from None
         return self._scratch
@@ -595,9 +601,10 @@ def check_file_destination(path: Path, option: str) -> None:
         raise InputError(f"{_where(option, path)}: is {what or 'a directory'}, not a file it may replace")
     created = _make_dirs(path.parent, option, path)
     try:
-        fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)
-        os.close(fd)
-        os.unlink(name)
+        with sigterm.held():
+            fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)
+            os.close(fd)
+            os.unlink(name)
     except OSError as exc:
         raise InputError(f"{_where(option, path)}: cannot write: {_reason(exc)}") from None
     finally:

@@ -9,8 +9,10 @@ and the run ends with one `mlwarden: error: terminated` line and exit 143 (128 +
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 _received = [False]
@@ -30,3 +32,27 @@ def install() -> None:
 def received() -> bool:
     """Whether the interruption being handled came from SIGTERM rather than Ctrl-C."""
     return _received[0]
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM over a step that creates a file or directory and records it, then
+    deliver them. An interruption between the creating call and the recording one (a staging
+    directory made by `mkdtemp` whose name was not yet kept) left it behind, unknown to the
+    cleanup; a held signal is raised again once the step is done, to the handler that was there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
