@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from scanner import jws
+from scanner import jws, sigterm
 from scanner.errors import InputError
 from scanner.inventory import Inventory
 from scanner.json_keys import duplicate_key
@@ -133,10 +133,16 @@ def stage(
     check_target(directory)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+        with sigterm.held():  # the pack owns its staging directory (and its removal) before an interrupt lands
+            pack = StagedPack(
+                Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent)),
+                directory,
+                0,
+                None,
+            )
     except OSError as exc:
         raise InputError(f"--evidence-pack {directory}: cannot create: {exc.strerror or exc}") from None
-    pack = StagedPack(staging, directory, 0, None)
+    staging = pack.staging
     try:
         os.chmod(staging, 0o777 & ~_umask())
         files: list[tuple[str, StagedFile | Path | Inventory]] = [(SNAPSHOT, inventory)]

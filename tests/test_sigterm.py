@@ -7,16 +7,17 @@ put the signal exactly there, so they fail every time without `scanner.sigterm.h
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from scanner import atomic, outputs, sigterm
+from scanner import atomic, evidence, outputs, sigterm
 
 
 @pytest.fixture
@@ -82,4 +83,15 @@ def test_sigterm_right_after_an_atomic_write_begins_leaves_nothing(
     monkeypatch.setattr(tempfile, "mkstemp", _terminated_after(tempfile.mkstemp))
     with pytest.raises(KeyboardInterrupt):
         atomic.write_text(tmp_path / "snapshot.jsonl", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_right_after_the_evidence_pack_staging_is_made_leaves_nothing(
+    tmp_path: Path, routed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "mkdtemp", _terminated_after(tempfile.mkdtemp))
+    nothing = cast(Any, None)  # the interruption lands before the scan's result is read
+    with pytest.raises(KeyboardInterrupt):
+        evidence.stage(tmp_path / "pack", nothing, nothing, (), {})
+    gc.collect()  # the interrupted frame held the pack; its finalizer removes the staging directory
     assert list(tmp_path.iterdir()) == []
