@@ -376,10 +376,9 @@ class Outputs:
             with sigterm.held():
                 fd, name = tempfile.mkstemp(prefix=self._baseline_prefix(path), dir=path.parent)
                 self._baseline_tmp = Path(name)
-                self._lock_fds.append(fd)
         except OSError as exc:
             raise InputError(f"{_where('--write-baseline', path)}: cannot write: {_reason(exc)}") from None
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._hold(fd)
 
     @staticmethod
     def _baseline_prefix(path: Path) -> str:
