@@ -139,6 +139,10 @@ def aks_local_accounts_disabled(resource: Resource, estate: Estate) -> Verdict:
     return failed("local accounts (static admin kubeconfig) are enabled", *evidence)
 
 
+_LEGACY_AAD = ("serverAppID", "clientAppID")
+"""App registrations only the legacy (retired) Entra ID integration uses; their values are not shown."""
+
+
 @check(
     id="MLW-AKS-04",
     title="AKS uses managed Entra ID integration",
@@ -148,8 +152,11 @@ def aks_local_accounts_disabled(resource: Resource, estate: Estate) -> Verdict:
     pillar="identity",
     rationale=(
         "Managed Entra ID integration makes users authenticate to the cluster with their Entra identity. "
-        "No aadProfile means no Entra integration and fails. aadProfile.managed false is the retired "
-        "legacy integration and fails too, though Azure Policy only asks that aadProfile exists."
+        "No aadProfile means no Entra integration and fails. Only aadProfile.managed true passes, as PSRule "
+        "Azure.AKS.ManagedAAD tests it: managed false, or server/client app registrations "
+        "(serverAppID, clientAppID), is the legacy integration AKS retired, and an aadProfile that leaves "
+        "managed out shows no managed integration (ARM returns managed true on every managed cluster). "
+        "Divergence: Azure Policy 450d2877 only asks that aadProfile exists, so it passes both."
     ),
     remediation="Enable managed Entra ID integration.",
     az_cli="az aks update -g <rg> -n <name> --enable-aad --aad-admin-group-object-ids <group-id>",
@@ -162,9 +169,13 @@ def aks_managed_entra_id(resource: Resource, estate: Estate) -> Verdict:
         return failed("Entra ID integration is not configured (no aadProfile)", *evidence)
     if props.flag(resource, "properties.aadProfile.managed") is True:
         return passed("managed Entra ID integration is enabled", *evidence)
-    return failed(
-        "only the retired legacy Entra ID integration is configured (aadProfile.managed is not true)", *evidence
-    )
+    legacy = [f for f in _LEGACY_AAD if props.text(resource, f"properties.aadProfile.{f}")]
+    if legacy or props.flag(resource, "properties.aadProfile.managed") is False:
+        evidence = (*evidence, *(props.evidence(f"properties.aadProfile.{f}", "(set)") for f in legacy))
+        return failed(
+            "only the retired legacy Entra ID integration is configured (aadProfile.managed is not true)", *evidence
+        )
+    return failed("aadProfile does not set managed true, so managed Entra ID integration is not shown", *evidence)
 
 
 @check(
@@ -335,7 +346,9 @@ def aks_csi_secret_rotation(resource: Resource, estate: Estate) -> Verdict:
         "owner can rotate or revoke. Absent means platform keys only (the service default) and fails. "
         "Azure Policy dbbdc317 skips clusters whose identity.type is SystemAssigned; mlwarden judges "
         "every cluster, since KMS works with either identity. "
-        "A public key vault for KMS (keyVaultNetworkAccess Public) still passes; the message says so."
+        "A public key vault for KMS (keyVaultNetworkAccess Public) still passes; the message says so. "
+        "Enabled with no keyId in the row passes, as Policy dbbdc317 (enabled only) does: the AKS API "
+        "requires a valid key identifier whenever KMS is enabled, so such a cluster cannot exist without one."
     ),
     remediation="Enable KMS with a Key Vault key, preferably in a private key vault.",
     az_cli="az aks update -g <rg> -n <name> --enable-azure-keyvault-kms --azure-keyvault-kms-key-id <key-id>",
@@ -348,7 +361,7 @@ def aks_kms_etcd(resource: Resource, estate: Estate) -> Verdict:
     if props.flag(resource, f"{kms}.enabled") is not True:
         return failed("Kubernetes secrets in etcd are not encrypted with a customer-managed key (KMS off)", *evidence)
     if not props.text(resource, f"{kms}.keyId"):
-        return failed("KMS is enabled but names no Key Vault key", *evidence)
+        return passed("KMS encrypts etcd secrets with a Key Vault key (the row names no key identifier)", *evidence)
     if props.equals(resource, f"{kms}.keyVaultNetworkAccess", "Private"):
         return passed("KMS encrypts etcd secrets with a key in a private key vault", *evidence)
     return passed("KMS encrypts etcd secrets with a Key Vault key (the KMS key vault is public)", *evidence)

@@ -272,8 +272,11 @@ def test_kms_with_public_key_vault_passes_and_says_so() -> None:
     assert "public" in finding.message
 
 
-def test_kms_enabled_without_key_fails() -> None:
-    assert status("MLW-AKS-11", cluster(HARDENED, securityProfile__azureKeyVaultKms={"enabled": True})) is Status.FAIL
+def test_kms_enabled_without_key_passes_and_says_no_key_is_named() -> None:
+    """Policy dbbdc317 tests azureKeyVaultKms.enabled only; the AKS API refuses enabled without a keyId."""
+    (finding,) = run("MLW-AKS-11", cluster(HARDENED, securityProfile__azureKeyVaultKms={"enabled": True}))
+    assert finding.status is Status.PASS
+    assert "names no key identifier" in finding.message
 
 
 # -- node pools -----------------------------------------------------------------------------
