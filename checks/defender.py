@@ -161,12 +161,15 @@ defender_storage = _plan_check(
 
 defender_ai = _plan_check(
     number="05",
-    plan=Plan("AI", "Defender for AI services", (kinds.COGNITIVE, kinds.ML_WORKSPACE)),
+    plan=Plan("AI", "Defender for AI services", (kinds.COGNITIVE,)),
     severity="medium",
     rationale=(
         "Defender for AI services raises alerts on prompt injection, jailbreak attempts and data leakage "
-        "through AI model endpoints. Applies when the subscription has Cognitive Services accounts or ML "
-        "workspaces."
+        "through AI model endpoints. Applies when the subscription has Cognitive Services accounts (Azure "
+        "OpenAI, AI Services, the accounts Foundry hubs connect to): the plan's threat detection rides on "
+        "their content filtering, and its per-resource setting exists only on them "
+        "(Microsoft.CognitiveServices/accounts/defenderForAISettings). A subscription holding only Azure ML "
+        "workspaces, endpoints and computes gives it nothing to protect, so it is not applicable there."
     ),
     policy=(),
     reference=f"{_DOCS}/ai-threat-protection",

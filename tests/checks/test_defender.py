@@ -118,10 +118,15 @@ def test_containers_plan_needed_for_a_registry_alone() -> None:
     assert status("MLW-DEF-01", sub, estate([sub, acr, pricing("Containers", "Free")])) is Status.FAIL
 
 
-def test_ai_plan_needed_for_an_ml_workspace() -> None:
+def test_ai_plan_not_needed_for_ml_workspaces_alone() -> None:
+    """Defender for AI services protects Cognitive Services accounts (its per-resource setting is
+    accounts/defenderForAISettings); Azure ML workspaces, hubs included, are not among them."""
     sub = subscription()
     workspace = resource("Microsoft.MachineLearningServices/workspaces", "mlw-prod", {}, kind="Default")
-    assert status("MLW-DEF-05", sub, estate([sub, workspace, pricing("AI", "Standard")])) is Status.PASS
+    hub = resource("Microsoft.MachineLearningServices/workspaces", "hub-genai", {}, kind="Hub")
+    [finding] = run("MLW-DEF-05", sub, estate([sub, workspace, hub, pricing("AI", "Free")]))
+    assert finding.status is Status.NOT_APPLICABLE
+    assert status("MLW-DEF-05", sub, estate([sub, workspace, openai(), pricing("AI", "Free")])) is Status.FAIL
 
 
 def test_function_app_needs_app_service_plan() -> None:
