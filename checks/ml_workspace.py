@@ -52,11 +52,11 @@ def _hub_evidence(hub: Resource, *paths: str) -> tuple[Evidence, ...]:
 
 
 def network_subject(workspace: Resource, estate: Estate, *paths: str) -> tuple[Resource | None, tuple[Evidence, ...]]:
-    """The workspace whose network settings apply, with the evidence read from it and from the row.
+    """The workspace whose settings at `paths` apply, with the evidence read from it and from the row.
 
-    Projects inherit the hub's network configuration, so the hub is authoritative when it is in the
-    scan. A project whose hub is missing is judged on its own values if it states any; otherwise the
-    subject is None (unknown).
+    Projects inherit the hub's network configuration (and its storage, hence datastore auth), so the
+    hub is authoritative when it is in the scan. A project whose hub is missing is judged on its own
+    values if it states any; otherwise the subject is None (unknown).
     """
     evidence = props.read(workspace, *paths)
     if not is_project(workspace):
@@ -77,7 +77,7 @@ def _judge_network(
     judge: Callable[[Resource, tuple[Evidence, ...]], Verdict],
     no_subject: str,
 ) -> Verdict:
-    """`judge` the network settings in force (a project's hub's); unknown (`no_subject`) when they
+    """`judge` the settings in force (a project's hub's); unknown (`no_subject`) when they
     cannot be told, and the message says so when the verdict rests on the hub's settings."""
     subject, evidence = network_subject(workspace, estate, *paths)
     if subject is None:
@@ -308,18 +308,36 @@ def workspace_managed_network(resource: Resource, estate: Estate) -> Verdict:
         "With systemDatastoresAuthMode AccessKey (the default) the workspace keeps the storage "
         "account key and its default datastores need shared-key access left on the account. Identity "
         "passes; UserDelegationSAS also passes, since those tokens are signed with Entra credentials "
-        "and need no account key. Absent means AccessKey and fails."
+        "and need no account key. Absent means AccessKey and fails. A hub (kind Hub) is judged like any "
+        "workspace. A hub-based project (kind Project) uses its hub's storage account, and the Foundry guide "
+        "sets the mode on the hub only: a project row that states a mode is judged on it, one that states "
+        "none on its hub's (unknown when the hub is not in the scan), never failed for the hub's setting "
+        "being left off the project row."
     ),
     remediation="Set the workspace's system datastores to identity-based access, then disable shared keys.",
     az_cli="az ml workspace update -g <rg> -n <name> --system-datastores-auth-mode identity",
     references=(f"{_DOCS}/how-to-disable-local-auth-storage",),
 )
 def workspace_datastore_auth(resource: Resource, estate: Estate) -> Verdict:
-    evidence = props.read(resource, "properties.systemDatastoresAuthMode")
-    mode = props.text(resource, "properties.systemDatastoresAuthMode")
-    if props.equals(resource, "properties.systemDatastoresAuthMode", "Identity"):
+    if is_project(resource) and props.text(resource, _DATASTORE_AUTH) is None:
+        return _judge_network(
+            resource,
+            estate,
+            (_DATASTORE_AUTH,),
+            _datastore_auth,
+            "a hub-based project that states no datastore auth mode takes its hub's, and the hub is not in the scan",
+        )
+    return _datastore_auth(resource, props.read(resource, _DATASTORE_AUTH))
+
+
+_DATASTORE_AUTH = "properties.systemDatastoresAuthMode"
+
+
+def _datastore_auth(subject: Resource, evidence: tuple[Evidence, ...]) -> Verdict:
+    mode = props.text(subject, _DATASTORE_AUTH)
+    if props.equals(subject, _DATASTORE_AUTH, "Identity"):
         return passed("system datastores use the workspace identity", *evidence)
-    if props.equals(resource, "properties.systemDatastoresAuthMode", "UserDelegationSAS"):
+    if props.equals(subject, _DATASTORE_AUTH, "UserDelegationSAS"):
         return passed("system datastores use Entra-signed user delegation SAS, not account keys", *evidence)
     if mode is None:
         return failed("system datastore auth mode is not set, so storage account keys are used", *evidence)
