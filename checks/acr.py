@@ -20,7 +20,7 @@ from checks._shared import (
 from scanner import inventory, kinds, props
 from scanner.estate import Estate
 from scanner.models import Evidence, Resource
-from scanner.registry import Verdict, check, failed, passed
+from scanner.registry import Verdict, check, failed, not_applicable, passed
 
 _DOCS = "https://learn.microsoft.com/azure/container-registry"
 TOKEN_TYPE = "microsoft.containerregistry/registries/tokens"
@@ -67,7 +67,10 @@ def registry_admin_user(resource: Resource, estate: Estate) -> Verdict:
     pillar="identity",
     rationale=(
         "Anonymous pull lets anyone who can reach the registry download every image, including models "
-        "baked into them. Absent anonymousPullEnabled is the service default, false, and passes."
+        "baked into them. Absent anonymousPullEnabled is the service default, false, and passes. The "
+        "feature exists on the Standard and Premium tiers only, so a Basic registry whose flag is true is "
+        "not applicable: PSRule Azure.ACR.AnonymousAccess judges Standard and Premium only, and "
+        "Checkov CKV_AZURE_138 passes Basic. Divergence: Azure Policy 9f2dea28 tests the flag on every SKU."
     ),
     remediation="Disable anonymous pull.",
     az_cli="az acr update -n <registry> --anonymous-pull-enabled false",
@@ -77,6 +80,9 @@ def registry_admin_user(resource: Resource, estate: Estate) -> Verdict:
 def registry_anonymous_pull(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, "properties.anonymousPullEnabled")
     if props.flag(resource, "properties.anonymousPullEnabled") is True:
+        if props.equals(resource, "sku.name", "Basic"):
+            evidence = (*evidence, *props.read(resource, "sku.name"))
+            return not_applicable("anonymousPullEnabled is true, but the Basic SKU has no anonymous pull", *evidence)
         return failed("anonymous pull is enabled", *evidence)
     return passed("anonymous pull is disabled", *evidence)
 

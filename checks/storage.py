@@ -328,6 +328,10 @@ def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Ver
     return failed("infrastructure encryption is not enabled", *evidence)
 
 
+_REPLICATING_KINDS = frozenset({"storagev2", "blockblobstorage"})
+"""Account kinds that support blob object replication (general-purpose v2, premium block blob)."""
+
+
 @storage_check(
     id="MLW-ST-10",
     title="Storage account prevents cross-tenant object replication",
@@ -338,7 +342,9 @@ def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Ver
         "Object replication to an account in another Entra tenant copies data out of the organisation's "
         "control and jurisdiction. Absent allowCrossTenantReplication fails: older accounts allowed it "
         "when unset, and the row does not say which default applies. Divergence: Azure Policy 92a89a79 "
-        "flags only an explicit true."
+        "flags only an explicit true. Object replication exists on general-purpose v2 and premium block "
+        "blob accounts only (Azure Storage docs, object replication prerequisites), so other kinds "
+        "(FileStorage, classic Storage, BlobStorage) are not applicable, whatever the flag says."
     ),
     remediation="Disallow cross-tenant object replication.",
     az_cli="az storage account update -g <rg> -n <account> --allow-cross-tenant-replication false",
@@ -347,6 +353,9 @@ def storage_infrastructure_encryption(resource: Resource, estate: Estate) -> Ver
 )
 def storage_cross_tenant_replication(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, "properties.allowCrossTenantReplication")
+    if resource.kind and resource.kind.lower() not in _REPLICATING_KINDS:
+        evidence = (Evidence(path="kind", value=resource.kind), *evidence)
+        return not_applicable(f"{resource.kind} accounts have no object replication", *evidence)
     value = props.flag(resource, "properties.allowCrossTenantReplication")
     if value is False:
         return passed("cross-tenant object replication is disallowed", *evidence)
