@@ -7,8 +7,9 @@ scanned through the real CLI (as a snapshot and, where the resource can be decla
   (azureKeyVaultKms.keyId: "required ... when enabled") admits no enabled KMS without a key.
 - MLW-DEF-05: Defender for AI services' per-resource setting is
   Microsoft.CognitiveServices/accounts/defenderForAISettings; nothing of Azure ML carries one.
-- MLW-APP-02: Azure Policy 1b5ef780 / 969ac98b skip apps whose hostingEnvironmentProfile.id exists; an
-  ASE's exposure is Policy 2d048aca's, on Microsoft.Web/hostingEnvironments.
+- MLW-APP-02: an ASE's exposure is Azure Policy 2d048aca's, on Microsoft.Web/hostingEnvironments
+  (internalLoadBalancingMode), which the site row does not hold; Policy 1b5ef780 1.0.0 and 969ac98b judge
+  ASE apps on the site flag anyway (the divergence is in the check's rationale).
 - MLW-MLWS-07: the Foundry guide "Disable shared-key access for your hub's storage account" sets
   systemDatastoresAuthMode on the hub; hub-based projects use the hub's storage account.
 
@@ -94,12 +95,12 @@ CASES: list[Case] = [
         {"MLW-AKS-11": FAIL},
     ),
     (
-        "Policy 1b5ef780 skips a web app in an ASE (hostingEnvironmentProfile.id exists), public access unset",
+        "Policy 2d048aca: a web app in an ASE is exposed by the ASE's load balancer, public access unset",
         _ase_site("app-ase-unset", "app,linux"),
         {"MLW-APP-02": NA},
     ),
     (
-        "Policy 969ac98b skips a function app in an ASE, even with publicNetworkAccess Enabled",
+        "Policy 2d048aca: a function app in an ASE, even with publicNetworkAccess Enabled",
         _ase_site("func-ase-enabled", "functionapp,linux", publicNetworkAccess="Enabled"),
         {"MLW-APP-02": NA},
     ),
