@@ -121,6 +121,21 @@ class Resource(BaseModel):
 
 _UNSET: Any = object()
 _set_attr = object.__setattr__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+"""A pydantic model's four slots, set through their own descriptors: `object.__setattr__` looks each
+name up along the class's MRO first, which costs more than the store (findings and evidence are
+made by the hundred thousand)."""
+
+
+def _fill(model: BaseModel, values: dict[str, Any], fields_set: set[str]) -> None:
+    """What pydantic sets on a model it built from already-checked `values`."""
+    _set_dict(model, values)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
 
 
 class Evidence(Frozen):
@@ -139,10 +154,7 @@ class Evidence(Frozen):
             super().__init__(**data)
             return
         unset = value is _UNSET
-        _set_attr(self, "__dict__", {"path": path, "value": None if unset else value})
-        _set_attr(self, "__pydantic_fields_set__", _PATH_SET if unset else _EVIDENCE_SET)
-        _set_attr(self, "__pydantic_extra__", None)
-        _set_attr(self, "__pydantic_private__", None)
+        _fill(self, {"path": path, "value": None if unset else value}, _PATH_SET if unset else _EVIDENCE_SET)
 
 
 _EVIDENCE_SET = {"path", "value"}
@@ -248,10 +260,7 @@ def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
     per-call overhead. `values` must hold every field, in field order, with the types validation
     would give; `fields_set` is shared (pydantic copies a model's set before changing it)."""
     model = cls.__new__(cls)
-    _set_attr(model, "__dict__", values)
-    _set_attr(model, "__pydantic_fields_set__", fields_set)
-    _set_attr(model, "__pydantic_extra__", None)
-    _set_attr(model, "__pydantic_private__", None)
+    _fill(model, values, fields_set)
     return model
 
 

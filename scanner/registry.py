@@ -46,7 +46,7 @@ TAGS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Verdict:
     """What a check concluded about one resource (or one item on it)."""
 
@@ -59,6 +59,29 @@ class Verdict:
     """The resource the verdict is about, when not the one the check ran on."""
     detail_key: str | None = None
     """Distinguishes several verdicts of one check on one resource."""
+
+    def __init__(
+        self,
+        status: Status,
+        message: str,
+        evidence: tuple[Evidence, ...] = (),
+        severity: Severity | None = None,
+        subject_id: str | None = None,
+        detail_key: str | None = None,
+    ) -> None:
+        """The generated `__init__` of a frozen dataclass, through the slots' own descriptors: its
+        `object.__setattr__` per field costs twice as much, and checks make one verdict per finding."""
+        _status(self, status)
+        _message(self, message)
+        _evidence(self, evidence)
+        _severity(self, severity)
+        _subject_id(self, subject_id)
+        _detail_key(self, detail_key)
+
+
+_status, _message, _evidence, _severity, _subject_id, _detail_key = (
+    getattr(Verdict, name).__set__ for name in ("status", "message", "evidence", "severity", "subject_id", "detail_key")
+)
 
 
 def passed(message: str, *evidence: Evidence, **extra: Any) -> Verdict:
