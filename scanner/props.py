@@ -163,7 +163,8 @@ def mapping(node: Any, path: str) -> dict[str, Any]:
 
 def text(node: Any, path: str) -> str | None:
     """A scalar at `path` as a string (`True` -> "true"), or None when absent or structured."""
-    return scalar_text(get(node, path))
+    value = get(node, path)
+    return value if type(value) is str else scalar_text(value)  # most are text: no second call
 
 
 def scalar_text(value: Any) -> str | None:
@@ -204,8 +205,15 @@ def read(node: Any, *paths: str) -> tuple[Evidence, ...]:
 
 
 def _seen(node: Any, path: str) -> Evidence:
-    """`evidence(path, _scalarize(get(node, path)))`, the shared scalar case first."""
-    value = get(node, path)
+    """`evidence(path, _scalarize(get(node, path)))`, the shared scalar case first; `get`'s memo of
+    the focused resource read here without a call to it (checks read evidence half a million times)."""
+    memo = _FOCUS
+    if node is memo[0]:
+        value = memo[1].get(path, _UNREAD)
+        if value is _UNREAD:
+            value = memo[1][path] = _get(node, path, None)
+    else:
+        value = _get(node, path, None)
     kind = type(value)
     if kind in _PLAIN or (kind is str and len(value) <= 300):
         found = _EVIDENCE.get((path, value, kind))

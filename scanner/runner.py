@@ -396,7 +396,9 @@ class _Worker(threading.Thread):
                 itertools.islice(state.pairs(), self.first, None), self.first
             ):
                 if resource is not current:
-                    current, part = resource, _part(resource)
+                    current = resource
+                    if offset is None:  # rows carry the resource's place instead
+                        part = _part(resource)
                     focus(resource)
                 hung = timed_out.get(plan.id) if timed_out else None
                 if hung is not None and position >= hung:
@@ -410,10 +412,10 @@ class _Worker(threading.Thread):
                     for v in verdicts:
                         pending.append(_of_verdict(plan, resource, part, estate, v))
                 else:
-                    where = (plan.index, offset + index)
+                    check, at = plan.index, offset + index
                     for v in verdicts:
                         pending.append(
-                            (*where, v.status, v.message, v.evidence, v.severity, v.subject_id, v.detail_key)
+                            (check, at, v.status, v.message, v.evidence, v.severity, v.subject_id, v.detail_key)
                         )
                 if len(pending) >= _BATCH and not self.land(pending, position + 1):
                     return
