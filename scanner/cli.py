@@ -59,6 +59,17 @@ def _warn(message: str) -> None:
     click.echo(f"mlwarden: warning: {printable(message)}", err=True)
 
 
+MAX_NOTICES = 10
+"""Input warnings printed one a line; the rest are counted (a copy loop can repeat one 800 times)."""
+
+
+def _notices(notices: Sequence[str]) -> None:
+    for notice in notices[:MAX_NOTICES]:
+        _warn(notice)
+    if len(notices) > MAX_NOTICES:
+        _warn(f"...and {len(notices) - MAX_NOTICES} more values left unknown for the same reason")
+
+
 _guard = guard
 
 
@@ -652,6 +663,7 @@ def _load_source(
         from scanner.iac import read_plan, read_templates
 
         inventory = read_templates(template, list(parameter_files)) if template else read_plan(terraform_plan)  # type: ignore[arg-type]
+        _notices(inventory.notices)
         inventory, description = _narrow_offline(inventory, azure, inventory.header.scope.description)
         return inventory, "template" if template else "plan", description, None
     if demo:

@@ -202,3 +202,6 @@ class Inventory:
     keys: list[KeyMetadata] = field(default_factory=list)
     app_settings: list[AppSettingsFacts] = field(default_factory=list)
     changes: list[ResourceChange] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """Warnings about the input that leave a value unknown without stopping the scan (a template's
+    broken expression in a property); the CLI prints each as `mlwarden: warning:`."""

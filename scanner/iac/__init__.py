@@ -129,6 +129,7 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
     linked = {f for _, result in evaluated if isinstance(result, arm_template.Evaluated) for f in result.linked}
     rows: list[SourceRow] = []
     gaps = []
+    notices: list[str] = []
     for file, result in evaluated:
         if file.resolve() in linked:
             continue
@@ -136,9 +137,12 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
             raise result
         rows += [SourceRow(r.data, _relative(r.file or file), r.line, r.address) for r in result.rows]
         gaps += result.gaps
-    return build_inventory(
+        notices += result.broken
+    inventory = build_inventory(
         rows, origin="template", description=f"template {_relative(path)}", now=datetime.now(UTC), gaps=gaps
     )
+    inventory.notices = notices
+    return inventory
 
 
 def read_plan(path: Path) -> Inventory:

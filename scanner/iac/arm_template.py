@@ -83,6 +83,8 @@ class _Template:
     chain: tuple[Path, ...] = ()
     """The linked files from the main template down to this one."""
     gaps: list[Gap] = field(default_factory=list)
+    broken: dict[str, None] = field(default_factory=dict)
+    """Property values whose expression ARM could not evaluate either, each said once (insertion order)."""
     linked: set[Path] = field(default_factory=set)
     conditions: list[str] = field(default_factory=list)
     scope: tuple[str, str] = (arm_expr.PLACEHOLDER_SUBSCRIPTION, arm_expr.PLACEHOLDER_RESOURCE_GROUP)
@@ -97,6 +99,9 @@ class Evaluated:
     """Linked templates that could not be read (remote ones): their resources are not judged."""
     linked: set[Path]
     """The local files read as linked templates."""
+    broken: list[str] = field(default_factory=list)
+    """`FILE:LINE: cannot evaluate ...` for each property value left unknown because its expression is
+    broken (an undeclared parameter, text that is not an expression): warnings, not errors."""
 
 
 def evaluate_template(document: Mapping[str, Any], path: Path, parameters: Mapping[str, Any]) -> list[Row]:
@@ -113,7 +118,7 @@ def evaluate(
     template is evaluated again with every resource of the first pass known."""
     template = _Template(path, document, root=root or path.parent, chain=(path.resolve(),))
     for _ in range(2):
-        template.rows, template.unresolved, template.gaps = [], [], []
+        template.rows, template.unresolved, template.gaps, template.broken = [], [], [], {}
         try:
             ctx = _context(document, path, parameters, None, template, "resources")
             _resources(template, document.get("resources"), ctx, parent=None, address="resources", depth=0)
@@ -123,7 +128,7 @@ def evaluate(
             raise InputError(f"{path}: expressions, variables or functions nested too deeply to evaluate") from None
         if not template.unresolved:
             break
-    return Evaluated(template.rows, template.gaps, template.linked)
+    return Evaluated(template.rows, template.gaps, template.linked, list(template.broken))
 
 
 def _context(
@@ -156,7 +161,11 @@ def _context(
         elif name.lower() in lowered:
             values[name] = lowered[name.lower()]
         elif isinstance(definition, Mapping) and "defaultValue" in definition:
-            values[name] = _value(definition["defaultValue"], ctx, path)
+            broken: list[str] = []
+            values[name] = _value(definition["defaultValue"], ctx, path, broken)
+            for said in broken:
+                where = f"{path}:{getattr(definition, 'line', 0)}: parameters.{name}.defaultValue"
+                template.broken[f"{where}: {said}; the value is left unknown"] = None
         else:
             values[name] = arm_expr.unevaluated(f"parameters('{name}') has no value")
     variables = ctx.variables if isinstance(ctx.variables, Mapping) else {}
@@ -170,18 +179,22 @@ def _context(
         if key in ctx.resolving:
             raise ExpressionError(f"variable {name!r} refers to itself")
         ctx.resolving.add(key)
+        broken: list[str] = []
         try:
-            ctx.variable_cache[key] = _value(variables[key], ctx, path)
+            value = _value(variables[key], ctx, path, broken)
         finally:
             ctx.resolving.discard(key)
-        return ctx.variable_cache[key]
+        if broken:  # as broken as what it holds: a property using it is left unknown, a name is an error
+            raise ExpressionError(f"variable {name!r}: {broken[0]}")
+        ctx.variable_cache[key] = value
+        return value
 
     ctx.evaluate_variable = variable
     copies = variables.get("copy") if isinstance(variables, Mapping) else None
     if isinstance(copies, list):
         for loop in copies:
             if isinstance(loop, Mapping) and isinstance(loop.get("name"), str):
-                ctx.variable_cache[loop["name"]] = _copy_array(loop, ctx, path)
+                ctx.variable_cache[loop["name"]] = _copy_array(loop, ctx, path, None)
     return ctx
 
 
@@ -195,25 +208,34 @@ def _functions(document: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _value(value: Any, ctx: Context, path: Path) -> Any:
-    """Evaluate every expression in a JSON value; property `copy` arrays expand in place."""
+def _value(value: Any, ctx: Context, path: Path, broken: list[str] | None = None) -> Any:
+    """Evaluate every expression in a JSON value; property `copy` arrays expand in place.
+
+    A broken expression (an undeclared parameter, bracketed text that is not an expression) is an
+    error, unless `broken` is given: then the value is left unknown (a marker naming what is wrong,
+    so a check reading it reports `unknown`) and a warning is added to `broken`. Only a resource's
+    values get that leniency; a broken type, name, copy count or condition leaves nothing to judge."""
     if isinstance(value, str):
         try:
             return arm_expr.evaluate_string(value, ctx)
         except Unevaluable:
             return arm_expr.unevaluated(value[1:-1])
         except ExpressionError as exc:
-            raise InputError(f"{path}: cannot evaluate {value[:120]!r}: {exc}") from None
+            said = f"cannot evaluate {value[:120]!r}: {exc}"
+            if broken is None:
+                raise InputError(f"{path}: {said}") from None
+            broken.append(said)
+            return arm_expr.unevaluated(f"{value[1:120]} (broken: {exc})")
     if isinstance(value, list):
-        return [_value(item, ctx, path) for item in value]
+        return [_value(item, ctx, path, broken) for item in value]
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if key == "copy" and isinstance(item, list) and all(isinstance(c, Mapping) and "input" in c for c in item):
                 for loop in item:
-                    out[str(loop.get("name"))] = _copy_array(loop, ctx, path)
+                    out[str(loop.get("name"))] = _copy_array(loop, ctx, path, broken)
             else:
-                out[_key(key, ctx, path)] = _value(item, ctx, path)
+                out[_key(key, ctx, path)] = _value(item, ctx, path, broken)
         return out
     return value
 
@@ -238,7 +260,7 @@ def _count(loop: Mapping[str, Any], ctx: Context, path: Path) -> int | None:
     return count
 
 
-def _copy_array(loop: Mapping[str, Any], ctx: Context, path: Path) -> list[Any] | str:
+def _copy_array(loop: Mapping[str, Any], ctx: Context, path: Path, broken: list[str] | None) -> list[Any] | str:
     name = str(loop.get("name", "")).lower()
     count = _count(loop, ctx, path)
     if count is None:  # how many items is unknown, so is the array
@@ -246,7 +268,7 @@ def _copy_array(loop: Mapping[str, Any], ctx: Context, path: Path) -> list[Any] 
     items = []
     for index in range(count):
         ctx.copy_index[name] = index
-        items.append(_value(loop.get("input"), ctx, path))
+        items.append(_value(loop.get("input"), ctx, path, broken))
     ctx.copy_index.pop(name, None)
     return items
 
@@ -366,12 +388,14 @@ def _add_row(
     name: str,
     rid: str,
 ) -> None:
-    path = template.path
+    path, broken = template.path, list[str]()
     row = {
-        key: _value(declared[key], ctx, path)
+        key: _value(declared[key], ctx, path, broken)
         for key in ("kind", "location", "tags", "identity", "sku", "properties", "zones")
         if key in declared
     }
+    for said in broken:
+        template.broken[f"{path}:{getattr(declared, 'line', 0)}: {where}: {said}; the value is left unknown"] = None
     _older_api_defaults(row, rtype, _value(declared.get("apiVersion"), ctx, path))
     row.update(type=rtype, _full_name=name, id=rid, name=name.rsplit("/", 1)[-1])
     if template.conditions:  # its own condition, or that of a parent or deployment it is part of
@@ -562,7 +586,9 @@ def _outputs(outputs: Any, ctx: Context, path: Path) -> dict[str, Any]:
         try:
             copy = output.get("copy")
             value = (
-                _copy_array(copy, ctx, path) if isinstance(copy, Mapping) else _value(output.get("value"), ctx, path)
+                _copy_array(copy, ctx, path, None)
+                if isinstance(copy, Mapping)
+                else _value(output.get("value"), ctx, path)
             )
         except InputError:
             value = arm_expr.unevaluated(f"outputs('{name}')")
