@@ -85,20 +85,26 @@ _status, _message, _evidence, _severity, _subject_id, _detail_key = (
 
 
 def passed(message: str, *evidence: Evidence, **extra: Any) -> Verdict:
-    return Verdict(Status.PASS, message, tuple(evidence), **extra)
+    """A passing verdict. These four helpers make nearly every verdict of a scan: `evidence` is a
+    tuple already, and a call without keywords passes none on."""
+    return Verdict(Status.PASS, message, evidence, **extra) if extra else Verdict(Status.PASS, message, evidence)
 
 
 def failed(message: str, *evidence: Evidence, **extra: Any) -> Verdict:
-    return Verdict(Status.FAIL, message, tuple(evidence), **extra)
+    return Verdict(Status.FAIL, message, evidence, **extra) if extra else Verdict(Status.FAIL, message, evidence)
 
 
 def unknown(message: str, *evidence: Evidence, **extra: Any) -> Verdict:
     """A coverage gap: the data the check needs was not collected or could not be read."""
-    return Verdict(Status.UNKNOWN, message, tuple(evidence), **extra)
+    return Verdict(Status.UNKNOWN, message, evidence, **extra) if extra else Verdict(Status.UNKNOWN, message, evidence)
 
 
 def not_applicable(message: str, *evidence: Evidence, **extra: Any) -> Verdict:
-    return Verdict(Status.NOT_APPLICABLE, message, tuple(evidence), **extra)
+    return (
+        Verdict(Status.NOT_APPLICABLE, message, evidence, **extra)
+        if extra
+        else Verdict(Status.NOT_APPLICABLE, message, evidence)
+    )
 
 
 CheckResult = Verdict | Iterable[Verdict]

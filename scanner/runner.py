@@ -213,6 +213,8 @@ def _call(plan: _Plan, resource: Resource, estate: Estate, view: Estate | None) 
             view = cast(Estate, ReadOnlyEstate(estate))
     try:
         result = plan.func(resource, view)
+        if type(result) is Verdict and not plugin and _plain(result) and not resource.source_file:
+            return [result]  # nearly every call of a built-in check: nothing to check further
         if isinstance(result, Verdict):
             raw: list[Any] = [result]
         elif isinstance(result, Iterable) and not isinstance(result, str | bytes | Mapping):
