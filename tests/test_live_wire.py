@@ -964,19 +964,42 @@ def test_a_certificates_key_is_managed_whichever_reply_says_so(
     assert rotation and {f.status for f in rotation} == {Status.NOT_APPLICABLE}
 
 
-def test_a_redirect_to_another_host_never_takes_the_token_there(fake: AzureFake, tmp_path: Path) -> None:
-    """A 307 to another origin: azure-core follows it, and the token must stay behind (it goes only to
-    the host it was issued for). The other host then refuses the request: one error line."""
-    from scanner.errors import InputError
+def test_a_redirect_to_another_host_is_not_followed_and_says_so(fake: AzureFake, tmp_path: Path) -> None:
+    """A 307 to another origin: azure-core followed it without the token, and the other host's 401 read as
+    "could not sign in" (exit 2). The request is not sent there at all: the scan is incomplete (exit 3)
+    with one line naming the host it was sent on to."""
+    from scanner.cli import cli
 
     with AzureFake(sample_inventory()) as other:
-        fake.wire.redirect_to = other.url.replace("localhost", "127.0.0.1")  # another host, same machine
+        moved = other.url.replace("localhost", "127.0.0.1")  # another host, same machine
+        fake.wire.redirect_to = moved
         bundle = tmp_path / "cas.pem"
         bundle.write_text(fake.ca_path.read_text() + other.ca_path.read_text())
-        with pytest.raises((InputError, SourceError)) as caught:
-            collect(options(fake, tmp_path, ca_bundle=bundle))
-        assert other.requests and other.bearers == []
-    assert "\n" not in str(caught.value)
+        args = ["collect", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--ca-bundle", str(bundle)]
+        result = CliRunner().invoke(
+            cli, [*args, "--quiet", "--out", str(tmp_path / "e.jsonl")], env=env(fake, tmp_path)
+        )
+        assert other.requests == [] and other.bearers == []
+    assert result.exit_code == 3, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("mlwarden: error:")]
+    host = moved.removeprefix("https://")
+    assert len(errors) == 1 and f"HTTP 307 redirect to {host} not followed" in errors[0], result.output
+    assert "Traceback" not in result.output and not (tmp_path / "e.jsonl").exists()
+
+
+def test_a_vault_redirected_to_another_host_is_read_from_arm_with_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    """The same on the Key Vault data plane (its SDK follows redirects too): the vault falls back to ARM and
+    the gap names the redirect, not a sign-in failure."""
+    with AzureFake(sample_inventory()) as other:
+        fake.wire.redirect_to = other.url.replace("localhost", "127.0.0.1")
+        fake.wire.redirect_only = "/kv/"
+        bundle = tmp_path / "cas.pem"
+        bundle.write_text(fake.ca_path.read_text() + other.ca_path.read_text())
+        inventory = collect(options(fake, tmp_path, ca_bundle=bundle))
+        assert other.requests == []
+    gaps = [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+    assert gaps and all("data plane HTTP 307 redirect to 127.0.0.1:" in reason for reason in gaps), gaps
+    assert inventory.keys and {k.source for k in inventory.keys} == {"arm"}
 
 
 def test_arm_api_version_not_served_is_asked_again_at_one_the_service_names(fake: AzureFake, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLo
 from scanner.azure import failures
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
-from scanner.azure.pipeline import FreshToken
+from scanner.azure.pipeline import FreshToken, SameHostRedirect, origin
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
 
@@ -42,6 +42,7 @@ class ArmClient:
                 FreshToken(credential),
                 HeadersPolicy(),
                 UserAgentPolicy(sdk_moniker="mlwarden"),
+                SameHostRedirect(),
                 retry_policy(quota, options.retry_backoff, options.max_retries, gate),
                 ARMChallengeAuthenticationPolicy(credential, options.scope),
                 ARMHttpLoggingPolicy(),
@@ -137,13 +138,6 @@ def _with_id(item: dict[str, Any], path: str) -> dict[str, Any]:
     if item.get("id") or not isinstance(name, str) or not name or "/" in name:
         return item
     return {**item, "id": f"{path}/{name}"}
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port, the default port spelt out (ARM's links say `management.azure.com:443`)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else None)
 
 
 def id_segment(resource_id: str, name: str) -> str | None:

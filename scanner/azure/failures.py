@@ -15,6 +15,7 @@ import re
 import socket
 import ssl
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -24,6 +25,7 @@ from azure.core.exceptions import (
     DecodeError,
     DeserializationError,
     HttpResponseError,
+    ServiceResponseTimeoutError,
 )
 from pydantic import ValidationError
 
@@ -31,8 +33,9 @@ from scanner.azure.options import CollectOptions
 from scanner.secrets import classify
 from scanner.textsafe import printable
 
-TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
-"""The socket's own, and what requests and urllib3 (azure-core's transport) raise for a connect or read timeout."""
+TIMEOUTS = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, ServiceResponseTimeoutError)
+"""The socket's own, what requests and urllib3 (azure-core's transport) raise for a connect or read timeout,
+and azure-core's for a reply not complete in time (`transport.py`)."""
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -199,6 +202,20 @@ def service_error(response: Any) -> str:
     return said or header or "(no error code)"
 
 
+def redirected(response: Any) -> str | None:
+    """Where a redirect pointed, by host only (its path and query may carry anything): not followed,
+    since the request's token is for the host it was sent to (`pipeline.SameHostRedirect`)."""
+    location = str(getattr(response, "headers", {}).get("Location") or "")
+    if not location:
+        return None
+    sent = str(getattr(getattr(response, "request", None), "url", ""))
+    try:
+        host = urlsplit(urljoin(sent, location)).netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        host = ""
+    return f"redirect to {printable(host[:100]) or 'an unreadable location'} not followed"
+
+
 def reason(exc: BaseException) -> str:
     """`HTTP 403 AuthorizationFailed`, `unreachable: connection refused`: safe to log and store."""
     if isinstance(exc, DecodeError) and (exc.status_code or 200) < 300:  # a 200 not in the documented shape
@@ -210,6 +227,8 @@ def reason(exc: BaseException) -> str:
         error = exc.errors()[0]
         return f"malformed response ({'.'.join(str(p) for p in error['loc']) or 'item'}: {error['type']})"
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        if 300 <= exc.status_code < 400 and (moved := redirected(exc.response)):
+            return f"HTTP {exc.status_code} {moved}"
         said = service_error(exc.response) if exc.response is not None else ""
         if not said:
             code = getattr(exc.error, "code", None) if exc.error is not None else None

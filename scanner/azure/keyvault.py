@@ -21,10 +21,10 @@ from azure.keyvault.keys import ApiVersion, KeyClient, KeyProperties
 
 from scanner import props
 from scanner.azure import failures
-from scanner.azure.arm import KEYVAULT_API, ArmClient, origin
+from scanner.azure.arm import KEYVAULT_API, ArmClient
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
-from scanner.azure.pipeline import FreshToken, JsonReply
+from scanner.azure.pipeline import FreshToken, JsonReply, SameHostRedirect, origin
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
 from scanner.models import Gap, Resource
@@ -120,6 +120,7 @@ class KeyVaultReader:
             **({"api_version": api_version} if api_version else {}),
             verify_challenge_resource=not options.overridden,
             per_call_policies=[FreshToken(self._credential), JsonReply()],
+            redirect_policy=SameHostRedirect(),
             retry_policy=retry_policy(
                 self._quota,
                 options.retry_backoff,

@@ -16,6 +16,8 @@ CONNECT_TIMEOUT = 10.0
 """Seconds to connect (TCP and TLS): Azure's front doors answer in well under one; azure-core waits 300."""
 READ_TIMEOUT = 60.0
 """Seconds between bytes of a reply once connected; azure-core waits 300."""
+REPLY_FACTOR = 5
+"""A whole reply may take this many read timeouts (300 s by default): a trickle of bytes ends there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class CollectOptions:
     connect_timeout: float = CONNECT_TIMEOUT
     """A host that never answers (a blackholed private endpoint) costs this, times the connect retries."""
     read_timeout: float = READ_TIMEOUT
+    reply_timeout: float | None = None
+    """Seconds one attempt may take from sending to the reply's last byte; `REPLY_FACTOR` read timeouts if None."""
     credential: Any = None
     """An azure-core `TokenCredential`; `DefaultAzureCredential` when None."""
 
@@ -115,5 +119,10 @@ class CollectOptions:
         return {"connection_verify": trusted[0]} if trusted else {}
 
     def transport_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments every azure-core client and credential gets: the trusted CA and the timeouts."""
-        return {**self.trust_kwargs(), "connection_timeout": self.connect_timeout, "read_timeout": self.read_timeout}
+        """Keyword arguments every azure-core client and credential gets: a transport of its own that
+        trusts the CA, keeps the timeouts and bounds each whole reply (`transport.py`)."""
+        from scanner.azure.transport import DeadlineTransport
+
+        reply = self.reply_timeout or self.read_timeout * REPLY_FACTOR
+        timeouts = {"connection_timeout": self.connect_timeout, "read_timeout": self.read_timeout}
+        return {"transport": DeadlineTransport(reply, **self.trust_kwargs(), **timeouts)}

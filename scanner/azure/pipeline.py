@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
@@ -57,6 +58,27 @@ def json_token_reply(response: PipelineResponse[Any, Any]) -> None:
         http.content_type = "application/json"  # the transport's copy, which azure-core's decoder reads
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the default port spelt out (ARM's links say `management.azure.com:443`)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else None)
+
+
+class SameHostRedirect(policies.RedirectPolicy[Any, Any]):
+    """Follows a redirect on the same scheme, host and port only. azure-core followed one to any host
+    and stripped the token on the way, so the other host's refusal read as "could not sign in"; a
+    read-only scanner has nothing to send elsewhere. The 3xx is then the reply: `failures.reason`
+    names where it pointed."""
+
+    def get_redirect_location(self, response: PipelineResponse[Any, Any]) -> str | Literal[False] | None:
+        location = super().get_redirect_location(response)
+        if not location:
+            return location
+        sent = str(response.http_request.url)
+        return location if origin(urljoin(sent, str(location))) == origin(sent) else False
+
+
 _RENEWED = "mlwarden_renewed_token"
 
 
@@ -95,7 +117,7 @@ def read_only_policies(options: CollectOptions, credential: Any, retry: policies
         policies.ProxyPolicy(),
         JsonReply(),
         policies.ContentDecodePolicy(),
-        policies.RedirectPolicy(),
+        SameHostRedirect(),
         retry,
         ARMChallengeAuthenticationPolicy(credential, options.scope),
         policies.CustomHookPolicy(),

@@ -128,7 +128,8 @@ class Router:
             self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, raw_path))
             if self.handler.headers.get("Authorization"):
                 self.fake.bearers.append(raw_path)
-        if self.fake.wire.redirect_to and not path.endswith("/oauth2/v2.0/token"):
+        moved = self.fake.wire.redirect_to and path.startswith(self.fake.wire.redirect_only)
+        if moved and not path.endswith("/oauth2/v2.0/token"):
             # A gateway sending every API request on to another host (307 keeps the method and body).
             return self.reply(307, None, {"Location": self.fake.wire.redirect_to + self.handler.path})
         if method == "POST" and path.endswith("/oauth2/v2.0/token"):

@@ -198,7 +198,25 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
+            drip = fake.wire.drip_path
+            if drip and drip in self.path and status < 300:
+                return self._trickle(data)
             self.wfile.write(data)
+
+        def _trickle(self, data: bytes) -> None:
+            """`wire.drip_path`: the body a byte at a time, each sooner than any read timeout, for
+            `wire.drip_for` seconds, then the rest (a proxy or server trickling a reply)."""
+            wire = fake.wire
+            ends = time.monotonic() + wire.drip_for
+            try:
+                while data and time.monotonic() < ends:
+                    self.wfile.write(data[:1])
+                    self.wfile.flush()
+                    data = data[1:]
+                    time.sleep(wire.drip_seconds)
+                self.wfile.write(data)
+            except OSError:  # the client gave up and closed the connection
+                self.close_connection = True
 
         def drop(self) -> None:
             """Close the connection without a reply, as a reset mid-request looks to the client."""

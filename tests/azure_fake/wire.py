@@ -69,6 +69,13 @@ class Wire:
     does when another named subscription is readable: that one's rows, and no word of the other)."""
     redirect_to: str = ""
     """Answer every API request with a 307 to this origin (the same path): a gateway moving the service."""
+    redirect_only: str = ""
+    """Only requests whose path starts with this are redirected (`/kv/`: the vaults' data plane)."""
+    drip_path: str = ""
+    """A successful reply to a path holding this text trickles its body (`drip_seconds` a byte, for `drip_for`
+    seconds, then the rest): no pause is long enough to trip a read timeout."""
+    drip_seconds: float = 0.05
+    drip_for: float = 8.0
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
     """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`),
