@@ -446,6 +446,40 @@ def test_graph_paging_token_that_repeats_is_an_error_not_a_hang(fake: AzureFake,
     assert fake.counts["graph"] <= 4
 
 
+@pytest.mark.parametrize("link", ["absolute", "relative"])
+def test_arm_next_links_that_leave_out_the_endpoint_path_stay_below_it(
+    fake: AzureFake, tmp_path: Path, link: str
+) -> None:
+    """ARM writes its `nextLink`s from its own paths; behind a gateway at `https://gw/arm` they lack `/arm`.
+    Followed as given, the second page was the gateway's 404, which read as "the resource is gone": its
+    computes, tokens, settings and keys left the inventory with no gap."""
+    fake.wire.arm_prefix, fake.wire.arm_prefix_only = "/arm", True
+    fake.wire.arm_page_size, fake.wire.arm_next_link = 1, link
+    _same(fake, tmp_path, arm_endpoint=fake.url + "/arm")
+    assert not [path for _, _, path in fake.requests if "/oauth2/" not in path and path.startswith("/subscriptions")]
+
+
+@pytest.mark.parametrize("junk", [42, {"id": "x"}, ["a"]], ids=["number", "object", "list"])
+def test_arm_items_whose_id_is_not_a_string_are_placed_by_their_name(
+    fake: AzureFake, tmp_path: Path, junk: object
+) -> None:
+    """An id that is no string is no id: the item is the collection's path and its name, as one sent with
+    none. Before, `str(42)` became a row of its own (a resource `42`, judged by every check of its type)."""
+    fake.wire.arm_item_id_as = junk
+    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    wanted_rows, *wanted_rest = reference(tmp_path)
+    assert sorted(row.lower() for row in rows) == sorted(row.lower() for row in wanted_rows) and rest == wanted_rest
+
+
+def test_arm_items_with_neither_a_string_id_nor_a_name_make_their_list_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.arm_item_id_as, fake.wire.arm_item_name_as = 42, 7
+    inventory = collect(options(fake, tmp_path))
+    ids = {r.id for r in inventory.resources}
+    assert "42" not in ids and all(i.startswith("/subscriptions/") for i in ids)
+    reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
+    assert "malformed response (an item whose id is not a string)" in " ".join(reasons), reasons
+
+
 def test_arm_endpoint_below_a_path(fake: AzureFake, tmp_path: Path) -> None:
     """`--arm-endpoint https://host:port/arm`: every client keeps the path (Resource Graph, Defender, ARM)."""
     fake.wire.arm_prefix = "/arm"

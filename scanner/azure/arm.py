@@ -99,12 +99,24 @@ class ArmClient:
             if not isinstance(link, str) or not link:
                 return items
             seen.add(url)
-            url = urljoin(url, link)
+            url = self._below_base(urljoin(url, link))
             if url in seen:  # a page already read: following it would never end
                 raise DecodeError("nextLink repeated")
             if origin(url) != origin(self._base):  # the bearer token goes with every request it sends
                 raise DecodeError("nextLink to another host")
         raise DecodeError(f"more than {MAX_PAGES} pages")
+
+    def _below_base(self, url: str) -> str:
+        """A link on ARM's host that left out the path `--arm-endpoint` names (`https://gw/arm`), under it.
+
+        ARM builds its links from its own paths: behind a gateway or a path-routed proxy (Azure Stack
+        Hub's, a private one) they lack the gateway's prefix, and read as they are, the next page was
+        another route's 404 (read as "the resource is gone") or an unrelated reply."""
+        prefix = urlsplit(self._base).path.rstrip("/")
+        parts = urlsplit(url)
+        if not prefix or origin(url) != origin(self._base) or f"{parts.path}/".startswith(f"{prefix}/"):
+            return url
+        return urlunsplit(parts._replace(path=prefix + parts.path))
 
     def close(self) -> None:
         self._client.close()
@@ -133,10 +145,17 @@ def with_version(url: str, version: str) -> str:
 
 
 def _with_id(item: dict[str, Any], path: str) -> dict[str, Any]:
-    """An item of a collection is the collection's path and its name: one sent without its id keeps it."""
-    name = item.get("name")
-    if item.get("id") or not isinstance(name, str) or not name or "/" in name:
+    """An item of a collection is the collection's path and its name: one sent without its id keeps it.
+
+    An id that is not a string (a number, an object) is no id; with no usable name either, the item
+    cannot be placed and the list is malformed (before, it entered as a row named after its junk)."""
+    resource_id, name = item.get("id"), item.get("name")
+    if isinstance(resource_id, str) and resource_id:
         return item
+    if not isinstance(name, str) or not name or "/" in name:
+        if resource_id is None or resource_id == "":
+            return item  # the caller's model names what is missing
+        raise DecodeError("an item whose id is not a string")
     return {**item, "id": f"{path}/{name}"}
 
 

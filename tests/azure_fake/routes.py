@@ -65,8 +65,12 @@ class Router:
         split = urlsplit(handler.path)
         self.path = split.path
         prefix = fake.wire.arm_prefix
+        self.unprefixed = False
+        """`wire.arm_prefix_only` and the request came without the prefix: a gateway knows no such route."""
         if prefix and (self.path == prefix or self.path.startswith(prefix + "/")):
             self.path = self.path[len(prefix) :] or "/"  # ARM behind a path, as on a gateway or Azure Stack Hub
+        elif prefix and fake.wire.arm_prefix_only and not self.path.startswith(("/kv/", MSI_PATH, IMDS_PATH)):
+            self.unprefixed = "/oauth2/" not in self.path and "/.well-known/" not in self.path
         self.params = parse_qs(split.query)
         self.extra_headers: dict[str, str] = {}
         """Sent with every reply (ARM's remaining-reads count)."""
@@ -102,6 +106,10 @@ class Router:
         wire = self.fake.wire
         if not wire.arm_item_ids:
             items = [{k: v for k, v in item.items() if k != "id"} for item in items]
+        if wire.arm_item_id_as is not None:
+            items = [{**item, "id": wire.arm_item_id_as} for item in items]
+        if wire.arm_item_name_as is not None:
+            items = [{**item, "name": wire.arm_item_name_as} for item in items]
         if not items and wire.arm_empty_value != "list":
             return self.reply(200, {} if wire.arm_empty_value == "missing" else {"value": None})
         size = wire.arm_page_size
@@ -128,6 +136,8 @@ class Router:
             self.fake.requests.append((str(self.handler.headers.get("Host", "")).lower(), method, raw_path))
             if self.handler.headers.get("Authorization"):
                 self.fake.bearers.append(raw_path)
+        if self.unprefixed:
+            return self.reply(404, {"error": {"code": "NotFound", "message": "No route for this path."}})
         moved = self.fake.wire.redirect_to and path.startswith(self.fake.wire.redirect_only)
         if moved and not path.endswith("/oauth2/v2.0/token"):
             # A gateway sending every API request on to another host (307 keeps the method and body).

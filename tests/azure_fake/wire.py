@@ -83,6 +83,8 @@ class Wire:
     # -- ARM -----------------------------------------------------------------------------------
     arm_prefix: str = ""
     """Also serve every route below this path (`/arm`), for `--arm-endpoint https://host:port/arm`."""
+    arm_prefix_only: bool = False
+    """Serve ARM routes below `arm_prefix` only: a path without it is 404 (a gateway routing by prefix)."""
     arm_page_size: int | None = None
     """Serve ARM child lists in pages of this many items, chained by `nextLink`."""
     arm_next_link: str = "absolute"
@@ -96,6 +98,10 @@ class Wire:
     `InvalidApiVersionParameter` naming the supported ones (a sovereign cloud or Azure Stack a version behind)."""
     arm_item_ids: bool = True
     """Send each item of an ARM collection with its `id` (False: `name` only, as a terse fake may)."""
+    arm_item_id_as: object = None
+    """When set, the `id` every ARM collection item is sent with (a number, an object: a broken server)."""
+    arm_item_name_as: object = None
+    """When set, the `name` every ARM collection item is sent with."""
     arm_empty_value: str = "list"
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
