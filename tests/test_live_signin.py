@@ -182,6 +182,17 @@ def test_a_token_reply_labelled_as_text_signs_in(fake: AzureFake, tmp_path: Path
     assert fake.counts["token"] >= 1 and (tmp_path / "estate.jsonl").exists()
 
 
+@pytest.mark.parametrize("kind", ["workload", "secret"])
+@pytest.mark.parametrize("expiry", ["on", "iso", "appservice", "http-date", "fraction"])
+def test_a_token_whose_expiry_is_a_date_signs_in(fake: AzureFake, tmp_path: Path, kind: str, expiry: str) -> None:
+    """azure-identity (and MSAL) read the expiry with `int(...)`: a date or `"3599.0"` was a ValueError and
+    "could not sign in" with a token in hand. The reply is read as seconds first, and the token is used."""
+    fake.wire.token_expiry = expiry
+    result = _run(_env(tmp_path, kind), *_args(fake, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert fake.counts["token"] == 1 and (tmp_path / "estate.jsonl").exists()
+
+
 def test_an_authority_that_keeps_failing_is_named_as_unavailable_not_a_refusal(fake: AzureFake, tmp_path: Path) -> None:
     """Entra ID's 503 `temporarily_unavailable` (AADSTS90033) past every retry: say it is transient."""
     fake.faults.token_5xx = 50

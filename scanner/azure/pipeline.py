@@ -22,6 +22,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 
 from scanner.azure.options import CollectOptions
+from scanner.azure.token_expiry import seconds
 
 
 class JsonReply(policies.SansIOHTTPPolicy[Any, Any]):
@@ -42,16 +43,26 @@ class JsonReply(policies.SansIOHTTPPolicy[Any, Any]):
 
 
 def json_token_reply(response: PipelineResponse[Any, Any]) -> None:
-    """`raw_response_hook` for the credentials: a token reply labelled `text/*` whose body is JSON is
-    relabelled before azure-identity decodes it (it read the body as a string and failed on
-    `content["expires_in"]` with a TypeError, which ended the sign-in)."""
+    """`raw_response_hook` for the credentials, before azure-identity or MSAL decode a token reply.
+
+    A reply labelled `text/*` whose body is JSON is relabelled (azure-identity read the body as a
+    string and failed on `content["expires_in"]` with a TypeError, which ended the sign-in), and
+    its expiry spelt as seconds (`token_expiry.seconds`): both read only an integer."""
     http = response.http_response
     mime = str(http.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    if not mime.startswith("text/"):
-        return
     try:
-        json.loads(http.text())
+        body = json.loads(http.text())
     except ValueError:
+        return
+    if isinstance(body, dict) and (fixed := seconds(body)) is not None:
+        data = json.dumps(fixed).encode()
+        for holder in (http, getattr(http, "internal_response", None)):  # the copies `text()` and `body()` read
+            if holder is not None and hasattr(holder, "_content"):
+                holder._content = data
+                for cached in ("_text", "_json"):  # azure-core's decoded copies of the old body
+                    if hasattr(holder, cached):
+                        setattr(holder, cached, None)
+    if not mime.startswith("text/"):
         return
     http.headers["Content-Type"] = "application/json"
     with contextlib.suppress(AttributeError):  # a response type that reads it from the headers

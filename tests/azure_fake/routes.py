@@ -20,6 +20,12 @@ from tests.azure_fake.limits import retry_after
 if TYPE_CHECKING:
     from tests.azure_fake.server import AzureFake
 
+EXPIRY_DATES = {
+    "iso": lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+    "appservice": lambda t: time.strftime("%m/%d/%Y %I:%M:%S %p +00:00", time.gmtime(t)),
+    "http-date": lambda t: formatdate(t, usegmt=True),
+}
+"""`wire.token_expiry` spellings of `expires_on` as a date."""
 VAULT_SUFFIX = ".vault.azure.net"
 MSI_PATH = "/msi/token"
 """App Service's managed identity endpoint (`IDENTITY_ENDPOINT`), served by the fake."""
@@ -201,6 +207,10 @@ class Router:
             expiry = {"expires_in": "3599", "ext_expires_in": "3599"}
         elif self.fake.wire.token_expiry == "on":
             expiry = {"expires_on": str(int(time.time()) + 3599)}
+        elif self.fake.wire.token_expiry in EXPIRY_DATES:  # a date, as ADFS, App Service 2017 or a proxy spell it
+            expiry = {"expires_on": EXPIRY_DATES[self.fake.wire.token_expiry](time.time() + 3599)}
+        elif self.fake.wire.token_expiry == "fraction":
+            expiry = {"expires_in": "3599.0", "expires_on": "soon"}
         # JSON by default, whatever `wire.content_type` says: `wire.token_content_type` varies it.
         json_type = {"Content-Type": self.fake.wire.token_content_type}
         self.reply(200, {"token_type": "Bearer", **expiry, "access_token": token}, json_type)

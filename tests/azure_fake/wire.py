@@ -110,7 +110,9 @@ class Wire:
     """When set, the body of every `config/appsettings/list` and `config/connectionstrings/list` reply."""
     # -- identity --------------------------------------------------------------------------------
     token_expiry: str = "int"
-    """`expires_in` as `int`, `str`, or `expires_on` only (`on`)."""
+    """`expires_in` as `int`, `str`, or `expires_on` only (`on`); `expires_on` only as a date (`iso`,
+    `appservice`: `11/28/2026 2:03:00 PM +00:00`, `http-date`); or `fraction` (`"3599.0"` and an
+    `expires_on` of `soon`)."""
     token_content_type: str = "application/json; charset=utf-8"
     """The `Content-Type` of the token endpoint's reply (empty: none)."""
     # -- Key Vault ---------------------------------------------------------------------------------
