@@ -312,10 +312,13 @@ def test_child_metadata_lets_token_and_secret_checks_judge(fake: AzureFake, tmp_
 
 
 def test_unreadable_rotation_policy_is_recorded_not_guessed(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.policy_refused = {"legacy-wrap"}
     inventory = collect(options(fake, tmp_path))
     legacy = next(k for k in inventory.keys if k.name == "legacy-wrap")
     assert legacy.rotation_policy is None and legacy.rotation_policy_readable is False
     assert legacy.key_type == "RSA" and legacy.key_size == 2048
+    [gap] = {c.name: c for c in inventory.header.sources}[sources.KEY_METADATA].gaps
+    assert gap.scope.endswith("/kv-claims/keys") and "legacy-wrap" in gap.reason
 
 
 def test_query_drift_is_a_400_and_a_source_error(fake: AzureFake, tmp_path: Path) -> None:

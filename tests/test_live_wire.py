@@ -1052,3 +1052,52 @@ def test_key_vault_that_serves_an_older_api_version_is_read_at_it(fake: AzureFak
     fake.wire.kv_page_size = 1  # the next links carry a version too
     _same(fake, tmp_path)
     assert fake.counts["kv:version"] == 1
+
+
+# -- Key Vault: rotation policy refusals and key times ---------------------------------------------
+
+
+def _key_gaps(inventory: Inventory) -> list[str]:
+    return [g.reason for c in inventory.header.sources if c.name == sources.KEY_METADATA for g in c.gaps]
+
+
+@pytest.mark.parametrize("code", ["ForbiddenByRbac", "ForbiddenByPolicy"])
+def test_a_refused_rotation_policy_is_a_gap_naming_the_key_and_why(fake: AzureFake, tmp_path: Path, code: str) -> None:
+    """A 403 on `keys/{k}/rotationpolicy` (no `getrotationpolicy`) left MLW-KV-08 `unknown` with no gap: the
+    scan said it was complete (exit 0/1). It is a gap naming the vault, the key and the refusal, as when
+    ARM's listing stood in for the data plane."""
+    fake.faults.policy_refused = {"legacy-wrap"}
+    fake.wire.kv_policy_refusal = code
+    inventory = collect(options(fake, tmp_path))
+    assert _key_gaps(inventory) == [f"vault kv-claims: rotation policy HTTP 403 Forbidden/{code} for key legacy-wrap"]
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    [rotation] = [f for f in findings if f.check_id == "MLW-KV-08" and "legacy-wrap" in f.message]
+    assert rotation.status == Status.UNKNOWN and code in rotation.message
+
+
+def test_a_key_deleted_before_its_rotation_policy_is_read_is_left_out(fake: AzureFake, tmp_path: Path) -> None:
+    """404 `KeyNotFound` on the policy: the key is gone (as on its own GET), not a key "without a policy"
+    (a false MLW-KV-08 fail on a key that no longer exists)."""
+    fake.wire.kv_policy_gone = "signing"
+    inventory = collect(options(fake, tmp_path))
+    assert "signing" not in {k.name for k in inventory.keys} and len(inventory.keys) == 2
+
+
+@pytest.mark.parametrize("style", ["float", "string", "iso"])
+def test_arm_key_times_spelt_otherwise_keep_their_expiry(fake: AzureFake, tmp_path: Path, style: str) -> None:
+    """ARM's key listing (the Reader fallback) with `exp` as `1.7e9`, `"1700000000"` or a date: each read as
+    "no expiry" before, a false MLW-KV-07 fail."""
+    fake.faults.forbidden_vaults = {"kv-claims"}
+    fake.wire.arm_key_times = style
+    inventory = collect(options(fake, tmp_path))
+    wanted = {k.name: (k.expires, k.not_before, k.created) for k in sample_inventory().keys}
+    assert {k.name: (k.expires, k.not_before, k.created) for k in inventory.keys} == wanted
+
+
+def test_arm_key_times_that_are_no_time_make_the_vault_a_gap(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.forbidden_vaults = {"kv-claims"}
+    fake.wire.arm_key_times = "junk"
+    inventory = collect(options(fake, tmp_path))
+    assert inventory.keys == []
+    [reason] = _key_gaps(inventory)
+    assert "keys not readable: malformed response (key " in reason and "is not a time" in reason

@@ -20,7 +20,7 @@ from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, Re
 from azure.keyvault.keys import ApiVersion, KeyClient, KeyProperties
 
 from scanner import props
-from scanner.azure import failures
+from scanner.azure import failures, token_expiry
 from scanner.azure.arm import KEYVAULT_API, ArmClient
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
@@ -77,7 +77,8 @@ class KeyVaultReader:
         refused = "no vault URI"
         if uri:
             try:
-                return self._served(vault, uri.rstrip("/")), None
+                keys = self._served(vault, uri.rstrip("/"))
+                return keys, _policy_gap(vault, keys)
             except (AzureError, ValueError) as exc:  # private or firewalled vault, or no data-plane permission
                 refused = f"data plane {failures.reason(exc)}"
                 if failures.timed_out(exc):
@@ -166,7 +167,10 @@ class KeyVaultReader:
         attributes = item if item.enabled is not None else key.properties
         managed = bool(item.managed or key.properties.managed)  # a certificate's key, said in either reply
         del key
-        policy, readable = self._policy(client, name)
+        try:
+            policy, readable, why = self._policy(client, name)
+        except ResourceNotFoundError:  # `KeyNotFound`: deleted since its GET, as above
+            return None
         return KeyMetadata(
             vault_id=vault.id,
             vault_uri=uri + "/",
@@ -183,16 +187,26 @@ class KeyVaultReader:
             managed=managed,
             rotation_policy=policy,
             rotation_policy_readable=readable,
+            unread_reason=why,
         )
 
     @staticmethod
-    def _policy(client: KeyClient, name: str) -> tuple[RotationPolicy | None, bool]:
+    def _policy(client: KeyClient, name: str) -> tuple[RotationPolicy | None, bool, str | None]:
+        """The key's rotation policy, whether it was read, and why not.
+
+        Key Vault answers a key that never had a policy with its default one (a Notify action), not
+        404. A 404 naming the key (`KeyNotFound`) is a key deleted since it was read (raised); any
+        other 404 is read as no policy, as the SDKs' first releases and some emulators answer. A
+        refusal (403 `ForbiddenByRbac`, `ForbiddenByPolicy`: no `keys/getrotationpolicy`) or a
+        failure leaves the policy unread, which the vault's coverage gap names."""
         try:
             policy = client.get_key_rotation_policy(name)
         except HttpResponseError as exc:
+            if exc.status_code == 404 and "KeyNotFound" in failures.error_codes(exc):
+                raise ResourceNotFoundError(response=exc.response) from None
             if exc.status_code == 404:
-                return None, True
-            return None, False
+                return None, True, None
+            return None, False, f"rotation policy {failures.reason(exc)}"
         actions = tuple(
             LifetimeAction(
                 action=_action(action.action),
@@ -201,7 +215,7 @@ class KeyVaultReader:
             )
             for action in policy.lifetime_actions or []
         )
-        return RotationPolicy(lifetime_actions=actions, expiry_time=policy.expires_in), True
+        return RotationPolicy(lifetime_actions=actions, expiry_time=policy.expires_in), True, None
 
     def _arm_keys(self, vault: Resource, uri: str, refused: str) -> list[KeyMetadata]:
         """`GET vaults/{v}/keys` (Reader): attributes and URI; type, size and policy only if present."""
@@ -233,10 +247,10 @@ class KeyVaultReader:
             name=name,
             kid=f"{uri}/keys/{name}" if uri else _versionless(props.text(item, "properties.keyUri"), name),
             enabled=props.flag(item, "properties.attributes.enabled"),
-            expires=_int(props.get(item, "properties.attributes.exp")),
-            not_before=_int(props.get(item, "properties.attributes.nbf")),
-            created=_int(props.get(item, "properties.attributes.created")),
-            updated=_int(props.get(item, "properties.attributes.updated")),
+            expires=_time(item, "exp"),
+            not_before=_time(item, "nbf"),
+            created=_time(item, "created"),
+            updated=_time(item, "updated"),
             key_type=props.text(item, "properties.kty"),
             key_size=_int(props.get(item, "properties.keySize")),
             curve=props.text(item, "properties.curveName"),
@@ -285,6 +299,19 @@ def _listed(client: KeyClient) -> list[KeyProperties]:
         seen.add(link)
 
 
+def _policy_gap(vault: Resource, keys: list[KeyMetadata]) -> Gap | None:
+    """The keys whose rotation policy the data plane refused, named: their rotation (MLW-KV-08) is
+    `unknown`, and the scan says it is incomplete, as when ARM's listing stood in for the data plane."""
+    unread = [key for key in keys if not key.rotation_policy_readable]
+    if not unread:
+        return None
+    names = sorted(key.name for key in unread)
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    why = unread[0].unread_reason or "rotation policy not readable"
+    reason = f"vault {vault.name}: {why} for key {', '.join(names[:3])}{more}"
+    return Gap(source=KEY_METADATA, scope=f"{vault.id}/keys", reason=reason)
+
+
 def _unattributed(keys: list[KeyMetadata]) -> str | None:
     """Keys whose `attributes` never came (Key Vault and ARM always send `enabled`), named; None if none."""
     names = sorted(key.name for key in keys if key.enabled is None)
@@ -309,3 +336,18 @@ def _versionless(key_uri: str | None, name: str) -> str:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _time(item: dict[str, Any], field: str) -> int | None:
+    """A key attribute in unix seconds as the spec says, or as a fraction, digits or a date with a
+    zone; absent or null is none. Any other value is no time: read as none, an expiry would be a
+    false "no expiry", so the listing is malformed (the vault a gap)."""
+    value = props.get(item, f"properties.attributes.{field}")
+    if value is None:
+        return None
+    seconds = _int(value)
+    if seconds is None and not isinstance(value, bool):
+        seconds = token_expiry.as_seconds(value)
+    if seconds is None:
+        raise DecodeError(f"key {item.get('name')!s:.60}: '{field}' is not a time")
+    return seconds

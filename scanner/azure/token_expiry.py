@@ -48,6 +48,11 @@ def _date(value: Any) -> int | None:
     return None
 
 
+def as_seconds(value: Any) -> int | None:
+    """Unix seconds from a number, digits (a fraction allowed) or a date with a zone; None otherwise."""
+    return _number(value) or _date(value)
+
+
 def seconds(body: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
     """The reply with `expires_in`/`expires_on` as integers where it spelt them otherwise, and an
     `expires_in` worked out from `expires_on` when only that came (MSAL reads `expires_in` alone);
@@ -56,7 +61,7 @@ def seconds(body: dict[str, Any], now: float | None = None) -> dict[str, Any] | 
     if "access_token" not in body:
         return None  # an error reply: azure-identity names it as it is
     changed = dict(body)
-    for name, read in (("expires_in", _number), ("expires_on", lambda v: _number(v) or _date(v))):
+    for name, read in (("expires_in", _number), ("expires_on", as_seconds)):
         value = body.get(name)
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
             continue

@@ -47,6 +47,8 @@ class Faults:
     """Key Vault data plane answers 403 for these vault names (the scanner should fall back to ARM)."""
     forbidden_vaults_arm: set[str] = field(default_factory=set)
     """ARM `vaults/{v}/keys` answers 403 for these vault names."""
+    policy_refused: set[str] = field(default_factory=set)
+    """Key Vault answers 403 to the rotation-policy read of these keys (no `keys/getrotationpolicy`)."""
     forbidden_app_settings: bool = False
     arm_refused: dict[str, int] = field(default_factory=dict)
     """Resource id (lower case) -> the status its own ARM GET answers (404: deleted since Resource Graph indexed it)."""

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -467,6 +468,10 @@ class Router:
             if vault in fake.faults.forbidden_vaults_arm:
                 return self.reply(403, _error("AuthorizationFailed", "no access to keys"))
             items = estate.vault_keys_arm(target, full=fake.arm_key_fields)
+            if fake.wire.arm_key_times != "int":
+                for item in items:
+                    attributes = item["properties"].get("attributes", {})
+                    attributes.update(_times(attributes, fake.wire.arm_key_times))
             if fake.wire.kv_no_attributes == "everywhere":
                 items = [
                     {**item, "properties": {k: v for k, v in item["properties"].items() if k != "attributes"}}
@@ -558,8 +563,13 @@ class Router:
             return self.reply(404, _error("KeyNotFound", "no such key"))
         if len(parts) >= 4 and parts[3] == "rotationpolicy":
             self.count("kv:policy")
-            if not match.rotation_policy_readable:
-                return self.reply(403, _error("Forbidden", "missing keys/getrotationpolicy"))
+            if not match.rotation_policy_readable or match.name in fake.faults.policy_refused:
+                refusal = _error("Forbidden", "missing keys/getrotationpolicy")
+                if fake.wire.kv_policy_refusal:  # the reason, as Key Vault's inner error names it
+                    refusal["error"]["innererror"] = {"code": fake.wire.kv_policy_refusal}
+                return self.reply(403, refusal)
+            if match.name == fake.wire.kv_policy_gone:
+                return self.reply(404, _error("KeyNotFound", "the key was deleted"))
             policy = rotation_policy(match, real_url)
             if fake.wire.kv_policy_body is not None:
                 return self.reply(200, fake.wire.kv_policy_body)
@@ -576,6 +586,17 @@ class Router:
         if fake.wire.kv_no_attributes in ("both", "everywhere"):
             del bundle["attributes"]
         self.reply(200, bundle)
+
+
+def _times(attributes: dict[str, Any], style: str) -> dict[str, Any]:
+    """`wire.arm_key_times`: the unix-second fields spelt as `float`, `string` (digits), `iso` or `junk`."""
+    spell: dict[str, Callable[[int], Any]] = {
+        "float": float,
+        "string": str,
+        "iso": lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+        "junk": lambda t: "someday",
+    }
+    return {k: spell[style](v) for k, v in attributes.items() if k in ("exp", "nbf", "created", "updated")}
 
 
 def _under(path: str, ids: set[str]) -> bool:

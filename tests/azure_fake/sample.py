@@ -276,7 +276,6 @@ def sample_inventory() -> Inventory:
             created=1600000000,
             key_type="RSA",
             key_size=2048,
-            rotation_policy_readable=False,
         )
     )
     settings = [

@@ -141,5 +141,12 @@ class Wire:
     """When set, the body of every rotation-policy reply instead of the policy."""
     kv_modulus_zero: bool = False
     """RSA moduli carry a leading zero octet (RFC 7518 6.3.1.1: some libraries send 257 octets for 2048 bits)."""
+    kv_policy_refusal: str = ""
+    """The inner error code of a refused rotation-policy read (`ForbiddenByRbac`, `ForbiddenByPolicy`)."""
+    kv_policy_gone: str | None = None
+    """This key's rotation policy answers 404 `KeyNotFound` (the key deleted after its own GET)."""
+    arm_key_times: str = "int"
+    """ARM's key listing spells `exp`, `nbf`, `created`, `updated` as `int` (the spec), `float`, `string`,
+    `iso` (a date) or `junk` (no time at all)."""
     kv_deleted_key: str | None = None
     """This key is still listed but `GET /keys/{name}` answers 404 (deleted between the two reads)."""
