@@ -93,7 +93,10 @@ def test_gates_key_budgets_by_subscription_and_vault() -> None:
     assert vaults.waits == 0 and subscription_of(vault) == "s1"
 
 
-@pytest.mark.parametrize("header", ["subscription-reads", "subscription-global-reads"])
+@pytest.mark.parametrize(
+    "header",
+    ["subscription-reads", "subscription-global-reads", "subscription-resource-requests", "tenant-resource-requests"],
+)
 def test_reads_left_by_other_callers_are_respected(tmp_path: Path, header: str) -> None:
     """Another tool with the same identity spent most of the bucket: ARM's remaining-reads header caps ours
     (this principal's count, or every principal's in the subscription since ARM's 2024 token buckets)."""

@@ -117,7 +117,7 @@ def test_graph_502_and_a_reset_connection_are_retried(fake: AzureFake, tmp_path:
     assert fake.faults.graph_502 == fake.faults.graph_reset == 0
 
 
-@pytest.mark.parametrize("style", ["date", "none", "garbled"])
+@pytest.mark.parametrize("style", ["date", "none", "garbled", "ms", "ms-plain"])
 def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Path, style: str) -> None:
     fake.wire.retry_after = style
     fake.faults.graph_429 = 2
@@ -125,7 +125,7 @@ def test_graph_429_retry_after_as_a_date_or_absent(fake: AzureFake, tmp_path: Pa
     assert fake.faults.graph_429 == 0
 
 
-@pytest.mark.parametrize("style", ["date", "ms", "garbled"])
+@pytest.mark.parametrize("style", ["date", "ms", "ms-plain", "garbled"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_arm_429_retry_after_as_a_date_or_in_milliseconds(
     fake: AzureFake, tmp_path: Path, method: str, style: str
@@ -956,7 +956,7 @@ def test_graph_last_page_with_a_token_and_counts_that_disagree(fake: AzureFake, 
     assert fake.counts["graph:resources"] == 4 + 1  # 10 rows at 3 a page, then the empty one
 
 
-@pytest.mark.parametrize("style", ["seconds", "date", "none"])
+@pytest.mark.parametrize("style", ["seconds", "date", "none", "ms-plain"])
 def test_key_vault_throttling_and_503s_are_ridden_out(fake: AzureFake, tmp_path: Path, style: str) -> None:
     """Key Vault's 429 (Retry-After in seconds, as an HTTP date, or absent) and 503, with its own headers."""
     fake.wire.retry_after = style

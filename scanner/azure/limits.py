@@ -113,10 +113,13 @@ REMAINING_HEADERS = (
     REMAINING_READS,
     "x-ms-ratelimit-remaining-subscription-global-reads",
     "x-ms-ratelimit-remaining-tenant-reads",
+    "x-ms-ratelimit-remaining-subscription-resource-requests",
+    "x-ms-ratelimit-remaining-tenant-resource-requests",
 )
 """Reads left: this principal's in the subscription, every principal's in it (the regional token
 bucket ARM moved to in 2024, 15 times one principal's), this principal's at tenant scope. A reply
-may carry any of them; the fewest left caps the budget."""
+may carry any of them; the fewest left caps the budget. A resource provider with limits of its own
+(Resource Graph, Compute, ...) says `...-resource-requests` instead, for the subscription or the tenant."""
 
 
 class Gate:

@@ -102,6 +102,8 @@ class Router:
             return {"Retry-After": formatdate(time.time() + max(1, math.ceil(seconds)), usegmt=True)}
         if style == "ms":  # what some resource providers send instead (azure-core reads both)
             return {"x-ms-retry-after-ms": str(max(1, math.ceil(seconds * 1000)))}
+        if style == "ms-plain":  # the unprefixed spelling azure-core also reads
+            return {"retry-after-ms": str(max(1, math.ceil(seconds * 1000)))}
         if style == "hour":  # the old hourly ARM quota spent: come back in an hour
             return {"Retry-After": "3600"}
         if style == "garbled":  # a gateway's own spelling, in no HTTP form

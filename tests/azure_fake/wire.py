@@ -78,7 +78,8 @@ class Wire:
     drip_for: float = 8.0
     # -- throttling ----------------------------------------------------------------------------
     retry_after: str = "seconds"
-    """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`),
+    """How 429s spell `Retry-After`: `seconds`, `date` (an HTTP date), `ms` (`x-ms-retry-after-ms`), `ms-plain`
+    (`retry-after-ms`),
     `hour` (3600 s: a spent hourly quota), `garbled` (no HTTP form: `soon`) or `none`."""
     # -- ARM -----------------------------------------------------------------------------------
     arm_prefix: str = ""
