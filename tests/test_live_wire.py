@@ -110,6 +110,13 @@ def test_graph_truncated_result_without_a_token_is_an_error(fake: AzureFake, tmp
     assert "\n" not in str(caught.value)
 
 
+def test_gzip_encoded_replies_read_as_the_same_estate(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.gzip = True
+    fake.faults.kv_busy = 1  # an error reply compressed too
+    _same(fake, tmp_path)
+    assert fake.counts["gzip"] >= fake.counts["graph"] + fake.counts["token"] + fake.counts["kv:list"]
+
+
 def test_graph_502_and_a_reset_connection_are_retried(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.graph_502 = 2
     fake.faults.graph_reset = 2

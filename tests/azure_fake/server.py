@@ -8,6 +8,7 @@ and `Faults` injects throttling, errors, 403 scopes, malformed pages and revoked
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import math
 import random
@@ -190,11 +191,18 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
                 time.sleep(random.uniform(0, fake.faults.jitter))
             self._finished()  # before the client can read the reply and send its next request
             data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+            packed = fake.wire.gzip and data and "gzip" in str(self.headers.get("Accept-Encoding", ""))
+            if packed:  # as Azure's front doors compress a reply the client said it can read
+                data = gzip.compress(data)
+                with fake._lock:
+                    fake.counts["gzip"] += 1
             self.send_response(status)
             content_type = (headers or {}).pop("Content-Type", fake.wire.content_type)
             if content_type:
                 self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if packed:
+                self.send_header("Content-Encoding", "gzip")
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
