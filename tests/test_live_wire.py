@@ -88,6 +88,17 @@ def test_graph_first_page_empty_with_a_token(fake: AzureFake, tmp_path: Path) ->
     assert fake.counts["graph:resources"] == 1 + 4  # the empty page, then 10 rows at 3 a page
 
 
+def test_graph_result_truncated_with_a_paging_token_is_paged_to_the_end(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_truncated_with_token = True
+    fake.wire.graph_page_size = 3
+    _same(fake, tmp_path)
+
+
+def test_graph_without_facets_at_all(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.graph_facets = None
+    _same(fake, tmp_path)
+
+
 def test_graph_without_counts(fake: AzureFake, tmp_path: Path) -> None:
     fake.wire.graph_counts = False
     fake.wire.graph_page_size = 3

@@ -354,12 +354,16 @@ class Router:
         }
         if not wire.graph_counts:
             del payload["totalRecords"], payload["count"]
+        if wire.graph_facets is None:  # left out altogether, as a terse fake may
+            del payload["facets"]
         if start + size < len(rows) or (wire.graph_stuck_token and len(rows) > size) or (rows and not size):
             if wire.graph_truncate_without_token:
                 payload["resultTruncated"] = "true"
             else:
                 following = size if wire.graph_stuck_token else start + size
                 payload[wire.graph_token_key] = base64.b64encode(str(following).encode()).decode()
+                if wire.graph_truncated_with_token:  # more rows behind the token: "truncated" here means "paged"
+                    payload["resultTruncated"] = "true"
                 if wire.graph_token_ignored:  # a fresh token each time, which the next request will not read
                     payload[wire.graph_token_key] = base64.b64encode(
                         f"{following}#{fake.counts['graph']}".encode()

@@ -30,6 +30,8 @@ class Wire:
     """`resultTruncated` as sent: the spec's string, or a JSON boolean."""
     graph_truncate_without_token: bool = False
     """A page that leaves rows out says `resultTruncated: "true"` and gives no `$skipToken`."""
+    graph_truncated_with_token: bool = False
+    """A page with a `$skipToken` also says `resultTruncated: "true"` (the rest is behind the token)."""
     graph_sparse: bool = False
     """`subscriptionId` and `resourceGroup` come back null (a fake that projects columns its rows lack)."""
     graph_stuck_token: bool = False
