@@ -38,3 +38,32 @@ def test_a_trickling_resource_graph_page_is_one_error(fake: AzureFake, tmp_path:
     with pytest.raises(SourceError, match="did not answer in time") as caught:
         collect(options(fake, tmp_path, read_timeout=2.0, reply_timeout=0.5, max_retries=1))
     assert "\n" not in str(caught.value)
+
+
+def test_a_trickling_managed_identity_endpoint_is_cut_off_too(tmp_path: Path) -> None:
+    """App Service's managed identity endpoint trickling its token reply: the sign-in ends as a timeout
+    (one line, exit 2) instead of waiting as long as the trickle lasts, on every attempt."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+    from tests.azure_fake.routes import MSI_HEADER, MSI_PATH
+
+    environment: dict[str, str | None] = dict.fromkeys(
+        ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST")
+    )
+    with AzureFake(sample_inventory()) as fake:
+        fake.wire.drip_path = MSI_PATH
+        fake.wire.drip_seconds, fake.wire.drip_for = 0.1, 6.0
+        environment.update(
+            IDENTITY_ENDPOINT=fake.url + MSI_PATH,
+            IDENTITY_HEADER=MSI_HEADER,
+            AZURE_TOKEN_CREDENTIALS="managedidentitycredential",
+        )
+        args = ["collect", "--arm-endpoint", fake.url, "--ca-bundle", str(fake.ca_path), "--no-keyvault"]
+        out = tmp_path / "e.jsonl"
+        result = CliRunner().invoke(cli, [*args, "--quiet", "--read-timeout", "0.3", "--out", str(out)], env=environment)
+        assert fake.counts["graph"] == 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "ManagedIdentityCredential" in lines[0] and "did not answer in time" in lines[0], lines[0]
+    assert not out.exists()

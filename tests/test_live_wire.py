@@ -1136,3 +1136,20 @@ def test_arm_key_times_that_are_no_time_make_the_vault_a_gap(fake: AzureFake, tm
     assert inventory.keys == []
     [reason] = _key_gaps(inventory)
     assert "keys not readable: malformed response (key " in reason and "is not a time" in reason
+
+
+def test_an_ipv6_endpoint_with_next_links_naming_it(tmp_path: Path) -> None:
+    """ARM, Resource Graph, the vaults and the authority at `https://[::1]:PORT`, every page linked by a
+    `nextLink` on that host: the same estate as over a host name, through the CLI's URL checks too."""
+    from scanner.cli import cli
+
+    wanted = reference(tmp_path)
+    with AzureFake(sample_inventory(), quota=100, window=1.0, host="::1") as six:
+        six.wire.arm_page_size = six.wire.kv_page_size = 1
+        assert six.url.startswith("https://[::1]:")
+        assert _shape(collect(options(six, tmp_path))) == wanted
+        args = ["collect", "--arm-endpoint", six.url, "--authority-host", six.url, "--ca-bundle", str(six.ca_path)]
+        out = tmp_path / "e.jsonl"
+        result = CliRunner().invoke(cli, [*args, "--quiet", "--no-keyvault", "--out", str(out)], env=env(six, tmp_path))
+        assert result.exit_code == 0, result.output
+        assert six.counts["unknown"] == 0 and six.counts["kv:list"] > 1

@@ -107,12 +107,11 @@ def credential_for(options: CollectOptions) -> Any:
             client_id=os.environ.get("AZURE_CLIENT_ID"),
             _exclude_workload_identity_credential=True,
             _enable_imds_probe=True,
-            # Its own 2 s connect timeout (IMDS off Azure never connects), and ours for the reply:
-            # azure-core's 300 s read timeout held a run on an endpoint that accepted and never answered.
-            connection_timeout=min(2.0, options.connect_timeout),
-            read_timeout=options.read_timeout,
+            # Its own 2 s connect timeout (IMDS off Azure never connects), and ours for the reply (and the
+            # whole reply's deadline): azure-core's 300 s read timeout held a run on an endpoint that
+            # accepted and never answered.
+            transport=options.transport(connect_timeout=min(2.0, options.connect_timeout)),
             raw_response_hook=json_token_reply,
-            **options.trust_kwargs(),
         ),
         # The developer tools sign in through their own processes, in the cloud they are set to.
         "azureclicredential": lambda: identity.AzureCliCredential(process_timeout=10),

@@ -121,8 +121,14 @@ class CollectOptions:
     def transport_kwargs(self) -> dict[str, Any]:
         """Keyword arguments every azure-core client and credential gets: a transport of its own that
         trusts the CA, keeps the timeouts and bounds each whole reply (`transport.py`)."""
+        return {"transport": self.transport()}
+
+    def transport(self, connect_timeout: float | None = None) -> Any:
+        """A fresh `DeadlineTransport` with these timeouts (`connect_timeout` overrides the connect one)."""
         from scanner.azure.transport import DeadlineTransport
 
         reply = self.reply_timeout or self.read_timeout * REPLY_FACTOR
-        timeouts = {"connection_timeout": self.connect_timeout, "read_timeout": self.read_timeout}
-        return {"transport": DeadlineTransport(reply, **self.trust_kwargs(), **timeouts)}
+        connect = self.connect_timeout if connect_timeout is None else connect_timeout
+        return DeadlineTransport(
+            reply, **self.trust_kwargs(), connection_timeout=connect, read_timeout=self.read_timeout
+        )

@@ -44,7 +44,15 @@ CLOUD_HOSTS = tuple(host for cloud in CLOUDS.values() for host in (cloud.authori
 class AzureFake:
     """Start with `with AzureFake(inventory) as fake:`; point the scanner at `fake.url`."""
 
-    def __init__(self, inventory: Inventory, *, quota: int = 15, window: float = 5.0, page_cap: int = 1000):
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        quota: int = 15,
+        window: float = 5.0,
+        page_cap: int = 1000,
+        host: str = "127.0.0.1",
+    ):
         self.estate = FakeEstate(inventory)
         self.faults = Faults()
         self.wire = Wire()
@@ -78,15 +86,17 @@ class AzureFake:
         self._blocked_until = 0.0
         self._dir = tempfile.TemporaryDirectory(prefix="azure-fake-")
         ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1", *CLOUD_HOSTS, "*.vault.azure.net")
+        cert = ca.issue_cert("localhost", "127.0.0.1", "::1", *CLOUD_HOSTS, "*.vault.azure.net")
         self.ca_path = Path(self._dir.name) / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server = _Server6 if ":" in host else ThreadingHTTPServer  # `::1`: the fake on IPv6 loopback
+        self._server = server((host, 0), _handler(self))
         self._server.daemon_threads = True
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://localhost:{self._server.server_address[1]}"
+        named = f"[{host}]" if ":" in host else "localhost"
+        self.url = f"https://{named}:{self._server.server_address[1]}"
         self.keyvault_template = self.url + KV_PREFIX + "{name}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -151,6 +161,10 @@ class AzureFake:
                 setattr(self.faults, name, value - 1)
                 return True
         return False
+
+
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _quota_headers(remaining: int, resets: float) -> dict[str, str]:
