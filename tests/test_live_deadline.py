@@ -61,7 +61,9 @@ def test_a_trickling_managed_identity_endpoint_is_cut_off_too(tmp_path: Path) ->
         )
         args = ["collect", "--arm-endpoint", fake.url, "--ca-bundle", str(fake.ca_path), "--no-keyvault"]
         out = tmp_path / "e.jsonl"
-        result = CliRunner().invoke(cli, [*args, "--quiet", "--read-timeout", "0.3", "--out", str(out)], env=environment)
+        result = CliRunner().invoke(
+            cli, [*args, "--quiet", "--read-timeout", "0.3", "--out", str(out)], env=environment
+        )
         assert fake.counts["graph"] == 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output

@@ -550,6 +550,9 @@ class Router:
             size = fake.wire.kv_page_size or int(self.params.get("maxresults", ["25"])[0])
             start = int(self.params.get("$skiptoken", ["0"])[0])
             value = [key_item(k, real_url) for k in keys[start : start + size]]
+            if fake.wire.kv_key_times != "int":
+                for item in value:
+                    item["attributes"].update(_times(item["attributes"], fake.wire.kv_key_times))
             if fake.wire.kv_no_attributes:
                 value = [{k: v for k, v in item.items() if k != "attributes"} for item in value]
             if fake.wire.kv_managed_in_get_only:
@@ -584,6 +587,8 @@ class Router:
         if match.name == fake.wire.kv_deleted_key:
             return self.reply(404, _error("KeyNotFound", "the key was deleted"))
         bundle = key_bundle(match, real_url)
+        if fake.wire.kv_key_times != "int":
+            bundle["attributes"].update(_times(bundle["attributes"], fake.wire.kv_key_times))
         if fake.wire.kv_modulus_zero and "n" in bundle["key"]:
             octets = base64.urlsafe_b64decode(bundle["key"]["n"] + "==")
             bundle["key"]["n"] = base64.urlsafe_b64encode(b"\0" + octets).rstrip(b"=").decode()

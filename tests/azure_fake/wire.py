@@ -150,6 +150,8 @@ class Wire:
     """The inner error code of a refused rotation-policy read (`ForbiddenByRbac`, `ForbiddenByPolicy`)."""
     kv_policy_gone: str | None = None
     """This key's rotation policy answers 404 `KeyNotFound` (the key deleted after its own GET)."""
+    kv_key_times: str = "int"
+    """The same on the data plane (key listing and `GET /keys/{name}`)."""
     arm_key_times: str = "int"
     """ARM's key listing spells `exp`, `nbf`, `created`, `updated` as `int` (the spec), `float`, `string`,
     `iso` (a date) or `junk` (no time at all)."""
