@@ -145,6 +145,11 @@ def test_gzip_encoded_replies_read_as_the_same_estate(fake: AzureFake, tmp_path:
     assert fake.counts["gzip"] >= fake.counts["graph"] + fake.counts["token"] + fake.counts["kv:list"]
 
 
+def test_replies_that_start_with_a_byte_order_mark(fake: AzureFake, tmp_path: Path) -> None:
+    fake.wire.bom = True
+    _same(fake, tmp_path)
+
+
 def test_graph_502_and_a_reset_connection_are_retried(fake: AzureFake, tmp_path: Path) -> None:
     fake.faults.graph_502 = 2
     fake.faults.graph_reset = 2

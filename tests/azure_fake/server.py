@@ -205,6 +205,8 @@ def _handler(fake: AzureFake) -> type[BaseHTTPRequestHandler]:
                 time.sleep(random.uniform(0, fake.faults.jitter))
             self._finished()  # before the client can read the reply and send its next request
             data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+            if fake.wire.bom and data:  # a UTF-8 byte order mark first, as some .NET and PowerShell services write
+                data = b"\xef\xbb\xbf" + data
             packed = fake.wire.gzip and data and "gzip" in str(self.headers.get("Accept-Encoding", ""))
             if packed:  # as Azure's front doors compress a reply the client said it can read
                 data = gzip.compress(data)

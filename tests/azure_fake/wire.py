@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 class Wire:
     content_type: str = "application/json; charset=utf-8"
     """The `Content-Type` of every API reply (a hand-written fake may say `text/plain`, or nothing: empty)."""
+    bom: bool = False
+    """Every reply body starts with a UTF-8 byte order mark."""
     gzip: bool = False
     """Compress every reply (errors and the token endpoint's too) with `Content-Encoding: gzip` when asked to."""
     error_shape: str = "error"
