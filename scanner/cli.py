@@ -438,11 +438,11 @@ Examples:
 )
 @click.option(
     "--check-timeout",
-    type=Seconds(min=0),
+    type=Seconds(min=0, max=86400),
     metavar="SECONDS",
     default=30.0,
     show_default=True,
-    help="Seconds one check may spend on one resource before it becomes an error (0: no limit).",
+    help="Seconds one check may spend on one resource before it becomes an error (0: no limit; at most 86400).",
 )
 @click.option(
     "--jobs",

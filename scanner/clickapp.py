@@ -274,17 +274,23 @@ class Location(click.Path):
 
 
 class Seconds(click.FloatRange):
-    """A non-negative number of seconds; `nan` passes a plain `FloatRange` (it compares false with
-    every bound) and would reach the check supervisor's clock."""
+    """A finite, non-negative number of seconds; `nan` passes a plain `FloatRange` (it compares
+    false with every bound) and `inf`, `1e309` or `-0` pass `min=0`: each reached the check
+    supervisor's clock as a silent 'no limit'."""
 
     name = "number of seconds"
     """What click's refusal calls a value that is no number (its own word is 'float range')."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        seconds = super().convert(value, param, ctx)
-        if math.isnan(seconds):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        return seconds
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = 0.0  # click's own refusal follows, in its words
+        if not math.isfinite(number):  # before the range, which calls 1e309 'inf'
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        if math.copysign(1.0, number) < 0 and number == 0:  # -0 passes min=0; the sign says a negative was meant
+            self.fail(f"{value!r} is negative", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def timeout_options(connect: float, read: float, *, when: str = "", then: str = "") -> list[Callable[[Any], Any]]:

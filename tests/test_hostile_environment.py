@@ -49,7 +49,7 @@ COMMANDS = {
     [
         ("MLWARDEN_CONNECT_TIMEOUT", "--connect-timeout", "ten", "'ten' is not a valid number of seconds"),
         ("MLWARDEN_READ_TIMEOUT", "--read-timeout", "-1", "not in the range 0<x<=3600"),
-        ("MLWARDEN_READ_TIMEOUT", "--read-timeout", "nan", "'nan' is not a number of seconds"),
+        ("MLWARDEN_READ_TIMEOUT", "--read-timeout", "nan", "'nan' is not a finite number of seconds"),
     ],
     ids=["connect-text", "read-negative", "read-nan"],
 )

@@ -361,7 +361,7 @@ def test_an_empty_path_is_refused_not_taken_as_the_working_directory(
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--check-timeout", "nan"], "Invalid value for '--check-timeout': 'nan' is not a number of seconds"),
+        (["--check-timeout", "nan"], "Invalid value for '--check-timeout': 'nan' is not a finite number of seconds"),
         (["--changes-since", "forever"], "--changes-since 'forever': expected a duration such as 7d or 72h"),
         (["--changes-since", "9" * 40 + "d"], "expected a duration such as 7d or 72h"),
         (["--changes-since", "15d"], "--changes-since '15d': must be more than 0 and at most 14d"),

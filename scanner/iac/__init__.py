@@ -60,18 +60,44 @@ def _json_below(root: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def _parameters_for(template: Path, declared: object, parameter_files: list[Path], single: bool) -> dict[str, object]:
+def _load_parameters(path: Path, parameter_files: list[Path]) -> dict[Path, dict[str, object]]:
+    """Every `--parameters` file read once, before any template: the template itself, or another
+    template, given as its parameters said only 'no template found' or 'parameter has no value'."""
+    loaded: dict[Path, dict[str, object]] = {}
+    for file in parameter_files:
+        if not file.is_file():
+            what = "not a regular file" if file.exists() else "no such file"
+            raise InputError(f"--parameters {file}: {what}")
+        if path.is_file() and os.path.samefile(file, path):
+            raise InputError(
+                f"--parameters {file} is the --template file itself; give its parameters file "
+                f"(such as {path.stem}.parameters.json), or no --parameters"
+            )
+        _not_bicep(file, "build-params")
+        document = located_json.load(file, "ARM parameters file", comments=True)
+        if arm_template.is_deployment_template(document):
+            raise InputError(
+                f"--parameters {file}: an ARM deployment template, not a parameters file "
+                "(a parameters file gives each parameter a `value`); pass templates to --template"
+            )
+        loaded[file] = arm_template.parameter_values(document, file)
+    return loaded
+
+
+def _parameters_stem(file: Path) -> str:
+    return file.name.split(".parameters", 1)[0].removesuffix(".json")
+
+
+def _parameters_for(
+    template: Path, declared: object, loaded: dict[Path, dict[str, object]], single: bool
+) -> dict[str, object]:
     """A single template takes every parameters file; in a directory, `x.parameters*.json` goes with `x.json`.
     A parameter the template does not declare is refused, as ARM refuses it (a parameters file meant
     for another template would otherwise leave this one judged on its defaults)."""
     names = {str(n).lower() for n in declared} if isinstance(declared, dict) else set()
     values: dict[str, object] = {}
-    for file in parameter_files:
-        stem = file.name.split(".parameters", 1)[0].removesuffix(".json")
-        if single or stem == template.stem:
-            _not_bicep(file, "build-params")
-            document = located_json.load(file, "ARM parameters file", comments=True)
-            given = arm_template.parameter_values(document, file)
+    for file, given in loaded.items():
+        if single or _parameters_stem(file) == template.stem:
             if unknown := sorted(n for n in given if n.lower() not in names):
                 raise InputError(f"{file}: parameter {unknown[0]!r} is not declared by the template {template}")
             values.update(given)
@@ -96,15 +122,12 @@ def _names_template_schema(file: Path) -> bool:
 
 def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inventory:
     """Every deployment template at `path` (a file, or a directory scanned recursively)."""
-    parameter_files = parameter_files or []
-    for file in parameter_files:
-        if not file.is_file():
-            raise InputError(f"--parameters {file}: no such file")
     files = _template_files(path)
+    loaded = _load_parameters(path, parameter_files or [])
     root = path if path.is_dir() else path.parent
     evaluated: list[tuple[Path, arm_template.Evaluated | InputError]] = []
     for file in files:
-        if file in parameter_files:
+        if file in loaded:
             continue
         try:
             document = located_json.load(file, "ARM template", comments=True)
@@ -116,7 +139,7 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
             if path.is_file():
                 raise InputError(f"{file}: not an ARM deployment template (no deployment template `$schema`)")
             continue  # a directory holds parameters files, configs, ...: only templates are read
-        parameters = _parameters_for(file, document.get("parameters"), parameter_files, path.is_file())
+        parameters = _parameters_for(file, document.get("parameters"), loaded, path.is_file())
         try:
             evaluated.append((file, arm_template.evaluate(document, file, parameters, root)))
         except InputError as exc:
@@ -125,6 +148,12 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
             evaluated.append((file, exc))  # an error only if no other template links this file
     if not evaluated:
         raise InputError(f"--template {path}: no ARM deployment template found")
+    stems = {file.stem for file, _ in evaluated}
+    if path.is_dir() and (unused := [f for f in loaded if _parameters_stem(f) not in stems]):
+        raise InputError(
+            f"--parameters {unused[0]}: no template named {_parameters_stem(unused[0])}.json in {path} "
+            "(x.parameters.json goes with x.json); it would be silently unused"
+        )
     # A template another one links is judged with the parameters it is given there, not on its own.
     linked = {f for _, result in evaluated if isinstance(result, arm_template.Evaluated) for f in result.linked}
     rows: list[SourceRow] = []
