@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -36,15 +37,27 @@ class _CheckedStdout(io.FileIO):
 
 
 def install() -> None:
-    """Put the check under `sys.stdout` when it is the process's real file descriptor 1."""
+    """Put the check under `sys.stdout`, and keep descriptor 1 itself for no one.
+
+    mlwarden's own output (`sys.stdout`, hence `click.echo`) moves to a duplicate of descriptor 1,
+    and descriptor 1 is pointed at stderr: what third-party code writes below Python (a plugin's
+    `os.write(1, ...)`, `sys.__stdout__`, a C extension's printf, a child process it starts)
+    cannot land in a report sent to stdout. With descriptor 1 closed at start, it is plugged the
+    same way, so that no file opened later (a history database) becomes descriptor 1."""
     current = sys.stdout
     if current is None or not isinstance(current, io.TextIOWrapper):
+        if current is None:
+            _point_at_stderr()
         return
     with contextlib.suppress(OSError, ValueError):
         if current.fileno() != 1:
             return
         current.flush()
-        raw = _CheckedStdout(1, "w", closefd=False)
+        own = os.dup(1)  # not inherited by child processes
+        if not _point_at_stderr():
+            os.close(own)
+            own = 1
+        raw = _CheckedStdout(own, "w", closefd=own != 1)
         sys.stdout = io.TextIOWrapper(
             io.BufferedWriter(raw),
             encoding=current.encoding,
@@ -53,11 +66,33 @@ def install() -> None:
         )
 
 
+def _point_at_stderr() -> bool:
+    """Descriptor 1 made a copy of stderr (or of /dev/null when stderr is closed too)."""
+    try:
+        os.dup2(2, 1)
+        return True
+    except OSError:
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.dup2(devnull, 1)
+        return True
+    except OSError:
+        return False
+    finally:
+        if devnull != 1:
+            os.close(devnull)
+
+
 @contextlib.contextmanager
 def to_stderr() -> Iterator[None]:
     """While third-party code runs (a check plugin's import and its checks), what it prints goes
     to stderr: standard output may be carrying a report (`--format sarif > results.sarif`), and a
-    plugin's debug `print` at its top had made that file invalid JSON. Python-level writes only."""
+    plugin's debug `print` at its top had made that file invalid JSON. Writes below Python go to
+    descriptor 1, which `install` has pointed at stderr."""
     saved = sys.stdout
     sys.stdout = sys.stderr
     try:
