@@ -85,7 +85,9 @@ def _classify_unknown(name: str, value: str, source: str) -> AppSettingFact:
         return fact(carried)
     if _LIST_FUNCTION.search(expression):  # `listKeys()`, `listCredentials()`: a key at deployment
         return fact("account-key")
-    if secrets.named_without_secret(name) or _no_secret_by_shape(expression):
+    if secrets.named_without_secret(name) or (
+        _no_secret_by_shape(expression) and not _may_wrap_a_credential(name, expression, source)
+    ):
         return fact("none")
     return _unknown_settings(unevaluated.marker(f"{name} = [{expression}]"), source)
 
@@ -165,19 +167,51 @@ def _no_secret_by_shape(expression: str) -> bool:
     return "reference" in calls and calls <= _SAFE_ARM_FUNCTIONS and ".outputs" not in expression.lower()
 
 
+_HOST_LIKE_TF_ATTRIBUTE = re.compile(r"(?:^|_)(?:name|fqdn|endpoint|host|hostname|uri|url)$")
+_CONNECTION_NAME = re.compile(r"conn|dsn|jdbc|odbc", re.IGNORECASE)
+
+
+def _may_wrap_a_credential(name: str, expression: str, source: str) -> bool:
+    """Whether a Terraform value known after apply may hold literal text with a credential that the
+    plan cannot show. The plan records only what an expression refers to, never its literal text:
+    `"Server=${azurerm_mssql_server.db.fully_qualified_domain_name};Password=..."` reads as a
+    reference to a host name alone. Where a credential would go beside a host (a connection string
+    block, a setting named as a connection string or a secret), a host-like reference proves nothing;
+    ids, client and tenant ids, Key Vault secret ids and Application Insights' own string still do."""
+    if _KNOWN_AFTER_APPLY not in expression:
+        return False  # an ARM expression keeps its literal text: `_carried` has read it
+    if source != "connection_string" and not _CONNECTION_NAME.search(name) and not secrets.names_a_secret(name):
+        return False
+    _, _, listed = expression.partition(_FROM)
+    for reference in listed.removesuffix("])").split(","):
+        parts = _reference_parts(reference.strip())
+        if len(parts) < 3 or parts[0] == "azurerm_key_vault_secret" or (parts[0], parts[2]) in _SAFE_TF_PAIRS:
+            continue
+        if _HOST_LIKE_TF_ATTRIBUTE.search(parts[2]):
+            return True
+    return False
+
+
 def _safe_reference(reference: str, references: list[str]) -> bool:
     """`azurerm_x.y.attr` with a non-secret attribute; a bare `azurerm_x.y` only beside one of its attributes."""
-    parts = [p for p in re.sub(r"\[[^\]]*\]", "", reference).split(".") if p]
-    if parts and parts[0] == "module":
-        parts = parts[2:]  # a module's resource: module.NAME.type.name.attr
-    if parts and parts[0] == "data":
-        parts = parts[1:]  # an azurerm data source's attributes are those of the resource it reads
+    parts = _reference_parts(reference)
     if len(parts) < 2 or not parts[0].startswith("azurerm_"):  # var., local., another provider ...
         return False
     if len(parts) == 2:
         return any(other != reference and other.startswith(f"{reference}.") for other in references)
     attribute = parts[2]
     return bool(_SAFE_TF_ATTRIBUTES.search(attribute)) or (parts[0], attribute) in _SAFE_TF_PAIRS
+
+
+def _reference_parts(reference: str) -> list[str]:
+    """`module.m.azurerm_x.y[0].attr` -> [azurerm_x, y, attr]: index keys dropped, a module's
+    resource as its own, an azurerm data source's attributes as those of the resource it reads."""
+    parts = [p for p in re.sub(r"\[[^\]]*\]", "", reference).split(".") if p]
+    if parts and parts[0] == "module":
+        parts = parts[2:]
+    if parts and parts[0] == "data":
+        parts = parts[1:]
+    return parts
 
 
 def _site_settings(properties: Any) -> list[AppSettingFact]:
