@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.errors import InputError
-from scanner.iac import arm_template, located_json
+from scanner.iac import arm_template, located_json, redeclared
 from scanner.iac.rows import SourceRow, build_inventory
 from scanner.iac.terraform import plan_rows
 from scanner.inventory import Inventory
@@ -168,7 +168,11 @@ def read_templates(path: Path, parameter_files: list[Path] | None = None) -> Inv
         gaps += result.gaps
         notices += result.broken
     inventory = build_inventory(
-        rows, origin="template", description=f"template {_relative(path)}", now=datetime.now(UTC), gaps=gaps
+        redeclared.merge(rows),
+        origin="template",
+        description=f"template {_relative(path)}",
+        now=datetime.now(UTC),
+        gaps=gaps,
     )
     inventory.notices = notices
     return inventory
