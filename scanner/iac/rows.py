@@ -349,6 +349,7 @@ def build_inventory(
     configs: set[str] = set()
     pending_configs: dict[str, tuple[dict[str, Any], SourceRow]] = {}
     sites: dict[str, tuple[dict[str, Any], SourceRow]] = {}
+    key_sources: dict[str, tuple[str, SourceRow]] = {}
     rows = list(rows)
     pools = _agent_pools(rows)
     policies = _access_policies(rows)
@@ -388,6 +389,7 @@ def build_inventory(
             except ValidationError as exc:
                 raise InputError(f"{source.file}:{source.line}: {source.address}: {_first_error(exc)}") from None
             keys.append(key.model_copy(update={"deploy_condition": source.data.get("_condition")}))
+            key_sources.setdefault(key.vault_id.lower(), (key.vault_id, source))
             continue
         if type_key in _SITE_TYPES:
             settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))
@@ -426,6 +428,9 @@ def build_inventory(
         if type_key == "microsoft.keyvault/vaults/secrets" and isinstance(data.get("properties"), Mapping):
             data["properties"] = {k: v for k, v in data["properties"].items() if k.lower() != "value"}
         _add(resources, data, source)
+    for vault_key, (vault_id, source) in key_sources.items():
+        if vault_key not in resources:
+            _add(resources, _vault_outside(vault_id, origin), source)
     for site, (config, source) in pending_configs.items():
         if site not in configs:  # an explicit config/web resource wins over the inline siteConfig
             _add(resources, config, source)
@@ -596,6 +601,45 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data.get("tags"), str):  # tags from an unknown parameter: nothing a check judges
         data["tags"] = None
     return data
+
+
+_VAULT_PROPERTIES = (
+    "tenantId",
+    "sku",
+    "accessPolicies",
+    "enabledForDeployment",
+    "enabledForDiskEncryption",
+    "enabledForTemplateDeployment",
+    "enableSoftDelete",
+    "softDeleteRetentionInDays",
+    "enableRbacAuthorization",
+    "createMode",
+    "enablePurgeProtection",
+    "networkAcls",
+    "provisioningState",
+    "publicNetworkAccess",
+)
+"""Every property of the Microsoft.KeyVault/vaults schema but `vaultUri` and the connections."""
+
+
+def _vault_outside(vault_id: str, origin: str) -> dict[str, Any]:
+    """The vault of a key the template or plan creates in a vault it does not declare (an existing
+    vault, a data source). Key checks are judged per vault, so without it the key went unjudged and
+    the scan passed. None of the vault's own settings is in the input: each property of its schema,
+    and its private endpoint connections, are known only where it is deployed (`unknown`)."""
+    where = unevaluated.marker(f"a vault outside the {'plan' if origin == 'plan' else 'template'}: judge it live")
+    name = vault_id.rstrip("/").rsplit("/", 1)[-1]
+    connection = {"privateEndpoint": {"id": where}, "privateLinkServiceConnectionState": {"status": where}}
+    return {
+        "id": vault_id,
+        "name": name,
+        "type": "Microsoft.KeyVault/vaults",
+        "properties": {
+            **dict.fromkeys(_VAULT_PROPERTIES, where),
+            "vaultUri": f"https://{name}.vault.azure.net/",
+            "privateEndpointConnections": [{"properties": connection}],
+        },
+    }
 
 
 def _add(resources: dict[str, Resource], data: dict[str, Any], source: SourceRow) -> None:
