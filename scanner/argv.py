@@ -32,6 +32,44 @@ def check_utf8(args: Sequence[str]) -> None:
             )
 
 
+def check_option_values(command: click.Command, args: Sequence[str]) -> None:
+    """Raise InputError where an option that takes a value is followed by another of the command's
+    options: `--write-baseline -q` wrote a baseline named `-q` and the scan was not quiet; `--snapshot
+    --demo` looked for a file named `--demo`. The value was forgotten, not meant; `--opt=VALUE` is
+    taken as written (and a file so named can be given as `./-q`)."""
+    current = command
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return
+        if isinstance(current, click.Group) and arg in current.commands:
+            current = current.commands[arg]
+            continue
+        option = _value_option(current, arg)
+        if option is None or position + 1 >= len(args):
+            continue
+        following = args[position + 1]
+        if following != "-" and following.split("=", 1)[0] in _option_names(current):
+            raise InputError(
+                f"{arg} was given no value: the next argument, {printable(following)!r}, is one of the "
+                f"command's options (for a value spelt so, write {arg}={printable(following)})"
+            )
+
+
+def _option_names(command: click.Command) -> set[str]:
+    names = {"--help", "-h"}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names.update(param.opts, param.secondary_opts)
+    return names
+
+
+def _value_option(command: click.Command, arg: str) -> click.Option | None:
+    for param in command.params:
+        if isinstance(param, click.Option) and arg in param.opts and not param.is_flag and not param.count:
+            return param
+    return None
+
+
 def https_url(value: str, where: str, *, bare_host: bool = False) -> str:
     """`value` when it is an https URL with a host, else InputError naming `where`.
 

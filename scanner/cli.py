@@ -752,6 +752,7 @@ def main() -> None:
     sigterm.install()
     try:
         argv.check_utf8(sys.argv[1:])
+        argv.check_option_values(cli, sys.argv[1:])
     except InputError as exc:
         click.echo(error_line(str(exc)), err=True)
         sys.exit(exc.exit_code)
