@@ -76,7 +76,8 @@ def _keys(model: type[BaseModel]) -> tuple[set[str], set[str]]:
 
 
 def _suggest(word: str, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    same = [c for c in choices if c.casefold() == word.casefold()]  # `mlw-kv-08`: difflib sees no likeness
+    close = same or difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -272,6 +272,8 @@ _FORMATS = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "z
 def _not_json(raw: bytes, why: str) -> str:
     """What a line that does not parse is, when that says more than the parser's message: orjson
     calls any byte that is not UTF-8 "surrogates not allowed", for a UTF-16 file or a zstd one alike."""
+    if raw.startswith(b"\xef\xbb\xbf"):  # valid UTF-8, so orjson's "not UTF-8" misnamed it
+        return "starts with a UTF-8 byte order mark (BOM), which JSON Lines does not allow: save it without one"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and b"\x00" in raw[:2]):
         return "UTF-16 text: a snapshot is UTF-8 (convert it, e.g. iconv -f UTF-16 -t UTF-8)"
     for magic, label in _FORMATS:
