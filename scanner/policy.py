@@ -118,8 +118,8 @@ def load_waivers(path: Path, check_ids: Collection[str] = ()) -> list[Waiver]:
     for waiver in waivers:
         # Two waivers for one check and pattern: the first took every finding, and the second was
         # announced as matching nothing; whose owner and expiry count was the file's order.
-        key = (waiver.check_id.upper(), waiver.resource.lower())
-        if (earlier := first.setdefault(key, waiver)) is not waiver:
+        same = (waiver.check_id.upper(), waiver.resource.lower())
+        if (earlier := first.setdefault(same, waiver)) is not waiver:
             raise InputError(
                 f"{where} line {waiver.line}: a second waiver for {waiver.check_id} on the same resource pattern "
                 f"(first at line {earlier.line}); keep one, with the owner and expiry that count"
