@@ -37,7 +37,17 @@ def _template_files(path: Path) -> list[Path]:
     if path.is_file():
         _not_bicep(path, "build")
         return [path]
-    raise InputError(f"--template {path}: no such file or directory")
+    raise InputError(f"--template {path}: {_not_there(path, 'neither a regular file nor a directory')}")
+
+
+def _not_there(path: Path, otherwise: str) -> str:
+    """Why a path that is not what it should be cannot be read: the system's reason (no such file,
+    a symbolic link loop, a directory above it that cannot be searched), else `otherwise`."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return otherwise
 
 
 def _json_below(root: Path) -> list[Path]:
@@ -66,8 +76,7 @@ def _load_parameters(path: Path, parameter_files: list[Path]) -> dict[Path, dict
     loaded: dict[Path, dict[str, object]] = {}
     for file in parameter_files:
         if not file.is_file():
-            what = "not a regular file" if file.exists() else "no such file"
-            raise InputError(f"--parameters {file}: {what}")
+            raise InputError(f"--parameters {file}: {_not_there(file, 'not a regular file')}")
         if path.is_file() and os.path.samefile(file, path):
             raise InputError(
                 f"--parameters {file} is the --template file itself; give its parameters file "
