@@ -145,7 +145,16 @@ class SqliteStore(Store):
             contextlib.suppress(OSError, sqlite3.Error),
             contextlib.closing(sqlite3.connect(os.path.abspath(self.path), isolation_level=None, timeout=0)) as conn,
         ):
-            conn.execute("BEGIN IMMEDIATE")  # another writer holds it: the file is in use, leave it
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # another writer holds it: the file is in use, leave it
+            except sqlite3.OperationalError as exc:
+                # A full disk refuses even the lock on an empty file, and so every writer's first
+                # write: nothing can land in it now (a writer that opened it sees it replaced).
+                if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF != sqlite3.SQLITE_FULL:
+                    raise
+                if self.path.stat().st_size == 0 and not wal.exists():
+                    self.path.unlink()
+                return
             if self.path.stat().st_size == 0 and not wal.exists():
                 self.path.unlink()
             conn.execute("ROLLBACK")
