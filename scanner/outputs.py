@@ -291,6 +291,22 @@ class _Staged:
     committed: bool = False
 
 
+@contextlib.contextmanager
+def _landing(out: Path | None) -> Iterator[None]:
+    """One run at a time lands its reports in `out`: two scans writing one directory renamed their
+    reports in turn, so the directory could end with one run's JSON beside the other's CSV. The
+    lock is an exclusive `flock` on the directory, waited for, held until the run's steps are done."""
+    if out is None:
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class Outputs:
     """The destinations of one scan, checked up front and committed together."""
@@ -519,11 +535,12 @@ class Outputs:
         """Rename every staged file into place, then run `steps` in order; undo all on failure."""
         done: list[CommitStep] = []
         try:
-            for item in self._staged:
-                self._swap_in(item)
-            for step in steps:
-                step.run()
-                done.append(step)
+            with _landing(self.out if self._staging is not None else None):
+                for item in self._staged:
+                    self._swap_in(item)
+                for step in steps:
+                    step.run()
+                    done.append(step)
         except BaseException:
             for step in reversed(done):
                 if step.undo is not None:
