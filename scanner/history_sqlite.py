@@ -95,6 +95,10 @@ class SqliteStore(Store):
     def _reading(self) -> Iterator[Tx | None]:
         if not self.path.is_file():  # a directory or FIFO named by mistake exists, but holds no history
             raise InputError(f"history {self.label}: {'not a regular file' if self.path.exists() else 'no such file'}")
+        try:  # SQLite says only "unable to open database file" of one it may not read
+            self.path.open("rb").close()
+        except OSError as exc:
+            raise InputError(f"history {self.label}: cannot read: {exc.strerror or type(exc).__name__}") from None
         with self._connect() as conn, _transaction(conn, "BEGIN"), corrupt_as_input(self.label):
             yield self._readable(Tx(conn, pyformat=False))
 
