@@ -26,7 +26,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Collection, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, get_args
 from urllib.parse import urlsplit
@@ -74,7 +74,8 @@ class _Reader:
     def day(self, entry: LocatedDict, key: str) -> date:
         value = entry[key]
         if not isinstance(value, date) or not safe_yaml.is_date(value):  # a timestamp with a time is not a date
-            self.fail(entry.line_of(key), f"{key!r} must be a date written YYYY-MM-DD (got {value!r})")
+            got = f"a date and time, {value.isoformat(sep=' ')}" if isinstance(value, datetime) else repr(value)
+            self.fail(entry.line_of(key), f"{key!r} must be a date written YYYY-MM-DD (got {got})")
         return value
 
     def entry(self, item: Any, line: int) -> Attestation:
