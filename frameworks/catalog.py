@@ -9,13 +9,15 @@ traceback, because catalogs are hand-edited by people who are not reading our so
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from frameworks.citations import contradicting_citation
 from scanner import safe_yaml
@@ -24,7 +26,16 @@ from scanner.safe_yaml import LocatedDict, LocatedError
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers_as_text(cls, data: Any) -> Any:
+        """`version: 2022` is the text it spells; a float (`1.10`, read as 1.1), a date or a boolean
+        is not, and is refused with a hint to quote it."""
+        if not isinstance(data, dict):
+            return data
+        return {k: str(v) if type(v) is int and k != "line" else v for k, v in data.items()}
 
 
 class ControlMapping(_Frozen):
@@ -73,6 +84,26 @@ def _keys(model: type[BaseModel]) -> tuple[set[str], set[str]]:
     allowed = set(model.model_fields) - _LOADER_FIELDS
     required = {name for name, field in model.model_fields.items() if field.is_required()}
     return allowed, required
+
+
+def _shown(value: Any) -> str:
+    """A YAML value as its author would write it, not as Python spells it (`datetime.date(...)`)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, datetime):
+        return f"a date and time, {value.isoformat(sep=' ')}"
+    if isinstance(value, date):
+        return f"a date, {value.isoformat()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return repr(value)
+
+
+_QUOTE_HINT = "; put it in quotes as written (YAML reads 1.10 as the number 1.1, yes as true, 2026-01-01 as a date)"
+"""Text YAML read as something else: `version: 1.10` is the number 1.1 and `id: 164.310` is 164.31,
+so a number is never taken as the text it no longer spells."""
 
 
 def _suggest(word: str, choices: Collection[str]) -> str:
@@ -154,9 +185,12 @@ class _Reader:
             else:
                 break
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
-        given = repr(error.get("input"))
+        given = _shown(error.get("input"))
         given = given if len(given) <= 60 else given[:57] + "..."
-        self.fail(line, f"{where or 'the framework'}: {error['msg']} (got {given})")
+        hint = (
+            _QUOTE_HINT if error["type"] == "string_type" and not isinstance(error.get("input"), (list, dict)) else ""
+        )
+        self.fail(line, f"{where or 'the framework'}: {error['msg']} (got {given}){hint}")
 
     def check_controls(self, framework: Framework, raw: Sequence[LocatedDict]) -> None:
         first_line: dict[str, int] = {}
