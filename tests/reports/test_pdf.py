@@ -138,3 +138,16 @@ def test_full_pdf_breaks_arm_ids_between_segments_only() -> None:
     for segment in ("resourceGroups/", "rg-ml-prod/", "providers/", "workspaces/"):
         assert any(segment in line for line in lines), (segment, lines)
     assert not any(line.endswith(("resourceGr", "provid", "workspa")) for line in lines)
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_the_sign_off_never_stands_alone_on_a_page(tmp_path: Path, paper: str) -> None:
+    """A HIPAA-only summary filled page 4 to just short of the sign-off, which then stood alone on
+    page 5: a signature page detached from what it signs for. It moves with the scope it signs."""
+    args = ["scan", "--demo", "--framework", "hipaa-security-rule", "--format", "pdf", "--paper", paper]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path), "--fail-on", "none", "-q"])
+    assert result.exit_code == 0, result.stderr
+    texts = [page.extract_text() for page in PdfReader(tmp_path / "mlwarden-report.pdf").pages]
+    signed = [text for text in texts if "Sign-off" in text and "Prepared by" in text]
+    assert len(signed) == 1
+    assert "Scope and collection" in signed[0] and "Collected at" in signed[0]
