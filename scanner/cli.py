@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "none")
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 REPORT_BASENAME = "mlwarden-report"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-LEVELS = ("critical", "high", "medium", "low", "none")
+LEVELS = ("critical", "high", "medium", "low", "info", "none")
 RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 LIVE = "/subscriptions/*/resourceGroups/*/providers/Microsoft.ContainerRegistry/registries/acrlhresearch"
 WAIVERS = f"""waivers:
@@ -40,11 +40,15 @@ WAIVERS = f"""waivers:
     owner: platform@example.org
     expires: 2020-01-01
 """
-PLUGIN = """from scanner.registry import check
+PLUGIN = """from scanner.registry import check, failed
 @check(id='AGREE-01', title='Plugin rule that raises', kinds=('storage',), severity='critical',
        tags=('logging',), pillar='monitoring', rationale='r', remediation='f')
 def broken(resource, estate):
     raise RuntimeError('plugin bug')
+@check(id='AGREE-02', title='Plugin rule of information', kinds=('storage',), severity='info',
+       tags=('logging',), pillar='monitoring', rationale='r', remediation='f')
+def informational(resource, estate):
+    return failed('noted for information')
 """
 POLICIES = ("plain", "waived+baselined", "check-error", "check-error+allow-partial", "coverage-gap")
 
@@ -162,3 +166,23 @@ def test_exit_code_sarif_junit_and_markdown_agree(setup: dict[str, Path], level:
         assert f"{len(gate)} finding" in head, head
     if incomplete:
         assert "incomplete" in head, head
+
+
+@pytest.mark.parametrize(("level", "expected"), [("info", 1), ("low", 0)])
+def test_fail_on_info_gates_informational_failures_as_history_diff_does(
+    setup: dict[str, Path], level: str, expected: int
+) -> None:
+    """`history diff --fail-on-new info` was accepted while `scan --fail-on info` was a usage error,
+    so a plugin's informational failures could be gated on overnight but never in CI."""
+    root, out = setup["root"], setup["root"] / f"info-{level}"
+    args = ["--demo", "--check", "AGREE-02", "--out", str(out), "--format", "json,junit,markdown", "--fail-on", level]
+    done = run(root, [str(setup["plugins"])], *args)
+    assert done.returncode == expected, done.stderr
+    findings = json.loads((out / "mlwarden-report.json").read_text())["findings"]
+    assert findings and {f["severity"] for f in findings} == {"info"}
+    gate = [f for f in findings if gating(f, level)]
+    assert len(gate) == (len(findings) if expected else 0)
+    junit = ET.parse(out / "mlwarden-report.xml").getroot()
+    assert junit.get("failures") == str(len(gate))
+    head = (out / "mlwarden-report.md").read_text().lstrip().splitlines()[0]
+    assert head.startswith(f"## mlwarden: {'FAIL' if expected else 'PASS'} at --fail-on {level}"), head
