@@ -101,7 +101,8 @@ def history_list(db: str, fmt: str) -> None:
 @click.option(
     "--fail-on-new",
     type=click.Choice([s.value for s in Severity]),
-    help="Exit 1 when a new failing finding at or above this severity appeared (waived or baselined ones aside).",
+    help="Exit 1 when a new failing finding at or above this severity appeared (waived or baselined ones aside); "
+    "the severities of `scan --fail-on`.",
 )
 @_guard
 def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
@@ -109,7 +110,8 @@ def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_o
 
     OLDER and NEWER are scan ids from `mlwarden history list`. With one id, that scan (as NEWER) is compared
     with the previous scan of the same scope; with none, the latest scan is. "Previous" goes by
-    when scans ran, and skips scans of other scopes sharing the history. Shows the failing
+    when scans ran (then by id), and skips scans of other scopes sharing the history; a scope not
+    scanned before is compared with the most alike in subscriptions. Shows the failing
     findings that are new, fixed or still failing, and status changes; --fail-on-new turns it
     into a gate.
     """

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any, ClassVar, TypeVar
 
 from scanner.errors import InputError, StoreUnavailableError
@@ -193,9 +194,12 @@ class Store(ABC):
         """`newer` (default: the most recent scan) and the most recent scan of the same scope before
         it, older first. Scans sharing a history need not cover one scope (a nightly job per
         management group) nor land in the order they ran (a long scan commits after a short one
-        that started later), so "before" is by generation time, then id, and the previous scan of
-        the same scope is chosen over the previous scan of another; a scope scanned once is
-        compared with the previous scan of any scope."""
+        that started later), so "before" is by generation time, then id (two scans generated at
+        one instant keep the order they were recorded in), and the previous scan of the same scope
+        is chosen over the previous scan of another. A scope not scanned before (a management
+        group that gained a subscription overnight) is compared with the scan of the same origin
+        and cloud most alike in subscriptions (shared over all), so another job's disjoint scope is never
+        the baseline while a related one exists; failing that, with the previous scan of any scope."""
 
         def read(tx: Tx | None) -> list[tuple[Any, ...]]:
             if tx is None:
@@ -217,9 +221,21 @@ class Store(ABC):
             raise InputError(f"history {self.label}: no scan with id {newer} (see `mlwarden history list`)")
         if place == 0:
             raise InputError(f"history {self.label}: scan {newer} is the first recorded; nothing to compare it with")
-        earlier = ordered[:place]
-        same = [row for row in earlier if row[2:] == ordered[place][2:]]
-        return int((same or earlier)[-1][0]), newer
+        earlier, target = ordered[:place], ordered[place]
+        same = [row for row in earlier if row[2:] == target[2:]]
+        if same:
+            return int(same[-1][0]), newer
+        wanted = self._subscriptions(target)
+        related = [row for row in earlier if (row[2], row[4]) == (target[2], target[4])]  # origin, cloud
+        # Alike by Jaccard (shared over all): a tenant-wide scan that holds every subscription of a
+        # management group is less alike than that group's own scan of one subscription fewer.
+        alike = [(_alike(wanted, self._subscriptions(row)), at, row) for at, row in enumerate(related)]
+        alike = [item for item in alike if item[0]]
+        return int((max(alike, key=lambda item: item[:2])[2] if alike else earlier[-1])[0]), newer
+
+    def _subscriptions(self, row: tuple[Any, ...]) -> set[str]:
+        with corrupt_as_input(self.label, f"scan {stored_text(row[0])}, column subscriptions"):
+            return {str(sub).lower() for sub in _json_list(row[5])}
 
     def pair(self, older: int, newer: int) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
         """Both scans' summaries and their non-passing findings, read in one transaction."""
@@ -467,6 +483,10 @@ def _rows(tx: Tx, scan_id: int, label: str) -> list[FindingRow]:
 def finding_place(scan_id: int, fingerprint: object, check_id: object) -> str:
     """`scan 2, finding 3f1c... (MLW-KV-01)`: which stored finding is damaged."""
     return f"scan {scan_id}, finding {stored_text(fingerprint, 64)} ({stored_text(check_id, 40)})"
+
+
+def _alike(one: set[str], other: set[str]) -> Fraction:
+    return Fraction(len(one & other), len(one | other) or 1)
 
 
 def _counts(text: str, keys: list[str]) -> dict[str, int]:

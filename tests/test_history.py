@@ -637,3 +637,38 @@ def test_default_diff_pairs_the_latest_scan_with_the_previous_of_its_scope_by_ti
     document = json.loads(one.stdout)
     assert (document["older"]["id"], document["newer"]["id"], document["same_scope"]) == (3, 2, True)
     assert "different scopes" not in invoke("diff", "--db", str(shared)).stderr
+
+
+def test_two_scans_generated_at_one_instant_diff_in_the_order_they_were_recorded(tmp_path: Path) -> None:
+    """Two jobs of one scope whose scans carry the same generation time (a coarse clock, a rerun of
+    one snapshot) are ordered by id, the order they landed in: the same pair every time."""
+    shared = tmp_path / "same-instant.db"
+    assert record(scan_result(MONDAY.findings, day=4), shared) == 1
+    assert record(scan_result(TUESDAY.findings, day=4), shared) == 2
+    assert record(scan_result(MONDAY.findings, day=4, subscriptions=(SUB_SHARED,)), shared) == 3  # same instant
+    assert latest_two(shared, 2) == (1, 2)
+    assert latest_two(shared) == (2, 3)  # the latest: id breaks the tie between 2 and 3
+    assert latest_two(shared, 3) == (2, 3)
+    document = json.loads(invoke("diff", "--db", str(shared), "--format", "json").stdout)
+    assert (document["older"]["id"], document["newer"]["id"]) == (2, 3)
+
+
+def test_a_scope_not_scanned_before_is_compared_with_the_most_alike_scope_not_another_jobs(tmp_path: Path) -> None:
+    """A management group gained a subscription overnight: its scope is new. It used to be compared
+    with whichever scan came last, another job's disjoint scope, so every finding read as new and
+    every one of the other job's as fixed; now with the scan most alike in subscriptions."""
+    third = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c19"
+    other = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d47"
+    shared = tmp_path / "grew.db"
+    assert record(scan_result(MONDAY.findings, day=2, subscriptions=(SUB, SUB_SHARED)), shared) == 1
+    assert record(scan_result(MONDAY.findings, day=2, subscriptions=(SUB, SUB_SHARED, third, other)), shared) == 2
+    assert record(scan_result(MONDAY.findings, day=2, subscriptions=(other,)), shared) == 3  # another job
+    assert record(scan_result(TUESDAY.findings, day=3, subscriptions=(SUB, SUB_SHARED, third)), shared) == 4
+
+    assert latest_two(shared) == (2, 4)  # 3 of 4 alike, against 2 of 3 for scan 1 and none for scan 3
+    assert record(scan_result(TUESDAY.findings, day=4, subscriptions=(third,)), shared) == 5
+    assert latest_two(shared) == (4, 5)  # 1 of 3 alike beats 1 of 4 (scan 2)
+    unrelated = "9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c65"
+    assert record(scan_result(TUESDAY.findings, day=5, subscriptions=(unrelated,)), shared) == 6
+    assert latest_two(shared) == (5, 6)  # nothing alike: the previous scan of any scope, with the warning
+    assert "different scopes" in invoke("diff", "--db", str(shared)).stderr
