@@ -76,8 +76,16 @@ class SqliteStore(Store):
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._created = True
+            with contextlib.suppress(FileExistsError):  # made here, so its identity is known before opening
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        before = _identity(self.path)
         with self._connect() as conn:
+            # The file this connection holds is the one the path named both before and after the
+            # open (that file stays open, so no other file can take its inode in between); a path
+            # removed and made anew by two other scans meanwhile is opened again.
             opened = _identity(self.path)
+            if opened is None or opened != before:
+                raise _Replaced
             try:
                 with _transaction(conn, "BEGIN IMMEDIATE"):
                     if opened is None or _identity(self.path) != opened:

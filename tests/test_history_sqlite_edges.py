@@ -239,3 +239,35 @@ def test_a_failed_first_scan_leaves_the_file_of_a_writer_at_work(tmp_path: Path)
         holder.close()
     first._abandoned()
     assert not db.exists()
+
+
+def test_a_scan_never_lands_in_a_removed_file_when_a_third_scan_recreated_the_path(tmp_path: Path) -> None:
+    """Three scans: this one opens the new, empty file; the first one fails and removes it; a third
+    creates the history anew at the same path and lands. This writer then noted the identity of the
+    file the path named (the third's) and not of the file it had open, so the check under its lock
+    passed and its scan went into the removed file: recorded, and lost. Now the file is noted before
+    and after opening, and a writer whose path moved in between opens it again."""
+    db = tmp_path / "new.db"
+    first = history_sqlite.SqliteStore(db)
+    with pytest.raises(RuntimeError), first._writing():
+        raise RuntimeError("the first scan fails before its record lands")
+    assert db.exists() and db.stat().st_size == 0
+
+    second = history_sqlite.SqliteStore(db)
+    connect = second._connect
+    windows: list[int] = []
+
+    @contextlib.contextmanager
+    def opened_then_first_gives_up_and_third_lands() -> Iterator[sqlite3.Connection]:
+        with connect() as conn:
+            if not windows:  # once, between this writer's open and anything else it does
+                first._abandoned()
+                assert not db.exists()
+                windows.append(history_sqlite.SqliteStore(db).record(TUESDAY))
+            yield conn
+
+    second._connect = opened_then_first_gives_up_and_third_lands  # type: ignore[method-assign]
+    landed = second.record(MONDAY)
+    assert windows == [1]
+    assert landed == 2
+    assert [(s.id, s.resource_count) for s in scans(db)] == [(1, TUESDAY.resource_count), (2, MONDAY.resource_count)]
