@@ -3,8 +3,10 @@
 The first line says `PASS` or `FAIL at --fail-on high: N findings`, counted with the same
 predicate as the exit code (`scanner.models.fails_gate`), then what was waived or baselined,
 then the executive counts per framework, then the detail. GitHub caps a step summary at
-1 MiB (and a comment at 65,536 characters), so every list is capped with an explicit "N more"
-line and every value is clipped: no estate can push the summary past the limit.
+1 MiB and a pull-request comment at 65,536 characters, so every list is capped with an explicit
+"N more" line and every value is clipped; what hostile values (long, full of characters that
+escaping multiplies) would still push past the comment limit is cut at a line, with a note saying
+so: the Markdown fits wherever it is posted.
 
 Every value from the scan passes through `scanner.textsafe.printable` (control and bidi
 characters) and is then Markdown- and HTML-escaped: a `|`, newline or tag in a resource name
@@ -21,6 +23,8 @@ from reports.names import display_name, framework_label, when
 from scanner.models import Finding, FrameworkResult, ScanResult, Status, fails_gate
 from scanner.textsafe import printable
 
+COMMENT_LIMIT = 65_536
+"""GitHub's limit on a comment's body, in characters; a step summary (1 MiB) is larger."""
 TOP_FINDINGS = 25
 MAX_LISTED = 20
 """Coverage gaps and expired waivers listed before "N more"."""
@@ -64,7 +68,26 @@ def _plural(count: int, noun: str) -> str:
 def render(result: ScanResult, *, allow_partial: bool = False) -> bytes:
     lines = [*_verdict(result, allow_partial), *_executive(result), *_scope(result), *_gaps(result)]
     lines += [*_severities(result), *_expired_waivers(result), *_top_failures(result)]
-    return ("\n".join(lines).rstrip() + "\n").encode(errors="replace")
+    return _fit(lines).encode(errors="replace")
+
+
+def _fit(lines: list[str]) -> str:
+    """The document, or as many of its lines as fit the comment limit with a closing note."""
+    text = "\n".join(lines).rstrip() + "\n"
+    if len(text) <= COMMENT_LIMIT:
+        return text
+    note = (
+        f"**Truncated** to fit GitHub's {COMMENT_LIMIT:,}-character comment limit ({len(text):,} characters "
+        "in all): the JSON report holds every finding, gap and waiver."
+    )
+    kept: list[str] = []
+    size = len(note) + 3  # the blank line that ends a table or quote before it, and newlines
+    for line in lines:
+        if size + len(line) + 1 > COMMENT_LIMIT:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept).rstrip() + "\n\n" + note + "\n"
 
 
 def _verdict(result: ScanResult, allow_partial: bool) -> list[str]:

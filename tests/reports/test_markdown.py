@@ -211,7 +211,38 @@ def test_hostile_estate_stays_under_the_limit() -> None:
         for i in range(40)
     )
     document = markdown.render(scan_result(many))
-    assert len(document) < 200_000
+    assert len(document.decode()) <= markdown.COMMENT_LIMIT
+
+
+def test_values_that_escaping_multiplies_are_cut_to_the_comment_limit_with_a_note() -> None:
+    """Clipped values of `&` grow fivefold when escaped (`&amp;`): 25 such rows and 20 gaps
+    made a 73,546-character document, which GitHub refuses as a pull-request comment (65,536)."""
+    loud = "&" * 600
+    many = tuple(
+        finding(
+            "MLW-WS-001",
+            arm_id("Microsoft.MachineLearningServices/workspaces", f"w{i}"),
+            Status.FAIL,
+            loud,
+            resource_name=f"{i}{loud}",
+        )
+        for i in range(40)
+    )
+    gaps = tuple(Gap(source=loud, scope=f"/subscriptions/{i:08d}/{loud}", reason=loud) for i in range(40))
+    hostile = scan_result(many).model_copy(
+        update={"sources": (SourceCoverage(name="resources", collected=True, gaps=gaps),)}
+    )
+    text = markdown.render(hostile).decode()
+    assert len(text) <= markdown.COMMENT_LIMIT
+    assert text.startswith("## mlwarden: FAIL at --fail-on high: 40 findings; scan incomplete (40 coverage gaps)")
+    last = text.rstrip().splitlines()[-1]
+    assert last.startswith("**Truncated** to fit GitHub's 65,536-character comment limit (")
+    assert "the JSON report holds every finding" in last
+    assert text.rstrip().splitlines()[-2] == ""  # a blank line: the note is not read as a table row
+
+
+def test_an_ordinary_scan_is_not_truncated(result: ScanResult) -> None:
+    assert "Truncated" not in _text(result)
 
 
 def test_coverage_gaps_and_expired_waivers_are_capped(result: ScanResult) -> None:
