@@ -19,6 +19,7 @@ says that the JSON and CSV reports carry them.
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -67,8 +68,10 @@ RISK_LINES = 5
 """Failures named per deployment in the executive summary; the posture and findings sections list the rest."""
 PRINT_ID_RUN = 24
 """Characters of an ARM id segment (between slashes) that the PDF's resource column holds on a line;
-a longer one may break anywhere, a GUID included (Unicode line breaking allows no break between a
-hyphen and a digit, so `3f2c9a6e-5b1d-...` has almost no break of its own)."""
+a longer one may break after each hyphen and dot, a GUID included (Unicode line breaking allows no
+break between a hyphen and a digit, so `3f2c9a6e-5b1d-...` has almost no break of its own), and a
+piece between them longer still may break anywhere."""
+_ID_PIECES = re.compile(r"(?<=[-.])")
 SUBSCRIPTIONS_LISTED = 10
 """Subscriptions the executive summary lists in its scope row; beyond it the row gives their count
 and the list collapsed on screen, and the PDF lists them under Scope and method: 290 names were four
@@ -686,8 +689,17 @@ def print_id(value: str) -> Markup:
 
 
 def _print_segment(part: str) -> str:
-    shown = visible.marked(part)
-    return f'<span class="long">{shown}</span>' if len(part) > PRINT_ID_RUN else shown
+    """A segment too long for the cell may break after each hyphen or dot (a GUID's `4e81-`, whose
+    digits after the hyphen forbid a break there by Unicode's rules; `Microsoft.`): it came out as
+    `2c3f-4` / `e81` and `Microsoft.ContainerR` / `egistry`. Only a piece still too long breaks anywhere."""
+    if len(part) <= PRINT_ID_RUN:
+        return visible.marked(part)
+    return "<wbr>".join(_print_piece(piece) for piece in _ID_PIECES.split(part))
+
+
+def _print_piece(piece: str) -> str:
+    shown = visible.marked(piece)
+    return f'<span class="long">{shown}</span>' if len(piece) > PRINT_ID_RUN else shown
 
 
 def _environment() -> jinja2.Environment:

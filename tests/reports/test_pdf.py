@@ -151,3 +151,20 @@ def test_the_sign_off_never_stands_alone_on_a_page(tmp_path: Path, paper: str) -
     signed = [text for text in texts if "Sign-off" in text and "Prepared by" in text]
     assert len(signed) == 1
     assert "Scope and collection" in signed[0] and "Collected at" in signed[0]
+
+
+def test_full_pdf_breaks_a_guid_or_provider_after_a_hyphen_or_dot_not_inside() -> None:
+    """A subscription GUID came out as `...-4c8` / `e-9a7f...` and `Microsoft.MachineLearningS` /
+    `ervices`: a segment longer than the column broke wherever the line was full."""
+    pytest.importorskip("weasyprint")
+    import io
+
+    from tests.reports.conftest import SUB, scan_result
+
+    data = pdf.render(scan_result(), RenderOptions(pdf_detail="full"))
+    lines = [line.strip() for page in PdfReader(io.BytesIO(data)).pages for line in page.extract_text().splitlines()]
+    for piece in SUB.split("-"):
+        assert any(piece in line for line in lines), piece
+    assert any("MachineLearningServices/" in line for line in lines)
+    broken = [line for line in lines if re.search(r"[0-9a-f]{4}-[0-9a-f]{1,3}$|Microsoft\.\w+[^/]$", line)]
+    assert not broken, broken
