@@ -189,6 +189,9 @@ def is_url(target: Target) -> bool:
 
 
 _OTHER_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_UNEXPANDED = re.compile(r"^\s*\$\(\s*[A-Za-z_][\w.]*\s*\)\s*$")
+"""`$(MLWARDEN_HISTORY)`: an Azure Pipelines macro whose variable is undefined reaches the step as
+these very characters, which would otherwise name a SQLite file and record the scan there."""
 _KEYWORD_DSN = re.compile(r"^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=", re.IGNORECASE)
 
 
@@ -206,6 +209,12 @@ def open_store(target: Target) -> Store:
             scheme = printable(match.group(0)[:-3][:20])
             raise InputError(
                 f"history: {scheme}:// is not a history store (a SQLite file path or postgresql://user@host/db)"
+            )
+        if match := _UNEXPANDED.match(target):
+            raise InputError(
+                f"history: {printable(match.group(0)[:80])} is a pipeline variable that was never defined (Azure "
+                "Pipelines passes an undefined $(NAME) on as text); define it, e.g. in the variable group, or drop "
+                "--history / MLWARDEN_HISTORY"
             )
         if _KEYWORD_DSN.match(target):
             raise InputError(

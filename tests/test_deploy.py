@@ -185,6 +185,40 @@ def test_the_action_steps_run_the_demo_and_fail_by_its_exit_code(tmp_path: Path)
         assert failed.returncode == (int(exit_code) if exit_code else 4), (exit_code, failed.stdout)
 
 
+def test_the_action_takes_every_line_of_a_multi_line_args_input(tmp_path: Path) -> None:
+    """`args: |` with one argument per line passed only the first line on (read -a reads one line):
+    the rest, an --allow-partial or a --waivers, was dropped without a word."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "mlwarden"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "from scanner.cli import main; main()" "$@"\n')
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "GITHUB_OUTPUT": str(tmp_path / "outputs"),
+        "SUBSCRIPTIONS": "",
+        "MANAGEMENT_GROUPS": "",
+        "DEMO": "true",
+        "FAIL_ON": "none",
+        "FORMATS": "sarif",
+        "EXTRA_ARGS": "--check MLW-ACR-01\n--check   MLW-ACR-02\n\n",
+        "OUT": str(tmp_path / "report"),
+    }
+    scanned = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", _action_script("Scan")],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    sarif = json.loads((tmp_path / "report" / "mlwarden-report.sarif").read_text())
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == {"MLW-ACR-01", "MLW-ACR-02"}
+
+
 # --- Azure DevOps ------------------------------------------------------------------------------
 
 

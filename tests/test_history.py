@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from scanner.cli import cli
 from scanner.cli_history import history
 from scanner.errors import InputError
 from scanner.history import APPLICATION_ID, SCHEMA_VERSION, FindingChange, diff, latest_two, record, scans
@@ -672,3 +673,20 @@ def test_a_scope_not_scanned_before_is_compared_with_the_most_alike_scope_not_an
     assert record(scan_result(TUESDAY.findings, day=5, subscriptions=(unrelated,)), shared) == 6
     assert latest_two(shared) == (5, 6)  # nothing alike: the previous scan of any scope, with the warning
     assert "different scopes" in invoke("diff", "--db", str(shared)).stderr
+
+
+@pytest.mark.parametrize("value", ["$(MLWARDEN_HISTORY)", " $( mlwarden.history ) "])
+def test_an_undefined_azure_pipelines_variable_is_refused_not_made_a_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """The Azure DevOps recipe maps MLWARDEN_HISTORY from its variable group; left undefined, the
+    step gets the text `$(MLWARDEN_HISTORY)`, which became a SQLite file of that name on the agent:
+    recorded, and gone with the agent, every night, without a word."""
+    monkeypatch.chdir(tmp_path)
+    scan = CliRunner().invoke(cli, ["scan", "--demo", "--history", value, "--fail-on", "none", "-q"])
+    assert scan.exit_code == 2
+    one_error_line(scan, "is a pipeline variable that was never defined")
+    listed = CliRunner().invoke(history, ["list"], env={"MLWARDEN_HISTORY": value})
+    assert listed.exit_code == 2
+    one_error_line(listed, "$(", "never defined")
+    assert list(tmp_path.iterdir()) == []
