@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -168,3 +169,33 @@ def test_full_pdf_breaks_a_guid_or_provider_after_a_hyphen_or_dot_not_inside() -
     assert any("MachineLearningServices/" in line for line in lines)
     broken = [line for line in lines if re.search(r"[0-9a-f]{4}-[0-9a-f]{1,3}$|Microsoft\.\w+[^/]$", line)]
     assert not broken, broken
+
+
+RIGHT_MARGIN_PT = 12 / 25.4 * 72
+WORD_BOX = re.compile(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>')
+
+
+def _words_past_the_right_margin(path: Path) -> list[tuple[int, str]]:
+    boxes = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    past = []
+    for number, page in enumerate(boxes.split("<page ")[1:], start=1):
+        width = re.match(r'width="([\d.]+)"', page)
+        assert width is not None
+        limit = float(width.group(1)) - RIGHT_MARGIN_PT + 1
+        past += [(number, word) for x_max, word in WORD_BOX.findall(page) if float(x_max) > limit]
+    return past
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_no_table_runs_past_the_right_margin(tmp_path: Path, paper: str) -> None:
+    """The Waivers table's widths summed to 100% before cell padding: its last column, the count of
+    findings each waiver matched, ran off the page and was cut (`Findings matche`, half a digit)."""
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    waivers = Path(__file__).resolve().parents[2] / "examples" / "waivers.yaml"
+    args = ["scan", "--demo", "--waivers", str(waivers), "--format", "pdf", "--paper", paper, "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*args, "--fail-on", "none", "-q"])
+    assert result.exit_code == 0, result.stderr
+    pdf_path = tmp_path / "mlwarden-report.pdf"
+    assert "Findings matched" in " ".join(PdfReader(pdf_path).pages[-1].extract_text().split())
+    assert _words_past_the_right_margin(pdf_path) == []
