@@ -627,11 +627,11 @@ def scan(
     for line in policy.announcements(result.waivers):
         click.echo(line, err=True)
     cli_evidence.announce(result)
-    if recorded and history_db is not None:
+    if recorded and history_db is not None and not azure.get("quiet"):
         from scanner.history import describe
 
         click.echo(f"recorded scan {recorded[0]} in {printable(describe(history_db))}", err=True)
-    if write_baseline is not None:
+    if write_baseline is not None and not azure.get("quiet"):
         click.echo(f"wrote baseline {printable(write_baseline)} ({accepted} accepted finding(s))", err=True)
     if incomplete := incomplete_warning(result.gaps):
         click.echo(incomplete, err=True)

@@ -690,3 +690,17 @@ def test_an_undefined_azure_pipelines_variable_is_refused_not_made_a_sqlite_file
     assert listed.exit_code == 2
     one_error_line(listed, "$(", "never defined")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_scans_record_without_a_word_and_say_so_otherwise(tmp_path: Path) -> None:
+    """`-q` promises no `wrote` lines; a scheduled `scan -q --history` still said `recorded scan N`
+    and `wrote baseline ...` on every run."""
+    db, baseline = tmp_path / "q.db", tmp_path / "baseline.json"
+    args = ["scan", "--demo", "--history", str(db), "--write-baseline", str(baseline), "--fail-on", "none"]
+    quiet = CliRunner().invoke(cli, [*args, "-q"])
+    assert quiet.exit_code == 0, quiet.stderr
+    assert quiet.stdout == "" and quiet.stderr == ""
+    assert [s.id for s in scans(db)] == [1] and baseline.is_file()
+    told = CliRunner().invoke(cli, args)
+    assert told.exit_code == 0, told.stderr
+    assert f"recorded scan 2 in {db}" in told.stderr and f"wrote baseline {baseline}" in told.stderr
