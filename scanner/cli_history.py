@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -123,6 +123,12 @@ def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_o
         click.echo(json.dumps(changes.to_json(), indent=2))
     else:
         click.echo(_render(changes))
+    if _when_ran(changes.older) > _when_ran(changes.newer):
+        click.echo(
+            f"mlwarden: warning: scan {changes.older.id} ran after scan {changes.newer.id}: this diff runs backwards "
+            "in time (what it calls new was fixed, and the other way round); give the older scan first",
+            err=True,
+        )
     if not changes.older.same_scope(changes.newer):
         click.echo(
             "mlwarden: warning: the two scans cover different scopes; findings outside the common scope show as "
@@ -134,6 +140,11 @@ def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_o
         if offending:
             click.echo(f"mlwarden: {len(offending)} new failing finding(s) at or above {fail_on_new}", err=True)
             sys.exit(1)
+
+
+def _when_ran(summary: ScanSummary) -> datetime:
+    when = summary.generated_at
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _when(summary: ScanSummary) -> str:

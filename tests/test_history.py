@@ -704,3 +704,12 @@ def test_quiet_scans_record_without_a_word_and_say_so_otherwise(tmp_path: Path) 
     told = CliRunner().invoke(cli, args)
     assert told.exit_code == 0, told.stderr
     assert f"recorded scan 2 in {db}" in told.stderr and f"wrote baseline {baseline}" in told.stderr
+
+
+def test_a_diff_given_its_scans_in_reverse_says_it_runs_backwards(db: Path) -> None:
+    """`history diff 2 1` listed Monday's failures fixed on Tuesday as "new failing" without a word."""
+    reversed_ = invoke("diff", "--db", str(db), "2", "1")
+    assert reversed_.exit_code == 0
+    assert "scan 2 ran after scan 1: this diff runs backwards in time" in reversed_.stderr
+    assert "backwards" not in invoke("diff", "--db", str(db), "1", "2").stderr
+    assert "backwards" not in invoke("diff", "--db", str(db)).stderr
