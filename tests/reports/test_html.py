@@ -287,6 +287,14 @@ def test_waivers_name_owner_justification_and_expiry(page: str) -> None:
     assert "2026-10-01" in expired and "expired: no longer applies" in expired
 
 
+def test_each_waiver_names_its_line_in_the_waivers_file(result: ScanResult) -> None:
+    """An auditor asking where a waiver was granted had owner, reason and expiry, not the line."""
+    waivers = tuple(use.model_copy(update={"line": 7 + 5 * n}) for n, use in enumerate(result.waivers))
+    section = _section(html.render(result.model_copy(update={"waivers": waivers})).decode(), "waivers")
+    for use in waivers:
+        assert f"waivers file, line {use.line}" in section
+
+
 def test_prints_with_page_breaks(page: str) -> None:
     assert "@media print" in page
     assert "break-before:page" in page
