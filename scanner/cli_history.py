@@ -100,9 +100,9 @@ def history_list(db: str, fmt: str) -> None:
 @format_option
 @click.option(
     "--fail-on-new",
-    type=click.Choice([s.value for s in Severity]),
+    type=click.Choice([*(s.value for s in Severity), "none"]),
     help="Exit 1 when a new failing finding at or above this severity appeared (waived or baselined ones aside); "
-    "the severities of `scan --fail-on`.",
+    "the levels of `scan --fail-on`, `none` never failing, so one variable can set both.",
 )
 @_guard
 def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_on_new: str | None) -> None:
@@ -135,7 +135,7 @@ def history_diff(db: str, older: int | None, newer: int | None, fmt: str, fail_o
             "new or fixed",
             err=True,
         )
-    if fail_on_new is not None:
+    if fail_on_new not in (None, "none"):
         offending = changes.new_failing_at(Severity(fail_on_new))
         if offending:
             click.echo(f"mlwarden: {len(offending)} new failing finding(s) at or above {fail_on_new}", err=True)

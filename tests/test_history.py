@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -713,3 +714,15 @@ def test_a_diff_given_its_scans_in_reverse_says_it_runs_backwards(db: Path) -> N
     assert "scan 2 ran after scan 1: this diff runs backwards in time" in reversed_.stderr
     assert "backwards" not in invoke("diff", "--db", str(db), "1", "2").stderr
     assert "backwards" not in invoke("diff", "--db", str(db)).stderr
+
+
+def test_fail_on_new_takes_the_levels_of_scan_fail_on(db: Path) -> None:
+    """One CI variable sets `scan --fail-on` and `history diff --fail-on-new`: `none` was a usage
+    error for the diff, `info` one for the scan."""
+    from scanner.cli import FAIL_ON_CHOICES
+
+    option = next(p for p in history.commands["diff"].params if p.name == "fail_on_new")
+    assert isinstance(option.type, click.Choice)
+    assert tuple(option.type.choices) == FAIL_ON_CHOICES
+    assert invoke("diff", "--db", str(db), "--fail-on-new", "critical").exit_code == 1
+    assert invoke("diff", "--db", str(db), "--fail-on-new", "none").exit_code == 0
