@@ -74,10 +74,14 @@ class SqliteStore(Store):
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Tx]:
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._created = True
-            with contextlib.suppress(FileExistsError):  # made here, so its identity is known before opening
+            try:  # made here, so its identity is known before opening
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                pass  # another scan made it first
+            except OSError as exc:  # checked before the scan, but the directory may have changed since
+                raise InputError(f"history {self.label}: cannot create it ({exc.strerror or exc})") from None
         before = _identity(self.path)
         with self._connect() as conn:
             # The file this connection holds is the one the path named both before and after the

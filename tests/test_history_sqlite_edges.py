@@ -271,3 +271,12 @@ def test_a_scan_never_lands_in_a_removed_file_when_a_third_scan_recreated_the_pa
     assert windows == [1]
     assert landed == 2
     assert [(s.id, s.resource_count) for s in scans(db)] == [(1, TUESDAY.resource_count), (2, MONDAY.resource_count)]
+
+
+def test_a_history_that_cannot_be_created_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
+    """The CLI checks the history's directory before the scan; one that changed since (here: a file
+    where a directory should be) raised a bare OSError from the writer (exit 4)."""
+    (tmp_path / "file").write_text("not a directory")
+    store = history_sqlite.SqliteStore(tmp_path / "file" / "sub" / "h.db")
+    with pytest.raises(InputError, match=r"cannot create it \(Not a directory\)"):
+        store.record(MONDAY)
