@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 
 REPO = Path(__file__).resolve().parents[2]
 LEVELS = ("critical", "high", "medium", "low", "info", "none")
@@ -50,6 +51,7 @@ def broken(resource, estate):
 def informational(resource, estate):
     return failed('noted for information')
 """
+JUNIT_XSD = xmlschema.XMLSchema(REPO / "tests" / "reports" / "schemas" / "junit-10.xsd")
 POLICIES = ("plain", "waived+baselined", "check-error", "check-error+allow-partial", "coverage-gap")
 
 
@@ -149,6 +151,7 @@ def test_exit_code_sarif_junit_and_markdown_agree(setup: dict[str, Path], level:
     )
 
     junit = ET.parse(out / "mlwarden-report.xml").getroot()
+    JUNIT_XSD.validate(str(out / "mlwarden-report.xml"))  # the CI parsers' schema, error and coverage cases too
     failed = {c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None}
     errored = {c.get("name") for c in junit.iter("testcase") if c.find("error") is not None}
     assert failed == {case_name(f) for f in gate}
