@@ -340,9 +340,12 @@ _REPLICATING_KINDS = frozenset({"storagev2", "blockblobstorage"})
     pillar="private-network",
     rationale=(
         "Object replication to an account in another Entra tenant copies data out of the organisation's "
-        "control and jurisdiction. Absent allowCrossTenantReplication fails: older accounts allowed it "
-        "when unset, and the row does not say which default applies. Divergence: Azure Policy 92a89a79 "
-        "flags only an explicit true. Object replication exists on general-purpose v2 and premium block "
+        "control and jurisdiction. Absent allowCrossTenantReplication fails on a live row: older accounts "
+        "allowed it when unset, and the row does not say which default applies (divergence: Azure Policy "
+        "92a89a79 flags only an explicit true). A template or plan that leaves it out passes, as Policy "
+        "92a89a79 scores it: the property's documented default is false for new accounts, and an existing "
+        "account it redeploys keeps its own value, which a live scan judges. "
+        "Object replication exists on general-purpose v2 and premium block "
         "blob accounts only (Azure Storage docs, object replication prerequisites), so other kinds "
         "(FileStorage, classic Storage, BlobStorage) are not applicable, whatever the flag says."
     ),
@@ -355,10 +358,12 @@ def storage_cross_tenant_replication(resource: Resource, estate: Estate) -> Verd
     evidence = props.read(resource, "properties.allowCrossTenantReplication")
     if resource.kind and resource.kind.lower() not in _REPLICATING_KINDS:
         evidence = (Evidence(path="kind", value=resource.kind), *evidence)
-        return not_applicable(f"{resource.kind} accounts have no object replication", *evidence)
+        return not_applicable(f"accounts of kind {resource.kind} have no object replication", *evidence)
     value = props.flag(resource, "properties.allowCrossTenantReplication")
     if value is False:
         return passed("cross-tenant object replication is disallowed", *evidence)
+    if value is None and resource.source_file:
+        return passed("not set here; new accounts default to disallowing cross-tenant replication", *evidence)
     if value is None:
         return failed("cross-tenant object replication is not disallowed (unset)", *evidence)
     return failed("cross-tenant object replication is allowed", *evidence)

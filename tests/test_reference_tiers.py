@@ -9,7 +9,8 @@ an ARM template.
 - MLW-ST-10: object replication exists on general-purpose v2 and premium block blob accounts only
   (Azure Storage docs, "Object replication for block blobs", prerequisites), so allowCrossTenantReplication
   means nothing on FileStorage, classic Storage (v1) or BlobStorage accounts. Policy 92a89a79 flags an
-  explicit true on any kind.
+  explicit true on any kind, and passes an account that leaves it out (so does mlwarden for a template,
+  whose new account defaults to false; a live row without it stays a fail).
 
 Records are our own, in the shapes of the REST API GET examples (registries 2023-07-01, storageAccounts
 2023-05-01).
@@ -118,3 +119,14 @@ def test_tier_and_kind_verdicts_match_their_reference(
 def test_basic_registry_message_names_the_tier(snapshot_findings: Found) -> None:
     [finding] = snapshot_findings[("MLW-ACR-02", "acrbasicanon")]
     assert "Basic SKU has no anonymous pull" in finding["message"]
+
+
+def test_cross_tenant_replication_left_out_scores_by_source(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Policy 92a89a79 (allowCrossTenantReplication equals true) passes an account that leaves it out; the
+    REST spec documents the default as false for new accounts, so a template leaving it out passes. A live
+    row without it may be an older account that allowed it when unset: still a fail (the rationale's
+    divergence)."""
+    body = _account("stv2xtunset", "StorageV2")
+    declared = scan_template(tmp_path_factory.mktemp("xt-template"), as_template(body, API_VERSIONS[ST]))
+    live = scan_snapshot(tmp_path_factory.mktemp("xt-snapshot"), body)
+    assert (status(declared, "MLW-ST-10", "stv2xtunset"), status(live, "MLW-ST-10", "stv2xtunset")) == (PASS, FAIL)
