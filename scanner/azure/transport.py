@@ -70,22 +70,22 @@ class _Attempt:
             self._sock = None
 
 
-def _hold(connection: HTTPConnection) -> None:
-    attempt = getattr(_current, "attempt", None)
-    if attempt is not None:
-        attempt.hold(connection.sock)
+class _Held(HTTPConnection):
+    """A connection that gives its socket to the attempt on its thread as it starts reading a reply."""
 
-
-class _Connection(HTTPConnection):
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _hold(self)
+        attempt = getattr(_current, "attempt", None)
+        if attempt is not None:
+            attempt.hold(self.sock)
         return super().getresponse(*args, **kwargs)
 
 
-class _TlsConnection(HTTPSConnection):
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        _hold(self)
-        return super().getresponse(*args, **kwargs)
+class _Connection(_Held):
+    pass
+
+
+class _TlsConnection(_Held, HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):
