@@ -9,7 +9,9 @@ whole set (history record included) has landed. On any failure the renames are u
 nothing of the failed run remains and earlier reports stay as they were.
 
 Staging directories and files hold an exclusive `flock` while their run is alive; the next
-run removes any it can lock, which are what an interrupted run (SIGKILL, power loss) left.
+run removes any it can lock, which are what an interrupted run (SIGKILL, power loss) left. Each
+is made under a claim name and takes its staging name only once locked, so that a concurrent
+run's sweep never takes one in the moment between (see `_claim`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -34,6 +37,9 @@ from scanner import sigterm
 from scanner.errors import InputError
 
 STAGING_PREFIX = ".mlwarden-staging-"
+CLAIM_PREFIX = ".mlwarden-claim-"
+"""A staging entry's name from its creation until its run holds its lock (see `_claim`)."""
+STALE_CLAIM_SECONDS = 600
 T = TypeVar("T")
 V = TypeVar("V")
 
@@ -106,7 +112,7 @@ def sweep(directory: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
     """Remove staging entries under `directory` whose run is gone (no live lock); return them."""
     removed: list[Path] = []
     try:
-        entries = [e for e in directory.iterdir() if e.name.startswith(prefix)]
+        entries = [e for e in directory.iterdir() if e.name.startswith(prefix) or _stale_claim(e)]
     except OSError:
         return removed
     for entry in entries:
@@ -117,15 +123,59 @@ def sweep(directory: Path, prefix: str = STAGING_PREFIX) -> list[Path]:
         try:
             if _locked(fd):
                 continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+            _remove(entry)
             removed.append(entry)
         finally:
             os.close(fd)
     return removed
+
+
+def _claim(make: Callable[[], tuple[int | None, str]], final: Path) -> tuple[int, Path]:
+    """Make a staging entry with `make` (its open descriptor or None, and its path), lock it, and
+    only then rename it to `final`, its staging name; run it under `sigterm.held`.
+
+    A sweep removes the staging entries nobody holds locked, which are an interrupted run's. An
+    entry made under its staging name and locked a moment later could be swept in between by a
+    concurrent run (two scans into one `--out`: "--out DIR: cannot write: No such file or
+    directory"). Made under a claim name, an entry is already locked when it becomes sweepable;
+    a sweep takes a claim only once it is old (what a run killed in that moment left)."""
+    fd, made = make()
+    try:
+        if fd is None:
+            fd = os.open(made, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(made, final)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        _remove(Path(made))
+        raise
+    return fd, final
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            entry.unlink()
+
+
+def _stale_claim(entry: Path) -> bool:
+    try:
+        return entry.name.startswith(CLAIM_PREFIX) and time.time() - entry.lstat().st_mtime > STALE_CLAIM_SECONDS
+    except OSError:
+        return False
+
+
+def _probe(directory: Path) -> None:
+    """Create and remove a file in `directory` (is it writable?). A concurrent run's sweep may
+    remove it first, since it carries the staging prefix so that a killed run's probe is swept."""
+    with sigterm.held():
+        fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=directory)
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 def _make_dirs(path: Path, option: str, shown: Path | None = None) -> list[Path]:
@@ -377,8 +427,11 @@ class Outputs:
                 raise InputError(f"{_where('--out', out)}: {name} is {what}, not a report file")
         try:
             with sigterm.held():
-                self._staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
-            self._lock(self._staging)
+                fd, self._staging = _claim(
+                    lambda: (None, tempfile.mkdtemp(prefix=CLAIM_PREFIX, dir=out)),
+                    out / f"{STAGING_PREFIX}{secrets.token_hex(8)}",
+                )
+                self._lock_fds.append(fd)
         except OSError as exc:
             raise InputError(f"{_where('--out', out)}: cannot write: {_reason(exc)}") from None
 
@@ -390,11 +443,13 @@ class Outputs:
         sweep(path.parent, self._baseline_prefix(path))
         try:
             with sigterm.held():
-                fd, name = tempfile.mkstemp(prefix=self._baseline_prefix(path), dir=path.parent)
-                self._baseline_tmp = Path(name)
+                fd, self._baseline_tmp = _claim(
+                    lambda: tempfile.mkstemp(prefix=CLAIM_PREFIX, dir=path.parent),
+                    path.parent / f"{self._baseline_prefix(path)}{secrets.token_hex(8)}",
+                )
+                self._lock_fds.append(fd)
         except OSError as exc:
             raise InputError(f"{_where('--write-baseline', path)}: cannot write: {_reason(exc)}") from None
-        self._hold(fd)
 
     @staticmethod
     def _baseline_prefix(path: Path) -> str:
@@ -418,20 +473,10 @@ class Outputs:
             else:
                 self._created += _make_dirs(db.parent, "--history", db)
                 try:
-                    with sigterm.held():
-                        fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=db.parent)
-                        os.close(fd)
-                        os.unlink(name)
+                    _probe(db.parent)
                 except OSError as exc:
                     raise InputError(f"{where}: cannot create it: {_reason(exc)}") from None
         history.check(target)
-
-    def _lock(self, path: Path) -> None:
-        self._hold(os.open(path, os.O_RDONLY))
-
-    def _hold(self, fd: int) -> None:
-        self._lock_fds.append(fd)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     # -- after the scan --------------------------------------------------------------------
     def stage_report(self, name: str, write: Callable[[IO[bytes]], T]) -> Written[T]:
@@ -564,19 +609,28 @@ class Outputs:
             if os.path.lexists(item.target):  # a symlink (even dangling) is replaced, never written through
                 keep_dir = self._staging if in_out and self._staging is not None else item.target.parent
                 prefix = f"{STAGING_PREFIX}old-" if in_out else self._baseline_prefix(item.target)
-                backup = keep_dir / f"{prefix}{secrets.token_hex(6)}"
-                try:
-                    os.link(item.target, backup)
-                except OSError:  # a filesystem without hard links
-                    shutil.copy2(item.target, backup)
-                item.backup = backup
-                if not backup.is_symlink():  # a link kept aside may point nowhere from its new place
-                    self._lock(backup)
+
+                backup = keep_dir / f"{prefix}{secrets.token_hex(8)}"
+                if os.path.islink(item.target):  # not locked: a link kept aside may point nowhere from there
+                    item.backup = self._keep_aside(item.target, backup)
+                else:
+                    claim = keep_dir / f"{CLAIM_PREFIX}{secrets.token_hex(8)}"
+                    with sigterm.held():
+                        fd, item.backup = _claim(lambda: (None, str(self._keep_aside(item.target, claim))), backup)
+                        self._lock_fds.append(fd)
             os.replace(item.staged, item.target)
             item.committed = True
         except OSError as exc:
             option = "--out" if in_out else "--write-baseline"
             raise InputError(f"{option} {item.target}: cannot write: {_reason(exc)}") from None
+
+    @staticmethod
+    def _keep_aside(target: Path, backup: Path) -> Path:
+        try:
+            os.link(target, backup)
+        except OSError:  # a filesystem without hard links
+            shutil.copy2(target, backup, follow_symlinks=False)
+        return backup
 
     def _roll_back(self) -> None:
         for item in reversed(self._staged):
@@ -617,10 +671,7 @@ def check_file_destination(path: Path, option: str) -> None:
         raise InputError(f"{_where(option, path)}: is {what or 'a directory'}, not a file it may replace")
     created = _make_dirs(path.parent, option, path)
     try:
-        with sigterm.held():
-            fd, name = tempfile.mkstemp(prefix=STAGING_PREFIX, dir=path.parent)
-            os.close(fd)
-            os.unlink(name)
+        _probe(path.parent)
     except OSError as exc:
         raise InputError(f"{_where(option, path)}: cannot write: {_reason(exc)}") from None
     finally:
