@@ -20,7 +20,7 @@ from checks._shared import (
     public_access_verdict,
 )
 from scanner import inventory, kinds, props, unevaluated
-from scanner.estate import Estate
+from scanner.estate import MANAGED_HSM_TYPE, Estate
 from scanner.inventory import KeyMetadata
 from scanner.models import Evidence, Resource
 from scanner.registry import Verdict, check, failed, not_applicable, passed, unknown
@@ -194,13 +194,21 @@ def _key_evidence(key: KeyMetadata, *fields: str) -> tuple[Evidence, ...]:
     return tuple(Evidence(path=f"keys/{key.name}.{name}", value=getattr(key, name)) for name in fields)
 
 
+_KEY_STORES = (kinds.KEY_VAULT, kinds.MANAGED_HSM)
+"""What holds customer-managed keys: the key checks judge a Managed HSM's keys as they judge a vault's."""
+
+
+def _store(resource: Resource) -> str:
+    return "Managed HSM" if resource.type_key == MANAGED_HSM_TYPE else "vault"
+
+
 def _per_live_key(
     vault: Resource, estate: Estate, judge: Callable[[KeyMetadata, Estate], Verdict]
 ) -> Iterator[Verdict]:
     """`judge` on each of the vault's keys by name; disabled keys, or none, are not applicable."""
     keys = estate.keys_in(vault)
     if not keys:
-        yield not_applicable("the vault has no keys")
+        yield not_applicable(f"the {_store(vault)} has no keys")
         return
     for key in sorted(keys, key=lambda k: k.name.lower()):
         if key.enabled is False:
@@ -241,7 +249,7 @@ def _expiry_at_deployment(what: str, path: str, value: str) -> Verdict:
 @check(
     id="MLW-KV-07",
     title="Key Vault keys have an expiration date",
-    kinds=(kinds.KEY_VAULT,),
+    kinds=_KEY_STORES,
     severity="medium",
     tags=("key-lifecycle",),
     pillar="secrets",
@@ -249,7 +257,8 @@ def _expiry_at_deployment(what: str, path: str, value: str) -> Verdict:
         "A key without an expiry can stay in use forever, so a compromised or weak key is never forced out. "
         "One verdict per key. Disabled keys are not applicable: they cannot encrypt or decrypt, and "
         "re-enabling one shows up on the next scan. Read from key metadata (ARM or data plane), never key "
-        "material; a vault whose keys could not be listed is a coverage gap. Divergence: Checkov "
+        "material; a vault whose keys could not be listed is a coverage gap. A Managed HSM's keys are judged "
+        "the same way, on the HSM (Azure Policy's Managed HSM definitions test them there). Divergence: Checkov "
         "CKV_AZURE_40 passes a template key whose rotationPolicy.attributes.expiryTime is set; mlwarden does "
         "not, since that expiry applies only to versions rotated later (Key Vault's rotation docs) and the "
         "key's current version, what Azure Policy 152b15f7 tests, still has none."
@@ -289,7 +298,7 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
 @check(
     id="MLW-KV-08",
     title="Key Vault keys rotate automatically",
-    kinds=(kinds.KEY_VAULT,),
+    kinds=_KEY_STORES,
     severity="medium",
     tags=("key-lifecycle",),
     pillar="secrets",
@@ -297,7 +306,8 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
         "A rotation policy with a Rotate action renews a key on schedule, limiting how much data one key "
         "version protects. A policy with only Notify actions (the service default) does not rotate. One "
         "verdict per key; disabled keys and keys backing certificates (rotated by certificate renewal) are "
-        "not applicable; a key whose policy could not be read (no getrotationpolicy permission) is unknown."
+        "not applicable; a key whose policy could not be read (no getrotationpolicy permission) is unknown. "
+        "Managed HSM keys are judged on their HSM."
     ),
     remediation="Add a rotation policy with a Rotate lifetime action (e.g. 90 days after creation).",
     az_cli="az keyvault key rotation-policy update --vault-name <vault> -n <key> --value @policy.json",
@@ -402,7 +412,7 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
 @check(
     id="MLW-KV-11",
     title="Customer-managed keys are backed by an HSM",
-    kinds=(kinds.KEY_VAULT,),
+    kinds=_KEY_STORES,
     severity="low",
     tags=("encryption-at-rest", "key-lifecycle"),
     pillar="encryption",
@@ -410,8 +420,8 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
         "A key used as a customer-managed key protects a whole service's data at rest; an HSM-backed key "
         "(RSA-HSM, EC-HSM) never leaves FIPS 140 validated hardware. Judges the keys of this vault that "
         "some scanned resource (storage, Cognitive Services, ML workspace, registry, AKS KMS) names as its "
-        "CMK; other keys are not applicable. Disabled keys are not applicable; a key whose type was not "
-        "collected is unknown."
+        "CMK, in a vault or a Managed HSM; other keys are not applicable. Disabled keys are not applicable; a "
+        "key whose type was not collected is unknown, and so are the keys of an HSM that could not be read."
     ),
     remediation="Create an RSA-HSM key (Premium vault or Managed HSM) and point the service's CMK at it.",
     az_cli="az keyvault key create --vault-name <vault> -n <key> --kty RSA-HSM --size 3072",

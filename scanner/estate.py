@@ -130,6 +130,18 @@ def vault_host(uri: str) -> str:
         return ""
 
 
+MANAGED_HSM_TYPE = "microsoft.keyvault/managedhsms"
+_KEY_STORE_URI = {"microsoft.keyvault/vaults": "vaultUri", MANAGED_HSM_TYPE: "hsmUri"}
+"""Where a vault or a Managed HSM states the URI its key identifiers start with."""
+
+
+def key_store_uri(resource: Resource) -> str | None:
+    """The data-plane URI of a vault (`vaultUri`) or Managed HSM (`hsmUri`): a customer-managed key
+    id on `*.vault.azure.net` or `*.managedhsm.azure.net` names its store by this URI's host."""
+    name = _KEY_STORE_URI.get(resource.type_key)
+    return _text(resource.properties, name) if name else None
+
+
 _CMK_SPLIT = {
     kinds.STORAGE: "keyvaultproperties",
     kinds.COGNITIVE: "keyVaultProperties",
@@ -298,6 +310,7 @@ _SPECIAL_TYPES = frozenset(
         "microsoft.security/securitycontacts",
         "microsoft.machinelearningservices/workspaces/computes",
         "microsoft.keyvault/vaults",
+        MANAGED_HSM_TYPE,
     }
 )
 
@@ -444,8 +457,8 @@ class Estate:
             target = _text(resource.properties, "resourceId")
             if target and (_text(resource.properties, "computeType") or "").lower() in ("kubernetes", "aks"):
                 self._aks_computes[target.lower()].append(resource)
-        elif type_key == "microsoft.keyvault/vaults":
-            uri = _text(resource.properties, "vaultUri")
+        elif type_key in _KEY_STORE_URI:
+            uri = key_store_uri(resource)
             if uri:
                 self._vaults_by_host[vault_host(uri)] = resource
 
@@ -575,9 +588,9 @@ class Estate:
         return cmk_key_id(resource, self.kind_of.get(resource.id_key))
 
     def cmk_users_in(self, vault: Resource) -> list[Resource]:
-        """Resources whose customer-managed key lives in this vault (found from their rows, so key
-        metadata need not have been collected)."""
-        uri = props.text(vault, "properties.vaultUri")
+        """Resources whose customer-managed key lives in this vault or Managed HSM (found from their
+        rows, so key metadata need not have been collected)."""
+        uri = key_store_uri(vault)
         return self._cmk_users_by_vault.get(vault_host(uri), []) if uri else []
 
     def keys_in(self, vault: Resource) -> list[KeyMetadata]:

@@ -18,6 +18,8 @@ ML_ONLINE_ENDPOINT = "ml-online-endpoint"
 ML_ONLINE_DEPLOYMENT = "ml-online-deployment"
 ML_COMPUTE = "ml-compute"
 KEY_VAULT = "keyvault"
+MANAGED_HSM = "managed-hsm"
+"""A Key Vault Managed HSM pool: it holds keys only (customer-managed keys among them), no secrets."""
 STORAGE = "storage"
 REGISTRY = "acr"
 COGNITIVE = "cognitive"
@@ -33,6 +35,7 @@ _BY_TYPE = {
     "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments": ML_ONLINE_DEPLOYMENT,
     "microsoft.machinelearningservices/workspaces/computes": ML_COMPUTE,
     "microsoft.keyvault/vaults": KEY_VAULT,
+    "microsoft.keyvault/managedhsms": MANAGED_HSM,
     "microsoft.storage/storageaccounts": STORAGE,
     "microsoft.containerregistry/registries": REGISTRY,
     "microsoft.cognitiveservices/accounts": COGNITIVE,

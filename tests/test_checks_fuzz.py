@@ -104,6 +104,7 @@ _TYPES = {
     kinds.ML_ONLINE_DEPLOYMENT: ("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "Managed"),
     kinds.ML_COMPUTE: ("Microsoft.MachineLearningServices/workspaces/computes", None),
     kinds.KEY_VAULT: ("Microsoft.KeyVault/vaults", None),
+    kinds.MANAGED_HSM: ("Microsoft.KeyVault/managedHSMs", None),
     kinds.STORAGE: ("Microsoft.Storage/storageAccounts", "StorageV2"),
     kinds.REGISTRY: ("Microsoft.ContainerRegistry/registries", None),
     kinds.COGNITIVE: ("Microsoft.CognitiveServices/accounts", "OpenAI"),
