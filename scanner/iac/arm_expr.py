@@ -592,9 +592,12 @@ def _known_uris(found: Mapping[str, Any]) -> dict[str, str]:
         return {}
     if rtype == "microsoft.keyvault/vaults":
         return {"vaultUri": f"https://{name.lower()}.vault.azure.net/"}
-    if rtype == "microsoft.keyvault/vaults/keys" and name.count("/") == 1:
+    if rtype == "microsoft.keyvault/managedhsms":
+        return {"hsmUri": f"https://{name.lower()}.managedhsm.azure.net/"}
+    if rtype in ("microsoft.keyvault/vaults/keys", "microsoft.keyvault/managedhsms/keys") and name.count("/") == 1:
         vault, key = name.split("/")
-        uri = f"https://{vault.lower()}.vault.azure.net/keys/{key}"
+        suffix = "vault.azure.net" if rtype.endswith("vaults/keys") else "managedhsm.azure.net"
+        uri = f"https://{vault.lower()}.{suffix}/keys/{key}"
         return {"keyUri": uri, "keyUriWithVersion": f"{uri}/(version known at deployment)"}
     return {}
 

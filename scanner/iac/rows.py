@@ -289,9 +289,10 @@ def _unknown_policy(policy: Any) -> str | None:
 
 
 def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template") -> KeyMetadata:
-    """A `Microsoft.KeyVault/vaults/keys` row as the metadata the key checks read."""
+    """A `Microsoft.KeyVault/vaults/keys` (or `managedHSMs/keys`) row as the metadata the key checks read."""
     vault_id = row["id"].rsplit("/keys/", 1)[0]
     vault_name = vault_id.rsplit("/", 1)[-1]
+    host = _store_host(vault_id, vault_name)
     properties = row.get("properties") if isinstance(row.get("properties"), Mapping) else {}
     attributes = row.get("properties") if _unknown(row.get("properties")) else _get(properties, "attributes") or {}
     policy = row.get("properties") if _unknown(row.get("properties")) else _get(properties, "rotationPolicy")
@@ -317,9 +318,9 @@ def key_metadata(row: Mapping[str, Any], source: Literal["template"] = "template
         expires = unevaluated.marker(f"tryGet({unevaluated.find(attributes)}, 'exp')")
     return KeyMetadata(
         vault_id=vault_id,
-        vault_uri=f"https://{vault_name}.vault.azure.net/",
+        vault_uri=f"https://{host}/",
         name=str(row["name"]),
-        kid=f"https://{vault_name}.vault.azure.net/keys/{row['name']}",
+        kid=f"https://{host}/keys/{row['name']}",
         enabled=enabled if isinstance(enabled, bool) else True,
         expires=_epoch(expires),
         expires_at_deployment=expires if _unknown(expires) else None,
@@ -383,7 +384,9 @@ def build_inventory(
                 configs.add(parent)
                 if isinstance(data.get("properties"), Mapping):
                     data["properties"] = _strip_settings(data["properties"])
-        if type_key == "microsoft.keyvault/vaults/keys":
+        if type_key == _HSM_TYPE:
+            data["properties"] = _with_hsm_uri(data.get("properties"), str(data.get("name", "")))
+        if type_key in _KEY_TYPES:
             try:
                 key = key_metadata(data)
             except ValidationError as exc:
@@ -488,6 +491,15 @@ def _with_pools(properties: Any, pools: list[dict[str, Any]]) -> Any:
 
 _VAULT_TYPE = "microsoft.keyvault/vaults"
 _POLICIES_TYPE = f"{_VAULT_TYPE}/accesspolicies"
+_HSM_TYPE = "microsoft.keyvault/managedhsms"
+_KEY_TYPES = (f"{_VAULT_TYPE}/keys", f"{_HSM_TYPE}/keys")
+"""Keys of a vault and of a Managed HSM: both are key metadata, judged on the store that holds them."""
+
+
+def _store_host(store_id: str, name: str) -> str:
+    """The data-plane host of a vault or Managed HSM, from its name (public cloud)."""
+    suffix = "managedhsm.azure.net" if "/managedhsms/" in store_id.lower() else "vault.azure.net"
+    return f"{name.lower()}.{suffix}"
 
 
 @dataclass
@@ -519,6 +531,13 @@ def _with_vault_uri(properties: Any, name: str) -> Any:
     if not isinstance(properties, Mapping) or _get(properties, "vaultUri") or not name or "<" in name:
         return properties
     return {**properties, "vaultUri": f"https://{name.lower()}.vault.azure.net/"}
+
+
+def _with_hsm_uri(properties: Any, name: str) -> Any:
+    """A Managed HSM's `hsmUri`, as `_with_vault_uri` does a vault's: its keys' ids start with it."""
+    if not isinstance(properties, Mapping) or _get(properties, "hsmUri") or not name or "<" in name:
+        return properties
+    return {**properties, "hsmUri": f"https://{name.lower()}.managedhsm.azure.net/"}
 
 
 def _access_policies(rows: list[SourceRow]) -> _AccessPolicies:
@@ -629,6 +648,9 @@ def _vault_outside(vault_id: str, origin: str) -> dict[str, Any]:
     and its private endpoint connections, are known only where it is deployed (`unknown`)."""
     where = unevaluated.marker(f"a vault outside the {'plan' if origin == 'plan' else 'template'}: judge it live")
     name = vault_id.rstrip("/").rsplit("/", 1)[-1]
+    if "/managedhsms/" in vault_id.lower():  # judged by the key checks alone, which read only its URI
+        uri = f"https://{_store_host(vault_id, name)}/"
+        return {"id": vault_id, "name": name, "type": "Microsoft.KeyVault/managedHSMs", "properties": {"hsmUri": uri}}
     connection = {"privateEndpoint": {"id": where}, "privateLinkServiceConnectionState": {"status": where}}
     return {
         "id": vault_id,
