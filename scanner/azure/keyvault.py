@@ -26,6 +26,7 @@ from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
 from scanner.azure.pipeline import FreshToken, JsonReply, SameHostRedirect, origin
 from scanner.azure.throttle import Quota, retry_policy
+from scanner.estate import MANAGED_HSM_TYPE, key_store_uri
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
 from scanner.models import Gap, Resource
 
@@ -73,7 +74,7 @@ class KeyVaultReader:
     def read(self, vault: Resource) -> tuple[list[KeyMetadata], Gap | None]:
         """Keys of one vault, or the gap that explains why they could not be read; raises
         `HttpResponseError` when ARM's key listing answers 404 (the vault may have been deleted)."""
-        uri = props.text(vault, "properties.vaultUri")
+        uri = key_store_uri(vault)  # a Managed HSM's `hsmUri`: the same KeyClient reads its keys
         refused = "no vault URI"
         if uri:
             try:
@@ -92,11 +93,11 @@ class KeyVaultReader:
                 raise  # the vault itself may be gone: the caller asks ARM (`Reads._keys`)
             return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"keys not readable: {failures.reason(exc)}")
         if unread := _unattributed(keys):  # judged without them, a key would have no expiry: not judged
-            return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"vault {vault.name}: {refused}; {unread}")
+            return [], Gap(source=KEY_METADATA, scope=vault.id, reason=f"{_named(vault)}: {refused}; {unread}")
         missing = sorted({part for key in keys for part in _missing(key)})
         if not missing:
             return keys, None
-        reason = f"vault {vault.name}: {refused}; ARM's key listing has no {' or '.join(missing)}"
+        reason = f"{_named(vault)}: {refused}; ARM's key listing has no {' or '.join(missing)}"
         return keys, Gap(source=KEY_METADATA, scope=f"{vault.id}/keys", reason=reason)
 
     def _served(self, vault: Resource, uri: str) -> list[KeyMetadata]:
@@ -224,7 +225,7 @@ class KeyVaultReader:
         for item in self._arm.list(f"{vault.id}/keys", KEYVAULT_API):
             key = self._arm_key(vault, uri, item)
             missing = _missing(key)
-            reason = f"vault {vault.name}: {refused}; ARM's key listing has no {' or '.join(missing)}"
+            reason = f"{_named(vault)}: {refused}; ARM's key listing has no {' or '.join(missing)}"
             out.append(key.model_copy(update={"unread_reason": reason}) if missing else key)
         return out
 
@@ -308,8 +309,13 @@ def _policy_gap(vault: Resource, keys: list[KeyMetadata]) -> Gap | None:
     names = sorted(key.name for key in unread)
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     why = unread[0].unread_reason or "rotation policy not readable"
-    reason = f"vault {vault.name}: {why} for key {', '.join(names[:3])}{more}"
+    reason = f"{_named(vault)}: {why} for key {', '.join(names[:3])}{more}"
     return Gap(source=KEY_METADATA, scope=f"{vault.id}/keys", reason=reason)
+
+
+def _named(store: Resource) -> str:
+    """`vault NAME` or `managed HSM NAME`, as coverage gaps name where keys were not read."""
+    return f"{'managed HSM' if store.type_key == MANAGED_HSM_TYPE else 'vault'} {store.name}"
 
 
 def _unattributed(keys: list[KeyMetadata]) -> str | None:

@@ -15,6 +15,7 @@ RESOURCE_TYPES = (
     "microsoft.machinelearningservices/workspaces/onlineendpoints",
     "microsoft.machinelearningservices/workspaces/onlineendpoints/deployments",
     "microsoft.keyvault/vaults",
+    "microsoft.keyvault/managedhsms",
     "microsoft.storage/storageaccounts",
     "microsoft.containerregistry/registries",
     "microsoft.cognitiveservices/accounts",

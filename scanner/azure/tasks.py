@@ -33,6 +33,7 @@ APPS = ("microsoft.web/sites", "microsoft.web/sites/slots")
 """Sites and deployment slots: a slot has its own config, policies and settings under its own id."""
 APP_CONFIGS = tuple(f"{app}/config" for app in APPS)
 VAULT = "microsoft.keyvault/vaults"
+MANAGED_HSM = "microsoft.keyvault/managedhsms"
 NO_DIAGNOSTICS = {
     "microsoft.resources/subscriptions",
     "microsoft.network/privateendpoints",
@@ -124,6 +125,8 @@ class Reads:
             elif type_key == VAULT and self.options.keyvault:
                 add(partial(self._keys, resource), VAULT_READS)
                 add(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
+            elif type_key == MANAGED_HSM and self.options.keyvault:  # keys only: an HSM holds no secrets
+                add(partial(self._keys, resource), VAULT_READS)
             elif type_key == REGISTRY:
                 add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400,)))
             elif resource.id_key in ml_storage:

@@ -88,6 +88,12 @@ class FakeEstate:
             for r in self.tables["resources"]
             if r["type"].lower() == "microsoft.keyvault/vaults"
         }
+        self.hsms = {
+            str(r["name"]).lower(): r
+            for r in self.tables["resources"]
+            if r["type"].lower() == "microsoft.keyvault/managedhsms"
+        }
+        """Managed HSM pools by name: their data plane serves the same key routes as a vault's."""
         self.keys: dict[str, list[KeyMetadata]] = defaultdict(list)
         for key in inventory.keys:
             self.keys[key.vault_id.lower()].append(key)

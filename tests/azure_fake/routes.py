@@ -28,6 +28,8 @@ EXPIRY_DATES = {
 }
 """`wire.token_expiry` spellings of `expires_on` as a date."""
 VAULT_SUFFIX = ".vault.azure.net"
+HSM_SUFFIX = ".managedhsm.azure.net"
+HSM_SCOPE = "https://managedhsm.azure.net/.default"
 MSI_PATH = "/msi/token"
 """App Service's managed identity endpoint (`IDENTITY_ENDPOINT`), served by the fake."""
 MSI_HEADER = "fake-identity-header-CANARY-5c1d"
@@ -163,6 +165,9 @@ class Router:
         if host.endswith(VAULT_SUFFIX):  # a vault at its own host, as real vault URIs are (reached through a proxy)
             name = host.removesuffix(VAULT_SUFFIX)
             return self.keyvault(method, [name, *(p for p in path.split("/") if p)], f"https://{host}")
+        if host.endswith(HSM_SUFFIX):  # a Managed HSM at its own host: the same key routes, its own audience
+            name = host.removesuffix(HSM_SUFFIX)
+            return self.keyvault(method, [name, *(p for p in path.split("/") if p)], f"https://{host}", hsm=True)
         if path.startswith("/kv/"):
             parts = [p for p in path[len("/kv/") :].split("/") if p]
             return self.keyvault(method, parts, f"{self.fake.url}/kv/{parts[0] if parts else ''}")
@@ -204,7 +209,7 @@ class Router:
             return self.reply(400, error)
         form = parse_qs(body.decode())
         self.fake.token_scopes.extend(form.get("scope", []))
-        token = self.fake.issue_token()
+        token = self.fake.issue_token(tuple(" ".join(form.get("scope", [])).split()))
         expiry: dict[str, Any] = {"expires_in": 3599, "ext_expires_in": 3599}
         if self.fake.wire.token_expiry == "str":  # as the v1 endpoint and some proxies send them
             expiry = {"expires_in": "3599", "ext_expires_in": "3599"}
@@ -487,20 +492,30 @@ class Router:
         self.reply(404, _error("NoRoute", name))
 
     # -- Key Vault data plane --------------------------------------------------------------
-    def keyvault(self, method: str, parts: list[str], base: str) -> None:
-        """`parts`: the vault's name, then the path below the vault; `base`: the URL the vault was reached at."""
+    def keyvault(self, method: str, parts: list[str], base: str, *, hsm: bool | None = None) -> None:
+        """`parts`: the vault's name, then the path below the vault; `base`: the URL the vault was reached at.
+
+        A Managed HSM (`hsm`, or by name under `/kv/` when no vault has it) serves the same key routes, but
+        its challenge names `https://managedhsm.azure.net` and it takes only a token for that audience."""
         fake = self.fake
-        vault = fake.estate.vaults.get(parts[0].lower()) if parts else None
+        name = parts[0].lower() if parts else ""
+        vault = None if hsm else fake.estate.vaults.get(name)
+        if vault is None and hsm is not False:
+            vault = fake.estate.hsms.get(name)
+            hsm = vault is not None
         if vault is None or method != "GET" or len(parts) < 2 or parts[1] != "keys":
             self.count("kv:unknown")
             return self.reply(404, _error("NotFound", "no such vault route"))
         auth = self.handler.headers.get("Authorization")
-        if not fake.token_valid(auth):
-            self.count("kv:challenge")
+        if not (fake.token_for(auth, HSM_SCOPE) if hsm else fake.token_valid(auth)):
+            self.count("hsm:challenge" if hsm else "kv:challenge")
+            challenge = _vault_challenge(fake.wire.kv_challenge, fake.url)
+            if hsm:
+                challenge = f'Bearer authorization="{fake.url}/{_tenant()}", resource="https://managedhsm.azure.net"'
             return self.reply(
                 401,
                 _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token."),
-                {"WWW-Authenticate": _vault_challenge(fake.wire.kv_challenge, fake.url)},
+                {"WWW-Authenticate": challenge},
             )
         served, asked = fake.wire.kv_api_version, self.params.get("api-version", [""])[0]
         if served and asked != served:
@@ -543,10 +558,10 @@ class Router:
         if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
             return self.reply(403, _error("Forbidden", "caller is not authorized"))
-        real_url = str((vault.get("properties") or {}).get("vaultUri", "")).rstrip("/")
+        real_url = str((vault.get("properties") or {}).get("hsmUri" if hsm else "vaultUri", "")).rstrip("/")
         keys = fake.estate.keys.get(str(vault["id"]).lower(), [])
         if len(parts) == 2:
-            self.count("kv:list")
+            self.count("hsm:list" if hsm else "kv:list")
             size = fake.wire.kv_page_size or int(self.params.get("maxresults", ["25"])[0])
             start = int(self.params.get("$skiptoken", ["0"])[0])
             value = [key_item(k, real_url) for k in keys[start : start + size]]
@@ -592,6 +607,8 @@ class Router:
         if fake.wire.kv_modulus_zero and "n" in bundle["key"]:
             octets = base64.urlsafe_b64decode(bundle["key"]["n"] + "==")
             bundle["key"]["n"] = base64.urlsafe_b64encode(b"\0" + octets).rstrip(b"=").decode()
+        if fake.wire.kv_key_material:
+            bundle["key"].update(dict.fromkeys(("n", "d", "p", "q", "k"), fake.wire.kv_key_material))
         if fake.wire.kv_key_without_key:
             del bundle["key"]
         if fake.wire.kv_no_attributes in ("both", "everywhere"):

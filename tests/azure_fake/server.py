@@ -81,12 +81,15 @@ class AzureFake:
         """Summed time spent serving API requests: divided by wall time, the mean concurrency."""
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
+        self._audiences: dict[str, tuple[str, ...]] = {}
         self._window_start = 0.0
         self._window_used = 0
         self._blocked_until = 0.0
         self._dir = tempfile.TemporaryDirectory(prefix="azure-fake-")
         ca = trustme.CA()
-        cert = ca.issue_cert("localhost", "127.0.0.1", "::1", *CLOUD_HOSTS, "*.vault.azure.net")
+        cert = ca.issue_cert(
+            "localhost", "127.0.0.1", "::1", *CLOUD_HOSTS, "*.vault.azure.net", "*.managedhsm.azure.net"
+        )
         self.ca_path = Path(self._dir.name) / "ca.pem"
         ca.cert_pem.write_to_path(str(self.ca_path))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -140,11 +143,16 @@ class AzureFake:
             self._blocked_until = time.monotonic() + seconds
         return _quota_headers(0, seconds)
 
-    def issue_token(self) -> str:
+    def issue_token(self, scopes: tuple[str, ...] = ()) -> str:
         with self._lock:
             token = f"fake-token-{len(self._tokens) + 1}"
             self._tokens.add(token)
+            self._audiences[token] = scopes
         return token
+
+    def token_for(self, header: str | None, scope: str) -> bool:
+        """A valid token issued for `scope`: a Managed HSM refuses a token for Key Vault's audience."""
+        return self.token_valid(header) and scope in self._audiences.get(str(header)[7:], ())
 
     def revoke(self, header: str) -> None:
         with self._lock:

@@ -148,6 +148,9 @@ class Wire:
     """When set, the body of every rotation-policy reply instead of the policy."""
     kv_modulus_zero: bool = False
     """RSA moduli carry a leading zero octet (RFC 7518 6.3.1.1: some libraries send 257 octets for 2048 bits)."""
+    kv_key_material: str = ""
+    """When set (base64url text), every key bundle carries it as key material: the RSA modulus `n`, and
+    the private and symmetric members (`d`, `p`, `q`, `k`) a key must never come back with, for a canary."""
     kv_policy_refusal: str = ""
     """The inner error code of a refused rotation-policy read (`ForbiddenByRbac`, `ForbiddenByPolicy`)."""
     kv_policy_gone: str | None = None
