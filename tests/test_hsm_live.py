@@ -178,3 +178,21 @@ def test_no_keyvault_leaves_managed_hsm_keys_unknown(fake: AzureFake, tmp_path: 
     assert "hsm-claims.managedhsm.azure.net" not in proxy.hosts
     for check_id in ("MLW-KV-07", "MLW-KV-08", "MLW-KV-11"):
         assert [status for status, _ in _on_hsm(report, check_id)] == ["unknown"], check_id
+
+
+def test_a_managed_hsm_refusing_its_data_plane_falls_back_to_arm(fake: AzureFake, tmp_path: Path) -> None:
+    """ARM's `managedHSMs/{h}/keys` (Reader) still gives expiry; rotation and key type are unknown, with a gap."""
+    fake.faults.forbidden_vaults |= {"hsm-claims"}
+    result, _ = _scan(fake, tmp_path)
+    assert result.exit_code == 3, result.stderr
+    report = json.loads((tmp_path / "out" / "mlwarden-report.json").read_text())
+    assert _on_hsm(report, "MLW-KV-07") == [
+        ("fail", "key cmk-hsm has no expiration date"),
+        ("pass", "key cmk-spare has an expiration date"),
+    ]
+    assert {status for status, _ in _on_hsm(report, "MLW-KV-08")} == {"unknown"}
+    assert ("unknown", "the type of CMK key cmk-hsm was not collected") in [
+        (status, message.split(" (", 1)[0]) for status, message in _on_hsm(report, "MLW-KV-11")
+    ]
+    (gap,) = [g for s in report["sources"] if s["name"] == "key_metadata" for g in s["gaps"]]
+    assert gap["scope"] == f"{HSM_ID}/keys" and gap["reason"].startswith("managed HSM hsm-claims: data plane HTTP 403")
