@@ -1,5 +1,9 @@
 """Key Vault key metadata: data plane first, ARM (Reader) as fallback, else a coverage gap.
 
+A Managed HSM's keys are read the same way: the same `KeyClient` at its `hsmUri` (its challenge names
+`https://managedhsm.azure.net`, so the token is asked for that audience), and ARM's
+`managedHSMs/{h}/keys` as the fallback.
+
 Only metadata leaves this module: enabled, dates, type and size, rotation policy. When the key
 type and size need `get_key`, the public key numbers are read for their length and dropped.
 ARM's key listing documents only `attributes` and `keyUri`: whatever it does not return is
