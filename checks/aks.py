@@ -4,7 +4,7 @@ Kubernetes online endpoints of Azure ML run on these clusters, so a cluster's po
 every such deployment's posture. Everything here reads the `managedClusters` Resource Graph row.
 `addonProfiles` keys differ in case between templates and live ARM; `scanner.props` matches
 them case-insensitively. Node-pool rules judge every `agentPoolProfiles[*]` and name the pools
-that fail.
+that fail; a setting AKS does not offer on Windows Server pools is not judged there (MLW-AKS-19).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from scanner.registry import Verdict, check, failed, not_applicable, passed, unk
 _AKS = (kinds.AKS,)
 _DOCS = "https://learn.microsoft.com/azure/aks"
 _POOLS = "properties.agentPoolProfiles"
+_SSH = "securityProfile.sshAccess"
 
 
 def _pools(resource: Resource) -> list[tuple[str, Any]]:
@@ -544,7 +545,15 @@ def aks_http_application_routing_off(resource: Resource, estate: Estate) -> Verd
 
 
 def _no_local_key_ssh(pool: Any) -> bool:
-    return props.equals(pool, "securityProfile.sshAccess", "Disabled", "EntraId")
+    return props.equals(pool, _SSH, "Disabled", "EntraId")
+
+
+def _runs_windows(pool: Any) -> bool:
+    """A Windows Server pool (osType absent means Linux, the API default)."""
+    return props.equals(pool, "osType", "Windows")
+
+
+_WINDOWS_SSH = "AKS cannot turn SSH off on Windows Server node pools"
 
 
 @check(
@@ -555,23 +564,41 @@ def _no_local_key_ssh(pool: Any) -> bool:
     tags=("local-auth",),
     pillar="identity",
     rationale=(
-        "SSH with local keys is a way onto the nodes that bypasses Entra ID. Every pool is judged. "
+        "SSH with local keys is a way onto the nodes that bypasses Entra ID. Every Linux pool is judged. "
         "Absent means 'LocalUser' (the default) and fails. 'EntraId' (SSH authenticated by Entra ID) "
-        "passes, unlike Azure Policy, which accepts only 'Disabled': it removes the local keys this rule is about."
+        "passes, unlike Azure Policy, which accepts only 'Disabled': it removes the local keys this rule is about. "
+        "Windows Server pools (osType Windows) are not judged: the AKS guide to managing node SSH access says "
+        "disabling SSH is not supported on node pools running Windows Server, so sshAccess cannot be set there "
+        "and a fail could never be fixed; their SSH is limited with network security group rules on the node "
+        "subnet instead. A cluster whose pools all run Windows is not applicable. Divergence: Azure Policy "
+        "28257686 counts every agentPoolProfiles[*] entry, Windows pools included, so it flags any cluster with "
+        "a Windows pool."
     ),
-    remediation="Disable SSH on every node pool.",
+    remediation=(
+        "Disable SSH on every Linux node pool (reimage the pool for it to take effect); for Windows Server "
+        "pools, restrict port 22 with network security group rules on the node subnet."
+    ),
     az_cli="az aks nodepool update -g <rg> --cluster-name <name> -n <pool> --ssh-access disabled",
     azure_policy=("28257686-e9db-403e-b9e2-a5eecbe03da9",),
     references=(f"{_DOCS}/manage-ssh-node-access",),
 )
 def aks_node_no_local_key_ssh(resource: Resource, estate: Estate) -> Verdict:
-    return _judge_pools(
-        resource,
-        "securityProfile.sshAccess",
-        _no_local_key_ssh,
-        "node pools accept SSH with local keys",
-        "no node pool accepts SSH with local keys",
-    )
+    pools = _pools(resource)
+    if not pools:
+        return unknown("the cluster row lists no node pools (agentPoolProfiles is empty or absent)")
+    evidence = [
+        ev for name, pool in pools for ev in (_pool_evidence(name, pool, "osType"), _pool_evidence(name, pool, _SSH))
+    ]
+    windows = [name for name, pool in pools if _runs_windows(pool)]
+    linux = [(name, pool) for name, pool in pools if not _runs_windows(pool)]
+    if not linux:
+        return not_applicable(f"every node pool runs Windows Server: {_WINDOWS_SSH}", *evidence)
+    skipped = f"; Windows pools not judged ({_WINDOWS_SSH}): {', '.join(windows)}" if windows else ""
+    failing = [name for name, pool in linux if not _no_local_key_ssh(pool)]
+    if failing:
+        return failed(f"node pools accept SSH with local keys: {', '.join(failing)}{skipped}", *evidence)
+    judged = f"{len(linux)} {'Linux ' if windows else ''}pool{'s' if len(linux) != 1 else ''}"
+    return passed(f"no node pool accepts SSH with local keys ({judged}){skipped}", *evidence)
 
 
 @check(
