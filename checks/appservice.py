@@ -6,6 +6,8 @@ live in the site's `config/web` (the `appserviceresources` table, PascalCase pro
 case-insensitively). A collected config source without a row for this site is `unknown`, never a
 pass. Publishing-credential policies and app-setting facts are records of their own. Deployment
 slots (`sites/slots`, a public hostname of their own) are judged like sites, each on its own records.
+Apps on Azure Arc-enabled Kubernetes (kind `...,kubernetes`) are not applicable to the rules about
+features App Service does not offer there (networking, managed identity, FTP); the rest judge them.
 """
 
 from __future__ import annotations
@@ -45,14 +47,55 @@ _CONTAINER_APPS_NOTE = (
 )
 
 
-def host_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
+_ARC = "kubernetes"
+
+
+def on_azure_arc(site: Resource) -> bool:
+    """An app in an App Service Kubernetes environment on an Azure Arc-enabled cluster: every such kind
+    (`app,linux,kubernetes`, `app,linux,container,kubernetes`, `functionapp,linux,kubernetes`, ...) names
+    `kubernetes`."""
+    return _ARC in (site.kind or "").lower()
+
+
+_ARC_DOCS = f"{_DOCS}/overview-arc-integration"
+_NO_ARC_IDENTITY = "apps cannot be assigned managed identities there"
+
+
+def not_on_arc(why: str) -> Callable[[CheckFunc], CheckFunc]:
+    """The check, except that an app on Azure Arc is not applicable for `why` (a feature Arc lacks)."""
+
+    def guard(func: CheckFunc) -> CheckFunc:
+        @functools.wraps(func)
+        def judged(resource: Resource, estate: Estate) -> CheckResult:
+            if on_azure_arc(resource):
+                message = f"the app runs on Azure Arc-enabled Kubernetes: {why}"
+                return not_applicable(message, Evidence(path="kind", value=resource.kind))
+            return func(resource, estate)
+
+        return judged
+
+    return guard
+
+
+def _arc_note(why: str) -> str:
+    return (
+        f" Apps on Azure Arc-enabled Kubernetes (kind containing 'kubernetes') are not applicable: {why}, as "
+        "the App Service on Azure Arc preview limitations state."
+    )
+
+
+def host_check(*, arc: str | None = None, **meta: Any) -> Callable[[CheckFunc], CheckFunc]:
     """`@check` for a rule about the App Service host (HTTPS redirect, network access, private link, TLS,
     FTP, publishing, client certificates, CORS, built-in auth). A function app on Azure Container Apps has
     no such host: its ingress, network and TLS belong to the Container Apps environment, and Azure
     Policy's function-app definitions skip kind azurecontainerapps. Such an app is not applicable here;
-    its identity and app settings are still judged."""
+    its identity and app settings are still judged. `arc`, when given, is why the rule does not apply to
+    an app on Azure Arc-enabled Kubernetes (a feature App Service does not offer there); without it, such
+    an app is judged like any other."""
 
     def register(func: CheckFunc) -> CheckFunc:
+        inner = not_on_arc(arc)(func) if arc else func
+
         @functools.wraps(func)
         def judged(resource: Resource, estate: Estate) -> CheckResult:
             if on_container_apps(resource):
@@ -61,10 +104,11 @@ def host_check(**meta: Any) -> Callable[[CheckFunc], CheckFunc]:
                     "sets ingress, network and TLS",
                     Evidence(path="kind", value=resource.kind),
                 )
-            return func(resource, estate)
+            return inner(resource, estate)
 
-        rationale = f"{meta.pop('rationale')} {_CONTAINER_APPS_NOTE}"
-        return check(kinds=_SITES, rationale=rationale, **meta)(judged)
+        rationale = f"{meta.pop('rationale')}{_arc_note(arc) if arc else ''} {_CONTAINER_APPS_NOTE}"
+        references = (*meta.pop("references", ()), *((_ARC_DOCS,) if arc else ()))
+        return check(kinds=_SITES, rationale=rationale, references=references, **meta)(judged)
 
     return register
 
@@ -124,6 +168,7 @@ def app_https_only(resource: Resource, estate: Estate) -> Verdict:
 
 @host_check(
     id="MLW-APP-02",
+    arc="App Service networking is not available there; the cluster's load balancer and network rules set exposure",
     title="App public network access is disabled",
     severity="high",
     tags=("private-network",),
@@ -165,6 +210,7 @@ def app_public_network_access(resource: Resource, estate: Estate) -> Verdict:
 
 @host_check(
     id="MLW-APP-03",
+    arc="App Service networking, private endpoints included, is not available there; the cluster's network sets reach",
     title="App is reachable through an approved private endpoint",
     severity="medium",
     tags=("private-network",),
@@ -202,13 +248,15 @@ def app_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     rationale=(
         "A managed identity lets the app reach Key Vault, Storage and Azure ML without stored "
         "credentials. identity.type is read as a set ('SystemAssigned, UserAssigned' passes). Absent or "
-        "'None' fails."
+        "'None' fails." + _arc_note(_NO_ARC_IDENTITY) + " Such an app needs a credential of its own (an "
+        "application service principal), which MLW-CFG-06 judges wherever the app's settings hold it."
     ),
     remediation="Assign a system- or user-assigned managed identity.",
     az_cli="az webapp identity assign -g <rg> -n <name>",
     azure_policy=("2b9ad585-36bc-4615-b300-fd4435808332", "0da106f2-4ca3-48e8-bc85-c638fe6aea8f"),
-    references=(f"{_DOCS}/overview-managed-identity",),
+    references=(f"{_DOCS}/overview-managed-identity", _ARC_DOCS),
 )
+@not_on_arc(_NO_ARC_IDENTITY)
 def app_managed_identity(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, "identity.type")
     if props.has_managed_identity(resource):
@@ -227,7 +275,9 @@ def app_managed_identity(resource: Resource, estate: Estate) -> Verdict:
         "outside Entra ID. Both the 'ftp' and 'scm' basicPublishingCredentialsPolicies must have allow "
         "false. allow absent on a policy means allowed (the default) and fails; a policy record missing "
         "for a collected app is unknown. Azure Policy's definitions cover web apps; function apps have "
-        "the same credentials and are judged too."
+        "the same credentials and are judged too. An app on Azure Arc-enabled Kubernetes (kind containing "
+        "'kubernetes') is judged on its 'scm' policy alone: FTP publishing is not available there (App "
+        "Service on Azure Arc preview limitations), while deployment through the SCM site is."
     ),
     remediation="Disable basic authentication for FTP and SCM publishing.",
     az_cli=(
@@ -235,7 +285,7 @@ def app_managed_identity(resource: Resource, estate: Estate) -> Verdict:
         "--parent sites/<name> -n ftp --set properties.allow=false  (repeat with -n scm)"
     ),
     azure_policy=("871b205b-57cf-4e1e-a234-492616998bf7", "aede300b-d67f-480a-ae26-4b3dfb1a1fdc"),
-    references=(f"{_DOCS}/configure-basic-auth-disable",),
+    references=(f"{_DOCS}/configure-basic-auth-disable", _ARC_DOCS),
     needs=(inventory.PUBLISHING_CREDENTIALS,),
 )
 def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
@@ -243,7 +293,8 @@ def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
     evidence: list[Evidence] = []
     allowed: list[str] = []
     missing: list[str] = []
-    for name in ("ftp", "scm"):
+    arc = on_azure_arc(resource)
+    for name in ("scm",) if arc else ("ftp", "scm"):
         policy = policies.get(name)
         if policy is None:
             missing.append(name)
@@ -256,11 +307,14 @@ def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
         return failed(f"basic-auth publishing is allowed for {' and '.join(allowed)}", *evidence)
     if missing:
         return unknown(f"no {' or '.join(missing)} publishing policy was collected for this app", *evidence)
+    if arc:
+        return passed("basic-auth publishing is disabled for SCM (no FTP publishing on Azure Arc)", *evidence)
     return passed("basic-auth publishing is disabled for FTP and SCM", *evidence)
 
 
 @host_check(
     id="MLW-APP-06",
+    arc="VNet integration is not available there; outbound traffic follows the cluster's network",
     title="App routes all outbound traffic through VNet integration",
     severity="low",
     tags=("private-network",),
@@ -430,6 +484,7 @@ def cfg_scm_min_tls(config: Resource) -> Verdict:
 
 @host_check(
     id="MLW-CFG-02",
+    arc="FTP publishing is not available there, so there is no FTP endpoint to secure",
     title="App allows FTPS only or no FTP at all",
     severity="medium",
     tags=("encryption-in-transit",),
@@ -570,7 +625,10 @@ def _label(setting: AppSettingFact) -> str:
         "setting classified as a secret that is not an @Microsoft.KeyVault(...) reference fails, naming the "
         "settings (never their values). For function apps, AzureWebJobsStorage holding an account-key "
         "connection string fails like any other; identity-based host storage "
-        "(AzureWebJobsStorage__accountName) passes. Settings not collected for this app are unknown."
+        "(AzureWebJobsStorage__accountName) passes. Settings not collected for this app are unknown. Apps on "
+        "Azure Arc-enabled Kubernetes are judged too, although Key Vault references are not available there "
+        "(they depend on managed identities, which such apps cannot have): a credential in their settings is "
+        "as readable as anywhere, and the fix there is to keep it out of the app's settings."
     ),
     remediation=(
         "Move each secret to Key Vault and reference it (@Microsoft.KeyVault(SecretUri=...)); for "
