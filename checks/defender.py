@@ -1,16 +1,20 @@
 """Defender for Cloud checks: the plans the subscription's ML estate needs, security contacts, assessments.
 
 Plans are judged only where the subscription runs the service they protect (a Key Vault plan
-for a subscription without vaults is not applicable). Assessments turn Defender's own verdicts
+for a subscription without vaults is not applicable, and so is the App Service plan where every app
+runs on a tier or platform it does not cover). Assessments turn Defender's own verdicts
 into findings on the resources they name, so one report carries both.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from checks._shared import read_from
+from checks.appservice import on_azure_arc, on_container_apps
 from scanner import inventory, kinds, props
 from scanner.estate import Estate, parent_id
 from scanner.models import Evidence, Resource, Severity
@@ -30,17 +34,46 @@ class Plan:
     """Empty: every subscription needs the plan."""
     gap: Callable[[Resource], str | None] | None = None
     """For a Standard row: why it still falls short (a retired sub-plan, a feature off), or None."""
+    hosting: Callable[[Resource], str] | None = None
+    """Where one of `needed_by` runs (an App Service plan tier), for a plan that covers only some hosting."""
+    not_covered: frozenset[str] = frozenset()
+    """With `hosting`: the hosting (lower case) the plan does not protect; any other is protected."""
+
+
+_HOSTING: weakref.WeakKeyDictionary[Estate, dict[str, dict[str, Counter[str]]]] = weakref.WeakKeyDictionary()
+"""Per estate, per plan name, per subscription (lower case): the plan's resources counted by hosting."""
+
+
+def _hosting_counts(plan: Plan, hosting: Callable[[Resource], str], estate: Estate) -> dict[str, Counter[str]]:
+    """Worked out once per estate and plan, in one pass over the plan's resources: every subscription asks."""
+    per_plan = _HOSTING.setdefault(estate, {})
+    found = per_plan.get(plan.name)
+    if found is None:
+        found = per_plan[plan.name] = {}
+        for kind in plan.needed_by:
+            for resource in estate.of_kind(kind):
+                found.setdefault((resource.subscription_id or "").lower(), Counter())[hosting(resource)] += 1
+    return found
 
 
 def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     sub = subscription.subscription_id or subscription.name
     counts = {kind: estate.kind_count(sub, kind) for kind in plan.needed_by}
-    users = Evidence(path="resourceCounts", value=counts)
+    users: tuple[Evidence, ...] = (Evidence(path="resourceCounts", value=counts),)
     if plan.needed_by and not any(counts.values()):
-        return not_applicable(f"the subscription has no resources {plan.label} protects", users)
+        return not_applicable(f"the subscription has no resources {plan.label} protects", *users)
+    if plan.hosting is not None:
+        hosted = _hosting_counts(plan, plan.hosting, estate).get(sub.lower(), Counter())
+        users = (*users, Evidence(path="resourceHosting", value=dict(sorted(hosted.items()))))
+        if hosted and all(where.lower() in plan.not_covered for where in hosted):
+            return not_applicable(
+                f"every app in the subscription runs where {plan.label} does not protect it "
+                f"({', '.join(sorted(hosted))})",
+                *users,
+            )
     row = estate.plans(sub).get(plan.name.lower())
     if row is None:
-        return unknown(f"no {plan.name} pricing record was collected for the subscription", users)
+        return unknown(f"no {plan.name} pricing record was collected for the subscription", *users)
     fields: tuple[str, ...] = (
         "properties.pricingTier",
         "properties.subPlan",
@@ -49,7 +82,7 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     )
     if props.get(row, _EXTENSIONS) is not None:
         fields = (*fields, _EXTENSIONS)
-    evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), users)
+    evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), *users)
     if props.equals(row, "properties.pricingTier", "Standard"):
         if plan.gap is not None and (short := plan.gap(row)) is not None:
             return failed(f"{plan.label} is on (Standard tier) but {short}", *evidence)
@@ -101,13 +134,47 @@ defender_containers = _plan_check(
     reference=f"{_DOCS}/defender-for-containers-introduction",
 )
 
+_CONTAINER_APPS = "Azure Container Apps"
+_ARC = "Azure Arc-enabled Kubernetes"
+_UNPROTECTED_HOSTING = frozenset(
+    h.lower() for h in ("Free", "Shared", "Basic", "Dynamic", "FlexConsumption", _CONTAINER_APPS, _ARC)
+)
+"""Hosting Defender for App Service does not protect: the Free, Shared and Basic tiers (its overview, revised
+April 2026: "Free, Shared, and Basic tier App Service plans aren't supported"), the Consumption and Flex
+Consumption plans (never among its supported plans; the 2020 overview names Consumption as unsupported), and
+apps with no App Service plan under them (Azure Container Apps, Azure Arc-enabled Kubernetes)."""
+
+
+def _app_hosting(site: Resource) -> str:
+    """Where an app runs: its App Service plan tier (the site row's properties.sku), else the platform."""
+    if on_container_apps(site):
+        return _CONTAINER_APPS
+    if on_azure_arc(site):
+        return _ARC
+    return props.text(site, "properties.sku") or "tier not stated"
+
+
 defender_app_service = _plan_check(
     number="02",
-    plan=Plan("AppServices", "Defender for App Service", (kinds.WEB_APP, kinds.FUNCTION_APP)),
+    plan=Plan(
+        "AppServices",
+        "Defender for App Service",
+        (kinds.WEB_APP, kinds.FUNCTION_APP),
+        hosting=_app_hosting,
+        not_covered=_UNPROTECTED_HOSTING,
+    ),
     severity="medium",
     rationale=(
         "Defender for App Service detects attacks on web and function apps that host inference APIs. "
-        "Applies when the subscription has web or function apps."
+        "It protects App Service plans on the Standard, Premium v2/v3 and Isolated (App Service Environment) "
+        "tiers; its overview (revised April 2026) says Free, Shared and Basic plans are not supported, and the "
+        "Consumption and Flex Consumption plans of Azure Functions never were. Applies when the subscription "
+        "has a web or function app (deployment slots included) on any other hosting: the tier is read from "
+        "each site row's properties.sku, and an app whose row does not state it counts as protected. A "
+        "subscription whose apps all run on Free, Shared, Basic, Consumption ('Dynamic') or Flex Consumption "
+        "plans, on Azure Container Apps or on Azure Arc-enabled Kubernetes (no App Service plan at all) gives "
+        "the plan nothing to protect and is not applicable. Divergence: Azure Policy 2913021d audits the "
+        "pricing of every subscription, whatever it runs."
     ),
     policy=("2913021d-f2fd-4f3d-b958-22354e2bdbcb",),
     reference=f"{_DOCS}/defender-for-app-service-introduction",
