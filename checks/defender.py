@@ -46,13 +46,17 @@ _HOSTING: weakref.WeakKeyDictionary[Estate, dict[str, dict[str, Counter[str]]]] 
 
 def _hosting_counts(plan: Plan, hosting: Callable[[Resource], str], estate: Estate) -> dict[str, Counter[str]]:
     """Worked out once per estate and plan, in one pass over the plan's resources: every subscription asks."""
-    per_plan = _HOSTING.setdefault(estate, {})
+    try:
+        per_plan = _HOSTING.setdefault(estate, {})
+    except TypeError:  # an estate that takes no weak reference (a plugin's read-only view): counted afresh
+        per_plan = {}
     found = per_plan.get(plan.name)
     if found is None:
-        found = per_plan[plan.name] = {}
+        found = {}
         for kind in plan.needed_by:
             for resource in estate.of_kind(kind):
                 found.setdefault((resource.subscription_id or "").lower(), Counter())[hosting(resource)] += 1
+        per_plan[plan.name] = found  # published whole: a check abandoned at its timeout leaves no partial count
     return found
 
 
