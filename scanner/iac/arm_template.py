@@ -89,6 +89,9 @@ class _Template:
     conditions: list[str] = field(default_factory=list)
     scope: tuple[str, str] = (arm_expr.PLACEHOLDER_SUBSCRIPTION, arm_expr.PLACEHOLDER_RESOURCE_GROUP)
     """(subscription, resource group) the resources deploy to: a nested deployment's own, when it names them."""
+    deployment: str = ""
+    """Which deployment the resources are part of: "" for the template's own, else each enclosing
+    deployment's file, address and copy index (two copies of one module are two deployments)."""
     """The unknown `condition`s of the resources (and deployments) being evaluated, outermost first."""
 
 
@@ -400,6 +403,8 @@ def _add_row(
     row.update(type=rtype, _full_name=name, id=rid, name=name.rsplit("/", 1)[-1])
     if template.conditions:  # its own condition, or that of a parent or deployment it is part of
         row["_condition"] = " and ".join(dict.fromkeys(template.conditions))
+    if template.deployment:
+        row["_deployment"] = template.deployment
     _register(ctx, row, symbols)
     template.rows.append(Row(data=row, line=getattr(declared, "line", 0), address=where, file=template.path))
     _resources(template, declared.get("resources"), ctx, row, f"{where}.resources", depth + 1)
@@ -482,7 +487,9 @@ def _nested_deployment(
     """An inline nested template: `inner` scope gets its own parameters; `outer` sees the parent's.
     Returns its outputs as `reference()` of the deployment sees them (`outputs.NAME.value`), or the
     marker of outputs known only at deployment (a link that is not read)."""
-    template = dataclasses.replace(template, scope=_deployment_scope(template, declared, ctx))
+    template = dataclasses.replace(
+        template, scope=_deployment_scope(template, declared, ctx), deployment=_instance(template, ctx, where)
+    )
     properties = declared.get("properties")
     if arm_expr.is_expression(properties):  # `"properties": "[variables('module')]"`
         properties = _value(properties, ctx, template.path)
@@ -513,6 +520,11 @@ def _nested_deployment(
         inner_ctx = ctx
     _resources(template, inner.get("resources"), inner_ctx, None, f"{where}.properties.template.resources", depth + 1)
     return _outputs(inner.get("outputs"), inner_ctx, template.path)
+
+
+def _instance(template: _Template, ctx: Context, where: str) -> str:
+    """The deployment declared at `where` (with its copy index) inside the one being evaluated."""
+    return f"{template.deployment} > {template.path}:{where}#{ctx.copy_index.get('')}"
 
 
 def _unread_template(template: _Template, declared: Mapping[str, Any], where: str) -> str:
@@ -570,7 +582,13 @@ def _linked_deployment(
     given = _passed_parameters(template, properties, ctx)
     if "parametersLink" in properties:  # a parameters file elsewhere: every value is known only then
         given = {name: arm_expr.unevaluated(f"parametersLink of {where}") for name in document.get("parameters") or {}}
-    child = dataclasses.replace(template, path=file, document=document, chain=(*template.chain, file))
+    child = dataclasses.replace(
+        template,
+        path=file,
+        document=document,
+        chain=(*template.chain, file),
+        deployment=_instance(template, ctx, where),
+    )
     inner_ctx = _context(document, file, given, ctx, child, f"{file}:{where}")
     _resources(child, document.get("resources"), inner_ctx, None, "resources", depth + 1)
     return _outputs(document.get("outputs"), inner_ctx, file)

@@ -19,6 +19,8 @@ from scanner import unevaluated
 from scanner.iac.rows import SourceRow
 
 _NESTED = ".properties.template."
+_INSTANCE = "_deployment"
+"""The row key naming its deployment instance (set by the ARM template evaluator)."""
 
 
 def merge(rows: Iterable[SourceRow]) -> list[SourceRow]:
@@ -41,7 +43,7 @@ def merge(rows: Iterable[SourceRow]) -> list[SourceRow]:
             continue
         kept = group[0]
         for row in group[1:]:
-            if kept.data != row.data:
+            if _declared(kept) != _declared(row):
                 why = (
                     f"declared differently at {_where(kept)} and {_where(row)} (nested deployments): "
                     "Azure keeps the one deployed last"
@@ -57,9 +59,18 @@ def _where(row: SourceRow) -> str:
 
 
 def _deployment(row: SourceRow) -> tuple[str, str]:
-    """The file and nested deployment a row's resource is declared in."""
+    """The deployment a row's resource is declared in: the template's own, or a nested or linked
+    one, each copy of a deployment in a copy loop (and each use of a linked file) apart."""
+    instance = row.data.get(_INSTANCE)
+    if isinstance(instance, str):
+        return "", instance
     head, found, _ = row.address.rpartition(_NESTED)
     return row.file, head if found else ""
+
+
+def _declared(row: SourceRow) -> dict[str, Any]:
+    """What a row declares, without the deployment it is declared in."""
+    return {k: v for k, v in row.data.items() if k != _INSTANCE}
 
 
 def _merged(a: Any, b: Any, why: str, *, top: bool = False) -> Any:

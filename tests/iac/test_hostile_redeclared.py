@@ -2,7 +2,9 @@
 storage account): it was refused as a 'duplicate resource' (exit 2), though ARM deploys it. Alike,
 it is one resource; where the declarations differ, which one Azure keeps depends on the deployment
 order, so each differing value is `unknown` naming both declarations, never a pass or a fail on
-either. Twice in one template stays exit 2, as ARM refuses it."""
+either. Twice in one template stays exit 2, as ARM refuses it. Each copy of a module in a copy loop, and
+each use of one linked template, is a deployment of its own: two copies declaring one fixed-name
+resource were refused as twice in one template."""
 
 from __future__ import annotations
 
@@ -126,10 +128,77 @@ def test_a_conditional_and_an_unconditional_declaration_deploy_it_for_sure(tmp_p
     assert tls["status"] == "pass" and "deployed only if" not in tls["message"], tls
 
 
-@pytest.mark.parametrize("where", ["top", "one-module"])
+def _copied(module: dict[str, Any], count: int = 2, **parameters: str) -> dict[str, Any]:
+    """`module` deployed `count` times by a copy loop, each copy given `parameters` (evaluated per copy)."""
+    properties = {**module["properties"], "parameters": {k: {"value": v} for k, v in parameters.items()}}
+    return {
+        **module,
+        "name": "[concat('mod-', copyIndex())]",
+        "copy": {"name": "mods", "count": count},
+        "properties": properties,
+    }
+
+
+def _tls_parameter(resource: dict[str, Any]) -> dict[str, Any]:
+    """`resource` as a module's inner template would declare it with its TLS version given as parameter `tls`."""
+    return {**resource, "properties": {**resource["properties"], "minimumTlsVersion": "[parameters('tls')]"}}
+
+
+def _inner(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {**template(*resources), "parameters": {"tls": {"type": "string"}}}
+
+
+def _with_parameter(module: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **module,
+        "properties": {**module["properties"], "template": _inner(*module["properties"]["template"]["resources"])},
+    }
+
+
+def test_copies_of_one_module_declaring_one_resource_are_one_resource(tmp_path: Path) -> None:
+    same = _tls_parameter(_storage(minimumTlsVersion="TLS1_2", supportsHttpsTrafficOnly=True))
+    found = _scan(tmp_path, _copied(_with_parameter(_module("m", same)), 3, tls="TLS1_2"))
+    assert [f["status"] for f in _of(found, "MLW-ST-02")] == ["pass"]
+    assert len({f["fingerprint"] for f in found}) == len(found)
+
+
+def test_copies_of_one_module_that_differ_are_unknown(tmp_path: Path) -> None:
+    differing = _tls_parameter(_storage(supportsHttpsTrafficOnly=True))
+    module = _copied(_with_parameter(_module("m", differing)), tls="[if(equals(copyIndex(), 0), 'TLS1_2', 'TLS1_0')]")
+    (tls,) = _of(_scan(tmp_path, module), "MLW-ST-02")
+    assert tls["status"] == "unknown" and "declared differently at main.json:" in tls["message"], tls
+    (https,) = _of(_scan(tmp_path, module), "MLW-ST-01")
+    assert https["status"] == "pass"
+
+
+def _linking(name: str, relative: str) -> dict[str, Any]:
+    return {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": name,
+        "properties": {"mode": "Incremental", "templateLink": {"relativePath": relative}},
+    }
+
+
+@pytest.mark.parametrize("uses", ["two-deployments", "copy-loop"])
+def test_one_linked_template_used_twice_is_one_resource(tmp_path: Path, uses: str) -> None:
+    write(tmp_path / "storage.json", template(_storage(minimumTlsVersion="TLS1_0", supportsHttpsTrafficOnly=True)))
+    links = [_linking("a", "storage.json"), _linking("b", "storage.json")]
+    found = _scan(tmp_path, *(links if uses == "two-deployments" else [_copied(links[0])]))
+    assert [f["status"] for f in _of(found, "MLW-ST-02")] == ["fail"]
+    assert len({f["fingerprint"] for f in found}) == len(found)
+
+
+@pytest.mark.parametrize("where", ["top", "one-module", "each-copy-of-a-module", "a-linked-template"])
 def test_twice_in_one_template_is_still_refused(tmp_path: Path, where: str) -> None:
     same = _storage(minimumTlsVersion="TLS1_2")
-    resources = [same, same] if where == "top" else [_module("a", same, same)]
+    write(tmp_path / "twice.json", template(same, same))
+    resources = {
+        "top": [same, same],
+        "one-module": [_module("a", same, same)],
+        "each-copy-of-a-module": [_copied(_module("a", same, same))],
+        "a-linked-template": [_linking("a", "twice.json")],
+    }[where]
     path = write(tmp_path / "main.json", template(*resources))
     result = CliRunner().invoke(cli, ["scan", "--template", str(path), "--fail-on", "none"])
     assert result.exit_code == 2 and "duplicate resource" in result.stderr, result.output
