@@ -90,6 +90,15 @@ def _fit(lines: list[str]) -> str:
     return "\n".join(kept).rstrip() + "\n\n" + note + "\n"
 
 
+def _baselined(result: ScanResult, baselined: int) -> str:
+    """`no baseline` when the scan was compared against none, so `0 baselined` cannot read as a
+    baseline that accepted nothing; with one, also the accepted findings that no longer fail."""
+    if result.baseline is None:
+        return "no baseline"
+    fixed = f" ({result.baseline.absent} in it no longer failing)" if result.baseline.absent else ""
+    return f"{baselined} baselined{fixed}"
+
+
 def _verdict(result: ScanResult, allow_partial: bool) -> list[str]:
     """The gate as the exit code has it: FAIL on exit 1 or 3 (an incomplete scan without
     --allow-partial), PASS on exit 0."""
@@ -113,7 +122,7 @@ def _verdict(result: ScanResult, allow_partial: bool) -> list[str]:
         title = "PASS (no gate: --fail-on none)"
     else:
         title = f"PASS at --fail-on {gate.value}"
-    parts = [f"**{gating}** failing the gate", f"{waived} waived", f"{baselined} baselined"]
+    parts = [f"**{gating}** failing the gate", f"{waived} waived", _baselined(result, baselined)]
     if gate is not None:
         parts.append(f"{below} failing below {gate.value}")
     lines = [f"## mlwarden: {title}", "", " · ".join(parts)]

@@ -6,6 +6,15 @@ waived findings (as suppressed results) or baselined ones. GitHub rejects a run 
 results or 10 MB gzipped, so the least severe results beyond either limit are left out; what
 is left out, and why, is counted in a run notification and returned to the CLI, never silent.
 
+`baselineState` (SARIF 3.27.24) is written only when the scan was compared against a baseline
+(`--baseline`): `unchanged` for a finding the baseline accepts, `new` for the rest; without one it
+is left out, since every result would otherwise claim a comparison that never happened. Neither
+`updated` nor `absent` is used: a baseline holds fingerprints only, so a change in a finding's
+details cannot be told, and an absent result would have no rule or location; GitHub code
+scanning ignores `baselineState` and opens an alert for every result it is given, so a result
+for a fixed finding would reopen it. Fixed baselined findings are counted instead, in a run
+notification and `runs[].properties.baseline.absent`.
+
 An Azure resource is not a file: each result names it as a logical location (its ARM id), as
 an artifact URI (the ARM id as a relative reference, which code-scanning UIs require) and links
 it in the Azure portal of the scanned cloud.
@@ -23,7 +32,7 @@ import orjson
 from reports.azure_policy import POLICY_NAMES
 from reports.digest import evidence_value
 from reports.options import RenderOptions
-from scanner.models import CheckMeta, Finding, ScanResult, Severity, Status, fails_gate
+from scanner.models import BaselineUse, CheckMeta, Finding, ScanResult, Severity, Status, fails_gate
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "mlwarden/v1"
@@ -153,6 +162,8 @@ def _dump(result: ScanResult, options: RenderOptions, rules: list[Any], results:
             "failOn": result.fail_on.value if result.fail_on else "none",
         },
     }
+    if result.baseline is not None:
+        run["properties"]["baseline"] = result.baseline.model_dump(mode="json")
     if options.sarif_category is not None:
         run["automationDetails"] = {"id": options.sarif_category}
     log = {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
@@ -237,9 +248,10 @@ def _result(finding: Finding, rule_index: dict[str, int], result: ScanResult, po
         "message": {"text": _message(finding, url)},
         "locations": [_location(finding)],
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding)},
-        "baselineState": "unchanged" if finding.baselined else "new",
         "properties": properties,
     }
+    if result.baseline is not None:  # SARIF 3.27.24: only a run compared against a baseline has a state
+        out["baselineState"] = "unchanged" if finding.baselined else "new"
     if finding.check_id in rule_index:
         out["ruleIndex"] = rule_index[finding.check_id]
     if finding.waived_by:
@@ -354,9 +366,21 @@ def _invocation(result: ScanResult, left_out: LeftOut) -> dict[str, Any]:
             },
         }
     )
+    if result.baseline is not None:
+        notifications.append(_baseline_notification(result.baseline))
     # A check error leaves the scan incomplete (exit 3) as a gap does: the run did not fully succeed.
     succeeded = not gaps and not result.status_counts()["error"]
     return {"executionSuccessful": succeeded, "toolExecutionNotifications": notifications}
+
+
+def _baseline_notification(baseline: BaselineUse) -> dict[str, Any]:
+    """What the baseline did: results it marks unchanged, and the accepted findings that no longer fail."""
+    text = (
+        f"Compared against a baseline of {baseline.accepted} fingerprint(s): {baseline.matched} failing "
+        f"finding(s) it accepts are unchanged, the rest are new; {baseline.absent} it accepts no longer fail "
+        "(absent, not listed as results)."
+    )
+    return {"level": "note", "message": {"text": text}, "descriptor": {"id": "mlwarden/baseline"}}
 
 
 def _clip(text: str, limit: int) -> str:

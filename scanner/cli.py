@@ -522,7 +522,7 @@ def scan(
     checks, _ = select(catalog, check_patterns, skip_patterns, min_severity)
     selected = _frameworks(frameworks, framework_files, catalog)
     waivers = policy.load_waivers(waivers_file, set(catalog)) if waivers_file else []
-    baseline = policy.load_baseline(baseline_file) if baseline_file else frozenset()
+    baseline = policy.load_baseline(baseline_file) if baseline_file else None
     attestations = extras.attestations(framework_files, catalog)
     outputs = Outputs(
         out=out,

@@ -18,6 +18,7 @@ from scanner.finding_index import FindingIndex
 from scanner.inventory import Inventory
 from scanner.models import (
     Attestation,
+    BaselineUse,
     Finding,
     ScanResult,
     ScanScope,
@@ -47,7 +48,7 @@ def scan(
     frameworks: Sequence[Framework],
     fail_on: Severity | None = None,
     waivers: Sequence[Waiver] = (),
-    baseline: frozenset[str] = frozenset(),
+    baseline: frozenset[str] | None = None,
     description: str = "",
     load_seconds: float = 0.0,
     now: datetime | None = None,
@@ -61,7 +62,8 @@ def scan(
     """`checks` run; `catalog` (default: the same) is every registered check, so frameworks know which
     mapped checks a selection left out; `min_severity` drops findings below that severity; `jobs`
     processes run the checks (`auto`: every free core when the estate is large enough);
-    `after_checks` (see `AfterChecks`) gives the inventory the scan reports on."""
+    `after_checks` (see `AfterChecks`) gives the inventory the scan reports on; `baseline` None
+    means no baseline was given (an empty one still makes every failing finding new)."""
     started = time.perf_counter()
     estate = Estate(inventory)
     generated_at = now or datetime.now(UTC)
@@ -80,7 +82,7 @@ def scan(
     findings, waiver_uses = policy.apply(
         selection.above(ran, min_severity),
         waivers,
-        baseline,
+        baseline or frozenset(),
         generated_at.date(),
     )
     # Who changed it: judged against the collection time, so a rescan of an old snapshot attributes the same way.
@@ -130,6 +132,7 @@ def scan(
         frameworks=framework_results,
         postures=deployment_postures,
         waivers=waiver_uses,
+        baseline=None if baseline is None else _baseline_use(baseline, findings),
         fail_on=fail_on,
         timings=Timings(
             load_seconds=round(load_seconds, 4),
@@ -151,6 +154,14 @@ def _made_index(findings: Sequence[Finding], outcome: Checked[Any]) -> FindingIn
     if index is None or len(made) != len(findings) or not all(map(operator.is_, made, findings)):
         return None
     return index
+
+
+def _baseline_use(baseline: frozenset[str], findings: Sequence[Finding]) -> BaselineUse:
+    """What the baseline did in this scan, so reports can tell new from unchanged (and say so only
+    when there was a baseline): the fingerprints it accepts that still fail, and those that do not."""
+    failing = {f.fingerprint for f in findings if f.status is Status.FAIL}
+    matched = sum(1 for f in findings if f.status is Status.FAIL and f.baselined)
+    return BaselineUse(accepted=len(baseline), matched=matched, absent=len(baseline - failing))
 
 
 def _subscription_names(estate: Estate) -> dict[str, str]:

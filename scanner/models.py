@@ -447,6 +447,18 @@ class WaiverUse(Frozen):
     matches-nothing, expired."""
 
 
+class BaselineUse(Frozen):
+    """The baseline a scan was compared against (`--baseline`). Without one no finding is new or
+    unchanged: SARIF's `baselineState` is then left out, as SARIF 2.1.0 (3.27.24) requires."""
+
+    accepted: int
+    """Fingerprints the baseline file holds."""
+    matched: int
+    """Failing findings of this scan it accepts (waived or not)."""
+    absent: int
+    """Fingerprints no failing finding of this scan has any more: fixed, or the resource gone."""
+
+
 class ScanResult(Frozen):
     """Everything a report needs; the JSON report is this model's dump."""
 
@@ -462,6 +474,8 @@ class ScanResult(Frozen):
     frameworks: tuple[FrameworkResult, ...]
     postures: tuple[DeploymentPosture, ...] = ()
     waivers: tuple[WaiverUse, ...] = ()
+    baseline: BaselineUse | None = None
+    """None when the scan was compared against no baseline."""
     fail_on: Severity | None = None
     timings: Timings = Timings()
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from scanner.models import (
+    BaselineUse,
     CheckMeta,
     ControlResult,
     ControlStatus,
@@ -389,6 +390,12 @@ WAIVERS = (
 )
 
 
+def _baseline_of(findings: tuple[Finding, ...]) -> BaselineUse | None:
+    """As a scan records it: a result with baselined findings was compared against a baseline."""
+    matched = sum(1 for f in findings if f.status is Status.FAIL and f.baselined)
+    return BaselineUse(accepted=matched, matched=matched, absent=0) if matched else None
+
+
 def scan_result(findings: tuple[Finding, ...] = FINDINGS, resource_count: int = 9) -> ScanResult:
     return ScanResult(
         tool_version="0.1.0",
@@ -423,6 +430,7 @@ def scan_result(findings: tuple[Finding, ...] = FINDINGS, resource_count: int = 
         frameworks=(HIPAA, GDPR),
         postures=(POSTURE,),
         waivers=WAIVERS,
+        baseline=_baseline_of(findings),
         fail_on=Severity.HIGH,
         timings=Timings(load_seconds=0.4, check_seconds=1.2, framework_seconds=0.1, total_seconds=1.8),
     )

@@ -149,6 +149,17 @@ def test_exit_code_sarif_junit_and_markdown_agree(setup: dict[str, Path], level:
     assert reported == open_failures - {f["fingerprint"] for f in findings if f["baselined"]}, (
         "SARIF holds every open failure, none waived or baselined"
     )
+    baselined = sum(1 for f in findings if f["status"] == "fail" and f["baselined"] and not f["waived_by"])
+    if "--baseline" in args:  # compared: every result held is new, the baselined ones counted as left out
+        assert {r["baselineState"] for r in sarif["results"]} <= {"new"}
+        left_out = next(
+            n
+            for n in sarif["invocations"][0]["toolExecutionNotifications"]
+            if n["descriptor"]["id"] == "mlwarden/results-left-out"
+        )
+        assert left_out["properties"]["baselined"] == baselined > 0
+    else:  # SARIF 3.27.24: no comparison, no state
+        assert not [r for r in sarif["results"] if "baselineState" in r] and baselined == 0
 
     junit = ET.parse(out / "mlwarden-report.xml").getroot()
     JUNIT_XSD.validate(str(out / "mlwarden-report.xml"))  # the CI parsers' schema, error and coverage cases too
@@ -169,6 +180,8 @@ def test_exit_code_sarif_junit_and_markdown_agree(setup: dict[str, Path], level:
         assert f"{len(gate)} finding" in head, head
     if incomplete:
         assert "incomplete" in head, head
+    counts = (out / "mlwarden-report.md").read_text().split(" waived · ", 1)[1].split(" · ", 1)[0].split("\n", 1)[0]
+    assert counts.startswith(f"{baselined} baselined" if "--baseline" in args else "no baseline"), counts
 
 
 @pytest.mark.parametrize(("level", "expected"), [("info", 1), ("low", 0)])
