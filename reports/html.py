@@ -702,6 +702,40 @@ def _print_piece(piece: str) -> str:
     return f'<span class="long">{shown}</span>' if len(piece) > PRINT_ID_RUN else shown
 
 
+_PATH_BREAKS = re.compile(r"(?<=[/.])|(?=\[)")
+_LINKED_VALUE = re.compile(r"^(?:/|[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
+
+
+def path_html(value: str) -> Markup:
+    """An evidence path or ARM id in a narrow cell: it may break after each `/` and `.` and before
+    each `[` (`ipRules` / `[0].value` keeps the subscript whole); a piece too long for the cell also
+    inside it (`_path_piece`). The breaks are `<wbr>`, which puts
+    no character in the PDF's text (U+200B would be copied into every path an auditor pastes or
+    searches for); `span.path` keeps WeasyPrint from breaking the rest mid-word, as `code.arm` does
+    for ARM ids. A value beyond `visible.TEXT_LIMIT` is left to `visible.marked`, which cuts it."""
+    if len(value) > visible.TEXT_LIMIT:
+        return Markup(visible.marked(value))
+    pieces = (_path_piece(piece) for piece in _PATH_BREAKS.split(value) if piece)
+    return Markup(f'<span class="path">{"<wbr>".join(pieces)}</span>')
+
+
+_WORD_BREAKS = re.compile(r"(?<=[-_])|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _path_piece(piece: str) -> str:
+    """A piece too long for the cell breaks after a hyphen (a GUID) or underscore, or between the words of a
+    camelCase name (`azureAD` / `AuthenticationAsArmPolicy.`); only a word longer still anywhere."""
+    if len(piece) <= PRINT_ID_RUN:
+        return visible.marked(piece)
+    return "<wbr>".join(_print_piece(word) for word in _WORD_BREAKS.split(piece) if word)
+
+
+def evidence_html(value: object) -> str | Markup:
+    """An evidence value as text; an ARM id or URL (a Key Vault key id, a portal link) breaks as a path does."""
+    text = evidence_value(value)
+    return path_html(text) if isinstance(value, str) and _LINKED_VALUE.match(text) else text
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -718,6 +752,8 @@ def _environment() -> jinja2.Environment:
     environment.filters["evidence"] = evidence_value
     environment.filters["wrap_id"] = wrap_id
     environment.filters["print_id"] = print_id
+    environment.filters["path"] = path_html
+    environment.filters["evidence_html"] = evidence_html
     environment.filters["when"] = when
     environment.filters["anchor"] = anchor_of
     environment.filters["rname"] = display_name

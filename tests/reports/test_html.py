@@ -218,7 +218,7 @@ def test_deployment_posture_has_each_pillar_with_reasons_and_full_names(page: st
 
 def test_findings_show_evidence_remediation_and_wrappable_ids(page: str) -> None:
     findings = _section(page, "findings")
-    assert "properties.publicNetworkAccess = Enabled" in findings
+    assert '<span class="path">properties.<wbr>publicNetworkAccess</span> = Enabled' in findings  # breaks at dots
     assert "(absent)" in findings
     assert "az ml workspace update" in findings
     assert "438c38d2-3772-465a-a9cc-7a6666a275ce" in findings

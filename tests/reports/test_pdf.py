@@ -87,7 +87,7 @@ def test_full_detail_appends_per_resource_evidence_summary_leaves_it_out(result:
     summary = pdf.render_html(result, RenderOptions(pdf_detail="summary"))
     full = pdf.render_html(result, RenderOptions(pdf_detail="full", paper="letter"))
     assert 'id="appendix"' in full and 'id="appendix"' not in summary
-    assert "properties.publicNetworkAccess = Enabled" in full
+    assert '<span class="path">properties.<wbr>publicNetworkAccess</span> = Enabled' in full  # breaks after a dot
     assert "properties.publicNetworkAccess" not in summary
     assert "size: letter" in full and "size: A4" in summary
     assert "/<wbr>resourceGroups/<wbr>" in full  # ARM ids break at path separators only
