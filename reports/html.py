@@ -30,7 +30,7 @@ from typing import IO, Any, Literal, NamedTuple
 import jinja2
 from markupsafe import Markup, escape
 
-from reports import executive, visible
+from reports import executive, posture_digest, visible
 from reports.digest import SEVERITY_ORDER, checks_by_id, evidence_value, finding_order
 from reports.executive import RISK_SEVERITIES
 from reports.names import (
@@ -216,6 +216,8 @@ class ReportView:
     findings_listed: int
     posture_rows: Markup | None = None
     """The posture table's rows, written in Python, where verdicts only count their reasons."""
+    posture_counts: posture_digest.PostureDigest | None = None
+    """The summary PDF of a large estate: deployments counted, the worst listed (`postures` holds those)."""
 
 
 def anchor_of(finding: Finding) -> str:
@@ -522,7 +524,13 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
     """Verdicts show their reasons' count and no links (the template's test for the same)."""
     items = collected.items() if listed or not (counted or media == "print") else {}
     linked = {} if counted or media == "print" else items
-    postures = tuple(_posture_row(p, pillars, linked, names) for p in result.postures)
+    digest = None
+    shown: Iterable[DeploymentPosture] = result.postures
+    if media == "print" and detail == "summary" and posture_digest.needed(result.postures):
+        labels = {p.subscription_id: subscription_label(p.subscription_id, names) for p in result.postures}
+        digest = posture_digest.digest(result.postures, pillars, result.findings, labels)
+        shown = digest.worst
+    postures = tuple(_posture_row(p, pillars, linked, names) for p in shown)
     return ReportView(
         media=media,
         detail=detail,
@@ -532,6 +540,7 @@ def build_view(result: ScanResult, media: Media = "screen", detail: Literal["sum
         pillars=pillars,
         postures=postures,
         posture_rows=_posture_rows(postures) if counted and postures else None,
+        posture_counts=digest,
         frameworks=tuple(_framework_view(fw, by_check, items, lines, metas, listed) for fw in result.frameworks),
         sections=sections,
         subscriptions=tuple(subscription_label(sub, names) for sub in result.scope.subscriptions),
