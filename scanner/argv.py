@@ -19,6 +19,24 @@ from scanner.errors import InputError
 from scanner.textsafe import printable
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WHOLE = re.compile("[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+WHOLE_GRAMMAR = "ASCII digits only, such as 8"
+DECIMAL_GRAMMAR = "ASCII digits with at most one decimal point, such as 30 or 1.5"
+"""The numbers mlwarden takes, said where one is refused. Python's int() and float() also take
+`1_0`, full-width `１０`, other scripts' digits, surrounding whitespace, a sign and (float) an
+exponent, `inf` or `nan`: a value a reviewer reads one way, or cannot read, was taken as another."""
+
+
+def plain_number(text: str, *, fraction: bool) -> bool:
+    """Whether `text` is a number as mlwarden takes one: ASCII digits, and (where a fraction is
+    allowed) at most one decimal point; no sign, exponent, underscore, space or other digit."""
+    return (_DECIMAL if fraction else _WHOLE).fullmatch(text) is not None
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A refused value as an error line quotes it: clipped, so a megabyte argument is no megabyte line."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def check_utf8(args: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from scanner import secrets
+from scanner.argv import shown
 from scanner.bulk import collector_paused
 from scanner.errors import InputError
 from scanner.inventory import Inventory, PropertyChange, ResourceChange, in_range
@@ -31,18 +32,20 @@ _SECRET_PATH = re.compile(
     re.IGNORECASE,
 )
 _INDEX = re.compile(r"\[[^\]]*\]")
-_DURATION = re.compile(r"^\s*(\d{1,4})\s*([dh])\s*$", re.IGNORECASE)
+_DURATION = re.compile("([0-9]{1,4})([dh])", re.IGNORECASE)
+"""ASCII digits only: `\\d` also matched `７d`, and `$` a trailing newline."""
 
 
 def parse_since(text: str) -> timedelta:
     """`--changes-since`: `7d`, `72h`; at most Resource Graph's 14 days."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
-        raise InputError(f"--changes-since {text!r}: expected a duration such as 7d or 72h")
+        raise InputError(f"--changes-since {shown(text)}: expected a duration such as 7d or 72h")
     amount = int(match.group(1))
     span = timedelta(days=amount) if match.group(2).lower() == "d" else timedelta(hours=amount)
     if not timedelta(0) < span <= WINDOW:
-        raise InputError(f"--changes-since {text!r}: must be more than 0 and at most 14d (Resource Graph's window)")
+        why = "must be more than 0 and at most 14d (Resource Graph's window)"
+        raise InputError(f"--changes-since {shown(text)}: {why}")
     return span
 
 

@@ -31,6 +31,7 @@ from scanner.clickapp import (
     error_line,
     flatten_formats,
     guard,
+    jobs,
     timeout_options,
 )
 from scanner.coverage import incomplete_warning
@@ -94,15 +95,6 @@ def _frameworks(selected: Sequence[str], extra_files: Sequence[Path], checks: di
                 raise InputError(f"unknown framework {key!r} (choose from {', '.join(sorted(catalog))})")
             out.append(catalog[key])
     return out
-
-
-def _jobs(value: str) -> int | str:
-    """`--jobs`: `auto` or a whole number of processes, at least 1."""
-    if value.strip().lower() == "auto":
-        return "auto"
-    if value.strip().isascii() and value.strip().isdigit() and 0 < int(value) <= 1024:
-        return int(value)
-    raise click.BadParameter(f"{value!r} is neither auto nor a number of processes (1 to 1024)")
 
 
 def _report_name(fmt: str) -> str:
@@ -449,7 +441,7 @@ Examples:
     default="auto",
     show_default=True,
     metavar="N|auto",
-    callback=lambda _ctx, _param, value: _jobs(value),
+    callback=lambda _ctx, _param, value: jobs(value),
     help="Processes that run the checks and render the reports: auto uses every free core (usable, "
     "within the cgroup CPU quota, not busy with other work right now; for the checks, once the estate "
     "is large enough to pay); a number is taken as given.",

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from scanner.argv import shown
+from scanner.clickapp import WholeNumber
 from scanner.clickapp import guard as _guard
 from scanner.history import MAX_ID, FindingChange, HistoryDiff, ScanSummary, describe, diff, latest_two, scans
 from scanner.models import Severity, Status
@@ -28,7 +30,7 @@ db_option = click.option(
 )
 
 
-class ScanId(click.IntRange):
+class ScanId(WholeNumber):
     """A scan id is a positive 64-bit integer; anything else is a usage error, not an overflow,
     said in those words rather than as `not in the range 1<=x<=9223372036854775807`."""
 
@@ -41,7 +43,8 @@ class ScanId(click.IntRange):
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            self.fail(f"{value!r} is not a scan id (a positive whole number; see `mlwarden history list`)", param, ctx)
+            why = "is not a scan id (a positive whole number; see `mlwarden history list`)"
+            self.fail(f"{shown(str(value))} {why}", param, ctx)
 
 
 scan_id = ScanId()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import click
 from click.core import ParameterSource
 
-from scanner import sigterm
+from scanner import argv, sigterm
 from scanner.errors import MlwardenError
 from scanner.textsafe import printable
 
@@ -274,23 +274,56 @@ class Location(click.Path):
 
 
 class Seconds(click.FloatRange):
-    """A finite, non-negative number of seconds; `nan` passes a plain `FloatRange` (it compares
-    false with every bound) and `inf`, `1e309` or `-0` pass `min=0`: each reached the check
-    supervisor's clock as a silent 'no limit'."""
+    """A finite, non-negative number of seconds, written plainly (`argv.plain_number`): `nan`
+    passes a plain `FloatRange` (it compares false with every bound), `inf`, `1e309` or `-0` pass
+    `min=0` (each reached the check supervisor's clock as a silent 'no limit'), and float() takes
+    `1_0` and full-width `１０` as 10."""
 
     name = "number of seconds"
     """What click's refusal calls a value that is no number (its own word is 'float range')."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # the default, or a value click has converted already
+            return super().convert(value, param, ctx)
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            number = 0.0  # click's own refusal follows, in its words
+        except ValueError:
+            self.fail(f"{argv.shown(value)} is not a valid number of seconds", param, ctx)
         if not math.isfinite(number):  # before the range, which calls 1e309 'inf'
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+            self.fail(f"{argv.shown(value)} is not a finite number of seconds", param, ctx)
         if math.copysign(1.0, number) < 0 and number == 0:  # -0 passes min=0; the sign says a negative was meant
-            self.fail(f"{value!r} is negative", param, ctx)
+            self.fail(f"{argv.shown(value)} is negative", param, ctx)
+        converted = super().convert(number, param, ctx)  # the range, in click's words
+        if not argv.plain_number(value, fraction=True):
+            self.fail(
+                f"{argv.shown(value)} is not written as a plain number of seconds ({argv.DECIMAL_GRAMMAR})",
+                param,
+                ctx,
+            )
+        return converted
+
+
+class WholeNumber(click.IntRange):
+    """A whole number within a range, written plainly (`argv.plain_number`): click's IntRange takes
+    whatever int() does, `1_0`, `+10`, ` 10 ` and full-width `１０` included."""
+
+    name = "whole number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not argv.plain_number(value, fraction=False):
+            self.fail(f"{argv.shown(value)} is not a plain whole number ({argv.WHOLE_GRAMMAR})", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def jobs(value: str) -> int | str:
+    """`--jobs`: `auto` (in any case) or a whole number of processes, 1 to 1024, written plainly."""
+    if value.lower() == "auto":
+        return "auto"
+    if argv.plain_number(value, fraction=False) and 0 < int(value) <= 1024:
+        return int(value)
+    raise click.BadParameter(
+        f"{argv.shown(value)} is neither auto nor a number of processes (1 to 1024, {argv.WHOLE_GRAMMAR})"
+    )
 
 
 def timeout_options(connect: float, read: float, *, when: str = "", then: str = "") -> list[Callable[[Any], Any]]:

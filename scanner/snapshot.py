@@ -30,6 +30,7 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
+from scanner.argv import plain_number
 from scanner.atomic import atomic_open
 from scanner.bulk import collector_paused, keep_resident
 from scanner.errors import InputError
@@ -56,10 +57,10 @@ _TINY_LINE = 16
 def _env_int(name: str, default: int) -> int:
     """A limit from the environment; one set but unusable (`2GiB`, `0`) is an error, not the default
     it would silently fall back to (the read would then stop at a limit the user thinks is raised)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
+    value = os.environ.get(name, "")
+    if not value.strip():
         return default
-    if not (value.isascii() and value.isdigit() and int(value) > 0):
+    if not (plain_number(value, fraction=False) and int(value) > 0):
         raise InputError(f"{name}={value[:40]!r}: expected a whole number of bytes above 0")
     return int(value)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TextIO
 
+from scanner.argv import DECIMAL_GRAMMAR, plain_number, shown
 from scanner.errors import InputError
 from scanner.models import Gap
 from scanner.textsafe import printable
@@ -38,15 +39,15 @@ def interval_from_env() -> float:
     """Seconds between plain lines. A value that is no number of seconds above 0 and at most an
     hour is exit 2 naming the variable, as for every other MLWARDEN_* setting: a silent fall back
     to the default hid a typo (`10s`) from the operator who set it."""
-    text = os.environ.get(INTERVAL_ENV, "").strip()
-    if not text:
+    text = os.environ.get(INTERVAL_ENV, "")
+    if not text.strip():
         return DEFAULT_INTERVAL
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if plain_number(text, fraction=True) else math.nan  # not `1_0`, `１０`, `inf`
     if not 0 < value <= 3600:  # nan fails too
-        raise InputError(f"{INTERVAL_ENV}={printable(text[:40])!r}: expected a number of seconds above 0, at most 3600")
+        raise InputError(
+            f"{INTERVAL_ENV}={printable(shown(text))}: expected a number of seconds above 0, at most 3600 "
+            f"({DECIMAL_GRAMMAR})"
+        )
     return value
 
 
