@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,13 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """Autocommit mode, so this module alone decides where transactions begin and end."""
+        """Autocommit mode, so this module alone decides where transactions begin and end. A
+        connection that fails leaves no side file that was not there before (`_no_stray_side_files`)."""
+        with _no_stray_side_files(self.path), self._connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
         conn: sqlite3.Connection | None = None
         try:
             # Absolute: SQLite takes a bare `:memory:` as a database that vanishes on close, so
@@ -66,7 +73,7 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             if self._transient(exc):
                 raise
-            raise InputError(f"history {self.label}: cannot use it ({first_line(exc)})") from None
+            raise InputError(f"history {self.label}: cannot use it ({_why(exc, self.path)})") from None
         finally:
             if conn is not None:
                 conn.close()
@@ -142,6 +149,7 @@ class SqliteStore(Store):
         that holds the file just now leaves it for the next scan to switch."""
         with (
             contextlib.suppress(sqlite3.Error),
+            _no_stray_side_files(self.path),
             contextlib.closing(sqlite3.connect(os.path.abspath(self.path), timeout=0.5)) as conn,
         ):
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -174,6 +182,81 @@ class SqliteStore(Store):
             if self.path.stat().st_size == 0 and not wal.exists():
                 self.path.unlink()
             conn.execute("ROLLBACK")
+
+
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""What SQLite keeps beside a database while it is open: the write-ahead log, its shared-memory
+index and the rollback journal."""
+
+
+def _side_file(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+@contextlib.contextmanager
+def _no_stray_side_files(path: Path) -> Iterator[None]:
+    """A failed connection leaves the side files as it found them. SQLite removes `-wal` and
+    `-shm` when the last connection closes, but not after an open that failed half way: on a full
+    disk (or past a file-size limit) the `-shm` cannot grow to its 32 KiB, and an empty `-wal` and a
+    partial `-shm` stayed beside a history that was otherwise unchanged."""
+    before = {suffix for suffix in _SIDE_FILES if os.path.lexists(_side_file(path, suffix))}
+    try:
+        yield
+    except BaseException:
+        _tidy(path, before)
+        raise
+
+
+def _tidy(path: Path, before: set[str]) -> None:
+    """Remove side files that appeared since `before`, unless another connection (in any process)
+    has the database open. A connection in exclusive locking mode takes SQLite's exclusive lock
+    without the shared-memory index (so it needs no disk space), and fails at once while any other
+    connection holds the database; holding that lock, the stray `-shm` is no one's, and closing it
+    lets SQLite itself decide about the `-wal`: checkpointed and removed, or kept when it holds
+    what could not be written back."""
+    stray = [suffix for suffix in _SIDE_FILES if suffix not in before and os.path.lexists(_side_file(path, suffix))]
+    if not stray or not path.is_file():
+        return
+    where = f"{Path(os.path.abspath(path)).as_uri()}?mode=rw"  # never creates a database that is gone
+    with (
+        contextlib.suppress(sqlite3.Error, OSError),
+        contextlib.closing(sqlite3.connect(where, uri=True, isolation_level=None, timeout=0)) as conn,
+    ):
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN IMMEDIATE")  # busy while any other connection has the database open
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("ROLLBACK")
+        if "-shm" in stray:
+            _side_file(path, "-shm").unlink(missing_ok=True)
+
+
+def _why(exc: sqlite3.Error, path: Path) -> str:
+    """SQLite's reason, said so that a person knows what to fix: "disk I/O error" alone was what a
+    full disk gave when it stopped the shared-memory index from growing, and what a file-size limit
+    gave when it stopped a write."""
+    code = getattr(exc, "sqlite_errorcode", None) or 0
+    if code & 0xFF != sqlite3.SQLITE_IOERR:
+        return first_line(exc)
+    causes = " and ".join(_space_limits(path))
+    if code == sqlite3.SQLITE_IOERR_SHMSIZE:
+        shm = printable(_side_file(path, "-shm").name)
+        causes = causes or "the disk is full or a file-size limit was reached"
+        return f"no room to grow its shared-memory file {shm}: {causes}"
+    name = getattr(exc, "sqlite_errorname", None)
+    said = f"{first_line(exc)}, {name}" if name else first_line(exc)
+    return f"{said}: {causes}" if causes else said
+
+
+def _space_limits(path: Path) -> list[str]:
+    """What stops a write here now: a full file system, a file-size limit (`ulimit -f`)."""
+    found = []
+    with contextlib.suppress(OSError):
+        if os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0:
+            found.append("the disk is full")
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        found.append(f"a file-size limit of {soft} bytes is set (ulimit -f)")
+    return found
 
 
 class _Replaced(Exception):
