@@ -294,7 +294,8 @@ def test_a_history_on_a_full_disk_is_not_called_a_foreign_file(tmp_path: Path) -
         elsewhere = tmp_path / "elsewhere"  # SQLite may leave its -wal and -shm beside the file
         elsewhere.mkdir()
         message = refused(elsewhere, "history", "list", "--db", db)
-        assert message == f"mlwarden: error: history db {db}: cannot use it (disk I/O error)", message
+        expected = "no room to grow its shared-memory file h.db-shm: the disk is full"
+        assert message == f"mlwarden: error: history db {db}: cannot use it ({expected})", message
     finally:
         subprocess.run(["umount", str(mount)], check=False)
     foreign = tmp_path / "foreign.db"
