@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -48,9 +49,19 @@ Exit codes:
   143  terminated (SIGTERM: docker stop, a cancelled CI job); nothing written, as for Ctrl-C"""
 
 
+_LONG_RUN = re.compile(r"\S{512,}")
+"""A run of text without a space this long is a value given or read, not words: it is clipped."""
+
+
 def error_line(message: str) -> str:
-    """The one line every error becomes; estate text in it is neutralised."""
-    return f"mlwarden: error: {printable(message)}"
+    """The one line every error becomes; estate text in it is neutralised, and a value of 100,000
+    characters (`--fail-on "$(cat somefile)"`) is shown by its start and end, not in full."""
+    return f"mlwarden: error: {_LONG_RUN.sub(_clip, printable(message))}"
+
+
+def _clip(match: re.Match[str]) -> str:
+    run = match.group()
+    return f"{run[:100]}[...{len(run) - 140} characters...]{run[-40:]}"
 
 
 def guard(func: Callable[P, R]) -> Callable[P, R]:

@@ -84,6 +84,9 @@ class PostgresStore(Store):
             conn = psycopg.connect(self.conninfo, **options)
         except psycopg.ProgrammingError as exc:  # a URL option libpq refuses only now (connect_timeout=abc)
             raise InputError(f"history URL: {printable(first_line(exc))}") from None
+        except UnicodeError as exc:  # the host name lookup's IDNA encoding: `a..b`, a label over 63 characters
+            reason = printable(first_line(exc))
+            raise InputError(f"history {self.label}: the host name is not a valid DNS name ({reason})") from None
         except psycopg.OperationalError as exc:
             if self._transient(exc):
                 raise

@@ -275,11 +275,13 @@ def _not_json(raw: bytes, why: str) -> str:
     calls any byte that is not UTF-8 "surrogates not allowed", for a UTF-16 file or a zstd one alike."""
     if raw.startswith(b"\xef\xbb\xbf"):  # valid UTF-8, so orjson's "not UTF-8" misnamed it
         return "starts with a UTF-8 byte order mark (BOM), which JSON Lines does not allow: save it without one"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and b"\x00" in raw[:2]):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and raw[:2].count(0) == 1):
         return "UTF-16 text: a snapshot is UTF-8 (convert it, e.g. iconv -f UTF-16 -t UTF-8)"
     for magic, label in _FORMATS:
         if raw.startswith(magic):
             return f"{label}-compressed data: a snapshot is JSON Lines, plain or gzip"
+    if b"\x00" in raw[:64]:  # a zero-filled file (a preallocated or truncated download) is no UTF-16
+        return "binary data (NUL bytes), not text: a snapshot is JSON Lines, plain or gzip"
     if raw.strip() in (b"{", b"["):
         return "a JSON document spread over several lines: a snapshot is JSON Lines, one record a line"
     if "UTF-8" in why:
