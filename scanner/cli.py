@@ -245,7 +245,7 @@ def _collect(params: dict[str, Any]) -> Attach:
     from scanner.changes import WINDOW, parse_since
 
     tags = _parse_tags(params["tags"])
-    since = parse_since(params["changes_since"]) if params.get("changes_since") else WINDOW
+    since = parse_since(params["changes_since"]) if params.get("changes_since") is not None else WINDOW
     options = CollectOptions(
         subscriptions=tuple(params["subscriptions"]),
         management_groups=tuple(params["management_groups"]),
@@ -491,7 +491,7 @@ def scan(
     from scanner.outputs import CommitStep, Outputs, StagedFile, reserved
 
     extras = cli_evidence.ScanExtras.take(azure)
-    if azure.get("changes_since"):  # a live option, but a typo must not pass silently in any mode
+    if azure.get("changes_since") is not None:  # a live option, but a typo must not pass silently in any mode
         from scanner.changes import parse_since
 
         parse_since(azure["changes_since"])

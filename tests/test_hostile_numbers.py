@@ -211,9 +211,11 @@ def test_snapshot_limits_from_the_environment_are_plain_whole_numbers(
 
 
 @pytest.mark.parametrize(
-    "value", [HOSTILE["full-width"], HOSTILE["arabic-indic"] + "d", "7d\n", " 7d", "7 d", "+7d", "1_0h", "\uff17d"]
+    "value", [HOSTILE["full-width"], HOSTILE["arabic-indic"] + "d", "7d\n", " 7d", "7 d", "+7d", "1_0h", "\uff17d", ""]
 )
 def test_changes_since_takes_ascii_digits_only(tmp_path: Path, value: str) -> None:
+    """And an empty value (`--changes-since "$SINCE"`, the variable unset) is no duration either:
+    it silently meant the 14-day default."""
     line = _refused(tmp_path, ["scan", "--demo", "--fail-on", "none", "--changes-since", value])
     assert "--changes-since" in line and "expected a duration such as 7d or 72h" in line, line
 
