@@ -125,13 +125,17 @@ def test_collect_and_scan_print_the_same_incomplete_line(fake: AzureFake, tmp_pa
     assert SUB_B in collect_line
 
 
-@pytest.mark.parametrize(("value", "expected"), [("2.5", 2.5), ("", DEFAULT_INTERVAL), (" 30 ", 30.0)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("2.5", 2.5), ("", DEFAULT_INTERVAL), ("  ", DEFAULT_INTERVAL), ("30", 30.0)]
+)
 def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: float) -> None:
     monkeypatch.setenv(INTERVAL_ENV, value)
     assert interval_from_env() == expected
 
 
-@pytest.mark.parametrize("value", ["0", "soon", "10s", "nan", "-1", "3601", "inf"])
+@pytest.mark.parametrize(
+    "value", ["0", "soon", "10s", "nan", "-1", "3601", "inf", " 30 ", "1_0", "\uff11\uff10", "1e1"]
+)
 def test_an_interval_that_is_no_number_of_seconds_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
