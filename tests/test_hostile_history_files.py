@@ -49,13 +49,15 @@ def _scan(cwd: Path, db: str, *, limited: bool = False) -> subprocess.CompletedP
     return _run(cwd, "scan", "--demo", "-q", "--fail-on", "none", "--history", db, limited=limited)
 
 
-def _listing(directory: Path) -> dict[str, bytes | int]:
-    """Every file with its bytes (a filler by its size)."""
-    return {
-        p.name: p.stat().st_size if p.name == "filler" else p.read_bytes()
-        for p in sorted(directory.iterdir())
-        if p.is_file()
-    }
+def _listing(directory: Path) -> dict[str, bytes | int | None]:
+    """Every file with its bytes (a filler by its size), and every directory."""
+    return {str(p.relative_to(directory)): _content(p) for p in sorted(directory.rglob("*"))}
+
+
+def _content(path: Path) -> bytes | int | None:
+    if not path.is_file():
+        return None
+    return path.stat().st_size if path.name == "filler" else path.read_bytes()
 
 
 @pytest.fixture
@@ -101,12 +103,13 @@ def _two_scans(directory: Path, recorded: Path) -> None:
 OPERATIONS: dict[str, list[str]] = {
     "scan": ["scan", "--demo", "-q", "--fail-on", "none", "--history", "old.db"],
     "first-scan": ["scan", "--demo", "-q", "--fail-on", "none", "--history", "new.db"],
+    "first-scan-in-new-directory": ["scan", "--demo", "-q", "--fail-on", "none", "--history", "team/nightly/new.db"],
     "history-list": ["history", "list", "--db", "old.db"],
     "history-diff": ["history", "diff", "--db", "old.db"],
 }
 
 
-def _judge(directory: Path, before: dict[str, bytes | int], done: subprocess.CompletedProcess[str]) -> None:
+def _judge(directory: Path, before: dict[str, bytes | int | None], done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mlwarden: error: history db "), done.stderr

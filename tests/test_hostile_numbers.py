@@ -96,8 +96,8 @@ def _args(path: tuple[str, ...], param: click.Parameter, value: str) -> list[str
     if isinstance(param, click.Option):
         return [*path, param.opts[-1], value]
     command = _command(path)
-    before = [p for p in command.params if isinstance(p, click.Argument)]
-    return [*path, "--", *["1"] * before.index(param), value]
+    before = [p.name for p in command.params if isinstance(p, click.Argument)]
+    return [*path, "--", *["1"] * before.index(param.name), value]
 
 
 def _command(path: tuple[str, ...]) -> click.Command:
@@ -175,7 +175,11 @@ ENV_CASES = [
     (path, var, opt, label, HOSTILE[label]) for path, var, opt in ENV_OPTIONS for label in HOSTILE if label != "nul"
 ]
 """(A NUL cannot be in an environment variable.)"""
-COMMAND_ARGS = {("scan",): ["--demo", "--fail-on", "none"], ("collect",): ["--out", "e.jsonl"], ("verify",): ["pack"]}
+COMMAND_ARGS: dict[tuple[str, ...], list[str]] = {
+    ("scan",): ["--demo", "--fail-on", "none"],
+    ("collect",): ["--out", "e.jsonl"],
+    ("verify",): ["pack"],
+}
 
 
 def test_every_option_read_from_the_environment_is_tried() -> None:
