@@ -129,7 +129,7 @@ class _Reader:
 
     def mapping(self, value: Any, line: int, what: str, model: type[BaseModel]) -> LocatedDict:
         if not isinstance(value, LocatedDict):
-            self.fail(line, f"{what} must be a mapping of keys to values, not {type(value).__name__}")
+            self.fail(line, f"{what} must be a mapping of keys to values, not {safe_yaml.kind_name(value)}")
         allowed, required = _keys(model)
         for key in value:
             if key not in allowed:

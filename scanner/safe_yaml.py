@@ -64,6 +64,26 @@ def key_name(key: str, *, quote: bool = True) -> str:
     return repr(key) if quote else key
 
 
+def kind_name(value: Any) -> str:
+    """What a YAML value is, in a reader's words rather than Python's (`NoneType`, `str`): said
+    where a file holds another kind of value than the one expected (an empty file is nothing)."""
+    if value is None:
+        return "nothing (an empty document or value)"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, datetime | date):
+        return "a date"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
 def _short(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -264,3 +264,25 @@ def test_a_snapshot_of_nul_bytes_is_not_called_utf16(tmp_path: Path, content: by
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.splitlines()
     assert f"estate.jsonl line 1: {said}" in line, line
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("", "the framework must be a mapping of keys to values, not nothing (an empty document or value)"),
+        ("just text\n", "the framework must be a mapping of keys to values, not a string"),
+        ("- a\n- b\n", "the framework must be a mapping of keys to values, not a list"),
+        (
+            'id: x\nname: y\nversion: "1"\ncontrols:\n  - 5\n',
+            "controls[0] must be a mapping of keys to values, not a number",
+        ),
+    ],
+    ids=["empty", "string", "list", "number-control"],
+)
+def test_a_framework_file_of_the_wrong_shape_says_so_in_words(tmp_path: Path, content: str, said: str) -> None:
+    """Said in Python's words before: "not NoneType" for an empty file, "not str", "not int"."""
+    (tmp_path / "fw.yaml").write_text(content)
+    result = CliRunner().invoke(cli, ["frameworks", "list", "--framework-file", str(tmp_path / "fw.yaml")])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.endswith(f"fw.yaml:{1 if 'controls' not in said else 4}: {said}"), line
