@@ -502,7 +502,7 @@ def scan(
     chosen = flatten_formats(formats) or (["json", "html"] if out or extras.pack_dir else [])
     if len(chosen) > 1 and out is None and extras.pack_dir is None:
         raise InputError("several formats need --out DIR")
-    if len(chosen) == 1 and out is None and sys.stdout is None:
+    if len(chosen) == 1 and out is None and stdout.closed():
         raise InputError(f"stdout is closed: nowhere to write the {chosen[0]} report (use --out DIR)")
     from reports import unavailable
 
@@ -572,7 +572,8 @@ def scan(
             frozenset(sarif_include), sarif_category, paper=paper, pdf_detail=pdf_detail, allow_partial=allow_partial
         )
         names = [_report_name(fmt) for fmt in chosen]
-        shows_summary = not (len(chosen) == 1 and out is None) and not azure.get("quiet")
+        # Reports that land elsewhere need no stdout: closed, it just hears nothing (as with -q).
+        shows_summary = not (len(chosen) == 1 and out is None) and not azure.get("quiet") and not stdout.closed()
 
         def tell() -> str:
             """The summary: written by whichever process is free first, printed once every report is staged."""
@@ -609,7 +610,7 @@ def scan(
             # confirmed by the "wrote" lines once they have landed.
             click.echo(said)
         written = outputs.commit(steps)
-    if to_stdout is None and not azure.get("quiet"):
+    if to_stdout is None and not azure.get("quiet") and not stdout.closed():
         for path in written:
             if path != write_baseline:
                 click.echo(f"wrote {printable(path)}")
@@ -706,7 +707,7 @@ def collect(out: Path, allow_partial: bool, **azure: Any) -> None:
         raise InputError(f"--out {out}: cannot write: {exc.strerror or type(exc).__name__}") from None
     # As for `scan`: gaps of advisory sources (change attribution) neither warn nor change the exit code.
     gaps = [gap for source in inventory.header.sources if source.name not in ADVISORY_SOURCES for gap in source.gaps]
-    if not azure.get("quiet"):
+    if not azure.get("quiet") and not stdout.closed():
         click.echo(f"wrote {printable(out)}: {len(inventory.resources)} resources, {len(gaps)} coverage gap(s)")
     if incomplete := incomplete_warning(gaps):
         click.echo(incomplete, err=True)

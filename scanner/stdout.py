@@ -36,6 +36,33 @@ class _CheckedStdout(io.FileIO):
             raise InputError(f"cannot write to stdout: {reason} (nothing more was written there)") from None
 
 
+class _ClosedStdout(io.RawIOBase):
+    """Standard output closed when mlwarden started (`mlwarden checks list >&-`): click writes
+    nothing to a missing `sys.stdout`, so a listing was lost with exit 0. Writing to this fails
+    once, like a full disk; `closed()` lets `scan` and `collect` leave out the lines they print
+    beside reports that land elsewhere."""
+
+    failed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data))
+        if self.failed or not size:
+            return size
+        self.failed = True
+        raise InputError("cannot write to stdout: it is closed (nothing was written there)")
+
+
+_closed_at_start = [False]
+
+
+def closed() -> bool:
+    """Whether standard output was closed when mlwarden started."""
+    return _closed_at_start[0]
+
+
 def install() -> None:
     """Put the check under `sys.stdout`, and keep descriptor 1 itself for no one.
 
@@ -45,9 +72,12 @@ def install() -> None:
     cannot land in a report sent to stdout. With descriptor 1 closed at start, it is plugged the
     same way, so that no file opened later (a history database) becomes descriptor 1."""
     current = sys.stdout
-    if current is None or not isinstance(current, io.TextIOWrapper):
-        if current is None:
-            _point_at_stderr()
+    if current is None:
+        _point_at_stderr()
+        _closed_at_start[0] = True
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStdout()), encoding="utf-8", line_buffering=True)
+        return
+    if not isinstance(current, io.TextIOWrapper):
         return
     with contextlib.suppress(OSError, ValueError):
         if current.fileno() != 1:

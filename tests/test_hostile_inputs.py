@@ -448,6 +448,37 @@ def test_a_closed_stdout_keeps_reports_in_out_and_refuses_a_report_to_stdout(tmp
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("checks", "list"),
+        ("checks", "show", "MLW-ST-01"),
+        ("frameworks", "list"),
+        ("--help",),
+        ("scan", "--help"),
+        ("--version",),
+        ("history", "list", "--db", "HISTORY"),
+    ],
+)
+def test_a_listing_sent_to_a_closed_stdout_is_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """With `>&-`, sys.stdout is None and click prints nothing to it: every listing was lost with
+    exit 0, though stdout that cannot take a listing is exit 2 like a full disk (README)."""
+    history = tmp_path / "scans.db"
+    assert closed((), "scan", "--demo", "--fail-on", "none", "-q", "--history", history).returncode == 0
+    proc = closed((1,), *(str(history) if a == "HISTORY" else a for a in args))
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "mlwarden: error: cannot write to stdout: it is closed (nothing was written there)\n",
+    )
+
+
+def test_a_scan_into_out_with_a_closed_stdout_leaves_its_summary_out(tmp_path: Path) -> None:
+    """Its reports land in --out; the summary and `wrote` lines had nowhere to go, and are not said."""
+    proc = closed((1,), "scan", "--demo", "--fail-on", "none", "--out", tmp_path / "out")
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mlwarden-report.html", "mlwarden-report.json"]
+
+
 def test_a_history_named_like_sqlites_memory_database_is_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
