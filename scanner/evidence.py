@@ -234,6 +234,7 @@ def read_manifest(directory: Path) -> tuple[bytes, list[dict[str, Any]]]:
     files = document.get("files")
     if not isinstance(files, list):
         raise InputError(f"{where}: {MANIFEST} has no 'files' list")
+    seen: dict[str, int] = {}
     for index, entry in enumerate(files):
         if not (
             isinstance(entry, dict)
@@ -246,6 +247,13 @@ def read_manifest(directory: Path) -> tuple[bytes, list[dict[str, Any]]]:
         path = PurePosixPath(entry["path"])
         if path.is_absolute() or ".." in path.parts or str(path) in UNLISTED or "\\" in entry["path"]:
             raise InputError(f"{where}: {MANIFEST} files[{index}] path {entry['path']!r} is not inside the pack")
+        if str(path) != entry["path"] or not path.parts:  # `./a`, `a//b`, `a/`: one file under two names
+            raise InputError(f"{where}: {MANIFEST} files[{index}] path {entry['path']!r} is not in plain form")
+        if entry["path"] in seen:  # counted twice, a pack of three files verified as "4 files match"
+            raise InputError(
+                f"{where}: {MANIFEST} lists {entry['path']!r} twice (files[{seen[entry['path']]}], [{index}])"
+            )
+        seen[entry["path"]] = index
     return body, files
 
 
@@ -262,6 +270,8 @@ def verify(directory: Path, expected_key: Callable[[dict[str, Any]], dict[str, A
         path = directory / name
         if not path.is_file():
             raise PackMismatch(f"{name}: missing from the pack")
+        if _linked(directory, name):
+            raise PackMismatch(f"{name}: a symbolic link, not a file of the pack (its content can change elsewhere)")
         size, digest = sha256_file(path)
         if size != entry["size"] or digest != entry["sha256"]:
             raise PackMismatch(f"{name}: does not match its sha256 in {MANIFEST}")
@@ -271,6 +281,16 @@ def verify(directory: Path, expected_key: Callable[[dict[str, Any]], dict[str, A
             raise PackMismatch(f"{name}: not listed in {MANIFEST}")
     header = _signature(directory, body, expected_key)
     return Verified(files=len(files), header=header)
+
+
+def _linked(directory: Path, name: str) -> bool:
+    """Whether `name`, or a directory on its way, is a symbolic link inside the pack."""
+    path = directory
+    for part in PurePosixPath(name).parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
 
 
 def _signature(
