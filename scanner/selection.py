@@ -24,7 +24,10 @@ def _matches(pattern: str, item: Check) -> bool:
 def _expand(patterns: Sequence[str], option: str, checks: Mapping[str, Check]) -> set[str]:
     chosen: set[str] = set()
     for value in patterns:
-        for pattern in (p for p in value.split(",") if p.strip()):
+        given = [p for p in value.split(",") if p.strip()]
+        if not given:  # `--skip-check ''` (a variable left unset) skipped nothing without a word
+            raise InputError(f"{option} {value!r} names no check (an id, a glob such as 'MLW-ST-*', or tag:NAME)")
+        for pattern in given:
             matched = {cid for cid, item in checks.items() if _matches(pattern, item)}
             if not matched:
                 hint = "see `mlwarden checks list`"

@@ -52,6 +52,9 @@ def test_controls_whose_checks_did_not_all_run_never_pass() -> None:
         (["--check", "NOPE-*"], "--check 'NOPE-*'"),
         (["--skip-check", "tag:nothing"], "--skip-check 'tag:nothing'"),
         (["--check", "MLW-KV-01", "--skip-check", "MLW-KV-01"], "no check"),
+        (["--skip-check", ""], "--skip-check '' names no check"),
+        (["--skip-check", " , "], "--skip-check ' , ' names no check"),
+        (["--check", ""], "--check '' names no check"),
     ],
 )
 def test_selection_mistakes_are_one_line_exit_2(args: list[str], expected: str) -> None:
