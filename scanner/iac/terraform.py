@@ -557,6 +557,7 @@ def _node_pool(target: dict[str, Any], v: Values) -> None:
     target.setdefault("agentPoolProfiles", []).append(
         {
             "name": v.get("name"),
+            "osType": v.get("os_type") or "Linux",  # the provider's default; Windows pools are not judged for SSH
             "enableEncryptionAtHost": _first(v, "host_encryption_enabled", "enable_host_encryption", default=False),
             "enableNodePublicIP": _first(v, "node_public_ip_enabled", "enable_node_public_ip", default=False),
         }

@@ -150,3 +150,44 @@ def test_not_a_plan_is_one_line_exit_2(tmp_path: Path, content: str) -> None:
     path.write_text(content)
     result = scan("--terraform-plan", str(path))
     assert result.exit_code == 2 and "plan.json" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("os_type", ["Windows", "Linux"])
+def test_a_windows_node_pool_is_not_judged_for_ssh(tmp_path: Path, os_type: str) -> None:
+    """azurerm_kubernetes_cluster_node_pool's os_type reaches the pool: AKS cannot turn SSH off on
+    Windows Server pools, so MLW-AKS-19 leaves them out as it does in a template or a live scan."""
+    doc = _single("azurerm_kubernetes_cluster", {"name": "aks", "default_node_pool": [{"name": "system"}]})
+    doc["resource_changes"].append(
+        {
+            "address": "azurerm_kubernetes_cluster_node_pool.win",
+            "mode": "managed",
+            "type": "azurerm_kubernetes_cluster_node_pool",
+            "name": "win",
+            "change": {
+                "actions": ["create"],
+                "after": {"name": "win", "os_type": os_type},
+                "after_unknown": {"kubernetes_cluster_id": True},
+            },
+        }
+    )
+    doc["configuration"] = {
+        "root_module": {
+            "resources": [
+                {
+                    "address": "azurerm_kubernetes_cluster_node_pool.win",
+                    "expressions": {
+                        "kubernetes_cluster_id": {
+                            "references": ["azurerm_kubernetes_cluster.x.id", "azurerm_kubernetes_cluster.x"]
+                        }
+                    },
+                }
+            ]
+        }
+    }
+    verdict = by(findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", doc)))), "MLW-AKS-19")
+    assert verdict["status"] == "fail"  # the system pool: the provider sets no SSH access, so local keys stay on
+    if os_type == "Windows":
+        assert verdict["message"].startswith("node pools accept SSH with local keys: system;"), verdict["message"]
+        assert "Windows pools not judged" in verdict["message"] and verdict["message"].endswith(": win")
+    else:
+        assert verdict["message"] == "node pools accept SSH with local keys: system, win"
