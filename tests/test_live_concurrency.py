@@ -57,10 +57,16 @@ def test_budgets_keep_reads_inside_the_services_limits(tmp_path: Path) -> None:
 
 
 def test_refusals_beyond_the_budget_are_retried_after_retry_after(tmp_path: Path) -> None:
-    """A service stricter than the budget answers 429 + Retry-After: retried, nothing lost, no gap."""
+    """A service stricter than the budget answers 429 + Retry-After: retried, nothing lost, no gap.
+
+    The fake announces no reads-left header here (the client would pace itself by it) and refills 5
+    reads a second: the collection's 36 ARM reads would have to spread over 6.6 s to meet no
+    refusal, 27 times what they take on an idle machine. At 100 a second with the header, whether
+    any read was refused depended on the machine's speed, and on a loaded CI runner none was."""
     with AzureFake(sample_inventory()) as fake:
         expected = collect(options(fake, tmp_path, max_concurrency=1))
-        fake.arm_limits = ServerBuckets(3, 100.0)
+        fake.wire.arm_remaining_header = "x-fake-reads-left-unannounced"
+        fake.arm_limits = ServerBuckets(3, 5.0)
         throttled = collect(options(fake, tmp_path, max_concurrency=8, arm_budget=Budget(1000, 1000.0)))
         assert fake.counts["arm:throttled"] > 0
     assert not any(c.gaps for c in throttled.header.sources)
