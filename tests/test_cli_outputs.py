@@ -28,6 +28,7 @@ import reports
 from reports import json_report
 from scanner.cli import cli
 from scanner.outputs import STAGING_PREFIX
+from tests.tmpfs import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -177,21 +178,12 @@ def test_full_disk_is_exit_2_naming_out_and_leaves_nothing(tmp_path: Path) -> No
 
 
 def test_full_tmpfs_out_is_exit_2(tmp_path: Path) -> None:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(tmp_path / "tiny", "16k") as mount:
         result = invoke("scan", "--demo", "--out", str(mount), "--format", "json,html")
         assert result.exit_code == 2
         line = error_line(result)
         assert f"--out {mount}" in line and "No space left on device" in line
         assert list(mount.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 @pytest.mark.parametrize("out", ["/proc/1", "/proc/mlwarden-out", "/sys/kernel"])

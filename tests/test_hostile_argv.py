@@ -15,24 +15,15 @@ import click
 import pytest
 
 from scanner.cli import cli
+from tests.cli_tree import commands
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = f"import sys; sys.path.insert(0, {str(REPO)!r}); from scanner.cli import main; sys.argv[0] = 'mlwarden'; main()"
 
 
-def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
-    found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            found += _commands(command, (*path, name))
-        else:
-            found.append(((*path, name), command))
-    return found
-
-
 def _cases() -> list[tuple[tuple[str, ...], str, str]]:
     cases = []
-    for path, command in _commands(cli):
+    for path, command in commands(cli):
         flags = [p.opts[-1] for p in command.params if isinstance(p, click.Option) and p.is_flag]
         for param in command.params:
             if isinstance(param, click.Option) and not param.is_flag and not param.count:

@@ -7,7 +7,6 @@ baseline and evidence pack already held; they stay tested here with it. Needs a 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from tests.tmpfs import tmpfs
 
 
 @pytest.fixture
 def full(tmp_path: Path) -> Iterator[Path]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "256k") as disk:
         earlier = CliRunner().invoke(
             cli, ["scan", "--demo", "-q", "--fail-on", "none", "--history", str(disk / "old.db")]
         )
@@ -38,8 +31,6 @@ def full(tmp_path: Path) -> Iterator[Path]:
             except OSError:
                 pass  # full
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _listing(disk: Path) -> dict[str, bytes | int]:

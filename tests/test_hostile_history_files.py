@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tmpfs import tmpfs
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scanner.cli import main; sys.argv[0] = 'mlwarden'; main()"
 LIMIT = 16 * 1024
@@ -62,17 +64,8 @@ def _content(path: Path) -> bytes | int | None:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()!r}")
-    try:
+    with tmpfs(tmp_path / "disk", "256k") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _fill(disk: Path) -> None:

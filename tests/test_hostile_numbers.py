@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from tests.cli_tree import commands
 
 HOSTILE = {
     "underscore": "1_0",
@@ -37,16 +38,6 @@ HOSTILE = {
 }
 HOSTILE_FRACTIONS = {"fraction-underscore": "1_0.5", "arabic-fraction": "\u0661.\u0665", "comma": "1,5"}
 WHOLE_ONLY = {"fraction": "10.0", "half": "1.5"}
-
-
-def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
-    found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            found += _commands(command, (*path, name))
-        else:
-            found.append(((*path, name), command))
-    return found
 
 
 def _kind(command: click.Command, param: click.Parameter) -> str | None:
@@ -70,7 +61,7 @@ def _kind(command: click.Command, param: click.Parameter) -> str | None:
 
 NUMERIC = [
     (path, param, kind)
-    for path, command in _commands(cli)
+    for path, command in commands(cli)
     for param in command.params
     if (kind := _kind(command, param)) is not None
 ]

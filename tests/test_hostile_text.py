@@ -23,6 +23,7 @@ import pytest
 
 from tests import test_hostile_inputs as base
 from tests.test_hostile_inputs import DEMO, invoke, refused, scan_args
+from tests.tmpfs import tmpfs
 
 earlier, workdir = base.earlier, base.workdir  # the same fixtures: an earlier scan's reports and history
 
@@ -281,12 +282,7 @@ def test_a_history_on_a_full_disk_is_not_called_a_foreign_file(tmp_path: Path) -
     """A full disk said "not an mlwarden history database (disk I/O error)": the user was sent to
     look for a corrupt file while the disk was full. Only a file SQLite cannot read as a database
     is foreign; the rest says what SQLite said."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(tmp_path / "tiny", "300k") as mount:
         db = mount / "h.db"
         assert invoke("scan", "--demo", "--history", db, "--fail-on", "none").exit_code == 0
         with (mount / "fill").open("wb") as fill, contextlib.suppress(OSError):
@@ -296,8 +292,6 @@ def test_a_history_on_a_full_disk_is_not_called_a_foreign_file(tmp_path: Path) -
         message = refused(elsewhere, "history", "list", "--db", db)
         expected = "no room to grow its shared-memory file h.db-shm: the disk is full"
         assert message == f"mlwarden: error: history db {db}: cannot use it ({expected})", message
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
     foreign = tmp_path / "foreign.db"
     foreign.write_text("not sqlite at all, but long enough for SQLite to read its header: " * 3)
     message = refused(tmp_path, "history", "list", "--db", foreign)
