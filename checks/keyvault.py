@@ -30,11 +30,26 @@ HSM_KEY_TYPES = frozenset({"rsa-hsm", "ec-hsm", "oct-hsm"})
 AUDIT_CATEGORY = "auditevent"
 AUDIT_GROUPS = frozenset({"audit", "alllogs"})
 
+_KEY_STORES = (kinds.KEY_VAULT, kinds.MANAGED_HSM)
+"""What holds customer-managed keys: a vault or a Managed HSM. The key checks judge an HSM's keys as
+they judge a vault's, and the store checks whose rule carries over (purge protection, soft delete,
+network exposure, private link, audit logs) judge the HSM's own settings, whose ARM paths are the
+vault's (`Microsoft.KeyVault/managedHSMs` REST spec 2023-07-01). Not the access model (MLW-KV-03: an
+HSM has only its local RBAC), secrets (MLW-KV-09: it holds none) or access policies (MLW-KV-12)."""
+
+
+def _store(resource: Resource) -> str:
+    return "Managed HSM" if resource.type_key == MANAGED_HSM_TYPE else "vault"
+
+
+def _is_hsm(resource: Resource) -> bool:
+    return resource.type_key == MANAGED_HSM_TYPE
+
 
 @check(
     id="MLW-KV-01",
-    title="Key vault has purge protection enabled",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM has purge protection enabled",
+    kinds=_KEY_STORES,
     severity="high",
     tags=("backup-recovery", "key-lifecycle"),
     pillar="secrets",
@@ -42,26 +57,34 @@ AUDIT_GROUPS = frozenset({"audit", "alllogs"})
         "Without purge protection anyone with purge rights (or an attacker holding them) can destroy a "
         "deleted vault, and with it every customer-managed key: data encrypted under those keys becomes "
         "unreadable for good. Vaults holding CMKs must have it. Absent is scored as a fail (as Azure Policy "
-        "does): the property is only present once someone turns protection on, and it cannot be turned off."
+        "does): the property is only present once someone turns protection on, and it cannot be turned off. "
+        "A Managed HSM is judged the same way, on the same property: its REST spec documents true as the "
+        "default, but Azure Policy c39ba22d fails it unless it is true, the azurerm provider sends false "
+        "unless told otherwise, and a live HSM reports it either way, so an unset value fails there too."
     ),
-    remediation="Enable purge protection on the vault (it cannot be disabled afterwards).",
+    remediation=(
+        "Enable purge protection on the vault or Managed HSM (it cannot be disabled afterwards; for an HSM: "
+        "az keyvault update-hsm --hsm-name <hsm> --enable-purge-protection true)."
+    ),
     az_cli="az keyvault update -g <rg> -n <vault> --enable-purge-protection true",
-    azure_policy=("0b60c0b2-2dc2-4e1c-b5c9-abbed971de53",),
-    references=(f"{_DOCS}/general/soft-delete-overview#purge-protection",),
+    azure_policy=("0b60c0b2-2dc2-4e1c-b5c9-abbed971de53", "c39ba22d-4428-4149-b981-70acb31fc383"),
+    references=(f"{_DOCS}/general/soft-delete-overview#purge-protection", f"{_DOCS}/managed-hsm/recovery"),
 )
 def vault_purge_protection(resource: Resource, estate: Estate) -> Verdict:
     evidence = props.read(resource, "properties.enablePurgeProtection")
     if props.flag(resource, "properties.enablePurgeProtection") is True:
         return passed("purge protection is enabled", *evidence)
     if props.get(resource, "properties.enablePurgeProtection") is None:
+        if _is_hsm(resource):  # the REST spec's default is true, Azure Policy and azurerm's is not: set it
+            return failed("purge protection is not set (Azure Policy c39ba22d requires it true)", *evidence)
         return failed("purge protection is not set (off by default)", *evidence)
     return failed("purge protection is disabled", *evidence)
 
 
 @check(
     id="MLW-KV-02",
-    title="Key vault has soft delete enabled",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM has soft delete enabled",
+    kinds=_KEY_STORES,
     severity="medium",
     tags=("backup-recovery", "key-lifecycle"),
     pillar="secrets",
@@ -70,7 +93,9 @@ def vault_purge_protection(resource: Resource, estate: Estate) -> Verdict:
         "accidental or malicious delete does not lose the keys that decrypt training data and models. "
         "Divergence: Azure Policy fails an absent enableSoftDelete, Checkov passes it. mlwarden passes it, "
         "because soft delete is on by default for every vault created since September 2019; only an "
-        "explicit false fails."
+        "explicit false fails. A Managed HSM passes: soft delete is always on for an HSM and cannot be "
+        "disabled (its REST spec: enabled by default and immutable), so the HSM does meet the control and "
+        "is counted for it rather than left out as not applicable; a row reporting false still fails."
     ),
     remediation="Enable soft delete on the vault.",
     az_cli="az keyvault update -g <rg> -n <vault> --enable-soft-delete true",
@@ -82,6 +107,9 @@ def vault_soft_delete(resource: Resource, estate: Estate) -> Verdict:
     value = props.flag(resource, "properties.enableSoftDelete")
     if value is False:
         return failed("soft delete is disabled", *evidence)
+    if _is_hsm(resource):  # the verdict does not rest on a retention known only where the HSM is deployed
+        shown = [e for e in evidence if unevaluated.find(e.value) is None]
+        return passed("soft delete is always on for a Managed HSM and cannot be disabled", *shown)
     if value is None:
         return passed("soft delete is not reported; it is on by default for vaults since 2019", *evidence)
     return passed("soft delete is enabled", *evidence)
@@ -114,8 +142,8 @@ def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
 
 @check(
     id="MLW-KV-04",
-    title="Key vault disables public network access",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM disables public network access",
+    kinds=_KEY_STORES,
     severity="high",
     tags=("private-network",),
     pillar="private-network",
@@ -126,9 +154,15 @@ def vault_rbac(resource: Resource, estate: Estate) -> Verdict:
         "CKV_AZURE_189 also passes a vault whose networkAcls list ipRules; mlwarden does not, since listed "
         "addresses are still public ones (MLW-KV-05 credits the firewall). "
         "SecuredByPerimeter fails too, as in the policy (notEquals Disabled): the perimeter's access rules "
-        "may still admit public address ranges; MLW-KV-05 credits it as a default-deny firewall."
+        "may still admit public address ranges; MLW-KV-05 credits it as a default-deny firewall. A Managed "
+        "HSM is judged on the same property (its REST spec's default is Enabled too). No Azure Policy "
+        "definition tests an HSM's publicNetworkAccess: 19ea9d63, named 'Azure Key Vault Managed HSM should "
+        "disable public network access', tests networkAcls.defaultAction and is cited by MLW-KV-05."
     ),
-    remediation="Disable public network access and reach the vault through a private endpoint.",
+    remediation=(
+        "Disable public network access and reach the vault or Managed HSM through a private endpoint "
+        "(for an HSM: az keyvault update-hsm --hsm-name <hsm> --public-network-access Disabled)."
+    ),
     az_cli="az keyvault update -g <rg> -n <vault> --public-network-access Disabled",
     azure_policy=("405c5871-3e91-4644-8a63-58e19d68ff5b",),
     references=(f"{_DOCS}/general/network-security",),
@@ -139,8 +173,8 @@ def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
 
 @check(
     id="MLW-KV-05",
-    title="Key vault firewall denies by default or public access is disabled",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM firewall denies by default or public access is disabled",
+    kinds=_KEY_STORES,
     severity="high",
     tags=("private-network",),
     pillar="private-network",
@@ -149,11 +183,15 @@ def vault_public_network_access(resource: Resource, estate: Estate) -> Verdict:
         "public network access is Disabled or networkAcls.defaultAction is Deny, and when publicNetworkAccess "
         "is SecuredByPerimeter (a network security perimeter's rules replace the firewall and deny by "
         "default). Absent networkAcls means the default action Allow, so it fails. Azure Policy 55615ac9 "
-        "(v3) reads defaultAction only; its display name still counts public access Disabled."
+        "(v3) reads defaultAction only; its display name still counts public access Disabled. A Managed "
+        "HSM is judged on the same paths; its Azure Policy 19ea9d63 ('... should disable public network "
+        "access') likewise reads networkAcls.defaultAction only."
     ),
-    remediation="Set the vault firewall's default action to Deny and allow only the networks that need it.",
+    remediation=(
+        "Set the vault's or Managed HSM's firewall default action to Deny and allow only the networks that need it."
+    ),
     az_cli="az keyvault update -g <rg> -n <vault> --default-action Deny",
-    azure_policy=("55615ac9-af46-4a59-874e-391cc3dfb490",),
+    azure_policy=("55615ac9-af46-4a59-874e-391cc3dfb490", "19ea9d63-adee-4431-a95e-1913c6c1c75f"),
     references=(f"{_DOCS}/general/network-security",),
 )
 def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
@@ -167,39 +205,35 @@ def vault_firewall(resource: Resource, estate: Estate) -> Verdict:
 
 @check(
     id="MLW-KV-06",
-    title="Key vault is reached through an approved private endpoint",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM is reached through an approved private endpoint",
+    kinds=_KEY_STORES,
     severity="medium",
     tags=("private-network",),
     pillar="private-network",
     rationale=(
         "A private endpoint keeps secret and key traffic on the virtual network. Counts approved "
         "connections from the vault's own list and from private endpoint resources in the estate; "
-        "pending or rejected connections do not count."
+        "pending or rejected connections do not count. A Managed HSM's connections are counted the same "
+        "way (its private link group id is `managedhsm`)."
     ),
-    remediation="Create a private endpoint (group id `vault`) for the vault and approve the connection.",
+    remediation=(
+        "Create a private endpoint (group id `vault`, or `managedhsm` for a Managed HSM) for the vault or "
+        "HSM and approve the connection."
+    ),
     az_cli=(
         "az network private-endpoint create -g <rg> -n <pe> --vnet-name <vnet> --subnet <subnet> "
         "--private-connection-resource-id <vault-id> --group-id vault --connection-name <name>"
     ),
-    azure_policy=("a6abeaec-4d90-4a02-805f-6b26c4d3fbe9",),
-    references=(f"{_DOCS}/general/private-link-service",),
+    azure_policy=("a6abeaec-4d90-4a02-805f-6b26c4d3fbe9", "59fee2f4-d439-4f1b-9b9a-982e1474bfd8"),
+    references=(f"{_DOCS}/general/private-link-service", f"{_DOCS}/managed-hsm/private-link"),
 )
 def vault_private_endpoint(resource: Resource, estate: Estate) -> Verdict:
     links = estate.private_links(resource)
-    return private_endpoint_verdict("the vault", links, link_endpoints(links))
+    return private_endpoint_verdict(f"the {_store(resource)}", links, link_endpoints(links))
 
 
 def _key_evidence(key: KeyMetadata, *fields: str) -> tuple[Evidence, ...]:
     return tuple(Evidence(path=f"keys/{key.name}.{name}", value=getattr(key, name)) for name in fields)
-
-
-_KEY_STORES = (kinds.KEY_VAULT, kinds.MANAGED_HSM)
-"""What holds customer-managed keys: the key checks judge a Managed HSM's keys as they judge a vault's."""
-
-
-def _store(resource: Resource) -> str:
-    return "Managed HSM" if resource.type_key == MANAGED_HSM_TYPE else "vault"
 
 
 def _per_live_key(
@@ -265,7 +299,7 @@ def _expiry_at_deployment(what: str, path: str, value: str) -> Verdict:
     ),
     remediation="Set an expiration date on each key, or a rotation policy whose versions expire.",
     az_cli="az keyvault key set-attributes --vault-name <vault> -n <key> --expires <YYYY-MM-DDThh:mm:ssZ>",
-    azure_policy=("152b15f7-8e1f-4c1f-ab71-8c010ba5dbc0",),
+    azure_policy=("152b15f7-8e1f-4c1f-ab71-8c010ba5dbc0", "1d478a74-21ba-4b9f-9d8f-8e6fced0eec5"),
     references=(f"{_DOCS}/keys/about-keys",),
     needs=(inventory.KEY_METADATA,),
 )
@@ -371,8 +405,8 @@ def _audit_logging(setting: Resource) -> bool:
 
 @check(
     id="MLW-KV-10",
-    title="Key vault sends audit logs to a diagnostic destination",
-    kinds=(kinds.KEY_VAULT,),
+    title="Key vault or Managed HSM sends audit logs to a diagnostic destination",
+    kinds=_KEY_STORES,
     severity="medium",
     tags=("logging",),
     pillar="monitoring",
@@ -382,15 +416,19 @@ def _audit_logging(setting: Resource) -> bool:
         "enables the AuditEvent category or the audit/allLogs category group (Azure Policy cf820ca0 counts "
         "any enabled category). Divergence: cf820ca0 also fails a storage-account retention policy that is "
         "on with fewer than 365 days; mlwarden does not judge retention, which diagnostic settings no longer "
-        "apply (storage lifecycle rules replace it)."
+        "apply (storage lifecycle rules replace it). A Managed HSM logs the same AuditEvent category and is "
+        "judged the same way (Azure Policy a2a5b911 for HSMs)."
     ),
-    remediation="Add a diagnostic setting that sends the audit category group to Log Analytics or storage.",
+    remediation=(
+        "Add a diagnostic setting on the vault or Managed HSM that sends the audit category group to Log "
+        "Analytics or storage."
+    ),
     az_cli=(
         "az monitor diagnostic-settings create -n audit --resource <vault-id> --workspace <law-id> "
         '--logs \'[{"categoryGroup":"audit","enabled":true}]\''
     ),
-    azure_policy=("cf820ca0-f99e-4f3e-84fb-66e913812d21",),
-    references=(f"{_DOCS}/general/logging",),
+    azure_policy=("cf820ca0-f99e-4f3e-84fb-66e913812d21", "a2a5b911-5617-447e-a49e-59dbe0e0434b"),
+    references=(f"{_DOCS}/general/logging", f"{_DOCS}/managed-hsm/logging"),
     needs=(inventory.DIAGNOSTIC_SETTINGS,),
 )
 def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
@@ -401,7 +439,9 @@ def vault_audit_logs(resource: Resource, estate: Estate) -> Verdict:
     )
     if not settings:
         return no_diagnostic_settings(
-            resource, "the vault has no diagnostic settings", Evidence(path="diagnosticSettings", value=[])
+            resource,
+            f"the {_store(resource)} has no diagnostic settings",
+            Evidence(path="diagnosticSettings", value=[]),
         )
     auditing = [s.name for s in settings if _audit_logging(s)]
     if auditing:

@@ -196,3 +196,64 @@ def test_a_managed_hsm_refusing_its_data_plane_falls_back_to_arm(fake: AzureFake
     ]
     (gap,) = [g for s in report["sources"] if s["name"] == "key_metadata" for g in s["gaps"]]
     assert gap["scope"] == f"{HSM_ID}/keys" and gap["reason"].startswith("managed HSM hsm-claims: data plane HTTP 403")
+
+
+def _open_hsm_inventory() -> Inventory:
+    """The HSM is open to the internet (publicNetworkAccess Enabled) yet reached by an approved private
+    endpoint (its own `privateEndpointConnections`, as Resource Graph returns it), and sends its audit
+    logs to Log Analytics (a diagnostic setting read per resource with `--diagnostics`)."""
+    inventory = hsm_inventory()
+    endpoint = f"/subscriptions/{SUB_A}/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe-hsm"
+    connection = {
+        "id": f"{HSM_ID}/privateEndpointConnections/pe-hsm",
+        "properties": {
+            "privateEndpoint": {"id": endpoint},
+            "privateLinkServiceConnectionState": {"status": "Approved", "description": "", "actionsRequired": "None"},
+            "provisioningState": "Succeeded",
+        },
+    }
+    properties = {
+        "hsmUri": HSM_URI,
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": 90,
+        "enablePurgeProtection": True,
+        "publicNetworkAccess": "Enabled",
+        "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
+        "privateEndpointConnections": [connection],
+    }
+    setting = {
+        "workspaceId": f"{RG}/Microsoft.OperationalInsights/workspaces/law",
+        "logs": [{"category": None, "categoryGroup": "audit", "enabled": True}],
+    }
+    inventory.resources = [r for r in inventory.resources if r.id != HSM_ID] + [
+        _row(HSM_ID, "microsoft.keyvault/managedhsms", properties, sku={"family": "B", "name": "Standard_B1"}),
+        _row(
+            f"{HSM_ID}/providers/microsoft.insights/diagnosticSettings/hsm-audit",
+            "microsoft.insights/diagnosticsettings",
+            setting,
+        ),
+    ]
+    return inventory
+
+
+def test_a_live_scan_judges_the_managed_hsms_own_settings(tmp_path: Path) -> None:
+    with AzureFake(_open_hsm_inventory()) as server:
+        result, _ = _scan(server, tmp_path, "--diagnostics")
+        asked = [path for _, _, path in server.requests if "diagnosticsettings" in path.lower()]
+    assert result.exit_code == 0, result.stderr
+    assert any(path.lower().startswith(HSM_ID.lower() + "/providers/microsoft.insights/") for path in asked)
+    report = json.loads((tmp_path / "out" / "mlwarden-report.json").read_text())
+    assert _on_hsm(report, "MLW-KV-04") == [("fail", "public network access is Enabled")]
+    assert _on_hsm(report, "MLW-KV-05") == [
+        ("fail", "public network access is open and the firewall default action is Allow")
+    ]
+    assert _on_hsm(report, "MLW-KV-06") == [("pass", "the Managed HSM has an approved private endpoint")]
+    assert _on_hsm(report, "MLW-KV-01") == [("pass", "purge protection is enabled")]
+    assert _on_hsm(report, "MLW-KV-02") == [
+        ("pass", "soft delete is always on for a Managed HSM and cannot be disabled")
+    ]
+    assert _on_hsm(report, "MLW-KV-10") == [("pass", "audit logs are sent by diagnostic setting hsm-audit")]
+    (pe,) = [f for f in report["findings"] if f["check_id"] == "MLW-KV-06" and f["resource_id"] == HSM_ID]
+    assert pe["evidence"][0]["value"] == [
+        f"/subscriptions/{SUB_A}/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe-hsm: Approved"
+    ]

@@ -640,18 +640,41 @@ _VAULT_PROPERTIES = (
 )
 """Every property of the Microsoft.KeyVault/vaults schema but `vaultUri` and the connections."""
 
+_HSM_PROPERTIES = (
+    "tenantId",
+    "initialAdminObjectIds",
+    "softDeleteRetentionInDays",
+    "enablePurgeProtection",
+    "createMode",
+    "networkAcls",
+    "provisioningState",
+    "publicNetworkAccess",
+)
+"""The settable properties of the Microsoft.KeyVault/managedHSMs schema (REST spec 2023-07-01) but
+`hsmUri`, the connections and `enableSoftDelete`: soft delete is always on for an HSM and immutable."""
+
 
 def _vault_outside(vault_id: str, origin: str) -> dict[str, Any]:
     """The vault of a key the template or plan creates in a vault it does not declare (an existing
     vault, a data source). Key checks are judged per vault, so without it the key went unjudged and
     the scan passed. None of the vault's own settings is in the input: each property of its schema,
     and its private endpoint connections, are known only where it is deployed (`unknown`)."""
-    where = unevaluated.marker(f"a vault outside the {'plan' if origin == 'plan' else 'template'}: judge it live")
+    hsm = "/managedhsms/" in vault_id.lower()
+    store = "a Managed HSM" if hsm else "a vault"
+    where = unevaluated.marker(f"{store} outside the {'plan' if origin == 'plan' else 'template'}: judge it live")
     name = vault_id.rstrip("/").rsplit("/", 1)[-1]
-    if "/managedhsms/" in vault_id.lower():  # judged by the key checks alone, which read only its URI
-        uri = f"https://{_store_host(vault_id, name)}/"
-        return {"id": vault_id, "name": name, "type": "Microsoft.KeyVault/managedHSMs", "properties": {"hsmUri": uri}}
     connection = {"privateEndpoint": {"id": where}, "privateLinkServiceConnectionState": {"status": where}}
+    if hsm:  # its settings are as unknown as a vault's (soft delete is always on)
+        return {
+            "id": vault_id,
+            "name": name,
+            "type": "Microsoft.KeyVault/managedHSMs",
+            "properties": {
+                **dict.fromkeys(_HSM_PROPERTIES, where),
+                "hsmUri": f"https://{_store_host(vault_id, name)}/",
+                "privateEndpointConnections": [{"properties": connection}],
+            },
+        }
     return {
         "id": vault_id,
         "name": name,
