@@ -332,6 +332,23 @@ def _key_vault(v: Values, rid: str) -> dict[str, Any]:
     return {**_common(v), "properties": props}
 
 
+def _managed_hsm(v: Values, rid: str) -> dict[str, Any]:
+    """`azurerm_key_vault_managed_hardware_security_module`: the settings the vault checks judge on an HSM.
+    Soft delete is always on for an HSM; `security_domain_encrypted_data` (the security domain) is never read."""
+    acls = _block(v, "network_acls")
+    props: dict[str, Any] = {
+        "tenantId": v.get("tenant_id"),
+        "initialAdminObjectIds": v.get("admin_object_ids"),
+        "enablePurgeProtection": _bool(v.get("purge_protection_enabled")),
+        "enableSoftDelete": True,
+        "softDeleteRetentionInDays": v.get("soft_delete_retention_days"),
+        "publicNetworkAccess": _enabled(_first(v, "public_network_access_enabled", default=True)),
+    }
+    if acls:
+        props["networkAcls"] = {"defaultAction": acls.get("default_action"), "bypass": acls.get("bypass")}
+    return {**_common(v), "sku": {"name": v.get("sku_name")}, "properties": props}
+
+
 def _vault_key(v: Values, rid: str) -> dict[str, Any]:
     policy = _block(v, "rotation_policy")
     automatic = _block(policy, "automatic")
@@ -532,6 +549,13 @@ TABLE: dict[str, tuple[str, str | None, Translate]] = {
     "azurerm_key_vault": ("Microsoft.KeyVault/vaults", None, _key_vault),
     "azurerm_key_vault_key": ("Microsoft.KeyVault/vaults/keys", "key_vault_id", _vault_key),
     "azurerm_key_vault_secret": ("Microsoft.KeyVault/vaults/secrets", "key_vault_id", _vault_secret),
+    "azurerm_key_vault_managed_hardware_security_module": ("Microsoft.KeyVault/managedHSMs", None, _managed_hsm),
+    # the same key attributes as a vault's key (key_type, key_size, curve, expiration_date, rotation_policy)
+    "azurerm_key_vault_managed_hardware_security_module_key": (
+        "Microsoft.KeyVault/managedHSMs/keys",
+        "managed_hsm_id",
+        _vault_key,
+    ),
     "azurerm_storage_account": ("Microsoft.Storage/storageAccounts", None, _storage),
     "azurerm_container_registry": ("Microsoft.ContainerRegistry/registries", None, _registry),
     "azurerm_cognitive_account": ("Microsoft.CognitiveServices/accounts", None, _cognitive),
@@ -547,6 +571,10 @@ def _network_rules(target: dict[str, Any], v: Values) -> None:
 def _storage_cmk(target: dict[str, Any], v: Values) -> None:
     encryption = target.setdefault("encryption", {})
     encryption["keySource"] = "Microsoft.Keyvault"
+    if v.get("managed_hsm_key_id"):  # a key in a Managed HSM: its URL names the HSM and the key
+        uri, name = _split_key(v["managed_hsm_key_id"])
+        encryption["keyvaultproperties"] = {"keyvaulturi": uri, "keyname": name}
+        return
     encryption["keyvaultproperties"] = {
         "keyvaulturi": _vault_uri(_first(v, "key_vault_uri", "key_vault_id")),
         "keyname": v.get("key_name"),
@@ -767,6 +795,8 @@ def _key_url(arm_id: str) -> str:
     lowered = [p.lower() for p in parts]
     if len(parts) >= 4 and lowered[-2] == "keys" and lowered[-4] == "vaults":
         return f"https://{parts[-3].lower()}.vault.azure.net/keys/{parts[-1]}"
+    if len(parts) >= 4 and lowered[-2] == "keys" and lowered[-4] == "managedhsms":
+        return f"https://{parts[-3].lower()}.managedhsm.azure.net/keys/{parts[-1]}"
     return arm_id
 
 
