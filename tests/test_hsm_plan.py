@@ -150,7 +150,12 @@ def _tf_key(name: str, **after: Any) -> dict[str, Any]:
 def test_plan_hsm_keys_are_judged_on_the_hsm_and_found_by_the_storage_that_uses_them(tmp_path: Path) -> None:
     hsm_ref = {"references": [f"{HSM_TF}.hsm_hardened.id", f"{HSM_TF}.hsm_hardened"]}
     key_ref = {"references": [f"{KEY_TF}.cmk_storage.id", f"{KEY_TF}.cmk_storage"]}
-    rotates = [{"automatic": [{"time_after_creation": "P90D", "time_before_expiry": None}], "expire_after": "P1Y"}]
+    # an HSM key's rotation policy is its own resource, naming the key by its URL
+    rotation = _change(
+        f"{KEY_TF}_rotation_policy.cmk_storage",
+        {"managed_hsm_key_id": None, "expire_after": "P1Y", "time_after_creation": "P90D", "time_before_expiry": None},
+        {"id": True, "managed_hsm_key_id": True},
+    )
     storage = _change(
         "azurerm_storage_account.st",
         {
@@ -163,10 +168,12 @@ def test_plan_hsm_keys_are_judged_on_the_hsm_and_found_by_the_storage_that_uses_
         {"id": True, "customer_managed_key": [{"managed_hsm_key_id": True}]},
     )
     document = plan_document(
-        _tf_key("cmk-storage", expiration_date="2030-01-01T00:00:00Z", rotation_policy=rotates),
+        _tf_key("cmk-storage", expiration_date="2030-01-01T00:00:00Z"),
         _tf_key("cmk-undated"),
+        rotation,
         storage,
         references={
+            f"{KEY_TF}_rotation_policy.cmk_storage": {"managed_hsm_key_id": key_ref},
             f"{KEY_TF}.cmk_storage": {"managed_hsm_id": hsm_ref},
             f"{KEY_TF}.cmk_undated": {"managed_hsm_id": hsm_ref},
             "azurerm_storage_account.st": {"customer_managed_key": [{"managed_hsm_key_id": key_ref}]},

@@ -607,6 +607,17 @@ def _access_policy(target: dict[str, Any], v: Values) -> None:
     ]
 
 
+def _hsm_rotation_policy(target: dict[str, Any], v: Values) -> None:
+    """`azurerm_key_vault_managed_hardware_security_module_key_rotation_policy`: an HSM key's rotation policy
+    is its own resource (the key has no `rotation_policy` block). Exactly one of `time_after_creation` and
+    `time_before_expiry` is required, and it is when the key rotates: the policy always rotates."""
+    trigger = {"timeAfterCreate": v.get("time_after_creation"), "timeBeforeExpiry": v.get("time_before_expiry")}
+    target["rotationPolicy"] = {
+        "lifetimeActions": [{"trigger": trigger, "action": {"type": "Rotate"}}],
+        "attributes": {"expiryTime": v.get("expire_after")},
+    }
+
+
 def _permissions(value: Any) -> Any:
     """Permission names lower-cased; a list known only after apply stays its marker."""
     return [str(x).lower() for x in value] if isinstance(value, list) else value if _unknown(value) else []
@@ -617,6 +628,10 @@ AUGMENT: dict[str, tuple[str, Callable[[dict[str, Any], Values], None]]] = {
     "azurerm_storage_account_network_rules": ("storage_account_id", _network_rules),
     "azurerm_storage_account_customer_managed_key": ("storage_account_id", _storage_cmk),
     "azurerm_kubernetes_cluster_node_pool": ("kubernetes_cluster_id", _node_pool),
+    "azurerm_key_vault_managed_hardware_security_module_key_rotation_policy": (
+        "managed_hsm_key_id",
+        _hsm_rotation_policy,
+    ),
 }
 """Resources that set part of another resource's ARM properties: (attribute naming it, merge)."""
 
@@ -949,6 +964,8 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
                 )
             )
     by_id = {row["id"].lower(): row for row, _, _ in rows}
+    # a key is named by its URL (`managed_hsm_key_id`), never by its ARM id: find it by that too
+    by_id.update({_key_url(row["id"]).lower(): row for row, _, _ in rows if row["type"].lower().endswith("/keys")})
     for address in augments:
         values, unknown, _, tf_type = entries[address]
         attribute, merge = AUGMENT[tf_type]
@@ -959,6 +976,9 @@ def plan_rows(document: Any, path: Path) -> list[tuple[dict[str, Any], int, str]
             _module_of(address, tf_type),
         )
         target = values.get(attribute)
+        if isinstance(target, str) and target.startswith("https://") and "/keys/" in target:
+            uri, name = _split_key(target)  # a versioned key URL names the same key
+            target = f"{uri}keys/{name}"
         parent = by_id.get(target.lower()) if isinstance(target, str) else None
         if parent is not None and isinstance(parent.get("properties"), dict):
             merge(parent["properties"], values)  # a target outside the plan is judged where it is deployed
