@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from pydantic import ValidationError
 
 from scanner import __version__
@@ -75,6 +75,30 @@ def as_resource(row: dict[str, Any]) -> Resource:
         where = ".".join(str(p) for p in error["loc"]) or "row"
         # Location and error type only: pydantic's own message would quote the input.
         raise SourceError(f"Resource Graph returned a malformed row ({where}: {error['type']})") from None
+
+
+SUBSCRIPTIONS_API = "2022-12-01"
+"""Subscriptions - Get / List (Microsoft.Resources): `{id, subscriptionId, displayName, state,
+subscriptionPolicies, tags}`."""
+
+
+def subscription_row(item: dict[str, Any]) -> Resource | None:
+    """An ARM subscription object in the shape of a `resourcecontainers` row (its fields under `properties`)."""
+    subscription = item.get("subscriptionId") or id_segment(str(item.get("id") or ""), "subscriptions")
+    if not isinstance(subscription, str) or not subscription:
+        return None
+    envelope = ("id", "subscriptionId", "displayName", "tags")
+    tags = item.get("tags")
+    return Resource.model_validate(
+        {
+            "id": f"/subscriptions/{subscription}",
+            "name": str(item.get("displayName") or subscription),
+            "type": SUBSCRIPTION_TYPE,
+            "subscriptionId": subscription,
+            "tags": tags if isinstance(tags, dict) else None,
+            "properties": {k: v for k, v in item.items() if k not in envelope},
+        }
+    )
 
 
 def enabled_sources(options: CollectOptions) -> tuple[str, ...]:
@@ -142,12 +166,20 @@ class Collection:
     def subscriptions(self) -> list[str]:
         """The readable subscriptions in scope; refused or missing ones become gaps for every source."""
         options = self.options
-        rows, gaps = self.graph.query(
-            queries.SUBSCRIPTIONS,
-            sources=self.sources,
-            subscriptions=options.subscriptions,
-            management_groups=options.management_groups,
-        )
+        try:
+            rows, gaps = self.graph.query(
+                queries.SUBSCRIPTIONS,
+                sources=self.sources,
+                subscriptions=options.subscriptions,
+                management_groups=options.management_groups,
+            )
+        except SourceError as exc:
+            if options.management_groups:  # ARM has no list of a group's subscriptions at Reader: nothing to scan
+                raise
+            # `resourcecontainers` refused or unknown (a cloud or service that serves `resources` alone):
+            # ARM's own subscription reads answer the same question.
+            self.progress.step(f"{exc}; reading the subscriptions from ARM instead")
+            return self._arm_subscriptions()
         for gap in gaps:
             self.add_gap(gap)
         rows = queries.asked(rows, (SUBSCRIPTION_TYPE,))
@@ -164,6 +196,50 @@ class Collection:
                 for source in self.sources:
                     self.add_gap(Gap(source=source, scope=f"/subscriptions/{wanted}", reason=NOT_FOUND))
         return [found[s.lower()] for s in options.subscriptions if s.lower() in found]
+
+    def _arm_subscriptions(self) -> list[str]:
+        """Subscriptions - Get for each named subscription (Subscriptions - List at tenant scope), as rows.
+
+        A named subscription ARM does not know (404 `SubscriptionNotFound`) or refuses (403) is a gap
+        for every source, as when Resource Graph leaves it out; one ARM could not answer for otherwise
+        (a 404 from a service without the route, a 5xx) is kept, and the `resources` query's own
+        refusal (split per subscription) decides: dropped, all of its resources would go unjudged."""
+        wanted = self.options.subscriptions
+        if not wanted:
+            try:
+                items = self.arm.list("/subscriptions", SUBSCRIPTIONS_API)
+            except ClientAuthenticationError:
+                raise
+            except (AzureError, ValueError) as exc:
+                raise SourceError(
+                    f"neither Resource Graph nor ARM listed the subscriptions: {failures.reason(exc)}"
+                ) from None
+            rows = [row for item in items if (row := subscription_row(item)) is not None]
+            self.add_rows(sources.RESOURCES, rows)
+            return sorted({row.subscription_id for row in rows if row.subscription_id}, key=str.lower)
+        found: list[str] = []
+        for subscription in wanted:
+            try:
+                item = self.arm.get(f"/subscriptions/{subscription}", SUBSCRIPTIONS_API)
+            except ClientAuthenticationError:
+                raise
+            except HttpResponseError as exc:
+                missing = exc.status_code == 404 and "SubscriptionNotFound" in failures.error_codes(exc)
+                if exc.status_code == 403 or missing:
+                    reason = NOT_FOUND if missing else failures.reason(exc)
+                    for source in self.sources:
+                        self.add_gap(Gap(source=source, scope=f"/subscriptions/{subscription}", reason=reason))
+                    continue
+                found.append(subscription)  # not confirmed either way: the `resources` query decides
+                continue
+            except (AzureError, ValueError):
+                found.append(subscription)
+                continue
+            row = subscription_row({"subscriptionId": subscription, **item} if isinstance(item, dict) else {})
+            if row is not None:
+                self.add_rows(sources.RESOURCES, [row])
+            found.append(subscription)
+        return found
 
     def resource_rows(self, subscriptions: list[str]) -> list[str]:
         """The one `resources` query; returns the subscriptions that did not refuse it."""

@@ -41,6 +41,8 @@ class Faults:
     """Every Resource Graph request gets this status (403: no scope readable; 401: token refused)."""
     graph_table_refused: dict[str, int] = field(default_factory=dict)
     """Resource Graph answers this status to every query of the named table (`securityresources`: 400)."""
+    arm_routes_refused: set[str] = field(default_factory=set)
+    """ARM routes (`subscription`, `subscriptions`, ...) answered 404 `NoRoute`: a service that does not serve them."""
     unregistered: set[str] = field(default_factory=set)
     """Routes (`graph`, `pricings`) that answer 409 MissingSubscriptionRegistration (a provider never registered)."""
     forbidden_vaults: set[str] = field(default_factory=set)

@@ -52,6 +52,8 @@ ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "tokens", re.compile(rf"^{ID}/tokens$", re.I)),
     ("GET", "containers", re.compile(rf"^{ID}/blobServices/default/containers$", re.I)),
     ("GET", "resource", re.compile(rf"^{ID}$", re.I)),  # last: any resource's own GET
+    ("GET", "subscription", re.compile(r"^/subscriptions/([^/]+)$", re.I)),  # Subscriptions - Get
+    ("GET", "subscriptions", re.compile(r"^(/subscriptions)$", re.I)),  # Subscriptions - List
 ]
 
 
@@ -415,6 +417,8 @@ class Router:
             )
             return self.reply(400, _error("InvalidApiVersionParameter", message))
         subscription = self.path.split("/")[2] if self.path.lower().startswith("/subscriptions/") else "tenant"
+        if name in fake.faults.arm_routes_refused:  # a service that does not serve this route at all
+            return self.reply(404, _error("NoRoute", f"the fake does not serve {name}"))
         wait = fake.arm_limits.admit(subscription) if fake.arm_limits else None
         if fake.arm_limits:
             self.extra_headers[fake.wire.arm_remaining_header] = str(fake.arm_limits.remaining(subscription))
@@ -439,6 +443,16 @@ class Router:
         key = target.lower()
         if name in fake.faults.unregistered:
             return self.reply(409, _unregistered("Microsoft.Security"))
+        if name == "subscriptions":  # only those the caller can read, as ARM lists them
+            rows = [r for r in estate.tables["resourcecontainers"] if str(r["subscriptionId"]).lower() not in forbidden]
+            return self.collection([_arm_subscription(r) for r in rows])
+        if name == "subscription":
+            found = next((r for r in estate.tables["resourcecontainers"] if r["subscriptionId"].lower() == key), None)
+            if found is None:
+                return self.reply(
+                    404, _error("SubscriptionNotFound", f"The subscription '{target}' could not be found.")
+                )
+            return self.reply(200, _arm_subscription(found))
         if name == "pricings":
             body = fake.wire.pricings_body
             return self.reply(200, {"value": estate.pricings.get(key, [])} if body is None else body)
@@ -614,6 +628,22 @@ class Router:
         if fake.wire.kv_no_attributes in ("both", "everywhere"):
             del bundle["attributes"]
         self.reply(200, bundle)
+
+
+def _arm_subscription(row: dict[str, Any]) -> dict[str, Any]:
+    """A `resourcecontainers` subscription row as ARM's Subscriptions - Get answers it (2022-12-01)."""
+    properties = dict(row.get("properties") or {})
+    body = {
+        "id": row["id"],
+        "subscriptionId": row["subscriptionId"],
+        "tenantId": _tenant(),
+        "displayName": row.get("name"),
+        "authorizationSource": "RoleBased",
+        **properties,
+    }
+    if row.get("tags") is not None:
+        body["tags"] = row["tags"]
+    return body
 
 
 def _times(attributes: dict[str, Any], style: str) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""Documented Azure contracts our fake did not exercise by default: a fake written only from the REST
+docs (or the real service) may serve them, and the collection must read the same estate or say what
+it could not read, never crash or pass on nothing.
+
+Each test names the contract it follows; all go through the real SDK clients over HTTPS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner import inventory as sources
+from scanner.azure.collect import NOT_FOUND, collect
+from scanner.errors import SourceError
+from scanner.inventory import Inventory
+from tests.azure_fake import AzureFake
+from tests.azure_fake.harness import options
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
+
+_REFERENCE: list[tuple[Any, ...]] = []
+
+
+def _shape(inventory: Inventory) -> tuple[Any, ...]:
+    rows = sorted(json.dumps(r.raw(), sort_keys=True) for r in inventory.resources)
+    keys = sorted(k.model_dump_json() for k in inventory.keys)
+    facts = sorted(f.model_dump_json() for f in inventory.app_settings)
+    gaps = sorted((g.source, g.scope.lower()) for c in inventory.header.sources for g in c.gaps)
+    return rows, keys, facts, gaps
+
+
+def reference(tmp_path: Path) -> tuple[Any, ...]:
+    if not _REFERENCE:
+        with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
+            _REFERENCE.append(_shape(collect(options(server, tmp_path))))
+    return _REFERENCE[0]
+
+
+@pytest.fixture
+def fake() -> Iterator[AzureFake]:
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
+        yield server
+
+
+def _ids(rows: list[str], type_key: str | None = None) -> set[str]:
+    parsed = [json.loads(row) for row in rows]
+    return {r["id"].lower() for r in parsed if type_key is None or r["type"].lower() == type_key}
+
+
+# -- subscriptions: `resourcecontainers` is not the only way to list them ------------------------------
+# Subscriptions - Get / List (learn.microsoft.com/rest/api/resources/subscriptions/get, api-version
+# 2022-12-01): `{id, subscriptionId, tenantId, displayName, state, subscriptionPolicies, tags}`.
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_subscription_table_refused_lists_subscriptions_from_arm(fake: AzureFake, tmp_path: Path, status: int) -> None:
+    """A Resource Graph that serves `resources` but not `resourcecontainers` (400 unknown table): the
+    whole scan ended with "Resource Graph resourcecontainers query failed". ARM's list says the same."""
+    fake.faults.graph_table_refused = {"resourcecontainers": status}
+    rows, keys, facts, gaps = reference(tmp_path)
+    inventory = collect(options(fake, tmp_path))
+    got_rows, got_keys, got_facts, got_gaps = _shape(inventory)
+    assert (got_keys, got_facts, got_gaps) == (keys, facts, gaps)
+    assert _ids(got_rows) == _ids(rows)
+    subs = [r for r in inventory.resources if r.type_key == "microsoft.resources/subscriptions"]
+    assert {r.subscription_id for r in subs} == {SUB_A, SUB_B}
+    assert all(r.properties and r.properties.get("state") == "Enabled" for r in subs)
+    assert fake.counts["arm:subscriptions"] == 1
+
+
+def test_named_subscriptions_are_confirmed_one_by_one_and_a_missing_one_is_a_gap(
+    fake: AzureFake, tmp_path: Path
+) -> None:
+    fake.faults.graph_table_refused = {"resourcecontainers": 400}
+    missing = "00000000-0000-4000-8000-00000000dead"
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A, missing)))
+    assert inventory.header.scope.subscriptions == (SUB_A,)
+    gaps = {(c.name, g.scope, g.reason) for c in inventory.header.sources for g in c.gaps}
+    assert (sources.RESOURCES, f"/subscriptions/{missing}", NOT_FOUND) in gaps
+    assert {r.subscription_id for r in inventory.resources} == {SUB_A}
+    assert fake.counts["arm:subscription"] == 2
+
+
+def test_a_subscription_arm_cannot_confirm_is_still_scanned(fake: AzureFake, tmp_path: Path) -> None:
+    """Neither `resourcecontainers` nor Subscriptions - Get served: the named subscription is scanned
+    (the `resources` query's own refusal would make it a gap), not dropped as if it did not exist."""
+    fake.faults.graph_table_refused = {"resourcecontainers": 400}
+    fake.faults.arm_routes_refused = {"subscription"}
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_B,)))
+    assert inventory.header.scope.subscriptions == (SUB_B,)
+    assert [r for r in inventory.resources if r.subscription_id == SUB_B and "/resourcegroups/" in r.id_key]
+
+
+def test_no_way_to_list_subscriptions_is_one_error(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_table_refused = {"resourcecontainers": 400}
+    fake.faults.arm_routes_refused = {"subscriptions"}
+    with pytest.raises(SourceError, match="neither Resource Graph nor ARM listed the subscriptions"):
+        collect(options(fake, tmp_path))
