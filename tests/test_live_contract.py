@@ -100,3 +100,43 @@ def test_no_way_to_list_subscriptions_is_one_error(fake: AzureFake, tmp_path: Pa
     fake.faults.arm_routes_refused = {"subscriptions"}
     with pytest.raises(SourceError, match="neither Resource Graph nor ARM listed the subscriptions"):
         collect(options(fake, tmp_path))
+
+
+def _same(fake: AzureFake, tmp_path: Path) -> Inventory:
+    inventory = collect(options(fake, tmp_path))
+    assert _shape(inventory) == reference(tmp_path)
+    assert fake.counts["unknown"] == 0 and fake.counts["kv:unknown"] == 0
+    return inventory
+
+
+# -- nextLink: the same service under another name ------------------------------------------------------
+# ARM writes `nextLink` as an absolute URL on its own host (`https://management.azure.com:443/...?
+# api-version=...&$skiptoken=...`, learn.microsoft.com/azure/azure-resource-manager/management/
+# azure-resource-manager-rest-api, "Async / paging"); Key Vault writes it on the vault's own host
+# (`https://{vault}.vault.azure.net:443/keys?api-version=...&$skiptoken=...&maxresults=...`).
+
+
+@pytest.mark.parametrize("host", ["cloud", "loopback"])
+def test_arm_next_link_naming_the_endpoint_another_way_is_followed_there(
+    fake: AzureFake, tmp_path: Path, host: str
+) -> None:
+    """Behind `--arm-endpoint` (a gateway, an emulator), the service writes its links with the cloud's host
+    or its loopback address: every paged list was a gap ("nextLink to another host")."""
+    fake.wire.arm_page_size = 1
+    fake.wire.arm_next_link = "elsewhere"
+    fake.wire.arm_next_host = (
+        "https://management.azure.com:443" if host == "cloud" else fake.url.replace("://localhost:", "://127.0.0.1:")
+    )
+    _same(fake, tmp_path)  # every item of every list, and no gap
+
+
+@pytest.mark.parametrize("link", ["home", "loopback"])
+def test_key_list_next_link_naming_the_vault_another_way_is_followed_there(
+    fake: AzureFake, tmp_path: Path, link: str
+) -> None:
+    """A vault reached at another URL than its `vaultUri` (a proxy, `--keyvault-url-template`) links its
+    pages with its own host: the vault fell back to ARM with a gap for every key's rotation policy."""
+    fake.wire.kv_page_size = 1
+    fake.wire.kv_next_link = link
+    _same(fake, tmp_path)
+    assert fake.counts["kv:list"] == 3 and fake.counts["arm:vault-keys"] == 0

@@ -19,7 +19,7 @@ from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLo
 from scanner.azure import failures
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
-from scanner.azure.pipeline import FreshToken, SameHostRedirect, origin
+from scanner.azure.pipeline import FreshToken, SameHostRedirect, origin, rebased, same_origin
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.models import Resource
 
@@ -50,6 +50,8 @@ class ArmClient:
             **options.transport_kwargs(),
         )
         self.requests = 0
+        self._cloud_host = (urlsplit(options.endpoints.arm).hostname or "").lower() if options.arm_endpoint else ""
+        """The cloud's own ARM host when `--arm-endpoint` names another: links a service writes with it are ours."""
 
     def _call(self, method: str, url: str) -> Any:
         response = self._send(method, url)
@@ -99,12 +101,24 @@ class ArmClient:
             if not isinstance(link, str) or not link:
                 return items
             seen.add(url)
-            url = self._below_base(urljoin(url, link))
+            url = self._below_base(self._onto_base(urljoin(url, link)))
             if url in seen:  # a page already read: following it would never end
                 raise DecodeError("nextLink repeated")
             if origin(url) != origin(self._base):  # the bearer token goes with every request it sends
                 raise DecodeError("nextLink to another host")
         raise DecodeError(f"more than {MAX_PAGES} pages")
+
+    def _onto_base(self, url: str) -> str:
+        """A link to this endpoint under another name, onto the endpoint as configured: its loopback host
+        spelt otherwise (`127.0.0.1` for `localhost`), or the cloud's own ARM host when `--arm-endpoint`
+        names a gateway or a local service (ARM writes `https://management.azure.com:443/...` whatever
+        host it was reached at). The request then goes where the token already goes; any other host
+        is still refused."""
+        if origin(url) == origin(self._base):
+            return url
+        host = (urlsplit(url).hostname or "").lower()
+        cloud = bool(self._cloud_host) and host == self._cloud_host and urlsplit(url).scheme.lower() == "https"
+        return rebased(url, self._base) if cloud or same_origin(url, self._base) else url
 
     def _below_base(self, url: str) -> str:
         """A link on ARM's host that left out the path `--arm-endpoint` names (`https://gw/arm`), under it.

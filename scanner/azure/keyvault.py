@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from azure.core.exceptions import AzureError, DecodeError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import ApiVersion, KeyClient, KeyProperties
@@ -28,7 +28,7 @@ from scanner.azure import failures, token_expiry
 from scanner.azure.arm import KEYVAULT_API, ArmClient
 from scanner.azure.limits import VAULT_SUBSCRIPTION_FACTOR, Limits, VaultGate
 from scanner.azure.options import CollectOptions
-from scanner.azure.pipeline import FreshToken, JsonReply, SameHostRedirect, origin
+from scanner.azure.pipeline import FreshToken, JsonReply, SameHostRedirect, origin, same_origin
 from scanner.azure.throttle import Quota, retry_policy
 from scanner.estate import MANAGED_HSM_TYPE, key_store_uri
 from scanner.inventory import KEY_METADATA, KeyMetadata, LifetimeAction, RotationPolicy
@@ -145,7 +145,7 @@ class KeyVaultReader:
         between the listing and its read (404) is left out: there is nothing left to judge.
         """
         with self._client(vault, uri, api_version) as client:
-            items = _listed(client)
+            items = _listed(client, uri)
             read = partial(self._key, client, vault, uri)
             workers = min(KEY_WORKERS, self._options.max_concurrency, len(items))
             if workers > 1:
@@ -277,11 +277,13 @@ def served_version(exc: HttpResponseError) -> str | None:
     return found.group(1) if found and found.group(1) in known else None
 
 
-def _listed(client: KeyClient) -> list[KeyProperties]:
+def _listed(client: KeyClient, home: str = "") -> list[KeyProperties]:
     """Every key the vault lists, page by page.
 
     Each `nextLink` is made absolute against the vault first: the SDK's pager appends a path-only
     link to the vault URL, which doubles the path of a vault below one (`https://host/vaults/v`).
+    A link to the vault under another name (its own `vaultUri` host, `home`, when it is reached at
+    another URL; a loopback host spelt otherwise) is read at the URL the vault is reached at.
     A link back to a page already read would page forever, and one to another host would take
     the vault's token there: neither is followed."""
     seen: set[str] = set()
@@ -296,12 +298,24 @@ def _listed(client: KeyClient) -> list[KeyProperties]:
         following = getattr(pages, "continuation_token", None)
         if not following:
             return items
-        link = urljoin(client.vault_url + "/", str(following))
+        link = _onto_vault(urljoin(client.vault_url + "/", str(following)), client.vault_url, home)
         if link in seen or len(seen) >= MAX_KEY_PAGES:
             raise DecodeError("key listing: nextLink repeated or never ends")
         if origin(link) != origin(client.vault_url):
             raise DecodeError("key listing: nextLink to another host")
         seen.add(link)
+
+
+def _onto_vault(link: str, vault_url: str, home: str) -> str:
+    """`link` at `vault_url` when it names the same vault another way (see `_listed`); else as it is."""
+    if origin(link) == origin(vault_url):
+        return link
+    if not (same_origin(link, vault_url) or (home and origin(link) == origin(home))):
+        return link
+    parts, base = urlsplit(link), urlsplit(vault_url)
+    prefix = base.path.rstrip("/")
+    path = parts.path if not prefix or f"{parts.path}/".startswith(f"{prefix}/") else prefix + parts.path
+    return urlunsplit(parts._replace(scheme=base.scheme, netloc=base.netloc, path=path))
 
 
 def _policy_gap(vault: Resource, keys: list[KeyMetadata]) -> Gap | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse, policies
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
@@ -74,6 +74,23 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else None)
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def same_origin(url: str, other: str) -> bool:
+    """`origin` equal, with this machine's loopback names counted as one host: a local service (an
+    emulator, a test double) that writes its links with `127.0.0.1` while it was reached as `localhost`."""
+    first, second = origin(url), origin(other)
+    if first == second:
+        return True
+    return first[0] == second[0] and first[2] == second[2] and {first[1], second[1]} <= LOOPBACK
+
+
+def rebased(url: str, base: str) -> str:
+    """`url` with the scheme, host and port of `base` (the path and query kept)."""
+    return urlunsplit(urlsplit(url)._replace(scheme=urlsplit(base).scheme, netloc=urlsplit(base).netloc))
 
 
 class SameHostRedirect(policies.RedirectPolicy[Any, Any]):

@@ -589,9 +589,12 @@ class Router:
             next_link = None
             if start + size < len(keys):
                 following = size if fake.wire.kv_next_link == "loop" else start + size
-                host = {"elsewhere": fake.wire.kv_next_host, "relative": urlsplit(base).path}.get(
-                    fake.wire.kv_next_link, base
-                )
+                host = {
+                    "elsewhere": fake.wire.kv_next_host,
+                    "relative": urlsplit(base).path,
+                    "home": real_url,  # the vault's own URI, wherever it was reached (as Key Vault writes it)
+                    "loopback": base.replace("://localhost:", "://127.0.0.1:", 1),
+                }.get(fake.wire.kv_next_link, base)
                 next_link = f"{host}/keys?api-version=7.5&maxresults={size}&$skiptoken={following}"
             if not value and fake.wire.arm_empty_value != "list":  # the same shortcut on the data plane
                 return self.reply(200, {} if fake.wire.arm_empty_value == "missing" else {"value": None})

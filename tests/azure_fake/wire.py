@@ -132,7 +132,8 @@ class Wire:
     kv_next_link: str = "next"
     """`next`: each key-list page links to the following one; `loop`: every page links to the second again;
     `elsewhere`: the link names `kv_next_host` (another host, which must never see the vault's token);
-    `relative`: a path without scheme or host."""
+    `relative`: a path without scheme or host; `home`: the vault's own `vaultUri` host (Key Vault writes its
+    links with it, wherever the vault was reached); `loopback`: the fake's host spelt `127.0.0.1`."""
     kv_next_host: str = ""
     kv_api_version: str = ""
     """Serve only this Key Vault API version (Azure Stack Hub: 7.1 or 2016-10-01); any other gets 400
