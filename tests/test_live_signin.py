@@ -183,7 +183,9 @@ def test_a_token_reply_labelled_as_text_signs_in(fake: AzureFake, tmp_path: Path
 
 
 @pytest.mark.parametrize("kind", ["workload", "secret"])
-@pytest.mark.parametrize("expiry", ["on", "iso", "appservice", "http-date", "fraction"])
+@pytest.mark.parametrize(
+    "expiry", ["on", "iso", "appservice", "http-date", "fraction", "refresh", "refresh-int", "ext-fraction"]
+)
 def test_a_token_whose_expiry_is_a_date_signs_in(fake: AzureFake, tmp_path: Path, kind: str, expiry: str) -> None:
     """azure-identity (and MSAL) read the expiry with `int(...)`: a date or `"3599.0"` was a ValueError and
     "could not sign in" with a token in hand. The reply is read as seconds first, and the token is used."""

@@ -53,8 +53,14 @@ def as_seconds(value: Any) -> int | None:
     return _number(value) or _date(value)
 
 
+OPTIONAL = ("ext_expires_in", "refresh_in")
+"""Durations MSAL's token cache (under azure-identity's credentials too) reads as numbers: `refresh_in`
+with `now + refresh_in` (a string, as the v1 endpoint and proxies spell every field, was a TypeError and
+"could not sign in"), `ext_expires_in` with `int(...)` (a fraction was a ValueError)."""
+
+
 def seconds(body: dict[str, Any], now: float | None = None) -> dict[str, Any] | None:
-    """The reply with `expires_in`/`expires_on` as integers where it spelt them otherwise, and an
+    """The reply with `expires_in`/`expires_on` (and `OPTIONAL`) as integers where it spelt them otherwise, and an
     `expires_in` worked out from `expires_on` when only that came (MSAL reads `expires_in` alone);
     None when nothing needed changing. An `expires_on` no form reads is left out when `expires_in`
     says enough."""
@@ -72,6 +78,15 @@ def seconds(body: dict[str, Any], now: float | None = None) -> dict[str, Any] | 
             changed[name] = number
         elif name == "expires_on" and "expires_in" in changed:
             del changed[name]
+    for name in OPTIONAL:
+        value = body.get(name)
+        if name not in body or (isinstance(value, int) and not isinstance(value, bool)):
+            continue
+        number = _number(value)
+        if number is None:
+            del changed[name]  # optional: without it the libraries use `expires_in`
+        else:
+            changed[name] = number
     ends = _number(changed.get("expires_on"))
     if "expires_in" not in changed and ends is not None:
         changed["expires_in"] = max(0, ends - int(time.time() if now is None else now))

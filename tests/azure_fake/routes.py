@@ -219,6 +219,12 @@ class Router:
             expiry = {"expires_on": str(int(time.time()) + 3599)}
         elif self.fake.wire.token_expiry in EXPIRY_DATES:  # a date, as ADFS, App Service 2017 or a proxy spell it
             expiry = {"expires_on": EXPIRY_DATES[self.fake.wire.token_expiry](time.time() + 3599)}
+        elif self.fake.wire.token_expiry == "refresh":  # a long-lived token: `refresh_in` too, all as strings
+            expiry = {"expires_in": "86399", "ext_expires_in": "86399", "refresh_in": "43199"}
+        elif self.fake.wire.token_expiry == "refresh-int":  # the same with numbers, as Entra ID's v2 endpoint
+            expiry = {"expires_in": 86399, "ext_expires_in": 86399, "refresh_in": 43199}
+        elif self.fake.wire.token_expiry == "ext-fraction":
+            expiry = {"expires_in": 3599, "ext_expires_in": "3599.0", "refresh_in": "1799.5"}
         elif self.fake.wire.token_expiry == "fraction":
             expiry = {"expires_in": "3599.0", "expires_on": "soon"}
         # JSON by default, whatever `wire.content_type` says: `wire.token_content_type` varies it.

@@ -119,7 +119,8 @@ class Wire:
     token_expiry: str = "int"
     """`expires_in` as `int`, `str`, or `expires_on` only (`on`); `expires_on` only as a date (`iso`,
     `appservice`: `11/28/2026 2:03:00 PM +00:00`, `http-date`); or `fraction` (`"3599.0"` and an
-    `expires_on` of `soon`)."""
+    `expires_on` of `soon`); `refresh` (a day-long token with `ext_expires_in` and `refresh_in`, all strings),
+    `refresh-int` (the same as numbers) or `ext-fraction` (`ext_expires_in` and `refresh_in` with a fraction)."""
     token_content_type: str = "application/json; charset=utf-8"
     """The `Content-Type` of the token endpoint's reply (empty: none)."""
     # -- Key Vault ---------------------------------------------------------------------------------
