@@ -140,3 +140,31 @@ def test_key_list_next_link_naming_the_vault_another_way_is_followed_there(
     fake.wire.kv_next_link = link
     _same(fake, tmp_path)
     assert fake.counts["kv:list"] == 3 and fake.counts["arm:vault-keys"] == 0
+
+
+# -- Key Vault: a key never given a rotation policy ----------------------------------------------------
+# Key Vault answers `GET /keys/{name}/rotationpolicy` for such a key with its default policy, not 404
+# (Azure/azure-sdk-for-js#17746: "the service will return the default rotation policy"; no `id`, one
+# `Notify` action `timeBeforeExpiry: P30D`, `attributes: {}`).
+
+
+def _verdicts(inventory: Inventory, prefix: str) -> dict[tuple[str, str], str]:
+    from scanner.estate import Estate
+    from scanner.registry import load_checks
+    from scanner.runner import run_checks
+
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    return {(f.check_id, f.resource_id.lower()): f.status.value for f in findings if f.check_id.startswith(prefix)}
+
+
+def test_default_rotation_policy_gives_the_verdicts_of_no_policy(fake: AzureFake, tmp_path: Path) -> None:
+    without = [k.name for keys in fake.estate.keys.values() for k in keys if k.rotation_policy is None]
+    assert without, "the sample must hold a key without a rotation policy"
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
+        wanted = _verdicts(collect(options(plain, tmp_path)), "MLW-KV")
+    fake.wire.kv_default_policy = True
+    inventory = collect(options(fake, tmp_path))
+    assert not any(c.gaps for c in inventory.header.sources if c.name == sources.KEY_METADATA)
+    assert all(k.rotation_policy_readable for k in inventory.keys)
+    assert _verdicts(inventory, "MLW-KV") == wanted
+    assert "fail" in {wanted[key] for key in wanted if key[0] == "MLW-KV-08"}

@@ -620,6 +620,9 @@ class Router:
             policy = rotation_policy(match, real_url)
             if fake.wire.kv_policy_body is not None:
                 return self.reply(200, fake.wire.kv_policy_body)
+            if policy is None and fake.wire.kv_default_policy:  # the service's answer for a key never given one
+                default = {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}
+                return self.reply(200, {"lifetimeActions": [default], "attributes": {}})
             return self.reply(200, policy) if policy else self.reply(404, _error("NotFound", "no policy"))
         self.count("kv:get")
         if match.name == fake.wire.kv_deleted_key:

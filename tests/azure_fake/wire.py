@@ -153,6 +153,9 @@ class Wire:
     kv_key_material: str = ""
     """When set (base64url text), every key bundle carries it as key material: the RSA modulus `n`, and
     the private and symmetric members (`d`, `p`, `q`, `k`) a key must never come back with, for a canary."""
+    kv_default_policy: bool = False
+    """A key that never had a rotation policy answers 200 with the service's default one (no `id`, one
+    `Notify` action 30 days before expiry, empty `attributes`), as Key Vault does, not 404."""
     kv_policy_refusal: str = ""
     """The inner error code of a refused rotation-policy read (`ForbiddenByRbac`, `ForbiddenByPolicy`)."""
     kv_policy_gone: str | None = None
