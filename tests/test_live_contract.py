@@ -168,3 +168,19 @@ def test_default_rotation_policy_gives_the_verdicts_of_no_policy(fake: AzureFake
     assert all(k.rotation_policy_readable for k in inventory.keys)
     assert _verdicts(inventory, "MLW-KV") == wanted
     assert "fail" in {wanted[key] for key in wanted if key[0] == "MLW-KV-08"}
+
+
+# -- Resource Graph: rows outside the subscriptions asked for -----------------------------------------
+# The request's `subscriptions` bounds the query (learn.microsoft.com/rest/api/azureresourcegraph/
+# resourcegraph/resources/resources: "Azure subscriptions against which to execute the query").
+
+
+def test_graph_rows_of_subscriptions_not_asked_for_are_left_out(fake: AzureFake, tmp_path: Path) -> None:
+    """A service that ignored the scope sent every subscription's rows: another team's resources were
+    judged and reported as if they were in scope (and could fail the gate)."""
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
+        wanted = _shape(collect(options(plain, tmp_path, subscriptions=(SUB_A,))))
+    fake.wire.graph_unscoped = True
+    inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A,)))
+    assert _shape(inventory) == wanted
+    assert {r.subscription_id for r in inventory.resources} == {SUB_A}

@@ -83,6 +83,23 @@ def unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*by_id.values(), *others] if len(by_id) + len(others) < len(rows) else rows
 
 
+def row_subscription(row: dict[str, Any]) -> str | None:
+    """The subscription a row belongs to: its `subscriptionId` column, else its id's `subscriptions/` segment."""
+    value = row.get("subscriptionId")
+    if isinstance(value, str) and value:
+        return value
+    parts = str(row.get("id") or "").strip("/").split("/")
+    return parts[1] if len(parts) > 1 and parts[0].lower() == "subscriptions" else None
+
+
+def within_batch(rows: list[dict[str, Any]], batch: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of the subscriptions asked for. Resource Graph scopes the query to them; a service that
+    ignored `subscriptions` sent every one it knows, and resources out of scope were judged and reported.
+    A row that names no subscription stays (`as_resource` reports it if it is malformed)."""
+    asked = {s.lower() for s in batch}
+    return [row for row in rows if (sub := row_subscription(row)) is None or sub.lower() in asked]
+
+
 def refuses_scope(exc: HttpResponseError) -> bool:
     """A refusal of the subscriptions asked for, not of the query: 403, or a 400/404 whose code names a
     subscription (one deleted or moved since it was listed): the batch is split to find which."""
@@ -161,7 +178,7 @@ class ResourceGraph:
     ) -> None:
         """Query a batch; when it is refused, split it until the refusing subscriptions are alone."""
         try:
-            rows.extend(self._pages(kql, table, batch, None))
+            rows.extend(within_batch(self._pages(kql, table, batch, None), batch))
         except ClientAuthenticationError:
             raise
         except HttpResponseError as exc:

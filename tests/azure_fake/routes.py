@@ -335,7 +335,9 @@ class Router:
             status = fake.faults.changes_refused
             return self.reply(status, _error("Forbidden" if status == 403 else "BadRequest", "resourcechanges refused"))
         table = fake.estate.tables.get(query.table, [])
-        if subscriptions:  # scoping happens before the projection, as in Resource Graph
+        if (
+            subscriptions and not fake.wire.graph_unscoped
+        ):  # scoping happens before the projection, as in Resource Graph
             table = [r for r in table if str(r.get("subscriptionId", "")).lower() in subscriptions]
         rows = (kql.Query(query.table, columns=query.columns) if fake.wire.graph_unfiltered else query).select(table)
         if fake.wire.graph_sparse:

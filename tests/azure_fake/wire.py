@@ -64,6 +64,8 @@ class Wire:
     """What an object column with nothing in it (tags, identity, sku) comes back as: null, `""` or `[]`."""
     graph_unfiltered: bool = False
     """Ignore every `where` stage: the table's rows, projected (a fake that knows tables and columns only)."""
+    graph_unscoped: bool = False
+    """Ignore the request's `subscriptions`: every subscription's rows (a fake that knows no scopes)."""
     graph_repeat_row: bool = False
     """Each page after the first starts with the previous page's last row again (paging is not a
     snapshot: a row moved under the page boundary)."""
