@@ -28,7 +28,7 @@ from scanner.azure.keyvault import KeyVaultReader
 from scanner.azure.limits import ArmGate, Limits
 from scanner.azure.options import CollectOptions
 from scanner.azure.progress import ARM_READS, VAULT_READS, Progress
-from scanner.azure.resource_graph import ResourceGraph
+from scanner.azure.resource_graph import QueryRefused, ResourceGraph
 from scanner.azure.session import SignIn
 from scanner.azure.settings import redact_deployment
 from scanner.azure.signin import SignInFailed, cause
@@ -173,7 +173,7 @@ class Collection:
                 subscriptions=options.subscriptions,
                 management_groups=options.management_groups,
             )
-        except SourceError as exc:
+        except QueryRefused as exc:
             if options.management_groups:  # ARM has no list of a group's subscriptions at Reader: nothing to scan
                 raise
             # `resourcecontainers` refused or unknown (a cloud or service that serves `resources` alone):

@@ -108,6 +108,12 @@ def refuses_scope(exc: HttpResponseError) -> bool:
     return exc.status_code in (400, 404) and any("subscription" in code.lower() for code in failures.error_codes(exc))
 
 
+class QueryRefused(SourceError):
+    """The service answered the query with an error status (not a refusal of the subscriptions asked
+    for): a table or query shape it does not serve, or a failure past every retry. Unlike a malformed
+    or missing reply, another documented API may still answer the same question."""
+
+
 class _TooLarge(Exception):
     """The page asked for is over the reply size limit; `_pages` asks again for fewer rows."""
 
@@ -183,7 +189,7 @@ class ResourceGraph:
             raise
         except HttpResponseError as exc:
             if not refuses_scope(exc):
-                raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
+                raise QueryRefused(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
             if len(batch) > 1:
                 middle = len(batch) // 2
                 self._subscriptions(kql, table, batch[:middle], sources, rows, gaps)
@@ -204,12 +210,16 @@ class ResourceGraph:
         ids: set[str] = set()
         stale = 0
         size = PAGE_SIZE
+        skip: int | None = None
+        """Rows read so far, once the service stopped giving tokens while saying there were more (`$skip`)."""
         while True:
             request = QueryRequest(
                 subscriptions=subscriptions,
                 management_groups=management_groups,
                 query=kql,
-                options=QueryRequestOptions(top=size, skip_token=token, allow_partial_scopes=bool(management_groups)),
+                options=QueryRequestOptions(
+                    top=size, skip=skip, skip_token=token, allow_partial_scopes=bool(management_groups)
+                ),
             )
             try:
                 body = self._send(request, table)
@@ -229,7 +239,15 @@ class ResourceGraph:
             self._progress.page(table, len(data), total if type(total) is int else None, first=token is None)
             token = paging_token(body)
             if not token:
-                if str(body.get("resultTruncated", "")).lower() == "true":
+                truncated = str(body.get("resultTruncated", "")).lower() == "true"
+                short = type(total) is int and total > len(ids)
+                if (truncated or short) and data and len(ids) > known:
+                    # More rows and no token to reach them: the documented `$skip` asks for the rows after
+                    # those read (a service that pages by `$top`/`$skip` alone). A page with no new row
+                    # ends it below, as the same rows again would never end.
+                    skip = (skip or 0) + len(data)
+                    continue
+                if truncated:
                     # Rows were left out and no token reaches them: the result is not the whole scope.
                     raise SourceError(f"Resource Graph {table} query: result truncated and no paging token")
                 if type(total) is int and total - len(ids) > max(DRIFT_ROWS, total // 100):
@@ -270,7 +288,7 @@ class ResourceGraph:
                 raise
             if exc.status_code == 400 and TOO_LARGE in failures.error_codes(exc):
                 raise _TooLarge from None
-            raise SourceError(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
+            raise QueryRefused(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
         except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None
         except AzureError as exc:

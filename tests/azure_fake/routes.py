@@ -354,6 +354,8 @@ class Router:
         wire = fake.wire
         paged = bool(options.get("$skipToken")) and not wire.graph_token_ignored
         start = int(base64.b64decode(options["$skipToken"]).decode()) if paged else 0
+        if not paged and wire.graph_skip_honoured:  # `$skip`: rows to leave out from the start
+            start = int(options.get("$skip") or 0)
         size = min(int(options.get("$top") or 100), fake.page_cap, wire.graph_page_size or fake.page_cap)
         page = rows[start : start + size]
         if wire.graph_repeat_row and 0 < start <= len(rows):

@@ -32,6 +32,8 @@ class Wire:
     """`resultTruncated` as sent: the spec's string, or a JSON boolean."""
     graph_truncate_without_token: bool = False
     """A page that leaves rows out says `resultTruncated: "true"` and gives no `$skipToken`."""
+    graph_skip_honoured: bool = False
+    """Read the request's `options.$skip` (rows to leave out from the start) when it carries no `$skipToken`."""
     graph_truncated_with_token: bool = False
     """A page with a `$skipToken` also says `resultTruncated: "true"` (the rest is behind the token)."""
     graph_sparse: bool = False
