@@ -205,3 +205,25 @@ def test_graph_without_tokens_is_paged_by_skip(fake: AzureFake, tmp_path: Path, 
     _same(fake, tmp_path)
     skips = [b["options"].get("$skip") for b in fake.graph_bodies if "resources |" in b["query"]]
     assert skips[:3] == [None, 2, 4] and not any(b["options"].get("$skipToken") for b in fake.graph_bodies)
+
+
+# -- ARM: a child list answering 404 under a resource that exists ------------------------------------
+# ARM lists an existing resource's children as `{"value": []}` when there are none (e.g. Registries -
+# Tokens List, Vaults - Secrets List); 404 means the parent is gone, or the list is not served.
+
+
+def test_a_child_list_not_served_is_a_gap_not_none(fake: AzureFake, tmp_path: Path) -> None:
+    """The registry's tokens and the vaults' secrets answer 404 while the resources exist: read as none,
+    MLW-ACR-09 passed ("no repository-scoped tokens") on a registry whose enabled token fails it."""
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
+        wanted = _verdicts(collect(options(plain, tmp_path)), "MLW-ACR-09")
+    assert wanted and set(wanted.values()) == {"fail"}
+    fake.faults.arm_routes_refused = {"tokens", "secrets"}
+    inventory = collect(options(fake, tmp_path))
+    gaps = {(c.name, g.scope.lower()) for c in inventory.header.sources for g in c.gaps}
+    registries = {r.id_key for r in inventory.resources if r.type_key == "microsoft.containerregistry/registries"}
+    vaults = {r.id_key for r in inventory.resources if r.type_key == "microsoft.keyvault/vaults"}
+    assert gaps == {(sources.REGISTRY_TOKENS, r) for r in registries} | {(sources.KEYVAULT_SECRETS, v) for v in vaults}
+    reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
+    assert reasons == {"HTTP 404 NoRoute for a resource that exists (this list is not served here)"}
+    assert set(_verdicts(inventory, "MLW-ACR-09").values()) == {"unknown"}

@@ -114,9 +114,9 @@ class Reads:
             add = partial(_add, jobs, resource.subscription_id)
             type_key = resource.type_key
             if type_key == WORKSPACE:
-                add(self._guard(sources.ML_COMPUTES, resource, self._computes))
+                add(self._guard(sources.ML_COMPUTES, resource, self._computes, listing=True))
             elif type_key in APPS:
-                add(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing))
+                add(self._guard(sources.PUBLISHING_CREDENTIALS, resource, self._publishing, listing=True))
                 if resource.id_key not in configured:
                     add(self._guard(sources.APPSERVICE_CONFIG, resource, self._site_config))
                 add(self._guard(sources.APPSERVICE_CONFIG, resource, self._auth_settings))
@@ -124,23 +124,32 @@ class Reads:
                     add(self._guard(sources.APP_SETTINGS, resource, self._app_settings))
             elif type_key == VAULT and self.options.keyvault:
                 add(partial(self._keys, resource), VAULT_READS)
-                add(self._guard(KEYVAULT_SECRETS, resource, self._secrets))
+                add(self._guard(KEYVAULT_SECRETS, resource, self._secrets, listing=True))
             elif type_key == MANAGED_HSM and self.options.keyvault:  # keys only: an HSM holds no secrets
                 add(partial(self._keys, resource), VAULT_READS)
             elif type_key == REGISTRY:
-                add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400,)))
+                add(self._guard(REGISTRY_TOKENS, resource, self._tokens, absent=(400,), listing=True))
             elif resource.id_key in ml_storage:
-                add(self._guard(sources.BLOB_CONTAINERS, resource, self._containers))
+                add(self._guard(sources.BLOB_CONTAINERS, resource, self._containers, listing=True))
             if self.options.diagnostics and _has_diagnostics(resource):
-                add(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics))
+                add(self._guard(sources.DIAGNOSTIC_SETTINGS, resource, self._diagnostics, listing=True))
         return jobs
 
     def _guard(
-        self, source: str, resource: Resource, read: Callable[[Resource, Outcome], None], absent: tuple[int, ...] = ()
+        self,
+        source: str,
+        resource: Resource,
+        read: Callable[[Resource, Outcome], None],
+        absent: tuple[int, ...] = (),
+        *,
+        listing: bool = False,
     ) -> Task:
         """Run one read; a status in `absent` means nothing to read, any other failure is a gap.
 
-        A 404 counts as "nothing to read" only once the resource's own GET shows it still exists.
+        A 404 counts as "nothing to read" only once the resource's own GET shows it still exists,
+        and never for a `listing`: ARM lists an existing resource's children as an empty `value`, so
+        a 404 there is a list the service does not serve (read as none, a registry without its tokens
+        or a vault without its secrets passed on nothing): a gap.
         """
 
         def run() -> Outcome:
@@ -149,7 +158,7 @@ class Reads:
                 read(resource, outcome)
             except HttpResponseError as exc:
                 if exc.status_code == 404:
-                    self._not_found(resource, outcome, exc)
+                    self._not_found(resource, outcome, exc, listing=listing)
                 elif exc.status_code not in absent:
                     outcome.gap = Gap(source=source, scope=resource.id, reason=failures.reason(exc))
             except (AzureError, ValueError) as exc:
@@ -158,13 +167,18 @@ class Reads:
 
         return run
 
-    def _not_found(self, resource: Resource, outcome: Outcome, exc: HttpResponseError) -> None:
+    def _not_found(
+        self, resource: Resource, outcome: Outcome, exc: HttpResponseError, *, listing: bool = False
+    ) -> None:
         """A read of the resource's children answered 404: gone, truly none, or (unconfirmed) a gap."""
         outcome.rows.clear()
         outcome.facts = None
         known = self._exists(resource)
         if known is False:
             outcome.gone = resource.id
+        elif known and listing:
+            why = f"{failures.reason(exc)} for a resource that exists (this list is not served here)"
+            outcome.gap = Gap(source=outcome.source, scope=resource.id, reason=why)
         elif known is None:
             why = f"{failures.reason(exc)}, and whether the resource still exists could not be read"
             outcome.gap = Gap(source=outcome.source, scope=resource.id, reason=why)
