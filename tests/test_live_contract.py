@@ -227,3 +227,16 @@ def test_a_child_list_not_served_is_a_gap_not_none(fake: AzureFake, tmp_path: Pa
     reasons = {g.reason for c in inventory.header.sources for g in c.gaps}
     assert reasons == {"HTTP 404 NoRoute for a resource that exists (this list is not served here)"}
     assert set(_verdicts(inventory, "MLW-ACR-09").values()) == {"unknown"}
+
+
+# -- api-versions: a service that serves only the newest ---------------------------------------------
+# azure-mgmt-resourcegraph 8.0.1 sends 2021-03-01; the REST reference documents 2024-04-01 (same body
+# and reply). ARM refuses an api-version it does not serve with 400 `InvalidApiVersionParameter`,
+# "The supported versions are '...'".
+
+
+def test_graph_served_only_at_the_newest_api_version(fake: AzureFake, tmp_path: Path) -> None:
+    """Every query was refused: the scan ended at the first one ("resourcecontainers query failed")."""
+    fake.wire.graph_api_version = "2024-04-01"
+    _same(fake, tmp_path)
+    assert fake.graph_versions[0] == "2021-03-01" and set(fake.graph_versions[1:]) == {"2024-04-01"}

@@ -26,6 +26,7 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from scanner.azure import failures
+from scanner.azure.arm import supported_version
 from scanner.azure.options import CollectOptions
 from scanner.azure.pipeline import read_only_policies
 from scanner.azure.progress import Progress
@@ -141,6 +142,8 @@ class ResourceGraph:
         self._where = options.arm_url
         self.requests = 0
         self.tenant_limit_hit = False
+        self._api_version: str | None = None
+        """The api-version the service said it serves, once it refused the SDK's (2021-03-01)."""
 
     def query(
         self,
@@ -268,8 +271,9 @@ class ResourceGraph:
         self.requests += 1
         replies: list[Any] = []  # each attempt's reply, as it arrived: the page when the SDK's model refuses it
         try:
+            version = {"api_version": self._api_version} if self._api_version else {}
             reply: tuple[Any, Any] = self._client.resources(  # type: ignore[assignment]
-                request, cls=_raw, raw_response_hook=replies.append
+                request, cls=_raw, raw_response_hook=replies.append, **version
             )
         except DeserializationError:
             # The SDK's model refused a field mlwarden never reads from it (`facets` as an object, a
@@ -288,6 +292,13 @@ class ResourceGraph:
                 raise
             if exc.status_code == 400 and TOO_LARGE in failures.error_codes(exc):
                 raise _TooLarge from None
+            served = supported_version(exc)
+            if served is not None and served != self._api_version:
+                # The service does not serve the SDK's api-version and names those it does (one that
+                # serves only the newest, 2024-04-01, as the REST reference shows it): the same query
+                # at the newest it names, and every later one too.
+                self._api_version = served
+                return self._send(request, table)
             raise QueryRefused(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
         except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None

@@ -287,6 +287,14 @@ class Router:
         self.count("graph")
         request = json.loads(body or b"{}")
         fake.graph_bodies.append(request)
+        served, asked = fake.wire.graph_api_version, self.params.get("api-version", [""])[0]
+        fake.graph_versions.append(asked)
+        if served and asked != served:
+            message = (
+                f"The api-version '{asked}' is invalid. The supported versions are "
+                f"'{served},2022-10-01,2021-06-01-preview,2020-04-01-preview'."
+            )
+            return self.reply(400, _error("InvalidApiVersionParameter", message))
         if fake.take("graph_429"):
             headers = fake.block(1.0)
             if fake.faults.graph_429_retry_after:

@@ -60,6 +60,8 @@ class AzureFake:
         self.quota, self.window, self.page_cap = quota, window, page_cap
         self.counts: Counter[str] = Counter()
         self.graph_bodies: list[dict[str, Any]] = []
+        self.graph_versions: list[str] = []
+        """The api-version of each Resource Graph request, in order."""
         self.token_scopes: list[str] = []
         self.requests: list[tuple[str, str, str]] = []
         """Every request as (Host header, method, path), the token endpoint included."""

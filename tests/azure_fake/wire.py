@@ -26,6 +26,9 @@ class Wire:
     error_echo: str = ""
     """Appended to every error message (a service that echoes what it was asked about, a value included)."""
     # -- Resource Graph ----------------------------------------------------------------------
+    graph_api_version: str = ""
+    """Serve Resource Graph at this api-version only (`2024-04-01`, the REST reference's); any other gets
+    400 `InvalidApiVersionParameter` naming the supported ones."""
     graph_token_key: str = "$skipToken"
     """The body key that carries the next page's token (`skipToken` is what some clients print)."""
     graph_truncated: str | bool = "false"
