@@ -240,3 +240,15 @@ def test_graph_served_only_at_the_newest_api_version(fake: AzureFake, tmp_path: 
     fake.wire.graph_api_version = "2024-04-01"
     _same(fake, tmp_path)
     assert fake.graph_versions[0] == "2021-03-01" and set(fake.graph_versions[1:]) == {"2024-04-01"}
+
+
+def test_defender_plans_served_only_at_another_api_version(fake: AzureFake, tmp_path: Path) -> None:
+    """azure-mgmt-security asks for pricings at 2024-01-01; a service serving only 2023-01-01 refused it,
+    and every subscription's Defender plans were a gap."""
+    fake.pricings_in_graph = False
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
+        plain.pricings_in_graph = False
+        wanted = _shape(collect(options(plain, tmp_path)))
+    fake.wire.arm_api_versions = {"pricings": "2023-01-01"}
+    assert _shape(collect(options(fake, tmp_path))) == wanted
+    assert fake.counts["arm:pricings"] == 2 * 2  # each subscription: refused once, then read

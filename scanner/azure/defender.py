@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from azure.core.exceptions import DecodeError, DeserializationError
+from azure.core.exceptions import DecodeError, DeserializationError, HttpResponseError
 from azure.mgmt.security import SecurityCenter
 
 from scanner import props
-from scanner.azure.arm import ArmClient, as_row
+from scanner.azure.arm import ArmClient, as_row, supported_version
 from scanner.azure.limits import Gate
 from scanner.azure.options import CollectOptions
 from scanner.azure.pipeline import read_only_policies
@@ -75,6 +75,14 @@ class Defender:
             # another shape): the same GET as plain JSON, which is all the plans are kept as.
             self.requests += 1
             body = self._arm.get(path, PRICINGS_API)
+        except HttpResponseError as exc:
+            served = supported_version(exc)
+            if served is None:
+                raise
+            # The service does not serve the SDK's api-version (2024-01-01) and names those it does: the
+            # same GET at the newest of them (the plans are kept as the plain JSON it sends).
+            self.requests += 1
+            body = self._arm.get(path, served)
         items = body.get("value") if isinstance(body, dict) else None
         if not isinstance(items, list):  # no plans would read as "Defender off": say it was not read
             raise DecodeError("pricings: no 'value' list")
