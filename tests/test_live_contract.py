@@ -252,3 +252,30 @@ def test_defender_plans_served_only_at_another_api_version(fake: AzureFake, tmp_
     fake.wire.arm_api_versions = {"pricings": "2023-01-01"}
     assert _shape(collect(options(fake, tmp_path))) == wanted
     assert fake.counts["arm:pricings"] == 2 * 2  # each subscription: refused once, then read
+
+
+# -- Resource Graph: a KQL without the operators the queries use ----------------------------------------
+# A table name alone is a complete query (learn.microsoft.com/azure/governance/resource-graph/concepts/
+# query-language: "Resources" returns every column of every row in scope); paging needs only `id`.
+
+
+def _ids_and_verdicts(inventory: Inventory) -> tuple[set[str], dict[tuple[str, str], str]]:
+    return {r.id_key for r in inventory.resources}, _verdicts(inventory, "MLW-")
+
+
+@pytest.mark.parametrize("groups", [(), ("rg-ml",)], ids=["all", "one-group"])
+def test_queries_refused_as_bad_requests_are_asked_again_as_whole_tables(
+    fake: AzureFake, tmp_path: Path, groups: tuple[str, ...]
+) -> None:
+    """Every query was refused (`in~`, `=~`, `endswith` unknown there): the scan ended at the first one."""
+    with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
+        wanted = _ids_and_verdicts(collect(options(plain, tmp_path, resource_groups=groups)))
+    fake.wire.graph_where_refused = True
+    inventory = collect(options(fake, tmp_path, resource_groups=groups))
+    assert _ids_and_verdicts(inventory) == wanted
+    assert not any(c.gaps for c in inventory.header.sources)
+    whole = [b["query"] for b in fake.graph_bodies if "|" not in b["query"]]
+    assert sorted(set(whole)) == ["appserviceresources", "resourcecontainers", "resources", "securityresources"]
+    if groups:  # nothing outside the group was read again, listed or asked for its settings
+        others = [p for _, _, p in fake.requests if "/resourcegroups/" in p.lower() and "/rg-ml/" not in p.lower()]
+        assert others == []

@@ -254,7 +254,8 @@ class Collection:
                 if facts is not None:
                     self.app_settings.append(facts)
             resources.append(as_resource(row))
-        kept = within(resources, tags=self.options.tags)
+        # The query's own `where resourceGroup in~` did this; a query asked again as the whole table did not.
+        kept = within(resources, resource_groups=self.options.resource_groups, tags=self.options.tags)
         self.add_rows(sources.RESOURCES, kept)
         refill.read_all(self.arm, refill.bare(kept), self.options.max_concurrency, self._refilled)
         refused = {gap.scope.lower() for gap in gaps}

@@ -114,6 +114,23 @@ class QueryRefused(SourceError):
     for): a table or query shape it does not serve, or a failure past every retry. Unlike a malformed
     or missing reply, another documented API may still answer the same question."""
 
+    def __init__(self, message: str, status: int | None = None, codes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.codes = tuple(codes)
+
+    @property
+    def invalid_query(self) -> bool:
+        """Resource Graph's refusal of the query text: 400 with a detail code `InvalidQuery`,
+        `ParserFailure` or `InvalidQueryLanguage` (an operator the service does not know)."""
+        return self.status == 400 and bool(INVALID_QUERY & set(self.codes))
+
+
+INVALID_QUERY = frozenset({"InvalidQuery", "ParserFailure", "InvalidQueryLanguage"})
+WHOLE_TABLES = frozenset({"resources", "resourcecontainers", "appserviceresources", "securityresources"})
+"""Tables whose query, refused as invalid, is asked again as the table alone (every column, every row in
+scope): each caller keeps only the types, ids and groups it asked for (`queries.asked`)."""
+
 
 class _TooLarge(Exception):
     """The page asked for is over the reply size limit; `_pages` asks again for fewer rows."""
@@ -153,7 +170,32 @@ class ResourceGraph:
         subscriptions: Sequence[str] = (),
         management_groups: Sequence[str] = (),
     ) -> tuple[list[dict[str, Any]], list[Gap]]:
-        """All rows of `kql` over the scope, and a gap per subscription that refused it."""
+        """All rows of `kql` over the scope, and a gap per subscription that refused it.
+
+        A query of one of `WHOLE_TABLES` refused as invalid (400 `InvalidQuery`: a service whose KQL
+        lacks an operator the query uses, `in~` or `endswith`) is asked again as the table alone, once.
+        Any other refusal stands, so a query the service should know (drift, a typo) fails loudly."""
+        scope = {"sources": sources, "subscriptions": subscriptions, "management_groups": management_groups}
+        try:
+            return self._query(kql, **scope)
+        except QueryRefused as exc:
+            table = kql.split("|", 1)[0].strip()
+            if not exc.invalid_query or table.lower() not in WHOLE_TABLES or table == kql.strip():
+                raise
+            self._progress.step(f"{exc}; asking for the whole {table} table instead")
+            try:
+                return self._query(table, **scope)
+            except QueryRefused:
+                raise exc from None
+
+    def _query(
+        self,
+        kql: str,
+        *,
+        sources: Sequence[str],
+        subscriptions: Sequence[str] = (),
+        management_groups: Sequence[str] = (),
+    ) -> tuple[list[dict[str, Any]], list[Gap]]:
         table = kql.split("|", 1)[0].strip()
         self._progress.query(table)
         rows: list[dict[str, Any]] = []
@@ -192,7 +234,9 @@ class ResourceGraph:
             raise
         except HttpResponseError as exc:
             if not refuses_scope(exc):
-                raise QueryRefused(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
+                raise QueryRefused(
+                    f"Resource Graph {table} query failed: {failures.reason(exc)}", exc.status_code
+                ) from None
             if len(batch) > 1:
                 middle = len(batch) // 2
                 self._subscriptions(kql, table, batch[:middle], sources, rows, gaps)
@@ -299,7 +343,11 @@ class ResourceGraph:
                 # at the newest it names, and every later one too.
                 self._api_version = served
                 return self._send(request, table)
-            raise QueryRefused(f"Resource Graph {table} query failed: {failures.reason(exc)}") from None
+            raise QueryRefused(
+                f"Resource Graph {table} query failed: {failures.reason(exc)}",
+                exc.status_code,
+                failures.error_codes(exc),
+            ) from None
         except ValueError as exc:
             raise SourceError(f"Resource Graph {table} query: malformed page ({type(exc).__name__})") from None
         except AzureError as exc:

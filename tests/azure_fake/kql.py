@@ -59,7 +59,7 @@ class Query:
                 continue
             if self.table == "resourcechanges" and not self._change_selected(row):
                 continue
-            out.append({column: row.get(column) for column in self.columns})
+            out.append({column: row.get(column) for column in self.columns} if self.columns else dict(row))
         return out
 
     def _change_selected(self, row: dict[str, Any]) -> bool:
@@ -98,6 +98,8 @@ def parse(text: str) -> Query:
             query.columns = match.group(1).split(", ")
         else:
             raise UnknownQuery(f"unknown stage {stage!r}")
+    if len(stages) == 1:
+        return query  # the table alone: every column
     if not query.columns or "id" not in query.columns:
         raise UnknownQuery("query must project columns including id (paging needs it)")
     return query

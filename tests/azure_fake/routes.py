@@ -332,6 +332,18 @@ class Router:
             detail = {"code": "SubscriptionNotFound", "message": f"The subscription '{vanished}' could not be found."}
             error = {"code": "BadRequest", "message": "Please provide below info when asking for support"}
             return self.reply(400, {"error": {**error, "details": [detail]}}, headers)
+        if fake.wire.graph_where_refused and "| where " in str(request.get("query", "")):
+            # As Resource Graph refuses a query it cannot parse: `InvalidQuery`, then the parser's own detail.
+            details = [
+                {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation."},
+                {"code": "ParserFailure", "message": "ParserFailure", "line": 1, "token": "where"},
+            ]
+            refusal = {
+                "code": "BadRequest",
+                "message": "Please provide below info when asking for support",
+                "details": details,
+            }
+            return self.reply(400, {"error": refusal}, headers)
         try:
             query = kql.parse(str(request.get("query", "")))
         except kql.UnknownQuery as exc:

@@ -69,6 +69,9 @@ class Wire:
     """What an object column with nothing in it (tags, identity, sku) comes back as: null, `""` or `[]`."""
     graph_unfiltered: bool = False
     """Ignore every `where` stage: the table's rows, projected (a fake that knows tables and columns only)."""
+    graph_where_refused: bool = False
+    """Refuse every query with a `where` stage (400 `BadRequest`, detail `ParserFailure`): a service whose
+    KQL knows the tables alone."""
     graph_unscoped: bool = False
     """Ignore the request's `subscriptions`: every subscription's rows (a fake that knows no scopes)."""
     graph_repeat_row: bool = False
