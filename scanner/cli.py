@@ -163,7 +163,7 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--ca-bundle",
-            type=Location(dir_okay=False, path_type=Path),
+            type=Location(dir_okay=False, path_type=Path, reads="file"),
             metavar="FILE",
             help="The CA certificates (PEM) to trust in place of the default store, e.g. a TLS-inspecting proxy's.",
         ),
@@ -296,13 +296,13 @@ Examples:
 @click.option("--demo", is_flag=True, help="Scan the bundled demo estate (no Azure account needed).")
 @click.option(
     "--snapshot",
-    type=Location(path_type=Path, dir_okay=False, allow_dash=True),
+    type=Location(path_type=Path, dir_okay=False, allow_dash=True, reads="stream"),
     metavar="FILE",
     help="Scan a snapshot written by `mlwarden collect` (.jsonl or .jsonl.gz; - reads stdin).",
 )
 @click.option(
     "--template",
-    type=Location(path_type=Path),
+    type=Location(path_type=Path, reads="tree"),
     metavar="PATH",
     help="Scan ARM templates (also `az bicep build` output) before deployment: a file, or a directory "
     "searched recursively.",
@@ -311,13 +311,13 @@ Examples:
     "--parameters",
     "parameter_files",
     multiple=True,
-    type=Location(path_type=Path),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="ARM parameters file for --template (repeatable; with a directory, x.parameters.json goes with x.json).",
 )
 @click.option(
     "--terraform-plan",
-    type=Location(path_type=Path),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="Scan a Terraform plan before apply: the JSON of `terraform show -json plan.out`.",
 )
@@ -333,7 +333,7 @@ Examples:
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML, as in the README's 'Adding a framework'; repeatable).",
 )
@@ -384,7 +384,7 @@ Examples:
 @click.option(
     "--waivers",
     "waivers_file",
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="Waivers YAML: accepted risk per check and resource pattern, with owner and expiry "
     "(example: examples/waivers.yaml).",
@@ -392,7 +392,7 @@ Examples:
 @click.option(
     "--baseline",
     "baseline_file",
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="A baseline from --write-baseline: only findings not in it count for --fail-on.",
 )

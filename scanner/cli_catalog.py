@@ -66,7 +66,7 @@ framework_file_option = click.option(
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )

@@ -37,7 +37,7 @@ def scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--attestations",
             "attestations_file",
-            type=Location(dir_okay=False, path_type=Path),
+            type=Location(dir_okay=False, path_type=Path, reads="file"),
             metavar="FILE",
             help="Attestations YAML for manual controls (see `mlwarden attestations template`).",
         ),
@@ -201,7 +201,7 @@ def attestations() -> None:
     "--framework-file",
     "framework_files",
     multiple=True,
-    type=Location(path_type=Path, dir_okay=False),
+    type=Location(path_type=Path, dir_okay=False, reads="file"),
     metavar="FILE",
     help="Add a framework catalog of your own (YAML; repeatable).",
 )
@@ -231,7 +231,7 @@ def _timeouts(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command("verify")
-@click.argument("directory", type=Location(path_type=Path), metavar="DIR")
+@click.argument("directory", type=Location(path_type=Path, reads="dir"), metavar="DIR")
 @click.option(
     "--key", "key_url", metavar="KEY_URL", help="Require a signature by this Key Vault key (fetched to compare)."
 )
@@ -250,7 +250,7 @@ def _timeouts(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--ca-bundle",
-    type=Location(dir_okay=False, path_type=Path),
+    type=Location(dir_okay=False, path_type=Path, reads="file"),
     metavar="FILE",
     help="The CA certificates (PEM) to trust in place of the default store (with --key).",
 )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 import click
 from click.core import ParameterSource
 
-from scanner import argv, sigterm
+from scanner import argv, files, sigterm
 from scanner.errors import MlwardenError
 from scanner.textsafe import printable
 
@@ -268,11 +268,27 @@ def flatten_formats(values: Sequence[Sequence[str]]) -> list[str]:
 class Location(click.Path):
     """`click.Path` that refuses an empty value: `--out "$OUT_DIR"` with the variable unset would
     otherwise be the working directory (reports written where nobody looks), and an empty input
-    path would read `.`."""
+    path would read `.`.
+
+    With `reads`, the path is one mlwarden reads, and what it names is judged by kind before
+    anything runs (`scanner.files`): a device, socket, kernel pseudo-file (`/proc/self/status`),
+    directory, link loop or unreadable file is one line naming the option and the path, exit 2.
+    A file path (`dir_okay=False`) ending in `/` is refused, read or written: pathlib drops the
+    slash, so `--write-baseline base.json/` replaced the file where a directory was meant."""
+
+    def __init__(self, *args: Any, reads: files.Accepts | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads = reads
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path (is the variable meant to name it unset?)", param, ctx)
+        if isinstance(value, str) and value != "-":
+            why = files.trailing_slash(value) if not self.dir_okay else None
+            if why is None and (self.reads is not None or not self.file_okay):  # a directory read or written
+                why = files.problem(value, self.reads or "dir")
+            if why is not None:
+                raise FileKindError(f"{_name_of(param)} {value}: {why}")
         if value == "-" and not self.file_okay:  # `--out -` made a directory named `-`
             self.fail(
                 "'-' names no directory: stdout cannot hold reports (write ./- for a directory named '-')",
@@ -282,6 +298,19 @@ class Location(click.Path):
         if value == "-" and not self.allow_dash:  # `--write-baseline -` wrote a file named `-`, not to stdout
             self.fail("'-' (stdin or stdout) is not taken here (write ./- for a file named '-')", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class FileKindError(click.ClickException):
+    """A path that names the wrong kind of file: an input error said as the readers say theirs
+    (`--waivers /dev/zero: not a regular file (a character device)`), not as a usage error."""
+
+    exit_code = EXIT_INPUT
+
+
+def _name_of(param: click.Parameter | None) -> str:
+    if isinstance(param, click.Option):
+        return next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
+    return param.human_readable_name if param is not None else "path"
 
 
 class Seconds(click.FloatRange):

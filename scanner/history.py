@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scanner import files
 from scanner.errors import InputError
 from scanner.history_store import (
     APPLICATION_ID,
@@ -203,6 +204,8 @@ def open_store(target: Target) -> Store:
     if isinstance(target, str) and not is_url(target):
         if not target.strip():
             raise InputError("history: an empty path (is MLWARDEN_HISTORY, or the variable meant to name it, unset?)")
+        if (why := files.trailing_slash(target)) is not None:  # pathlib drops the slash: hist.db/ was hist.db
+            raise InputError(f"history {printable(target)}: {why}")
         if target.strip() == "-":  # not stdout: it made a SQLite file named `-`
             raise InputError("history: '-' is not a history store (write ./- for a SQLite file named '-')")
         if match := _OTHER_URL.match(target):

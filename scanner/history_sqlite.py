@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from scanner.errors import InputError
+from scanner.files import refuse
 from scanner.history_store import APPLICATION_ID, Store, Tx, corrupt_as_input, first_line
 from scanner.textsafe import printable
 
@@ -80,6 +81,7 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Tx]:
+        refuse(f"history {self.label}", self.path)  # checked before the scan, but it may have changed since
         if not self.path.exists():
             self._created = True
             try:  # made here, so its identity is known before opening
@@ -112,12 +114,12 @@ class SqliteStore(Store):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Tx | None]:
-        if not self.path.is_file():  # a directory or FIFO named by mistake exists, but holds no history
-            raise InputError(f"history {self.label}: {'not a regular file' if self.path.exists() else 'no such file'}")
-        try:  # SQLite says only "unable to open database file" of one it may not read
-            self.path.open("rb").close()
-        except OSError as exc:
-            raise InputError(f"history {self.label}: cannot read: {exc.strerror or type(exc).__name__}") from None
+        # A directory, FIFO or device named by mistake exists, but holds no history; SQLite took a
+        # file of /proc (0 bytes long by stat) for an empty one, and says only "unable to open
+        # database file" of one it may not read.
+        refuse(f"history {self.label}", self.path)
+        if not self.path.is_file():
+            raise InputError(f"history {self.label}: no such file")
         with self._connect() as conn, _transaction(conn, "BEGIN"), corrupt_as_input(self.label):
             yield self._readable(Tx(conn, pyformat=False))
 

@@ -17,6 +17,7 @@ run's sweep never takes one in the moment between (see `_claim`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -33,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Generic, TypeVar, cast
 
-from scanner import sigterm
+from scanner import files, sigterm
 from scanner.errors import InputError
 
 STAGING_PREFIX = ".mlwarden-staging-"
@@ -62,13 +63,17 @@ def _not_a_file(path: Path) -> str | None:
     descriptor (`/dev/stdout`, `/dev/stdin`: the host's own links, which were replaced just the same).
     """
     try:
-        mode = path.lstat().st_mode
+        info = path.lstat()
     except OSError:
         return None
+    mode = info.st_mode
     if stat.S_ISLNK(mode):
-        return "a link to a file descriptor (like /dev/stdout)" if _names_a_descriptor(path) else None
-    if stat.S_ISREG(mode):
-        return None
+        if _names_a_descriptor(path):
+            return "a link to a file descriptor (like /dev/stdout)"
+        return "a symbolic link loop" if _loops(path) else None
+    if stat.S_ISREG(mode):  # a file of /proc or /sys is no file a report may replace
+        system = files.pseudo_file_system(info.st_dev)
+        return None if system is None else f"a {system} file of the kernel"
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):
@@ -76,6 +81,15 @@ def _not_a_file(path: Path) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "a device"
+
+
+def _loops(link: Path) -> bool:
+    """Whether following `link` never ends (`a -> a`): a name that was a mistake, not a link to replace."""
+    try:
+        link.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _names_a_descriptor(link: Path) -> bool:
@@ -463,9 +477,8 @@ class Outputs:
         if not history.is_url(target):
             db = Path(target)
             where = _where("--history", db)
+            files.refuse(where, db)
             if db.exists():
-                if not db.is_file():
-                    raise InputError(f"{where}: not a regular file")
                 try:
                     db.open("r+b").close()
                 except OSError as exc:

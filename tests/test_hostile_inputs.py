@@ -285,11 +285,12 @@ def capped(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_endless_baseline_is_refused_in_bounded_memory(workdir: Path) -> None:
-    """`--baseline /dev/zero` read the whole file: MemoryError, exit 4 (or all the memory there is)."""
+    """`--baseline /dev/zero` read the whole file: MemoryError, exit 4 (or all the memory there is).
+    Then it was read up to the 256 MiB limit; now a device is refused before a byte is read."""
     before = tree(workdir)
     proc = capped(*scan_args(workdir, "--demo", "--baseline", "/dev/zero"))
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr == "mlwarden: error: baseline /dev/zero: larger than 256 MiB\n"
+    assert proc.stderr == "mlwarden: error: --baseline /dev/zero: not a regular file (a character device)\n"
     assert tree(workdir) == before
 
 

@@ -221,4 +221,5 @@ def test_a_history_to_read_that_is_no_regular_file_is_named_so(tmp_path: Path, k
         os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     else:
         pytest.skip("creating a device node needs root")
-    assert "history.db: not a regular file" in one_error(mlwarden("history", command, "--db", target))
+    said = "is a directory" if kind == "directory" else "not a regular file"
+    assert f"history.db: {said}" in one_error(mlwarden("history", command, "--db", target))
