@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from frameworks.catalog import Framework
-from scanner import safe_yaml
+from scanner import files, safe_yaml
 from scanner.errors import InputError
 from scanner.models import Attestation, AttestationEvidence, AttestationStatus
 from scanner.safe_yaml import LocatedDict, LocatedError
@@ -143,6 +143,8 @@ class _Reader:
             self.fail(item.line_of("sha256"), f"sha256 of {name!r} must be 64 hexadecimal characters (quote it)")
         digest = digest.strip().lower()
         target = Path(name) if Path(name).is_absolute() else self.path.parent / name
+        if (why := files.problem(target)) is not None:  # /proc/self/environ was hashed, a FIFO silently not
+            self.fail(item.line_of("file"), f"evidence file {name!r}: {why}")
         if not target.is_file():
             return AttestationEvidence(file=name, sha256=digest)
         actual = _sha256(target, lambda exc: self.fail(item.line_of("file"), f"evidence file {name!r}: {exc}"))

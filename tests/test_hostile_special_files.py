@@ -442,3 +442,57 @@ def test_a_directory_as_standard_input_stops_python_itself(tmp_path: Path) -> No
         os.close(fd)
     assert done.returncode == 1, (done.returncode, done.stderr)
     assert "Fatal Python error" in done.stderr and "is a directory" in done.stderr, done.stderr
+
+
+# -- paths named inside files: attestation evidence, linked templates ------------------------------
+
+INNER_KINDS = ["proc-environ", "dev-zero", "fifo", "directory", "symlink-loop"]
+
+
+@pytest.mark.parametrize("kind", INNER_KINDS)
+def test_an_evidence_file_of_the_wrong_kind_is_named_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: Callable[[str], str], kind: str
+) -> None:
+    """`/proc/self/environ` as an attestation's evidence file was hashed (and its digest quoted);
+    a FIFO, device or directory was silently 'not verified'."""
+    from tests.test_attestations import entry, write
+
+    target = made(kind)
+    before = _state(target)
+    attestations = write(tmp_path, entry(evidence=[{"file": target, "sha256": "0" * 64}]))
+    work, result = _run(tmp_path, monkeypatch, ["scan", "--demo", "-q", "--attestations", str(attestations)], "")
+    line = _one_line(result, "--attestations", target)
+    assert f"attestations.yaml line 7: evidence file {target!r}: {SAID[kind]}" in line, line
+    assert _state(target) == before and list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "dev-zero", "symlink-loop"])
+def test_a_linked_template_of_the_wrong_kind_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A FIFO or directory a `relativePath` link names was 'no such file', and a link loop exit 4
+    (Python 3.11's `Path.resolve` raises RuntimeError for one)."""
+    root = tmp_path / "infra"
+    root.mkdir()
+    linked = root / "linked.json"
+    if kind == "dev-zero":
+        linked.symlink_to("/dev/zero")
+    else:
+        MADE[kind](linked)
+    link = {
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": "linked",
+        "properties": {"mode": "Incremental", "templateLink": {"relativePath": "linked.json"}},
+    }
+    main = json.loads(TEMPLATE.read_text())
+    main["resources"] = [link]
+    (root / "main.json").write_text(json.dumps(main))
+    work, result = _run(tmp_path, monkeypatch, ["scan", "--fail-on", "none", "--template", str(root / "main.json")], "")
+    if kind == "dev-zero":  # the link is followed: /dev/zero is outside the templates' directory
+        line = _one_line(result, "--template", str(root))
+        assert "linked template 'linked.json' is outside" in line, line
+    else:
+        line = _one_line(result, "--template", str(linked))
+        assert f"linked template 'linked.json' ({linked}): {SAID[kind]}" in line, line
+    assert list(work.iterdir()) == []

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scanner import files
 from scanner.errors import InputError
 from scanner.inventory import RESOURCES
 from scanner.models import Gap
@@ -30,11 +31,17 @@ def local_file(relative: str, linking: Path, root: Path, chain: tuple[Path, ...]
     candidate = Path(relative)
     if candidate.is_absolute() or candidate.drive:
         raise InputError(f"{where}: linked template {relative!r} is not a relative path")
-    resolved = (linking.parent / candidate).resolve()
+    try:
+        resolved = (linking.parent / candidate).resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a link loop (exit 4, "a bug")
+        loop = files.problem(linking.parent / candidate) or "a symbolic link loop"
+        raise InputError(f"{where}: linked template {relative!r} ({linking.parent / candidate}): {loop}") from None
     if not resolved.is_relative_to(root.resolve()):
         raise InputError(f"{where}: linked template {relative!r} is outside {root} (the --template directory)")
     if resolved in chain:
         raise InputError(f"{where}: linked template {relative!r} links back to itself")
+    if (why := files.problem(resolved)) is not None:  # a FIFO, device or directory in the templates' tree
+        raise InputError(f"{where}: linked template {relative!r} ({resolved}): {why}")
     if not resolved.is_file():
         raise InputError(f"{where}: linked template {relative!r}: no such file ({resolved})")
     return resolved
