@@ -105,8 +105,9 @@ def problem(path: str | os.PathLike[str], accepts: Accepts = "file") -> str | No
     elif not stat.S_ISREG(mode):
         return "not a regular file"
     if (system := pseudo_file_system(info.st_dev)) is not None:
-        what = "directory" if stat.S_ISDIR(mode) else "file"
-        return f"not a regular {what} (a {system} {what} of the kernel, whose content is made up as it is read)"
+        if stat.S_ISDIR(mode):
+            return f"not a directory of files (a {system} directory of the kernel, whose files are made up as read)"
+        return f"not a regular file (a {system} file of the kernel, whose content is made up as it is read)"
     if stat.S_ISREG(mode):
         try:  # never blocks, never has an effect on a regular file
             os.close(os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY))

@@ -496,3 +496,25 @@ def test_a_linked_template_of_the_wrong_kind_is_named(
         line = _one_line(result, "--template", str(linked))
         assert f"linked template 'linked.json' ({linked}): {SAID[kind]}" in line, line
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--fail-on", "none", "--template", "/proc/self"],
+        ["scan", "--demo", "-q", "--fail-on", "none", "--out", "/proc/self"],
+        ["scan", "--demo", "-q", "--fail-on", "none", "--evidence-pack", "/proc/self"],
+        ["verify", "/proc/self"],
+    ],
+    ids=["template", "out", "evidence-pack", "verify"],
+)
+def test_a_directory_of_the_kernel_is_no_directory_of_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """`--template /proc/self` walked the process's own files (environ, mem) as templates."""
+    work, result = _run(tmp_path, monkeypatch, args, "")
+    line = _one_line(result, args[-2] if args[-2].startswith("--") else "DIR", "/proc/self")
+    assert line.endswith(
+        "/proc/self: not a directory of files (a proc directory of the kernel, whose files are made up as read)"
+    )
+    assert list(work.iterdir()) == []
