@@ -8,6 +8,7 @@ inventory as the default shapes; one that loses data must say so (a gap or a one
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -634,9 +635,18 @@ def test_ca_named_in_the_environment_is_trusted(fake: AzureFake, tmp_path: Path,
     args = ["collect", "--arm-endpoint", fake.url, "--authority-host", fake.url, "--no-keyvault", "--quiet"]
     result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
     assert result.exit_code == 0, result.output
-    environment[variable] = str(tmp_path / "missing.pem")
-    result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
-    assert result.exit_code == 2 and "mlwarden: error: " in result.output, result.output
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)  # no writer: opening it would wait for ever
+    for wrong, why in (
+        (tmp_path / "missing.pem", "cannot be read" if variable == "SSL_CERT_FILE" else "no such file or directory"),
+        (fifo, "not a regular file"),
+        (Path("/proc/self/status"), "not a regular file"),
+    ):
+        environment[variable] = str(wrong)
+        result = CliRunner().invoke(cli, [*args, "--out", str(target)], env=environment)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert lines[0].startswith(f"mlwarden: error: {variable}={wrong}: ") and why in lines[0], lines
 
 
 def test_token_endpoint_503_is_retried(fake: AzureFake, tmp_path: Path) -> None:

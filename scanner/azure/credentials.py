@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 
 from scanner import argv
 from scanner.azure.failures import bounds
-from scanner.azure.options import CLOUDS, CollectOptions
+from scanner.azure.options import CLOUDS, REQUESTS_CA_ENV, CollectOptions
 from scanner.azure.pipeline import json_token_reply
 from scanner.azure.signin import SignInChain
 from scanner.errors import InputError
+from scanner.files import refuse
 from scanner.textsafe import printable
 
 TOKEN_CREDENTIALS = "AZURE_TOKEN_CREDENTIALS"
@@ -79,9 +80,22 @@ def check_ca_bundle(options: CollectOptions) -> None:
     """
     trusted = options.trusted_ca
     if trusted is None:
+        if not options.ca_bundle:
+            # `requests` reads these itself (a file, or a directory of hashed certificates): judged by
+            # kind only, so a FIFO or a /proc file named there is one line, not a hung or odd sign-in.
+            for name in REQUESTS_CA_ENV:
+                if value := os.environ.get(name):
+                    where = f"{name}={printable(value)}"
+                    if not os.path.exists(value):
+                        raise InputError(f"{where}: no such file or directory")
+                    refuse(where, value, "tree")
+                    break
         return
     path, named = trusted
     where = f"{named} {printable(path)}" if named.startswith("--") else f"{named}={printable(path)}"
+    # Judged by kind first, as every input file is: a FIFO named by the variable would hang the
+    # sign-in, and a /proc file would be read as the kernel makes it up.
+    refuse(where, path)
     try:
         ssl.create_default_context(cafile=path)
     except ssl.SSLError:
