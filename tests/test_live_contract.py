@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,25 +18,8 @@ from scanner.azure.collect import NOT_FOUND, collect
 from scanner.errors import SourceError
 from scanner.inventory import Inventory
 from tests.azure_fake import AzureFake
-from tests.azure_fake.harness import options
+from tests.azure_fake.harness import collected_shape, options, reference
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
-
-_REFERENCE: list[tuple[Any, ...]] = []
-
-
-def _shape(inventory: Inventory) -> tuple[Any, ...]:
-    rows = sorted(json.dumps(r.raw(), sort_keys=True) for r in inventory.resources)
-    keys = sorted(k.model_dump_json() for k in inventory.keys)
-    facts = sorted(f.model_dump_json() for f in inventory.app_settings)
-    gaps = sorted((g.source, g.scope.lower()) for c in inventory.header.sources for g in c.gaps)
-    return rows, keys, facts, gaps
-
-
-def reference(tmp_path: Path) -> tuple[Any, ...]:
-    if not _REFERENCE:
-        with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
-            _REFERENCE.append(_shape(collect(options(server, tmp_path))))
-    return _REFERENCE[0]
 
 
 @pytest.fixture
@@ -63,7 +45,7 @@ def test_subscription_table_refused_lists_subscriptions_from_arm(fake: AzureFake
     fake.faults.graph_table_refused = {"resourcecontainers": status}
     rows, keys, facts, gaps = reference(tmp_path)
     inventory = collect(options(fake, tmp_path))
-    got_rows, got_keys, got_facts, got_gaps = _shape(inventory)
+    got_rows, got_keys, got_facts, got_gaps = collected_shape(inventory)
     assert (got_keys, got_facts, got_gaps) == (keys, facts, gaps)
     assert _ids(got_rows) == _ids(rows)
     subs = [r for r in inventory.resources if r.type_key == "microsoft.resources/subscriptions"]
@@ -104,7 +86,7 @@ def test_no_way_to_list_subscriptions_is_one_error(fake: AzureFake, tmp_path: Pa
 
 def _same(fake: AzureFake, tmp_path: Path) -> Inventory:
     inventory = collect(options(fake, tmp_path))
-    assert _shape(inventory) == reference(tmp_path)
+    assert collected_shape(inventory) == reference(tmp_path)
     assert fake.counts["unknown"] == 0 and fake.counts["kv:unknown"] == 0
     return inventory
 
@@ -179,10 +161,10 @@ def test_graph_rows_of_subscriptions_not_asked_for_are_left_out(fake: AzureFake,
     """A service that ignored the scope sent every subscription's rows: another team's resources were
     judged and reported as if they were in scope (and could fail the gate)."""
     with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
-        wanted = _shape(collect(options(plain, tmp_path, subscriptions=(SUB_A,))))
+        wanted = collected_shape(collect(options(plain, tmp_path, subscriptions=(SUB_A,))))
     fake.wire.graph_unscoped = True
     inventory = collect(options(fake, tmp_path, subscriptions=(SUB_A,)))
-    assert _shape(inventory) == wanted
+    assert collected_shape(inventory) == wanted
     assert {r.subscription_id for r in inventory.resources} == {SUB_A}
 
 
@@ -248,9 +230,9 @@ def test_defender_plans_served_only_at_another_api_version(fake: AzureFake, tmp_
     fake.pricings_in_graph = False
     with AzureFake(sample_inventory(), quota=100, window=1.0) as plain:
         plain.pricings_in_graph = False
-        wanted = _shape(collect(options(plain, tmp_path)))
+        wanted = collected_shape(collect(options(plain, tmp_path)))
     fake.wire.arm_api_versions = {"pricings": "2023-01-01"}
-    assert _shape(collect(options(fake, tmp_path))) == wanted
+    assert collected_shape(collect(options(fake, tmp_path))) == wanted
     assert fake.counts["arm:pricings"] == 2 * 2  # each subscription: refused once, then read
 
 

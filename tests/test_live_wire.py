@@ -27,28 +27,9 @@ from scanner.registry import load_checks
 from scanner.runner import run_checks
 from scanner.snapshot import write_snapshot
 from tests.azure_fake import AzureFake
-from tests.azure_fake.harness import env, options
+from tests.azure_fake.harness import collected_shape, env, options, reference
 from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
 from tests.azure_fake.silent import Silent
-
-_REFERENCE: list[tuple[Any, ...]] = []
-
-
-def _shape(inventory: Inventory) -> tuple[Any, ...]:
-    """What a collection read: every row, every key and its metadata, every app-setting fact, every gap."""
-    rows = sorted(json.dumps(r.raw(), sort_keys=True) for r in inventory.resources)
-    keys = sorted(k.model_dump_json() for k in inventory.keys)
-    facts = sorted(f.model_dump_json() for f in inventory.app_settings)
-    gaps = sorted((g.source, g.scope.lower()) for c in inventory.header.sources for g in c.gaps)
-    return rows, keys, facts, gaps
-
-
-def reference(tmp_path: Path) -> tuple[Any, ...]:
-    """The sample collected with the fake's default shapes (once per session)."""
-    if not _REFERENCE:
-        with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
-            _REFERENCE.append(_shape(collect(options(server, tmp_path))))
-    return _REFERENCE[0]
 
 
 @pytest.fixture
@@ -60,7 +41,7 @@ def fake() -> Iterator[AzureFake]:
 def _same(fake: AzureFake, tmp_path: Path, **overrides: Any) -> Inventory:
     wanted = reference(tmp_path)
     inventory = collect(options(fake, tmp_path, **overrides))
-    assert _shape(inventory) == wanted
+    assert collected_shape(inventory) == wanted
     assert fake.counts["unknown"] == 0 and fake.counts["kv:unknown"] == 0
     return inventory
 
@@ -227,7 +208,7 @@ def test_arm_collection_without_a_value_list_is_a_gap_not_an_empty_list(
     fake.wire.arm_empty_value = empty  # every empty list (computes, secrets, tokens, ...) comes back without `value`
     inventory = collect(options(fake, tmp_path))
     rows, keys, facts, _ = reference(tmp_path)
-    assert _shape(inventory)[:3] == (rows, keys, facts)
+    assert collected_shape(inventory)[:3] == (rows, keys, facts)
     gaps = [g for c in inventory.header.sources for g in c.gaps]
     assert gaps and all(g.reason == "malformed response (no 'value' list)" for g in gaps)
     assert {g.source for g in gaps} >= {sources.DIAGNOSTIC_SETTINGS}
@@ -271,13 +252,13 @@ def test_one_plan_row_without_properties_has_its_subscription_read_from_defender
     second["properties"] = {"pricingTier": "Standard", "subPlan": "P2"}
     fake.estate.tables["securityresources"].append(second)
     fake.estate.pricings[str(plan["subscriptionId"]).lower()].append(second)
-    wanted_rows, *wanted_rest = _shape(collect(options(fake, tmp_path)))
+    wanted_rows, *wanted_rest = collected_shape(collect(options(fake, tmp_path)))
     fake.wire.graph_null_properties = {str(plan["id"]).lower()}
-    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    rows, *rest = collected_shape(collect(options(fake, tmp_path)))
     assert fake.counts["arm:pricings"] == 1
     assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
     fake.wire.graph_properties_as = {"subPlan": "P2"}  # properties, but no tier: the same
-    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    rows, *rest = collected_shape(collect(options(fake, tmp_path)))
     assert fake.counts["arm:pricings"] == 2
     assert rest == wanted_rest and _without_location(rows) == _without_location(wanted_rows)
 
@@ -507,7 +488,7 @@ def test_arm_items_whose_id_is_not_a_string_are_placed_by_their_name(
     """An id that is no string is no id: the item is the collection's path and its name, as one sent with
     none. Before, `str(42)` became a row of its own (a resource `42`, judged by every check of its type)."""
     fake.wire.arm_item_id_as = junk
-    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    rows, *rest = collected_shape(collect(options(fake, tmp_path)))
     wanted_rows, *wanted_rest = reference(tmp_path)
     assert sorted(row.lower() for row in rows) == sorted(row.lower() for row in wanted_rows) and rest == wanted_rest
 
@@ -570,7 +551,7 @@ def test_app_service_table_failing_is_read_per_site_instead(fake: AzureFake, tmp
     fake.faults.graph_table_refused = {"appserviceresources": 400}
     rows, keys, facts, gaps = reference(tmp_path)
     inventory = collect(options(fake, tmp_path))
-    assert _shape(inventory)[1:] == (keys, facts, gaps)  # the rows differ only in ARM's own fields (location)
+    assert collected_shape(inventory)[1:] == (keys, facts, gaps)  # the rows differ only in ARM's own fields (location)
     assert {r.id.lower() for r in inventory.resources} == {json.loads(row)["id"].lower() for row in rows}
     configs = {r.id.lower() for r in inventory.resources if r.id.lower().endswith("/config/web")}
     assert configs and fake.counts["arm:config"] == len(configs)
@@ -678,7 +659,7 @@ def test_rows_without_properties_are_read_again_from_arm(fake: AzureFake, tmp_pa
     GET, a site's config from `config/web`, the plans from Defender: the same collection as before."""
     fake.wire.graph_null_properties = NULLED
     inventory = collect(options(fake, tmp_path))
-    rows, *rest = _shape(inventory)
+    rows, *rest = collected_shape(inventory)
     wanted_rows, *wanted_rest = reference(tmp_path)
     assert rest == wanted_rest  # keys, app-setting facts (the deployment's too) and no gap
     # Row for row the same, but for `location`: Resource Graph's config and plan rows leave it out.
@@ -752,7 +733,7 @@ def test_a_resource_deleted_during_the_scan_is_left_out_not_judged_on_missing_ch
         key = str(json.loads(row).get("id") or json.loads(row).get("vault_id") or "").lower()
         return key != gone.lower() and not key.startswith(below)
 
-    got_rows, got_keys, _, _ = _shape(inventory)
+    got_rows, got_keys, _, _ = collected_shape(inventory)
     assert got_rows == [r for r in rows if kept(r)] and got_keys == [k for k in keys if kept(k)]
     with AzureFake(sample_inventory(), quota=100, window=1.0) as whole:
         before = {c.name: c.records for c in collect(options(whole, tmp_path)).header.sources}
@@ -1020,7 +1001,7 @@ def test_arm_collection_items_without_their_id(fake: AzureFake, tmp_path: Path) 
     malformed row and its whole list a gap. (Ids compare case-insensitively: ARM spells the
     diagnostic settings' provider `microsoft.insights`, the path mlwarden asks `Microsoft.Insights`.)"""
     fake.wire.arm_item_ids = False
-    rows, *rest = _shape(collect(options(fake, tmp_path)))
+    rows, *rest = collected_shape(collect(options(fake, tmp_path)))
     wanted_rows, *wanted_rest = reference(tmp_path)
     assert sorted(row.lower() for row in rows) == sorted(row.lower() for row in wanted_rows) and rest == wanted_rest
 
@@ -1169,7 +1150,7 @@ def test_an_ipv6_endpoint_with_next_links_naming_it(tmp_path: Path) -> None:
     with AzureFake(sample_inventory(), quota=100, window=1.0, host="::1") as six:
         six.wire.arm_page_size = six.wire.kv_page_size = 1
         assert six.url.startswith("https://[::1]:")
-        assert _shape(collect(options(six, tmp_path))) == wanted
+        assert collected_shape(collect(options(six, tmp_path))) == wanted
         args = ["collect", "--arm-endpoint", six.url, "--authority-host", six.url, "--ca-bundle", str(six.ca_path)]
         out = tmp_path / "e.jsonl"
         result = CliRunner().invoke(cli, [*args, "--quiet", "--no-keyvault", "--out", str(out)], env=env(six, tmp_path))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from azure.identity import WorkloadIdentityCredential
 
+from scanner.azure.collect import collect
 from scanner.azure.options import CollectOptions
+from scanner.inventory import Inventory
+from tests.azure_fake.sample import sample_inventory
 from tests.azure_fake.server import CLIENT_ID, TENANT, AzureFake
 
 
@@ -50,3 +54,23 @@ def env(fake: AzureFake, tmp_path: Path) -> dict[str, str]:
         "AZURE_AUTHORITY_HOST": fake.url,
         "AZURE_TOKEN_CREDENTIALS": "workloadidentitycredential",
     }
+
+
+_REFERENCE: list[tuple[Any, ...]] = []
+
+
+def collected_shape(inventory: Inventory) -> tuple[Any, ...]:
+    """What a collection read: every row, every key and its metadata, every app-setting fact, every gap."""
+    rows = sorted(json.dumps(r.raw(), sort_keys=True) for r in inventory.resources)
+    keys = sorted(k.model_dump_json() for k in inventory.keys)
+    facts = sorted(f.model_dump_json() for f in inventory.app_settings)
+    gaps = sorted((g.source, g.scope.lower()) for c in inventory.header.sources for g in c.gaps)
+    return rows, keys, facts, gaps
+
+
+def reference(tmp_path: Path) -> tuple[Any, ...]:
+    """The sample collected with the fake's default shapes (once per session)."""
+    if not _REFERENCE:
+        with AzureFake(sample_inventory(), quota=100, window=1.0) as server:
+            _REFERENCE.append(collected_shape(collect(options(server, tmp_path))))
+    return _REFERENCE[0]
