@@ -69,10 +69,12 @@ def test_a_parameters_file_named_after_no_template_of_the_directory(tmp_path: Pa
     assert "no template named prod.json" in message and "silently unused" in message, message
 
 
-@pytest.mark.parametrize("given", ["/dev/null", "."])
-def test_a_parameters_path_that_is_no_regular_file(tmp_path: Path, given: str) -> None:
+@pytest.mark.parametrize(
+    ("given", "why"), [("/dev/null", "not a regular file (a character device)"), (".", "is a directory, not a file")]
+)
+def test_a_parameters_path_that_is_no_regular_file(tmp_path: Path, given: str, why: str) -> None:
     root = _tree(tmp_path)
-    assert "not a regular file" in _refused("--template", root / "main.json", "--parameters", given)
+    assert f"--parameters {given}: {why}" in _refused("--template", root / "main.json", "--parameters", given)
 
 
 def test_matching_parameters_still_apply(tmp_path: Path) -> None:
