@@ -7,8 +7,8 @@ Resource names and messages come from the scanned estate, which an attacker may 
 
 from __future__ import annotations
 
-import csv
 import io
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import IO
 
@@ -68,23 +68,37 @@ def write(result: ScanResult, handle: IO[bytes]) -> None:
 
 
 def write_rows(handle: IO[bytes], columns: Sequence[str], rows: Iterable[list[str]]) -> None:
-    """CSV with CRLF line ends, every cell formula-neutralised, written a few thousand rows at a time
-    (the writer's lines collect in a list: a StringIO in between cost a fifth more at 100,000 resources)."""
-    lines = _Lines()
-    writer = csv.writer(lines, lineterminator="\r\n")
-    writer.writerow(columns)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(safe_row(row))
+    """CSV with CRLF line ends, every cell formula-neutralised, written a few thousand rows at a time."""
+    write_lines(handle, itertools.chain([line(list(columns))], (line(safe_row(row)) for row in rows)))
+
+
+def write_lines(handle: IO[bytes], lines: Iterable[str]) -> None:
+    """Records made by `line`, written a few thousand at a time."""
+    held: list[str] = []
+    for count, record in enumerate(lines, start=1):
+        held.append(record)
         if count % _FLUSH_EVERY == 0:
-            handle.write("".join(lines).encode())
-            lines.clear()
-    handle.write("".join(lines).encode())
+            handle.write("".join(held).encode())
+            held.clear()
+    handle.write("".join(held).encode())
 
 
-class _Lines(list[str]):
-    """What `csv.writer` writes to: each line it makes, kept as it is."""
+def line(cells: list[str]) -> str:
+    """One CSV record as `csv.writer` makes it (RFC 4180, minimal quoting, CRLF), at a seventh of its
+    cost: the standard writer copies every character of 340,000 rows one by one (5 s at 100,000
+    resources), while most rows hold no comma, quote or line break, which four scans of the joined
+    row rule out; only the rows that have one are quoted cell by cell."""
+    joined = ",".join(cells)
+    if joined.count(",") == len(cells) - 1 and '"' not in joined and "\n" not in joined and "\r" not in joined:
+        return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
+    return ",".join(map(_quoted, cells)) + "\r\n"
 
-    write = list.append
+
+def _quoted(cell: str) -> str:
+    """A cell in double quotes (inner quotes doubled) when it holds a comma, quote or line break."""
+    if "," in cell or '"' in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def render(result: ScanResult) -> bytes:

@@ -6,6 +6,8 @@ import csv
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reports import csv_report
 from scanner.models import ScanResult
@@ -65,3 +67,16 @@ def test_rows_carry_resource_group_location_and_deployments(result: ScanResult) 
         update={"findings": tuple(f.model_copy(update={"location": "westeurope"}) for f in result.findings)}
     )
     assert {r["location"] for r in _rows(located)} == {"westeurope"}
+
+
+_CELL = st.text(alphabet=st.sampled_from(list(',"\r\n\x00 \t=+-@\'a;é\u2028\x85')), max_size=8)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CELL, min_size=1, max_size=6))
+def test_each_record_is_what_the_standard_csv_writer_writes(cells: list[str]) -> None:
+    """The fast record builder against `csv.writer` itself: quoting, doubled quotes, empty cells,
+    a lone empty cell, line breaks and characters the standard writer leaves alone."""
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerow(cells)
+    assert csv_report.line(cells) == expected.getvalue()
