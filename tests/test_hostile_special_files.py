@@ -518,3 +518,34 @@ def test_a_directory_of_the_kernel_is_no_directory_of_files(
         "/proc/self: not a directory of files (a proc directory of the kernel, whose files are made up as read)"
     )
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "dev-null", "symlink-loop", "dangling", "unreadable"])
+def test_a_template_directory_holding_a_json_of_the_wrong_kind_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: Callable[[str], str], kind: str
+) -> None:
+    """`--template DIR` skipped a `*.json` below it that was no regular file (a FIFO, a socket, a
+    link to a device or to nothing) without a word: its resources went unjudged while the scan
+    passed. It is now refused by kind, naming the file, as the same file given alone is."""
+    root = tmp_path / "infra"
+    (root / "nested").mkdir(parents=True)
+    shutil.copy(TEMPLATE, root / "main.json")
+    odd = root / "nested" / "odd.json"
+    if kind == "dev-null":
+        odd.symlink_to("/dev/null")
+    elif kind == "dangling":
+        odd.symlink_to(root / "gone.json")
+    elif kind == "socket":
+        odd.symlink_to(made("socket"))
+    elif kind == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root reads a file whatever its mode")
+        odd.write_text("{}")
+        odd.chmod(0)
+    else:
+        MADE[kind](odd)
+    work, result = _run(tmp_path, monkeypatch, ["scan", "--fail-on", "none", "--template", str(root)], "")
+    line = _one_line(result, "--template", str(odd))
+    said = {"dev-null": SAID["dev-null"], "dangling": "a symbolic link to nothing"}.get(kind) or SAID[kind]
+    assert f"--template {odd}: {said}" in line and line.endswith("; it would go unjudged"), line
+    assert list(work.iterdir()) == []

@@ -12,6 +12,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scanner import files
 from scanner.errors import InputError
 from scanner.iac import arm_template, located_json, redeclared
 from scanner.iac.rows import SourceRow, build_inventory
@@ -61,13 +62,17 @@ def _json_below(root: Path) -> list[Path]:
             f"({exc.strerror or type(exc).__name__}); the templates in it would go unjudged"
         )
 
-    found = [
+    found = sorted(
         Path(directory, name)
         for directory, _, names in os.walk(root, onerror=refuse)
         for name in names
         if name.endswith(".json")
-    ]
-    return sorted(p for p in found if p.is_file())
+    )
+    for file in found:  # a template that is no file would go unjudged as silently as an unlisted directory
+        why = files.problem(file) or (None if file.exists() else "a symbolic link to nothing")
+        if why is not None:
+            raise InputError(f"--template {printable(str(file))}: {why}; it would go unjudged")
+    return found
 
 
 def _load_parameters(path: Path, parameter_files: list[Path]) -> dict[Path, dict[str, object]]:
