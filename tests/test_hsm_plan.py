@@ -195,3 +195,49 @@ def test_plan_hsm_keys_are_judged_on_the_hsm_and_found_by_the_storage_that_uses_
     ]
     storage_cmk = next(f for f in found if f["check_id"] == "MLW-ST-08" and f["resource_name"] == "stmlhsm")
     assert storage_cmk["status"] == "pass"
+
+
+def test_a_separate_storage_cmk_resource_naming_an_hsm_key_is_found_as_its_user(tmp_path: Path) -> None:
+    """The provider's other way to give a storage account its key: a resource of its own
+    (`azurerm_storage_account_customer_managed_key`) with `managed_hsm_key_id`. Without it the
+    account's encryption is Microsoft-managed (MLW-ST-08 fails) and the HSM key is used by nothing."""
+    hsm_ref = {"references": [f"{HSM_TF}.hsm_hardened.id", f"{HSM_TF}.hsm_hardened"]}
+    key_ref = {"references": [f"{KEY_TF}.cmk_storage.id", f"{KEY_TF}.cmk_storage"]}
+    storage_ref = {"references": ["azurerm_storage_account.st.id", "azurerm_storage_account.st"]}
+    storage = _change(
+        "azurerm_storage_account.st",
+        {
+            "name": "stmlhsm",
+            "resource_group_name": "rg-sec",
+            "location": "westeurope",
+            "account_kind": "StorageV2",
+            "customer_managed_key": [],
+        },
+        {"id": True},
+    )
+    cmk = _change(
+        "azurerm_storage_account_customer_managed_key.st",
+        {"storage_account_id": None, "managed_hsm_key_id": None, "user_assigned_identity_id": None},
+        {"id": True, "storage_account_id": True, "managed_hsm_key_id": True},
+    )
+    references = {
+        f"{KEY_TF}.cmk_storage": {"managed_hsm_id": hsm_ref},
+        "azurerm_storage_account_customer_managed_key.st": {
+            "storage_account_id": storage_ref,
+            "managed_hsm_key_id": key_ref,
+        },
+    }
+    with_cmk = plan_document(_tf_key("cmk-storage"), storage, cmk, references=references)
+    del references["azurerm_storage_account_customer_managed_key.st"]
+    without = plan_document(_tf_key("cmk-storage"), storage, references=references)
+
+    def verdicts(document: dict[str, Any], name: str) -> dict[str, str]:
+        found = findings(scan("--terraform-plan", str(write(tmp_path / name, document))))
+        return {
+            f["check_id"]: f["status"]
+            for f in found
+            if (f["resource_name"], f["check_id"]) in (("stmlhsm", "MLW-ST-08"), ("hsm-hardened", "MLW-KV-11"))
+        }
+
+    assert verdicts(with_cmk, "with.json") == {"MLW-ST-08": "pass", "MLW-KV-11": "pass"}
+    assert verdicts(without, "without.json") == {"MLW-ST-08": "fail", "MLW-KV-11": "not_applicable"}
