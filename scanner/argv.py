@@ -139,3 +139,22 @@ class HttpsUrl(_ParamType):
         if isinstance(value, str) and (problem := url_problem(value, bare_host=self.bare_host)) is not None:
             self.fail(problem.lstrip(" :"), param, ctx)
         return value
+
+
+class VaultUrlTemplate(_ParamType):
+    """The option type of `--keyvault-url`: an https URL in which `{name}` (the vault's name) is the
+    only thing in braces; it is substituted, never formatted, so no other field can reach the URL."""
+
+    name = "TEMPLATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        rest = value.replace("{name}", "")
+        if rest == value or "{" in rest or "}" in rest:
+            self.fail(
+                f"{printable(value[:200])!r}: expected {{name}} (the vault's name), and no other braces", param, ctx
+            )
+        if (problem := url_problem(value.replace("{name}", "vault"))) is not None:
+            self.fail(problem.lstrip(" :"), param, ctx)
+        return value

@@ -162,6 +162,14 @@ def azure_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Override the scope of the ARM access token (Azure Stack, or a cloud whose ARM audience differs).",
         ),
         click.option(
+            "--keyvault-url",
+            "keyvault_url",
+            type=argv.VaultUrlTemplate(),
+            metavar="TEMPLATE",
+            help="Reach each key vault's and Managed HSM's data plane at this URL, {name} replaced by its name, "
+            "instead of its vaultUri (Azure Stack Hub, a private DNS name, a local fake).",
+        ),
+        click.option(
             "--ca-bundle",
             type=Location(dir_okay=False, path_type=Path, reads="file"),
             metavar="FILE",
@@ -255,6 +263,7 @@ def _collect(params: dict[str, Any]) -> Attach:
         arm_endpoint=params["arm_endpoint"],
         authority_host=params["authority_host"],
         credential_scope=params["credential_scope"],
+        keyvault_url_template=params["keyvault_url"],
         ca_bundle=params["ca_bundle"],
         app_settings=params["app_settings"],
         diagnostics=params["diagnostics"],

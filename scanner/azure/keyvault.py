@@ -119,7 +119,7 @@ class KeyVaultReader:
     def _client(self, vault: Resource, uri: str, api_version: str | None = None) -> KeyClient:
         options = self._options
         template = options.keyvault_url_template
-        url = template.format(name=vault.name) if template else uri
+        url = template.replace("{name}", vault.name) if template else uri
         return KeyClient(
             url,
             self._credential,
