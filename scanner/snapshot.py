@@ -19,6 +19,7 @@ import gzip
 import io
 import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
+from scanner import files
 from scanner.argv import plain_number
 from scanner.atomic import atomic_open
 from scanner.bulk import collector_paused, keep_resident
@@ -180,6 +182,8 @@ def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
         raise OSError(0, "stdin is closed")
     if str(path) == "-" and sys.stdin.isatty():
         raise OSError(0, "stdin is a terminal (pipe a snapshot in, or name the file)")
+    if str(path) == "-" and (why := _stdin_kind()) is not None:
+        raise OSError(0, f"stdin is {why}")
     raw: IO[bytes] = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     head = raw.read(2)
     stream: IO[bytes]
@@ -191,6 +195,23 @@ def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
     if head == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     return stream, raw
+
+
+def _stdin_kind() -> str | None:
+    """What standard input is when it can hold no snapshot, judged by kind as a named file is
+    (`scanner.files`): `< /dev/zero` was read up to the size limit, `< /dev/null` was an empty
+    snapshot and `< /proc/self/environ` was parsed. Pipes, FIFOs, sockets and regular files pass."""
+    try:
+        info = os.fstat(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # no descriptor (an embedding host): let the read say
+        return None
+    if stat.S_ISCHR(info.st_mode):
+        return "a character device (such as /dev/null or /dev/zero), not a snapshot"
+    if stat.S_ISBLK(info.st_mode):
+        return "a block device, not a snapshot"
+    if stat.S_ISREG(info.st_mode) and (system := files.pseudo_file_system(info.st_dev)) is not None:
+        return f"a {system} file of the kernel, whose content is made up as it is read, not a snapshot"
+    return None
 
 
 def read_snapshot(path: Path, *, label: str | None = None, limits: Limits | None = None) -> Inventory:

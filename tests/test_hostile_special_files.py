@@ -444,6 +444,49 @@ def test_a_directory_as_standard_input_stops_python_itself(tmp_path: Path) -> No
     assert "Fatal Python error" in done.stderr and "is a directory" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("/dev/null", "stdin is a character device (such as /dev/null or /dev/zero), not a snapshot"),
+        ("/dev/zero", "stdin is a character device (such as /dev/null or /dev/zero), not a snapshot"),
+        (
+            "/proc/self/environ",
+            "stdin is a proc file of the kernel, whose content is made up as it is read, not a snapshot",
+        ),
+    ],
+)
+def test_standard_input_of_the_wrong_kind_is_refused_by_kind(tmp_path: Path, source: str, said: str) -> None:
+    """`scan --snapshot - < /dev/zero` was read up to the size limit and refused for its size,
+    `< /dev/null` was "an empty snapshot" and `< /proc/self/environ` was parsed (its first bytes
+    quoted as bad JSON): standard input is now judged by kind, as a named file is."""
+    with open(source, "rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-c", MAIN, "scan", "--snapshot", "-", "--fail-on", "none", "--out", str(tmp_path / "r")],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, **ENV},
+        )
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0] == f"mlwarden: error: snapshot <stdin>: cannot open: {said}", lines[0]
+    assert all(value not in done.stderr for value in _environ_values())
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_snapshot_piped_or_redirected_from_a_file_is_still_read() -> None:
+    snapshot = REPO / "scanner" / "data" / "demo-estate.jsonl"
+    command = [sys.executable, "-c", MAIN, "scan", "--snapshot", "-", "--fail-on", "none", "--format", "json"]
+    with snapshot.open("rb") as redirected:
+        from_file = subprocess.run(command, stdin=redirected, capture_output=True, timeout=300, check=False)
+    piped = subprocess.run(command, input=snapshot.read_bytes(), capture_output=True, timeout=300, check=False)
+    assert from_file.returncode == piped.returncode == 0, (from_file.stderr, piped.stderr)
+    findings = [len(json.loads(done.stdout)["findings"]) for done in (from_file, piped)]
+    assert findings[0] == findings[1] > 100
+
+
 # -- paths named inside files: attestation evidence, linked templates ------------------------------
 
 INNER_KINDS = ["proc-environ", "dev-zero", "fifo", "directory", "symlink-loop"]
