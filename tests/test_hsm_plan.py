@@ -147,6 +147,17 @@ def _tf_key(name: str, **after: Any) -> dict[str, Any]:
     return _change(f"{KEY_TF}.{name.replace('-', '_')}", values, {"id": True, "managed_hsm_id": True})
 
 
+def _tf_storage(cmk: list[dict[str, Any]], unknown: dict[str, Any]) -> dict[str, Any]:
+    values = {
+        "name": "stmlhsm",
+        "resource_group_name": "rg-sec",
+        "location": "westeurope",
+        "account_kind": "StorageV2",
+        "customer_managed_key": cmk,
+    }
+    return _change("azurerm_storage_account.st", values, {"id": True, **unknown})
+
+
 def test_plan_hsm_keys_are_judged_on_the_hsm_and_found_by_the_storage_that_uses_them(tmp_path: Path) -> None:
     hsm_ref = {"references": [f"{HSM_TF}.hsm_hardened.id", f"{HSM_TF}.hsm_hardened"]}
     key_ref = {"references": [f"{KEY_TF}.cmk_storage.id", f"{KEY_TF}.cmk_storage"]}
@@ -156,16 +167,9 @@ def test_plan_hsm_keys_are_judged_on_the_hsm_and_found_by_the_storage_that_uses_
         {"managed_hsm_key_id": None, "expire_after": "P1Y", "time_after_creation": "P90D", "time_before_expiry": None},
         {"id": True, "managed_hsm_key_id": True},
     )
-    storage = _change(
-        "azurerm_storage_account.st",
-        {
-            "name": "stmlhsm",
-            "resource_group_name": "rg-sec",
-            "location": "westeurope",
-            "account_kind": "StorageV2",
-            "customer_managed_key": [{"managed_hsm_key_id": None, "user_assigned_identity_id": "uai"}],
-        },
-        {"id": True, "customer_managed_key": [{"managed_hsm_key_id": True}]},
+    storage = _tf_storage(
+        [{"managed_hsm_key_id": None, "user_assigned_identity_id": "uai"}],
+        {"customer_managed_key": [{"managed_hsm_key_id": True}]},
     )
     document = plan_document(
         _tf_key("cmk-storage", expiration_date="2030-01-01T00:00:00Z"),
@@ -204,17 +208,7 @@ def test_a_separate_storage_cmk_resource_naming_an_hsm_key_is_found_as_its_user(
     hsm_ref = {"references": [f"{HSM_TF}.hsm_hardened.id", f"{HSM_TF}.hsm_hardened"]}
     key_ref = {"references": [f"{KEY_TF}.cmk_storage.id", f"{KEY_TF}.cmk_storage"]}
     storage_ref = {"references": ["azurerm_storage_account.st.id", "azurerm_storage_account.st"]}
-    storage = _change(
-        "azurerm_storage_account.st",
-        {
-            "name": "stmlhsm",
-            "resource_group_name": "rg-sec",
-            "location": "westeurope",
-            "account_kind": "StorageV2",
-            "customer_managed_key": [],
-        },
-        {"id": True},
-    )
+    storage = _tf_storage([], {})
     cmk = _change(
         "azurerm_storage_account_customer_managed_key.st",
         {"storage_account_id": None, "managed_hsm_key_id": None, "user_assigned_identity_id": None},
