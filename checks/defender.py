@@ -87,7 +87,19 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     if props.get(row, _EXTENSIONS) is not None:
         fields = (*fields, _EXTENSIONS)
     evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), *users)
+    overrides = estate.plan_overrides(sub, plan.name)
+    standard = [props.equals(o, "properties.pricingTier", "Standard") for o in overrides]
+    off = sorted(str(parent_id(o.id)) for o, on in zip(overrides, standard, strict=True) if not on)
+    if overrides:
+        evidence = (*evidence, Evidence(path=f"pricings/{plan.name}.offForResources", value=off))
     if props.equals(row, "properties.pricingTier", "Standard"):
+        if off:  # the resource's own pricing row (2024-01-01) takes it out of the subscription's plan
+            names = ", ".join(o.rsplit("/", 1)[-1] for o in off[:3]) + (
+                f" and {len(off) - 3} more" if len(off) > 3 else ""
+            )
+            return failed(
+                f"{plan.label} is on (Standard tier) but turned off for {names} by its own pricing", *evidence
+            )
         if plan.gap is not None and (short := plan.gap(row)) is not None:
             return failed(f"{plan.label} is on (Standard tier) but {short}", *evidence)
         return passed(f"{plan.label} is on (Standard tier)", *evidence)
@@ -115,7 +127,9 @@ def _plan_check(
         pillar="monitoring",
         rationale=rationale
         + " Reads the subscription's microsoft.security/pricings row; pricingTier Standard passes, Free fails, "
-        "a missing row is unknown.",
+        "a missing row is unknown. A resource's own pricing row (api-version 2024-01-01 sets plans on single "
+        "VMs, AKS clusters and registries) never stands for the subscription's; one that turns the plan off "
+        "for its resource fails a Standard subscription.",
         remediation=f"Turn on {plan.label} for the subscription.",
         az_cli=f"az security pricing create -n {plan.name} --tier Standard",
         azure_policy=policy,

@@ -334,6 +334,8 @@ class Estate:
         self._private_links: dict[str, dict[str | None, PrivateLink]] = defaultdict(dict)
         self._assessments: dict[str, list[Resource]] = defaultdict(list)
         self._plans: dict[str, dict[str, Resource]] = defaultdict(dict)
+        self._plan_overrides: dict[str, dict[str, list[Resource]]] = {}
+        """Per subscription, per plan name: the plan's pricing rows set on one resource (not the subscription)."""
         self._contacts: dict[str, list[Resource]] = defaultdict(list)
         self._aks_computes: dict[str, list[Resource]] = defaultdict(list)
         self._vaults_by_host: dict[str, Resource] = {}
@@ -450,7 +452,11 @@ class Estate:
             if target:
                 self._assessments[target.lower()].append(resource)
         elif type_key == "microsoft.security/pricings" and resource.subscription_id:
-            self._plans[resource.subscription_id.lower()][resource.name.lower()] = resource
+            sub, name = resource.subscription_id.lower(), resource.name.lower()
+            if parent_id(resource.id) is None:  # `/subscriptions/{s}/providers/Microsoft.Security/pricings/{p}`
+                self._plans[sub][name] = resource
+            else:  # `{resource}/providers/Microsoft.Security/pricings/{p}`: that resource's own setting
+                self._plan_overrides.setdefault(sub, {}).setdefault(name, []).append(resource)
         elif type_key == "microsoft.security/securitycontacts" and resource.subscription_id:
             self._contacts[resource.subscription_id.lower()].append(resource)
         elif type_key == "microsoft.machinelearningservices/workspaces/computes":
@@ -567,6 +573,11 @@ class Estate:
     def plans(self, subscription_id: str | None) -> dict[str, Resource]:
         """Defender plan name (lower-case) -> pricing row, for one subscription."""
         return self._plans.get((subscription_id or "").lower(), {})
+
+    def plan_overrides(self, subscription_id: str | None, plan: str) -> list[Resource]:
+        """A plan's pricing rows set on single resources of a subscription (2024-01-01: VMs, AKS clusters,
+        registries), which override the subscription's own tier for those resources."""
+        return self._plan_overrides.get((subscription_id or "").lower(), {}).get(plan.lower(), [])
 
     def security_contacts(self, subscription_id: str | None) -> list[Resource]:
         return self._contacts.get((subscription_id or "").lower(), [])

@@ -35,6 +35,7 @@ from scanner.azure.signin import SignInFailed, cause
 from scanner.azure.tasks import Job, Outcome, Reads
 from scanner.azure.throttle import Quota
 from scanner.errors import InputError, SourceError
+from scanner.estate import parent_id
 from scanner.inventory import (
     AppSettingsFacts,
     Inventory,
@@ -306,7 +307,9 @@ class Collection:
         plans = [row for row in plans if (row.subscription_id or "").lower() not in bare]
         self.add_rows(sources.DEFENDER_ASSESSMENTS, (row for row in rows if row.type_key != PRICING_TYPE))
         self.add_rows(sources.DEFENDER_PLANS, plans)
-        planned = {(row.subscription_id or "").lower() for row in plans}
+        # Only a subscription's own plan rows say Resource Graph had its plans: rows set on single resources
+        # (`{resource}/providers/Microsoft.Security/pricings/{plan}`) leave the subscription's to Defender.
+        planned = {(row.subscription_id or "").lower() for row in plans if parent_id(row.id) is None}
         refused = {gap.scope.lower() for gap in self.gaps.get(sources.DEFENDER_ASSESSMENTS, [])}
         tasks: list[Job] = []
         for subscription in subscriptions:

@@ -74,7 +74,8 @@ class FakeEstate:
                 self.tables["securityresources"].append(row)
             elif type_key == "microsoft.security/pricings":
                 self.tables["securityresources"].append(row)
-                self.pricings[sub.lower()].append(row)
+                if parent_id(row["id"]) is None:  # a plan set on one resource is not in the subscription's list
+                    self.pricings[sub.lower()].append(row)
             elif type_key == "microsoft.security/securitycontacts":
                 self.contacts[sub.lower()].append(row)
             elif type_key in CHILD_ROUTES:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from scanner.estate import parent_id
 from scanner.inventory import KEY_METADATA
 from tests.azure_fake import kql, signing
 from tests.azure_fake.estate import ROUTE_SOURCES, key_bundle, key_item, rotation_policy
@@ -27,6 +28,7 @@ EXPIRY_DATES = {
     "http-date": lambda t: formatdate(t, usegmt=True),
 }
 """`wire.token_expiry` spellings of `expires_on` as a date."""
+PRICING = "microsoft.security/pricings"
 VAULT_SUFFIX = ".vault.azure.net"
 HSM_SUFFIX = ".managedhsm.azure.net"
 HSM_SCOPE = "https://managedhsm.azure.net/.default"
@@ -371,6 +373,8 @@ class Router:
             rows = []
         if query.table == "securityresources" and not fake.pricings_in_graph:
             rows = [r for r in rows if str(r.get("type", "")).lower() != "microsoft.security/pricings"]
+        if query.table == "securityresources" and fake.wire.graph_resource_pricings_only:
+            rows = [r for r in rows if str(r.get("type", "")).lower() != PRICING or parent_id(str(r.get("id")))]
         wire = fake.wire
         paged = bool(options.get("$skipToken")) and not wire.graph_token_ignored
         start = int(base64.b64decode(options["$skipToken"]).decode()) if paged else 0

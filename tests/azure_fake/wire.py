@@ -123,6 +123,9 @@ class Wire:
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
     """When set, the body of every pricings reply (`{}`: no `value` list; `[]`: not even an object)."""
+    graph_resource_pricings_only: bool = False
+    """`securityresources` holds only the pricing rows set on single resources (api-version 2024-01-01:
+    `{resource}/providers/Microsoft.Security/pricings/{plan}`), not the subscriptions' own."""
     settings_body: object = None
     """When set, the body of every `config/appsettings/list` and `config/connectionstrings/list` reply."""
     # -- identity --------------------------------------------------------------------------------
