@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Faults:
     """Resource Graph says the tenant scope was capped (`x-ms-tenant-subscription-limit-hit: true`)."""
     token_5xx: int = 0
     """The next N token requests get 503 (Entra ID having a bad moment)."""
+    token_replies: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+    """The next token requests get these replies (status, body, headers), one each, in order: Entra ID's
+    error replies (`invalid_client` with an AADSTS code, 429 with `Retry-After`)."""
     token_refused: bool = False
     """The token endpoint refuses the client (as Entra ID does for an unknown or disabled app)."""
     forbidden_subscription: str | None = None
@@ -45,6 +49,8 @@ class Faults:
     """ARM routes (`subscription`, `subscriptions`, ...) answered 404 `NoRoute`: a service that does not serve them."""
     unregistered: set[str] = field(default_factory=set)
     """Routes (`graph`, `pricings`) that answer 409 MissingSubscriptionRegistration (a provider never registered)."""
+    unregistered_status: int = 409
+    """The status those routes answer it with (ARM reads also meet it as 404)."""
     forbidden_vaults: set[str] = field(default_factory=set)
     """Key Vault data plane answers 403 for these vault names (the scanner should fall back to ARM)."""
     forbidden_vaults_arm: set[str] = field(default_factory=set)

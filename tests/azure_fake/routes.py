@@ -206,6 +206,11 @@ class Router:
     # -- identity ------------------------------------------------------------------------
     def token(self, body: bytes) -> None:
         self.count("token")
+        with self.fake._lock:
+            canned = self.fake.faults.token_replies.pop(0) if self.fake.faults.token_replies else None
+        if canned is not None:
+            status, reply, headers = canned
+            return self.reply(status, reply, {"Content-Type": "application/json; charset=utf-8", **headers})
         if self.fake.take("token_5xx"):
             return self.reply(503, {"error": "temporarily_unavailable", "error_description": "AADSTS90033"})
         if self.fake.faults.token_refused:
@@ -476,7 +481,7 @@ class Router:
         estate = fake.estate
         key = target.lower()
         if name in fake.faults.unregistered:
-            return self.reply(409, _unregistered("Microsoft.Security"))
+            return self.reply(fake.faults.unregistered_status, _unregistered("Microsoft.Security"))
         if name == "subscriptions":  # only those the caller can read, as ARM lists them
             rows = [r for r in estate.tables["resourcecontainers"] if str(r["subscriptionId"]).lower() not in forbidden]
             return self.collection([_arm_subscription(r) for r in rows])
@@ -605,6 +610,8 @@ class Router:
             return self.reply(404, _error("VaultNotFound", "no such vault"))
         if parts[0].lower() in fake.faults.forbidden_vaults or fake.estate.refuses(KEY_METADATA, str(vault["id"])):
             self.count("kv:forbidden")
+            if fake.wire.kv_vault_refusal:  # as Key Vault words it: the reason inside, the caller named
+                return self.reply(403, _vault_refusal(fake.wire.kv_vault_refusal, parts[0]))
             return self.reply(403, _error("Forbidden", "caller is not authorized"))
         real_url = str((vault.get("properties") or {}).get("hsmUri" if hsm else "vaultUri", "")).rstrip("/")
         keys = fake.estate.keys.get(str(vault["id"]).lower(), [])
@@ -765,6 +772,31 @@ def _reshape(shape: str, body: Any, headers: dict[str, str]) -> tuple[Any, bytes
     return None, b""
 
 
+VAULT_REFUSALS = {
+    "ForbiddenByFirewall": "Client address is not authorized and caller is not a trusted service.",
+    "ForbiddenByConnection": "Public network access is disabled and request is not from a trusted service nor via "
+    "an approved private link.",
+    "ForbiddenByPolicy": "The user, group or application 'appid={client};oid={oid};iss=https://sts.windows.net/"
+    "{tenant}/' does not have keys list permission on key vault '{vault};location=westeurope'.",
+    "ForbiddenByRbac": "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
+    "assignments or role definitions were changed recently, please observe propagation time.",
+}
+"""Key Vault's 403 messages by inner code (Learn: key-vault/general/rest-error-codes, troubleshoot-azure-policy-
+for-key-vault); the firewall's names the client address and caller on lines of their own."""
+
+
+def _vault_refusal(code: str, vault: str) -> dict[str, Any]:
+    from tests.azure_fake.server import CLIENT_ID, TENANT
+
+    message = VAULT_REFUSALS[code].format(client=CLIENT_ID, oid=CLIENT_ID, tenant=TENANT, vault=vault)
+    if code == "ForbiddenByFirewall":
+        message += (
+            f"\r\nClient address: 203.0.113.7\r\nCaller: appid={CLIENT_ID};oid={CLIENT_ID};"
+            f"iss=https://sts.windows.net/{TENANT}/\r\nVault: {vault};location=westeurope"
+        )
+    return {"error": {"code": "Forbidden", "message": message, "innererror": {"code": code}}}
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -779,6 +811,11 @@ def _vault_challenge(style: str, authority: str) -> str:
         "scope": f'Bearer authorization_uri="{authority}/{tenant}", scope="https://vault.azure.net/.default"',
         "legacy-authority": f'Bearer authorization="https://login.windows.net/{tenant}", resource="https://vault.azure.net"',
         "compact": f'Bearer authorization="{authority}/{tenant}",resource="https://vault.azure.net"',
+        "uri-resource": f'Bearer authorization_uri="{authority}/{tenant}", resource="https://vault.azure.net"',
+        "authorization-scope": f'Bearer authorization="{authority}/{tenant}", scope="https://vault.azure.net/.default"',
+        "authorize-path": f'Bearer authorization="{authority}/{tenant}/oauth2/authorize", resource="https://vault.azure.net"',
+        "realm": f'Bearer realm="", authorization_uri="{authority}/{tenant}/oauth2/authorize", '
+        'resource="https://vault.azure.net"',
     }.get(style, f'Bearer authorization="{authority}/{tenant}", resource="https://vault.azure.net"')
 
 

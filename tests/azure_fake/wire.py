@@ -139,8 +139,10 @@ class Wire:
     # -- Key Vault ---------------------------------------------------------------------------------
     kv_challenge: str = "resource"
     """The challenge names the audience as `resource=` or `scope=` (with `authorization_uri=`); or
-    `legacy-authority` (login.windows.net), `compact` (no space after the comma), `other-tenant` (the
-    vault's directory is not the credential's), `common` or `organizations` (no directory named)."""
+    `legacy-authority` (login.windows.net), `compact` (no space after the comma), `uri-resource`
+    (`authorization_uri=` with `resource=`), `authorization-scope` (`authorization=` with `scope=`),
+    `authorize-path` (the tenant followed by `/oauth2/authorize`), `realm` (an empty `realm=` first),
+    `other-tenant` (the vault's directory is not the credential's), `common` or `organizations` (no directory named)."""
     kv_page_size: int | None = None
     """Page key lists at this many whatever `maxresults` said."""
     kv_next_link: str = "next"
@@ -171,6 +173,10 @@ class Wire:
     `Notify` action 30 days before expiry, empty `attributes`), as Key Vault does, not 404."""
     kv_policy_refusal: str = ""
     """The inner error code of a refused rotation-policy read (`ForbiddenByRbac`, `ForbiddenByPolicy`)."""
+    kv_vault_refusal: str = ""
+    """The inner error code of a vault's 403 (`faults.forbidden_vaults`): `ForbiddenByFirewall`,
+    `ForbiddenByPolicy`, `ForbiddenByRbac`, `ForbiddenByConnection`, with the message Key Vault sends (lines
+    naming the client address and the caller's appid and oid)."""
     kv_policy_gone: str | None = None
     """This key's rotation policy answers 404 `KeyNotFound` (the key deleted after its own GET)."""
     kv_key_times: str = "int"
