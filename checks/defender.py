@@ -60,6 +60,12 @@ def _hosting_counts(plan: Plan, hosting: Callable[[Resource], str], estate: Esta
     return found
 
 
+_COVERAGE = "properties.resourcesCoverageStatus"
+_SHORT_COVERAGE = {"partiallycovered": "only some", "notcovered": "none"}
+"""resourcesCoverageStatus (pricings 2024-01-01, on a subscription's row only): `FullyCovered`, or a plan set
+on single resources leaves `PartiallyCovered` or `NotCovered` of the subscription's resources under it."""
+
+
 def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     sub = subscription.subscription_id or subscription.name
     counts = {kind: estate.kind_count(sub, kind) for kind in plan.needed_by}
@@ -86,6 +92,9 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
     )
     if props.get(row, _EXTENSIONS) is not None:
         fields = (*fields, _EXTENSIONS)
+    coverage = props.text(row, _COVERAGE)
+    if coverage is not None:
+        fields = (*fields, _COVERAGE)
     evidence = (*read_from(f"pricings/{plan.name}.", row, *fields), *users)
     overrides = estate.plan_overrides(sub, plan.name)
     standard = [props.equals(o, "properties.pricingTier", "Standard") for o in overrides]
@@ -99,6 +108,15 @@ def _judge_plan(plan: Plan, subscription: Resource, estate: Estate) -> Verdict:
             )
             return failed(
                 f"{plan.label} is on (Standard tier) but turned off for {names} by its own pricing", *evidence
+            )
+        if coverage is not None and coverage.lower() in _SHORT_COVERAGE:
+            # The subscription's own row says some of its resources are left out (their own pricing turns the
+            # plan off), though the reply does not name them.
+            how = _SHORT_COVERAGE[coverage.lower()]
+            return failed(
+                f"{plan.label} is on (Standard tier) but Defender reports {how} of the subscription's resources "
+                f"covered (resourcesCoverageStatus {coverage})",
+                *evidence,
             )
         if plan.gap is not None and (short := plan.gap(row)) is not None:
             return failed(f"{plan.label} is on (Standard tier) but {short}", *evidence)
@@ -129,7 +147,9 @@ def _plan_check(
         + " Reads the subscription's microsoft.security/pricings row; pricingTier Standard passes, Free fails, "
         "a missing row is unknown. A resource's own pricing row (api-version 2024-01-01 sets plans on single "
         "VMs, AKS clusters and registries) never stands for the subscription's; one that turns the plan off "
-        "for its resource fails a Standard subscription.",
+        "for its resource fails a Standard subscription, and so does a subscription row whose "
+        "resourcesCoverageStatus is PartiallyCovered or NotCovered (Defender's word that some resources are "
+        "left out when the reply does not name them).",
         remediation=f"Turn on {plan.label} for the subscription.",
         az_cli=f"az security pricing create -n {plan.name} --tier Standard",
         azure_policy=policy,

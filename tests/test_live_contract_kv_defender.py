@@ -49,14 +49,16 @@ def _gaps(inventory: Inventory) -> set[tuple[str, str, str]]:
 # with `inherited` "False" when the resource overrides its subscription and "True" when it follows it.
 
 
-def _with_plans(sub_tier: str, *overrides: tuple[str, str, str]) -> Inventory:
-    """The sample with SUB_B's Containers plan at `sub_tier`, plus (resource type, tier, inherited) rows
-    set on the first resource of each type."""
+def _with_plans(sub_tier: str, *overrides: tuple[str, str, str], coverage: str | None = None) -> Inventory:
+    """The sample with SUB_B's Containers plan at `sub_tier` (and `resourcesCoverageStatus`), plus (resource
+    type, tier, inherited) rows set on the first resource of each type."""
     inventory = sample_inventory()
     rows: list[Resource] = []
     for row in inventory.resources:
         if row.type_key == PRICING and row.subscription_id == SUB_B and row.name == "Containers":
             tiered = {**(row.properties or {}), "pricingTier": sub_tier}
+            if coverage is not None:
+                tiered["resourcesCoverageStatus"] = coverage
             row = Resource.model_validate({**row.raw(), "properties": tiered})
         rows.append(row)
     for type_key, tier, inherited in overrides:
@@ -129,6 +131,49 @@ def test_resource_plan_rows_alone_leave_the_subscription_plans_to_defender(tmp_p
     inventory = _with_plans("Free", (AKS, "Standard", "False"))
     finding = _containers_verdict(inventory, tmp_path, graph_resource_pricings_only=True)
     assert finding.status.value == "fail" and finding.message == "Defender for Containers is off (Free tier)"
+
+
+# `resourcesCoverageStatus` (2024-01-01, Pricing properties): "available for subscription-level only ... since
+# the plan status can also be defined at the resource level, there might be misalignment between the
+# subscription's plan status and the resource status": `FullyCovered`, `PartiallyCovered`, `NotCovered`.
+
+
+@pytest.mark.parametrize("source", ["graph", "defender"])
+@pytest.mark.parametrize(
+    ("coverage", "verdict", "message"),
+    [
+        ("FullyCovered", "pass", "Defender for Containers is on (Standard tier)"),
+        (
+            "PartiallyCovered",
+            "fail",
+            "Defender for Containers is on (Standard tier) but Defender reports only some of the subscription's "
+            "resources covered (resourcesCoverageStatus PartiallyCovered)",
+        ),
+        (
+            "NotCovered",
+            "fail",
+            "Defender for Containers is on (Standard tier) but Defender reports none of the subscription's "
+            "resources covered (resourcesCoverageStatus NotCovered)",
+        ),
+    ],
+    ids=["full", "partial", "none"],
+)
+def test_a_standard_plan_that_covers_only_some_resources_fails(
+    tmp_path: Path, source: str, coverage: str, verdict: str, message: str
+) -> None:
+    """The subscription's plan is Standard, but its own row says resources were opted out (the Defender
+    reply names none of them): it passed as if every cluster and registry were protected."""
+    inventory = _with_plans("Standard", coverage=coverage)
+    with AzureFake(inventory, quota=100, window=1.0) as server:
+        server.pricings_in_graph = source == "graph"
+        collected = collect(options(server, tmp_path))
+        assert server.counts["arm:pricings"] == (0 if source == "graph" else 2)
+    assert not _gaps(collected)
+    finding = _findings(collected, "MLW-DEF-01")[CONTAINERS_B]
+    assert (finding.status.value, finding.message) == (verdict, message)
+    assert {e.path: e.value for e in finding.evidence}["pricings/Containers.properties.resourcesCoverageStatus"] == (
+        coverage
+    )
 
 
 # -- Defender not registered on a subscription --------------------------------------------------------

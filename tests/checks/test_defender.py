@@ -31,7 +31,7 @@ def pricing(name: str, tier: str, sub_plan: str | None = None, **extra: Any) -> 
         "freeTrialRemainingTime": "PT0S",
         "enforce": "False",
         "inherited": "False",
-        "resourcesCoverageStatus": "FullyCovered" if tier == "Standard" else "NotCovered",
+        "resourcesCoverageStatus": "FullyCovered" if tier.lower() == "standard" else "NotCovered",
     }
     if sub_plan:
         properties["subPlan"] = sub_plan
