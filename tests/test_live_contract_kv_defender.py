@@ -21,7 +21,7 @@ from scanner.registry import load_checks
 from scanner.runner import run_checks
 from tests.azure_fake import AzureFake
 from tests.azure_fake.harness import options
-from tests.azure_fake.sample import SUB_B, sample_inventory
+from tests.azure_fake.sample import SUB_A, SUB_B, sample_inventory
 
 PRICING = "microsoft.security/pricings"
 
@@ -397,3 +397,89 @@ def test_a_throttled_token_request_is_asked_again_after_retry_after(fake: AzureF
     result = _run(_env(tmp_path, kind), *_args(fake, tmp_path))
     assert result.exit_code == 0, result.output
     assert fake.counts["token"] == 2
+
+
+# -- Defender assessments when Resource Graph will not run the `securityresources` query ---------------------
+# Assessments - List (2021-06-01, azure-rest-api-specs .../stable/2021-06-01/examples/Assessments/
+# ListAssessments_example.json): `GET /subscriptions/{s}/providers/Microsoft.Security/assessments`, paged by
+# `nextLink`; items `{id, name, type, properties: {resourceDetails, displayName, status: {code, cause,
+# description}, additionalData}}` with no `metadata` unless expanded; the example writes `resourceDetails`
+# keys as `source`/`id`, the live service as `Source`/`Id`.
+
+
+def _assessed() -> Inventory:
+    """The sample with three more assessments in SUB_A: Healthy, NotApplicable (with its cause) and an
+    Unhealthy one without metadata, each on another resource."""
+    inventory = sample_inventory()
+    by_type = {r.type_key: r for r in inventory.resources}
+    statuses = [
+        ("microsoft.keyvault/vaults", {"code": "Healthy"}, {"severity": "Medium"}),
+        (
+            "microsoft.storage/storageaccounts",
+            {
+                "code": "NotApplicable",
+                "cause": "OffByPolicy",
+                "description": "The effective policy was evaluated to off",
+            },
+            {"severity": "Low"},
+        ),
+        ("microsoft.machinelearningservices/workspaces", {"code": "Unhealthy", "cause": "", "description": ""}, None),
+    ]
+    rows = list(inventory.resources)
+    for number, (type_key, status, metadata) in enumerate(statuses):
+        target = by_type[type_key]
+        name = f"00000000-0000-4000-8000-00000000a5{number:02d}"
+        properties: dict[str, Any] = {
+            "displayName": f"assessment {number}",
+            "status": status,
+            "resourceDetails": {"Source": "Azure", "Id": target.id},
+        }
+        if metadata:
+            properties["metadata"] = metadata
+        rows.append(
+            Resource.model_validate(
+                {
+                    "id": f"{target.id}/providers/Microsoft.Security/assessments/{name}",
+                    "name": name,
+                    "type": "microsoft.security/assessments",
+                    "subscriptionId": target.subscription_id,
+                    "resourceGroup": target.resource_group,
+                    "properties": properties,
+                }
+            )
+        )
+    return Inventory(header=inventory.header, resources=rows, keys=inventory.keys, app_settings=inventory.app_settings)
+
+
+def _assessment_verdicts(inventory: Inventory) -> dict[str, tuple[str, str]]:
+    findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
+    return {f.resource_id.lower(): (f.status.value, f.message) for f in findings if f.check_id == "MLW-DEF-08"}
+
+
+@pytest.mark.parametrize("details", ["pascal", "lower"])
+def test_assessments_are_read_from_defender_when_the_security_table_is_refused(tmp_path: Path, details: str) -> None:
+    """Every subscription's assessments were a gap (exit 3) wherever Resource Graph had no `securityresources`."""
+    with AzureFake(_assessed(), quota=100, window=1.0) as plain:
+        wanted = _assessment_verdicts(collect(options(plain, tmp_path)))
+    assert sorted(v[0] for v in wanted.values()) == ["fail", "fail", "not_applicable", "pass"]
+    with AzureFake(_assessed(), quota=100, window=1.0) as server:
+        server.faults.graph_table_refused = {"securityresources": 400}
+        server.wire.arm_page_size = 1  # one assessment a page, chained by nextLink
+        server.wire.assessment_details_lower = details == "lower"
+        inventory = collect(options(server, tmp_path))
+        assert server.counts["arm:assessments"] == 4 + 1  # SUB_A's four pages, SUB_B's one
+    assert not _gaps(inventory)
+    assert _assessment_verdicts(inventory) == wanted
+
+
+def test_assessments_neither_table_nor_list_serves_are_a_gap_naming_both(fake: AzureFake, tmp_path: Path) -> None:
+    fake.faults.graph_table_refused = {"securityresources": 400}
+    fake.faults.arm_routes_refused = {"assessments"}
+    inventory = collect(options(fake, tmp_path))
+    reason = (
+        "Resource Graph securityresources query failed: HTTP 400 BadRequest; "
+        "Defender's assessments list: HTTP 404 NoRoute"
+    )
+    assert _gaps(inventory) == {
+        (sources.DEFENDER_ASSESSMENTS, f"/subscriptions/{sub}".lower(), reason) for sub in (SUB_A, SUB_B)
+    }

@@ -557,16 +557,15 @@ def test_app_service_table_failing_is_read_per_site_instead(fake: AzureFake, tmp
     assert configs and fake.counts["arm:config"] == len(configs)
 
 
-def test_security_table_failing_is_a_gap_and_plans_come_from_defender(fake: AzureFake, tmp_path: Path) -> None:
+def test_security_table_failing_reads_assessments_and_plans_from_defender(fake: AzureFake, tmp_path: Path) -> None:
+    """Assessments from Defender's Assessments - List, plans from its pricings (test_live_contract_kv_defender
+    has the paged list and the gap when both fail)."""
     fake.faults.graph_table_refused = {"securityresources": 400}
     inventory = collect(options(fake, tmp_path))
     coverage = {c.name: c for c in inventory.header.sources}
-    assert {(g.scope, g.reason) for g in coverage[sources.DEFENDER_ASSESSMENTS].gaps} == {
-        (f"/subscriptions/{sub}", "Resource Graph securityresources query failed: HTTP 400 BadRequest")
-        for sub in (SUB_A, SUB_B)
-    }
+    assert coverage[sources.DEFENDER_ASSESSMENTS].gaps == () and fake.counts["arm:assessments"] == 2
     assert coverage[sources.DEFENDER_PLANS].gaps == () and fake.counts["arm:pricings"] == 2
-    assert not [r for r in inventory.resources if r.type_key == "microsoft.security/assessments"]
+    assert [r for r in inventory.resources if r.type_key == "microsoft.security/assessments"]
     assert [r for r in inventory.resources if r.type_key == "microsoft.security/pricings"]
 
 

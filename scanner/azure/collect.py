@@ -292,8 +292,9 @@ class Collection:
     def security(self, subscriptions: list[str]) -> list[Job]:
         """Assessments and plans from Resource Graph; per-subscription Defender reads as pool tasks.
 
-        If the `securityresources` query fails, the assessments are a gap per subscription and
-        the plans are read from Defender, as for a subscription with no plan rows.
+        If the `securityresources` query fails, the assessments are read from Defender's own list
+        (a gap per subscription if that fails too) and the plans from Defender, as for a subscription
+        with no plan rows.
         """
         try:
             found = self._graph(queries.SECURITY, sources.DEFENDER_ASSESSMENTS, subscriptions)
@@ -314,8 +315,9 @@ class Collection:
         tasks: list[Job] = []
         for subscription in subscriptions:
             scope = f"/subscriptions/{subscription}"
-            if failed and scope.lower() not in refused:
-                self.add_gap(Gap(source=sources.DEFENDER_ASSESSMENTS, scope=scope, reason=failed))
+            if failed and scope.lower() not in refused:  # Defender's own list holds the same assessments
+                read = partial(self._assessments, subscription, failed)
+                tasks.append(Job(read, subscription))
             if scope.lower() in refused:
                 reason = "Resource Graph refused the subscription"
                 self.add_gap(Gap(source=sources.DEFENDER_PLANS, scope=scope, reason=reason))
@@ -326,6 +328,15 @@ class Collection:
             read = partial(self._per_subscription, sources.SECURITY_CONTACTS, subscription, self.defender.contacts)
             tasks.append(Job(read, subscription))
         return tasks
+
+    def _assessments(self, subscription: str, failed: str) -> Outcome:
+        """A subscription's assessments from Defender's Assessments - List when `securityresources` failed;
+        if that fails too, the gap names both."""
+        outcome = self._per_subscription(sources.DEFENDER_ASSESSMENTS, subscription, self.defender.assessments)
+        if outcome.gap is not None:
+            reason = f"{failed}; Defender's assessments list: {outcome.gap.reason}"
+            outcome.gap = outcome.gap.model_copy(update={"reason": reason})
+        return outcome
 
     def _per_subscription(self, source: str, subscription: str, read: Callable[[str], list[Resource]]) -> Outcome:
         try:

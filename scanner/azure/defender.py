@@ -26,6 +26,9 @@ PRICING_TYPE = "microsoft.security/pricings"
 CONTACT_TYPE = "microsoft.security/securitycontacts"
 PRICINGS_API = "2024-01-01"
 """What azure-mgmt-security's default profile asks for pricings."""
+ASSESSMENT_TYPE = "microsoft.security/assessments"
+ASSESSMENTS_API = "2021-06-01"
+"""What azure-mgmt-security's default profile asks for assessments (Assessments - List)."""
 CONTACTS_API = "2020-01-01-preview"
 """What azure-mgmt-security's default profile asks for; the newer shape is read too when a service sends it."""
 
@@ -94,6 +97,13 @@ class Defender:
             as_row(item if item.get("id") else {**item, "id": f"{path}/{item.get('name')}"}, PRICING_TYPE)
             for item in plans
         ]
+
+    def assessments(self, subscription_id: str) -> list[Resource]:
+        """Assessments - List at the subscription (every resource below it), `nextLink` paging: what
+        Resource Graph's `securityresources` holds, for a service or cloud that will not run that query."""
+        path = f"/subscriptions/{subscription_id}/providers/Microsoft.Security/assessments"
+        rows = [as_row(item, ASSESSMENT_TYPE) for item in self._arm.list(path, ASSESSMENTS_API)]
+        return [row for row in rows if row.type_key == ASSESSMENT_TYPE]
 
     def contacts(self, subscription_id: str) -> list[Resource]:
         """Security contacts (who Defender alerts), as the service sent them; `nextLink` paging."""

@@ -20,6 +20,7 @@ APP_CONFIGS = ("microsoft.web/sites/config", "microsoft.web/sites/slots/config")
 ROUTE_SOURCES = {
     "pricings": sources.DEFENDER_PLANS,
     "contacts": sources.SECURITY_CONTACTS,
+    "assessments": sources.DEFENDER_ASSESSMENTS,
     "computes": sources.ML_COMPUTES,
     "publishing": sources.PUBLISHING_CREDENTIALS,
     "config": sources.APPSERVICE_CONFIG,
@@ -51,6 +52,8 @@ class FakeEstate:
         """(site or slot id, config name) -> the config row, both lower-case."""
         self.pricings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.contacts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.assessments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Per subscription: Assessments - List items (2021-06-01), the ARM shape of `securityresources` rows."""
         subscriptions: dict[str, dict[str, Any]] = {}
         env_facts = {
             f.resource_id.lower(): f
@@ -72,6 +75,7 @@ class FakeEstate:
                 self.configs[(site, config)] = row
             elif type_key == "microsoft.security/assessments":
                 self.tables["securityresources"].append(row)
+                self.assessments[sub.lower()].append(_assessment_item(row))
             elif type_key == "microsoft.security/pricings":
                 self.tables["securityresources"].append(row)
                 if parent_id(row["id"]) is None:  # a plan set on one resource is not in the subscription's list
@@ -154,6 +158,16 @@ class FakeEstate:
                 }
             )
         return out
+
+
+def _assessment_item(row: dict[str, Any]) -> dict[str, Any]:
+    """An assessment as Defender's REST list sends it: id, name, type and properties, no Resource Graph columns."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "type": "Microsoft.Security/assessments",
+        "properties": row["properties"],
+    }
 
 
 def _subscription_row(sub: str) -> dict[str, Any]:

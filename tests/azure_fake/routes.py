@@ -42,6 +42,7 @@ ID = r"(/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^?]+?)"
 ARM_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "pricings", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/pricings$", re.I)),
     ("GET", "contacts", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/securityContacts$", re.I)),
+    ("GET", "assessments", re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/assessments$", re.I)),
     ("GET", "diagnostics", re.compile(rf"^{ID}/providers/Microsoft\.Insights/diagnosticSettings$", re.I)),
     ("GET", "computes", re.compile(rf"^{ID}/computes$", re.I)),
     ("GET", "publishing", re.compile(rf"^{ID}/basicPublishingCredentialsPolicies$", re.I)),
@@ -497,6 +498,11 @@ class Router:
             return self.reply(200, {"value": estate.pricings.get(key, [])} if body is None else body)
         if name == "contacts":
             return self.collection(estate.contacts.get(key, []))
+        if name == "assessments":
+            items = estate.assessments.get(key, [])
+            if fake.wire.assessment_details_lower:  # as the REST spec's example spells them
+                items = [_lower_details(item) for item in items]
+            return self.collection(items)
         if name in ("computes", "publishing", "diagnostics", "secrets", "tokens"):
             return self.collection(estate.children.get((name, key), []))
         if name == "containers":  # rows are children of the account's blobServices/default
@@ -675,6 +681,15 @@ class Router:
         if fake.wire.kv_no_attributes in ("both", "everywhere"):
             del bundle["attributes"]
         self.reply(200, bundle)
+
+
+def _lower_details(item: dict[str, Any]) -> dict[str, Any]:
+    """`resourceDetails` with lower-case keys (`source`, `id`), as the 2021-06-01 spec's examples write them."""
+    properties = dict(item.get("properties") or {})
+    details = properties.get("resourceDetails")
+    if isinstance(details, dict):
+        properties["resourceDetails"] = {k[:1].lower() + k[1:]: v for k, v in details.items()}
+    return {**item, "properties": properties}
 
 
 def _arm_subscription(row: dict[str, Any]) -> dict[str, Any]:

@@ -123,6 +123,9 @@ class Wire:
     """An empty ARM collection as `list` (`{"value": []}`), `missing` (`{}`) or `null` (`{"value": null}`)."""
     pricings_body: object = None
     """When set, the body of every pricings reply (`{}`: no `value` list; `[]`: not even an object)."""
+    assessment_details_lower: bool = False
+    """Assessments - List spells `resourceDetails` keys in lower case (`source`, `id`), as the REST spec's
+    examples do (the live service and Resource Graph write `Source`, `Id`)."""
     graph_resource_pricings_only: bool = False
     """`securityresources` holds only the pricing rows set on single resources (api-version 2024-01-01:
     `{resource}/providers/Microsoft.Security/pricings/{plan}`), not the subscriptions' own."""
