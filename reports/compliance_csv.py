@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import IO
 
-from reports.csv_report import line, safe_row, write_lines
+from reports.csv_report import line, record, write_lines
 from reports.digest import finding_order
 from reports.names import DeploymentIndex, attestation_reference, display_name, resource_group_of
 from scanner.models import ControlResult, Finding, FrameworkResult, ScanResult
@@ -68,7 +68,7 @@ def lines(result: ScanResult) -> Iterator[str]:
     tails = _Tails(result)
     for framework in result.frameworks:
         for control in framework.controls:
-            head = line(safe_row(_control_cells(framework, control)))[:-2] + ","
+            head = record(_control_cells(framework, control))[:-2] + ","
             attested = attestation_reference(control)
             emitted = False
             for check_id in control.check_ids:
@@ -77,7 +77,7 @@ def lines(result: ScanResult) -> Iterator[str]:
                     yield head + tail
             if attested or not emitted:
                 message = control.manual_evidence if control.status == "manual" else control.reason
-                yield head + line(safe_row(["", "", "", "", "", "", "", "", "", "", message or "", attested]))
+                yield head + record(["", "", "", "", "", "", "", "", "", "", message or "", attested])
 
 
 class _Tails:
@@ -95,7 +95,7 @@ class _Tails:
     def of(self, check_id: str) -> list[str]:
         made = self.made.get(check_id)
         if made is None:
-            made = self.made[check_id] = [line(safe_row(self._cells(f))) for f in self.by_check.get(check_id, ())]
+            made = self.made[check_id] = [record(self._cells(f)) for f in self.by_check.get(check_id, ())]
         return made
 
     def _cells(self, finding: Finding) -> list[str]:

@@ -69,7 +69,7 @@ def write(result: ScanResult, handle: IO[bytes]) -> None:
 
 def write_rows(handle: IO[bytes], columns: Sequence[str], rows: Iterable[list[str]]) -> None:
     """CSV with CRLF line ends, every cell formula-neutralised, written a few thousand rows at a time."""
-    write_lines(handle, itertools.chain([line(list(columns))], (line(safe_row(row)) for row in rows)))
+    write_lines(handle, itertools.chain([line(list(columns))], map(record, rows)))
 
 
 def write_lines(handle: IO[bytes], lines: Iterable[str]) -> None:
@@ -92,6 +92,27 @@ def line(cells: list[str]) -> str:
     if joined.count(",") == len(cells) - 1 and '"' not in joined and "\n" not in joined and "\r" not in joined:
         return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
     return ",".join(map(_quoted, cells)) + "\r\n"
+
+
+def record(cells: list[str]) -> str:
+    """`line(safe_row(cells))`, at a fraction of its cost: in a row whose commas are all delimiters, a
+    cell starts where the row does or right after a comma, so a few scans of the joined row find
+    whether any cell needs a `'` (or quotes); only a row that does is handled cell by cell."""
+    joined = ",".join(cells)
+    if (
+        joined.count(",") == len(cells) - 1
+        and '"' not in joined
+        and "\n" not in joined
+        and "\r" not in joined
+        and joined[:1] not in _FORMULA_FIRST
+        and ",=" not in joined
+        and ",+" not in joined
+        and ",-" not in joined
+        and ",@" not in joined
+        and ",\t" not in joined
+    ):
+        return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
+    return line(safe_row(cells))
 
 
 def _quoted(cell: str) -> str:

@@ -69,7 +69,7 @@ def test_rows_carry_resource_group_location_and_deployments(result: ScanResult) 
     assert {r["location"] for r in _rows(located)} == {"westeurope"}
 
 
-_CELL = st.text(alphabet=st.sampled_from(list(',"\r\n\x00 \t=+-@\'a;é\u2028\x85')), max_size=8)
+_CELL = st.text(alphabet=st.sampled_from(list(",\"\r\n\x00 \t=+-@'a;é\u2028\x85")), max_size=8)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -80,3 +80,11 @@ def test_each_record_is_what_the_standard_csv_writer_writes(cells: list[str]) ->
     expected = io.StringIO()
     csv.writer(expected, lineterminator="\r\n").writerow(cells)
     assert csv_report.line(cells) == expected.getvalue()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CELL, min_size=1, max_size=6))
+def test_a_neutralised_record_is_the_standard_writer_on_the_neutralised_cells(cells: list[str]) -> None:
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerow(csv_report.safe_row(cells))
+    assert csv_report.record(cells) == expected.getvalue()
