@@ -322,10 +322,15 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
         )
     actions = [a.action for a in key.rotation_policy.lifetime_actions] if key.rotation_policy else []
     evidence = Evidence(path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=actions)
-    if any(action.lower() == "rotate" for action in actions):
+    rotates = (
+        [a for a in key.rotation_policy.lifetime_actions if a.action.lower() == "rotate"] if key.rotation_policy else []
+    )
+    if any(a.time_after_create or a.time_before_expiry for a in rotates):
         return passed(f"key {name} rotates automatically", evidence, detail_key=name)
     if key.rotation_policy is None:
         return failed(f"key {name} has no rotation policy", evidence, detail_key=name)
+    if rotates:  # nothing ever starts it
+        return failed(f"key {name}'s rotation policy has a Rotate action with no trigger", evidence, detail_key=name)
     return failed(f"key {name}'s rotation policy has no Rotate action", evidence, detail_key=name)
 
 
@@ -338,7 +343,8 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
     pillar="secrets",
     rationale=(
         "A rotation policy with a Rotate action renews a key on schedule, limiting how much data one key "
-        "version protects. A policy with only Notify actions (the service default) does not rotate. One "
+        "version protects. A policy with only Notify actions (the service default) does not rotate, nor does a "
+        "Rotate action with no trigger (neither time after creation nor before expiry). One "
         "verdict per key; disabled keys and keys backing certificates (rotated by certificate renewal) are "
         "not applicable; a key whose policy could not be read (no getrotationpolicy permission) is unknown. "
         "Managed HSM keys are judged on their HSM."

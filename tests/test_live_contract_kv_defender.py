@@ -315,6 +315,8 @@ POLICIES: dict[str, tuple[dict[str, Any], str]] = {
         "fail",
     ),
     "no-actions": ({"id": "x", "lifetimeActions": None, "attributes": {}}, "fail"),
+    # no trigger: nothing ever starts the rotation (the SDK then hands over the action's model, not its type)
+    "rotate-without-trigger": ({"lifetimeActions": [{"action": {"type": "rotate"}}]}, "fail"),
 }
 
 
@@ -327,6 +329,8 @@ def test_rotation_policy_shapes_give_the_verdict_they_mean(fake: AzureFake, tmp_
     findings = run_checks(Estate(inventory), load_checks(plugins=False), jobs=1)
     statuses = {f.status.value for f in findings if f.check_id == "MLW-KV-08" and f.detail_key}
     assert statuses == {verdict}
+    kept = {a.action for k in inventory.keys if k.rotation_policy for a in k.rotation_policy.lifetime_actions}
+    assert kept <= {"Rotate", "Notify"}, kept  # the action's name, never the text of an SDK object
 
 
 # -- Token endpoint: Entra ID's error replies ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -48,6 +49,11 @@ def _seconds(value: datetime | None) -> int | None:
 
 
 def _action(value: Any) -> str:
+    """`Rotate` or `Notify` from the action's type, an enum or text in any case. For an action with
+    no trigger the SDK (azure-keyvault-keys 4.x) hands over the action's model itself (`{'type': 'rotate'}`)."""
+    value = getattr(value, "type", value)
+    if isinstance(value, Mapping):
+        value = value.get("type")
     text = str(getattr(value, "value", value) or "")
     return text[:1].upper() + text[1:].lower()
 

@@ -283,7 +283,12 @@ def _unknown_policy(policy: Any) -> str | None:
         if _unknown(value):
             return f"the rotation policy is set at deployment from [{unevaluated.find(value)}]"
     for action in actions if isinstance(actions, list) else ():
-        if unevaluated.find(_get(action, "action")) is not None or _unknown(action):
+        # an action's type, or whether it has a trigger at all (a Rotate with none never runs)
+        if (
+            unevaluated.find(_get(action, "action")) is not None
+            or _unknown(action)
+            or _unknown(_get(action, "trigger"))
+        ):
             return f"whether the rotation policy rotates is decided at deployment by [{unevaluated.find(action)}]"
     return None
 

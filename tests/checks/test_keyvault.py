@@ -218,6 +218,18 @@ def test_rotation_action_compared_case_insensitively() -> None:
     assert _key_statuses("MLW-KV-08", [key("k1", rotation_policy=lower)]) == {"k1": Status.PASS}
 
 
+def test_a_rotate_action_without_a_trigger_does_not_rotate() -> None:
+    """Nothing starts a Rotate action that has neither `timeAfterCreate` nor `timeBeforeExpiry`
+    (a reply of that shape also reached the snapshot as the text of the SDK's object)."""
+    bare = RotationPolicy(lifetime_actions=(LifetimeAction(action="Rotate"),))
+    found = run("MLW-KV-08", vault(HARDENED), estate([vault(HARDENED)], keys=[key("k1", rotation_policy=bare)]))
+    assert [(f.status, f.message) for f in found] == [
+        (Status.FAIL, "key k1's rotation policy has a Rotate action with no trigger")
+    ]
+    before_expiry = RotationPolicy(lifetime_actions=(LifetimeAction(action="Rotate", time_before_expiry="P30D"),))
+    assert _key_statuses("MLW-KV-08", [key("k2", rotation_policy=before_expiry)]) == {"k2": Status.PASS}
+
+
 def test_key_findings_have_distinct_fingerprints() -> None:
     target = vault(HARDENED)
     findings = run("MLW-KV-07", target, estate([target], keys=[key("a"), key("b", expires=None)]))
