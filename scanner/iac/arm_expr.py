@@ -198,6 +198,8 @@ class Context:
     resolving: set[str] = field(default_factory=set)
     variable_cache: dict[str, Any] = field(default_factory=dict)
     evaluate_variable: Callable[[str], Any] | None = None
+    evaluate_parameter: Callable[[str], Any] | None = None
+    """A parameter whose default is not evaluated yet: ARM lets a default use a parameter declared after it."""
     scope: tuple[str, str] = (PLACEHOLDER_SUBSCRIPTION, PLACEHOLDER_RESOURCE_GROUP)
     """`subscription()` and `resourceGroup()` of this scope (a nested deployment's own, if it names them)."""
     budget: list[int] = field(default_factory=lambda: [MAX_STEPS])
@@ -339,6 +341,8 @@ def _parameters(ctx: Context, node: Call, name: str) -> Any:
     for key, value in ctx.parameters.items():
         if key.lower() == str(name).lower():
             return value
+    if ctx.evaluate_parameter is not None:
+        return ctx.evaluate_parameter(str(name))
     raise ExpressionError(f"parameter {name!r} is not defined")
 
 

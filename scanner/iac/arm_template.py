@@ -157,6 +157,7 @@ def _context(
         scope=template.scope,
     )
     lowered = {k.lower(): v for k, v in given.items()}
+    defaults: dict[str, Any] = {}  # lower-cased name -> (name, definition), until its default is evaluated
     for name, definition in definitions.items():
         kind = str(definition.get("type", "")).lower() if isinstance(definition, Mapping) else ""
         if kind in ("securestring", "secureobject"):
@@ -164,13 +165,38 @@ def _context(
         elif name.lower() in lowered:
             values[name] = lowered[name.lower()]
         elif isinstance(definition, Mapping) and "defaultValue" in definition:
-            broken: list[str] = []
-            values[name] = _value(definition["defaultValue"], ctx, path, broken)
-            for said in broken:
-                where = f"{path}:{getattr(definition, 'line', 0)}: parameters.{name}.defaultValue"
-                template.broken[f"{where}: {said}; the value is left unknown"] = None
+            defaults[name.lower()] = (name, definition)
         else:
             values[name] = arm_expr.unevaluated(f"parameters('{name}') has no value")
+    resolving: set[str] = set()
+
+    def default(wanted: str) -> Any:
+        """A default may use a parameter declared after it (ARM and Bicep order them by use, not place)."""
+        if wanted.lower() not in defaults:
+            raise ExpressionError(f"parameter {wanted!r} is not defined")
+        name, definition = defaults[wanted.lower()]
+        if name in resolving:
+            raise ExpressionError(f"parameter {wanted!r} refers to itself")
+        resolving.add(name)
+        broken: list[str] = []
+        try:
+            values[name] = _value(definition["defaultValue"], ctx, path, broken)
+        finally:
+            resolving.discard(name)
+        del defaults[wanted.lower()]
+        for said in broken:
+            where = f"{path}:{getattr(definition, 'line', 0)}: parameters.{name}.defaultValue"
+            template.broken[f"{where}: {said}; the value is left unknown"] = None
+        return values[name]
+
+    ctx.evaluate_parameter = default
+    for name in definitions:
+        if name.lower() in defaults:
+            default(name)
+    ctx.evaluate_parameter = None
+    declared = dict(values)
+    values.clear()
+    values.update((name, declared[name]) for name in definitions if name in declared)
     variables = ctx.variables if isinstance(ctx.variables, Mapping) else {}
 
     def variable(name: str) -> Any:

@@ -1,0 +1,60 @@
+"""Shapes found in public reference templates and plans that mlwarden misread.
+
+Every document here is our own minimal reproduction of a shape; the docstring of each test names the
+public file where the shape was seen. No text is copied from those repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.iac.conftest import by, findings, scan, template, write
+
+
+def test_a_parameter_default_may_use_a_parameter_declared_after_it(tmp_path: Path) -> None:
+    """Azure/azure-quickstart-templates quickstarts/microsoft.machinelearningservices/machine-learning-advanced/
+    azuredeploy.json: `vnetOption`'s default reads `privateEndpointType`, declared further down. ARM (and
+    Bicep, which keeps declaration order) resolve defaults by use, so the value is known, not broken."""
+    doc = template(
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "stpublicshape",
+            "location": "westeurope",
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "properties": {"publicNetworkAccess": "[parameters('access')]"},
+        },
+        parameters={
+            "access": {
+                "type": "string",
+                "defaultValue": "[if(equals(parameters('mode'), 'private'), 'Disabled', 'Enabled')]",
+            },
+            "mode": {"type": "string", "defaultValue": "[parameters('chosen')]"},
+            "chosen": {"type": "string", "defaultValue": "private"},
+        },
+    )
+    result = scan("--template", str(write(tmp_path / "t.json", doc)))
+    assert "cannot evaluate" not in result.stderr
+    assert by(findings(result), "MLW-ST-04")["status"] == "pass"
+
+
+def test_parameter_defaults_that_use_each_other_are_left_unknown(tmp_path: Path) -> None:
+    """The lazy order above must not loop: two defaults naming each other stay broken (a warning, unknown)."""
+    doc = template(
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "stpublicshape",
+            "location": "westeurope",
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "properties": {"publicNetworkAccess": "[parameters('a')]"},
+        },
+        parameters={
+            "a": {"type": "string", "defaultValue": "[parameters('b')]"},
+            "b": {"type": "string", "defaultValue": "[parameters('a')]"},
+        },
+    )
+    result = scan("--template", str(write(tmp_path / "t.json", doc)))
+    assert "refers to itself" in result.stderr
+    assert by(findings(result), "MLW-ST-04")["status"] == "unknown"
