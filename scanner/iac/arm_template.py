@@ -386,7 +386,9 @@ def _declared_resource(
         rtype, name = diagnostics.TYPE, diagnostics.setting_name(name)
         _add_row(template, declared, ctx, where, depth, symbols, rtype, name, diagnostics.setting_id(target, name))
         return
-    if parent is not None and rtype.count("/") == 0:  # a nested child: `config` under `Microsoft.Web/sites`
+    if parent is not None and "." not in rtype.split("/", 1)[0]:
+        # a nested child's type relative to its parent: `config` under `Microsoft.Web/sites`, or
+        # `blobServices/containers` (named `default/x`) under `Microsoft.Storage/storageAccounts`
         rtype, name = f"{parent['type']}/{rtype}", f"{parent['_full_name']}/{name}"
     elif parent is not None and name.count("/") < rtype.count("/") - 1:
         name = f"{parent['_full_name']}/{name}"

@@ -58,3 +58,35 @@ def test_parameter_defaults_that_use_each_other_are_left_unknown(tmp_path: Path)
     result = scan("--template", str(write(tmp_path / "t.json", doc)))
     assert "refers to itself" in result.stderr
     assert by(findings(result), "MLW-ST-04")["status"] == "unknown"
+
+
+def test_a_nested_child_may_name_a_two_segment_type_relative_to_its_parent(tmp_path: Path) -> None:
+    """fugue/regula rego/tests/rules/arm/storage/inputs/disable_public_access_infra.json (and many
+    quickstarts): containers nested in a storage account as type `blobServices/containers`, name
+    `default/<container>`. The type is relative to the parent like a one-segment `config`; it was read
+    as a top-level type, every container got the id `.../providers/blobServices/containers/default`,
+    and the second was refused as a duplicate (exit 2)."""
+    containers = [
+        {
+            "type": "blobServices/containers",
+            "apiVersion": "2023-01-01",
+            "name": f"default/{name}",
+            "dependsOn": ["stnested"],
+            "properties": {"publicAccess": "None"},
+        }
+        for name in ("first", "second")
+    ]
+    doc = template(
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "stnested",
+            "location": "westeurope",
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "properties": {"allowBlobPublicAccess": False},
+            "resources": containers,
+        }
+    )
+    result = scan("--template", str(write(tmp_path / "t.json", doc)))
+    assert by(findings(result), "MLW-ST-03", "stnested")["status"] == "pass"
