@@ -166,6 +166,8 @@ def _context(
             values[name] = lowered[name.lower()]
         elif isinstance(definition, Mapping) and "defaultValue" in definition:
             defaults[name.lower()] = (name, definition)
+        elif isinstance(definition, Mapping) and definition.get("nullable") is True:
+            values[name] = None  # languageVersion 2.0 (Bicep's `param x string?`): not given is null
         else:
             values[name] = arm_expr.unevaluated(f"parameters('{name}') has no value")
     resolving: set[str] = set()

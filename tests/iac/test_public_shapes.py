@@ -90,3 +90,28 @@ def test_a_nested_child_may_name_a_two_segment_type_relative_to_its_parent(tmp_p
     )
     result = scan("--template", str(write(tmp_path / "t.json", doc)))
     assert by(findings(result), "MLW-ST-03", "stnested")["status"] == "pass"
+
+
+def test_a_nullable_parameter_left_out_is_null(tmp_path: Path) -> None:
+    """Bicep's `param zone string?` compiles to `"nullable": true` with no default (seen in the
+    aci-linuxcontainer-public-ip quickstart as printed on learn.microsoft.com, and throughout
+    Azure/bicep-registry-modules, where `publicNetworkAccess` falls back to a value when the parameter
+    is empty). ARM gives such a parameter null when it is not passed; it was left unknown."""
+    doc = template(
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "stnullable",
+            "location": "westeurope",
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "properties": {
+                "publicNetworkAccess": "[if(not(empty(parameters('access'))), parameters('access'), 'Disabled')]"
+            },
+        },
+        parameters={"access": {"type": "string", "nullable": True, "allowedValues": ["Enabled", "Disabled"]}},
+    )
+    path = write(tmp_path / "t.json", doc)
+    assert by(findings(scan("--template", str(path))), "MLW-ST-04")["status"] == "pass"
+    given = write(tmp_path / "t.parameters.json", {"parameters": {"access": {"value": "Enabled"}}})
+    assert by(findings(scan("--template", str(path), "--parameters", str(given))), "MLW-ST-04")["status"] == "fail"
