@@ -358,6 +358,7 @@ def build_inventory(
     key_sources: dict[str, tuple[str, SourceRow]] = {}
     rows = list(rows)
     pools = _agent_pools(rows)
+    integrations = _vnet_integrations(rows)
     policies = _access_policies(rows)
     clusters = {str(r.data["id"]).lower() for r in rows if str(r.data.get("type", "")).lower() == _CLUSTER_TYPE}
     for source in rows:
@@ -400,6 +401,8 @@ def build_inventory(
             key_sources.setdefault(key.vault_id.lower(), (key.vault_id, source))
             continue
         if type_key in _SITE_TYPES:
+            if id_key in integrations:
+                data["properties"] = _with_integration(data.get("properties"), integrations[id_key])
             settings.setdefault(id_key, []).extend(_site_settings(data.get("properties")))
             site_config = _get(data.get("properties"), "siteConfig")
             if _unknown(data.get("properties")):
@@ -482,6 +485,32 @@ def _agent_pools(rows: list[SourceRow]) -> dict[str, list[dict[str, Any]]]:
             pool = {"name": source.data.get("name"), **(properties if isinstance(properties, Mapping) else {})}
             pools.setdefault(str(source.data["id"]).lower().rsplit("/", 2)[0], []).append(pool)
     return pools
+
+
+def _vnet_integrations(rows: list[SourceRow]) -> dict[str, Any]:
+    """Subnet of each site's `networkConfig/virtualNetwork` child (regional VNet integration declared on
+    its own, as Bicep and the quickstarts do), by site id: ARM then reports it as the site's
+    `virtualNetworkSubnetId`. One deployed only under an open condition is left out."""
+    found: dict[str, Any] = {}
+    for source in rows:
+        type_key = str(source.data.get("type", "")).lower()
+        if type_key.rsplit("/", 1)[0] not in _SITE_TYPES or not type_key.endswith("/networkconfig"):
+            continue
+        properties = source.data.get("properties")
+        subnet = _get(properties, "subnetResourceId") if isinstance(properties, Mapping) else None
+        if (
+            str(source.data.get("name", "")).lower() == "virtualnetwork"
+            and subnet
+            and not source.data.get("_condition")
+        ):
+            found[str(source.data["id"]).lower().rsplit("/", 2)[0]] = subnet
+    return found
+
+
+def _with_integration(properties: Any, subnet: Any) -> Any:
+    if not isinstance(properties, Mapping) or _get(properties, "virtualNetworkSubnetId"):
+        return properties  # unknown as a whole, or the site names its subnet itself
+    return {**properties, "virtualNetworkSubnetId": subnet}
 
 
 def _with_pools(properties: Any, pools: list[dict[str, Any]]) -> Any:

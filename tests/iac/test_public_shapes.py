@@ -115,3 +115,36 @@ def test_a_nullable_parameter_left_out_is_null(tmp_path: Path) -> None:
     assert by(findings(scan("--template", str(path))), "MLW-ST-04")["status"] == "pass"
     given = write(tmp_path / "t.parameters.json", {"parameters": {"access": {"value": "Enabled"}}})
     assert by(findings(scan("--template", str(path), "--parameters", str(given))), "MLW-ST-04")["status"] == "fail"
+
+
+def _site(name: str) -> dict[str, object]:
+    return {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": "2023-12-01",
+        "name": name,
+        "location": "westeurope",
+        "kind": "functionapp",
+        "properties": {"vnetRouteAllEnabled": True},
+    }
+
+
+def test_vnet_integration_declared_as_a_network_config_child_integrates_the_site(tmp_path: Path) -> None:
+    """Azure/azure-quickstart-templates quickstarts/microsoft.web/function-app-storage-private-endpoints/
+    azuredeploy.json: regional VNet integration as a separate `Microsoft.Web/sites/networkConfig`
+    named `virtualNetwork` with `subnetResourceId`. ARM then reports the subnet as the site's
+    `virtualNetworkSubnetId`; MLW-APP-06 failed the app as not integrated."""
+    subnet = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/apps"
+    doc = template(
+        _site("fn-integrated"),
+        {
+            "type": "Microsoft.Web/sites/networkConfig",
+            "apiVersion": "2023-12-01",
+            "name": "fn-integrated/virtualNetwork",
+            "dependsOn": ["[resourceId('Microsoft.Web/sites', 'fn-integrated')]"],
+            "properties": {"subnetResourceId": subnet, "swiftSupported": True},
+        },
+        _site("fn-alone"),
+    )
+    found = findings(scan("--template", str(write(tmp_path / "t.json", doc))))
+    assert by(found, "MLW-APP-06", "fn-integrated")["status"] == "pass"
+    assert by(found, "MLW-APP-06", "fn-alone")["status"] == "fail"
