@@ -623,7 +623,16 @@ def _permissions(value: Any) -> Any:
     return [str(x).lower() for x in value] if isinstance(value, list) else value if _unknown(value) else []
 
 
+def _swift_connection(target: dict[str, Any], v: Values) -> None:
+    """`azurerm_app_service_virtual_network_swift_connection`: regional VNet integration declared on its
+    own (the azurerm documentation's way for apps that do not set `virtual_network_subnet_id`); ARM then
+    reports the subnet as the site's `virtualNetworkSubnetId`."""
+    if not target.get("virtualNetworkSubnetId"):
+        target["virtualNetworkSubnetId"] = v.get("subnet_id")
+
+
 AUGMENT: dict[str, tuple[str, Callable[[dict[str, Any], Values], None]]] = {
+    "azurerm_app_service_virtual_network_swift_connection": ("app_service_id", _swift_connection),
     "azurerm_key_vault_access_policy": ("key_vault_id", _access_policy),
     "azurerm_storage_account_network_rules": ("storage_account_id", _network_rules),
     "azurerm_storage_account_customer_managed_key": ("storage_account_id", _storage_cmk),

@@ -148,3 +148,67 @@ def test_vnet_integration_declared_as_a_network_config_child_integrates_the_site
     found = findings(scan("--template", str(write(tmp_path / "t.json", doc))))
     assert by(found, "MLW-APP-06", "fn-integrated")["status"] == "pass"
     assert by(found, "MLW-APP-06", "fn-alone")["status"] == "fail"
+
+
+def test_a_swift_connection_integrates_its_app_in_a_plan(tmp_path: Path) -> None:
+    """The azurerm provider's `azurerm_app_service_virtual_network_swift_connection` (its documented
+    example for VNet integration declared apart from the app; the Terraform twin of the quickstart's
+    `networkConfig` child above). Its `app_service_id` is known after apply and resolved through the
+    configuration; MLW-APP-06 failed the app as not integrated."""
+    subnet = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/apps"
+
+    def app(name: str) -> dict[str, object]:
+        return {
+            "address": f"azurerm_linux_web_app.{name}",
+            "mode": "managed",
+            "type": "azurerm_linux_web_app",
+            "name": name,
+            "values": {
+                "name": f"app-{name}",
+                "location": "westeurope",
+                "resource_group_name": "rg",
+                "virtual_network_subnet_id": None,
+                "site_config": [{"vnet_route_all_enabled": True}],
+            },
+        }
+
+    link = {
+        "address": "azurerm_app_service_virtual_network_swift_connection.vnet",
+        "mode": "managed",
+        "type": "azurerm_app_service_virtual_network_swift_connection",
+        "name": "vnet",
+    }
+    plan = {
+        "format_version": "1.2",
+        "planned_values": {
+            "root_module": {"resources": [app("linked"), app("alone"), {**link, "values": {"subnet_id": subnet}}]}
+        },
+        "resource_changes": [
+            {
+                **link,
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": {"subnet_id": subnet},
+                    "after_unknown": {"app_service_id": True, "id": True},
+                },
+            }
+        ],
+        "configuration": {
+            "root_module": {
+                "resources": [
+                    {
+                        **link,
+                        "expressions": {
+                            "app_service_id": {
+                                "references": ["azurerm_linux_web_app.linked.id", "azurerm_linux_web_app.linked"]
+                            }
+                        },
+                    }
+                ]
+            }
+        },
+    }
+    found = findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", plan))))
+    assert by(found, "MLW-APP-06", "app-linked")["status"] == "pass"
+    assert by(found, "MLW-APP-06", "app-alone")["status"] == "fail"
