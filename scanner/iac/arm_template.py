@@ -166,7 +166,7 @@ def _context(
             values[name] = lowered[name.lower()]
         elif isinstance(definition, Mapping) and "defaultValue" in definition:
             defaults[name.lower()] = (name, definition)
-        elif isinstance(definition, Mapping) and definition.get("nullable") is True:
+        elif _nullable(definition, document):
             values[name] = None  # languageVersion 2.0 (Bicep's `param x string?`): not given is null
         else:
             values[name] = arm_expr.unevaluated(f"parameters('{name}') has no value")
@@ -227,6 +227,20 @@ def _context(
             if isinstance(loop, Mapping) and isinstance(loop.get("name"), str):
                 ctx.variable_cache[loop["name"]] = _copy_array(loop, ctx, path, None)
     return ctx
+
+
+def _nullable(definition: Any, document: Mapping[str, Any]) -> bool:
+    """A parameter that may be null: `nullable` on it, or on the user-defined type its `$ref` names
+    (Bicep's `type lockType = {...}?` then `param lock lockType`)."""
+    if not isinstance(definition, Mapping):
+        return False
+    if definition.get("nullable") is True:
+        return True
+    ref, types = definition.get("$ref"), document.get("definitions")
+    if isinstance(ref, str) and ref.startswith("#/definitions/") and isinstance(types, Mapping):
+        named = types.get(ref.removeprefix("#/definitions/"))
+        return isinstance(named, Mapping) and named.get("nullable") is True
+    return False
 
 
 def _functions(document: Mapping[str, Any]) -> dict[str, Any]:

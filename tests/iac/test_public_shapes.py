@@ -212,3 +212,26 @@ def test_a_swift_connection_integrates_its_app_in_a_plan(tmp_path: Path) -> None
     found = findings(scan("--terraform-plan", str(write(tmp_path / "plan.json", plan))))
     assert by(found, "MLW-APP-06", "app-linked")["status"] == "pass"
     assert by(found, "MLW-APP-06", "app-alone")["status"] == "fail"
+
+
+def test_a_parameter_of_a_nullable_user_defined_type_left_out_is_null(tmp_path: Path) -> None:
+    """Azure/bicep-registry-modules compiled main.json files type parameters as `$ref` to a
+    `definitions` entry that is itself `nullable` (`type lockType = {...}?`, `param lock lockType`):
+    not passed, ARM gives null, as for a parameter marked nullable itself."""
+    doc = template(
+        {
+            "type": "Microsoft.Storage/storageAccounts",
+            "apiVersion": "2023-01-01",
+            "name": "stnullabletype",
+            "location": "westeurope",
+            "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"},
+            "properties": {"publicNetworkAccess": "[coalesce(tryGet(parameters('network'), 'access'), 'Disabled')]"},
+        },
+        parameters={"network": {"$ref": "#/definitions/networkType"}},
+        languageVersion="2.0",
+        definitions={"networkType": {"type": "object", "properties": {"access": {"type": "string"}}, "nullable": True}},
+    )
+    doc["resources"] = {"account": doc["resources"][0]}
+    found = findings(scan("--template", str(write(tmp_path / "t.json", doc))))
+    assert by(found, "MLW-ST-04")["status"] == "pass"
