@@ -253,7 +253,7 @@ def evaluate(node: Any, ctx: Context) -> Any:
         return _bounded(function(ctx, node, *args), node)
     except (Unevaluable, ExpressionError):
         raise
-    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:  # div(1, 0) too
         raise ExpressionError(f"{node.text}: {type(exc).__name__}") from None
 
 
