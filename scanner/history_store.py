@@ -235,7 +235,7 @@ class Store(ABC):
 
     def _subscriptions(self, row: tuple[Any, ...]) -> set[str]:
         with corrupt_as_input(self.label, f"scan {stored_text(row[0])}, column subscriptions"):
-            return {str(sub).lower() for sub in _json_list(row[5])}
+            return {_text(sub).lower() for sub in _json_list(_text(row[5]))}
 
     def pair(self, older: int, newer: int) -> tuple[ScanSummaryRow, ScanSummaryRow, list[FindingRow], list[FindingRow]]:
         """Both scans' summaries and their non-passing findings, read in one transaction."""
@@ -322,14 +322,20 @@ class Store(ABC):
         )
         if row is None:
             raise InputError(f"history {self.label}: no scan with id {scan_id} (see `mlwarden history list`)")
-        frameworks = {
-            fw_id: {"version": version, "pass": passed, "fail": failed, "manual": manual, "not_assessed": absent}
-            for fw_id, version, passed, failed, manual, absent in tx.all(
-                "SELECT framework_id, version, pass, fail, manual, not_assessed FROM framework_counts"
-                " WHERE scan_id = ? ORDER BY framework_id",
-                (scan_id,),
-            )
-        }
+        frameworks = {}
+        for fw_id, version, passed, failed, manual, absent in tx.all(
+            "SELECT framework_id, version, pass, fail, manual, not_assessed FROM framework_counts"
+            " WHERE scan_id = ? ORDER BY framework_id",
+            (scan_id,),
+        ):
+            with corrupt_as_input(self.label, f"scan {scan_id}, framework {stored_text(fw_id, 40)}"):
+                frameworks[_text(fw_id)] = {
+                    "version": _text(version),
+                    "pass": _count(passed),
+                    "fail": _count(failed),
+                    "manual": _count(manual),
+                    "not_assessed": _count(absent),
+                }
         return ScanSummaryRow(row, frameworks)
 
 
@@ -353,24 +359,40 @@ class ScanSummaryRow:
         return decoded
 
 
-def _same(value: Any) -> Any:
+def _text(value: Any) -> str:
+    """A TEXT column as stored. SQLite keeps whatever type was written into any column, so a
+    damaged history can hold a blob, a number or NULL there: that is corrupt, not a bug (a blob
+    reached `json.dumps` as bytes, exit 4, and the text listing printed `b'\\xff'`)."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
     return value
 
 
+def _count(value: Any) -> int:
+    """An INTEGER column that counts something: a whole number, never 0.5, a blob or text."""
+    if type(value) is not int or value < 0:
+        raise ValueError("a count that is not a whole number")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
 _SCAN_COLUMNS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("id", int),
-    ("generated_at", datetime.fromisoformat),
-    ("recorded_at", datetime.fromisoformat),
-    ("origin", _same),
-    ("scope", _same),
-    ("cloud", _same),
-    ("subscriptions", lambda text: tuple(str(s) for s in _json_list(text))),
-    ("tool_version", _same),
-    ("resource_count", int),
-    ("status_counts", lambda text: _counts(text, [s.value for s in Status])),
-    ("failing_by_severity", lambda text: _counts(text, [s.value for s in Severity])),
-    ("waived", int),
-    ("baselined", int),
+    ("id", _count),
+    ("generated_at", lambda text: datetime.fromisoformat(_text(text))),
+    ("recorded_at", lambda text: datetime.fromisoformat(_text(text))),
+    ("origin", _text),
+    ("scope", _text),
+    ("cloud", _text),
+    ("subscriptions", lambda text: tuple(_text(s) for s in _json_list(_text(text)))),
+    ("tool_version", _text),
+    ("resource_count", _count),
+    ("status_counts", lambda text: _counts(_text(text), [s.value for s in Status])),
+    ("failing_by_severity", lambda text: _counts(_text(text), [s.value for s in Severity])),
+    ("waived", _count),
+    ("baselined", _count),
 )
 """The `scans` columns `_summary` reads, in its order, each with its decoder: the public shape's keys."""
 
@@ -466,15 +488,15 @@ def _rows(tx: Tx, scan_id: int, label: str) -> list[FindingRow]:
         with corrupt_as_input(label, finding_place(scan_id, fp, check)):
             rows.append(
                 (
-                    str(fp),
-                    str(check),
-                    str(resource),
-                    detail,
-                    str(status),
-                    str(severity),
-                    int(waived),
-                    int(based),
-                    change,
+                    _text(fp),
+                    _text(check),
+                    _text(resource),
+                    _optional_text(detail),
+                    _text(status),
+                    _text(severity),
+                    _count(waived),
+                    _count(based),
+                    change,  # read leniently: one this build cannot read is dropped (history._change)
                 )
             )
     return rows
