@@ -531,6 +531,7 @@ def scan(
         baseline=write_baseline,
         history=history_db,
         digests=extras.pack_dir is not None,  # only an evidence pack lists the reports' SHA-256
+        pack=extras.pack_dir,
         inputs=tuple(
             (option, path)
             for option, paths in (

@@ -381,6 +381,9 @@ class Outputs:
     history: str | Path | None = None
     inputs: tuple[tuple[str, Path], ...] = ()
     """(option, file) of every file the scan reads: no output may land on one of them."""
+    pack: Path | None = None
+    """The `--evidence-pack` directory (written by scanner.evidence): no other output may land in
+    it, on it, or around it."""
     digests: bool = True
     """Hash each report as it is written (an evidence pack lists the digests); off, a report's
     `sha256` is read back from its staged file if ever asked for, and an ordinary scan does not
@@ -425,11 +428,36 @@ class Outputs:
             if key in seen:
                 raise InputError(f"{_where(option, path)}: is also where {seen[key][0]} writes")
             seen[key] = (option, path)
+        if self.pack is not None:
+            self._check_pack(self.pack, written)
         for option, path in self.inputs:
             writer = seen.get(os.path.realpath(path))
             if writer is not None and (option, writer[0]) != ("--baseline", "--write-baseline"):
                 where = _where(*writer)
                 raise InputError(f"{where}: is the {option} file this scan reads; writing there would destroy it")
+
+    def _check_pack(self, pack: Path, written: list[tuple[str, Path]]) -> None:
+        """The pack is a new directory holding exactly the files its manifest lists. Another output
+        inside it (`--history pack/h.db`) landed there and the pack failed `verify` at once; one on
+        it or around it (`--out pack`, `--write-baseline pack`, `--evidence-pack base.json/p`) made
+        the directory the other needed, so the run failed on a directory it had made itself
+        (`exists and is not an empty directory`, `Is a directory`, or exit 4) and left it behind."""
+        root = os.path.realpath(pack)
+        inside = root.rstrip(os.sep) + os.sep
+        if self.out is not None and (os.path.realpath(self.out) + os.sep).startswith(inside):
+            raise InputError(
+                f"--out {self.out}: is inside --evidence-pack {pack}, which holds only the pack's own files"
+            )
+        for option, path in written:  # files
+            key = os.path.realpath(path)
+            if key == root:
+                raise InputError(f"--evidence-pack {pack}: is also where {option} writes")
+            if key.startswith(inside):
+                raise InputError(
+                    f"{_where(option, path)}: is inside --evidence-pack {pack}, which holds only the pack's own files"
+                )
+            if root.startswith(key + os.sep):
+                raise InputError(f"--evidence-pack {pack}: is inside {path}, where {option} writes a file")
 
     def _prepare_out(self, out: Path) -> None:
         if out.exists() and not out.is_dir():
