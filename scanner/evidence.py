@@ -16,6 +16,7 @@ network: digests are recomputed and the signature is checked against the include
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -268,19 +269,49 @@ def verify(directory: Path, expected_key: Callable[[dict[str, Any]], dict[str, A
         name = entry["path"]
         listed.add(name)
         path = directory / name
-        if not path.is_file():
-            raise PackMismatch(f"{name}: missing from the pack")
-        if _linked(directory, name):
-            raise PackMismatch(f"{name}: a symbolic link, not a file of the pack (its content can change elsewhere)")
-        size, digest = sha256_file(path)
+        try:
+            if not path.is_file():
+                raise PackMismatch(f"{name}: missing from the pack")
+            if _linked(directory, name):
+                raise PackMismatch(
+                    f"{name}: a symbolic link, not a file of the pack (its content can change elsewhere)"
+                )
+            size, digest = sha256_file(path)
+        except OSError as exc:  # was exit 4
+            if exc.errno == errno.ENAMETOOLONG:  # listed, but no file can have that name
+                raise PackMismatch(f"{name}: missing from the pack (no file can have that name)") from None
+            raise InputError(f"evidence pack {directory}: cannot read {name}: {exc.strerror or exc}") from None
         if size != entry["size"] or digest != entry["sha256"]:
             raise PackMismatch(f"{name}: does not match its sha256 in {MANIFEST}")
-    for path in sorted(directory.rglob("*")):
-        name = path.relative_to(directory).as_posix()
-        if path.is_file() and name not in listed and name not in UNLISTED:
+    for name in _every_file(directory):
+        if name not in listed and name not in UNLISTED:
             raise PackMismatch(f"{name}: not listed in {MANIFEST}")
     header = _signature(directory, body, expected_key)
     return Verified(files=len(files), header=header)
+
+
+def _every_file(directory: Path) -> list[str]:
+    """Every file in the pack (a symbolic link to one included), relative and sorted. A directory
+    that cannot be listed is an unreadable pack, never skipped: `rglob` passed over one it was
+    refused (its files went unchecked) and raised on one nested past PATH_MAX (exit 4)."""
+
+    def refused(exc: OSError) -> None:
+        where = os.path.relpath(exc.filename, directory) if exc.filename else "a directory"
+        raise InputError(f"evidence pack {directory}: cannot list {where}: {exc.strerror or exc}")
+
+    names = []
+    for parent, dirs, found in os.walk(directory, onerror=refused):
+        for entry in (*dirs, *found):
+            path = Path(parent, entry)
+            try:
+                is_file = path.is_file()
+            except OSError as exc:
+                raise InputError(
+                    f"evidence pack {directory}: cannot read {path.relative_to(directory)}: {exc.strerror}"
+                ) from None
+            if is_file:
+                names.append(path.relative_to(directory).as_posix())
+    return sorted(names, key=lambda name: name.split("/"))  # as Path sorts: by part
 
 
 def _linked(directory: Path, name: str) -> bool:
