@@ -608,7 +608,7 @@ def scan(
         recorded: list[int] = []
         steps: list[CommitStep] = []
         if pack is not None:
-            steps.append(CommitStep(pack.commit, undo=partial(shutil.rmtree, pack.target), abandon=pack.discard))
+            steps.append(CommitStep(pack.commit, undo=pack.withdraw, abandon=pack.discard))
         if to_stdout is not None:  # before the history: a report stdout could not take is no recorded scan
             steps.append(CommitStep(partial(_to_stdout, to_stdout)))
         if history_db is not None:

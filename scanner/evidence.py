@@ -98,6 +98,10 @@ class StagedPack:
     target: Path
     files: int
     kid: str | None
+    made: tuple[Path, ...] = ()
+    """The directories above the pack that staging it created, outermost first: a pack that is
+    discarded takes them away too, so a failed run leaves nothing (a refused signature or a pack
+    name the file system refuses left `parent/` behind)."""
 
     def __post_init__(self) -> None:
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.staging), ignore_errors=True)
@@ -111,6 +115,20 @@ class StagedPack:
 
     def discard(self) -> None:
         self._cleanup()
+        _remove_made(self.made)
+
+    def withdraw(self) -> None:
+        """Take a committed pack away again (a later output failed), with the directories made for it."""
+        shutil.rmtree(self.target)
+        _remove_made(self.made)
+
+
+def _remove_made(made: Sequence[Path]) -> None:
+    for directory in reversed(made):
+        try:
+            directory.rmdir()
+        except OSError:  # no longer empty: another process put something there
+            return
 
 
 def check_target(directory: Path) -> None:
@@ -132,16 +150,24 @@ def stage(
     `inputs` maps a name under `inputs/` (e.g. `waivers.yaml`) to the file the scan read.
     """
     check_target(directory)
+    made: list[Path] = []
     try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        for parent in reversed(directory.parents):  # `mkdir -p`, remembering what it made
+            try:
+                parent.mkdir()
+            except FileExistsError:
+                continue
+            made.append(parent)
         with sigterm.held():  # the pack owns its staging directory (and its removal) before an interrupt lands
             pack = StagedPack(
                 Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent)),
                 directory,
                 0,
                 None,
+                tuple(made),
             )
     except OSError as exc:
+        _remove_made(made)
         raise InputError(f"--evidence-pack {directory}: cannot create: {exc.strerror or exc}") from None
     staging = pack.staging
     try:

@@ -83,6 +83,15 @@ def _not_a_file(path: Path) -> str | None:
     return "a device"
 
 
+def _is_dir(path: Path) -> bool:
+    """`path.is_dir()`, except that a name the file system refuses (ENAMETOOLONG: a component over
+    255 bytes) is no directory: the write that follows names the refusal (it was exit 4)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _loops(link: Path) -> bool:
     """Whether following `link` never ends (`a -> a`): a name that was a mistake, not a link to replace."""
     try:
@@ -200,15 +209,18 @@ def _make_dirs(path: Path, option: str, shown: Path | None = None) -> list[Path]
     shown = path if shown is None else shown
     missing: list[Path] = []
     probe = path
-    while not probe.exists():
-        if probe.is_symlink():  # a dangling symlink: mkdir would fail with a confusing error
-            raise InputError(f"{_where(option, shown)}: {probe} is a broken symbolic link")
-        missing.append(probe)
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise InputError(f"{_where(option, shown)}: {probe} is not a directory")
+    try:  # pathlib's exists() raises for a name the file system refuses (over 255 bytes): was exit 4
+        while not probe.exists():
+            if probe.is_symlink():  # a dangling symlink: mkdir would fail with a confusing error
+                raise InputError(f"{_where(option, shown)}: {probe} is a broken symbolic link")
+            missing.append(probe)
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            raise InputError(f"{_where(option, shown)}: {probe} is not a directory")
+    except OSError as exc:
+        raise InputError(f"{_where(option, shown)}: cannot create directory: {_reason(exc)}") from None
     created: list[Path] = []
     try:
         for directory in reversed(missing):
@@ -478,7 +490,7 @@ class Outputs:
             raise InputError(f"{_where('--out', out)}: cannot write: {_reason(exc)}") from None
 
     def _prepare_baseline(self, path: Path) -> None:
-        if (what := _not_a_file(path)) is not None or path.is_dir():
+        if (what := _not_a_file(path)) is not None or _is_dir(path):
             what = what or "a directory"
             raise InputError(f"{_where('--write-baseline', path)}: is {what}, not a file it may replace")
         self._created += _make_dirs(path.parent, "--write-baseline", path)
@@ -515,6 +527,8 @@ class Outputs:
                 self._created += _make_dirs(db.parent, "--history", db)
                 try:
                     _probe(db.parent)
+                    with contextlib.suppress(FileNotFoundError):
+                        db.lstat()  # a name the file system refuses (over 255 bytes) fails here, not as exit 4
                 except OSError as exc:
                     raise InputError(f"{where}: cannot create it: {_reason(exc)}") from None
         history.check(target)
@@ -708,7 +722,7 @@ class Outputs:
 
 def check_file_destination(path: Path, option: str) -> None:
     """Fail now, not after a long collection, when `path` cannot be written; leave no trace."""
-    if (what := _not_a_file(path)) is not None or path.is_dir():
+    if (what := _not_a_file(path)) is not None or _is_dir(path):
         raise InputError(f"{_where(option, path)}: is {what or 'a directory'}, not a file it may replace")
     created = _make_dirs(path.parent, option, path)
     try:
