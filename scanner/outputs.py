@@ -727,6 +727,8 @@ def check_file_destination(path: Path, option: str) -> None:
     created = _make_dirs(path.parent, option, path)
     try:
         _probe(path.parent)
+        with contextlib.suppress(FileNotFoundError):
+            path.lstat()  # a name the file system refuses (over 255 bytes): now, not after the collection
     except OSError as exc:
         raise InputError(f"{_where(option, path)}: cannot write: {_reason(exc)}") from None
     finally:

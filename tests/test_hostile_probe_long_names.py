@@ -43,3 +43,18 @@ def test_a_name_over_255_bytes_is_exit_2_and_leaves_nothing(
     assert result.stderr.startswith(f"mlwarden: error: {said}"), result.stderr
     assert "File name too long" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
     assert sorted(tmp_path.rglob("*")) == [], "the failed run left something behind"
+
+
+@pytest.mark.parametrize("out", [LONG, f"new/{LONG}"], ids=["name", "name-in-new-dir"])
+def test_collect_refuses_a_name_over_255_bytes_before_signing_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """It was exit 4; once `is_dir()` no longer raised, the name passed the up-front check and
+    would have failed only when the collection, done, was written."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["collect", "--out", out], catch_exceptions=False, env={"AZURE_TOKEN_CREDENTIALS": "environmentcredential"}
+    )
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == f"mlwarden: error: --out {out}: cannot write: File name too long\n", result.stderr
+    assert sorted(tmp_path.rglob("*")) == []
