@@ -325,7 +325,10 @@ def app_basic_auth_publishing(resource: Resource, estate: Estate) -> Verdict:
         "is read from outboundVnetRouting.allTraffic, vnetRouteAllEnabled on the site, or "
         "VnetRouteAllEnabled in config/web when collected. No subnet, or route-all absent (off by "
         "default), fails. App Service Environment apps already run in a VNet and Free, Shared and "
-        "Consumption plans cannot integrate, so those are not applicable."
+        "Consumption plans cannot integrate, so those are not applicable. Divergence: the legacy "
+        "WEBSITE_VNET_ROUTE_ALL=1 app setting also routes all traffic (Learn keeps it for backward "
+        "compatibility), but mlwarden never keeps app setting values, so an app relying on it fails here; "
+        "set outboundVnetRouting.allTraffic (what Azure Policy audits) or waive the finding."
     ),
     remediation="Integrate the app with a VNet subnet and route all outbound traffic through it.",
     az_cli=(
