@@ -439,11 +439,11 @@ Examples:
 )
 @click.option(
     "--check-timeout",
-    type=Seconds(min=0, max=86400),
+    type=Seconds(min=0, max=86400, least=0.1),
     metavar="SECONDS",
     default=30.0,
     show_default=True,
-    help="Seconds one check may spend on one resource before it becomes an error (0: no limit; at most 86400).",
+    help="Seconds one check may spend on one resource before it becomes an error (0: no limit; else 0.1 to 86400).",
 )
 @click.option(
     "--jobs",

@@ -322,6 +322,12 @@ class Seconds(click.FloatRange):
     name = "number of seconds"
     """What click's refusal calls a value that is no number (its own word is 'float range')."""
 
+    def __init__(self, *args: Any, least: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.least = least
+        """The smallest limit above 0 that is kept to (a supervisor that looks every few
+        milliseconds cannot hold a check to a nanosecond); None: any."""
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):  # the default, or a value click has converted already
             return super().convert(value, param, ctx)
@@ -334,6 +340,12 @@ class Seconds(click.FloatRange):
         if math.copysign(1.0, number) < 0 and number == 0:  # -0 passes min=0; the sign says a negative was meant
             self.fail(f"{argv.shown(value)} is negative", param, ctx)
         converted = super().convert(number, param, ctx)  # the range, in click's words
+        if self.least is not None and 0 < number < self.least:
+            self.fail(
+                f"{argv.shown(value)} is below {self.least:g}, the shortest limit it can keep to (0: no limit)",
+                param,
+                ctx,
+            )
         if not argv.plain_number(value, fraction=True):
             self.fail(
                 f"{argv.shown(value)} is not written as a plain number of seconds ({argv.DECIMAL_GRAMMAR})",

@@ -218,3 +218,11 @@ def test_changes_since_takes_ascii_digits_only(tmp_path: Path, value: str) -> No
 def test_a_huge_value_is_quoted_clipped(tmp_path: Path) -> None:
     line = _refused(tmp_path, ["scan", "--demo", "--check-timeout", "x" * 100_000])
     assert len(line) < 400 and "--check-timeout" in line, line
+
+
+@pytest.mark.parametrize("value", ["0.0000000001", "1e-9", "0.05", "0.099"])
+def test_a_check_timeout_too_short_to_keep_is_refused(tmp_path: Path, value: str) -> None:
+    """`--check-timeout 0.0000000001` ran the whole demo with no timeout at all: the supervisor
+    looks every few milliseconds, so a limit that short was silently not kept."""
+    line = _refused(tmp_path, ["scan", "--demo", "--fail-on", "none", "--check-timeout", value])
+    assert f"'{value}' is below 0.1, the shortest limit it can keep to (0: no limit)" in line, line
