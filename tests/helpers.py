@@ -100,3 +100,22 @@ def install_plugin(
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.delitem(sys.modules, name, raising=False)
     return directory / f"{name}.py"
+
+
+def refused_demo_scan(tmp_path: Path, monkeypatch: MonkeyPatch, args: list[str]) -> str:
+    """stderr of `scan --demo` with `args`, run in `tmp_path` without a history, asserted to be
+    exit 2 with one line."""
+    from click.testing import CliRunner
+
+    from scanner.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        ["scan", "--demo", "-q", "--fail-on", "none", *args],
+        catch_exceptions=False,
+        env={"MLWARDEN_HISTORY": None},
+    )
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    return result.stderr

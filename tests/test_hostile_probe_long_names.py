@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from tests.helpers import refused_demo_scan
 
 LONG = "a" * 300
 
@@ -32,16 +33,8 @@ CASES = [
 def test_a_name_over_255_bytes_is_exit_2_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(
-        cli,
-        ["scan", "--demo", "-q", "--fail-on", "none", *args],
-        catch_exceptions=False,
-        env={"MLWARDEN_HISTORY": None},
-    )
-    assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith(f"mlwarden: error: {said}"), result.stderr
-    assert "File name too long" in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    stderr = refused_demo_scan(tmp_path, monkeypatch, args)
+    assert stderr.startswith(f"mlwarden: error: {said}") and "File name too long" in stderr, stderr
     assert sorted(tmp_path.rglob("*")) == [], "the failed run left something behind"
 
 

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.cli import cli
+from tests.helpers import refused_demo_scan
 
 CASES = [
     pytest.param(["--out", "o", "--evidence-pack", "o"], "--out o: is inside --evidence-pack o", id="out-is-pack"),
@@ -70,16 +71,8 @@ def _listing(root: Path) -> dict[str, bytes | None]:
 def test_an_output_in_on_or_around_the_pack_is_refused_before_anything_is_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(
-        cli,
-        ["scan", "--demo", "-q", "--fail-on", "none", *args],
-        catch_exceptions=False,
-        env={"MLWARDEN_HISTORY": None},
-    )
-    assert result.exit_code == 2, result.stderr
-    assert result.stderr.startswith(f"mlwarden: error: {said}"), result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
+    stderr = refused_demo_scan(tmp_path, monkeypatch, args)
+    assert stderr.startswith(f"mlwarden: error: {said}"), stderr
     assert _listing(tmp_path) == {}, "the failed run left something behind"
 
 

@@ -10,20 +10,25 @@ from pathlib import Path
 from tests.iac.conftest import by, findings, scan, template, write
 
 
+def _storage(public_network_access: str) -> dict[str, object]:
+    """A storage account whose `publicNetworkAccess` (MLW-ST-04) is the expression under test."""
+    return {
+        "type": "Microsoft.Storage/storageAccounts",
+        "apiVersion": "2023-01-01",
+        "name": "stpublicshape",
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS"},
+        "properties": {"publicNetworkAccess": public_network_access},
+    }
+
+
 def test_a_parameter_default_may_use_a_parameter_declared_after_it(tmp_path: Path) -> None:
     """Azure/azure-quickstart-templates quickstarts/microsoft.machinelearningservices/machine-learning-advanced/
     azuredeploy.json: `vnetOption`'s default reads `privateEndpointType`, declared further down. ARM (and
     Bicep, which keeps declaration order) resolve defaults by use, so the value is known, not broken."""
     doc = template(
-        {
-            "type": "Microsoft.Storage/storageAccounts",
-            "apiVersion": "2023-01-01",
-            "name": "stpublicshape",
-            "location": "westeurope",
-            "kind": "StorageV2",
-            "sku": {"name": "Standard_LRS"},
-            "properties": {"publicNetworkAccess": "[parameters('access')]"},
-        },
+        _storage("[parameters('access')]"),
         parameters={
             "access": {
                 "type": "string",
@@ -41,15 +46,7 @@ def test_a_parameter_default_may_use_a_parameter_declared_after_it(tmp_path: Pat
 def test_parameter_defaults_that_use_each_other_are_left_unknown(tmp_path: Path) -> None:
     """The lazy order above must not loop: two defaults naming each other stay broken (a warning, unknown)."""
     doc = template(
-        {
-            "type": "Microsoft.Storage/storageAccounts",
-            "apiVersion": "2023-01-01",
-            "name": "stpublicshape",
-            "location": "westeurope",
-            "kind": "StorageV2",
-            "sku": {"name": "Standard_LRS"},
-            "properties": {"publicNetworkAccess": "[parameters('a')]"},
-        },
+        _storage("[parameters('a')]"),
         parameters={
             "a": {"type": "string", "defaultValue": "[parameters('b')]"},
             "b": {"type": "string", "defaultValue": "[parameters('a')]"},
@@ -98,17 +95,7 @@ def test_a_nullable_parameter_left_out_is_null(tmp_path: Path) -> None:
     Azure/bicep-registry-modules, where `publicNetworkAccess` falls back to a value when the parameter
     is empty). ARM gives such a parameter null when it is not passed; it was left unknown."""
     doc = template(
-        {
-            "type": "Microsoft.Storage/storageAccounts",
-            "apiVersion": "2023-01-01",
-            "name": "stnullable",
-            "location": "westeurope",
-            "kind": "StorageV2",
-            "sku": {"name": "Standard_LRS"},
-            "properties": {
-                "publicNetworkAccess": "[if(not(empty(parameters('access'))), parameters('access'), 'Disabled')]"
-            },
-        },
+        _storage("[if(not(empty(parameters('access'))), parameters('access'), 'Disabled')]"),
         parameters={"access": {"type": "string", "nullable": True, "allowedValues": ["Enabled", "Disabled"]}},
     )
     path = write(tmp_path / "t.json", doc)
@@ -219,15 +206,7 @@ def test_a_parameter_of_a_nullable_user_defined_type_left_out_is_null(tmp_path: 
     `definitions` entry that is itself `nullable` (`type lockType = {...}?`, `param lock lockType`):
     not passed, ARM gives null, as for a parameter marked nullable itself."""
     doc = template(
-        {
-            "type": "Microsoft.Storage/storageAccounts",
-            "apiVersion": "2023-01-01",
-            "name": "stnullabletype",
-            "location": "westeurope",
-            "kind": "StorageV2",
-            "sku": {"name": "Standard_LRS"},
-            "properties": {"publicNetworkAccess": "[coalesce(tryGet(parameters('network'), 'access'), 'Disabled')]"},
-        },
+        _storage("[coalesce(tryGet(parameters('network'), 'access'), 'Disabled')]"),
         parameters={"network": {"$ref": "#/definitions/networkType"}},
         languageVersion="2.0",
         definitions={"networkType": {"type": "object", "properties": {"access": {"type": "string"}}, "nullable": True}},
