@@ -89,8 +89,8 @@ def line(cells: list[str]) -> str:
     resources), while most rows hold no comma, quote or line break, which four scans of the joined
     row rule out; only the rows that have one are quoted cell by cell."""
     joined = ",".join(cells)
-    if joined.count(",") == len(cells) - 1 and '"' not in joined and "\n" not in joined and "\r" not in joined:
-        return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
+    if _bare(joined, cells):
+        return _ended(joined, cells)
     return ",".join(map(_quoted, cells)) + "\r\n"
 
 
@@ -99,20 +99,23 @@ def record(cells: list[str]) -> str:
     cell starts where the row does or right after a comma, so a few scans of the joined row find
     whether any cell needs a `'` (or quotes); only a row that does is handled cell by cell."""
     joined = ",".join(cells)
-    if (
-        joined.count(",") == len(cells) - 1
-        and '"' not in joined
-        and "\n" not in joined
-        and "\r" not in joined
-        and joined[:1] not in _FORMULA_FIRST
-        and ",=" not in joined
-        and ",+" not in joined
-        and ",-" not in joined
-        and ",@" not in joined
-        and ",\t" not in joined
-    ):
-        return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
+    if _bare(joined, cells) and joined[:1] not in _FORMULA_FIRST and not any(s in joined for s in _FORMULA_AFTER):
+        return _ended(joined, cells)
     return line(safe_row(cells))
+
+
+_FORMULA_AFTER = tuple("," + start for start in _FORMULA_START if start != "\r")
+"""A delimiter followed by a formula start (a carriage return is ruled out by `_bare`)."""
+
+
+def _bare(joined: str, cells: list[str]) -> bool:
+    """Whether `cells`, joined by commas, hold no comma, quote or line break of their own."""
+    return joined.count(",") == len(cells) - 1 and '"' not in joined and "\n" not in joined and "\r" not in joined
+
+
+def _ended(joined: str, cells: list[str]) -> str:
+    """The record of bare cells; a lone empty cell is written `""`, as `csv.writer` does."""
+    return joined + "\r\n" if joined or len(cells) != 1 else '""\r\n'
 
 
 def _quoted(cell: str) -> str:
