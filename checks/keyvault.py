@@ -320,11 +320,11 @@ def _rotation(key: KeyMetadata, estate: Estate) -> Verdict:
             *_key_evidence(key, "rotation_policy_readable"),
             detail_key=name,
         )
-    actions = [a.action for a in key.rotation_policy.lifetime_actions] if key.rotation_policy else []
-    evidence = Evidence(path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=actions)
-    rotates = (
-        [a for a in key.rotation_policy.lifetime_actions if a.action.lower() == "rotate"] if key.rotation_policy else []
+    lifetime = key.rotation_policy.lifetime_actions if key.rotation_policy else ()
+    evidence = Evidence(
+        path=f"keys/{name}.rotation_policy.lifetime_actions[*].action", value=[a.action for a in lifetime]
     )
+    rotates = [a for a in lifetime if a.action.lower() == "rotate"]
     if any(a.time_after_create or a.time_before_expiry for a in rotates):
         return passed(f"key {name} rotates automatically", evidence, detail_key=name)
     if key.rotation_policy is None:
